@@ -1,0 +1,463 @@
+//! Request and response bodies of the HTTP API, and the claims inside the signed objects.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::jose::PublicJwk;
+use crate::sections::Section;
+
+// ---------------------------------------------------------------------------------------------
+// Parties and keys
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    Employee,
+    Employer,
+    Professional,
+    Admin,
+}
+
+impl PartyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Employee => "employee",
+            Self::Employer => "employer",
+            Self::Professional => "professional",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Employee, Self::Employer, Self::Professional, Self::Admin]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// A registered professional's registration, e.g. HCPC OT12345.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfessionalRegistration {
+    /// e.g. "occupational therapist", "occupational health physician".
+    pub profession: String,
+    /// e.g. HCPC, NMC, GMC.
+    pub registration_body: String,
+    pub registration_number: String,
+}
+
+/// `POST /v1/parties`: an employee registers themselves.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterEmployee {
+    pub display_name: String,
+    pub jwk: PublicJwk,
+    /// A compact JWS over [`KeyProofClaims`] signed by `jwk`'s private key.
+    pub proof: String,
+}
+
+/// `POST /v1/admin/parties`: an admin enrols an employer, a professional or another admin.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolParty {
+    pub kind: PartyKind,
+    pub display_name: String,
+    pub jwk: PublicJwk,
+    /// Required for professionals, refused for others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<ProfessionalRegistration>,
+}
+
+/// `POST /v1/parties/{id}/keys`: add a key (rotation), proving possession of it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddKey {
+    pub jwk: PublicJwk,
+    pub proof: String,
+}
+
+/// Claims of a proof of key possession (registration and key rotation). `aud` is the URL the
+/// proof is sent to, so a proof cannot be used elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct KeyProofClaims {
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PartyKey {
+    /// RFC 7638 thumbprint of the key.
+    pub kid: String,
+    pub jwk: PublicJwk,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Party {
+    pub id: String,
+    pub kind: PartyKind,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<ProfessionalRegistration>,
+    pub keys: Vec<PartyKey>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /v1/me`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Me {
+    pub party: Party,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passport_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens (RFC 7523 assertions in, RFC 9068 access tokens bound by RFC 9449 DPoP out)
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub const GRANT_TYPE: &str = "client_credentials";
+/// `typ` of a record version JWS.
+pub const VERSION_TYP: &str = "wp-version+jws";
+/// `typ` of a sync checkpoint JWS.
+pub const CHECKPOINT_TYP: &str = "wp-checkpoint+jws";
+
+/// Claims of a client assertion (RFC 7523 section 3).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AssertionClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Claims of a DPoP proof (RFC 9449 section 4.2).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DpopClaims {
+    pub jti: String,
+    pub htm: String,
+    pub htu: String,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ath: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Confirmation {
+    /// RFC 7638 thumbprint of the key the token is bound to.
+    pub jkt: String,
+}
+
+/// RFC 9396 authorization details carried by a consent token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuthorizationDetail {
+    /// Always `work_passport`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub grant_id: String,
+    pub passport_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// Claims of an access token (RFC 9068); with `authorization_details` it is a consent token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub cnf: Confirmation,
+    pub party_kind: PartyKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Vec<AuthorizationDetail>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `DPoP`.
+    pub token_type: String,
+    pub expires_in: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passport_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<Scope>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent grants
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// See the section's records and their history.
+    Read,
+    /// Add or update records in the section (professionals).
+    Write,
+    /// Record that an adjustment is agreed (employers; `adjustments` only).
+    Agree,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Agree => "agree",
+        }
+    }
+}
+
+/// What a grant allows on one section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub section: Section,
+    pub actions: Vec<Action>,
+}
+
+/// `POST /v1/passports/{pid}/grants`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrant {
+    pub grantee: String,
+    pub scopes: Vec<Scope>,
+    /// Why the grantee may see this, e.g. "workplace adjustments at Acme Ltd".
+    pub purpose: String,
+    /// Defaults to now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Required: consent always ends.
+    pub ends_at: DateTime<Utc>,
+    /// The consent text the employee was shown and agreed to.
+    pub consent_text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Pending,
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Grant {
+    pub id: String,
+    pub passport_id: String,
+    pub grantor: String,
+    pub grantee: String,
+    pub scopes: Vec<Scope>,
+    pub purpose: String,
+    pub consent_text: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub status: GrantStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passports and records
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PassportInfo {
+    pub id: String,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    /// The passport's sync cursor: the sequence number of its latest version.
+    pub seq: i64,
+}
+
+/// The signed content of a record version: what the author's JWS payload holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionPayload {
+    pub passport: String,
+    pub record: String,
+    pub section: Section,
+    /// 1 for the first version, then +1.
+    pub version: i64,
+    /// base64url SHA-256 of the previous version's JWS; absent for version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+    /// The author's party id.
+    pub author: String,
+    /// When the author signed it (seconds since the epoch).
+    pub iat: i64,
+    /// The section body; absent on a tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// A tombstone: the record is deleted from this version on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// A stored record version: the author's JWS byte for byte, and where it sits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VersionEnvelope {
+    /// The passport-wide sequence number (sync cursor).
+    pub seq: i64,
+    pub record_id: String,
+    pub section: Section,
+    pub version: i64,
+    pub author: String,
+    /// base64url SHA-256 of `jws`.
+    pub hash: String,
+    pub deleted: bool,
+    pub jws: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST .../records` and `POST .../records/{rid}/versions`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitVersion {
+    /// A compact JWS over a [`VersionPayload`], signed by the author.
+    pub jws: String,
+}
+
+/// `GET /v1/passports/{pid}`: the latest version of every live record the caller may see.
+/// Sections the caller may not see are absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PassportView {
+    pub id: String,
+    pub owner: String,
+    pub seq: i64,
+    pub sections: BTreeMap<Section, Vec<VersionEnvelope>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordHistory {
+    pub record_id: String,
+    pub section: Section,
+    pub versions: Vec<VersionEnvelope>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync
+
+/// Claims of a server-signed checkpoint: the passport's history up to `seq` hashes to `head`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckpointClaims {
+    pub passport: String,
+    pub seq: i64,
+    pub head: String,
+    pub iat: i64,
+}
+
+/// `GET /v1/passports/{pid}/changes?since=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Changes {
+    pub passport_id: String,
+    pub since: i64,
+    /// The cursor to send as `since` next time.
+    pub next_since: i64,
+    /// More versions are waiting: ask again with `next_since` at once.
+    pub more: bool,
+    /// Versions after `since` in sections the caller may read, in sequence order.
+    pub versions: Vec<VersionEnvelope>,
+    /// A compact JWS over [`CheckpointClaims`] signed by the server.
+    pub checkpoint: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access log
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogAction {
+    TokenIssued,
+    PassportCreated,
+    PassportRead,
+    HistoryRead,
+    ChangesRead,
+    VersionWritten,
+    GrantCreated,
+    GrantsListed,
+    GrantRevoked,
+    AccessLogRead,
+    Exported,
+}
+
+impl LogAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenIssued => "token_issued",
+            Self::PassportCreated => "passport_created",
+            Self::PassportRead => "passport_read",
+            Self::HistoryRead => "history_read",
+            Self::ChangesRead => "changes_read",
+            Self::VersionWritten => "version_written",
+            Self::GrantCreated => "grant_created",
+            Self::GrantsListed => "grants_listed",
+            Self::GrantRevoked => "grant_revoked",
+            Self::AccessLogRead => "access_log_read",
+            Self::Exported => "exported",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(text.to_owned())).ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allowed,
+    Denied,
+}
+
+/// One entry of a passport's append-only, hash-chained access log. Never holds health data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessLogEntry {
+    pub passport_id: String,
+    /// 1, 2, 3... per passport.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    pub action: LogAction,
+    /// Sections involved (names only, never contents).
+    pub sections: Vec<Section>,
+    pub outcome: Outcome,
+    /// Why it was allowed or denied.
+    pub reason: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessLogPage {
+    /// Newest first.
+    pub entries: Vec<AccessLogEntry>,
+    /// Pass as `before` to get the next (older) page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    pub status: String,
+}

@@ -1,0 +1,337 @@
+//! The small part of JOSE that both sides must agree on byte for byte: Ed25519 public JWKs, their
+//! RFC 7638 thumbprints, and verification of compact JWS (RFC 7515) with ring.
+//!
+//! Verification lives here, not in server or client, so that both check signatures the same way.
+//! Signing is done with josekit by whoever holds a private key.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ring::signature::{ED25519, UnparsedPublicKey};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An Ed25519 public key as a JWK (RFC 8037). Only the members that define the key are kept, so
+/// a private `d` sent by mistake is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PublicJwk {
+    /// Always `OKP`.
+    pub kty: String,
+    /// Always `Ed25519`.
+    pub crv: String,
+    /// The 32-byte public key, base64url without padding.
+    pub x: String,
+    /// Key id; when present it must be the RFC 7638 thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoseError {
+    /// The JWK is not an Ed25519 public key.
+    BadKey(&'static str),
+    /// The compact JWS is not three base64url parts with JSON header and payload.
+    Malformed(&'static str),
+    /// The algorithm is not EdDSA.
+    Algorithm,
+    /// The signature does not verify with the key.
+    Signature,
+}
+
+impl std::error::Error for JoseError {}
+
+impl std::fmt::Display for JoseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JoseError::BadKey(why) => write!(f, "not an Ed25519 public JWK: {why}"),
+            JoseError::Malformed(why) => write!(f, "malformed JWS: {why}"),
+            JoseError::Algorithm => f.write_str("JWS algorithm must be EdDSA"),
+            JoseError::Signature => f.write_str("JWS signature does not verify"),
+        }
+    }
+}
+
+impl PublicJwk {
+    pub fn from_ed25519(public_key: &[u8]) -> Self {
+        let mut jwk = PublicJwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: B64.encode(public_key),
+            kid: None,
+        };
+        jwk.kid = Some(jwk.thumbprint());
+        jwk
+    }
+
+    /// Checks the key's shape and returns the raw 32 public-key bytes.
+    pub fn key_bytes(&self) -> Result<[u8; 32], JoseError> {
+        if self.kty != "OKP" {
+            return Err(JoseError::BadKey("kty must be OKP"));
+        }
+        if self.crv != "Ed25519" {
+            return Err(JoseError::BadKey("crv must be Ed25519"));
+        }
+        let raw = B64
+            .decode(&self.x)
+            .map_err(|_| JoseError::BadKey("x is not base64url"))?;
+        let bytes: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| JoseError::BadKey("x must be 32 bytes"))?;
+        if let Some(kid) = &self.kid
+            && *kid != self.thumbprint()
+        {
+            return Err(JoseError::BadKey("kid must be the RFC 7638 thumbprint"));
+        }
+        Ok(bytes)
+    }
+
+    /// RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, no spaces.
+    pub fn thumbprint(&self) -> String {
+        let canonical = format!(
+            r#"{{"crv":"{}","kty":"{}","x":"{}"}}"#,
+            self.crv, self.kty, self.x
+        );
+        sha256_b64(canonical.as_bytes())
+    }
+
+    /// The same key without a `kid`, with the thumbprint as `kid`.
+    pub fn normalized(&self) -> Self {
+        let mut jwk = PublicJwk {
+            kty: self.kty.clone(),
+            crv: self.crv.clone(),
+            x: self.x.clone(),
+            kid: None,
+        };
+        jwk.kid = Some(jwk.thumbprint());
+        jwk
+    }
+}
+
+/// base64url(SHA-256(bytes)), the form hashes take everywhere on the wire.
+pub fn sha256_b64(bytes: &[u8]) -> String {
+    B64.encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
+    B64.decode(text).ok()
+}
+
+/// A compact JWS split into its parts, header and payload parsed, signature not yet checked.
+#[derive(Debug, Clone)]
+pub struct CompactJws<'a> {
+    pub header: serde_json::Map<String, Value>,
+    pub payload: Vec<u8>,
+    signing_input: &'a str,
+    signature: Vec<u8>,
+}
+
+impl<'a> CompactJws<'a> {
+    pub fn parse(compact: &'a str) -> Result<Self, JoseError> {
+        let mut parts = compact.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JoseError::Malformed("expected three dot-separated parts"));
+        };
+        let header_bytes = B64
+            .decode(h)
+            .map_err(|_| JoseError::Malformed("header is not base64url"))?;
+        let header: serde_json::Map<String, Value> = serde_json::from_slice(&header_bytes)
+            .map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
+        let payload = B64
+            .decode(p)
+            .map_err(|_| JoseError::Malformed("payload is not base64url"))?;
+        let signature = B64
+            .decode(s)
+            .map_err(|_| JoseError::Malformed("signature is not base64url"))?;
+        if header.get("alg").and_then(Value::as_str) != Some("EdDSA") {
+            return Err(JoseError::Algorithm);
+        }
+        // RFC 7515 section 4.1.11: a `crit` we do not understand must be rejected; we understand none.
+        if header.contains_key("crit") {
+            return Err(JoseError::Malformed("crit header parameters are not supported"));
+        }
+        Ok(CompactJws {
+            header,
+            payload,
+            signing_input: &compact[..h.len() + 1 + p.len()],
+            signature,
+        })
+    }
+
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header.get(name).and_then(Value::as_str)
+    }
+
+    pub fn verify(&self, jwk: &PublicJwk) -> Result<(), JoseError> {
+        self.verify_raw(&jwk.key_bytes()?)
+    }
+
+    pub fn verify_raw(&self, public_key: &[u8]) -> Result<(), JoseError> {
+        UnparsedPublicKey::new(&ED25519, public_key)
+            .verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| JoseError::Signature)
+    }
+
+    /// The payload as a typed value.
+    pub fn claims<T: serde::de::DeserializeOwned>(&self) -> Result<T, JoseError> {
+        serde_json::from_slice(&self.payload).map_err(|_| JoseError::Malformed("payload does not match the expected claims"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+
+    fn sign(kp: &Ed25519KeyPair, header: &str, payload: &str) -> String {
+        let input = format!("{}.{}", B64.encode(header), B64.encode(payload));
+        let sig = kp.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig.as_ref()))
+    }
+
+    fn keypair() -> Ed25519KeyPair {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+    }
+
+    #[test]
+    fn rfc8037_thumbprint() {
+        // RFC 8037 appendix A.3.
+        let jwk = PublicJwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+            kid: None,
+        };
+        assert_eq!(jwk.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn verifies_and_rejects() {
+        let kp = keypair();
+        let jwk = PublicJwk::from_ed25519(kp.public_key().as_ref());
+        let jws = sign(&kp, r#"{"alg":"EdDSA"}"#, r#"{"a":1}"#);
+        CompactJws::parse(&jws).unwrap().verify(&jwk).unwrap();
+
+        let other = PublicJwk::from_ed25519(keypair().public_key().as_ref());
+        assert_eq!(CompactJws::parse(&jws).unwrap().verify(&other), Err(JoseError::Signature));
+
+        let tampered = jws.replacen(&B64.encode(r#"{"a":1}"#), &B64.encode(r#"{"a":2}"#), 1);
+        assert_eq!(CompactJws::parse(&tampered).unwrap().verify(&jwk), Err(JoseError::Signature));
+
+        let none_alg = sign(&kp, r#"{"alg":"none"}"#, "{}");
+        assert!(matches!(CompactJws::parse(&none_alg), Err(JoseError::Algorithm)));
+        assert!(CompactJws::parse("a.b").is_err());
+    }
+}
+
+/// How a signed object names its key: by `kid` (a registered key) or by embedding the public `jwk`
+/// (a DPoP proof, which must be verifiable on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRef {
+    Kid,
+    Jwk,
+}
+
+/// An Ed25519 private key that signs compact JWS with josekit.
+pub struct SigningKey {
+    private: josekit::jwk::Jwk,
+    public: PublicJwk,
+    signer: josekit::jws::alg::eddsa::EddsaJwsSigner,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private part.
+        f.debug_struct("SigningKey").field("kid", &self.kid()).finish()
+    }
+}
+
+impl Clone for SigningKey {
+    fn clone(&self) -> Self {
+        Self::from_private_jwk(self.private.clone()).expect("a key that loaded once loads again")
+    }
+}
+
+impl SigningKey {
+    pub fn generate() -> Self {
+        use josekit::jwk::KeyPair as _;
+        let pair = josekit::jws::EdDSA
+            .generate_key_pair(josekit::jwk::Ed25519)
+            .expect("Ed25519 key generation");
+        Self::from_private_jwk(pair.to_jwk_key_pair()).expect("a generated key loads")
+    }
+
+    /// Loads a private JWK (with `d` and `x`) from its JSON text.
+    pub fn from_json(json: &str) -> Result<Self, JoseError> {
+        let jwk = josekit::jwk::Jwk::from_bytes(json.as_bytes())
+            .map_err(|_| JoseError::BadKey("not a JWK"))?;
+        Self::from_private_jwk(jwk)
+    }
+
+    fn from_private_jwk(mut jwk: josekit::jwk::Jwk) -> Result<Self, JoseError> {
+        let x = jwk
+            .parameter("x")
+            .and_then(Value::as_str)
+            .ok_or(JoseError::BadKey("missing x"))?
+            .to_owned();
+        let public = PublicJwk {
+            kty: "OKP".into(),
+            crv: jwk.curve().unwrap_or_default().to_owned(),
+            x,
+            kid: None,
+        }
+        .normalized();
+        public.key_bytes()?;
+        jwk.set_key_id(public.thumbprint());
+        let signer = josekit::jws::EdDSA
+            .signer_from_jwk(&jwk)
+            .map_err(|_| JoseError::BadKey("not an Ed25519 private key"))?;
+        Ok(SigningKey {
+            private: jwk,
+            public,
+            signer,
+        })
+    }
+
+    /// The private JWK as JSON: what goes into a key file readable by its owner only.
+    pub fn to_json(&self) -> String {
+        self.private.to_string()
+    }
+
+    pub fn public_jwk(&self) -> &PublicJwk {
+        &self.public
+    }
+
+    /// The RFC 7638 thumbprint, used as `kid`.
+    pub fn kid(&self) -> &str {
+        self.public.kid.as_deref().unwrap_or_default()
+    }
+
+    /// Signs `claims` as a compact JWS with header `{alg: EdDSA, typ, kid | jwk}`.
+    pub fn sign_json<T: Serialize>(&self, typ: &str, key_ref: KeyRef, claims: &T) -> String {
+        let payload = serde_json::to_vec(claims).expect("claims serialize");
+        self.sign(typ, key_ref, &payload)
+    }
+
+    pub fn sign(&self, typ: &str, key_ref: KeyRef, payload: &[u8]) -> String {
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_token_type(typ);
+        match key_ref {
+            KeyRef::Kid => header.set_key_id(self.kid()),
+            KeyRef::Jwk => {
+                let map = serde_json::to_value(&self.public)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .unwrap_or_default();
+                header.set_jwk(josekit::jwk::Jwk::from_map(map).expect("public JWK"));
+            }
+        }
+        josekit::jws::serialize_compact(payload, &header, &self.signer).expect("EdDSA signing")
+    }
+}

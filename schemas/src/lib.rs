@@ -1,0 +1,10 @@
+//! Wire types shared by the Work Passport server and its clients: request and response bodies,
+//! the typed section bodies, the signed payloads, the hash chains, and the problem types.
+//! The JSON Schema and OpenAPI documents in `schemas/json/` are generated from these types.
+
+pub mod api;
+pub mod chain;
+pub mod jose;
+pub mod problem;
+pub mod sections;
+pub mod openapi;

@@ -1,0 +1,192 @@
+//! RFC 9457 problem details: the one error body of the API, with stable `type` URIs.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The stable problem types. The URI is what clients match on; the title is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    BadRequest,
+    InvalidBody,
+    InvalidKey,
+    InvalidKeyProof,
+    InvalidAssertion,
+    ReplayedAssertion,
+    InvalidToken,
+    InvalidDpopProof,
+    ReplayedDpopProof,
+    Forbidden,
+    ConsentInactive,
+    NotFound,
+    Gone,
+    Conflict,
+    VersionConflict,
+    InvalidSignature,
+    InvalidVersion,
+    LimitExceeded,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Internal,
+    Unavailable,
+}
+
+pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
+
+impl ProblemType {
+    pub const ALL: [ProblemType; 22] = [
+        Self::BadRequest,
+        Self::InvalidBody,
+        Self::InvalidKey,
+        Self::InvalidKeyProof,
+        Self::InvalidAssertion,
+        Self::ReplayedAssertion,
+        Self::InvalidToken,
+        Self::InvalidDpopProof,
+        Self::ReplayedDpopProof,
+        Self::Forbidden,
+        Self::ConsentInactive,
+        Self::NotFound,
+        Self::Gone,
+        Self::Conflict,
+        Self::VersionConflict,
+        Self::InvalidSignature,
+        Self::InvalidVersion,
+        Self::LimitExceeded,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad-request",
+            Self::InvalidBody => "invalid-body",
+            Self::InvalidKey => "invalid-key",
+            Self::InvalidKeyProof => "invalid-key-proof",
+            Self::InvalidAssertion => "invalid-assertion",
+            Self::ReplayedAssertion => "replayed-assertion",
+            Self::InvalidToken => "invalid-token",
+            Self::InvalidDpopProof => "invalid-dpop-proof",
+            Self::ReplayedDpopProof => "replayed-dpop-proof",
+            Self::Forbidden => "forbidden",
+            Self::ConsentInactive => "consent-inactive",
+            Self::NotFound => "not-found",
+            Self::Gone => "gone",
+            Self::Conflict => "conflict",
+            Self::VersionConflict => "version-conflict",
+            Self::InvalidSignature => "invalid-signature",
+            Self::InvalidVersion => "invalid-version",
+            Self::LimitExceeded => "limit-exceeded",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn uri(self) -> String {
+        format!("{PROBLEM_BASE}{}", self.slug())
+    }
+
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        let slug = uri.strip_prefix(PROBLEM_BASE)?;
+        Self::ALL.into_iter().find(|t| t.slug() == slug)
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest | Self::InvalidKey | Self::InvalidKeyProof | Self::InvalidVersion => 400,
+            Self::InvalidSignature => 400,
+            Self::InvalidAssertion
+            | Self::ReplayedAssertion
+            | Self::InvalidToken
+            | Self::InvalidDpopProof
+            | Self::ReplayedDpopProof => 401,
+            Self::Forbidden | Self::ConsentInactive => 403,
+            Self::NotFound => 404,
+            Self::Conflict | Self::VersionConflict => 409,
+            Self::Gone => 410,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::InvalidBody | Self::LimitExceeded => 422,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::BadRequest => "The request is malformed",
+            Self::InvalidBody => "The body does not match its schema",
+            Self::InvalidKey => "The key is not an acceptable Ed25519 public key",
+            Self::InvalidKeyProof => "The proof of key possession does not verify",
+            Self::InvalidAssertion => "The client assertion is not acceptable",
+            Self::ReplayedAssertion => "The client assertion was already used",
+            Self::InvalidToken => "The access token is missing, invalid or expired",
+            Self::InvalidDpopProof => "The DPoP proof is missing or invalid",
+            Self::ReplayedDpopProof => "The DPoP proof was already used",
+            Self::Forbidden => "The caller may not do this",
+            Self::ConsentInactive => "The consent grant is not active",
+            Self::NotFound => "No such resource",
+            Self::Gone => "The resource was erased",
+            Self::Conflict => "The request conflicts with the current state",
+            Self::VersionConflict => "The record has a newer version",
+            Self::InvalidSignature => "The signature does not verify",
+            Self::InvalidVersion => "The signed version is not acceptable",
+            Self::LimitExceeded => "A limit would be exceeded",
+            Self::PayloadTooLarge => "The body is too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::Internal => "Internal server error",
+            Self::Unavailable => "The service is not ready",
+        }
+    }
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldError {
+    /// Path of the field, e.g. `body.status` or `scopes[1].section`.
+    pub field: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// An RFC 9457 problem details document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Problem {
+    /// A stable URI naming the kind of problem (`urn:work-passport:problem:...`).
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request id, to find the matching server log lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Fields that failed validation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// With `version-conflict`: the record's current head version, so the writer can rebase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_head: Option<crate::api::VersionEnvelope>,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
+        Problem {
+            type_uri: kind.uri(),
+            title: kind.title().into(),
+            status: kind.status(),
+            detail: Some(detail.into()),
+            instance: None,
+            errors: Vec::new(),
+            current_head: None,
+        }
+    }
+
+    pub fn kind(&self) -> Option<ProblemType> {
+        ProblemType::from_uri(&self.type_uri)
+    }
+}

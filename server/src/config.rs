@@ -1,0 +1,123 @@
+//! Configuration: flags and environment variables, with defaults that run a complete server from
+//! nothing but an empty directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "work-passport-server", version, about = "Work Passport: the employee-owned health and work passport service")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Register an admin party with the public key in a JWK file, and print its id.
+    AddAdmin {
+        /// A JWK file holding the admin's Ed25519 public key (a private JWK works too; only the
+        /// public part is read).
+        #[arg(long)]
+        jwk_file: PathBuf,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+    /// Make a new token-signing key the active one. The old public key stays in the JWKS until
+    /// the tokens it signed have expired.
+    RotateSigningKey,
+    /// Make a new master key the active one for newly created passports (existing data keys
+    /// stay wrapped by the old one, which is kept).
+    RotateMasterKey,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "WP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the embedded database and the server's key material (created if missing).
+    #[arg(long, env = "WP_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `postgres://...` to run on PostgreSQL; defaults to a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// The URL clients use to reach this server: the token issuer, the audience of assertions,
+    /// and the base of DPoP `htu`. Defaults to `http://<listen>`.
+    #[arg(long, env = "WP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Token-signing keys (a JSON file the server creates on first start). Every instance
+    /// behind one load balancer must share it.
+    #[arg(long, env = "WP_SIGNING_KEYS_FILE")]
+    pub signing_keys_file: Option<PathBuf>,
+
+    /// Master keys that wrap each passport's data key (a JSON file created on first start).
+    #[arg(long, env = "WP_MASTER_KEYS_FILE")]
+    pub master_keys_file: Option<PathBuf>,
+
+    /// The master keys themselves as JSON, instead of a file (for production secrets stores).
+    #[arg(long, env = "WP_MASTER_KEYS", hide_env_values = true)]
+    pub master_keys: Option<String>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "WP_DB_CONNECTIONS", default_value_t = 16)]
+    pub db_connections: u32,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "WP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most records one passport may hold.
+    #[arg(long, env = "WP_MAX_RECORDS", default_value_t = 2000)]
+    pub max_records_per_passport: i64,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "WP_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl Settings {
+    /// Defaults for a server whose state lives in `data_dir` (used by tests and embedders).
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Settings {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir: data_dir.into(),
+            database_url: None,
+            public_url: None,
+            signing_keys_file: None,
+            master_keys_file: None,
+            master_keys: None,
+            db_connections: 16,
+            max_body_bytes: 64 * 1024,
+            max_records_per_passport: 2000,
+            log_json: false,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("passport.db").display())
+        })
+    }
+
+    pub fn signing_keys_path(&self) -> PathBuf {
+        self.signing_keys_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing-keys.json"))
+    }
+
+    pub fn master_keys_path(&self) -> PathBuf {
+        self.master_keys_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master-keys.json"))
+    }
+}

@@ -1,0 +1,251 @@
+//! Credentials: client assertions (RFC 7523), access and consent tokens (RFC 9068) and their
+//! DPoP binding (RFC 9449). Verification uses ring; tokens are signed with josekit.
+
+use wp_schemas::api::{
+    AccessTokenClaims, AssertionClaims, AuthorizationDetail, Confirmation, DpopClaims, PartyKind,
+    Scope,
+};
+use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, sha256_b64};
+use wp_schemas::problem::ProblemType;
+
+use super::party::{CLOCK_SKEW_SECS, RegisteredKey, check_lifetime};
+use crate::error::{Error, Result};
+use crate::keys::ServerKeys;
+
+/// Access and consent tokens live at most this long (PRODUCT.md: at most 15 minutes).
+pub const TOKEN_TTL_SECS: i64 = 15 * 60;
+/// A DPoP proof is accepted this long after (and `CLOCK_SKEW_SECS` before) its `iat`; its `jti`
+/// is remembered for as long.
+pub const DPOP_MAX_AGE_SECS: i64 = 120;
+pub const AT_TYP: &str = "at+jwt";
+pub const DPOP_TYP: &str = "dpop+jwt";
+pub const AUTHORIZATION_DETAIL_TYPE: &str = "work_passport";
+
+fn invalid(kind: ProblemType, why: impl Into<String>) -> Error {
+    Error::client(kind, why)
+}
+
+/// The audience values an assertion may name: the issuer or its token endpoint (RFC 7523 3.3).
+pub fn token_endpoint(issuer: &str) -> String {
+    format!("{issuer}/v1/token")
+}
+
+/// Checks a client assertion signed by `key`. The caller has already looked `key` up by the
+/// assertion's `kid`; the replay check on `jti` follows in the store.
+pub fn verify_assertion(
+    jws: &CompactJws<'_>,
+    key: &RegisteredKey,
+    issuer: &str,
+    now: i64,
+) -> Result<AssertionClaims> {
+    let bad = |why: &str| invalid(ProblemType::InvalidAssertion, why.to_owned());
+    if !key.active_at(now) {
+        return Err(bad("the assertion's key is revoked"));
+    }
+    jws.verify(&key.jwk)
+        .map_err(|_| bad("the assertion signature does not verify"))?;
+    let claims: AssertionClaims = jws.claims().map_err(|e| bad(&e.to_string()))?;
+    if claims.iss != key.party_id || claims.sub != key.party_id {
+        return Err(bad("iss and sub must be the party that holds the key"));
+    }
+    if claims.aud != issuer && claims.aud != token_endpoint(issuer) {
+        return Err(bad("the assertion is for another audience"));
+    }
+    check_lifetime(claims.iat, claims.exp, now).map_err(|why| bad(&format!("the assertion is {why}")))?;
+    if claims.jti.is_empty() || claims.jti.len() > 200 {
+        return Err(bad("the assertion needs a jti of at most 200 characters"));
+    }
+    Ok(claims)
+}
+
+/// A verified DPoP proof.
+#[derive(Debug, Clone)]
+pub struct DpopProof {
+    /// Thumbprint of the proof's key.
+    pub jkt: String,
+    pub jti: String,
+    /// Until when the `jti` must be remembered.
+    pub replay_until: i64,
+}
+
+/// Checks a DPoP proof for a request (RFC 9449 section 4.3): well formed, signed by the key it
+/// carries, for this method and URL, fresh, and (with a token) bound to that token by `ath`.
+pub fn verify_dpop(
+    proof: &str,
+    method: &str,
+    url: &str,
+    access_token: Option<&str>,
+    now: i64,
+) -> Result<DpopProof> {
+    let bad = |why: &str| invalid(ProblemType::InvalidDpopProof, why.to_owned());
+    let jws = CompactJws::parse(proof).map_err(|e| bad(&e.to_string()))?;
+    if jws.header_str("typ") != Some(DPOP_TYP) {
+        return Err(bad("typ must be dpop+jwt"));
+    }
+    let jwk_value = jws
+        .header
+        .get("jwk")
+        .ok_or_else(|| bad("the proof must carry its public jwk"))?;
+    if jwk_value.get("d").is_some() {
+        return Err(bad("the proof's jwk must not contain a private key"));
+    }
+    let jwk: PublicJwk =
+        serde_json::from_value(jwk_value.clone()).map_err(|_| bad("the proof's jwk is not an Ed25519 key"))?;
+    jws.verify(&jwk)
+        .map_err(|_| bad("the proof signature does not verify"))?;
+    let claims: DpopClaims = jws.claims().map_err(|e| bad(&e.to_string()))?;
+    if claims.htm != method {
+        return Err(bad("the proof is for another HTTP method"));
+    }
+    if claims.htu != url {
+        return Err(bad("the proof is for another URL"));
+    }
+    if claims.iat > now + CLOCK_SKEW_SECS || claims.iat < now - DPOP_MAX_AGE_SECS {
+        return Err(bad("the proof is not fresh"));
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 200 {
+        return Err(bad("the proof needs a jti of at most 200 characters"));
+    }
+    match (access_token, claims.ath.as_deref()) {
+        (Some(token), Some(ath)) if ath == sha256_b64(token.as_bytes()) => {}
+        (Some(_), _) => return Err(bad("ath does not match the access token")),
+        (None, _) => {}
+    }
+    Ok(DpopProof {
+        jkt: jwk.thumbprint(),
+        jti: claims.jti,
+        replay_until: claims.iat + DPOP_MAX_AGE_SECS + CLOCK_SKEW_SECS,
+    })
+}
+
+/// What a consent token carries: the grant it was issued under and the grant's scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentClaim {
+    pub grant_id: String,
+    pub passport_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// Issues an access token for `party`, bound to `jkt`; with `consent`, a consent token that
+/// expires at `not_after` at the latest (the grant's end).
+pub fn issue_token(
+    keys: &ServerKeys,
+    issuer: &str,
+    party_id: &str,
+    party_kind: PartyKind,
+    jkt: &str,
+    consent: Option<(&ConsentClaim, i64)>,
+    now: i64,
+) -> (String, AccessTokenClaims) {
+    let exp = match consent {
+        Some((_, not_after)) => (now + TOKEN_TTL_SECS).min(not_after),
+        None => now + TOKEN_TTL_SECS,
+    };
+    let claims = AccessTokenClaims {
+        iss: issuer.to_owned(),
+        sub: party_id.to_owned(),
+        aud: issuer.to_owned(),
+        client_id: party_id.to_owned(),
+        iat: now,
+        exp,
+        jti: uuid::Uuid::new_v4().to_string(),
+        cnf: Confirmation { jkt: jkt.to_owned() },
+        party_kind,
+        authorization_details: consent.map(|(c, _)| {
+            vec![AuthorizationDetail {
+                kind: AUTHORIZATION_DETAIL_TYPE.into(),
+                grant_id: c.grant_id.clone(),
+                passport_id: c.passport_id.clone(),
+                scopes: c.scopes.clone(),
+            }]
+        }),
+    };
+    let token = keys.active().sign_json(AT_TYP, KeyRef::Kid, &claims);
+    (token, claims)
+}
+
+/// Verifies an access token's signature and claims (RFC 9068 section 4). josekit's validator
+/// would accept a token without `exp` or `aud`; we require both.
+pub fn verify_token(token: &str, keys: &ServerKeys, issuer: &str, now: i64) -> Result<AccessTokenClaims> {
+    let bad = |why: &str| invalid(ProblemType::InvalidToken, why.to_owned());
+    let jws = CompactJws::parse(token).map_err(|_| bad("the access token is malformed"))?;
+    if jws.header_str("typ") != Some(AT_TYP) {
+        return Err(bad("the token is not an access token"));
+    }
+    let kid = jws.header_str("kid").ok_or_else(|| bad("the token names no key"))?;
+    let key = keys
+        .find(kid, now)
+        .ok_or_else(|| bad("the token is signed by an unknown key"))?;
+    jws.verify_raw(&key.raw)
+        .map_err(|_| bad("the token signature does not verify"))?;
+    let claims: AccessTokenClaims = jws.claims().map_err(|_| bad("the token claims are malformed"))?;
+    if claims.iss != issuer || claims.aud != issuer {
+        return Err(bad("the token is for another issuer or audience"));
+    }
+    if claims.exp <= now {
+        return Err(bad("the token has expired"));
+    }
+    if claims.iat > now + CLOCK_SKEW_SECS || claims.exp - claims.iat > TOKEN_TTL_SECS {
+        return Err(bad("the token's lifetime is not acceptable"));
+    }
+    Ok(claims)
+}
+
+/// The consent a token carries, if it is a consent token.
+pub fn consent_of(claims: &AccessTokenClaims) -> Option<ConsentClaim> {
+    let detail = claims
+        .authorization_details
+        .as_ref()?
+        .iter()
+        .find(|d| d.kind == AUTHORIZATION_DETAIL_TYPE)?;
+    Some(ConsentClaim {
+        grant_id: detail.grant_id.clone(),
+        passport_id: detail.passport_id.clone(),
+        scopes: detail.scopes.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wp_schemas::jose::SigningKey;
+
+    fn proof(key: &SigningKey, htm: &str, htu: &str, iat: i64, ath: Option<String>) -> String {
+        key.sign_json(
+            DPOP_TYP,
+            KeyRef::Jwk,
+            &DpopClaims { jti: uuid::Uuid::new_v4().to_string(), htm: htm.into(), htu: htu.into(), iat, ath },
+        )
+    }
+
+    #[test]
+    fn dpop_checks() {
+        let key = SigningKey::generate();
+        let url = "http://h/v1/x";
+        let ok = verify_dpop(&proof(&key, "GET", url, 1000, None), "GET", url, None, 1000).unwrap();
+        assert_eq!(ok.jkt, key.kid());
+        let kind = |r: Result<DpopProof>| r.unwrap_err().kind();
+        assert_eq!(kind(verify_dpop(&proof(&key, "POST", url, 1000, None), "GET", url, None, 1000)), Some(ProblemType::InvalidDpopProof));
+        assert!(verify_dpop(&proof(&key, "GET", "http://h/v1/y", 1000, None), "GET", url, None, 1000).is_err());
+        assert!(verify_dpop(&proof(&key, "GET", url, 500, None), "GET", url, None, 1000).is_err());
+        let ath = Some(sha256_b64(b"token"));
+        assert!(verify_dpop(&proof(&key, "GET", url, 1000, ath.clone()), "GET", url, Some("token"), 1000).is_ok());
+        assert!(verify_dpop(&proof(&key, "GET", url, 1000, ath), "GET", url, Some("other"), 1000).is_err());
+        assert!(verify_dpop(&proof(&key, "GET", url, 1000, None), "GET", url, Some("token"), 1000).is_err());
+    }
+
+    #[test]
+    fn token_round_trip_and_expiry() {
+        let keys = ServerKeys::for_tests();
+        let (token, _) = issue_token(&keys, "http://i", "p1", PartyKind::Employee, "jkt", None, 1000);
+        let claims = verify_token(&token, &keys, "http://i", 1001).unwrap();
+        assert_eq!(claims.sub, "p1");
+        assert!(verify_token(&token, &keys, "http://i", 1000 + TOKEN_TTL_SECS).is_err());
+        assert!(verify_token(&token, &keys, "http://other", 1001).is_err());
+        assert!(verify_token(&token, &ServerKeys::for_tests(), "http://i", 1001).is_err());
+        let consent = ConsentClaim { grant_id: "g".into(), passport_id: "p".into(), scopes: vec![] };
+        let (_, claims) = issue_token(&keys, "http://i", "p1", PartyKind::Employer, "jkt", Some((&consent, 1100)), 1000);
+        assert_eq!(claims.exp, 1100, "a consent token never outlives its grant");
+        assert_eq!(consent_of(&claims), Some(consent));
+    }
+}

@@ -1,0 +1,9 @@
+//! Domain rules, free of HTTP and SQL: who may do what, what makes a credential, a version or a
+//! grant acceptable. Everything here takes the time as an argument so it can be tested exactly.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod grant;
+pub mod party;
+pub mod version;

@@ -1,0 +1,142 @@
+//! Parties (employees, employers, professionals, admins) and their keys.
+
+use wp_schemas::api::{KeyProofClaims, PartyKind, ProfessionalRegistration};
+use wp_schemas::jose::{CompactJws, PublicJwk};
+use wp_schemas::problem::ProblemType;
+
+use crate::error::{Error, Result};
+
+/// Longest lifetime of a proof of possession, and the clock skew we tolerate.
+pub const PROOF_MAX_LIFETIME_SECS: i64 = 300;
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
+/// A key as registered for a party.
+#[derive(Debug, Clone)]
+pub struct RegisteredKey {
+    pub kid: String,
+    pub party_id: String,
+    pub party_kind: PartyKind,
+    pub jwk: PublicJwk,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl RegisteredKey {
+    /// A key signs for its party from registration until revocation.
+    pub fn active_at(&self, t: i64) -> bool {
+        self.created_at <= t + CLOCK_SKEW_SECS && self.revoked_at.is_none_or(|r| t < r)
+    }
+}
+
+/// A display name: trimmed, 1 to 200 characters, no control characters.
+pub fn display_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "display_name",
+            "must be 1 to 200 characters without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Professionals must name their registration; nobody else may.
+pub fn registration(
+    kind: PartyKind,
+    registration: Option<ProfessionalRegistration>,
+) -> Result<Option<ProfessionalRegistration>> {
+    match (kind, registration) {
+        (PartyKind::Professional, Some(r)) => {
+            for (field, value) in [
+                ("registration.profession", &r.profession),
+                ("registration.registration_body", &r.registration_body),
+                ("registration.registration_number", &r.registration_number),
+            ] {
+                let len = value.trim().chars().count();
+                if len == 0 || len > 100 {
+                    return Err(Error::invalid_field(field, "must be 1 to 100 characters"));
+                }
+            }
+            Ok(Some(r))
+        }
+        (PartyKind::Professional, None) => Err(Error::invalid_field(
+            "registration",
+            "a professional must give profession, registration body and number",
+        )),
+        (_, Some(_)) => Err(Error::invalid_field(
+            "registration",
+            "only professionals have a registration",
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+/// Checks a public key and returns it normalised (kid = thumbprint).
+pub fn public_key(jwk: &PublicJwk) -> Result<PublicJwk> {
+    jwk.key_bytes()
+        .map_err(|e| Error::client(ProblemType::InvalidKey, e.to_string()))?;
+    Ok(jwk.normalized())
+}
+
+/// Checks a proof of possession of `jwk`: a JWS signed by that key, for `audience`, fresh.
+/// Returns the proof's `jti` and expiry for replay protection.
+pub fn verify_key_proof(
+    jwk: &PublicJwk,
+    proof: &str,
+    audience: &str,
+    now: i64,
+) -> Result<KeyProofClaims> {
+    let bad = |why: &str| Error::client(ProblemType::InvalidKeyProof, why.to_owned());
+    let jws = CompactJws::parse(proof).map_err(|e| bad(&e.to_string()))?;
+    jws.verify(jwk)
+        .map_err(|_| bad("the proof is not signed by the submitted key"))?;
+    let claims: KeyProofClaims = jws.claims().map_err(|e| bad(&e.to_string()))?;
+    if claims.aud != audience {
+        return Err(bad("the proof is for another audience"));
+    }
+    check_lifetime(claims.iat, claims.exp, now).map_err(|why| bad(why))?;
+    if claims.jti.is_empty() || claims.jti.len() > 200 {
+        return Err(bad("the proof needs a jti of at most 200 characters"));
+    }
+    Ok(claims)
+}
+
+/// A short-lived signed object: issued not in the future, not expired, living at most 5 minutes.
+pub fn check_lifetime(iat: i64, exp: i64, now: i64) -> std::result::Result<(), &'static str> {
+    if iat > now + CLOCK_SKEW_SECS {
+        return Err("issued in the future");
+    }
+    if exp <= now {
+        return Err("expired");
+    }
+    if exp - iat > PROOF_MAX_LIFETIME_SECS {
+        return Err("lives longer than 5 minutes");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetime_rules() {
+        assert!(check_lifetime(100, 200, 150).is_ok());
+        assert_eq!(check_lifetime(100, 200, 200), Err("expired"));
+        assert_eq!(check_lifetime(300, 400, 100), Err("issued in the future"));
+        assert_eq!(check_lifetime(100, 1000, 150), Err("lives longer than 5 minutes"));
+    }
+
+    #[test]
+    fn registrations() {
+        let reg = ProfessionalRegistration {
+            profession: "occupational therapist".into(),
+            registration_body: "HCPC".into(),
+            registration_number: "OT12345".into(),
+        };
+        assert!(registration(PartyKind::Professional, Some(reg.clone())).is_ok());
+        assert!(registration(PartyKind::Professional, None).is_err());
+        assert!(registration(PartyKind::Employer, Some(reg)).is_err());
+        assert!(registration(PartyKind::Employer, None).is_ok());
+    }
+}

@@ -1,0 +1,161 @@
+//! Record versions: the rules a signed version must meet before it joins a record's history.
+
+use serde_json::Value;
+use wp_schemas::api::{VERSION_TYP, VersionPayload};
+use wp_schemas::chain::version_hash;
+use wp_schemas::jose::CompactJws;
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::{AdjustmentStatus, Section, SectionBody, parse_body};
+
+use super::party::{CLOCK_SKEW_SECS, RegisteredKey};
+use crate::error::{Error, Result};
+
+/// A version may have been signed at most this long before it is submitted.
+pub const MAX_SIGNATURE_AGE_SECS: i64 = 300;
+
+/// The head of a record's history, as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub section: Section,
+    pub version: i64,
+    pub hash: String,
+    pub deleted: bool,
+}
+
+/// A version whose signature, payload and place in the history have been checked.
+#[derive(Debug, Clone)]
+pub struct AcceptedVersion {
+    pub payload: VersionPayload,
+    pub body: Option<SectionBody>,
+    pub hash: String,
+    pub jws: String,
+}
+
+fn invalid(why: impl Into<String>) -> Error {
+    Error::client(ProblemType::InvalidVersion, why)
+}
+
+/// Parses a submitted JWS far enough to know its signer and payload. The signature is checked
+/// in [`accept`], once the signer's key is known.
+pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
+    let parsed = CompactJws::parse(jws).map_err(|e| Error::client(ProblemType::InvalidSignature, e.to_string()))?;
+    if parsed.header_str("typ") != Some(VERSION_TYP) {
+        return Err(invalid(format!("the JWS typ must be {VERSION_TYP}")));
+    }
+    if parsed.header_str("kid").is_none() {
+        return Err(Error::client(ProblemType::InvalidSignature, "the JWS must name its key (kid)"));
+    }
+    let payload: VersionPayload = serde_json::from_slice(&parsed.payload)
+        .map_err(|e| Error::invalid_field("payload", e.to_string()))?;
+    Ok((parsed, payload))
+}
+
+/// Checks a version signed by `key` against the record's current `head` (None for a new record).
+/// `record_id` is the id in the request path, if any.
+pub fn accept(
+    jws: &str,
+    parsed: &CompactJws<'_>,
+    payload: VersionPayload,
+    key: &RegisteredKey,
+    passport_id: &str,
+    record_id: Option<&str>,
+    head: Option<&Head>,
+    now: i64,
+) -> Result<AcceptedVersion> {
+    if payload.author != key.party_id {
+        return Err(Error::client(ProblemType::InvalidSignature, "the version is not signed by its author"));
+    }
+    if !key.active_at(now) {
+        return Err(Error::client(ProblemType::InvalidSignature, "the author's key is revoked"));
+    }
+    parsed
+        .verify(&key.jwk)
+        .map_err(|_| Error::client(ProblemType::InvalidSignature, "the version signature does not verify"))?;
+    if payload.passport != passport_id {
+        return Err(invalid("the version names another passport"));
+    }
+    if let Some(rid) = record_id
+        && payload.record != rid
+    {
+        return Err(invalid("the version names another record"));
+    }
+    if uuid::Uuid::parse_str(&payload.record).is_err() {
+        return Err(Error::invalid_field("record", "must be a UUID"));
+    }
+    if payload.iat > now + CLOCK_SKEW_SECS || payload.iat < now - MAX_SIGNATURE_AGE_SECS {
+        return Err(invalid("the version was signed too long ago or in the future"));
+    }
+    match head {
+        None => {
+            if record_id.is_some() {
+                return Err(Error::not_found("no such record"));
+            }
+            if payload.version != 1 || payload.prev.is_some() {
+                return Err(invalid("a new record starts at version 1 with no prev"));
+            }
+            if payload.deleted {
+                return Err(invalid("a record cannot start deleted"));
+            }
+        }
+        Some(head) => {
+            if payload.section != head.section {
+                return Err(invalid("a record stays in its section"));
+            }
+            if head.deleted {
+                return Err(Error::client(ProblemType::Conflict, "the record was deleted"));
+            }
+            if payload.version <= head.version {
+                return Err(Error::client(ProblemType::VersionConflict, "a newer version exists"));
+            }
+            if payload.version != head.version + 1 {
+                return Err(invalid("versions go up by one"));
+            }
+            if payload.prev.as_deref() != Some(head.hash.as_str()) {
+                return Err(Error::client(ProblemType::VersionConflict, "prev does not name the current head"));
+            }
+        }
+    }
+    let body = match (&payload.body, payload.deleted) {
+        (None, true) => None,
+        (Some(_), true) => return Err(invalid("a tombstone carries no body")),
+        (None, false) => return Err(Error::invalid_field("body", "is required")),
+        (Some(body), false) => Some(parse_body(payload.section, body).map_err(|e| {
+            let field = if e.field == wp_schemas::sections::BodyError::ROOT {
+                "body".to_owned()
+            } else {
+                format!("body.{}", e.field)
+            };
+            Error::invalid_field(field, e.reason)
+        })?),
+    };
+    Ok(AcceptedVersion {
+        payload,
+        body,
+        hash: version_hash(jws),
+        jws: jws.to_owned(),
+    })
+}
+
+/// An agreement (the `agree` action) may only mark an adjustment agreed: the new body must be
+/// the previous one with `status` set to `agreed` and `agreed_by` filled in.
+pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<()> {
+    let Some(SectionBody::Adjustments(next)) = next else {
+        return Err(Error::forbidden("an agreement is a new adjustment version, not a deletion"));
+    };
+    if next.status != AdjustmentStatus::Agreed || next.agreed_by.is_none() {
+        return Err(Error::forbidden("an agreement sets status to agreed and names who agreed"));
+    }
+    let mut expected = previous.clone();
+    let mut actual = serde_json::to_value(next).map_err(anyhow::Error::from)?;
+    for v in [&mut expected, &mut actual] {
+        if let Some(map) = v.as_object_mut() {
+            map.remove("status");
+            map.remove("agreed_by");
+            map.retain(|_, v| !v.is_null());
+        }
+    }
+    if expected != actual {
+        return Err(Error::forbidden("an agreement may change only status and agreed_by"));
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Consent grants: the owner creates, lists and revokes them; a grantee lists its own.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use wp_schemas::api::{CreateGrant, Grant, LogAction};
+use wp_schemas::sections::Section;
+
+use super::AppState;
+use super::extract::{ApiJson, Caller};
+use crate::clock;
+use crate::domain::access::Access;
+use crate::domain::audit::LogEvent;
+use crate::domain::grant;
+use crate::error::{Error, Result};
+
+impl AppState {
+    /// The caller must be the passport's owner; a refusal is logged.
+    async fn owner_only(&self, caller: &Caller, pid: &str, action: LogAction, sections: &[Section], what: &str) -> Result<Access> {
+        let now = clock::now();
+        let (_, access) = self.authorize(caller, pid, action, sections, now).await?;
+        if let Err(denial) = access.require_owner(what) {
+            return Err(self.deny(caller, pid, Some(&access), action, sections, denial, now).await);
+        }
+        Ok(access)
+    }
+}
+
+/// `POST /v1/passports/{pid}/grants`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+    ApiJson(req): ApiJson<CreateGrant>,
+) -> Result<(StatusCode, Json<Grant>)> {
+    let sections: Vec<Section> = req.scopes.iter().map(|s| s.section).collect();
+    state.owner_only(&caller, &pid, LogAction::GrantCreated, &sections, "grant consent").await?;
+    let now = clock::now();
+    let grantee = state
+        .store
+        .party(&req.grantee)
+        .await?
+        .ok_or_else(|| Error::invalid_field("grantee", "no such party"))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let record = grant::new_grant(&req, id.clone(), &pid, &caller.party_id, grantee.kind, now)?;
+    let event = LogEvent::allowed(&caller.party_id, Some(&id), LogAction::GrantCreated, sections, "owner");
+    state.store.create_grant(&record, event, now).await?;
+    Ok((StatusCode::CREATED, Json(record.to_wire(now))))
+}
+
+/// `GET /v1/passports/{pid}/grants`.
+pub async fn list(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<Json<Vec<Grant>>> {
+    state.owner_only(&caller, &pid, LogAction::GrantsListed, &[], "list grants").await?;
+    let now = clock::now();
+    let grants = state.store.grants_of_passport(&pid).await?;
+    Ok(Json(grants.iter().map(|g| g.to_wire(now)).collect()))
+}
+
+/// `POST /v1/passports/{pid}/grants/{gid}/revoke`: effective on the grantee's next request.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((pid, gid)): Path<(String, String)>,
+) -> Result<Json<Grant>> {
+    state.owner_only(&caller, &pid, LogAction::GrantRevoked, &[], "revoke consent").await?;
+    let now = clock::now();
+    let event = LogEvent::allowed(&caller.party_id, Some(&gid), LogAction::GrantRevoked, vec![], "owner");
+    let grant = state
+        .store
+        .revoke_grant(&pid, &gid, event, now)
+        .await?
+        .ok_or_else(|| Error::not_found("no such grant on this passport"))?;
+    Ok(Json(grant.to_wire(now)))
+}
+
+/// `GET /v1/grants`: the grants made to the caller, with their current status.
+pub async fn mine(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Grant>>> {
+    let now = clock::now();
+    let grants = state.store.grants_to(&caller.party_id).await?;
+    Ok(Json(grants.iter().map(|g| g.to_wire(now)).collect()))
+}

@@ -1,0 +1,133 @@
+//! The HTTP API: router, shared state, and one module per resource. Handlers are thin: they
+//! authenticate, call the domain rules and the store, and shape the answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use wp_schemas::problem::{Problem, ProblemType};
+
+use crate::domain::auth::DpopProof;
+use crate::error::{Error, Result};
+use crate::keys::{MasterKeys, ServerKeys};
+use crate::store::Store;
+
+pub mod error;
+pub mod extract;
+mod grants;
+mod meta;
+mod parties;
+mod passports;
+mod token;
+
+/// Everything a handler needs, shared by every request.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub keys: ServerKeys,
+    pub master: MasterKeys,
+    /// The public base URL: token issuer and audience, and the base of DPoP `htu`.
+    pub issuer: String,
+    pub max_body_bytes: usize,
+    pub max_records_per_passport: i64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+
+    /// The per-request checks that need the database: the proof's `jti` was never seen (on
+    /// any instance), and the token's key is still registered to the caller and not revoked.
+    pub async fn check_key_and_proof(&self, party_id: &str, proof: &DpopProof) -> Result<()> {
+        let key = self.store.key(&proof.jkt).await?;
+        if !key.is_some_and(|k| k.party_id == party_id && k.active_at(crate::clock::now())) {
+            return Err(Error::client(ProblemType::InvalidToken, "the token's key is revoked"));
+        }
+        if !self
+            .store
+            .use_jti(&format!("dpop:{}:{}", proof.jkt, proof.jti), proof.replay_until)
+            .await?
+        {
+            return Err(Error::client(ProblemType::ReplayedDpopProof, "the DPoP proof was already used"));
+        }
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let max_body = state.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/.well-known/jwks.json", get(meta::jwks))
+        .route("/openapi.json", get(meta::openapi))
+        .route("/v1/token", post(token::token))
+        .route("/v1/parties", post(parties::register))
+        .route("/v1/admin/parties", post(parties::enrol))
+        .route("/v1/me", get(parties::me))
+        .route("/v1/parties/{party_id}", get(parties::get))
+        .route("/v1/parties/{party_id}/keys", post(parties::add_key))
+        .route("/v1/parties/{party_id}/keys/{kid}/revoke", post(parties::revoke_key))
+        .route("/v1/passports", post(passports::create))
+        .route("/v1/passports/{pid}", get(passports::read).delete(passports::erase))
+        .route("/v1/passports/{pid}/records", post(passports::create_record))
+        .route("/v1/passports/{pid}/records/{rid}", get(passports::read_record))
+        .route(
+            "/v1/passports/{pid}/records/{rid}/versions",
+            get(passports::history).post(passports::add_version),
+        )
+        .route("/v1/passports/{pid}/changes", get(passports::changes))
+        .route("/v1/passports/{pid}/access-log", get(passports::access_log))
+        .route("/v1/passports/{pid}/grants", get(grants::list).post(grants::create))
+        .route("/v1/passports/{pid}/grants/{gid}/revoke", post(grants::revoke))
+        .route("/v1/grants", get(grants::mine))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| {
+            error::problem_response(Problem::new(ProblemType::Internal, "an internal error occurred; it has been logged"))
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        // Spans carry method, path and request id; never bodies, tokens or query strings.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn not_found() -> Response {
+    Error::not_found("no such route").into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    error::problem_response(Problem {
+        status: 405,
+        ..Problem::new(ProblemType::BadRequest, "method not allowed on this route")
+    })
+}

@@ -1,0 +1,445 @@
+//! Passports, their records and versions, the sync feed and the access log.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use wp_schemas::api::{
+    AccessLogPage, Action, CHECKPOINT_TYP, Changes, CheckpointClaims, LogAction, PartyKind,
+    PassportInfo, PassportView, RecordHistory, SubmitVersion, VersionEnvelope,
+};
+use wp_schemas::jose::{CompactJws, KeyRef};
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::Section;
+
+use super::AppState;
+use super::extract::{ApiJson, ApiQuery, Caller};
+use crate::clock::{self, to_datetime};
+use crate::domain::access::{Access, Denial, resolve};
+use crate::domain::audit::LogEvent;
+use crate::domain::version::{self, Head};
+use crate::error::{Error, Result};
+use crate::keys::DataKey;
+use crate::store::{AppendError, NewVersion, PassportRow};
+use crate::vault;
+
+impl AppState {
+    /// Finds the passport and the caller's standing on it, from the grant as it is in the
+    /// database now. A refusal is logged on the passport before it is returned.
+    pub(super) async fn authorize(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        action: LogAction,
+        sections: &[Section],
+        now: i64,
+    ) -> Result<(PassportRow, Access)> {
+        let passport = self
+            .store
+            .passport(pid)
+            .await?
+            .ok_or_else(|| Error::not_found("no such passport"))?;
+        if passport.erased_at.is_some() {
+            return Err(Error::client(ProblemType::Gone, "the passport was erased by its owner"));
+        }
+        let grant = match &caller.consent {
+            Some(consent) => self.store.grant(&consent.grant_id).await?,
+            None => None,
+        };
+        match resolve(&caller.party_id, caller.consent.as_ref(), pid, &passport.owner_id, grant.as_ref(), now) {
+            Ok(access) => Ok((passport, access)),
+            Err(denial) => Err(self.deny(caller, pid, None, action, sections, denial, now).await),
+        }
+    }
+
+    /// Logs a refusal on the passport and returns it as the error to answer with.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn deny(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        access: Option<&Access>,
+        action: LogAction,
+        sections: &[Section],
+        denial: Denial,
+        now: i64,
+    ) -> Error {
+        let grant_id = access
+            .and_then(Access::grant_id)
+            .or(caller.consent.as_ref().map(|c| c.grant_id.as_str()));
+        let event = LogEvent::denied(&caller.party_id, grant_id, action, sections.to_vec(), &denial.reason);
+        match self.store.append_log(pid, event, now).await {
+            Ok(_) => denial.into(),
+            Err(e) => e,
+        }
+    }
+
+    pub(super) async fn log_allowed(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        access: &Access,
+        action: LogAction,
+        sections: Vec<Section>,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
+        let event = LogEvent::allowed(&caller.party_id, access.grant_id(), action, sections, reason);
+        self.store.append_log(pid, event, now).await?;
+        Ok(())
+    }
+
+    async fn data_key(&self, pid: &str) -> Result<DataKey> {
+        vault::data_key(&self.store, &self.master, pid)
+            .await?
+            .ok_or_else(|| Error::client(ProblemType::Gone, "the passport was erased by its owner"))
+    }
+
+    async fn current_head(&self, pid: &str, rid: &str) -> Result<Option<VersionEnvelope>> {
+        let Some(row) = self.store.head_version(pid, rid).await? else {
+            return Ok(None);
+        };
+        Ok(Some(vault::open(&self.data_key(pid).await?, pid, row)?))
+    }
+}
+
+fn reason(access: &Access) -> &'static str {
+    if access.is_owner() { "owner" } else { "active grant" }
+}
+
+/// `POST /v1/passports`: an employee creates their (one) passport.
+pub async fn create(State(state): State<AppState>, caller: Caller) -> Result<(StatusCode, Json<PassportInfo>)> {
+    if caller.kind != PartyKind::Employee || caller.consent.is_some() {
+        return Err(Error::forbidden("only an employee creates a passport, for themselves"));
+    }
+    let now = clock::now();
+    let pid = uuid::Uuid::new_v4().to_string();
+    let (master_kid, wrapped) = state.master.new_data_key(&pid);
+    let event = LogEvent::allowed(&caller.party_id, None, LogAction::PassportCreated, vec![], "owner");
+    state
+        .store
+        .create_passport(&pid, &caller.party_id, &master_kid, &wrapped, event, now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PassportInfo { id: pid, owner: caller.party_id, created_at: to_datetime(now), seq: 0 }),
+    ))
+}
+
+/// `GET /v1/passports/{pid}`: the latest version of every live record in the sections the
+/// caller may read. Other sections are absent.
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+) -> Result<Json<PassportView>> {
+    let now = clock::now();
+    let (passport, access) = state.authorize(&caller, &pid, LogAction::PassportRead, &[], now).await?;
+    let readable = access.readable();
+    let key = state.data_key(&pid).await?;
+    let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
+        readable.iter().map(|s| (*s, Vec::new())).collect();
+    for row in state.store.live_heads(&pid).await? {
+        let Ok(section) = row.section.parse::<Section>() else { continue };
+        if let Some(list) = sections.get_mut(&section) {
+            list.push(vault::open(&key, &pid, row)?);
+        }
+    }
+    state
+        .log_allowed(&caller, &pid, &access, LogAction::PassportRead, readable, reason(&access), now)
+        .await?;
+    Ok(Json(PassportView { id: pid, owner: passport.owner_id, seq: passport.seq, sections }))
+}
+
+/// `DELETE /v1/passports/{pid}`: the owner erases the passport; its data key is destroyed.
+pub async fn erase(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<StatusCode> {
+    let now = clock::now();
+    let (_, access) = state.authorize(&caller, &pid, LogAction::PassportRead, &[], now).await?;
+    if let Err(denial) = access.require_owner("erase the passport") {
+        return Err(state.deny(&caller, &pid, Some(&access), LogAction::PassportRead, &[], denial, now).await);
+    }
+    state.store.erase_passport(&pid, now).await?;
+    tracing::info!(passport = %pid, "passport erased");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/passports/{pid}/records`: the first version of a new record.
+pub async fn create_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+    ApiJson(req): ApiJson<SubmitVersion>,
+) -> Result<(StatusCode, Json<VersionEnvelope>)> {
+    write_version(&state, &caller, &pid, None, &req.jws).await
+}
+
+/// `POST /v1/passports/{pid}/records/{rid}/versions`: the next version of a record, naming the
+/// version it replaces.
+pub async fn add_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((pid, rid)): Path<(String, String)>,
+    ApiJson(req): ApiJson<SubmitVersion>,
+) -> Result<(StatusCode, Json<VersionEnvelope>)> {
+    write_version(&state, &caller, &pid, Some(&rid), &req.jws).await
+}
+
+async fn write_version(
+    state: &AppState,
+    caller: &Caller,
+    pid: &str,
+    rid: Option<&str>,
+    jws: &str,
+) -> Result<(StatusCode, Json<VersionEnvelope>)> {
+    let now = clock::now();
+    let (parsed, payload) = version::parse(jws)?;
+    let section = payload.section;
+    let (_, access) = state.authorize(caller, pid, LogAction::VersionWritten, &[section], now).await?;
+    let head = match rid {
+        Some(rid) => Some(state.store.record_head(pid, rid).await?.ok_or_else(|| Error::not_found("no such record"))?),
+        None => None,
+    };
+    // Writing needs `write` on the section (the owner has it); an employer with `agree` may
+    // only mark an existing adjustment agreed.
+    let agreeing = !access.can(section, Action::Write) && head.is_some() && access.can(section, Action::Agree);
+    if !agreeing && let Err(denial) = access.require(section, Action::Write) {
+        return Err(state.deny(caller, pid, Some(&access), LogAction::VersionWritten, &[section], denial, now).await);
+    }
+    let result = accept(state, caller, pid, rid, jws, &parsed, payload, head.as_ref(), agreeing, now).await;
+    let accepted = match result {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            if e.kind() == Some(ProblemType::InvalidSignature) {
+                let denial = Denial { kind: ProblemType::InvalidSignature, reason: e.to_string() };
+                return Err(state.deny(caller, pid, Some(&access), LogAction::VersionWritten, &[section], denial, now).await);
+            }
+            return Err(with_current_head(state, pid, rid, e).await);
+        }
+    };
+    let record_id = accepted.payload.record.clone();
+    let key = state.data_key(pid).await?;
+    let sealed = vault::seal(&state.master, &key, pid, &record_id, accepted.payload.version, jws);
+    let new = NewVersion {
+        record_id: &record_id,
+        section,
+        version: accepted.payload.version,
+        author: &caller.party_id,
+        hash: &accepted.hash,
+        deleted: accepted.payload.deleted,
+        sealed,
+    };
+    let why = if agreeing { "agreement under an active grant" } else { reason(&access) };
+    let event = LogEvent::allowed(&caller.party_id, access.grant_id(), LogAction::VersionWritten, vec![section], why);
+    let seq = match state
+        .store
+        .append_version(pid, new, head.as_ref(), state.max_records_per_passport, event, now)
+        .await
+    {
+        Ok(seq) => seq,
+        Err(AppendError::Stale) => {
+            let e = Error::client(ProblemType::VersionConflict, "another version was written first");
+            return Err(with_current_head(state, pid, Some(&record_id), e).await);
+        }
+        Err(AppendError::Other(e)) => return Err(e),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(VersionEnvelope {
+            seq,
+            record_id,
+            section,
+            version: accepted.payload.version,
+            author: caller.party_id.clone(),
+            hash: accepted.hash,
+            deleted: accepted.payload.deleted,
+            jws: jws.to_owned(),
+            created_at: to_datetime(now),
+        }),
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    pid: &str,
+    rid: Option<&str>,
+    jws: &str,
+    parsed: &CompactJws<'_>,
+    payload: wp_schemas::api::VersionPayload,
+    head: Option<&Head>,
+    agreeing: bool,
+    now: i64,
+) -> Result<version::AcceptedVersion> {
+    let kid = parsed.header_str("kid").unwrap_or_default();
+    let key = state
+        .store
+        .key(kid)
+        .await?
+        .ok_or_else(|| Error::client(ProblemType::InvalidSignature, "the signing key is not registered"))?;
+    if key.party_id != caller.party_id {
+        return Err(Error::client(ProblemType::InvalidSignature, "a version must be signed with the caller's own key"));
+    }
+    let accepted = version::accept(jws, parsed, payload, &key, pid, rid, head, now)?;
+    if agreeing {
+        let previous = state
+            .current_head(pid, &accepted.payload.record)
+            .await?
+            .ok_or_else(|| Error::not_found("no such record"))?;
+        let previous_body = CompactJws::parse(&previous.jws)
+            .ok()
+            .and_then(|j| j.claims::<wp_schemas::api::VersionPayload>().ok())
+            .and_then(|p| p.body)
+            .unwrap_or_default();
+        version::check_agreement(&previous_body, &accepted.body)?;
+    }
+    Ok(accepted)
+}
+
+/// A version conflict carries the record's current head, so the writer can rebase on it.
+async fn with_current_head(state: &AppState, pid: &str, rid: Option<&str>, e: Error) -> Error {
+    if e.kind() != Some(ProblemType::VersionConflict) {
+        return e;
+    }
+    let Some(rid) = rid else { return e };
+    match state.current_head(pid, rid).await {
+        Ok(Some(head)) => match e {
+            Error::Client { kind, detail, errors, .. } => Error::Client { kind, detail, errors, current_head: Some(Box::new(head)) },
+            other => other,
+        },
+        Ok(None) => e,
+        Err(other) => other,
+    }
+}
+
+/// `GET /v1/passports/{pid}/records/{rid}`: the record's latest version.
+pub async fn read_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((pid, rid)): Path<(String, String)>,
+) -> Result<Json<VersionEnvelope>> {
+    let now = clock::now();
+    let (_, access) = state.authorize(&caller, &pid, LogAction::PassportRead, &[], now).await?;
+    let row = state.store.head_version(&pid, &rid).await?.ok_or_else(|| Error::not_found("no such record"))?;
+    let section: Section = row.section.parse().map_err(|_| anyhow::anyhow!("bad section in store"))?;
+    if let Err(denial) = access.require(section, Action::Read) {
+        return Err(state.deny(&caller, &pid, Some(&access), LogAction::PassportRead, &[section], denial, now).await);
+    }
+    let envelope = vault::open(&state.data_key(&pid).await?, &pid, row)?;
+    state
+        .log_allowed(&caller, &pid, &access, LogAction::PassportRead, vec![section], reason(&access), now)
+        .await?;
+    Ok(Json(envelope))
+}
+
+/// `GET /v1/passports/{pid}/records/{rid}/versions`: the record's whole history.
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((pid, rid)): Path<(String, String)>,
+) -> Result<Json<RecordHistory>> {
+    let now = clock::now();
+    let (_, access) = state.authorize(&caller, &pid, LogAction::HistoryRead, &[], now).await?;
+    let rows = state.store.history(&pid, &rid).await?;
+    let Some(first) = rows.first() else {
+        return Err(Error::not_found("no such record"));
+    };
+    let section: Section = first.section.parse().map_err(|_| anyhow::anyhow!("bad section in store"))?;
+    if let Err(denial) = access.require(section, Action::Read) {
+        return Err(state.deny(&caller, &pid, Some(&access), LogAction::HistoryRead, &[section], denial, now).await);
+    }
+    let key = state.data_key(&pid).await?;
+    let versions = rows
+        .into_iter()
+        .map(|row| vault::open(&key, &pid, row))
+        .collect::<Result<Vec<_>>>()?;
+    state
+        .log_allowed(&caller, &pid, &access, LogAction::HistoryRead, vec![section], reason(&access), now)
+        .await?;
+    Ok(Json(RecordHistory { record_id: rid, section, versions }))
+}
+
+#[derive(Deserialize)]
+pub struct ChangesQuery {
+    #[serde(default)]
+    since: i64,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/passports/{pid}/changes?since=N`: the versions after cursor N in the sections the
+/// caller may read, and a server-signed checkpoint of the passport's history.
+pub async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+    ApiQuery(query): ApiQuery<ChangesQuery>,
+) -> Result<Json<Changes>> {
+    let now = clock::now();
+    let limit = query.limit.unwrap_or(500).clamp(1, 1000);
+    if query.since < 0 {
+        return Err(Error::bad_request("since must not be negative"));
+    }
+    let (passport, access) = state.authorize(&caller, &pid, LogAction::ChangesRead, &[], now).await?;
+    if query.since > passport.seq {
+        // The client has seen more than the server holds: a rollback, never a reason to resync.
+        return Err(Error::client(
+            ProblemType::Conflict,
+            "the cursor is ahead of the server's history: the server may have been rolled back",
+        ));
+    }
+    let readable = access.readable();
+    let mut rows = state.store.versions_since(&pid, query.since, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let last_scanned = rows.last().map(|r| r.seq);
+    let key = state.data_key(&pid).await?;
+    let mut versions = Vec::new();
+    for row in rows {
+        let Ok(section) = row.section.parse::<Section>() else { continue };
+        if readable.contains(&section) {
+            versions.push(vault::open(&key, &pid, row)?);
+        }
+    }
+    // Read the head after the versions, so the checkpoint covers every version returned.
+    let head = state.store.passport(&pid).await?.ok_or_else(|| Error::not_found("no such passport"))?;
+    let seq = if more { last_scanned.unwrap_or(query.since) } else { head.seq.max(last_scanned.unwrap_or(0)) };
+    let checkpoint = state.keys.active().sign_json(
+        CHECKPOINT_TYP,
+        KeyRef::Kid,
+        &CheckpointClaims { passport: pid.clone(), seq: head.seq, head: head.head, iat: now },
+    );
+    state
+        .log_allowed(&caller, &pid, &access, LogAction::ChangesRead, readable, reason(&access), now)
+        .await?;
+    Ok(Json(Changes { passport_id: pid, since: query.since, next_since: seq, more, versions, checkpoint }))
+}
+
+#[derive(Deserialize)]
+pub struct LogQuery {
+    before: Option<i64>,
+    limit: Option<i64>,
+    actor: Option<String>,
+}
+
+/// `GET /v1/passports/{pid}/access-log`: newest first; the owner only.
+pub async fn access_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> Result<Json<AccessLogPage>> {
+    let now = clock::now();
+    let (_, access) = state.authorize(&caller, &pid, LogAction::AccessLogRead, &[], now).await?;
+    if let Err(denial) = access.require_owner("read the access log") {
+        return Err(state.deny(&caller, &pid, Some(&access), LogAction::AccessLogRead, &[], denial, now).await);
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let entries = state.store.log_page(&pid, query.before, query.actor.as_deref(), limit).await?;
+    let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq)).flatten();
+    state
+        .log_allowed(&caller, &pid, &access, LogAction::AccessLogRead, vec![], "owner", now)
+        .await?;
+    Ok(Json(AccessLogPage { entries, next_before }))
+}

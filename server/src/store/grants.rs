@@ -1,0 +1,130 @@
+//! Consent grants.
+
+use sqlx::FromRow;
+
+use super::log::append_log_in;
+use super::{Store, with_pool};
+use crate::domain::audit::LogEvent;
+use crate::domain::grant::GrantRecord;
+use crate::error::Result;
+
+#[derive(FromRow)]
+struct GrantRow {
+    id: String,
+    passport_id: String,
+    grantor_id: String,
+    grantee_id: String,
+    scopes: String,
+    purpose: String,
+    consent_text: String,
+    starts_at: i64,
+    ends_at: i64,
+    revoked_at: Option<i64>,
+    created_at: i64,
+}
+
+impl GrantRow {
+    fn into_grant(self) -> Result<GrantRecord> {
+        Ok(GrantRecord {
+            scopes: serde_json::from_str(&self.scopes).map_err(anyhow::Error::from)?,
+            id: self.id,
+            passport_id: self.passport_id,
+            grantor: self.grantor_id,
+            grantee: self.grantee_id,
+            purpose: self.purpose,
+            consent_text: self.consent_text,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            revoked_at: self.revoked_at,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
+    rows.into_iter().map(GrantRow::into_grant).collect()
+}
+
+impl Store {
+    /// Stores a grant and logs its creation, atomically.
+    pub async fn create_grant(&self, grant: &GrantRecord, event: LogEvent, now: i64) -> Result<()> {
+        let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            append_log_in!(tx, grant.passport_id.as_str(), event, now);
+            sqlx::query(
+                "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&grant.id)
+            .bind(&grant.passport_id)
+            .bind(&grant.grantor)
+            .bind(&grant.grantee)
+            .bind(&scopes)
+            .bind(&grant.purpose)
+            .bind(&grant.consent_text)
+            .bind(grant.starts_at)
+            .bind(grant.ends_at)
+            .bind(grant.created_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
+        let row: Option<GrantRow> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(pool).await?
+        });
+        row.map(GrantRow::into_grant).transpose()
+    }
+
+    pub async fn grants_of_passport(&self, passport_id: &str) -> Result<Vec<GrantRecord>> {
+        all(with_pool!(self, pool => {
+            sqlx::query_as("SELECT * FROM grants WHERE passport_id = $1 ORDER BY created_at DESC, id")
+                .bind(passport_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    pub async fn grants_to(&self, grantee: &str) -> Result<Vec<GrantRecord>> {
+        all(with_pool!(self, pool => {
+            sqlx::query_as("SELECT * FROM grants WHERE grantee_id = $1 ORDER BY created_at DESC, id")
+                .bind(grantee)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Revokes a grant (idempotent: a revoked grant keeps its first revocation time) and logs it.
+    pub async fn revoke_grant(
+        &self,
+        passport_id: &str,
+        grant_id: &str,
+        event: LogEvent,
+        now: i64,
+    ) -> Result<Option<GrantRecord>> {
+        let row: Option<GrantRow> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            append_log_in!(tx, passport_id, event, now);
+            sqlx::query("UPDATE grants SET revoked_at = $3 WHERE id = $1 AND passport_id = $2 AND revoked_at IS NULL")
+                .bind(grant_id)
+                .bind(passport_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let row: Option<GrantRow> = sqlx::query_as("SELECT * FROM grants WHERE id = $1 AND passport_id = $2")
+                .bind(grant_id)
+                .bind(passport_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_some() {
+                tx.commit().await?;
+            }
+            row
+        });
+        row.map(GrantRow::into_grant).transpose()
+    }
+}

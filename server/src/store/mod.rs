@@ -1,0 +1,99 @@
+//! Storage: SQLite (the embedded default) or PostgreSQL, behind one type that speaks the domain.
+//!
+//! Every query is written once. `with_pool!` expands a body once per backend, so each copy is
+//! type-checked against its own driver without generic trait bounds or `sqlx::Any` (which
+//! carries only a few types). The SQL is portable: `$n` parameters (SQLite reads `$1` as
+//! parameter 1), `RETURNING`, `ON CONFLICT`, partial indexes; the migrations differ only in
+//! column types.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::Result;
+
+mod grants;
+mod log;
+mod parties;
+mod passports;
+mod replay;
+
+pub use parties::*;
+pub use passports::*;
+
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool (see the module comment).
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl Store {
+    /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                // The default pings the connection on every acquire: a round trip per query.
+                .test_before_acquire(false)
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATOR.run(&pool).await?;
+            Store::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // Durable: an acknowledged write survives a power cut, not only a crash.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await?;
+            SQLITE_MIGRATOR.run(&pool).await?;
+            Store::Sqlite(pool)
+        } else {
+            return Err(anyhow::anyhow!("DATABASE_URL must start with postgres:// or sqlite:").into());
+        };
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+

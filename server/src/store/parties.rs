@@ -1,0 +1,210 @@
+//! Parties and their keys.
+
+use sqlx::FromRow;
+use wp_schemas::api::{Party, PartyKey, PartyKind, ProfessionalRegistration};
+use wp_schemas::jose::PublicJwk;
+use wp_schemas::problem::ProblemType;
+
+use super::{Store, with_pool};
+use crate::clock::to_datetime;
+use crate::domain::party::RegisteredKey;
+use crate::error::{Error, Result, ResultExt};
+
+#[derive(FromRow)]
+struct PartyRow {
+    id: String,
+    kind: String,
+    display_name: String,
+    profession: Option<String>,
+    registration_body: Option<String>,
+    registration_number: Option<String>,
+    created_at: i64,
+}
+
+#[derive(FromRow)]
+struct KeyRow {
+    kid: String,
+    party_id: String,
+    kind: String,
+    jwk: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl KeyRow {
+    fn into_key(self) -> Result<RegisteredKey> {
+        Ok(RegisteredKey {
+            party_kind: parse_kind(&self.kind)?,
+            jwk: serde_json::from_str(&self.jwk).map_err(anyhow::Error::from)?,
+            kid: self.kid,
+            party_id: self.party_id,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+fn parse_kind(kind: &str) -> Result<PartyKind> {
+    PartyKind::parse(kind).ok_or_else(|| anyhow::anyhow!("unknown party kind {kind}").into())
+}
+
+fn key_conflict() -> Error {
+    Error::client(ProblemType::Conflict, "this key is already registered")
+}
+
+/// What a key revocation did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyRevocation {
+    Revoked,
+    NotFound,
+    LastActiveKey,
+}
+
+const KEY_COLUMNS: &str = "SELECT k.kid, k.party_id, p.kind, k.jwk, k.created_at, k.revoked_at \
+     FROM party_keys k JOIN parties p ON p.id = k.party_id";
+
+impl Store {
+    /// Creates a party with its first key, in one transaction.
+    pub async fn create_party(
+        &self,
+        id: &str,
+        kind: PartyKind,
+        display_name: &str,
+        registration: Option<&ProfessionalRegistration>,
+        jwk: &PublicJwk,
+        now: i64,
+    ) -> Result<()> {
+        let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
+        let kid = jwk.thumbprint();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(kind.as_str())
+            .bind(display_name)
+            .bind(registration.map(|r| r.profession.as_str()))
+            .bind(registration.map(|r| r.registration_body.as_str()))
+            .bind(registration.map(|r| r.registration_number.as_str()))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&kid)
+                .bind(id)
+                .bind(&jwk_json)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .on_unique_violation(key_conflict)?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn party(&self, id: &str) -> Result<Option<Party>> {
+        let (row, keys) = with_pool!(self, pool => {
+            let row: Option<PartyRow> = sqlx::query_as("SELECT * FROM parties WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            let keys: Vec<KeyRow> = sqlx::query_as(&format!("{KEY_COLUMNS} WHERE k.party_id = $1 ORDER BY k.created_at, k.kid"))
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            (row, keys)
+        });
+        let Some(row) = row else { return Ok(None) };
+        let registration = match (row.profession, row.registration_body, row.registration_number) {
+            (Some(profession), Some(registration_body), Some(registration_number)) => {
+                Some(ProfessionalRegistration { profession, registration_body, registration_number })
+            }
+            _ => None,
+        };
+        let keys = keys
+            .into_iter()
+            .map(|k| {
+                let key = k.into_key()?;
+                Ok(PartyKey {
+                    kid: key.kid,
+                    jwk: key.jwk,
+                    created_at: to_datetime(key.created_at),
+                    revoked_at: key.revoked_at.map(to_datetime),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Party {
+            id: row.id,
+            kind: parse_kind(&row.kind)?,
+            display_name: row.display_name,
+            registration,
+            keys,
+            created_at: to_datetime(row.created_at),
+        }))
+    }
+
+    /// The key with this thumbprint and the party holding it.
+    pub async fn key(&self, kid: &str) -> Result<Option<RegisteredKey>> {
+        let row: Option<KeyRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("{KEY_COLUMNS} WHERE k.kid = $1"))
+                .bind(kid)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(KeyRow::into_key).transpose()
+    }
+
+    pub async fn add_key(&self, party_id: &str, jwk: &PublicJwk, now: i64) -> Result<()> {
+        let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(jwk.thumbprint())
+                .bind(party_id)
+                .bind(&jwk_json)
+                .bind(now)
+                .execute(pool)
+                .await
+                .on_unique_violation(key_conflict)?;
+        });
+        Ok(())
+    }
+
+    /// Revokes a key unless it is the party's last active one (which would lock the party out).
+    pub async fn revoke_key(&self, party_id: &str, kid: &str, now: i64) -> Result<KeyRevocation> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // Lock the party first, so that two concurrent revocations cannot each see the
+            // other's key as still active and together revoke every key.
+            sqlx::query("UPDATE parties SET display_name = display_name WHERE id = $1")
+                .bind(party_id)
+                .execute(&mut *tx)
+                .await?;
+            let revoked = sqlx::query(
+                "UPDATE party_keys SET revoked_at = $3 WHERE party_id = $1 AND kid = $2 AND revoked_at IS NULL",
+            )
+            .bind(party_id)
+            .bind(kid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if revoked == 0 {
+                return Ok(KeyRevocation::NotFound);
+            }
+            let (active,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM party_keys WHERE party_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(party_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if active == 0 {
+                tx.rollback().await?;
+                return Ok(KeyRevocation::LastActiveKey);
+            }
+            tx.commit().await?;
+        });
+        Ok(KeyRevocation::Revoked)
+    }
+}

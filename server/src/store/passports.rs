@@ -1,0 +1,345 @@
+//! Passports, their data keys, records and record versions.
+
+use sqlx::FromRow;
+use wp_schemas::chain::{history_genesis, history_next, log_genesis};
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::Section;
+
+use super::log::append_log_in;
+use super::{Store, with_pool};
+use crate::domain::audit::LogEvent;
+use crate::domain::version::Head;
+use crate::error::{Error, Result, ResultExt};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PassportRow {
+    pub id: String,
+    pub owner_id: String,
+    pub seq: i64,
+    pub head: String,
+    pub created_at: i64,
+    pub erased_at: Option<i64>,
+}
+
+/// A stored version; `sealed` is its JWS encrypted with the passport's data key.
+#[derive(Debug, Clone, FromRow)]
+pub struct VersionRow {
+    pub record_id: String,
+    pub version: i64,
+    pub seq: i64,
+    pub section: String,
+    pub author_id: String,
+    pub hash: String,
+    pub deleted: bool,
+    pub sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+struct HeadRow {
+    section: String,
+    head_version: i64,
+    head_hash: String,
+    deleted: bool,
+}
+
+/// A version ready to be stored.
+pub struct NewVersion<'a> {
+    pub record_id: &'a str,
+    pub section: Section,
+    pub version: i64,
+    pub author: &'a str,
+    pub hash: &'a str,
+    pub deleted: bool,
+    pub sealed: Vec<u8>,
+}
+
+/// Why a version was not appended.
+#[derive(Debug)]
+pub enum AppendError {
+    /// Someone else's version got there first; the caller reports the current head.
+    Stale,
+    Other(Error),
+}
+
+impl From<Error> for AppendError {
+    fn from(e: Error) -> Self {
+        AppendError::Other(e)
+    }
+}
+
+impl From<sqlx::Error> for AppendError {
+    fn from(e: sqlx::Error) -> Self {
+        AppendError::Other(e.into())
+    }
+}
+
+fn parse_section(text: &str) -> Result<Section> {
+    text.parse().map_err(|_| anyhow::anyhow!("bad section {text} in store").into())
+}
+
+const VERSION_COLUMNS: &str =
+    "v.record_id, v.version, v.seq, v.section, v.author_id, v.hash, v.deleted, v.sealed, v.created_at";
+
+impl Store {
+    /// Creates a passport with its wrapped data key and logs it, atomically.
+    pub async fn create_passport(
+        &self,
+        id: &str,
+        owner: &str,
+        master_kid: &str,
+        wrapped_key: &[u8],
+        event: LogEvent,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO passports (id, owner_id, seq, head, log_seq, log_head, created_at) VALUES ($1, $2, 0, $3, 0, $4, $5)",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(history_genesis(id))
+            .bind(log_genesis(id))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .on_unique_violation(|| Error::client(ProblemType::Conflict, "you already have a passport"))?;
+            sqlx::query("INSERT INTO passport_keys (passport_id, master_kid, wrapped_key) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(master_kid)
+                .bind(wrapped_key)
+                .execute(&mut *tx)
+                .await?;
+            append_log_in!(tx, id, event, now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn passport(&self, id: &str) -> Result<Option<PassportRow>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, owner_id, seq, head, created_at, erased_at FROM passports WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    pub async fn passport_of_owner(&self, owner: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM passports WHERE owner_id = $1 AND erased_at IS NULL")
+                .bind(owner)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|r| r.0))
+    }
+
+    /// The passport's wrapped data key: (master key id, wrapped key).
+    pub async fn wrapped_data_key(&self, passport_id: &str) -> Result<Option<(String, Vec<u8>)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as("SELECT master_kid, wrapped_key FROM passport_keys WHERE passport_id = $1")
+                .bind(passport_id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    pub async fn record_head(&self, passport_id: &str, record_id: &str) -> Result<Option<Head>> {
+        let row: Option<HeadRow> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT section, head_version, head_hash, deleted FROM records WHERE passport_id = $1 AND id = $2")
+                .bind(passport_id)
+                .bind(record_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|r| {
+            Ok(Head {
+                section: parse_section(&r.section)?,
+                version: r.head_version,
+                hash: r.head_hash,
+                deleted: r.deleted,
+            })
+        })
+        .transpose()
+    }
+
+    /// The head version of one record.
+    pub async fn head_version(&self, passport_id: &str, record_id: &str) -> Result<Option<VersionRow>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
+                 ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
+                 WHERE r.passport_id = $1 AND r.id = $2"
+            ))
+            .bind(passport_id)
+            .bind(record_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// The head version of every live (not deleted) record, in sequence order.
+    pub async fn live_heads(&self, passport_id: &str) -> Result<Vec<VersionRow>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
+                 ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
+                 WHERE r.passport_id = $1 AND r.deleted = FALSE ORDER BY v.seq"
+            ))
+            .bind(passport_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn history(&self, passport_id: &str, record_id: &str) -> Result<Vec<VersionRow>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {VERSION_COLUMNS} FROM record_versions v WHERE v.passport_id = $1 AND v.record_id = $2 ORDER BY v.version"
+            ))
+            .bind(passport_id)
+            .bind(record_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Versions after sequence number `since`, oldest first, at most `limit`.
+    pub async fn versions_since(&self, passport_id: &str, since: i64, limit: i64) -> Result<Vec<VersionRow>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {VERSION_COLUMNS} FROM record_versions v WHERE v.passport_id = $1 AND v.seq > $2 ORDER BY v.seq LIMIT $3"
+            ))
+            .bind(passport_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Appends a version if the record's head is still `expected` (None: the record must not
+    /// exist yet), gives it the passport's next sequence number, extends the history hash and
+    /// logs the write, all in one transaction. Returns the version's sequence number.
+    ///
+    /// The first statement bumps the passport's sequence: on PostgreSQL it takes the row lock,
+    /// on SQLite the write lock, so concurrent writers queue here and the sequence has no gaps
+    /// (a refused write rolls its increment back).
+    pub async fn append_version(
+        &self,
+        passport_id: &str,
+        new: NewVersion<'_>,
+        expected: Option<&Head>,
+        max_records: i64,
+        event: LogEvent,
+        now: i64,
+    ) -> Result<i64, AppendError> {
+        let seq = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let bumped: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE passports SET seq = seq + 1 WHERE id = $1 AND erased_at IS NULL RETURNING seq, head",
+            )
+            .bind(passport_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((seq, history_head)) = bumped else {
+                return Err(AppendError::Other(Error::client(ProblemType::Gone, "the passport was erased")));
+            };
+            let current: Option<HeadRow> = sqlx::query_as(
+                "SELECT section, head_version, head_hash, deleted FROM records WHERE passport_id = $1 AND id = $2",
+            )
+            .bind(passport_id)
+            .bind(new.record_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match (expected, &current) {
+                (None, None) => {
+                    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records WHERE passport_id = $1")
+                        .bind(passport_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if count >= max_records {
+                        return Err(AppendError::Other(Error::client(
+                            ProblemType::LimitExceeded,
+                            format!("a passport holds at most {max_records} records"),
+                        )));
+                    }
+                    sqlx::query(
+                        "INSERT INTO records (passport_id, id, section, head_version, head_hash, deleted) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(passport_id)
+                    .bind(new.record_id)
+                    .bind(new.section.as_str())
+                    .bind(new.version)
+                    .bind(new.hash)
+                    .bind(new.deleted)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                (Some(e), Some(c)) if e.version == c.head_version && e.hash == c.head_hash => {
+                    sqlx::query("UPDATE records SET head_version = $3, head_hash = $4, deleted = $5 WHERE passport_id = $1 AND id = $2")
+                        .bind(passport_id)
+                        .bind(new.record_id)
+                        .bind(new.version)
+                        .bind(new.hash)
+                        .bind(new.deleted)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                _ => return Err(AppendError::Stale),
+            }
+            sqlx::query(
+                "INSERT INTO record_versions (passport_id, record_id, version, seq, section, author_id, hash, deleted, sealed, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(passport_id)
+            .bind(new.record_id)
+            .bind(new.version)
+            .bind(seq)
+            .bind(new.section.as_str())
+            .bind(new.author)
+            .bind(new.hash)
+            .bind(new.deleted)
+            .bind(&new.sealed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE passports SET head = $2 WHERE id = $1")
+                .bind(passport_id)
+                .bind(history_next(&history_head, new.hash))
+                .execute(&mut *tx)
+                .await?;
+            append_log_in!(tx, passport_id, event, now);
+            tx.commit().await?;
+            seq
+        });
+        Ok(seq)
+    }
+
+    /// Erases a passport: destroys its data key (crypto-shredding), then deletes its records,
+    /// grants and log. The passport row stays, marked erased, so that later requests get 410.
+    pub async fn erase_passport(&self, passport_id: &str, now: i64) -> Result<bool> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let erased = sqlx::query("UPDATE passports SET erased_at = $2 WHERE id = $1 AND erased_at IS NULL")
+                .bind(passport_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if erased == 0 {
+                return Ok(false);
+            }
+            for table in ["passport_keys", "record_versions", "records", "grants", "access_log"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE passport_id = $1"))
+                    .bind(passport_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+}
