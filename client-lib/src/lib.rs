@@ -1,1 +1,16 @@
+//! The Work Passport client library: how employees, employers' HR systems and occupational
+//! therapists' tools use passports. It signs every request (private_key_jwt assertions, DPoP
+//! proofs), signs record versions with the caller's key, and verifies every version it returns.
 
+pub mod client;
+pub mod error;
+pub mod keys;
+pub mod passport;
+pub mod proofs;
+pub mod verify;
+
+pub use client::Client;
+pub use error::{ClientError, Result};
+pub use passport::{PassportClient, VerifiedPassport};
+pub use verify::VerifiedVersion;
+pub use wp_schemas::jose::SigningKey;

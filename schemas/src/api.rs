@@ -33,9 +33,14 @@ impl PartyKind {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Employee, Self::Employer, Self::Professional, Self::Admin]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            Self::Employee,
+            Self::Employer,
+            Self::Professional,
+            Self::Admin,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

@@ -33,7 +33,11 @@ pub fn log_entry_hash(entry: &AccessLogEntry) -> String {
         entry.actor,
         entry.grant_id,
         entry.action.as_str(),
-        entry.sections.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        entry
+            .sections
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
         entry.outcome,
         entry.reason,
         entry.prev_hash,
@@ -61,24 +65,41 @@ pub fn verify_log(
         let expected_prev = match &prev {
             Some((seq, hash)) => {
                 if entry.seq != seq + 1 {
-                    return Err(ChainBreak { seq: entry.seq, reason: "sequence gap" });
+                    return Err(ChainBreak {
+                        seq: entry.seq,
+                        reason: "sequence gap",
+                    });
                 }
                 hash.clone()
             }
             None if entry.seq == 1 => genesis.clone(),
             None => match anchor {
                 Some(a) => a.to_owned(),
-                None => return Err(ChainBreak { seq: entry.seq, reason: "chain does not start at 1" }),
+                None => {
+                    return Err(ChainBreak {
+                        seq: entry.seq,
+                        reason: "chain does not start at 1",
+                    });
+                }
             },
         };
         if entry.passport_id != passport_id {
-            return Err(ChainBreak { seq: entry.seq, reason: "entry of another passport" });
+            return Err(ChainBreak {
+                seq: entry.seq,
+                reason: "entry of another passport",
+            });
         }
         if entry.prev_hash != expected_prev {
-            return Err(ChainBreak { seq: entry.seq, reason: "prev_hash does not match" });
+            return Err(ChainBreak {
+                seq: entry.seq,
+                reason: "prev_hash does not match",
+            });
         }
         if log_entry_hash(entry) != entry.hash {
-            return Err(ChainBreak { seq: entry.seq, reason: "entry hash does not match" });
+            return Err(ChainBreak {
+                seq: entry.seq,
+                reason: "entry hash does not match",
+            });
         }
         prev = Some((entry.seq, entry.hash.clone()));
     }

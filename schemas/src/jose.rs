@@ -132,7 +132,8 @@ pub struct CompactJws<'a> {
 impl<'a> CompactJws<'a> {
     pub fn parse(compact: &'a str) -> Result<Self, JoseError> {
         let mut parts = compact.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(JoseError::Malformed("expected three dot-separated parts"));
         };
@@ -152,7 +153,9 @@ impl<'a> CompactJws<'a> {
         }
         // RFC 7515 section 4.1.11: a `crit` we do not understand must be rejected; we understand none.
         if header.contains_key("crit") {
-            return Err(JoseError::Malformed("crit header parameters are not supported"));
+            return Err(JoseError::Malformed(
+                "crit header parameters are not supported",
+            ));
         }
         Ok(CompactJws {
             header,
@@ -178,7 +181,8 @@ impl<'a> CompactJws<'a> {
 
     /// The payload as a typed value.
     pub fn claims<T: serde::de::DeserializeOwned>(&self) -> Result<T, JoseError> {
-        serde_json::from_slice(&self.payload).map_err(|_| JoseError::Malformed("payload does not match the expected claims"))
+        serde_json::from_slice(&self.payload)
+            .map_err(|_| JoseError::Malformed("payload does not match the expected claims"))
     }
 }
 
@@ -208,7 +212,10 @@ mod tests {
             x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
             kid: None,
         };
-        assert_eq!(jwk.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            jwk.thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
@@ -219,13 +226,22 @@ mod tests {
         CompactJws::parse(&jws).unwrap().verify(&jwk).unwrap();
 
         let other = PublicJwk::from_ed25519(keypair().public_key().as_ref());
-        assert_eq!(CompactJws::parse(&jws).unwrap().verify(&other), Err(JoseError::Signature));
+        assert_eq!(
+            CompactJws::parse(&jws).unwrap().verify(&other),
+            Err(JoseError::Signature)
+        );
 
         let tampered = jws.replacen(&B64.encode(r#"{"a":1}"#), &B64.encode(r#"{"a":2}"#), 1);
-        assert_eq!(CompactJws::parse(&tampered).unwrap().verify(&jwk), Err(JoseError::Signature));
+        assert_eq!(
+            CompactJws::parse(&tampered).unwrap().verify(&jwk),
+            Err(JoseError::Signature)
+        );
 
         let none_alg = sign(&kp, r#"{"alg":"none"}"#, "{}");
-        assert!(matches!(CompactJws::parse(&none_alg), Err(JoseError::Algorithm)));
+        assert!(matches!(
+            CompactJws::parse(&none_alg),
+            Err(JoseError::Algorithm)
+        ));
         assert!(CompactJws::parse("a.b").is_err());
     }
 }
@@ -248,7 +264,9 @@ pub struct SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the private part.
-        f.debug_struct("SigningKey").field("kid", &self.kid()).finish()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid())
+            .finish()
     }
 }
 

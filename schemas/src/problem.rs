@@ -96,7 +96,9 @@ impl ProblemType {
 
     pub fn status(self) -> u16 {
         match self {
-            Self::BadRequest | Self::InvalidKey | Self::InvalidKeyProof | Self::InvalidVersion => 400,
+            Self::BadRequest | Self::InvalidKey | Self::InvalidKeyProof | Self::InvalidVersion => {
+                400
+            }
             Self::InvalidSignature => 400,
             Self::InvalidAssertion
             | Self::ReplayedAssertion

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "work-passport-server", version, about = "Work Passport: the employee-owned health and work passport service")]
+#[command(
+    name = "work-passport-server",
+    version,
+    about = "Work Passport: the employee-owned health and work passport service"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
@@ -104,9 +108,9 @@ impl Settings {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("passport.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("passport.db").display()))
     }
 
     pub fn signing_keys_path(&self) -> PathBuf {

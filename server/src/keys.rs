@@ -108,8 +108,10 @@ impl ServerKeys {
             key.retired_at.get_or_insert(now);
         }
         // Keys retired long ago can go: no token they signed is still valid.
-        file.keys
-            .retain(|k| k.retired_at.is_none_or(|r| r + RETIRED_KEY_GRACE_SECS > now));
+        file.keys.retain(|k| {
+            k.retired_at
+                .is_none_or(|r| r + RETIRED_KEY_GRACE_SECS > now)
+        });
         let new = SigningKey::generate();
         file.keys.insert(
             0,
@@ -135,9 +137,10 @@ impl ServerKeys {
 
     /// The keys whose tokens may still be valid at `now`.
     pub fn published(&self, now: i64) -> impl Iterator<Item = &PublishedKey> {
-        self.published
-            .iter()
-            .filter(move |k| k.retired_at.is_none_or(|r| r + RETIRED_KEY_GRACE_SECS > now))
+        self.published.iter().filter(move |k| {
+            k.retired_at
+                .is_none_or(|r| r + RETIRED_KEY_GRACE_SECS > now)
+        })
     }
 
     pub fn find(&self, kid: &str, now: i64) -> Option<&PublishedKey> {
@@ -174,7 +177,9 @@ pub struct MasterKeys {
 
 impl std::fmt::Debug for MasterKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKeys").field("active", &self.active).finish()
+        f.debug_struct("MasterKeys")
+            .field("active", &self.active)
+            .finish()
     }
 }
 
@@ -247,7 +252,10 @@ impl MasterKeys {
             keys.insert(kid.clone(), aes_key(&bytes)?);
         }
         if !keys.contains_key(&file.active) {
-            bail!("the active master key {} is not in the key set", file.active);
+            bail!(
+                "the active master key {} is not in the key set",
+                file.active
+            );
         }
         Ok(MasterKeys {
             active: file.active,
@@ -260,7 +268,8 @@ impl MasterKeys {
         let text = std::fs::read_to_string(path)?;
         let mut file: MasterKeyFile = serde_json::from_str(&text)?;
         let kid = format!("mk{}", file.keys.len() + 1);
-        file.keys.insert(kid.clone(), random_key_b64(&SystemRandom::new()));
+        file.keys
+            .insert(kid.clone(), random_key_b64(&SystemRandom::new()));
         file.active = kid.clone();
         write_secret_file(path, &serde_json::to_string_pretty(&file)?)?;
         Ok(kid)
@@ -279,7 +288,12 @@ impl MasterKeys {
         (self.active.clone(), wrapped)
     }
 
-    pub fn unwrap(&self, master_kid: &str, passport_id: &str, wrapped: &[u8]) -> anyhow::Result<DataKey> {
+    pub fn unwrap(
+        &self,
+        master_kid: &str,
+        passport_id: &str,
+        wrapped: &[u8],
+    ) -> anyhow::Result<DataKey> {
         let master = self
             .keys
             .get(master_kid)
@@ -316,10 +330,16 @@ mod tests {
         let master = MasterKeys::load(None, &dir.join("mk.json")).unwrap();
         let (kid, wrapped) = master.new_data_key("p1");
         let key = master.unwrap(&kid, "p1", &wrapped).unwrap();
-        assert!(master.unwrap(&kid, "p2", &wrapped).is_err(), "wrapped key is bound to its passport");
+        assert!(
+            master.unwrap(&kid, "p2", &wrapped).is_err(),
+            "wrapped key is bound to its passport"
+        );
         let sealed = key.seal(master.rng(), b"p1/r1/1", b"secret");
         assert_eq!(key.open(b"p1/r1/1", &sealed).unwrap(), b"secret");
-        assert!(key.open(b"p1/r1/2", &sealed).is_none(), "ciphertext is bound to its place");
+        assert!(
+            key.open(b"p1/r1/2", &sealed).is_none(),
+            "ciphertext is bound to its place"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

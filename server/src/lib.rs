@@ -36,7 +36,10 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         .await
         .context("opening the database")?;
     let keys = ServerKeys::load_or_create(&settings.signing_keys_path(), clock::now())?;
-    let master = MasterKeys::load(settings.master_keys.as_deref(), &settings.master_keys_path())?;
+    let master = MasterKeys::load(
+        settings.master_keys.as_deref(),
+        &settings.master_keys_path(),
+    )?;
     Ok(AppState::new(http::Inner {
         store,
         keys,
@@ -64,7 +67,9 @@ pub async fn run(
     let store = state.store.clone();
     let purge = tokio::spawn(purge_jtis(store.clone()));
     tracing::info!(%addr, %issuer, backend = store.backend(), "work passport listening");
-    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     purge.abort();
     store.close().await;
     result.context("serving HTTP")

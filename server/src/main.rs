@@ -12,7 +12,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if cli.settings.log_json {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -24,7 +27,10 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", settings.listen))?;
             wp_server::run(listener, settings, shutdown_signal()).await
         }
-        Command::AddAdmin { jwk_file, display_name } => {
+        Command::AddAdmin {
+            jwk_file,
+            display_name,
+        } => {
             std::fs::create_dir_all(&settings.data_dir)?;
             let text = std::fs::read_to_string(&jwk_file)
                 .with_context(|| format!("reading {}", jwk_file.display()))?;
@@ -67,7 +73,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

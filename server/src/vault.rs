@@ -13,15 +13,30 @@ fn aad(passport_id: &str, record_id: &str, version: i64) -> Vec<u8> {
 }
 
 /// Unwraps the passport's data key. None once the passport was erased (the key is destroyed).
-pub async fn data_key(store: &Store, master: &MasterKeys, passport_id: &str) -> Result<Option<DataKey>> {
+pub async fn data_key(
+    store: &Store,
+    master: &MasterKeys,
+    passport_id: &str,
+) -> Result<Option<DataKey>> {
     let Some((kid, wrapped)) = store.wrapped_data_key(passport_id).await? else {
         return Ok(None);
     };
     Ok(Some(master.unwrap(&kid, passport_id, &wrapped)?))
 }
 
-pub fn seal(master: &MasterKeys, key: &DataKey, passport_id: &str, record_id: &str, version: i64, jws: &str) -> Vec<u8> {
-    key.seal(master.rng(), &aad(passport_id, record_id, version), jws.as_bytes())
+pub fn seal(
+    master: &MasterKeys,
+    key: &DataKey,
+    passport_id: &str,
+    record_id: &str,
+    version: i64,
+    jws: &str,
+) -> Vec<u8> {
+    key.seal(
+        master.rng(),
+        &aad(passport_id, record_id, version),
+        jws.as_bytes(),
+    )
 }
 
 /// Decrypts a stored version into the envelope clients receive, with the author's JWS as it
@@ -33,7 +48,10 @@ pub fn open(key: &DataKey, passport_id: &str, row: VersionRow) -> Result<Version
     let jws = String::from_utf8(plain).map_err(anyhow::Error::from)?;
     Ok(VersionEnvelope {
         seq: row.seq,
-        section: row.section.parse().map_err(|_| anyhow::anyhow!("bad section in store"))?,
+        section: row
+            .section
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad section in store"))?,
         record_id: row.record_id,
         version: row.version,
         author: row.author_id,

@@ -1,1 +1,291 @@
+//! Test support: a real server on a real port, on SQLite or on PostgreSQL, with one fresh
+//! database per test, and clients for each kind of party.
+//!
+//! PostgreSQL tests need `TEST_DATABASE_URL` (any database on the server; each test creates its
+//! own). Without it they are skipped loudly, and in CI (`CI` set) they fail instead.
 
+use std::net::SocketAddr;
+
+use tokio::sync::oneshot;
+use wp_client::{Client, SigningKey};
+use wp_schemas::api::{PartyKind, ProfessionalRegistration};
+use wp_server::{Settings, Store, clock};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates a SQLite and a PostgreSQL test for each `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::postgres_url().is_none() {
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// `TEST_DATABASE_URL`, or None after saying loudly that the test is skipped. In CI a missing
+/// URL is a failure: the PostgreSQL suite must run there.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("TEST_DATABASE_URL is not set in CI: the PostgreSQL tests must run");
+            }
+            eprintln!("SKIPPED: PostgreSQL test (set TEST_DATABASE_URL=postgres://... to run it)");
+            None
+        }
+    }
+}
+
+/// A PostgreSQL database of its own, dropped with the guard.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> (Self, String) {
+        use sqlx::Connection;
+        let admin_url = postgres_url().expect("TEST_DATABASE_URL");
+        let name = format!("wp_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        conn.close().await.ok();
+        let url = replace_database(&admin_url, &name);
+        (PgDatabase { admin_url, name }, url)
+    }
+}
+
+/// The same URL naming database `name` (keeps user, host and query).
+fn replace_database(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[scheme_end..].find('/') {
+        Some(slash) => &head[..scheme_end + slash],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running server with its own data directory and database, stopped on drop.
+pub struct TestServer {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+    pub backend: Backend,
+    admin_key: SigningKey,
+    admin_id: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after `tune` has adjusted its settings.
+    pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::for_data_dir(data_dir.path());
+        settings.db_connections = 8;
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let (db, url) = PgDatabase::create().await;
+                settings.database_url = Some(url);
+                Some(db)
+            }
+        };
+        tune(&mut settings);
+        let database_url = settings.database_url();
+
+        // The first admin, as the operator's `add-admin` command makes it.
+        let admin_key = SigningKey::generate();
+        let admin_id = uuid::Uuid::new_v4().to_string();
+        let store = Store::connect(&database_url, 1).await.expect("open store");
+        store
+            .create_party(
+                &admin_id,
+                PartyKind::Admin,
+                "Admin",
+                None,
+                admin_key.public_jwk(),
+                clock::now(),
+            )
+            .await
+            .expect("create admin");
+        store.close().await;
+
+        // Bind first: the port is ready before the server task runs, so no waiting.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(wp_server::run(listener, settings, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url: format!("http://{addr}"),
+            addr,
+            database_url,
+            data_dir,
+            backend,
+            admin_key,
+            admin_id,
+            shutdown: Some(tx),
+            task: Some(task),
+            _pg: pg,
+        }
+    }
+
+    /// Stops the server and waits until it has closed its database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+
+    /// A direct handle on the server's database, for checks that go around the API.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.database_url, 2)
+            .await
+            .expect("open store")
+    }
+
+    pub fn admin(&self) -> Client {
+        Client::for_party(&self.url, self.admin_key.clone(), &self.admin_id)
+    }
+
+    /// A newly registered employee.
+    pub async fn employee(&self, name: &str) -> Client {
+        let mut client = Client::new(&self.url, SigningKey::generate());
+        client
+            .register_employee(name)
+            .await
+            .expect("register employee");
+        client
+    }
+
+    pub async fn employer(&self, name: &str) -> Client {
+        self.enrolled(PartyKind::Employer, name, None).await
+    }
+
+    /// A registered occupational therapist.
+    pub async fn professional(&self, name: &str) -> Client {
+        let registration = ProfessionalRegistration {
+            profession: "occupational therapist".into(),
+            registration_body: "HCPC".into(),
+            registration_number: format!("OT{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
+        };
+        self.enrolled(PartyKind::Professional, name, Some(registration))
+            .await
+    }
+
+    async fn enrolled(
+        &self,
+        kind: PartyKind,
+        name: &str,
+        registration: Option<ProfessionalRegistration>,
+    ) -> Client {
+        let key = SigningKey::generate();
+        let party = self
+            .admin()
+            .enrol(kind, name, key.public_jwk(), registration)
+            .await
+            .expect("enrol");
+        Client::for_party(&self.url, key, &party.id)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_url_rewrite() {
+        assert_eq!(
+            super::replace_database("postgres://root@127.0.0.1:5432/test", "x"),
+            "postgres://root@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://h", "x"),
+            "postgres://h/x"
+        );
+    }
+}

@@ -14,7 +14,7 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
     Owner,
-    Grantee(GrantRecord),
+    Grantee(Box<GrantRecord>),
 }
 
 /// A refusal, with the reason that goes into the access log.
@@ -26,7 +26,10 @@ pub struct Denial {
 
 impl Denial {
     fn new(kind: ProblemType, reason: impl Into<String>) -> Self {
-        Denial { kind, reason: reason.into() }
+        Denial {
+            kind,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -50,23 +53,45 @@ pub fn resolve(
         return if caller == owner {
             Ok(Access::Owner)
         } else {
-            Err(Denial::new(ProblemType::Forbidden, "not the owner, and no consent token"))
+            Err(Denial::new(
+                ProblemType::Forbidden,
+                "not the owner, and no consent token",
+            ))
         };
     };
     if consent.passport_id != passport_id {
-        return Err(Denial::new(ProblemType::Forbidden, "the consent token is for another passport"));
+        return Err(Denial::new(
+            ProblemType::Forbidden,
+            "the consent token is for another passport",
+        ));
     }
-    let Some(grant) = grant.filter(|g| g.id == consent.grant_id && g.passport_id == passport_id) else {
-        return Err(Denial::new(ProblemType::ConsentInactive, "the grant no longer exists"));
+    let Some(grant) = grant.filter(|g| g.id == consent.grant_id && g.passport_id == passport_id)
+    else {
+        return Err(Denial::new(
+            ProblemType::ConsentInactive,
+            "the grant no longer exists",
+        ));
     };
     if grant.grantee != caller {
-        return Err(Denial::new(ProblemType::Forbidden, "the grant is for another party"));
+        return Err(Denial::new(
+            ProblemType::Forbidden,
+            "the grant is for another party",
+        ));
     }
     match grant.status(now) {
-        GrantStatus::Active => Ok(Access::Grantee(grant.clone())),
-        GrantStatus::Revoked => Err(Denial::new(ProblemType::ConsentInactive, "the grant was revoked")),
-        GrantStatus::Expired => Err(Denial::new(ProblemType::ConsentInactive, "the grant has expired")),
-        GrantStatus::Pending => Err(Denial::new(ProblemType::ConsentInactive, "the grant has not started yet")),
+        GrantStatus::Active => Ok(Access::Grantee(Box::new(grant.clone()))),
+        GrantStatus::Revoked => Err(Denial::new(
+            ProblemType::ConsentInactive,
+            "the grant was revoked",
+        )),
+        GrantStatus::Expired => Err(Denial::new(
+            ProblemType::ConsentInactive,
+            "the grant has expired",
+        )),
+        GrantStatus::Pending => Err(Denial::new(
+            ProblemType::ConsentInactive,
+            "the grant has not started yet",
+        )),
     }
 }
 
@@ -103,7 +128,11 @@ impl Access {
         } else {
             Err(Denial::new(
                 ProblemType::Forbidden,
-                format!("the grant does not allow {} on {}", action.as_str(), section.as_str()),
+                format!(
+                    "the grant does not allow {} on {}",
+                    action.as_str(),
+                    section.as_str()
+                ),
             ))
         }
     }
@@ -113,7 +142,10 @@ impl Access {
         if self.is_owner() {
             Ok(())
         } else {
-            Err(Denial::new(ProblemType::Forbidden, format!("only the owner may {what}")))
+            Err(Denial::new(
+                ProblemType::Forbidden,
+                format!("only the owner may {what}"),
+            ))
         }
     }
 }
@@ -129,7 +161,10 @@ mod tests {
             passport_id: "p".into(),
             grantor: "o".into(),
             grantee: "e".into(),
-            scopes: vec![Scope { section: Section::Summary, actions: vec![Action::Read] }],
+            scopes: vec![Scope {
+                section: Section::Summary,
+                actions: vec![Action::Read],
+            }],
             purpose: "x".into(),
             consent_text: "x".into(),
             starts_at: 100,
@@ -140,7 +175,11 @@ mod tests {
     }
 
     fn consent(passport: &str) -> ConsentClaim {
-        ConsentClaim { grant_id: "g".into(), passport_id: passport.into(), scopes: vec![] }
+        ConsentClaim {
+            grant_id: "g".into(),
+            passport_id: passport.into(),
+            scopes: vec![],
+        }
     }
 
     #[test]
@@ -154,8 +193,30 @@ mod tests {
         assert!(access.require_owner("read the log").is_err());
         assert!(resolve("e", Some(&consent("q")), "p", "o", Some(&g), 150).is_err());
         assert!(resolve("x", Some(&consent("p")), "p", "o", Some(&g), 150).is_err());
-        assert_eq!(resolve("e", Some(&consent("p")), "p", "o", Some(&g), 250).unwrap_err().kind, ProblemType::ConsentInactive);
-        assert_eq!(resolve("e", Some(&consent("p")), "p", "o", Some(&grant(Some(120))), 150).unwrap_err().kind, ProblemType::ConsentInactive);
-        assert_eq!(resolve("e", Some(&consent("p")), "p", "o", None, 150).unwrap_err().kind, ProblemType::ConsentInactive);
+        assert_eq!(
+            resolve("e", Some(&consent("p")), "p", "o", Some(&g), 250)
+                .unwrap_err()
+                .kind,
+            ProblemType::ConsentInactive
+        );
+        assert_eq!(
+            resolve(
+                "e",
+                Some(&consent("p")),
+                "p",
+                "o",
+                Some(&grant(Some(120))),
+                150
+            )
+            .unwrap_err()
+            .kind,
+            ProblemType::ConsentInactive
+        );
+        assert_eq!(
+            resolve("e", Some(&consent("p")), "p", "o", None, 150)
+                .unwrap_err()
+                .kind,
+            ProblemType::ConsentInactive
+        );
     }
 }

@@ -18,7 +18,13 @@ pub struct LogEvent {
 }
 
 impl LogEvent {
-    pub fn allowed(actor: &str, grant_id: Option<&str>, action: LogAction, sections: Vec<Section>, reason: impl Into<String>) -> Self {
+    pub fn allowed(
+        actor: &str,
+        grant_id: Option<&str>,
+        action: LogAction,
+        sections: Vec<Section>,
+        reason: impl Into<String>,
+    ) -> Self {
         LogEvent {
             actor: Some(actor.to_owned()),
             grant_id: grant_id.map(str::to_owned),
@@ -29,7 +35,13 @@ impl LogEvent {
         }
     }
 
-    pub fn denied(actor: &str, grant_id: Option<&str>, action: LogAction, sections: Vec<Section>, reason: impl Into<String>) -> Self {
+    pub fn denied(
+        actor: &str,
+        grant_id: Option<&str>,
+        action: LogAction,
+        sections: Vec<Section>,
+        reason: impl Into<String>,
+    ) -> Self {
         LogEvent {
             outcome: Outcome::Denied,
             ..Self::allowed(actor, grant_id, action, sections, reason)
@@ -37,7 +49,13 @@ impl LogEvent {
     }
 
     /// The chained entry this event becomes at position `seq` after `prev_hash`.
-    pub fn into_entry(self, passport_id: &str, seq: i64, at: i64, prev_hash: String) -> AccessLogEntry {
+    pub fn into_entry(
+        self,
+        passport_id: &str,
+        seq: i64,
+        at: i64,
+        prev_hash: String,
+    ) -> AccessLogEntry {
         let mut entry = AccessLogEntry {
             passport_id: passport_id.to_owned(),
             seq,

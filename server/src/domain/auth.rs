@@ -51,7 +51,8 @@ pub fn verify_assertion(
     if claims.aud != issuer && claims.aud != token_endpoint(issuer) {
         return Err(bad("the assertion is for another audience"));
     }
-    check_lifetime(claims.iat, claims.exp, now).map_err(|why| bad(&format!("the assertion is {why}")))?;
+    check_lifetime(claims.iat, claims.exp, now)
+        .map_err(|why| bad(&format!("the assertion is {why}")))?;
     if claims.jti.is_empty() || claims.jti.len() > 200 {
         return Err(bad("the assertion needs a jti of at most 200 characters"));
     }
@@ -89,8 +90,8 @@ pub fn verify_dpop(
     if jwk_value.get("d").is_some() {
         return Err(bad("the proof's jwk must not contain a private key"));
     }
-    let jwk: PublicJwk =
-        serde_json::from_value(jwk_value.clone()).map_err(|_| bad("the proof's jwk is not an Ed25519 key"))?;
+    let jwk: PublicJwk = serde_json::from_value(jwk_value.clone())
+        .map_err(|_| bad("the proof's jwk is not an Ed25519 key"))?;
     jws.verify(&jwk)
         .map_err(|_| bad("the proof signature does not verify"))?;
     let claims: DpopClaims = jws.claims().map_err(|e| bad(&e.to_string()))?;
@@ -149,7 +150,9 @@ pub fn issue_token(
         iat: now,
         exp,
         jti: uuid::Uuid::new_v4().to_string(),
-        cnf: Confirmation { jkt: jkt.to_owned() },
+        cnf: Confirmation {
+            jkt: jkt.to_owned(),
+        },
         party_kind,
         authorization_details: consent.map(|(c, _)| {
             vec![AuthorizationDetail {
@@ -166,19 +169,28 @@ pub fn issue_token(
 
 /// Verifies an access token's signature and claims (RFC 9068 section 4). josekit's validator
 /// would accept a token without `exp` or `aud`; we require both.
-pub fn verify_token(token: &str, keys: &ServerKeys, issuer: &str, now: i64) -> Result<AccessTokenClaims> {
+pub fn verify_token(
+    token: &str,
+    keys: &ServerKeys,
+    issuer: &str,
+    now: i64,
+) -> Result<AccessTokenClaims> {
     let bad = |why: &str| invalid(ProblemType::InvalidToken, why.to_owned());
     let jws = CompactJws::parse(token).map_err(|_| bad("the access token is malformed"))?;
     if jws.header_str("typ") != Some(AT_TYP) {
         return Err(bad("the token is not an access token"));
     }
-    let kid = jws.header_str("kid").ok_or_else(|| bad("the token names no key"))?;
+    let kid = jws
+        .header_str("kid")
+        .ok_or_else(|| bad("the token names no key"))?;
     let key = keys
         .find(kid, now)
         .ok_or_else(|| bad("the token is signed by an unknown key"))?;
     jws.verify_raw(&key.raw)
         .map_err(|_| bad("the token signature does not verify"))?;
-    let claims: AccessTokenClaims = jws.claims().map_err(|_| bad("the token claims are malformed"))?;
+    let claims: AccessTokenClaims = jws
+        .claims()
+        .map_err(|_| bad("the token claims are malformed"))?;
     if claims.iss != issuer || claims.aud != issuer {
         return Err(bad("the token is for another issuer or audience"));
     }
@@ -214,7 +226,13 @@ mod tests {
         key.sign_json(
             DPOP_TYP,
             KeyRef::Jwk,
-            &DpopClaims { jti: uuid::Uuid::new_v4().to_string(), htm: htm.into(), htu: htu.into(), iat, ath },
+            &DpopClaims {
+                jti: uuid::Uuid::new_v4().to_string(),
+                htm: htm.into(),
+                htu: htu.into(),
+                iat,
+                ath,
+            },
         )
     }
 
@@ -225,26 +243,91 @@ mod tests {
         let ok = verify_dpop(&proof(&key, "GET", url, 1000, None), "GET", url, None, 1000).unwrap();
         assert_eq!(ok.jkt, key.kid());
         let kind = |r: Result<DpopProof>| r.unwrap_err().kind();
-        assert_eq!(kind(verify_dpop(&proof(&key, "POST", url, 1000, None), "GET", url, None, 1000)), Some(ProblemType::InvalidDpopProof));
-        assert!(verify_dpop(&proof(&key, "GET", "http://h/v1/y", 1000, None), "GET", url, None, 1000).is_err());
+        assert_eq!(
+            kind(verify_dpop(
+                &proof(&key, "POST", url, 1000, None),
+                "GET",
+                url,
+                None,
+                1000
+            )),
+            Some(ProblemType::InvalidDpopProof)
+        );
+        assert!(
+            verify_dpop(
+                &proof(&key, "GET", "http://h/v1/y", 1000, None),
+                "GET",
+                url,
+                None,
+                1000
+            )
+            .is_err()
+        );
         assert!(verify_dpop(&proof(&key, "GET", url, 500, None), "GET", url, None, 1000).is_err());
         let ath = Some(sha256_b64(b"token"));
-        assert!(verify_dpop(&proof(&key, "GET", url, 1000, ath.clone()), "GET", url, Some("token"), 1000).is_ok());
-        assert!(verify_dpop(&proof(&key, "GET", url, 1000, ath), "GET", url, Some("other"), 1000).is_err());
-        assert!(verify_dpop(&proof(&key, "GET", url, 1000, None), "GET", url, Some("token"), 1000).is_err());
+        assert!(
+            verify_dpop(
+                &proof(&key, "GET", url, 1000, ath.clone()),
+                "GET",
+                url,
+                Some("token"),
+                1000
+            )
+            .is_ok()
+        );
+        assert!(
+            verify_dpop(
+                &proof(&key, "GET", url, 1000, ath),
+                "GET",
+                url,
+                Some("other"),
+                1000
+            )
+            .is_err()
+        );
+        assert!(
+            verify_dpop(
+                &proof(&key, "GET", url, 1000, None),
+                "GET",
+                url,
+                Some("token"),
+                1000
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn token_round_trip_and_expiry() {
         let keys = ServerKeys::for_tests();
-        let (token, _) = issue_token(&keys, "http://i", "p1", PartyKind::Employee, "jkt", None, 1000);
+        let (token, _) = issue_token(
+            &keys,
+            "http://i",
+            "p1",
+            PartyKind::Employee,
+            "jkt",
+            None,
+            1000,
+        );
         let claims = verify_token(&token, &keys, "http://i", 1001).unwrap();
         assert_eq!(claims.sub, "p1");
         assert!(verify_token(&token, &keys, "http://i", 1000 + TOKEN_TTL_SECS).is_err());
         assert!(verify_token(&token, &keys, "http://other", 1001).is_err());
         assert!(verify_token(&token, &ServerKeys::for_tests(), "http://i", 1001).is_err());
-        let consent = ConsentClaim { grant_id: "g".into(), passport_id: "p".into(), scopes: vec![] };
-        let (_, claims) = issue_token(&keys, "http://i", "p1", PartyKind::Employer, "jkt", Some((&consent, 1100)), 1000);
+        let consent = ConsentClaim {
+            grant_id: "g".into(),
+            passport_id: "p".into(),
+            scopes: vec![],
+        };
+        let (_, claims) = issue_token(
+            &keys,
+            "http://i",
+            "p1",
+            PartyKind::Employer,
+            "jkt",
+            Some((&consent, 1100)),
+            1000,
+        );
         assert_eq!(claims.exp, 1100, "a consent token never outlives its grant");
         assert_eq!(consent_of(&claims), Some(consent));
     }

@@ -69,7 +69,10 @@ impl GrantRecord {
 fn text(field: &str, value: &str, max: usize) -> Result<String> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max {
-        return Err(Error::invalid_field(field, format!("must be 1 to {max} characters")));
+        return Err(Error::invalid_field(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -85,21 +88,33 @@ pub fn new_grant(
     now: i64,
 ) -> Result<GrantRecord> {
     if !matches!(grantee_kind, PartyKind::Employer | PartyKind::Professional) {
-        return Err(Error::invalid_field("grantee", "must be an employer or a professional"));
+        return Err(Error::invalid_field(
+            "grantee",
+            "must be an employer or a professional",
+        ));
     }
     if request.scopes.is_empty() {
-        return Err(Error::invalid_field("scopes", "at least one section must be granted"));
+        return Err(Error::invalid_field(
+            "scopes",
+            "at least one section must be granted",
+        ));
     }
     let mut seen = BTreeSet::new();
     let mut scopes = Vec::with_capacity(request.scopes.len());
     for (i, scope) in request.scopes.iter().enumerate() {
         let field = format!("scopes[{i}]");
         if !seen.insert(scope.section) {
-            return Err(Error::invalid_field(format!("{field}.section"), "each section may appear once"));
+            return Err(Error::invalid_field(
+                format!("{field}.section"),
+                "each section may appear once",
+            ));
         }
         let actions: BTreeSet<Action> = scope.actions.iter().copied().collect();
         if actions.is_empty() {
-            return Err(Error::invalid_field(format!("{field}.actions"), "at least one action"));
+            return Err(Error::invalid_field(
+                format!("{field}.actions"),
+                "at least one action",
+            ));
         }
         for action in &actions {
             let allowed = match action {
@@ -119,7 +134,10 @@ pub fn new_grant(
                 ));
             }
         }
-        scopes.push(Scope { section: scope.section, actions: actions.into_iter().collect() });
+        scopes.push(Scope {
+            section: scope.section,
+            actions: actions.into_iter().collect(),
+        });
     }
     let starts_at = request.starts_at.map_or(now, |t| t.timestamp());
     let ends_at = request.ends_at.timestamp();
@@ -127,10 +145,16 @@ pub fn new_grant(
         return Err(Error::invalid_field("starts_at", "must not be in the past"));
     }
     if ends_at <= starts_at || ends_at <= now {
-        return Err(Error::invalid_field("ends_at", "must be in the future and after starts_at"));
+        return Err(Error::invalid_field(
+            "ends_at",
+            "must be in the future and after starts_at",
+        ));
     }
     if ends_at - starts_at > MAX_GRANT_SECS {
-        return Err(Error::invalid_field("ends_at", "a grant lasts at most two years"));
+        return Err(Error::invalid_field(
+            "ends_at",
+            "a grant lasts at most two years",
+        ));
     }
     Ok(GrantRecord {
         id,
@@ -164,16 +188,30 @@ mod tests {
     }
 
     fn scope(section: Section, actions: &[Action]) -> Scope {
-        Scope { section, actions: actions.to_vec() }
+        Scope {
+            section,
+            actions: actions.to_vec(),
+        }
     }
 
     #[test]
     fn status_follows_time() {
-        let g = new_grant(&request(vec![scope(Section::Summary, &[Action::Read])], 100), "g".into(), "p", "o", PartyKind::Employer, 1_000_000).unwrap();
+        let g = new_grant(
+            &request(vec![scope(Section::Summary, &[Action::Read])], 100),
+            "g".into(),
+            "p",
+            "o",
+            PartyKind::Employer,
+            1_000_000,
+        )
+        .unwrap();
         assert_eq!(g.status(999_999), GrantStatus::Pending);
         assert_eq!(g.status(1_000_000), GrantStatus::Active);
         assert_eq!(g.status(1_000_100), GrantStatus::Expired);
-        let revoked = GrantRecord { revoked_at: Some(1_000_050), ..g };
+        let revoked = GrantRecord {
+            revoked_at: Some(1_000_050),
+            ..g
+        };
         assert_eq!(revoked.status(1_000_010), GrantStatus::Revoked);
     }
 
@@ -181,17 +219,56 @@ mod tests {
     fn who_may_do_what() {
         let now = 1_000_000;
         let employer_write = request(vec![scope(Section::Adjustments, &[Action::Write])], 100);
-        assert!(new_grant(&employer_write, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
-        assert!(new_grant(&employer_write, "g".into(), "p", "o", PartyKind::Professional, now).is_ok());
+        assert!(
+            new_grant(
+                &employer_write,
+                "g".into(),
+                "p",
+                "o",
+                PartyKind::Employer,
+                now
+            )
+            .is_err()
+        );
+        assert!(
+            new_grant(
+                &employer_write,
+                "g".into(),
+                "p",
+                "o",
+                PartyKind::Professional,
+                now
+            )
+            .is_ok()
+        );
         let agree_summary = request(vec![scope(Section::Summary, &[Action::Agree])], 100);
-        assert!(new_grant(&agree_summary, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
+        assert!(
+            new_grant(
+                &agree_summary,
+                "g".into(),
+                "p",
+                "o",
+                PartyKind::Employer,
+                now
+            )
+            .is_err()
+        );
         let read = request(vec![scope(Section::Summary, &[Action::Read])], 100);
         assert!(new_grant(&read, "g".into(), "p", "o", PartyKind::Employee, now).is_err());
-        let too_long = request(vec![scope(Section::Summary, &[Action::Read])], MAX_GRANT_SECS + 1);
+        let too_long = request(
+            vec![scope(Section::Summary, &[Action::Read])],
+            MAX_GRANT_SECS + 1,
+        );
         assert!(new_grant(&too_long, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
         let ended = request(vec![scope(Section::Summary, &[Action::Read])], -1);
         assert!(new_grant(&ended, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
-        let twice = request(vec![scope(Section::Summary, &[Action::Read]), scope(Section::Summary, &[Action::Read])], 100);
+        let twice = request(
+            vec![
+                scope(Section::Summary, &[Action::Read]),
+                scope(Section::Summary, &[Action::Read]),
+            ],
+            100,
+        );
         assert!(new_grant(&twice, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
     }
 }

@@ -94,7 +94,7 @@ pub fn verify_key_proof(
     if claims.aud != audience {
         return Err(bad("the proof is for another audience"));
     }
-    check_lifetime(claims.iat, claims.exp, now).map_err(|why| bad(why))?;
+    check_lifetime(claims.iat, claims.exp, now).map_err(bad)?;
     if claims.jti.is_empty() || claims.jti.len() > 200 {
         return Err(bad("the proof needs a jti of at most 200 characters"));
     }
@@ -124,7 +124,10 @@ mod tests {
         assert!(check_lifetime(100, 200, 150).is_ok());
         assert_eq!(check_lifetime(100, 200, 200), Err("expired"));
         assert_eq!(check_lifetime(300, 400, 100), Err("issued in the future"));
-        assert_eq!(check_lifetime(100, 1000, 150), Err("lives longer than 5 minutes"));
+        assert_eq!(
+            check_lifetime(100, 1000, 150),
+            Err("lives longer than 5 minutes")
+        );
     }
 
     #[test]

@@ -38,12 +38,16 @@ fn invalid(why: impl Into<String>) -> Error {
 /// Parses a submitted JWS far enough to know its signer and payload. The signature is checked
 /// in [`accept`], once the signer's key is known.
 pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
-    let parsed = CompactJws::parse(jws).map_err(|e| Error::client(ProblemType::InvalidSignature, e.to_string()))?;
+    let parsed = CompactJws::parse(jws)
+        .map_err(|e| Error::client(ProblemType::InvalidSignature, e.to_string()))?;
     if parsed.header_str("typ") != Some(VERSION_TYP) {
         return Err(invalid(format!("the JWS typ must be {VERSION_TYP}")));
     }
     if parsed.header_str("kid").is_none() {
-        return Err(Error::client(ProblemType::InvalidSignature, "the JWS must name its key (kid)"));
+        return Err(Error::client(
+            ProblemType::InvalidSignature,
+            "the JWS must name its key (kid)",
+        ));
     }
     let payload: VersionPayload = serde_json::from_slice(&parsed.payload)
         .map_err(|e| Error::invalid_field("payload", e.to_string()))?;
@@ -52,6 +56,7 @@ pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
 
 /// Checks a version signed by `key` against the record's current `head` (None for a new record).
 /// `record_id` is the id in the request path, if any.
+#[allow(clippy::too_many_arguments)]
 pub fn accept(
     jws: &str,
     parsed: &CompactJws<'_>,
@@ -63,14 +68,23 @@ pub fn accept(
     now: i64,
 ) -> Result<AcceptedVersion> {
     if payload.author != key.party_id {
-        return Err(Error::client(ProblemType::InvalidSignature, "the version is not signed by its author"));
+        return Err(Error::client(
+            ProblemType::InvalidSignature,
+            "the version is not signed by its author",
+        ));
     }
     if !key.active_at(now) {
-        return Err(Error::client(ProblemType::InvalidSignature, "the author's key is revoked"));
+        return Err(Error::client(
+            ProblemType::InvalidSignature,
+            "the author's key is revoked",
+        ));
     }
-    parsed
-        .verify(&key.jwk)
-        .map_err(|_| Error::client(ProblemType::InvalidSignature, "the version signature does not verify"))?;
+    parsed.verify(&key.jwk).map_err(|_| {
+        Error::client(
+            ProblemType::InvalidSignature,
+            "the version signature does not verify",
+        )
+    })?;
     if payload.passport != passport_id {
         return Err(invalid("the version names another passport"));
     }
@@ -83,7 +97,9 @@ pub fn accept(
         return Err(Error::invalid_field("record", "must be a UUID"));
     }
     if payload.iat > now + CLOCK_SKEW_SECS || payload.iat < now - MAX_SIGNATURE_AGE_SECS {
-        return Err(invalid("the version was signed too long ago or in the future"));
+        return Err(invalid(
+            "the version was signed too long ago or in the future",
+        ));
     }
     match head {
         None => {
@@ -102,16 +118,25 @@ pub fn accept(
                 return Err(invalid("a record stays in its section"));
             }
             if head.deleted {
-                return Err(Error::client(ProblemType::Conflict, "the record was deleted"));
+                return Err(Error::client(
+                    ProblemType::Conflict,
+                    "the record was deleted",
+                ));
             }
             if payload.version <= head.version {
-                return Err(Error::client(ProblemType::VersionConflict, "a newer version exists"));
+                return Err(Error::client(
+                    ProblemType::VersionConflict,
+                    "a newer version exists",
+                ));
             }
             if payload.version != head.version + 1 {
                 return Err(invalid("versions go up by one"));
             }
             if payload.prev.as_deref() != Some(head.hash.as_str()) {
-                return Err(Error::client(ProblemType::VersionConflict, "prev does not name the current head"));
+                return Err(Error::client(
+                    ProblemType::VersionConflict,
+                    "prev does not name the current head",
+                ));
             }
         }
     }
@@ -140,10 +165,14 @@ pub fn accept(
 /// the previous one with `status` set to `agreed` and `agreed_by` filled in.
 pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<()> {
     let Some(SectionBody::Adjustments(next)) = next else {
-        return Err(Error::forbidden("an agreement is a new adjustment version, not a deletion"));
+        return Err(Error::forbidden(
+            "an agreement is a new adjustment version, not a deletion",
+        ));
     };
     if next.status != AdjustmentStatus::Agreed || next.agreed_by.is_none() {
-        return Err(Error::forbidden("an agreement sets status to agreed and names who agreed"));
+        return Err(Error::forbidden(
+            "an agreement sets status to agreed and names who agreed",
+        ));
     }
     let mut expected = previous.clone();
     let mut actual = serde_json::to_value(next).map_err(anyhow::Error::from)?;
@@ -155,7 +184,9 @@ pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<(
         }
     }
     if expected != actual {
-        return Err(Error::forbidden("an agreement may change only status and agreed_by"));
+        return Err(Error::forbidden(
+            "an agreement may change only status and agreed_by",
+        ));
     }
     Ok(())
 }

@@ -18,8 +18,12 @@ pub fn problem_response(problem: Problem) -> Response {
     // RFC 9449 section 7.1 and RFC 6750 section 3: a 401 names the scheme the client must use.
     if status == StatusCode::UNAUTHORIZED {
         let error = match kind {
-            Some(ProblemType::InvalidDpopProof | ProblemType::ReplayedDpopProof) => "invalid_dpop_proof",
-            Some(ProblemType::InvalidAssertion | ProblemType::ReplayedAssertion) => "invalid_client",
+            Some(ProblemType::InvalidDpopProof | ProblemType::ReplayedDpopProof) => {
+                "invalid_dpop_proof"
+            }
+            Some(ProblemType::InvalidAssertion | ProblemType::ReplayedAssertion) => {
+                "invalid_client"
+            }
             _ => "invalid_token",
         };
         headers.insert(
@@ -34,7 +38,12 @@ pub fn problem_response(problem: Problem) -> Response {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
-            Error::Client { kind, detail, errors, current_head } => {
+            Error::Client {
+                kind,
+                detail,
+                errors,
+                current_head,
+            } => {
                 tracing::info!(problem = kind.slug(), "request refused");
                 let mut problem = Problem::new(kind, detail);
                 problem.errors = errors;
@@ -44,7 +53,10 @@ impl IntoResponse for Error {
             other => {
                 // The chain may name SQL or files; it goes to the log only.
                 tracing::error!(error = ?other, "internal error");
-                problem_response(Problem::new(ProblemType::Internal, "an internal error occurred; it has been logged"))
+                problem_response(Problem::new(
+                    ProblemType::Internal,
+                    "an internal error occurred; it has been logged",
+                ))
             }
         }
     }

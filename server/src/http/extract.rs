@@ -31,13 +31,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 mime.eq_ignore_ascii_case("application/json")
             });
         if !is_json {
-            return Err(Error::client(ProblemType::UnsupportedMediaType, "send the body as application/json"));
+            return Err(Error::client(
+                ProblemType::UnsupportedMediaType,
+                "send the body as application/json",
+            ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "(body)".to_owned() } else { path };
+            let field = if path == "." {
+                "(body)".to_owned()
+            } else {
+                path
+            };
             Error::invalid_field(field, e.into_inner().to_string())
         })?;
         Ok(ApiJson(value))
@@ -46,7 +55,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn body_rejection(rejection: BytesRejection) -> Error {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        Error::client(ProblemType::PayloadTooLarge, "the body is larger than the server accepts")
+        Error::client(
+            ProblemType::PayloadTooLarge,
+            "the body is larger than the server accepts",
+        )
     } else {
         Error::bad_request("the body could not be read")
     }
@@ -68,7 +80,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
                     "send the token request as application/x-www-form-urlencoded",
                 ),
                 FormRejection::BytesRejection(b) => body_rejection(b),
-                other => Error::bad_request(format!("the form is not acceptable: {}", other.body_text())),
+                other => {
+                    Error::bad_request(format!("the form is not acceptable: {}", other.body_text()))
+                }
             })
     }
 }
@@ -83,7 +97,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| Error::bad_request(format!("bad query: {}", e.body_text())))
+            .map_err(|e: QueryRejection| {
+                Error::bad_request(format!("bad query: {}", e.body_text()))
+            })
     }
 }
 
@@ -113,8 +129,14 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a st
 pub fn dpop_header(headers: &HeaderMap) -> Result<&str, Error> {
     match single_header(headers, "dpop") {
         Ok(Some(proof)) => Ok(proof),
-        Ok(None) => Err(Error::client(ProblemType::InvalidDpopProof, "the request carries no DPoP proof")),
-        Err(()) => Err(Error::client(ProblemType::InvalidDpopProof, "the request must carry exactly one DPoP proof")),
+        Ok(None) => Err(Error::client(
+            ProblemType::InvalidDpopProof,
+            "the request carries no DPoP proof",
+        )),
+        Err(()) => Err(Error::client(
+            ProblemType::InvalidDpopProof,
+            "the request must carry exactly one DPoP proof",
+        )),
     }
 }
 
@@ -124,8 +146,18 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let now = clock::now();
         let authorization = single_header(&parts.headers, "authorization")
-            .map_err(|()| Error::client(ProblemType::InvalidToken, "one Authorization header, please"))?
-            .ok_or_else(|| Error::client(ProblemType::InvalidToken, "the request carries no access token"))?;
+            .map_err(|()| {
+                Error::client(
+                    ProblemType::InvalidToken,
+                    "one Authorization header, please",
+                )
+            })?
+            .ok_or_else(|| {
+                Error::client(
+                    ProblemType::InvalidToken,
+                    "the request carries no access token",
+                )
+            })?;
         let token = match authorization.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") => token.trim(),
             Some((scheme, _)) if scheme.eq_ignore_ascii_case("bearer") => {
@@ -134,7 +166,12 @@ impl FromRequestParts<AppState> for Caller {
                     "tokens are DPoP-bound: use the DPoP scheme with a DPoP proof",
                 ));
             }
-            _ => return Err(Error::client(ProblemType::InvalidToken, "unsupported authorization scheme")),
+            _ => {
+                return Err(Error::client(
+                    ProblemType::InvalidToken,
+                    "unsupported authorization scheme",
+                ));
+            }
         };
         let claims = auth::verify_token(token, &state.keys, &state.issuer, now)?;
         let htu = format!("{}{}", state.issuer, parts.uri.path());

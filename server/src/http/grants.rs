@@ -16,11 +16,20 @@ use crate::error::{Error, Result};
 
 impl AppState {
     /// The caller must be the passport's owner; a refusal is logged.
-    async fn owner_only(&self, caller: &Caller, pid: &str, action: LogAction, sections: &[Section], what: &str) -> Result<Access> {
+    async fn owner_only(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        action: LogAction,
+        sections: &[Section],
+        what: &str,
+    ) -> Result<Access> {
         let now = clock::now();
         let (_, access) = self.authorize(caller, pid, action, sections, now).await?;
         if let Err(denial) = access.require_owner(what) {
-            return Err(self.deny(caller, pid, Some(&access), action, sections, denial, now).await);
+            return Err(self
+                .deny(caller, pid, Some(&access), action, sections, denial, now)
+                .await);
         }
         Ok(access)
     }
@@ -34,7 +43,15 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateGrant>,
 ) -> Result<(StatusCode, Json<Grant>)> {
     let sections: Vec<Section> = req.scopes.iter().map(|s| s.section).collect();
-    state.owner_only(&caller, &pid, LogAction::GrantCreated, &sections, "grant consent").await?;
+    state
+        .owner_only(
+            &caller,
+            &pid,
+            LogAction::GrantCreated,
+            &sections,
+            "grant consent",
+        )
+        .await?;
     let now = clock::now();
     let grantee = state
         .store
@@ -43,14 +60,26 @@ pub async fn create(
         .ok_or_else(|| Error::invalid_field("grantee", "no such party"))?;
     let id = uuid::Uuid::new_v4().to_string();
     let record = grant::new_grant(&req, id.clone(), &pid, &caller.party_id, grantee.kind, now)?;
-    let event = LogEvent::allowed(&caller.party_id, Some(&id), LogAction::GrantCreated, sections, "owner");
+    let event = LogEvent::allowed(
+        &caller.party_id,
+        Some(&id),
+        LogAction::GrantCreated,
+        sections,
+        "owner",
+    );
     state.store.create_grant(&record, event, now).await?;
     Ok((StatusCode::CREATED, Json(record.to_wire(now))))
 }
 
 /// `GET /v1/passports/{pid}/grants`.
-pub async fn list(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<Json<Vec<Grant>>> {
-    state.owner_only(&caller, &pid, LogAction::GrantsListed, &[], "list grants").await?;
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+) -> Result<Json<Vec<Grant>>> {
+    state
+        .owner_only(&caller, &pid, LogAction::GrantsListed, &[], "list grants")
+        .await?;
     let now = clock::now();
     let grants = state.store.grants_of_passport(&pid).await?;
     Ok(Json(grants.iter().map(|g| g.to_wire(now)).collect()))
@@ -62,9 +91,23 @@ pub async fn revoke(
     caller: Caller,
     Path((pid, gid)): Path<(String, String)>,
 ) -> Result<Json<Grant>> {
-    state.owner_only(&caller, &pid, LogAction::GrantRevoked, &[], "revoke consent").await?;
+    state
+        .owner_only(
+            &caller,
+            &pid,
+            LogAction::GrantRevoked,
+            &[],
+            "revoke consent",
+        )
+        .await?;
     let now = clock::now();
-    let event = LogEvent::allowed(&caller.party_id, Some(&gid), LogAction::GrantRevoked, vec![], "owner");
+    let event = LogEvent::allowed(
+        &caller.party_id,
+        Some(&gid),
+        LogAction::GrantRevoked,
+        vec![],
+        "owner",
+    );
     let grant = state
         .store
         .revoke_grant(&pid, &gid, event, now)

@@ -12,13 +12,18 @@ use crate::clock;
 use crate::error::Error;
 
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Ready when the database answers.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(Health { status: "ready".into() }).into_response(),
+        Ok(()) => Json(Health {
+            status: "ready".into(),
+        })
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = ?e, "database not ready");
             Error::client(ProblemType::Unavailable, "the database does not answer").into_response()

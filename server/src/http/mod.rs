@@ -59,14 +59,23 @@ impl AppState {
     pub async fn check_key_and_proof(&self, party_id: &str, proof: &DpopProof) -> Result<()> {
         let key = self.store.key(&proof.jkt).await?;
         if !key.is_some_and(|k| k.party_id == party_id && k.active_at(crate::clock::now())) {
-            return Err(Error::client(ProblemType::InvalidToken, "the token's key is revoked"));
+            return Err(Error::client(
+                ProblemType::InvalidToken,
+                "the token's key is revoked",
+            ));
         }
         if !self
             .store
-            .use_jti(&format!("dpop:{}:{}", proof.jkt, proof.jti), proof.replay_until)
+            .use_jti(
+                &format!("dpop:{}:{}", proof.jkt, proof.jti),
+                proof.replay_until,
+            )
             .await?
         {
-            return Err(Error::client(ProblemType::ReplayedDpopProof, "the DPoP proof was already used"));
+            return Err(Error::client(
+                ProblemType::ReplayedDpopProof,
+                "the DPoP proof was already used",
+            ));
         }
         Ok(())
     }

@@ -16,17 +16,29 @@ use crate::store::KeyRevocation;
 
 impl AppState {
     /// Checks a proof of possession of `jwk` sent to `path`, once only.
-    async fn check_key_proof(&self, jwk: &PublicJwk, proof: &str, path: &str, now: i64) -> Result<()> {
+    async fn check_key_proof(
+        &self,
+        jwk: &PublicJwk,
+        proof: &str,
+        path: &str,
+        now: i64,
+    ) -> Result<()> {
         let claims = party::verify_key_proof(jwk, proof, &format!("{}{path}", self.issuer), now)?;
         let jti = format!("proof:{}:{}", jwk.thumbprint(), claims.jti);
         if !self.store.use_jti(&jti, claims.exp).await? {
-            return Err(Error::client(ProblemType::InvalidKeyProof, "the proof was already used"));
+            return Err(Error::client(
+                ProblemType::InvalidKeyProof,
+                "the proof was already used",
+            ));
         }
         Ok(())
     }
 
     async fn party_or_404(&self, id: &str) -> Result<Party> {
-        self.store.party(id).await?.ok_or_else(|| Error::not_found("no such party"))
+        self.store
+            .party(id)
+            .await?
+            .ok_or_else(|| Error::not_found("no such party"))
     }
 }
 
@@ -38,9 +50,14 @@ pub async fn register(
     let now = clock::now();
     let name = party::display_name(&req.display_name)?;
     let jwk = party::public_key(&req.jwk)?;
-    state.check_key_proof(&jwk, &req.proof, "/v1/parties", now).await?;
+    state
+        .check_key_proof(&jwk, &req.proof, "/v1/parties", now)
+        .await?;
     let id = uuid::Uuid::new_v4().to_string();
-    state.store.create_party(&id, PartyKind::Employee, &name, None, &jwk, now).await?;
+    state
+        .store
+        .create_party(&id, PartyKind::Employee, &name, None, &jwk, now)
+        .await?;
     tracing::info!(party = %id, "employee registered");
     Ok((StatusCode::CREATED, Json(state.party_or_404(&id).await?)))
 }
@@ -102,10 +119,18 @@ pub async fn add_key(
     let now = clock::now();
     let jwk = party::public_key(&req.jwk)?;
     state
-        .check_key_proof(&jwk, &req.proof, &format!("/v1/parties/{party_id}/keys"), now)
+        .check_key_proof(
+            &jwk,
+            &req.proof,
+            &format!("/v1/parties/{party_id}/keys"),
+            now,
+        )
         .await?;
     state.store.add_key(&party_id, &jwk, now).await?;
-    Ok((StatusCode::CREATED, Json(state.party_or_404(&party_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.party_or_404(&party_id).await?),
+    ))
 }
 
 /// `POST /v1/parties/{id}/keys/{kid}/revoke`: tokens bound to the key stop working at once.
@@ -115,7 +140,11 @@ pub async fn revoke_key(
     Path((party_id, kid)): Path<(String, String)>,
 ) -> Result<Json<Party>> {
     require_self(&caller, &party_id)?;
-    match state.store.revoke_key(&party_id, &kid, clock::now()).await? {
+    match state
+        .store
+        .revoke_key(&party_id, &kid, clock::now())
+        .await?
+    {
         KeyRevocation::Revoked => Ok(Json(state.party_or_404(&party_id).await?)),
         KeyRevocation::NotFound => Err(Error::not_found("no such active key")),
         KeyRevocation::LastActiveKey => Err(Error::client(

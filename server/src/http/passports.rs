@@ -42,15 +42,27 @@ impl AppState {
             .await?
             .ok_or_else(|| Error::not_found("no such passport"))?;
         if passport.erased_at.is_some() {
-            return Err(Error::client(ProblemType::Gone, "the passport was erased by its owner"));
+            return Err(Error::client(
+                ProblemType::Gone,
+                "the passport was erased by its owner",
+            ));
         }
         let grant = match &caller.consent {
             Some(consent) => self.store.grant(&consent.grant_id).await?,
             None => None,
         };
-        match resolve(&caller.party_id, caller.consent.as_ref(), pid, &passport.owner_id, grant.as_ref(), now) {
+        match resolve(
+            &caller.party_id,
+            caller.consent.as_ref(),
+            pid,
+            &passport.owner_id,
+            grant.as_ref(),
+            now,
+        ) {
             Ok(access) => Ok((passport, access)),
-            Err(denial) => Err(self.deny(caller, pid, None, action, sections, denial, now).await),
+            Err(denial) => Err(self
+                .deny(caller, pid, None, action, sections, denial, now)
+                .await),
         }
     }
 
@@ -69,13 +81,20 @@ impl AppState {
         let grant_id = access
             .and_then(Access::grant_id)
             .or(caller.consent.as_ref().map(|c| c.grant_id.as_str()));
-        let event = LogEvent::denied(&caller.party_id, grant_id, action, sections.to_vec(), &denial.reason);
+        let event = LogEvent::denied(
+            &caller.party_id,
+            grant_id,
+            action,
+            sections.to_vec(),
+            &denial.reason,
+        );
         match self.store.append_log(pid, event, now).await {
             Ok(_) => denial.into(),
             Err(e) => e,
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn log_allowed(
         &self,
         caller: &Caller,
@@ -86,7 +105,13 @@ impl AppState {
         reason: &str,
         now: i64,
     ) -> Result<()> {
-        let event = LogEvent::allowed(&caller.party_id, access.grant_id(), action, sections, reason);
+        let event = LogEvent::allowed(
+            &caller.party_id,
+            access.grant_id(),
+            action,
+            sections,
+            reason,
+        );
         self.store.append_log(pid, event, now).await?;
         Ok(())
     }
@@ -106,25 +131,45 @@ impl AppState {
 }
 
 fn reason(access: &Access) -> &'static str {
-    if access.is_owner() { "owner" } else { "active grant" }
+    if access.is_owner() {
+        "owner"
+    } else {
+        "active grant"
+    }
 }
 
 /// `POST /v1/passports`: an employee creates their (one) passport.
-pub async fn create(State(state): State<AppState>, caller: Caller) -> Result<(StatusCode, Json<PassportInfo>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<PassportInfo>)> {
     if caller.kind != PartyKind::Employee || caller.consent.is_some() {
-        return Err(Error::forbidden("only an employee creates a passport, for themselves"));
+        return Err(Error::forbidden(
+            "only an employee creates a passport, for themselves",
+        ));
     }
     let now = clock::now();
     let pid = uuid::Uuid::new_v4().to_string();
     let (master_kid, wrapped) = state.master.new_data_key(&pid);
-    let event = LogEvent::allowed(&caller.party_id, None, LogAction::PassportCreated, vec![], "owner");
+    let event = LogEvent::allowed(
+        &caller.party_id,
+        None,
+        LogAction::PassportCreated,
+        vec![],
+        "owner",
+    );
     state
         .store
         .create_passport(&pid, &caller.party_id, &master_kid, &wrapped, event, now)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(PassportInfo { id: pid, owner: caller.party_id, created_at: to_datetime(now), seq: 0 }),
+        Json(PassportInfo {
+            id: pid,
+            owner: caller.party_id,
+            created_at: to_datetime(now),
+            seq: 0,
+        }),
     ))
 }
 
@@ -136,29 +181,62 @@ pub async fn read(
     Path(pid): Path<String>,
 ) -> Result<Json<PassportView>> {
     let now = clock::now();
-    let (passport, access) = state.authorize(&caller, &pid, LogAction::PassportRead, &[], now).await?;
+    let (passport, access) = state
+        .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
+        .await?;
     let readable = access.readable();
     let key = state.data_key(&pid).await?;
     let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
         readable.iter().map(|s| (*s, Vec::new())).collect();
     for row in state.store.live_heads(&pid).await? {
-        let Ok(section) = row.section.parse::<Section>() else { continue };
+        let Ok(section) = row.section.parse::<Section>() else {
+            continue;
+        };
         if let Some(list) = sections.get_mut(&section) {
             list.push(vault::open(&key, &pid, row)?);
         }
     }
     state
-        .log_allowed(&caller, &pid, &access, LogAction::PassportRead, readable, reason(&access), now)
+        .log_allowed(
+            &caller,
+            &pid,
+            &access,
+            LogAction::PassportRead,
+            readable,
+            reason(&access),
+            now,
+        )
         .await?;
-    Ok(Json(PassportView { id: pid, owner: passport.owner_id, seq: passport.seq, sections }))
+    Ok(Json(PassportView {
+        id: pid,
+        owner: passport.owner_id,
+        seq: passport.seq,
+        sections,
+    }))
 }
 
 /// `DELETE /v1/passports/{pid}`: the owner erases the passport; its data key is destroyed.
-pub async fn erase(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<StatusCode> {
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+) -> Result<StatusCode> {
     let now = clock::now();
-    let (_, access) = state.authorize(&caller, &pid, LogAction::PassportRead, &[], now).await?;
+    let (_, access) = state
+        .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
+        .await?;
     if let Err(denial) = access.require_owner("erase the passport") {
-        return Err(state.deny(&caller, &pid, Some(&access), LogAction::PassportRead, &[], denial, now).await);
+        return Err(state
+            .deny(
+                &caller,
+                &pid,
+                Some(&access),
+                LogAction::PassportRead,
+                &[],
+                denial,
+                now,
+            )
+            .await);
     }
     state.store.erase_passport(&pid, now).await?;
     tracing::info!(passport = %pid, "passport erased");
@@ -196,31 +274,82 @@ async fn write_version(
     let now = clock::now();
     let (parsed, payload) = version::parse(jws)?;
     let section = payload.section;
-    let (_, access) = state.authorize(caller, pid, LogAction::VersionWritten, &[section], now).await?;
+    let (_, access) = state
+        .authorize(caller, pid, LogAction::VersionWritten, &[section], now)
+        .await?;
     let head = match rid {
-        Some(rid) => Some(state.store.record_head(pid, rid).await?.ok_or_else(|| Error::not_found("no such record"))?),
+        Some(rid) => Some(
+            state
+                .store
+                .record_head(pid, rid)
+                .await?
+                .ok_or_else(|| Error::not_found("no such record"))?,
+        ),
         None => None,
     };
     // Writing needs `write` on the section (the owner has it); an employer with `agree` may
     // only mark an existing adjustment agreed.
-    let agreeing = !access.can(section, Action::Write) && head.is_some() && access.can(section, Action::Agree);
+    let agreeing =
+        !access.can(section, Action::Write) && head.is_some() && access.can(section, Action::Agree);
     if !agreeing && let Err(denial) = access.require(section, Action::Write) {
-        return Err(state.deny(caller, pid, Some(&access), LogAction::VersionWritten, &[section], denial, now).await);
+        return Err(state
+            .deny(
+                caller,
+                pid,
+                Some(&access),
+                LogAction::VersionWritten,
+                &[section],
+                denial,
+                now,
+            )
+            .await);
     }
-    let result = accept(state, caller, pid, rid, jws, &parsed, payload, head.as_ref(), agreeing, now).await;
+    let result = accept(
+        state,
+        caller,
+        pid,
+        rid,
+        jws,
+        &parsed,
+        payload,
+        head.as_ref(),
+        agreeing,
+        now,
+    )
+    .await;
     let accepted = match result {
         Ok(accepted) => accepted,
         Err(e) => {
             if e.kind() == Some(ProblemType::InvalidSignature) {
-                let denial = Denial { kind: ProblemType::InvalidSignature, reason: e.to_string() };
-                return Err(state.deny(caller, pid, Some(&access), LogAction::VersionWritten, &[section], denial, now).await);
+                let denial = Denial {
+                    kind: ProblemType::InvalidSignature,
+                    reason: e.to_string(),
+                };
+                return Err(state
+                    .deny(
+                        caller,
+                        pid,
+                        Some(&access),
+                        LogAction::VersionWritten,
+                        &[section],
+                        denial,
+                        now,
+                    )
+                    .await);
             }
             return Err(with_current_head(state, pid, rid, e).await);
         }
     };
     let record_id = accepted.payload.record.clone();
     let key = state.data_key(pid).await?;
-    let sealed = vault::seal(&state.master, &key, pid, &record_id, accepted.payload.version, jws);
+    let sealed = vault::seal(
+        &state.master,
+        &key,
+        pid,
+        &record_id,
+        accepted.payload.version,
+        jws,
+    );
     let new = NewVersion {
         record_id: &record_id,
         section,
@@ -230,16 +359,36 @@ async fn write_version(
         deleted: accepted.payload.deleted,
         sealed,
     };
-    let why = if agreeing { "agreement under an active grant" } else { reason(&access) };
-    let event = LogEvent::allowed(&caller.party_id, access.grant_id(), LogAction::VersionWritten, vec![section], why);
+    let why = if agreeing {
+        "agreement under an active grant"
+    } else {
+        reason(&access)
+    };
+    let event = LogEvent::allowed(
+        &caller.party_id,
+        access.grant_id(),
+        LogAction::VersionWritten,
+        vec![section],
+        why,
+    );
     let seq = match state
         .store
-        .append_version(pid, new, head.as_ref(), state.max_records_per_passport, event, now)
+        .append_version(
+            pid,
+            new,
+            head.as_ref(),
+            state.max_records_per_passport,
+            event,
+            now,
+        )
         .await
     {
         Ok(seq) => seq,
         Err(AppendError::Stale) => {
-            let e = Error::client(ProblemType::VersionConflict, "another version was written first");
+            let e = Error::client(
+                ProblemType::VersionConflict,
+                "another version was written first",
+            );
             return Err(with_current_head(state, pid, Some(&record_id), e).await);
         }
         Err(AppendError::Other(e)) => return Err(e),
@@ -274,13 +423,17 @@ async fn accept(
     now: i64,
 ) -> Result<version::AcceptedVersion> {
     let kid = parsed.header_str("kid").unwrap_or_default();
-    let key = state
-        .store
-        .key(kid)
-        .await?
-        .ok_or_else(|| Error::client(ProblemType::InvalidSignature, "the signing key is not registered"))?;
+    let key = state.store.key(kid).await?.ok_or_else(|| {
+        Error::client(
+            ProblemType::InvalidSignature,
+            "the signing key is not registered",
+        )
+    })?;
     if key.party_id != caller.party_id {
-        return Err(Error::client(ProblemType::InvalidSignature, "a version must be signed with the caller's own key"));
+        return Err(Error::client(
+            ProblemType::InvalidSignature,
+            "a version must be signed with the caller's own key",
+        ));
     }
     let accepted = version::accept(jws, parsed, payload, &key, pid, rid, head, now)?;
     if agreeing {
@@ -306,7 +459,17 @@ async fn with_current_head(state: &AppState, pid: &str, rid: Option<&str>, e: Er
     let Some(rid) = rid else { return e };
     match state.current_head(pid, rid).await {
         Ok(Some(head)) => match e {
-            Error::Client { kind, detail, errors, .. } => Error::Client { kind, detail, errors, current_head: Some(Box::new(head)) },
+            Error::Client {
+                kind,
+                detail,
+                errors,
+                ..
+            } => Error::Client {
+                kind,
+                detail,
+                errors,
+                current_head: Some(Box::new(head)),
+            },
             other => other,
         },
         Ok(None) => e,
@@ -321,15 +484,42 @@ pub async fn read_record(
     Path((pid, rid)): Path<(String, String)>,
 ) -> Result<Json<VersionEnvelope>> {
     let now = clock::now();
-    let (_, access) = state.authorize(&caller, &pid, LogAction::PassportRead, &[], now).await?;
-    let row = state.store.head_version(&pid, &rid).await?.ok_or_else(|| Error::not_found("no such record"))?;
-    let section: Section = row.section.parse().map_err(|_| anyhow::anyhow!("bad section in store"))?;
+    let (_, access) = state
+        .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
+        .await?;
+    let row = state
+        .store
+        .head_version(&pid, &rid)
+        .await?
+        .ok_or_else(|| Error::not_found("no such record"))?;
+    let section: Section = row
+        .section
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad section in store"))?;
     if let Err(denial) = access.require(section, Action::Read) {
-        return Err(state.deny(&caller, &pid, Some(&access), LogAction::PassportRead, &[section], denial, now).await);
+        return Err(state
+            .deny(
+                &caller,
+                &pid,
+                Some(&access),
+                LogAction::PassportRead,
+                &[section],
+                denial,
+                now,
+            )
+            .await);
     }
     let envelope = vault::open(&state.data_key(&pid).await?, &pid, row)?;
     state
-        .log_allowed(&caller, &pid, &access, LogAction::PassportRead, vec![section], reason(&access), now)
+        .log_allowed(
+            &caller,
+            &pid,
+            &access,
+            LogAction::PassportRead,
+            vec![section],
+            reason(&access),
+            now,
+        )
         .await?;
     Ok(Json(envelope))
 }
@@ -341,14 +531,29 @@ pub async fn history(
     Path((pid, rid)): Path<(String, String)>,
 ) -> Result<Json<RecordHistory>> {
     let now = clock::now();
-    let (_, access) = state.authorize(&caller, &pid, LogAction::HistoryRead, &[], now).await?;
+    let (_, access) = state
+        .authorize(&caller, &pid, LogAction::HistoryRead, &[], now)
+        .await?;
     let rows = state.store.history(&pid, &rid).await?;
     let Some(first) = rows.first() else {
         return Err(Error::not_found("no such record"));
     };
-    let section: Section = first.section.parse().map_err(|_| anyhow::anyhow!("bad section in store"))?;
+    let section: Section = first
+        .section
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad section in store"))?;
     if let Err(denial) = access.require(section, Action::Read) {
-        return Err(state.deny(&caller, &pid, Some(&access), LogAction::HistoryRead, &[section], denial, now).await);
+        return Err(state
+            .deny(
+                &caller,
+                &pid,
+                Some(&access),
+                LogAction::HistoryRead,
+                &[section],
+                denial,
+                now,
+            )
+            .await);
     }
     let key = state.data_key(&pid).await?;
     let versions = rows
@@ -356,9 +561,21 @@ pub async fn history(
         .map(|row| vault::open(&key, &pid, row))
         .collect::<Result<Vec<_>>>()?;
     state
-        .log_allowed(&caller, &pid, &access, LogAction::HistoryRead, vec![section], reason(&access), now)
+        .log_allowed(
+            &caller,
+            &pid,
+            &access,
+            LogAction::HistoryRead,
+            vec![section],
+            reason(&access),
+            now,
+        )
         .await?;
-    Ok(Json(RecordHistory { record_id: rid, section, versions }))
+    Ok(Json(RecordHistory {
+        record_id: rid,
+        section,
+        versions,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -381,7 +598,9 @@ pub async fn changes(
     if query.since < 0 {
         return Err(Error::bad_request("since must not be negative"));
     }
-    let (passport, access) = state.authorize(&caller, &pid, LogAction::ChangesRead, &[], now).await?;
+    let (passport, access) = state
+        .authorize(&caller, &pid, LogAction::ChangesRead, &[], now)
+        .await?;
     if query.since > passport.seq {
         // The client has seen more than the server holds: a rollback, never a reason to resync.
         return Err(Error::client(
@@ -390,30 +609,63 @@ pub async fn changes(
         ));
     }
     let readable = access.readable();
-    let mut rows = state.store.versions_since(&pid, query.since, limit + 1).await?;
+    let mut rows = state
+        .store
+        .versions_since(&pid, query.since, limit + 1)
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let last_scanned = rows.last().map(|r| r.seq);
     let key = state.data_key(&pid).await?;
     let mut versions = Vec::new();
     for row in rows {
-        let Ok(section) = row.section.parse::<Section>() else { continue };
+        let Ok(section) = row.section.parse::<Section>() else {
+            continue;
+        };
         if readable.contains(&section) {
             versions.push(vault::open(&key, &pid, row)?);
         }
     }
     // Read the head after the versions, so the checkpoint covers every version returned.
-    let head = state.store.passport(&pid).await?.ok_or_else(|| Error::not_found("no such passport"))?;
-    let seq = if more { last_scanned.unwrap_or(query.since) } else { head.seq.max(last_scanned.unwrap_or(0)) };
+    let head = state
+        .store
+        .passport(&pid)
+        .await?
+        .ok_or_else(|| Error::not_found("no such passport"))?;
+    let seq = if more {
+        last_scanned.unwrap_or(query.since)
+    } else {
+        head.seq.max(last_scanned.unwrap_or(0))
+    };
     let checkpoint = state.keys.active().sign_json(
         CHECKPOINT_TYP,
         KeyRef::Kid,
-        &CheckpointClaims { passport: pid.clone(), seq: head.seq, head: head.head, iat: now },
+        &CheckpointClaims {
+            passport: pid.clone(),
+            seq: head.seq,
+            head: head.head,
+            iat: now,
+        },
     );
     state
-        .log_allowed(&caller, &pid, &access, LogAction::ChangesRead, readable, reason(&access), now)
+        .log_allowed(
+            &caller,
+            &pid,
+            &access,
+            LogAction::ChangesRead,
+            readable,
+            reason(&access),
+            now,
+        )
         .await?;
-    Ok(Json(Changes { passport_id: pid, since: query.since, next_since: seq, more, versions, checkpoint }))
+    Ok(Json(Changes {
+        passport_id: pid,
+        since: query.since,
+        next_since: seq,
+        more,
+        versions,
+        checkpoint,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -431,15 +683,43 @@ pub async fn access_log(
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<AccessLogPage>> {
     let now = clock::now();
-    let (_, access) = state.authorize(&caller, &pid, LogAction::AccessLogRead, &[], now).await?;
+    let (_, access) = state
+        .authorize(&caller, &pid, LogAction::AccessLogRead, &[], now)
+        .await?;
     if let Err(denial) = access.require_owner("read the access log") {
-        return Err(state.deny(&caller, &pid, Some(&access), LogAction::AccessLogRead, &[], denial, now).await);
+        return Err(state
+            .deny(
+                &caller,
+                &pid,
+                Some(&access),
+                LogAction::AccessLogRead,
+                &[],
+                denial,
+                now,
+            )
+            .await);
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let entries = state.store.log_page(&pid, query.before, query.actor.as_deref(), limit).await?;
-    let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq)).flatten();
-    state
-        .log_allowed(&caller, &pid, &access, LogAction::AccessLogRead, vec![], "owner", now)
+    let entries = state
+        .store
+        .log_page(&pid, query.before, query.actor.as_deref(), limit)
         .await?;
-    Ok(Json(AccessLogPage { entries, next_before }))
+    let next_before = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
+    state
+        .log_allowed(
+            &caller,
+            &pid,
+            &access,
+            LogAction::AccessLogRead,
+            vec![],
+            "owner",
+            now,
+        )
+        .await?;
+    Ok(Json(AccessLogPage {
+        entries,
+        next_before,
+    }))
 }

@@ -34,36 +34,74 @@ pub async fn token(
 ) -> Result<Json<TokenResponse>> {
     let now = clock::now();
     if req.grant_type != GRANT_TYPE {
-        return Err(Error::bad_request(format!("grant_type must be {GRANT_TYPE}")));
+        return Err(Error::bad_request(format!(
+            "grant_type must be {GRANT_TYPE}"
+        )));
     }
     if req.client_assertion_type != ASSERTION_TYPE {
-        return Err(Error::bad_request(format!("client_assertion_type must be {ASSERTION_TYPE}")));
+        return Err(Error::bad_request(format!(
+            "client_assertion_type must be {ASSERTION_TYPE}"
+        )));
     }
     let bad_assertion = |why: &str| Error::client(ProblemType::InvalidAssertion, why.to_owned());
-    let assertion = CompactJws::parse(&req.client_assertion).map_err(|e| bad_assertion(&e.to_string()))?;
-    let kid = assertion.header_str("kid").ok_or_else(|| bad_assertion("the assertion names no key"))?;
+    let assertion =
+        CompactJws::parse(&req.client_assertion).map_err(|e| bad_assertion(&e.to_string()))?;
+    let kid = assertion
+        .header_str("kid")
+        .ok_or_else(|| bad_assertion("the assertion names no key"))?;
     let key = state
         .store
         .key(kid)
         .await?
         .ok_or_else(|| bad_assertion("the assertion's key is not registered"))?;
     let claims = auth::verify_assertion(&assertion, &key, &state.issuer, now)?;
-    let proof = auth::verify_dpop(dpop_header(&headers)?, "POST", &auth::token_endpoint(&state.issuer), None, now)?;
+    let proof = auth::verify_dpop(
+        dpop_header(&headers)?,
+        "POST",
+        &auth::token_endpoint(&state.issuer),
+        None,
+        now,
+    )?;
     if proof.jkt != key.kid {
         return Err(Error::client(
             ProblemType::InvalidDpopProof,
             "the DPoP proof must be signed by the key that signed the assertion",
         ));
     }
-    if !state.store.use_jti(&format!("assertion:{}:{}", key.kid, claims.jti), claims.exp).await? {
-        return Err(Error::client(ProblemType::ReplayedAssertion, "the assertion was already used"));
+    if !state
+        .store
+        .use_jti(&format!("assertion:{}:{}", key.kid, claims.jti), claims.exp)
+        .await?
+    {
+        return Err(Error::client(
+            ProblemType::ReplayedAssertion,
+            "the assertion was already used",
+        ));
     }
-    if !state.store.use_jti(&format!("dpop:{}:{}", proof.jkt, proof.jti), proof.replay_until).await? {
-        return Err(Error::client(ProblemType::ReplayedDpopProof, "the DPoP proof was already used"));
+    if !state
+        .store
+        .use_jti(
+            &format!("dpop:{}:{}", proof.jkt, proof.jti),
+            proof.replay_until,
+        )
+        .await?
+    {
+        return Err(Error::client(
+            ProblemType::ReplayedDpopProof,
+            "the DPoP proof was already used",
+        ));
     }
 
     let Some(grant_id) = req.grant_id else {
-        let (token, claims) = auth::issue_token(&state.keys, &state.issuer, &key.party_id, key.party_kind, &proof.jkt, None, now);
+        let (token, claims) = auth::issue_token(
+            &state.keys,
+            &state.issuer,
+            &key.party_id,
+            key.party_kind,
+            &proof.jkt,
+            None,
+            now,
+        );
         return Ok(Json(TokenResponse {
             access_token: token,
             token_type: "DPoP".into(),
@@ -87,9 +125,25 @@ pub async fn token(
     };
     let sections: Vec<_> = grant.scopes.iter().map(|s| s.section).collect();
     // The owner is passed as "" so that only the grant can give access here.
-    if let Err(denial) = resolve(&key.party_id, Some(&consent), &grant.passport_id, "", Some(&grant), now) {
-        let event = LogEvent::denied(&key.party_id, Some(&grant.id), LogAction::TokenIssued, sections, &denial.reason);
-        state.store.append_log(&grant.passport_id, event, now).await?;
+    if let Err(denial) = resolve(
+        &key.party_id,
+        Some(&consent),
+        &grant.passport_id,
+        "",
+        Some(&grant),
+        now,
+    ) {
+        let event = LogEvent::denied(
+            &key.party_id,
+            Some(&grant.id),
+            LogAction::TokenIssued,
+            sections,
+            &denial.reason,
+        );
+        state
+            .store
+            .append_log(&grant.passport_id, event, now)
+            .await?;
         return Err(denial.into());
     }
     let (token, claims) = auth::issue_token(
@@ -101,8 +155,17 @@ pub async fn token(
         Some((&consent, grant.ends_at)),
         now,
     );
-    let event = LogEvent::allowed(&key.party_id, Some(&grant.id), LogAction::TokenIssued, sections, "consent token issued under an active grant");
-    state.store.append_log(&grant.passport_id, event, now).await?;
+    let event = LogEvent::allowed(
+        &key.party_id,
+        Some(&grant.id),
+        LogAction::TokenIssued,
+        sections,
+        "consent token issued under an active grant",
+    );
+    state
+        .store
+        .append_log(&grant.passport_id, event, now)
+        .await?;
     Ok(Json(TokenResponse {
         access_token: token,
         token_type: "DPoP".into(),

@@ -50,7 +50,11 @@ macro_rules! append_log_in {
 pub(crate) use append_log_in;
 
 pub(crate) fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
-    sections.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    sections
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[derive(FromRow)]
@@ -82,9 +86,14 @@ impl LogRow {
             at: to_datetime(self.at),
             actor: self.actor_id,
             grant_id: self.grant_id,
-            action: LogAction::parse(&self.action).ok_or_else(|| anyhow::anyhow!("bad log action"))?,
+            action: LogAction::parse(&self.action)
+                .ok_or_else(|| anyhow::anyhow!("bad log action"))?,
             sections,
-            outcome: if self.outcome == "denied" { Outcome::Denied } else { Outcome::Allowed },
+            outcome: if self.outcome == "denied" {
+                Outcome::Denied
+            } else {
+                Outcome::Allowed
+            },
             reason: self.reason,
             prev_hash: self.prev_hash,
             hash: self.hash,
@@ -94,7 +103,12 @@ impl LogRow {
 
 impl Store {
     /// Appends one event in a transaction of its own (reads and denials).
-    pub async fn append_log(&self, passport_id: &str, event: LogEvent, now: i64) -> Result<AccessLogEntry> {
+    pub async fn append_log(
+        &self,
+        passport_id: &str,
+        event: LogEvent,
+        now: i64,
+    ) -> Result<AccessLogEntry> {
         let entry = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let entry = append_log_in!(tx, passport_id, event, now);

@@ -72,7 +72,9 @@ impl Store {
             SQLITE_MIGRATOR.run(&pool).await?;
             Store::Sqlite(pool)
         } else {
-            return Err(anyhow::anyhow!("DATABASE_URL must start with postgres:// or sqlite:").into());
+            return Err(
+                anyhow::anyhow!("DATABASE_URL must start with postgres:// or sqlite:").into(),
+            );
         };
         Ok(store)
     }
@@ -96,4 +98,3 @@ impl Store {
         with_pool!(self, pool => pool.close().await)
     }
 }
-

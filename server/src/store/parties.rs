@@ -117,9 +117,17 @@ impl Store {
             (row, keys)
         });
         let Some(row) = row else { return Ok(None) };
-        let registration = match (row.profession, row.registration_body, row.registration_number) {
+        let registration = match (
+            row.profession,
+            row.registration_body,
+            row.registration_number,
+        ) {
             (Some(profession), Some(registration_body), Some(registration_number)) => {
-                Some(ProfessionalRegistration { profession, registration_body, registration_number })
+                Some(ProfessionalRegistration {
+                    profession,
+                    registration_body,
+                    registration_number,
+                })
             }
             _ => None,
         };

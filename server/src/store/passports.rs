@@ -75,11 +75,11 @@ impl From<sqlx::Error> for AppendError {
 }
 
 fn parse_section(text: &str) -> Result<Section> {
-    text.parse().map_err(|_| anyhow::anyhow!("bad section {text} in store").into())
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("bad section {text} in store").into())
 }
 
-const VERSION_COLUMNS: &str =
-    "v.record_id, v.version, v.seq, v.section, v.author_id, v.hash, v.deleted, v.sealed, v.created_at";
+const VERSION_COLUMNS: &str = "v.record_id, v.version, v.seq, v.section, v.author_id, v.hash, v.deleted, v.sealed, v.created_at";
 
 impl Store {
     /// Creates a passport with its wrapped data key and logs it, atomically.
@@ -166,7 +166,11 @@ impl Store {
     }
 
     /// The head version of one record.
-    pub async fn head_version(&self, passport_id: &str, record_id: &str) -> Result<Option<VersionRow>> {
+    pub async fn head_version(
+        &self,
+        passport_id: &str,
+        record_id: &str,
+    ) -> Result<Option<VersionRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&format!(
                 "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
@@ -207,7 +211,12 @@ impl Store {
     }
 
     /// Versions after sequence number `since`, oldest first, at most `limit`.
-    pub async fn versions_since(&self, passport_id: &str, since: i64, limit: i64) -> Result<Vec<VersionRow>> {
+    pub async fn versions_since(
+        &self,
+        passport_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<VersionRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&format!(
                 "SELECT {VERSION_COLUMNS} FROM record_versions v WHERE v.passport_id = $1 AND v.seq > $2 ORDER BY v.seq LIMIT $3"

@@ -1,0 +1,326 @@
+//! The HTTP client: tokens (with DPoP proofs on every call), parties, passports.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use reqwest::{Method, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wp_schemas::api::{
+    ASSERTION_TYPE, AddKey, EnrolParty, GRANT_TYPE, Grant, Me, Party, PartyKind, PassportInfo,
+    ProfessionalRegistration, RegisterEmployee, Scope, TokenResponse,
+};
+use wp_schemas::jose::{PublicJwk, SigningKey};
+use wp_schemas::problem::{Problem, ProblemType};
+
+use crate::error::{ClientError, Result};
+use crate::passport::PassportClient;
+use crate::proofs;
+
+/// Renew a cached token this long before it expires.
+const RENEW_BEFORE_SECS: i64 = 30;
+
+#[derive(Clone)]
+struct CachedToken {
+    token: String,
+    expires_at: i64,
+    passport_id: Option<String>,
+    scopes: Option<Vec<Scope>>,
+}
+
+/// A party's connection to a Work Passport server, signing with its own key.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: SigningKey,
+    party_id: Option<String>,
+    /// Access token under "", consent tokens under their grant id.
+    tokens: Mutex<HashMap<String, CachedToken>>,
+    /// Parties seen as authors, to check their signatures.
+    parties: Mutex<HashMap<String, Party>>,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`) holding `key`.
+    pub fn new(base_url: &str, key: SigningKey) -> Self {
+        Client {
+            http: reqwest::Client::new(),
+            base: base_url.trim_end_matches('/').to_owned(),
+            key,
+            party_id: None,
+            tokens: Mutex::new(HashMap::new()),
+            parties: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same, for an already registered party.
+    pub fn for_party(base_url: &str, key: SigningKey, party_id: &str) -> Self {
+        let mut client = Self::new(base_url, key);
+        client.party_id = Some(party_id.to_owned());
+        client
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    pub fn party_id(&self) -> Result<&str> {
+        self.party_id.as_deref().ok_or_else(|| {
+            ClientError::Other("this client has no party id yet: register first".into())
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Plumbing
+
+    async fn problem(response: reqwest::Response) -> ClientError {
+        let status = response.status().as_u16();
+        match response.json::<Problem>().await {
+            Ok(problem) => ClientError::from_problem(problem),
+            Err(_) => ClientError::Protocol(format!("HTTP {status} without a problem document")),
+        }
+    }
+
+    /// Exchanges a fresh assertion (and DPoP proof) for a token; with `grant_id`, a consent token.
+    async fn fetch_token(&self, grant_id: Option<&str>) -> Result<CachedToken> {
+        let url = format!("{}/v1/token", self.base);
+        let assertion = proofs::assertion(&self.key, self.party_id()?, &url);
+        let mut form = vec![
+            ("grant_type", GRANT_TYPE.to_owned()),
+            ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+            ("client_assertion", assertion),
+        ];
+        if let Some(gid) = grant_id {
+            form.push(("grant_id", gid.to_owned()));
+        }
+        let response = self
+            .http
+            .post(&url)
+            .header("DPoP", proofs::dpop(&self.key, "POST", &url, None))
+            .form(&form)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(Self::problem(response).await);
+        }
+        let token: TokenResponse = response.json().await?;
+        Ok(CachedToken {
+            token: token.access_token,
+            expires_at: proofs::now() + token.expires_in,
+            passport_id: token.passport_id,
+            scopes: token.scopes,
+        })
+    }
+
+    /// A valid token from the cache, renewed shortly before it expires.
+    async fn token(&self, grant_id: Option<&str>) -> Result<CachedToken> {
+        let slot = grant_id.unwrap_or_default().to_owned();
+        if let Some(cached) = self.tokens.lock().expect("token cache").get(&slot)
+            && cached.expires_at - RENEW_BEFORE_SECS > proofs::now()
+        {
+            return Ok(cached.clone());
+        }
+        let fresh = self.fetch_token(grant_id).await?;
+        self.tokens
+            .lock()
+            .expect("token cache")
+            .insert(slot, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// The current access token (for tools that make their own requests).
+    pub async fn access_token(&self) -> Result<String> {
+        Ok(self.token(None).await?.token)
+    }
+
+    /// A consent token under `grant_id`.
+    pub async fn consent_token(&self, grant_id: &str) -> Result<String> {
+        Ok(self.token(Some(grant_id)).await?.token)
+    }
+
+    fn forget_token(&self, grant_id: Option<&str>) {
+        self.tokens
+            .lock()
+            .expect("token cache")
+            .remove(grant_id.unwrap_or_default());
+    }
+
+    /// Sends an authenticated request: the token in the DPoP scheme and a fresh proof.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        grant_id: Option<&str>,
+        body: Option<&(impl Serialize + ?Sized)>,
+        extra: Option<(header::HeaderName, String)>,
+    ) -> Result<reqwest::Response> {
+        for attempt in 0..2 {
+            let token = self.token(grant_id).await?.token;
+            let path = path_and_query.split('?').next().unwrap_or_default();
+            let proof = proofs::dpop(
+                &self.key,
+                method.as_str(),
+                &format!("{}{path}", self.base),
+                Some(&token),
+            );
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path_and_query}", self.base))
+                .header(header::AUTHORIZATION, format!("DPoP {token}"))
+                .header("DPoP", proof);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            if let Some((name, value)) = &extra {
+                request = request.header(name.clone(), value.clone());
+            }
+            let response = request.send().await?;
+            if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+                return Ok(response);
+            }
+            let error = Self::problem(response).await;
+            // A token can die early (key rotation on the server, clock skew): renew once.
+            if attempt == 0 && error.problem_type() == Some(ProblemType::InvalidToken) {
+                self.forget_token(grant_id);
+                continue;
+            }
+            if error.problem_type() == Some(ProblemType::ConsentInactive) {
+                self.forget_token(grant_id);
+            }
+            return Err(error);
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        grant_id: Option<&str>,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        Ok(self
+            .send(method, path, grant_id, body, None)
+            .await?
+            .json()
+            .await?)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Parties
+
+    /// Registers this client's key as a new employee, proving possession of the key.
+    pub async fn register_employee(&mut self, display_name: &str) -> Result<Party> {
+        let url = format!("{}/v1/parties", self.base);
+        let body = RegisterEmployee {
+            display_name: display_name.into(),
+            jwk: self.key.public_jwk().clone(),
+            proof: proofs::key_proof(&self.key, &url),
+        };
+        let response = self.http.post(&url).json(&body).send().await?;
+        if !response.status().is_success() {
+            return Err(Self::problem(response).await);
+        }
+        let party: Party = response.json().await?;
+        self.party_id = Some(party.id.clone());
+        Ok(party)
+    }
+
+    /// As an admin: enrols an employer, a professional or another admin with their public key.
+    pub async fn enrol(
+        &self,
+        kind: PartyKind,
+        display_name: &str,
+        jwk: &PublicJwk,
+        registration: Option<ProfessionalRegistration>,
+    ) -> Result<Party> {
+        let body = EnrolParty {
+            kind,
+            display_name: display_name.into(),
+            jwk: jwk.clone(),
+            registration,
+        };
+        self.call(Method::POST, "/v1/admin/parties", None, Some(&body))
+            .await
+    }
+
+    pub async fn me(&self) -> Result<Me> {
+        self.call(Method::GET, "/v1/me", None, None::<&()>).await
+    }
+
+    /// A party's public facts and keys (cached: used to check signatures).
+    pub async fn party(&self, id: &str) -> Result<Party> {
+        if let Some(p) = self.parties.lock().expect("party cache").get(id) {
+            return Ok(p.clone());
+        }
+        self.refresh_party(id).await
+    }
+
+    pub(crate) async fn refresh_party(&self, id: &str) -> Result<Party> {
+        let party: Party = self
+            .call(Method::GET, &format!("/v1/parties/{id}"), None, None::<&()>)
+            .await?;
+        self.parties
+            .lock()
+            .expect("party cache")
+            .insert(id.to_owned(), party.clone());
+        Ok(party)
+    }
+
+    /// Adds `new_key` to this party (key rotation), proving possession of it.
+    pub async fn add_key(&self, new_key: &SigningKey) -> Result<Party> {
+        let path = format!("/v1/parties/{}/keys", self.party_id()?);
+        let body = AddKey {
+            jwk: new_key.public_jwk().clone(),
+            proof: proofs::key_proof(new_key, &format!("{}{path}", self.base)),
+        };
+        self.call(Method::POST, &path, None, Some(&body)).await
+    }
+
+    pub async fn revoke_key(&self, kid: &str) -> Result<Party> {
+        let path = format!("/v1/parties/{}/keys/{kid}/revoke", self.party_id()?);
+        self.call(Method::POST, &path, None, None::<&()>).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Passports and grants
+
+    /// As an employee: creates this party's passport.
+    pub async fn create_passport(&self) -> Result<PassportInfo> {
+        self.call(Method::POST, "/v1/passports", None, None::<&()>)
+            .await
+    }
+
+    /// The passport `id`, as its owner.
+    pub fn own_passport(&self, id: &str) -> PassportClient<'_> {
+        PassportClient::new(self, id.to_owned(), None, None)
+    }
+
+    /// The passport shared under `grant_id`, as its grantee: obtains a consent token.
+    pub async fn granted_passport(&self, grant_id: &str) -> Result<PassportClient<'_>> {
+        let token = self.token(Some(grant_id)).await?;
+        let pid = token
+            .passport_id
+            .ok_or_else(|| ClientError::Protocol("a consent token without its passport".into()))?;
+        Ok(PassportClient::new(
+            self,
+            pid,
+            Some(grant_id.to_owned()),
+            Some(token.scopes.unwrap_or_default()),
+        ))
+    }
+
+    /// As a grantee: the grants made to this party.
+    pub async fn grants_to_me(&self) -> Result<Vec<Grant>> {
+        self.call(Method::GET, "/v1/grants", None, None::<&()>)
+            .await
+    }
+}

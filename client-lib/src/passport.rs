@@ -1,0 +1,349 @@
+//! One passport, seen by its owner or by a grantee under a consent token.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::Value;
+use wp_schemas::api::{
+    AccessLogEntry, AccessLogPage, Changes, CreateGrant, Grant, PassportView, RecordHistory, Scope,
+    VersionEnvelope,
+};
+use wp_schemas::chain::verify_log;
+use wp_schemas::sections::{AdjustmentStatus, Section};
+
+use crate::client::Client;
+use crate::error::{ClientError, Result};
+use crate::proofs::{self, VersionDraft};
+use crate::verify::{self, VerifiedVersion};
+
+/// The verified latest version of every record the caller may see, by section.
+#[derive(Debug, Clone)]
+pub struct VerifiedPassport {
+    pub id: String,
+    pub owner: String,
+    pub seq: i64,
+    pub sections: BTreeMap<Section, Vec<VerifiedVersion>>,
+}
+
+impl VerifiedPassport {
+    pub fn records(&self, section: Section) -> &[VerifiedVersion] {
+        self.sections.get(&section).map_or(&[], Vec::as_slice)
+    }
+}
+
+pub struct PassportClient<'c> {
+    client: &'c Client,
+    pub id: String,
+    grant_id: Option<String>,
+    /// A grantee's scopes; None for the owner.
+    scopes: Option<Vec<Scope>>,
+}
+
+impl<'c> PassportClient<'c> {
+    pub(crate) fn new(
+        client: &'c Client,
+        id: String,
+        grant_id: Option<String>,
+        scopes: Option<Vec<Scope>>,
+    ) -> Self {
+        PassportClient {
+            client,
+            id,
+            grant_id,
+            scopes,
+        }
+    }
+
+    pub fn grant_id(&self) -> Option<&str> {
+        self.grant_id.as_deref()
+    }
+
+    pub fn scopes(&self) -> Option<&[Scope]> {
+        self.scopes.as_deref()
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/v1/passports/{}{rest}", self.id)
+    }
+
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, rest: &str) -> Result<T> {
+        self.client
+            .call(
+                Method::GET,
+                &self.path(rest),
+                self.grant_id.as_deref(),
+                None::<&()>,
+            )
+            .await
+    }
+
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        rest: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
+        self.client
+            .call(
+                Method::POST,
+                &self.path(rest),
+                self.grant_id.as_deref(),
+                body,
+            )
+            .await
+    }
+
+    /// Verifies one version against its author's keys (refreshing them once: a key may be new).
+    pub async fn verify(
+        &self,
+        envelope: &VersionEnvelope,
+        expected_prev: Option<Option<&str>>,
+    ) -> Result<VerifiedVersion> {
+        verify::in_scope(
+            envelope.section,
+            verify::readable(self.scopes.as_deref()).as_deref(),
+        )?;
+        let author = self.client.party(&envelope.author).await?;
+        let payload = match verify::version(envelope, &self.id, &author, expected_prev) {
+            Ok(p) => p,
+            Err(ClientError::Verification(_)) => {
+                let author = self.client.refresh_party(&envelope.author).await?;
+                verify::version(envelope, &self.id, &author, expected_prev)?
+            }
+            Err(e) => return Err(e),
+        };
+        let author = self.client.party(&envelope.author).await?;
+        Ok(VerifiedVersion {
+            envelope: envelope.clone(),
+            payload,
+            author,
+        })
+    }
+
+    /// The passport as the server sends it, unverified (for tools that verify themselves).
+    pub async fn read_raw(&self) -> Result<PassportView> {
+        self.get("").await
+    }
+
+    /// The latest version of every visible record, each signature verified.
+    pub async fn read(&self) -> Result<VerifiedPassport> {
+        let view = self.read_raw().await?;
+        if view.id != self.id {
+            return Err(ClientError::Verification(
+                "the server answered with another passport".into(),
+            ));
+        }
+        let mut sections = BTreeMap::new();
+        for (section, envelopes) in view.sections {
+            let mut verified = Vec::with_capacity(envelopes.len());
+            for envelope in &envelopes {
+                if envelope.section != section {
+                    return Err(ClientError::Verification(
+                        "a record filed under the wrong section".into(),
+                    ));
+                }
+                verified.push(self.verify(envelope, None).await?);
+            }
+            sections.insert(section, verified);
+        }
+        Ok(VerifiedPassport {
+            id: view.id,
+            owner: view.owner,
+            seq: view.seq,
+            sections,
+        })
+    }
+
+    /// A record's whole history, its chain verified from version 1.
+    pub async fn history(&self, record_id: &str) -> Result<Vec<VerifiedVersion>> {
+        let history: RecordHistory = self.get(&format!("/records/{record_id}/versions")).await?;
+        if history.record_id != record_id {
+            return Err(ClientError::Verification(
+                "the server answered with another record".into(),
+            ));
+        }
+        verify::chain(&history.versions)?;
+        let mut verified: Vec<VerifiedVersion> = Vec::with_capacity(history.versions.len());
+        for envelope in &history.versions {
+            let prev = verified.last().map(|v| v.envelope.hash.as_str());
+            verified.push(self.verify(envelope, Some(prev)).await?);
+        }
+        Ok(verified)
+    }
+
+    /// The latest version of one record, verified.
+    pub async fn record(&self, record_id: &str) -> Result<VerifiedVersion> {
+        let envelope: VersionEnvelope = self.get(&format!("/records/{record_id}")).await?;
+        self.verify(&envelope, None).await
+    }
+
+    async fn submit(&self, rest: &str, draft: VersionDraft) -> Result<VerifiedVersion> {
+        let jws = proofs::sign_version(self.client.key(), self.client.party_id()?, draft);
+        let envelope: VersionEnvelope = self
+            .post(rest, Some(&serde_json::json!({ "jws": jws })))
+            .await?;
+        if envelope.jws != jws {
+            return Err(ClientError::Verification(
+                "the server stored something other than what was signed".into(),
+            ));
+        }
+        self.verify(&envelope, None).await
+    }
+
+    /// Adds a record to `section`, signed by this client's key.
+    pub async fn create_record(&self, section: Section, body: Value) -> Result<VerifiedVersion> {
+        let draft = VersionDraft {
+            passport: self.id.clone(),
+            record: uuid::Uuid::new_v4().to_string(),
+            section,
+            version: 1,
+            prev: None,
+            body: Some(body),
+        };
+        self.submit("/records", draft).await
+    }
+
+    /// Writes `body` (None: a tombstone) as the version after `head`. A stale `head` gets
+    /// [`ClientError::Conflict`] with the current head: call again on top of that one.
+    pub async fn write_after(
+        &self,
+        head: &VersionEnvelope,
+        body: Option<Value>,
+    ) -> Result<VerifiedVersion> {
+        let draft = VersionDraft {
+            passport: self.id.clone(),
+            record: head.record_id.clone(),
+            section: head.section,
+            version: head.version + 1,
+            prev: Some(head.hash.clone()),
+            body,
+        };
+        self.submit(&format!("/records/{}/versions", head.record_id), draft)
+            .await
+    }
+
+    /// Replaces a record's body on top of its current head.
+    pub async fn update_record(&self, record_id: &str, body: Value) -> Result<VerifiedVersion> {
+        let head = self.record(record_id).await?;
+        self.write_after(&head.envelope, Some(body)).await
+    }
+
+    /// Deletes a record with a signed tombstone; its history stays.
+    pub async fn delete_record(&self, record_id: &str) -> Result<VerifiedVersion> {
+        let head = self.record(record_id).await?;
+        self.write_after(&head.envelope, None).await
+    }
+
+    /// Applies `change` to the current head, and again to the newer head whenever another
+    /// writer got there first (at most `attempts` times): the helper for a 409.
+    pub async fn rebase_and_write(
+        &self,
+        record_id: &str,
+        attempts: usize,
+        change: impl Fn(&Value) -> Value,
+    ) -> Result<VerifiedVersion> {
+        let mut head = self.record(record_id).await?;
+        for _ in 0..attempts.max(1) {
+            let body = change(head.payload.body.as_ref().unwrap_or(&Value::Null));
+            match self.write_after(&head.envelope, Some(body)).await {
+                Err(ClientError::Conflict { current_head, .. }) => {
+                    head = self.verify(&current_head, None).await?;
+                }
+                other => return other,
+            }
+        }
+        Err(ClientError::Other(
+            "the record kept changing; gave up".into(),
+        ))
+    }
+
+    /// As an employer with `agree` on adjustments: records that the adjustment is agreed, as a
+    /// new version signed by the employer that changes only `status` and `agreed_by`.
+    pub async fn agree_adjustment(
+        &self,
+        record_id: &str,
+        agreed_by: &str,
+    ) -> Result<VerifiedVersion> {
+        let head = self.record(record_id).await?;
+        if head.envelope.section != Section::Adjustments {
+            return Err(ClientError::Other("only adjustments are agreed".into()));
+        }
+        let mut body = head.payload.body.clone().unwrap_or_default();
+        body["status"] = serde_json::to_value(AdjustmentStatus::Agreed).expect("status serializes");
+        body["agreed_by"] = Value::String(agreed_by.into());
+        self.write_after(&head.envelope, Some(body)).await
+    }
+
+    /// The raw changes feed after `since` (see [`crate::replica`] for a verified, synced copy).
+    pub async fn changes(&self, since: i64) -> Result<Changes> {
+        self.get(&format!("/changes?since={since}")).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Owner only
+
+    pub async fn grant(&self, request: &CreateGrant) -> Result<Grant> {
+        let body = serde_json::to_value(request).map_err(|e| ClientError::Other(e.to_string()))?;
+        self.post("/grants", Some(&body)).await
+    }
+
+    pub async fn grants(&self) -> Result<Vec<Grant>> {
+        self.get("/grants").await
+    }
+
+    pub async fn revoke(&self, grant_id: &str) -> Result<Grant> {
+        self.post(&format!("/grants/{grant_id}/revoke"), None).await
+    }
+
+    pub async fn access_log_page(
+        &self,
+        before: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<AccessLogPage> {
+        let mut query = Vec::new();
+        if let Some(b) = before {
+            query.push(format!("before={b}"));
+        }
+        if let Some(a) = actor {
+            query.push(format!("actor={a}"));
+        }
+        let rest = if query.is_empty() {
+            "/access-log".to_owned()
+        } else {
+            format!("/access-log?{}", query.join("&"))
+        };
+        self.get(&rest).await
+    }
+
+    /// The whole access log, oldest first, its hash chain verified from the first entry.
+    pub async fn verified_access_log(&self) -> Result<Vec<AccessLogEntry>> {
+        let mut entries = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self.access_log_page(before, None).await?;
+            entries.extend(page.entries);
+            match page.next_before {
+                Some(b) => before = Some(b),
+                None => break,
+            }
+        }
+        entries.reverse();
+        verify_log(&self.id, &entries, None).map_err(|b| {
+            ClientError::Verification(format!("access log entry {}: {}", b.seq, b.reason))
+        })?;
+        Ok(entries)
+    }
+
+    /// Erases the passport for good.
+    pub async fn erase(&self) -> Result<()> {
+        self.client
+            .send(
+                Method::DELETE,
+                &self.path(""),
+                self.grant_id.as_deref(),
+                None::<&()>,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+}
