@@ -1,6 +1,7 @@
 //! Wire types shared by the Work Passport server and its clients: request and response bodies,
 //! the typed section bodies, the signed payloads, the hash chains, and the problem types.
-//! The JSON Schema and OpenAPI documents in `schemas/json/` are generated from these types.
+//! The JSON Schema files (`schemas/json/`) and the OpenAPI document (`schemas/openapi.json`) are
+//! generated from these types.
 
 pub mod api;
 pub mod chain;

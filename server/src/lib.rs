@@ -8,6 +8,7 @@ use std::future::Future;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;

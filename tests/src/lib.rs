@@ -289,3 +289,82 @@ mod tests {
         );
     }
 }
+
+/// The server as a separate process (the real binary), for end-to-end tests and for several
+/// instances on one database. Killed on drop.
+pub struct ServerProcess {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl ServerProcess {
+    /// Spawns `binary` (pass `env!("CARGO_BIN_EXE_wp-test-server")`) with `args` on a free port,
+    /// and waits until it answers `/healthz`.
+    pub async fn spawn(binary: &str, data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> Self {
+        // Find a free port; the tiny window before the server binds it again is harmless here.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new(binary)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the server binary");
+        let server = ServerProcess { url: format!("http://127.0.0.1:{port}"), child };
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{}/healthz", server.url)).send().await
+                && r.status().is_success()
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server process did not come up on {}", server.url);
+    }
+
+    /// An admin for this server, registered with the operator's `add-admin` command.
+    pub fn add_admin(binary: &str, data_dir: &std::path::Path, database_url: &str, key: &SigningKey) -> String {
+        let jwk_file = data_dir.join(format!("admin-{}.jwk", uuid::Uuid::new_v4()));
+        std::fs::write(&jwk_file, serde_json::to_string(key.public_jwk()).expect("jwk")).expect("write jwk");
+        let output = std::process::Command::new(binary)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .args(["add-admin", "--jwk-file"])
+            .arg(&jwk_file)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run add-admin");
+        assert!(output.status.success(), "add-admin failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A database for server processes: a SQLite file in `dir`, or a fresh PostgreSQL database
+/// (dropped with the returned guard).
+pub async fn process_database(backend: Backend, dir: &std::path::Path) -> (String, Option<impl Drop>) {
+    match backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.join("passport.db").display()), None),
+        Backend::Postgres => {
+            let (db, url) = PgDatabase::create().await;
+            (url, Some(db))
+        }
+    }
+}

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use wp_schemas::api::{
     AccessLogPage, Action, CHECKPOINT_TYP, Changes, CheckpointClaims, LogAction, PartyKind,
@@ -592,7 +593,8 @@ pub async fn changes(
     caller: Caller,
     Path(pid): Path<String>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
-) -> Result<Json<Changes>> {
+    headers: HeaderMap,
+) -> Result<Response> {
     let now = clock::now();
     let limit = query.limit.unwrap_or(500).clamp(1, 1000);
     if query.since < 0 {
@@ -607,6 +609,19 @@ pub async fn changes(
             ProblemType::Conflict,
             "the cursor is ahead of the server's history: the server may have been rolled back",
         ));
+    }
+    // Nothing new since the client's last sync: 304, after the same checks and logging.
+    let etag = format!("\"{}\"", passport.seq);
+    let unchanged = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|tag| tag.trim() == etag));
+    if unchanged {
+        state
+            .log_allowed(&caller, &pid, &access, LogAction::ChangesRead, access.readable(), "unchanged", now)
+            .await?;
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let readable = access.readable();
     let mut rows = state
@@ -658,14 +673,16 @@ pub async fn changes(
             now,
         )
         .await?;
-    Ok(Json(Changes {
+    let etag = format!("\"{}\"", head.seq);
+    let changes = Changes {
         passport_id: pid,
         since: query.since,
         next_since: seq,
         more,
         versions,
         checkpoint,
-    }))
+    };
+    Ok(([(header::ETAG, etag)], Json(changes)).into_response())
 }
 
 #[derive(Deserialize)]
