@@ -300,7 +300,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Spawns `binary` (pass `env!("CARGO_BIN_EXE_wp-test-server")`) with `args` on a free port,
     /// and waits until it answers `/healthz`.
-    pub async fn spawn(binary: &str, data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> Self {
+    pub async fn spawn(
+        binary: &str,
+        data_dir: &std::path::Path,
+        database_url: &str,
+        args: &[&str],
+    ) -> Self {
         // Find a free port; the tiny window before the server binds it again is harmless here.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -318,7 +323,10 @@ impl ServerProcess {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawn the server binary");
-        let server = ServerProcess { url: format!("http://127.0.0.1:{port}"), child };
+        let server = ServerProcess {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
         let http = reqwest::Client::new();
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{}/healthz", server.url)).send().await
@@ -332,9 +340,18 @@ impl ServerProcess {
     }
 
     /// An admin for this server, registered with the operator's `add-admin` command.
-    pub fn add_admin(binary: &str, data_dir: &std::path::Path, database_url: &str, key: &SigningKey) -> String {
+    pub fn add_admin(
+        binary: &str,
+        data_dir: &std::path::Path,
+        database_url: &str,
+        key: &SigningKey,
+    ) -> String {
         let jwk_file = data_dir.join(format!("admin-{}.jwk", uuid::Uuid::new_v4()));
-        std::fs::write(&jwk_file, serde_json::to_string(key.public_jwk()).expect("jwk")).expect("write jwk");
+        std::fs::write(
+            &jwk_file,
+            serde_json::to_string(key.public_jwk()).expect("jwk"),
+        )
+        .expect("write jwk");
         let output = std::process::Command::new(binary)
             .arg("--data-dir")
             .arg(data_dir)
@@ -345,8 +362,15 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .output()
             .expect("run add-admin");
-        assert!(output.status.success(), "add-admin failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+        assert!(
+            output.status.success(),
+            "add-admin failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     }
 }
 
@@ -359,12 +383,56 @@ impl Drop for ServerProcess {
 
 /// A database for server processes: a SQLite file in `dir`, or a fresh PostgreSQL database
 /// (dropped with the returned guard).
-pub async fn process_database(backend: Backend, dir: &std::path::Path) -> (String, Option<impl Drop>) {
+pub async fn process_database(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> (String, Option<impl Drop>) {
     match backend {
-        Backend::Sqlite => (format!("sqlite://{}", dir.join("passport.db").display()), None),
+        Backend::Sqlite => (
+            format!("sqlite://{}", dir.join("passport.db").display()),
+            None,
+        ),
         Backend::Postgres => {
             let (db, url) = PgDatabase::create().await;
             (url, Some(db))
         }
     }
+}
+
+/// Sends a request as `client` with `token` (an access or consent token) and a fresh DPoP proof
+/// by the client's key: for tests that craft what the library would refuse to send.
+pub async fn raw_request(
+    client: &Client,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> reqwest::Response {
+    let url = format!("{}{path}", client.base_url());
+    let htu = url.split('?').next().unwrap_or_default().to_owned();
+    let mut request = client
+        .http()
+        .request(method.clone(), &url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header(
+            "DPoP",
+            wp_client::proofs::dpop(client.key(), method.as_str(), &htu, Some(token)),
+        );
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.expect("request")
+}
+
+/// The problem type of a refused response (panics if the body is not problem+json).
+pub async fn problem_of(response: reqwest::Response) -> (u16, wp_schemas::problem::Problem) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    (status, response.json().await.expect("problem body"))
 }
