@@ -271,24 +271,6 @@ impl Drop for TestServer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_url_rewrite() {
-        assert_eq!(
-            super::replace_database("postgres://root@127.0.0.1:5432/test", "x"),
-            "postgres://root@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            super::replace_database("postgres://h/test?sslmode=disable", "x"),
-            "postgres://h/x?sslmode=disable"
-        );
-        assert_eq!(
-            super::replace_database("postgres://h", "x"),
-            "postgres://h/x"
-        );
-    }
-}
 
 /// The server as a separate process (the real binary), for end-to-end tests and for several
 /// instances on one database. Killed on drop.
@@ -435,4 +417,23 @@ pub async fn problem_of(response: reqwest::Response) -> (u16, wp_schemas::proble
         .to_owned();
     assert_eq!(content_type, "application/problem+json", "status {status}");
     (status, response.json().await.expect("problem body"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_url_rewrite() {
+        assert_eq!(
+            super::replace_database("postgres://root@127.0.0.1:5432/test", "x"),
+            "postgres://root@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://h", "x"),
+            "postgres://h/x"
+        );
+    }
 }
