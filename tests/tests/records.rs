@@ -640,7 +640,6 @@ async fn erasure_shreds_the_data_key(backend: Backend) {
         wp_server::vault::open(&key, &info.id, copy[0].clone()).is_ok(),
         "readable before erasure"
     );
-    drop(key);
 
     // Only the owner erases.
     let bob = server.employee("Bob").await;
