@@ -321,9 +321,13 @@ async fn write_version(
     let accepted = match result {
         Ok(accepted) => accepted,
         Err(e) => {
-            if e.kind() == Some(ProblemType::InvalidSignature) {
+            // A forged signature or an agreement that changes more than it may: logged refusals.
+            if matches!(
+                e.kind(),
+                Some(ProblemType::InvalidSignature | ProblemType::Forbidden)
+            ) {
                 let denial = Denial {
-                    kind: ProblemType::InvalidSignature,
+                    kind: e.kind().unwrap_or(ProblemType::Forbidden),
                     reason: e.to_string(),
                 };
                 return Err(state
@@ -619,7 +623,15 @@ pub async fn changes(
         .any(|v| v.split(',').any(|tag| tag.trim() == etag));
     if unchanged {
         state
-            .log_allowed(&caller, &pid, &access, LogAction::ChangesRead, access.readable(), "unchanged", now)
+            .log_allowed(
+                &caller,
+                &pid,
+                &access,
+                LogAction::ChangesRead,
+                access.readable(),
+                "unchanged",
+                now,
+            )
             .await?;
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
