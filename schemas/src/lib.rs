@@ -6,6 +6,6 @@
 pub mod api;
 pub mod chain;
 pub mod jose;
+pub mod openapi;
 pub mod problem;
 pub mod sections;
-pub mod openapi;

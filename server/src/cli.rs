@@ -1,14 +1,13 @@
 //! The `work-passport-server` command: serve, or an operator task.
 
-use anyhow::Context;
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
-use wp_schemas::api::PartyKind;
 use crate::config::{Cli, Command};
 use crate::domain::party;
 use crate::keys::{MasterKeys, ServerKeys};
 use crate::{Store, clock};
-
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wp_schemas::api::PartyKind;
 
 /// The command line: parse flags, set up logging, run the chosen command.
 pub async fn main() -> anyhow::Result<()> {

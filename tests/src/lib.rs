@@ -271,7 +271,6 @@ impl Drop for TestServer {
     }
 }
 
-
 /// The server as a separate process (the real binary), for end-to-end tests and for several
 /// instances on one database. Killed on drop.
 pub struct ServerProcess {
