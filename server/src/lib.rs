@@ -48,6 +48,7 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         issuer,
         max_body_bytes: settings.max_body_bytes,
         max_records_per_passport: settings.max_records_per_passport,
+        verified_tokens: Default::default(),
     }))
 }
 

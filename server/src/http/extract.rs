@@ -173,7 +173,7 @@ impl FromRequestParts<AppState> for Caller {
                 ));
             }
         };
-        let claims = auth::verify_token(token, &state.keys, &state.issuer, now)?;
+        let claims = state.verify_token(token, now)?;
         let htu = format!("{}{}", state.issuer, parts.uri.path());
         let proof = auth::verify_dpop(
             dpop_header(&parts.headers)?,
@@ -191,7 +191,7 @@ impl FromRequestParts<AppState> for Caller {
         state.check_key_and_proof(&claims.sub, &proof).await?;
         Ok(Caller {
             consent: auth::consent_of(&claims),
-            party_id: claims.sub,
+            party_id: claims.sub.clone(),
             kind: claims.party_kind,
             jkt: proof.jkt,
         })

@@ -15,7 +15,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use wp_schemas::problem::{Problem, ProblemType};
 
-use crate::domain::auth::DpopProof;
+use wp_schemas::api::AccessTokenClaims;
+
+use crate::domain::auth::{self, DpopProof};
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
 use crate::store::Store;
@@ -40,6 +42,44 @@ pub struct Inner {
     pub issuer: String,
     pub max_body_bytes: usize,
     pub max_records_per_passport: i64,
+    /// Access tokens whose signature and claims were verified, until they expire.
+    pub verified_tokens: TokenCache,
+}
+
+/// Verified access tokens. A token is immutable, so its signature needs checking once, not on
+/// every request; what can change (the key's revocation, the grant) is checked every time.
+#[derive(Default)]
+pub struct TokenCache(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<AccessTokenClaims>>>,
+);
+
+/// Enough for every token alive at once on one instance at the load we expect; beyond it the
+/// cache forgets expired tokens, then everything.
+const TOKEN_CACHE_LIMIT: usize = 100_000;
+
+impl TokenCache {
+    pub fn get(&self, token: &str, now: i64) -> Option<std::sync::Arc<AccessTokenClaims>> {
+        let map = self.0.lock().expect("token cache");
+        map.get(token).filter(|c| c.exp > now).cloned()
+    }
+
+    pub fn insert(
+        &self,
+        token: &str,
+        claims: AccessTokenClaims,
+        now: i64,
+    ) -> std::sync::Arc<AccessTokenClaims> {
+        let claims = std::sync::Arc::new(claims);
+        let mut map = self.0.lock().expect("token cache");
+        if map.len() >= TOKEN_CACHE_LIMIT {
+            map.retain(|_, c| c.exp > now);
+            if map.len() >= TOKEN_CACHE_LIMIT {
+                map.clear();
+            }
+        }
+        map.insert(token.to_owned(), claims.clone());
+        claims
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -54,9 +94,27 @@ impl AppState {
         AppState(Arc::new(inner))
     }
 
+    /// A token's verified claims: from the cache, or verified now (RFC 9068 checks) and cached.
+    pub fn verify_token(&self, token: &str, now: i64) -> Result<std::sync::Arc<AccessTokenClaims>> {
+        if let Some(claims) = self.verified_tokens.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = auth::verify_token(token, &self.keys, &self.issuer, now)?;
+        Ok(self.verified_tokens.insert(token, claims, now))
+    }
+
     /// The per-request checks that need the database: the proof's `jti` was never seen (on
     /// any instance), and the token's key is still registered to the caller and not revoked.
     pub async fn check_key_and_proof(&self, party_id: &str, proof: &DpopProof) -> Result<()> {
+        let jti = format!("dpop:{}:{}", proof.jkt, proof.jti);
+        if self
+            .store
+            .admit_proof(&jti, proof.replay_until, &proof.jkt, party_id)
+            .await?
+        {
+            return Ok(());
+        }
+        // Refused: say why. A key is revoked (or was never this party's), or the proof is a replay.
         let key = self.store.key(&proof.jkt).await?;
         if !key.is_some_and(|k| k.party_id == party_id && k.active_at(crate::clock::now())) {
             return Err(Error::client(
@@ -64,20 +122,10 @@ impl AppState {
                 "the token's key is revoked",
             ));
         }
-        if !self
-            .store
-            .use_jti(
-                &format!("dpop:{}:{}", proof.jkt, proof.jti),
-                proof.replay_until,
-            )
-            .await?
-        {
-            return Err(Error::client(
-                ProblemType::ReplayedDpopProof,
-                "the DPoP proof was already used",
-            ));
-        }
-        Ok(())
+        Err(Error::client(
+            ProblemType::ReplayedDpopProof,
+            "the DPoP proof was already used",
+        ))
     }
 }
 

@@ -37,9 +37,10 @@ impl AppState {
         sections: &[Section],
         now: i64,
     ) -> Result<(PassportRow, Access)> {
-        let passport = self
+        let grant_id = caller.consent.as_ref().map(|c| c.grant_id.as_str());
+        let (passport, grant) = self
             .store
-            .passport(pid)
+            .access_context(pid, grant_id)
             .await?
             .ok_or_else(|| Error::not_found("no such passport"))?;
         if passport.erased_at.is_some() {
@@ -48,10 +49,6 @@ impl AppState {
                 "the passport was erased by its owner",
             ));
         }
-        let grant = match &caller.consent {
-            Some(consent) => self.store.grant(&consent.grant_id).await?,
-            None => None,
-        };
         match resolve(
             &caller.party_id,
             caller.consent.as_ref(),
@@ -123,6 +120,14 @@ impl AppState {
             .ok_or_else(|| Error::client(ProblemType::Gone, "the passport was erased by its owner"))
     }
 
+    /// The data key of an authorised passport, unwrapped from what the access context read.
+    fn passport_key(&self, passport: &PassportRow) -> Result<DataKey> {
+        let (kid, wrapped) = passport.wrapped_key.as_ref().ok_or_else(|| {
+            Error::client(ProblemType::Gone, "the passport was erased by its owner")
+        })?;
+        Ok(self.master.unwrap(kid, &passport.id, wrapped)?)
+    }
+
     async fn current_head(&self, pid: &str, rid: &str) -> Result<Option<VersionEnvelope>> {
         let Some(row) = self.store.head_version(pid, rid).await? else {
             return Ok(None);
@@ -186,7 +191,7 @@ pub async fn read(
         .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
         .await?;
     let readable = access.readable();
-    let key = state.data_key(&pid).await?;
+    let key = state.passport_key(&passport)?;
     let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
         readable.iter().map(|s| (*s, Vec::new())).collect();
     for row in state.store.live_heads(&pid).await? {
@@ -275,7 +280,7 @@ async fn write_version(
     let now = clock::now();
     let (parsed, payload) = version::parse(jws)?;
     let section = payload.section;
-    let (_, access) = state
+    let (passport, access) = state
         .authorize(caller, pid, LogAction::VersionWritten, &[section], now)
         .await?;
     let head = match rid {
@@ -346,7 +351,7 @@ async fn write_version(
         }
     };
     let record_id = accepted.payload.record.clone();
-    let key = state.data_key(pid).await?;
+    let key = state.passport_key(&passport)?;
     let sealed = vault::seal(
         &state.master,
         &key,
@@ -489,7 +494,7 @@ pub async fn read_record(
     Path((pid, rid)): Path<(String, String)>,
 ) -> Result<Json<VersionEnvelope>> {
     let now = clock::now();
-    let (_, access) = state
+    let (passport, access) = state
         .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
         .await?;
     let row = state
@@ -514,7 +519,7 @@ pub async fn read_record(
             )
             .await);
     }
-    let envelope = vault::open(&state.data_key(&pid).await?, &pid, row)?;
+    let envelope = vault::open(&state.passport_key(&passport)?, &pid, row)?;
     state
         .log_allowed(
             &caller,
@@ -536,7 +541,7 @@ pub async fn history(
     Path((pid, rid)): Path<(String, String)>,
 ) -> Result<Json<RecordHistory>> {
     let now = clock::now();
-    let (_, access) = state
+    let (passport, access) = state
         .authorize(&caller, &pid, LogAction::HistoryRead, &[], now)
         .await?;
     let rows = state.store.history(&pid, &rid).await?;
@@ -560,7 +565,7 @@ pub async fn history(
             )
             .await);
     }
-    let key = state.data_key(&pid).await?;
+    let key = state.passport_key(&passport)?;
     let versions = rows
         .into_iter()
         .map(|row| vault::open(&key, &pid, row))
@@ -614,8 +619,10 @@ pub async fn changes(
             "the cursor is ahead of the server's history: the server may have been rolled back",
         ));
     }
-    // Nothing new since the client's last sync: 304, after the same checks and logging.
-    let etag = format!("\"{}\"", passport.seq);
+    // Nothing new since the client's last sync: 304, after the same checks and logging. The tag
+    // names the history hash as well as the sequence, so that a forked history (same sequence,
+    // another head) is served with its checkpoint instead of hidden behind a 304.
+    let etag = format!("\"{}.{}\"", passport.seq, passport.head);
     let unchanged = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -643,7 +650,7 @@ pub async fn changes(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let last_scanned = rows.last().map(|r| r.seq);
-    let key = state.data_key(&pid).await?;
+    let key = state.passport_key(&passport)?;
     let mut versions = Vec::new();
     for row in rows {
         let Ok(section) = row.section.parse::<Section>() else {
@@ -662,7 +669,10 @@ pub async fn changes(
     let seq = if more {
         last_scanned.unwrap_or(query.since)
     } else {
-        head.seq.max(last_scanned.unwrap_or(0))
+        // Every version up to the sequence read before the scan was committed before it (a
+        // version and its sequence commit together): the cursor may go that far, never to a head
+        // read after the scan, which could name a version this answer does not hold.
+        passport.seq.max(last_scanned.unwrap_or(query.since))
     };
     let checkpoint = state.keys.active().sign_json(
         CHECKPOINT_TYP,
@@ -685,7 +695,7 @@ pub async fn changes(
             now,
         )
         .await?;
-    let etag = format!("\"{}\"", head.seq);
+    // The tag of the state read before the scan, which the cursor above covers.
     let changes = Changes {
         passport_id: pid,
         since: query.since,

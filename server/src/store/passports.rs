@@ -8,6 +8,7 @@ use wp_schemas::sections::Section;
 use super::log::append_log_in;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
+use crate::domain::grant::GrantRecord;
 use crate::domain::version::Head;
 use crate::error::{Error, Result, ResultExt};
 
@@ -19,6 +20,33 @@ pub struct PassportRow {
     pub head: String,
     pub created_at: i64,
     pub erased_at: Option<i64>,
+    /// The wrapped data key (master key id, wrapped key), when read with the access context.
+    #[sqlx(skip)]
+    pub wrapped_key: Option<(String, Vec<u8>)>,
+}
+
+/// Everything a request on a passport needs to be decided, read in one statement.
+#[derive(FromRow)]
+struct ContextRow {
+    id: String,
+    owner_id: String,
+    seq: i64,
+    head: String,
+    created_at: i64,
+    erased_at: Option<i64>,
+    master_kid: Option<String>,
+    wrapped_key: Option<Vec<u8>>,
+    g_id: Option<String>,
+    g_passport_id: Option<String>,
+    g_grantor_id: Option<String>,
+    g_grantee_id: Option<String>,
+    g_scopes: Option<String>,
+    g_purpose: Option<String>,
+    g_consent_text: Option<String>,
+    g_starts_at: Option<i64>,
+    g_ends_at: Option<i64>,
+    g_revoked_at: Option<i64>,
+    g_created_at: Option<i64>,
 }
 
 /// A stored version; `sealed` is its JWS encrypted with the passport's data key.
@@ -124,6 +152,74 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         }))
+    }
+
+    /// The passport, its wrapped data key and (when `grant_id` is given) that grant, as they are
+    /// now: one statement, because every authorised request starts here.
+    pub async fn access_context(
+        &self,
+        passport_id: &str,
+        grant_id: Option<&str>,
+    ) -> Result<Option<(PassportRow, Option<GrantRecord>)>> {
+        let row: Option<ContextRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT p.id, p.owner_id, p.seq, p.head, p.created_at, p.erased_at, k.master_kid, k.wrapped_key, \
+                 g.id AS g_id, g.passport_id AS g_passport_id, g.grantor_id AS g_grantor_id, g.grantee_id AS g_grantee_id, \
+                 g.scopes AS g_scopes, g.purpose AS g_purpose, g.consent_text AS g_consent_text, g.starts_at AS g_starts_at, \
+                 g.ends_at AS g_ends_at, g.revoked_at AS g_revoked_at, g.created_at AS g_created_at \
+                 FROM passports p \
+                 LEFT JOIN passport_keys k ON k.passport_id = p.id \
+                 LEFT JOIN grants g ON g.id = $2 \
+                 WHERE p.id = $1",
+            )
+            .bind(passport_id)
+            .bind(grant_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some(r) = row else { return Ok(None) };
+        let grant = match (
+            r.g_id,
+            r.g_passport_id,
+            r.g_grantor_id,
+            r.g_grantee_id,
+            r.g_scopes,
+            r.g_purpose,
+            r.g_consent_text,
+        ) {
+            (
+                Some(id),
+                Some(passport_id),
+                Some(grantor),
+                Some(grantee),
+                Some(scopes),
+                Some(purpose),
+                Some(consent_text),
+            ) => Some(GrantRecord {
+                scopes: serde_json::from_str(&scopes).map_err(anyhow::Error::from)?,
+                id,
+                passport_id,
+                grantor,
+                grantee,
+                purpose,
+                consent_text,
+                starts_at: r.g_starts_at.unwrap_or_default(),
+                ends_at: r.g_ends_at.unwrap_or_default(),
+                revoked_at: r.g_revoked_at,
+                created_at: r.g_created_at.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let passport = PassportRow {
+            id: r.id,
+            owner_id: r.owner_id,
+            seq: r.seq,
+            head: r.head,
+            created_at: r.created_at,
+            erased_at: r.erased_at,
+            wrapped_key: r.master_kid.zip(r.wrapped_key),
+        };
+        Ok(Some((passport, grant)))
     }
 
     pub async fn passport_of_owner(&self, owner: &str) -> Result<Option<String>> {
