@@ -795,13 +795,12 @@ async fn attack_matrix(backend: Backend) {
         Forbidden,
         None,
     );
-    drop(case);
     assert!(cases.len() >= 30, "{} cases", cases.len());
 
     let before = snapshot(&owners).await;
     for case in &cases {
         let denied_before = match case.logged_on {
-            Some(o) => denied_count(&owners[o].0, &owners[o].1).await,
+            Some(o) => denied_count(owners[o].0, &owners[o].1).await,
             None => 0,
         };
         let response = send(attackers[case.attacker], case).await;
