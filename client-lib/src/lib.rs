@@ -7,10 +7,12 @@ pub mod error;
 pub mod keys;
 pub mod passport;
 pub mod proofs;
+pub mod replica;
 pub mod verify;
 
 pub use client::Client;
 pub use error::{ClientError, Result};
 pub use passport::{PassportClient, VerifiedPassport};
+pub use replica::{LocalRecord, Replica, SyncReport, SyncState};
 pub use verify::VerifiedVersion;
 pub use wp_schemas::jose::SigningKey;

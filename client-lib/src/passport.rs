@@ -62,6 +62,11 @@ impl<'c> PassportClient<'c> {
         self.scopes.as_deref()
     }
 
+    /// The connection this passport is reached through (the replica sends its own requests).
+    pub(crate) fn client(&self) -> &'c Client {
+        self.client
+    }
+
     fn path(&self, rest: &str) -> String {
         format!("/v1/passports/{}{rest}", self.id)
     }
