@@ -42,6 +42,7 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         &settings.master_keys_path(),
     )?;
     Ok(AppState::new(http::Inner {
+        writer: store::Writer::spawn(store.clone()),
         store,
         keys,
         master,

@@ -20,7 +20,7 @@ use wp_schemas::api::AccessTokenClaims;
 use crate::domain::auth::{self, DpopProof};
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::store::Store;
+use crate::store::{Store, Writer};
 
 pub mod error;
 pub mod extract;
@@ -36,6 +36,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    /// Group commit for proof admissions and access-log appends.
+    pub writer: Writer,
     pub keys: ServerKeys,
     pub master: MasterKeys,
     /// The public base URL: token issuer and audience, and the base of DPoP `htu`.
@@ -108,8 +110,8 @@ impl AppState {
     pub async fn check_key_and_proof(&self, party_id: &str, proof: &DpopProof) -> Result<()> {
         let jti = format!("dpop:{}:{}", proof.jkt, proof.jti);
         if self
-            .store
-            .admit_proof(&jti, proof.replay_until, &proof.jkt, party_id)
+            .writer
+            .admit(jti, proof.replay_until, &proof.jkt, party_id)
             .await?
         {
             return Ok(());

@@ -86,7 +86,7 @@ impl AppState {
             sections.to_vec(),
             &denial.reason,
         );
-        match self.store.append_log(pid, event, now).await {
+        match self.writer.log(pid, event, now).await {
             Ok(_) => denial.into(),
             Err(e) => e,
         }
@@ -110,7 +110,7 @@ impl AppState {
             sections,
             reason,
         );
-        self.store.append_log(pid, event, now).await?;
+        self.writer.log(pid, event, now).await?;
         Ok(())
     }
 

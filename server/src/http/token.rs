@@ -140,10 +140,7 @@ pub async fn token(
             sections,
             &denial.reason,
         );
-        state
-            .store
-            .append_log(&grant.passport_id, event, now)
-            .await?;
+        state.writer.log(&grant.passport_id, event, now).await?;
         return Err(denial.into());
     }
     let (token, claims) = auth::issue_token(
@@ -162,10 +159,7 @@ pub async fn token(
         sections,
         "consent token issued under an active grant",
     );
-    state
-        .store
-        .append_log(&grant.passport_id, event, now)
-        .await?;
+    state.writer.log(&grant.passport_id, event, now).await?;
     Ok(Json(TokenResponse {
         access_token: token,
         token_type: "DPoP".into(),

@@ -5,7 +5,6 @@ use wp_schemas::api::{AccessLogEntry, LogAction, Outcome};
 
 use super::{Store, with_pool};
 use crate::clock::to_datetime;
-use crate::domain::audit::LogEvent;
 use crate::error::Result;
 
 /// Appends `$event` to the passport's log inside transaction `$tx`, so that the entry commits
@@ -102,22 +101,6 @@ impl LogRow {
 }
 
 impl Store {
-    /// Appends one event in a transaction of its own (reads and denials).
-    pub async fn append_log(
-        &self,
-        passport_id: &str,
-        event: LogEvent,
-        now: i64,
-    ) -> Result<AccessLogEntry> {
-        let entry = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let entry = append_log_in!(tx, passport_id, event, now);
-            tx.commit().await?;
-            entry
-        });
-        Ok(entry)
-    }
-
     /// A page of the log, newest first: entries with `seq < before`, optionally of one actor.
     pub async fn log_page(
         &self,

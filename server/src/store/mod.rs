@@ -20,9 +20,11 @@ mod log;
 mod parties;
 mod passports;
 mod replay;
+mod writer;
 
 pub use parties::*;
 pub use passports::*;
+pub use writer::Writer;
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

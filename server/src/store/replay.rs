@@ -17,33 +17,6 @@ impl Store {
         Ok(inserted == 1)
     }
 
-    /// Admits a request's DPoP proof in one statement: records its `jti` if, and only if, the
-    /// id is new and the key it is bound to is still registered to `party_id` and not revoked.
-    /// False means one of the two failed; [`Store::key`] tells which.
-    pub async fn admit_proof(
-        &self,
-        jti: &str,
-        expires_at: i64,
-        kid: &str,
-        party_id: &str,
-    ) -> Result<bool> {
-        let inserted = with_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO used_jtis (jti, expires_at) SELECT $1, $2 \
-                 WHERE EXISTS (SELECT 1 FROM party_keys WHERE kid = $3 AND party_id = $4 AND revoked_at IS NULL) \
-                 ON CONFLICT (jti) DO NOTHING",
-            )
-            .bind(jti)
-            .bind(expires_at)
-            .bind(kid)
-            .bind(party_id)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(inserted == 1)
-    }
-
     /// Forgets ids that could no longer be accepted anyway (their proof or assertion expired).
     pub async fn purge_expired_jtis(&self, now: i64) -> Result<u64> {
         Ok(with_pool!(self, pool => {
