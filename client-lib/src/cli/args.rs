@@ -1,0 +1,385 @@
+//! The command tree, as clap parses it. Every command and flag has its help here.
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wp_schemas::sections::Section;
+
+const AFTER_HELP: &str = "\
+Profiles:
+  Each party (an employee, an employer, an occupational therapist, an admin) uses its own
+  profile directory: its private key (key.jwk, readable by its owner only), its public key
+  (public.jwk) and config.json (party id, server URL, passport id). Pick one with
+  --profile-dir DIR (or WP_PROFILE), or --profile NAME for ~/.work-passport/NAME.
+
+Journeys:
+  employee:      keygen, register, passport create, record add, grant add, log --verify, grant revoke
+  admin:         keygen (then the operator runs `work-passport-server add-admin`), login-as, admin enrol
+  employer:      keygen (an admin enrols public.jwk), login-as, grants, fetch, agree
+  professional:  keygen (an admin enrols public.jwk), login-as, grants, fetch, record edit/add --grant
+
+Exit codes:
+  0 success, 1 error, 2 bad command line, 3 consent has ended (revoked, expired or not started),
+  4 verification failed (data from the server did not check out), 5 conflict (someone else wrote
+  first; nothing was overwritten).";
+
+/// `wp`: the Work Passport command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wp",
+    version,
+    about = "Work Passport: the employee-owned health and work passport, from the command line",
+    long_about = "Work Passport: the employee-owned health and work passport, from the command \
+                  line.\n\nEmployees write their passport, share chosen sections with an employer \
+                  or an occupational therapist for a limited time, see every access in a \
+                  verified log, revoke at once and erase. Employers and professionals read (and, \
+                  when granted, write or agree) only while consent lasts. Every record version \
+                  is signed by its author and verified here before it is shown.",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Profile directory (key, party id, server URL, passport id). Wins over --profile.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "WP_PROFILE",
+        value_name = "DIR"
+    )]
+    pub profile_dir: Option<PathBuf>,
+
+    /// Profile name: uses ~/.work-passport/NAME.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME",
+        default_value = "default"
+    )]
+    pub profile: String,
+
+    /// Server URL [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "WP_SERVER",
+        value_name = "URL"
+    )]
+    pub server: Option<String>,
+
+    /// Print JSON instead of tables (for scripts).
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+
+    /// Print only the id of what the command creates or changes (party, passport, record,
+    /// grant, key), for shell variables: `GRANT=$(wp -q grant add ...)`.
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "json"
+    )]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create this profile's private key; print the public key and write it to public.jwk.
+    ///
+    /// Employees then run `wp register`. Employers and professionals give public.jwk to an admin,
+    /// who enrols it (`wp admin enrol`), then run `wp login-as`. The first admin's public.jwk goes
+    /// to the operator: `work-passport-server add-admin --jwk-file public.jwk`.
+    Keygen,
+
+    /// Register this profile's key as a new employee (self-registration).
+    Register {
+        /// The name shown to those you share your passport with.
+        #[arg(long)]
+        name: String,
+    },
+
+    /// Use this profile as an already enrolled party (employer, professional or admin).
+    ///
+    /// Checks that the server knows this profile's key under that party id before saving it.
+    LoginAs {
+        /// The party id the admin (or `add-admin`) printed.
+        #[arg(long)]
+        party_id: String,
+    },
+
+    /// Show who this profile is: party, kind, keys, passport, server.
+    Whoami,
+
+    /// Print a valid example body for a section, to start a record from.
+    Example {
+        /// The section.
+        #[arg(value_parser = section_parser())]
+        section: Section,
+    },
+
+    /// Admin tasks: enrol employers, professionals and other admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+
+    /// Your passport (employee): create, show, erase.
+    #[command(subcommand)]
+    Passport(PassportCommand),
+
+    /// Records: add, show, edit, delete, history. With --grant, in a passport shared with you.
+    #[command(subcommand)]
+    Record(RecordCommand),
+
+    /// Consent grants on your passport (employee): add, list, revoke.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+
+    /// Your passport's access log (employee): every token, read, write, grant and denial.
+    Log {
+        /// Fetch the whole log and check its hash chain from the first entry.
+        #[arg(long)]
+        verify: bool,
+        /// Only entries by this party id.
+        #[arg(long, value_name = "PARTY_ID")]
+        actor: Option<String>,
+        /// Show only the newest N entries.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+
+    /// Your keys: rotate, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
+    /// Grants made to you (employer, professional).
+    Grants,
+
+    /// Read a passport shared with you, every record verified (employer, professional).
+    Fetch {
+        /// The grant id (see `wp grants`).
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: String,
+    },
+
+    /// Keep a local, verified copy of a passport shared with you, while consent lasts.
+    ///
+    /// Pulls only what changed since the last sync, verifies every version and the server's
+    /// signed checkpoint (a rolled-back or forked history is refused), and deletes the local
+    /// copy as soon as the server says consent has ended.
+    Sync {
+        /// The grant id (see `wp grants`).
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: String,
+        /// The replica database file (SQLite) [default: replica.db in the profile].
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+    },
+
+    /// Record that an adjustment is agreed, as a version signed by you (employer).
+    Agree {
+        /// The grant id (see `wp grants`); it must allow `agree` on adjustments.
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: String,
+        /// The adjustment's record id (see `wp fetch`).
+        record_id: String,
+        /// Who agreed it, e.g. "Sam Patel, line manager".
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnrolKind {
+    Employer,
+    Professional,
+    Admin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Enrol an employer, a registered professional or another admin with their public key.
+    Enrol {
+        /// What kind of party.
+        #[arg(long, value_enum)]
+        kind: EnrolKind,
+        /// Their display name, e.g. "Acme Ltd" or "Dana Okafor".
+        #[arg(long)]
+        name: String,
+        /// Their public JWK file (the public.jwk `wp keygen` wrote in their profile).
+        #[arg(long, value_name = "FILE")]
+        jwk_file: PathBuf,
+        /// Professionals: the profession, e.g. "occupational therapist".
+        #[arg(long, required_if_eq("kind", "professional"))]
+        profession: Option<String>,
+        /// Professionals: the registration body, e.g. HCPC, NMC, GMC.
+        #[arg(long, required_if_eq("kind", "professional"))]
+        registration_body: Option<String>,
+        /// Professionals: the registration number, e.g. OT12345.
+        #[arg(long, required_if_eq("kind", "professional"))]
+        registration_number: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassportCommand {
+    /// Create your passport (once).
+    Create,
+    /// Show your passport: every record's latest version, its signature verified.
+    Show,
+    /// Erase your passport for good: its data key is destroyed and every grant ends.
+    Erase {
+        /// Confirm: there is no undo.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// A record body: a file (`-` for stdin) or inline JSON.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct BodyArgs {
+    /// A JSON file with the body (`-` reads stdin). Start from `wp example <section>`.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The body as inline JSON.
+    #[arg(long, value_name = "JSON")]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Add a record to a section, signed by you.
+    ///
+    /// Professionals add to a passport shared with them under a write grant, e.g. fit-note
+    /// advice: `wp record add fit_notes --grant <id> --file fit-note.json`.
+    Add {
+        /// The section.
+        #[arg(value_parser = section_parser())]
+        section: Section,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// Write into the passport shared with you under this grant.
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: Option<String>,
+    },
+    /// Show one record's latest version and its whole body.
+    Show {
+        /// The record id (see `wp passport show`, or `wp fetch` for a shared passport).
+        record_id: String,
+        /// In the passport shared with you under this grant.
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: Option<String>,
+        /// Print only the body (ready to edit and pass to `wp record edit --file`).
+        #[arg(long)]
+        body_only: bool,
+    },
+    /// Write a new version of a record, signed by you.
+    ///
+    /// By default the new body replaces the latest version. With --base-version N the write
+    /// is refused (exit code 5) if anyone wrote after version N, so a concurrent edit is never
+    /// silently lost. With --merge the given fields are merged into the latest body (JSON merge
+    /// patch), and re-applied on top if someone else writes first.
+    Edit {
+        /// The record id (see `wp passport show`, or `wp fetch` for a shared passport).
+        record_id: String,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// In the passport shared with you under this grant (professionals).
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: Option<String>,
+        /// Refuse if the record is no longer at this version.
+        #[arg(long, value_name = "N", conflicts_with = "merge")]
+        base_version: Option<i64>,
+        /// Merge the given fields into the latest body instead of replacing it.
+        #[arg(long)]
+        merge: bool,
+    },
+    /// Delete a record with a signed tombstone; its history stays.
+    Delete {
+        /// The record id (see `wp passport show`, or `wp fetch` for a shared passport).
+        record_id: String,
+        /// In the passport shared with you under this grant.
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: Option<String>,
+    },
+    /// A record's whole history, every version verified and chained from version 1.
+    History {
+        /// The record id (see `wp passport show`, or `wp fetch` for a shared passport).
+        record_id: String,
+        /// In the passport shared with you under this grant.
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Share chosen sections with an employer or a professional, for a purpose and a time.
+    ///
+    /// Employers may read, and agree adjustments; professionals may read and write. Writing
+    /// and agreeing a section include reading it (a new version is written on top of the
+    /// latest one).
+    Add {
+        /// The grantee's party id (the employer or professional tells you theirs).
+        #[arg(long, value_name = "PARTY_ID")]
+        to: String,
+        /// Sections they may read, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+        read: Vec<Section>,
+        /// Sections they may write, comma-separated (professionals).
+        #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+        write: Vec<Section>,
+        /// Sections they may agree, comma-separated (employers; adjustments only).
+        #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+        agree: Vec<Section>,
+        /// Why they may see it, e.g. "workplace adjustments at Acme Ltd".
+        #[arg(long)]
+        purpose: String,
+        /// For how many days from now (consent always ends).
+        #[arg(
+            long,
+            value_name = "N",
+            required_unless_present = "until",
+            conflicts_with = "until"
+        )]
+        days: Option<i64>,
+        /// Until this date (YYYY-MM-DD, end of the day UTC) or time (RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// The consent text you agree to [default: a sentence naming who, what, why, until when].
+        #[arg(long)]
+        consent_text: Option<String>,
+    },
+    /// List the grants on your passport.
+    List,
+    /// Revoke a grant: the grantee's next request is refused.
+    Revoke {
+        /// The grant id (see `wp grant list`).
+        grant_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new key, switch this profile to it, and revoke the old one.
+    ///
+    /// Records signed with the old key before the rotation still verify.
+    Rotate,
+    /// Revoke one of your keys by its id (see `wp whoami`).
+    Revoke {
+        /// The key id (see `wp whoami`).
+        kid: String,
+    },
+}
+
+/// Section names as possible values, so `--help` lists them.
+fn section_parser() -> impl TypedValueParser<Value = Section> {
+    PossibleValuesParser::new(Section::ALL.map(|s| s.as_str()))
+        .map(|name| name.parse::<Section>().expect("a listed section name"))
+}

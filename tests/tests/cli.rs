@@ -1,0 +1,639 @@
+//! The `wp` command line end to end: the real server in-process, the real CLI binary as a
+//! process per command, one profile directory per party.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use wp_schemas::api::PartyKind;
+use wp_schemas::jose::PublicJwk;
+use wp_schemas::sections::{Section, parse_body};
+use wp_tests::{Backend, TestServer};
+
+const WP: &str = env!("CARGO_BIN_EXE_wp-test-cli");
+
+/// What one run of `wp` did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "wp failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Asserts success and parses stdout as JSON.
+    #[track_caller]
+    fn json(self) -> Value {
+        let out = self.ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    }
+
+    /// Asserts failure with `code`, and returns stderr.
+    #[track_caller]
+    fn fails(self, code: i32) -> String {
+        assert_eq!(
+            self.code, code,
+            "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.stderr
+    }
+}
+
+/// One party's profile directory, against one server.
+struct Party {
+    dir: PathBuf,
+    server: String,
+}
+
+impl Party {
+    fn new(root: &Path, name: &str, server: &TestServer) -> Self {
+        Party {
+            dir: root.join(name),
+            server: server.url.clone(),
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        run_wp(Some(&self.dir), &self.server, args).await
+    }
+
+    fn public_jwk_file(&self) -> String {
+        self.dir.join("public.jwk").display().to_string()
+    }
+
+    fn public_jwk(&self) -> PublicJwk {
+        let text = std::fs::read_to_string(self.dir.join("public.jwk")).expect("public.jwk");
+        serde_json::from_str(&text).expect("a public JWK")
+    }
+}
+
+async fn run_wp(profile: Option<&Path>, server: &str, args: &[&str]) -> Run {
+    let mut command = tokio::process::Command::new(WP);
+    if let Some(dir) = profile {
+        command.arg("--profile-dir").arg(dir);
+        // Nothing may land in the real home directory.
+        command.env("HOME", dir.parent().expect("profiles live in a temp dir"));
+    }
+    let output = command
+        .args(args)
+        .env("WP_SERVER", server)
+        .env_remove("WP_PROFILE")
+        .output()
+        .await
+        .expect("run the wp binary");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
+}
+
+/// An admin profile as an operator makes one: `wp keygen`, enrolled by the first admin (the
+/// library stands in for `add-admin`), then `wp login-as`.
+async fn admin_profile(root: &Path, server: &TestServer) -> Party {
+    let admin = Party::new(root, "admin", server);
+    admin.run(&["keygen"]).await.ok();
+    let party = server
+        .admin()
+        .enrol(PartyKind::Admin, "Operator", &admin.public_jwk(), None)
+        .await
+        .expect("enrol an admin");
+    admin.run(&["login-as", "--party-id", &party.id]).await.ok();
+    admin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employee_ot_employer_journey() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let root = root.path();
+
+    // The admin enrols an employer and an occupational therapist from their public keys.
+    let admin = admin_profile(root, &server).await;
+    let acme = Party::new(root, "acme", &server);
+    let dana = Party::new(root, "dana", &server);
+    acme.run(&["keygen"]).await.ok();
+    let keygen = dana.run(&["--json", "keygen"]).await.json();
+    assert_eq!(keygen["public_jwk"]["kty"], "OKP");
+    let acme_id = admin
+        .run(&[
+            "--json",
+            "admin",
+            "enrol",
+            "--kind",
+            "employer",
+            "--name",
+            "Acme Ltd",
+            "--jwk-file",
+            &acme.public_jwk_file(),
+        ])
+        .await
+        .json()["id"]
+        .as_str()
+        .expect("party id")
+        .to_owned();
+    let dana_id = admin
+        .run(&[
+            "-q",
+            "admin",
+            "enrol",
+            "--kind",
+            "professional",
+            "--name",
+            "Dana Okafor",
+            "--profession",
+            "occupational therapist",
+            "--registration-body",
+            "HCPC",
+            "--registration-number",
+            "OT12345",
+            "--jwk-file",
+            &dana.public_jwk_file(),
+        ])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+    acme.run(&["login-as", "--party-id", &acme_id]).await.ok();
+    let me = dana
+        .run(&["--json", "login-as", "--party-id", &dana_id])
+        .await
+        .json();
+    assert_eq!(me["party"]["registration"]["registration_body"], "HCPC");
+    // A key the server does not know under that id is refused, and nothing is saved.
+    let stranger = Party::new(root, "stranger", &server);
+    stranger.run(&["keygen"]).await.ok();
+    stranger
+        .run(&["login-as", "--party-id", &acme_id])
+        .await
+        .fails(1);
+
+    // The employee registers, writes a summary (from the example) and an adjustment.
+    let alex = Party::new(root, "alex", &server);
+    alex.run(&["keygen"]).await.ok();
+    let alex_id = alex
+        .run(&["--json", "register", "--name", "Alex Smith"])
+        .await
+        .json()["id"]
+        .as_str()
+        .expect("party id")
+        .to_owned();
+    let passport = alex.run(&["--json", "passport", "create"]).await.json();
+    let pid = text(&passport["id"]).to_owned();
+    let summary_file = root.join("summary.json");
+    std::fs::write(&summary_file, alex.run(&["example", "summary"]).await.ok()).unwrap();
+    alex.run(&[
+        "record",
+        "add",
+        "summary",
+        "--file",
+        &summary_file.display().to_string(),
+    ])
+    .await
+    .ok();
+    let adjustment = json!({
+        "title": "Noise-cancelling headphones",
+        "category": "equipment_assistive_technology",
+        "addresses": "Difficulty concentrating in the open-plan office.",
+        "status": "requested"
+    })
+    .to_string();
+    let added = alex
+        .run(&[
+            "--json",
+            "record",
+            "add",
+            "adjustments",
+            "--body",
+            &adjustment,
+        ])
+        .await
+        .json();
+    assert_eq!(added["version"], 1);
+    assert_eq!(added["author"]["id"], alex_id.as_str());
+    let adj = text(&added["record_id"]).to_owned();
+    // A body that does not fit its section is refused before it is sent, naming the field.
+    let refused = alex
+        .run(&[
+            "record",
+            "add",
+            "adjustments",
+            "--body",
+            r#"{"title": "Desk", "category": "duties", "addresses": "x", "status": "maybe"}"#,
+        ])
+        .await
+        .fails(1);
+    assert!(refused.contains("status"), "{refused}");
+
+    // Grants: the OT reads and writes adjustments and fit notes; Acme reads and agrees.
+    let ot_grant = alex
+        .run(&[
+            "--json",
+            "grant",
+            "add",
+            "--to",
+            &dana_id,
+            "--read",
+            "summary",
+            "--write",
+            "adjustments,fit_notes",
+            "--purpose",
+            "Workplace assessment",
+            "--days",
+            "30",
+        ])
+        .await
+        .json();
+    assert_eq!(
+        ot_grant["scopes"],
+        json!([
+            { "section": "summary", "actions": ["read"] },
+            { "section": "adjustments", "actions": ["read", "write"] },
+            { "section": "fit_notes", "actions": ["read", "write"] },
+        ])
+    );
+    assert!(text(&ot_grant["consent_text"]).contains("Dana Okafor"));
+    let ot_grant = text(&ot_grant["id"]).to_owned();
+    let hr_grant = alex
+        .run(&[
+            "-q",
+            "grant",
+            "add",
+            "--to",
+            &acme_id,
+            "--read",
+            "summary",
+            "--agree",
+            "adjustments",
+            "--purpose",
+            "Workplace adjustments at Acme Ltd",
+            "--days",
+            "365",
+        ])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+    let grants = alex.run(&["--json", "grant", "list"]).await.json();
+    assert_eq!(grants.as_array().unwrap().len(), 2);
+    let listed = alex.run(&["grant", "list"]).await.ok();
+    assert!(listed.contains("Acme Ltd (employer)"), "{listed}");
+
+    // The OT sees the grant, reads, updates the adjustment and records fit-note advice.
+    let to_dana = dana.run(&["--json", "grants"]).await.json();
+    assert_eq!(to_dana[0]["id"], ot_grant.as_str());
+    let seen = dana
+        .run(&["--json", "fetch", "--grant", &ot_grant])
+        .await
+        .json();
+    assert_eq!(seen["id"], pid.as_str());
+    assert_eq!(seen["verified"], true);
+    assert!(seen["sections"].get("conditions").is_none());
+    assert_eq!(
+        seen["sections"]["adjustments"][0]["record_id"],
+        adj.as_str()
+    );
+    let edited = dana
+        .run(&[
+            "--json",
+            "record",
+            "edit",
+            &adj,
+            "--grant",
+            &ot_grant,
+            "--merge",
+            "--body",
+            r#"{"status": "trialled", "notes": "Also a quiet room two afternoons a week."}"#,
+        ])
+        .await
+        .json();
+    assert_eq!(edited["version"], 2);
+    assert_eq!(edited["author"]["kind"], "professional");
+    assert_eq!(edited["body"]["status"], "trialled");
+    assert_eq!(edited["body"]["title"], "Noise-cancelling headphones");
+    let fit_note = root.join("fit-note.json");
+    std::fs::write(&fit_note, dana.run(&["example", "fit_notes"]).await.ok()).unwrap();
+    dana.run(&[
+        "record",
+        "add",
+        "fit_notes",
+        "--grant",
+        &ot_grant,
+        "--file",
+        &fit_note.display().to_string(),
+    ])
+    .await
+    .ok();
+
+    // The employee's stale edit (on top of version 1) is a conflict, never a silent overwrite.
+    let conflict = alex
+        .run(&[
+            "record",
+            "edit",
+            &adj,
+            "--base-version",
+            "1",
+            "--body",
+            &adjustment,
+        ])
+        .await
+        .fails(5);
+    assert!(conflict.contains("version 2"), "{conflict}");
+    assert!(conflict.contains("Dana Okafor"), "{conflict}");
+
+    // The employer reads only what was granted, keeps a synced copy, and agrees the adjustment.
+    let seen = acme
+        .run(&["--json", "fetch", "--grant", &hr_grant])
+        .await
+        .json();
+    let sections: Vec<&String> = seen["sections"].as_object().unwrap().keys().collect();
+    assert_eq!(sections, ["adjustments", "summary"]);
+    let adj_seen = &seen["sections"]["adjustments"][0];
+    assert_eq!(adj_seen["version"], 2);
+    assert_eq!(
+        adj_seen["author"]["registration"]["registration_number"],
+        "OT12345"
+    );
+    assert_eq!(seen["owner"]["display_name"], "Alex Smith");
+    let fetched = acme.run(&["fetch", "--grant", &hr_grant]).await.ok();
+    assert!(
+        fetched.contains("Dana Okafor (professional, HCPC OT12345)"),
+        "{fetched}"
+    );
+    let replica_file = root.join("acme-replica.db");
+    let replica_arg = replica_file.display().to_string();
+    let synced = acme
+        .run(&["--json", "sync", "--grant", &hr_grant, "--db", &replica_arg])
+        .await
+        .json();
+    assert_eq!(synced["passport_id"], pid.as_str());
+    assert_eq!(synced["records"].as_array().unwrap().len(), 2);
+    let agreed = acme
+        .run(&[
+            "--json",
+            "agree",
+            "--grant",
+            &hr_grant,
+            &adj,
+            "--by",
+            "Sam Patel, line manager",
+        ])
+        .await
+        .json();
+    assert_eq!(agreed["version"], 3);
+    assert_eq!(agreed["author"]["id"], acme_id.as_str());
+    assert_eq!(agreed["body"]["status"], "agreed");
+    assert_eq!(agreed["body"]["agreed_by"], "Sam Patel, line manager");
+    // Agreeing is not writing: the employer cannot edit the record.
+    acme.run(&[
+        "record",
+        "edit",
+        &adj,
+        "--grant",
+        &hr_grant,
+        "--body",
+        &adjustment,
+    ])
+    .await
+    .fails(1);
+
+    // The employee sees the result, its history (three authors), and the verified access log.
+    let mine = alex.run(&["--json", "passport", "show"]).await.json();
+    let latest = &mine["sections"]["adjustments"][0];
+    assert_eq!(latest["version"], 3);
+    assert_eq!(latest["body"]["status"], "agreed");
+    assert_eq!(
+        mine["sections"]["fit_notes"][0]["author"]["id"],
+        dana_id.as_str()
+    );
+    let shown = alex.run(&["passport", "show"]).await.ok();
+    assert!(
+        shown.contains("Noise-cancelling headphones [agreed]"),
+        "{shown}"
+    );
+    assert!(shown.contains("Acme Ltd (employer)"), "{shown}");
+    let history = alex
+        .run(&["--json", "record", "history", &adj])
+        .await
+        .json();
+    let authors: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| text(&v["author"]["kind"]))
+        .collect();
+    assert_eq!(authors, ["employee", "professional", "employer"]);
+    let log = alex.run(&["--json", "log", "--verify"]).await.json();
+    assert_eq!(log["verified"], true);
+    let entries = log["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["actor"] == acme_id.as_str()
+        && e["action"] == "passport_read"
+        && e["actor_name"] == "Acme Ltd (employer)"));
+    let acme_only = alex
+        .run(&["--json", "log", "--actor", &acme_id])
+        .await
+        .json();
+    assert!(
+        acme_only["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] == acme_id.as_str())
+    );
+    let log_text = alex.run(&["log", "--verify"]).await.ok();
+    assert!(log_text.contains("hash chain intact"), "{log_text}");
+
+    // The employee revokes the employer's grant: its next read, sync and agreement are refused
+    // with a clear message and exit code 3, and its synced copy is deleted.
+    alex.run(&["grant", "revoke", &hr_grant]).await.ok();
+    let refused = acme.run(&["fetch", "--grant", &hr_grant]).await;
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    let stderr = refused.fails(3);
+    assert!(stderr.contains("consent has ended"), "{stderr}");
+    let stderr = acme
+        .run(&["sync", "--grant", &hr_grant, "--db", &replica_arg])
+        .await
+        .fails(3);
+    assert!(stderr.contains("consent has ended"), "{stderr}");
+    assert!(stderr.contains("was deleted"), "{stderr}");
+    let replica = wp_client::Replica::open(&replica_file).await.unwrap();
+    assert!(!replica.has_passport(&pid).await.unwrap());
+    replica.close().await;
+    acme.run(&[
+        "agree",
+        "--grant",
+        &hr_grant,
+        &adj,
+        "--by",
+        "Sam Patel, line manager",
+    ])
+    .await
+    .fails(3);
+    // The OT's grant is untouched.
+    dana.run(&["fetch", "--grant", &ot_grant]).await.ok();
+
+    // Erasure asks for --yes, then ends everything.
+    let stderr = alex.run(&["passport", "erase"]).await.fails(1);
+    assert!(stderr.contains("--yes"), "{stderr}");
+    alex.run(&["passport", "erase", "--yes"]).await.ok();
+    let after = dana.run(&["fetch", "--grant", &ot_grant]).await;
+    assert_ne!(after.code, 0, "{after:?}");
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_keeps_earlier_signatures_valid() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let alex = Party::new(root.path(), "alex", &server);
+    alex.run(&["keygen"]).await.ok();
+    alex.run(&["register", "--name", "Alex Smith"]).await.ok();
+    alex.run(&["passport", "create"]).await.ok();
+    let before = alex.public_jwk();
+    let impacts = alex.run(&["example", "impacts"]).await.ok();
+    let rid = alex
+        .run(&["-q", "record", "add", "impacts", "--body", &impacts])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+
+    let rotated = alex.run(&["--json", "keys", "rotate"]).await.json();
+    let after = alex.public_jwk();
+    assert_ne!(before, after, "public.jwk holds the new key");
+    assert_eq!(rotated["revoked_kid"], before.thumbprint().as_str());
+    assert_eq!(rotated["new_kid"], after.thumbprint().as_str());
+
+    // Everything signed before still verifies; new writes use the new key.
+    let shown = alex.run(&["--json", "passport", "show"]).await.json();
+    assert_eq!(shown["sections"]["impacts"][0]["record_id"], rid.as_str());
+    alex.run(&[
+        "record",
+        "edit",
+        &rid,
+        "--merge",
+        "--body",
+        r#"{"fluctuates": false}"#,
+    ])
+    .await
+    .ok();
+    let history = alex
+        .run(&["--json", "record", "history", &rid])
+        .await
+        .json();
+    assert_eq!(history["versions"].as_array().unwrap().len(), 2);
+    let who = alex.run(&["--json", "whoami"]).await.json();
+    let keys = who["party"]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let old = keys
+        .iter()
+        .find(|k| k["kid"] == before.thumbprint().as_str())
+        .unwrap();
+    assert!(old.get("revoked_at").is_some(), "{old}");
+    assert_eq!(who["current_kid"], after.thumbprint().as_str());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn examples_are_valid_bodies() {
+    for section in Section::ALL {
+        let run = run_wp(None, "http://127.0.0.1:9", &["example", section.as_str()]).await;
+        let body: Value = serde_json::from_str(&run.ok()).expect("JSON");
+        parse_body(section, &body).unwrap_or_else(|e| panic!("{section}: {e}"));
+    }
+    let stderr = run_wp(None, "http://127.0.0.1:9", &["example", "diary"])
+        .await
+        .fails(2);
+    assert!(stderr.contains("adjustments"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_on_every_command() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["keygen"],
+        &["register"],
+        &["login-as"],
+        &["whoami"],
+        &["example"],
+        &["admin"],
+        &["admin", "enrol"],
+        &["passport"],
+        &["passport", "create"],
+        &["passport", "show"],
+        &["passport", "erase"],
+        &["record"],
+        &["record", "add"],
+        &["record", "show"],
+        &["record", "edit"],
+        &["record", "delete"],
+        &["record", "history"],
+        &["grant"],
+        &["grant", "add"],
+        &["grant", "list"],
+        &["grant", "revoke"],
+        &["log"],
+        &["keys"],
+        &["keys", "rotate"],
+        &["keys", "revoke"],
+        &["grants"],
+        &["fetch"],
+        &["sync"],
+        &["agree"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = run_wp(None, "http://127.0.0.1:9", &args).await.ok();
+        assert!(out.contains("Usage: wp"), "{command:?}: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_errors_before_anything_is_set_up() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let nobody = Party::new(root.path(), "nobody", &server);
+    let stderr = nobody.run(&["whoami"]).await.fails(1);
+    assert!(stderr.contains("wp keygen"), "{stderr}");
+    nobody.run(&["keygen"]).await.ok();
+    let stderr = nobody.run(&["keygen"]).await.fails(1);
+    assert!(stderr.contains("never overwritten"), "{stderr}");
+    let stderr = nobody.run(&["passport", "show"]).await.fails(1);
+    assert!(stderr.contains("wp register"), "{stderr}");
+    nobody.run(&["register", "--name", "Sam"]).await.ok();
+    let stderr = nobody.run(&["passport", "show"]).await.fails(1);
+    assert!(stderr.contains("wp passport create"), "{stderr}");
+    // A usage error is exit code 2.
+    nobody
+        .run(&["grant", "add", "--to", "x", "--purpose", "p"])
+        .await
+        .fails(2);
+    // An unreachable server says so.
+    let stderr = run_wp(
+        Some(&nobody.dir),
+        "http://127.0.0.1:9",
+        &["--server", "http://127.0.0.1:9", "whoami"],
+    )
+    .await
+    .fails(1);
+    assert!(stderr.contains("Is the server running?"), "{stderr}");
+    server.stop().await;
+}
