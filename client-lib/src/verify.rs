@@ -46,8 +46,10 @@ pub fn version(
     jws.verify(&key.jwk)
         .map_err(|_| fail(format!("{what}: the signature does not verify")))?;
     let payload: VersionPayload = jws.claims().map_err(|e| fail(format!("{what}: {e}")))?;
+    // The server accepts a version only while its key is active; both times are the server's
+    // (whole seconds), so a version accepted in the second of the revocation still stands.
     if let Some(revoked) = key.revoked_at
-        && revoked.timestamp() <= payload.iat
+        && envelope.created_at > revoked
     {
         return Err(fail(format!("{what}: signed after its key was revoked")));
     }

@@ -313,9 +313,6 @@ async fn keys_rotate(ctx: &Ctx) -> Result<()> {
     std::fs::rename(profile.key_path(), &retired)?;
     std::fs::rename(&next_path, profile.key_path())?;
     profile.write_public(&next_key)?;
-    // Verifiers refuse a version signed (`iat`, whole seconds) at or after its key's
-    // revocation: let the second of the last signature with the old key pass first.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     new.revoke_key(&old_kid).await.with_context(|| {
         format!(
             "the profile now uses the new key {}, but revoking the old key failed: \
