@@ -7,17 +7,10 @@ use super::{Store, with_pool};
 use crate::clock::to_datetime;
 use crate::error::Result;
 
-/// Appends `$event` to the passport's log inside transaction `$tx`, so that the entry commits
-/// (or not) with the change it records. Locks the passport row first: one chain, no forks.
-macro_rules! append_log_in {
-    ($tx:expr, $passport_id:expr, $event:expr, $now:expr) => {{
-        let (seq, prev): (i64, String) = sqlx::query_as(
-            "UPDATE passports SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq, log_head",
-        )
-        .bind($passport_id)
-        .fetch_one(&mut *$tx)
-        .await?;
-        let entry = $event.into_entry($passport_id, seq, $now, prev);
+/// Inserts a chained entry inside transaction `$tx`.
+macro_rules! insert_log_entry {
+    ($tx:expr, $entry:expr, $now:expr) => {{
+        let entry = &$entry;
         sqlx::query(
             "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -29,15 +22,28 @@ macro_rules! append_log_in {
         .bind(&entry.grant_id)
         .bind(entry.action.as_str())
         .bind($crate::store::log::sections_text(&entry.sections))
-        .bind(match entry.outcome {
-            wp_schemas::api::Outcome::Allowed => "allowed",
-            wp_schemas::api::Outcome::Denied => "denied",
-        })
+        .bind($crate::store::log::outcome_text(entry.outcome))
         .bind(&entry.reason)
         .bind(&entry.prev_hash)
         .bind(&entry.hash)
         .execute(&mut *$tx)
         .await?;
+    }};
+}
+pub(crate) use insert_log_entry;
+
+/// Appends `$event` to the passport's log inside transaction `$tx`, so that the entry commits
+/// (or not) with the change it records. Locks the passport row first: one chain, no forks.
+macro_rules! append_log_in {
+    ($tx:expr, $passport_id:expr, $event:expr, $now:expr) => {{
+        let (seq, prev): (i64, String) = sqlx::query_as(
+            "UPDATE passports SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq, log_head",
+        )
+        .bind($passport_id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let entry = $event.into_entry($passport_id, seq, $now, prev);
+        $crate::store::log::insert_log_entry!($tx, entry, $now);
         sqlx::query("UPDATE passports SET log_head = $2 WHERE id = $1")
             .bind($passport_id)
             .bind(&entry.hash)
@@ -47,6 +53,13 @@ macro_rules! append_log_in {
     }};
 }
 pub(crate) use append_log_in;
+
+pub(crate) fn outcome_text(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allowed => "allowed",
+        Outcome::Denied => "denied",
+    }
+}
 
 pub(crate) fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
     sections

@@ -5,7 +5,7 @@ use wp_schemas::chain::{history_genesis, history_next, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
-use super::log::append_log_in;
+use super::log::{append_log_in, insert_log_entry};
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
@@ -343,57 +343,63 @@ impl Store {
     ) -> Result<i64, AppendError> {
         let seq = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let bumped: Option<(i64, String)> = sqlx::query_as(
-                "UPDATE passports SET seq = seq + 1 WHERE id = $1 AND erased_at IS NULL RETURNING seq, head",
+            // Claim the next version and log sequence numbers in one statement.
+            let bumped: Option<(i64, String, i64, String)> = sqlx::query_as(
+                "UPDATE passports SET seq = seq + 1, log_seq = log_seq + 1 WHERE id = $1 AND erased_at IS NULL \
+                 RETURNING seq, head, log_seq, log_head",
             )
             .bind(passport_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((seq, history_head)) = bumped else {
+            let Some((seq, history_head, log_seq, log_head)) = bumped else {
                 return Err(AppendError::Other(Error::client(ProblemType::Gone, "the passport was erased")));
             };
-            let current: Option<HeadRow> = sqlx::query_as(
-                "SELECT section, head_version, head_hash, deleted FROM records WHERE passport_id = $1 AND id = $2",
-            )
-            .bind(passport_id)
-            .bind(new.record_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match (expected, &current) {
-                (None, None) => {
-                    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records WHERE passport_id = $1")
-                        .bind(passport_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    if count >= max_records {
-                        return Err(AppendError::Other(Error::client(
-                            ProblemType::LimitExceeded,
-                            format!("a passport holds at most {max_records} records"),
-                        )));
-                    }
-                    sqlx::query(
-                        "INSERT INTO records (passport_id, id, section, head_version, head_hash, deleted) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
+            // Move the record's head only if it is still the one the version names: a
+            // compare-and-set, so a concurrent writer's version is never overwritten.
+            let moved = match expected {
+                None => sqlx::query(
+                    "INSERT INTO records (passport_id, id, section, head_version, head_hash, deleted) \
+                     SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT COUNT(*) FROM records WHERE passport_id = $1) < $7 \
+                     ON CONFLICT (passport_id, id) DO NOTHING",
+                )
+                .bind(passport_id)
+                .bind(new.record_id)
+                .bind(new.section.as_str())
+                .bind(new.version)
+                .bind(new.hash)
+                .bind(new.deleted)
+                .bind(max_records)
+                .execute(&mut *tx)
+                .await?,
+                Some(e) => sqlx::query(
+                    "UPDATE records SET head_version = $3, head_hash = $4, deleted = $5 \
+                     WHERE passport_id = $1 AND id = $2 AND head_version = $6 AND head_hash = $7",
+                )
+                .bind(passport_id)
+                .bind(new.record_id)
+                .bind(new.version)
+                .bind(new.hash)
+                .bind(new.deleted)
+                .bind(e.version)
+                .bind(&e.hash)
+                .execute(&mut *tx)
+                .await?,
+            }
+            .rows_affected();
+            if moved == 0 {
+                // Either another writer got there first, or (for a new record) the passport is full.
+                let exists: Option<(i64,)> = sqlx::query_as("SELECT head_version FROM records WHERE passport_id = $1 AND id = $2")
                     .bind(passport_id)
                     .bind(new.record_id)
-                    .bind(new.section.as_str())
-                    .bind(new.version)
-                    .bind(new.hash)
-                    .bind(new.deleted)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                if expected.is_none() && exists.is_none() {
+                    return Err(AppendError::Other(Error::client(
+                        ProblemType::LimitExceeded,
+                        format!("a passport holds at most {max_records} records"),
+                    )));
                 }
-                (Some(e), Some(c)) if e.version == c.head_version && e.hash == c.head_hash => {
-                    sqlx::query("UPDATE records SET head_version = $3, head_hash = $4, deleted = $5 WHERE passport_id = $1 AND id = $2")
-                        .bind(passport_id)
-                        .bind(new.record_id)
-                        .bind(new.version)
-                        .bind(new.hash)
-                        .bind(new.deleted)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                _ => return Err(AppendError::Stale),
+                return Err(AppendError::Stale);
             }
             sqlx::query(
                 "INSERT INTO record_versions (passport_id, record_id, version, seq, section, author_id, hash, deleted, sealed, created_at) \
@@ -411,12 +417,14 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE passports SET head = $2 WHERE id = $1")
+            let entry = event.into_entry(passport_id, log_seq, now, log_head);
+            insert_log_entry!(tx, entry, now);
+            sqlx::query("UPDATE passports SET head = $2, log_head = $3 WHERE id = $1")
                 .bind(passport_id)
                 .bind(history_next(&history_head, new.hash))
+                .bind(&entry.hash)
                 .execute(&mut *tx)
                 .await?;
-            append_log_in!(tx, passport_id, event, now);
             tx.commit().await?;
             seq
         });

@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use tokio::sync::{mpsc, oneshot};
-use wp_schemas::api::{AccessLogEntry, Outcome};
+use wp_schemas::api::AccessLogEntry;
 
-use super::log::sections_text;
+use super::log::{outcome_text, sections_text};
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::error::{Error, Result};
@@ -261,10 +261,7 @@ impl Store {
                         .bind(&e.grant_id)
                         .bind(e.action.as_str())
                         .bind(sections_text(&e.sections))
-                        .bind(match e.outcome {
-                            Outcome::Allowed => "allowed",
-                            Outcome::Denied => "denied",
-                        })
+                        .bind(outcome_text(e.outcome))
                         .bind(&e.reason)
                         .bind(&e.prev_hash)
                         .bind(&e.hash);
