@@ -50,6 +50,7 @@ impl Store {
     pub async fn create_grant(&self, grant: &GrantRecord, event: LogEvent, now: i64) -> Result<()> {
         let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             append_log_in!(tx, grant.passport_id.as_str(), event, now);
             sqlx::query(
@@ -107,6 +108,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<GrantRecord>> {
         let row: Option<GrantRow> = with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             append_log_in!(tx, passport_id, event, now);
             sqlx::query("UPDATE grants SET revoked_at = $3 WHERE id = $1 AND passport_id = $2 AND revoked_at IS NULL")

@@ -6,7 +6,10 @@
 //! parameter 1), `RETURNING`, `ON CONFLICT`, partial indexes; the migrations differ only in
 //! column types.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
@@ -94,6 +97,26 @@ impl Store {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// SQLite has one writer at a time. Writers that collide inside SQLite wait in its busy
+    /// handler, which sleeps in steps of up to 100 ms: tails of half a second under load. So
+    /// this process queues its SQLite writers here instead, one per database file, fairly.
+    /// PostgreSQL locks rows and needs no queue.
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+            LazyLock::new(Default::default);
+        let Store::Sqlite(pool) = self else {
+            return None;
+        };
+        let file = pool.connect_options().get_filename().to_path_buf();
+        let queue = QUEUES
+            .lock()
+            .expect("write queues")
+            .entry(file)
+            .or_default()
+            .clone();
+        Some(queue.lock_owned().await)
     }
 
     pub async fn close(&self) {

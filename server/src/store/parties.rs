@@ -77,6 +77,7 @@ impl Store {
         let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
         let kid = jwk.thumbprint();
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at) \
@@ -167,6 +168,7 @@ impl Store {
     pub async fn add_key(&self, party_id: &str, jwk: &PublicJwk, now: i64) -> Result<()> {
         let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             sqlx::query("INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(jwk.thumbprint())
                 .bind(party_id)
@@ -182,6 +184,7 @@ impl Store {
     /// Revokes a key unless it is the party's last active one (which would lock the party out).
     pub async fn revoke_key(&self, party_id: &str, kid: &str, now: i64) -> Result<KeyRevocation> {
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             // Lock the party first, so that two concurrent revocations cannot each see the
             // other's key as still active and together revoke every key.

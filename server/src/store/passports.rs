@@ -121,6 +121,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO passports (id, owner_id, seq, head, log_seq, log_head, created_at) VALUES ($1, $2, 0, $3, 0, $4, $5)",
@@ -342,6 +343,7 @@ impl Store {
         now: i64,
     ) -> Result<i64, AppendError> {
         let seq = with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             // Claim the next version and log sequence numbers in one statement.
             let bumped: Option<(i64, String, i64, String)> = sqlx::query_as(
@@ -435,6 +437,7 @@ impl Store {
     /// grants and log. The passport row stays, marked erased, so that later requests get 410.
     pub async fn erase_passport(&self, passport_id: &str, now: i64) -> Result<bool> {
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             let erased = sqlx::query("UPDATE passports SET erased_at = $2 WHERE id = $1 AND erased_at IS NULL")
                 .bind(passport_id)

@@ -159,6 +159,7 @@ impl Store {
              ON CONFLICT (jti) DO NOTHING RETURNING jti"
         );
         let admitted: std::result::Result<Vec<(String,)>, sqlx::Error> = with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut query = sqlx::query_as(&sql);
             for job in &fresh {
                 query = query.bind(&job.jti).bind(job.expires_at).bind(&job.kid).bind(&job.party_id);
@@ -212,6 +213,7 @@ impl Store {
     ) -> Result<BTreeMap<String, Vec<AccessLogEntry>>> {
         let mut written: BTreeMap<String, Vec<AccessLogEntry>> = BTreeMap::new();
         with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
             for (pid, jobs) in by_passport {
                 let claimed: Option<(i64, String)> = sqlx::query_as(
