@@ -194,7 +194,7 @@ pub async fn read(
     let key = state.passport_key(&passport)?;
     let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
         readable.iter().map(|s| (*s, Vec::new())).collect();
-    for row in state.store.live_heads(&pid).await? {
+    for row in state.store.live_heads_in(&pid, &readable).await? {
         let Ok(section) = row.section.parse::<Section>() else {
             continue;
         };

@@ -107,6 +107,14 @@ fn parse_section(text: &str) -> Result<Section> {
         .map_err(|_| anyhow::anyhow!("bad section {text} in store").into())
 }
 
+/// `$first, $first+1, ...`: `count` numbered parameters for an `IN (...)` list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 const VERSION_COLUMNS: &str = "v.record_id, v.version, v.seq, v.section, v.author_id, v.hash, v.deleted, v.sealed, v.created_at";
 
 impl Store {
@@ -283,15 +291,30 @@ impl Store {
 
     /// The head version of every live (not deleted) record, in sequence order.
     pub async fn live_heads(&self, passport_id: &str) -> Result<Vec<VersionRow>> {
+        self.live_heads_in(passport_id, &Section::ALL).await
+    }
+
+    /// The same, in the given sections only: rows a caller may not see are never read.
+    pub async fn live_heads_in(
+        &self,
+        passport_id: &str,
+        sections: &[Section],
+    ) -> Result<Vec<VersionRow>> {
+        if sections.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
+             ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
+             WHERE r.passport_id = $1 AND r.deleted = FALSE AND r.section IN ({}) ORDER BY v.seq",
+            placeholders(2, sections.len())
+        );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&format!(
-                "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
-                 ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
-                 WHERE r.passport_id = $1 AND r.deleted = FALSE ORDER BY v.seq"
-            ))
-            .bind(passport_id)
-            .fetch_all(pool)
-            .await?
+            let mut query = sqlx::query_as(&sql).bind(passport_id);
+            for section in sections {
+                query = query.bind(section.as_str());
+            }
+            query.fetch_all(pool).await?
         }))
     }
 

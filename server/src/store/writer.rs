@@ -121,6 +121,14 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// `$first, $first+1, ...`: `count` numbered parameters.
+fn numbered(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Answers every request of a failed batch with the error (logged once, here).
 fn fail_all<T>(replies: impl IntoIterator<Item = oneshot::Sender<Result<T>>>, error: &Error) {
     tracing::error!(error = ?error, "batched write failed");
@@ -215,28 +223,52 @@ impl Store {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
+            let ids: Vec<&String> = by_passport.keys().collect();
+            if matches!(self, Store::Postgres(_)) {
+                // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR UPDATE),
+                // so that batches of several instances never wait on each other in a cycle.
+                let sql = format!(
+                    "SELECT id FROM passports WHERE id IN ({}) ORDER BY id FOR UPDATE",
+                    numbered(1, ids.len())
+                );
+                let mut lock = sqlx::query(&sql);
+                for id in &ids {
+                    lock = lock.bind(*id);
+                }
+                lock.execute(&mut *tx).await?;
+            }
+            // Claim each passport's next log sequence numbers, and read its chain head, at once.
+            let cases = (0..ids.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(" ");
+            let list = (0..ids.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "UPDATE passports SET log_seq = log_seq + CASE id {cases} END \
+                 WHERE id IN ({list}) AND erased_at IS NULL RETURNING id, log_seq, log_head"
+            );
+            let mut claim = sqlx::query_as(&sql);
             for (pid, jobs) in by_passport {
-                let claimed: Option<(i64, String)> = sqlx::query_as(
-                    "UPDATE passports SET log_seq = log_seq + $2 WHERE id = $1 AND erased_at IS NULL RETURNING log_seq, log_head",
-                )
-                .bind(pid)
-                .bind(jobs.len() as i64)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((last, mut prev)) = claimed else { continue };
+                claim = claim.bind(pid).bind(jobs.len() as i64);
+            }
+            let claimed: Vec<(String, i64, String)> = claim.fetch_all(&mut *tx).await?;
+            for (pid, last, mut prev) in claimed {
+                let Some(jobs) = by_passport.get(&pid) else { continue };
                 let mut entries = Vec::with_capacity(jobs.len());
                 for (i, job) in jobs.iter().enumerate() {
                     let seq = last - jobs.len() as i64 + 1 + i as i64;
-                    let entry = job.event.clone().into_entry(pid, seq, job.now, prev);
+                    let entry = job.event.clone().into_entry(&pid, seq, job.now, prev);
                     prev = entry.hash.clone();
                     entries.push(entry);
                 }
-                sqlx::query("UPDATE passports SET log_head = $2 WHERE id = $1")
-                    .bind(pid)
-                    .bind(&prev)
-                    .execute(&mut *tx)
-                    .await?;
-                written.insert(pid.clone(), entries);
+                written.insert(pid, entries);
+            }
+            if !written.is_empty() {
+                let cases = (0..written.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(" ");
+                let list = (0..written.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
+                let sql = format!("UPDATE passports SET log_head = CASE id {cases} END WHERE id IN ({list})");
+                let mut heads = sqlx::query(&sql);
+                for (pid, entries) in &written {
+                    heads = heads.bind(pid).bind(&entries.last().expect("one entry at least").hash);
+                }
+                heads.execute(&mut *tx).await?;
             }
             let all: Vec<&AccessLogEntry> = written.values().flatten().collect();
             for chunk in all.chunks(MAX_BATCH) {
