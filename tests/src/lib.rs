@@ -320,6 +320,11 @@ impl ServerProcess {
         panic!("the server process did not come up on {}", server.url);
     }
 
+    /// The server's process id (the benchmark reads its peak memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// An admin for this server, registered with the operator's `add-admin` command.
     pub fn add_admin(
         binary: &str,
