@@ -33,7 +33,7 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&settings.data_dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    let store = Store::connect(&settings.database_url(), settings.db_connections)
+    let store = Store::connect(&settings.database_url(), settings.db_connections())
         .await
         .context("opening the database")?;
     let keys = ServerKeys::load_or_create(&settings.signing_keys_path(), clock::now())?;

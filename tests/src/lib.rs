@@ -144,7 +144,6 @@ impl TestServer {
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::for_data_dir(data_dir.path());
-        settings.db_connections = 8;
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {

@@ -83,7 +83,7 @@ pub struct Config {
     pub professionals: usize,
     pub passports_per_worker: usize,
     pub sync_records: usize,
-    pub server_db_connections: u32,
+    pub server_db_connections: String,
     pub server_binary_built: String,
 }
 

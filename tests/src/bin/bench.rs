@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
             professionals,
             passports_per_worker,
             sync_records,
-            server_db_connections: 16,
+            server_db_connections: "4 on SQLite, 16 on PostgreSQL".into(),
             server_binary_built: server_built,
         },
         method: vec![
