@@ -149,6 +149,9 @@ impl Store {
         for job in replays {
             let _ = job.reply.send(Ok(false));
         }
+        if fresh.is_empty() {
+            return;
+        }
         let values = (0..fresh.len())
             .map(|i| {
                 format!(
