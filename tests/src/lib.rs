@@ -409,6 +409,33 @@ pub async fn raw_request(
     request.send().await.expect("request")
 }
 
+/// Runs futures concurrently on the current task and returns their outputs in order (tokio's
+/// JoinSet needs 'static futures; these borrow the test's clients).
+pub async fn join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
 /// The problem type of a refused response (panics if the body is not problem+json).
 pub async fn problem_of(response: reqwest::Response) -> (u16, wp_schemas::problem::Problem) {
     let status = response.status().as_u16();

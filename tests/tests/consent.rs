@@ -483,7 +483,7 @@ async fn concurrent_reads_keep_every_log_chain(backend: Backend) {
     for read in reads {
         set.push(read);
     }
-    let results = join_all(set).await;
+    let results = wp_tests::join_all(set).await;
     assert_eq!(results.len(), 30);
     for (owner, pid) in &owners {
         let log = owner.own_passport(pid).verified_access_log().await.unwrap();
@@ -496,30 +496,6 @@ async fn concurrent_reads_keep_every_log_chain(backend: Backend) {
         assert_eq!(reads, 10, "every read logged once");
     }
     server.stop().await;
-}
-
-/// Runs futures concurrently on this task.
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
 }
 
 backend_tests!(

@@ -122,7 +122,7 @@ async fn concurrent_writers_lose_nothing(backend: Backend) {
                 .await
         }
     });
-    let results = futures_join_all(attempts).await;
+    let results = wp_tests::join_all(attempts).await;
     let winners: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
     assert_eq!(winners.len(), 1, "exactly one winner");
     let winner = winners[0].as_ref().unwrap();
@@ -152,7 +152,7 @@ async fn concurrent_writers_lose_nothing(backend: Backend) {
                 .await
         }
     });
-    for r in futures_join_all(writers).await {
+    for r in wp_tests::join_all(writers).await {
         r.unwrap();
     }
     let history = passport.history(&first.envelope.record_id).await.unwrap();
@@ -172,31 +172,6 @@ async fn concurrent_writers_lose_nothing(backend: Backend) {
     let seqs: Vec<i64> = changes.versions.iter().map(|v| v.seq).collect();
     assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
     server.stop().await;
-}
-
-/// Joins futures concurrently on the current task (tokio's JoinSet needs 'static futures).
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    let mut pending: Vec<_> = futures.into_iter().enumerate().collect();
-    std::future::poll_fn(|cx| {
-        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
-            std::task::Poll::Ready(out) => {
-                outputs[*i] = Some(out);
-                false
-            }
-            std::task::Poll::Pending => true,
-        });
-        if pending.is_empty() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
 }
 
 fn payload(

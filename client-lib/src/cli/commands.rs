@@ -715,6 +715,33 @@ fn describe_scopes(scopes: &[Scope]) -> String {
 }
 
 /// A party's name for display, or its id when it cannot be looked up.
+/// Grants as a table; `other` is "to" (the owner's view: the grantee) or "from" (the
+/// grantee's view: the grantor).
+async fn grants_table(
+    client: &Client,
+    grants: &[wp_schemas::api::Grant],
+    other: &str,
+    names: &mut HashMap<String, String>,
+) -> String {
+    let mut table = Table::new(&["grant", other, "scopes", "purpose", "status", "ends"]);
+    for g in grants {
+        let party = if other == "to" {
+            &g.grantee
+        } else {
+            &g.grantor
+        };
+        table.row(vec![
+            g.id.clone(),
+            name_of(client, party, names).await,
+            describe_scopes(&g.scopes),
+            output::truncate(&g.purpose, 40),
+            format!("{:?}", g.status).to_lowercase(),
+            output::date(&g.ends_at),
+        ]);
+    }
+    table.render()
+}
+
 async fn name_of(client: &Client, id: &str, cache: &mut HashMap<String, String>) -> String {
     if let Some(name) = cache.get(id) {
         return name.clone();
@@ -826,18 +853,7 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
                 print_json(&grants);
                 return Ok(());
             }
-            let mut table = Table::new(&["grant", "to", "scopes", "purpose", "status", "ends"]);
-            for g in &grants {
-                table.row(vec![
-                    g.id.clone(),
-                    name_of(&client, &g.grantee, &mut names).await,
-                    describe_scopes(&g.scopes),
-                    output::truncate(&g.purpose, 40),
-                    format!("{:?}", g.status).to_lowercase(),
-                    output::date(&g.ends_at),
-                ]);
-            }
-            out!("{}", table.render());
+            out!("{}", grants_table(&client, &grants, "to", &mut names).await);
         }
         GrantCommand::Revoke { grant_id } => {
             let g = pc.revoke(&grant_id).await?;
@@ -939,18 +955,10 @@ async fn grants_to_me(ctx: &Ctx) -> Result<()> {
         return Ok(());
     }
     let mut names = HashMap::new();
-    let mut table = Table::new(&["grant", "from", "scopes", "purpose", "status", "ends"]);
-    for g in &grants {
-        table.row(vec![
-            g.id.clone(),
-            name_of(&client, &g.grantor, &mut names).await,
-            describe_scopes(&g.scopes),
-            output::truncate(&g.purpose, 40),
-            format!("{:?}", g.status).to_lowercase(),
-            output::date(&g.ends_at),
-        ]);
-    }
-    out!("{}", table.render());
+    out!(
+        "{}",
+        grants_table(&client, &grants, "from", &mut names).await
+    );
     Ok(())
 }
 

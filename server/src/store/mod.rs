@@ -49,6 +49,15 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// `$first, $first+1, ...`: `count` numbered parameters, for `IN (...)` lists and multi-row
+/// statements built for a batch.
+pub(crate) fn numbered_params(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
     /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {

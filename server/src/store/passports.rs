@@ -6,7 +6,7 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::log::{append_log_in, insert_log_entry};
-use super::{Store, with_pool};
+use super::{Store, numbered_params, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
 use crate::domain::version::Head;
@@ -105,14 +105,6 @@ impl From<sqlx::Error> for AppendError {
 fn parse_section(text: &str) -> Result<Section> {
     text.parse()
         .map_err(|_| anyhow::anyhow!("bad section {text} in store").into())
-}
-
-/// `$first, $first+1, ...`: `count` numbered parameters for an `IN (...)` list.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 const VERSION_COLUMNS: &str = "v.record_id, v.version, v.seq, v.section, v.author_id, v.hash, v.deleted, v.sealed, v.created_at";
@@ -307,7 +299,7 @@ impl Store {
             "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
              ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
              WHERE r.passport_id = $1 AND r.deleted = FALSE AND r.section IN ({}) ORDER BY v.seq",
-            placeholders(2, sections.len())
+            numbered_params(2, sections.len())
         );
         Ok(with_pool!(self, pool => {
             let mut query = sqlx::query_as(&sql).bind(passport_id);

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use wp_schemas::api::AccessLogEntry;
 
 use super::log::{outcome_text, sections_text};
-use super::{Store, with_pool};
+use super::{Store, numbered_params, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::error::{Error, Result};
 
@@ -121,14 +121,6 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// `$first, $first+1, ...`: `count` numbered parameters.
-fn numbered(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Answers every request of a failed batch with the error (logged once, here).
 fn fail_all<T>(replies: impl IntoIterator<Item = oneshot::Sender<Result<T>>>, error: &Error) {
     tracing::error!(error = ?error, "batched write failed");
@@ -232,7 +224,7 @@ impl Store {
                 // so that batches of several instances never wait on each other in a cycle.
                 let sql = format!(
                     "SELECT id FROM passports WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                    numbered(1, ids.len())
+                    numbered_params(1, ids.len())
                 );
                 let mut lock = sqlx::query(&sql);
                 for id in &ids {
