@@ -401,6 +401,8 @@ pub enum LogAction {
     GrantRevoked,
     AccessLogRead,
     Exported,
+    /// Erasing the passport (only its refusals remain: erasure deletes the log).
+    PassportErased,
 }
 
 impl LogAction {
@@ -417,6 +419,7 @@ impl LogAction {
             Self::GrantRevoked => "grant_revoked",
             Self::AccessLogRead => "access_log_read",
             Self::Exported => "exported",
+            Self::PassportErased => "passport_erased",
         }
     }
 

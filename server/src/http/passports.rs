@@ -229,7 +229,7 @@ pub async fn erase(
 ) -> Result<StatusCode> {
     let now = clock::now();
     let (_, access) = state
-        .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
+        .authorize(&caller, &pid, LogAction::PassportErased, &[], now)
         .await?;
     if let Err(denial) = access.require_owner("erase the passport") {
         return Err(state
@@ -237,7 +237,7 @@ pub async fn erase(
                 &caller,
                 &pid,
                 Some(&access),
-                LogAction::PassportRead,
+                LogAction::PassportErased,
                 &[],
                 denial,
                 now,
