@@ -33,6 +33,19 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&settings.data_dir, std::fs::Permissions::from_mode(0o700))?;
     }
+    #[cfg(unix)]
+    if settings.database_url.is_none() {
+        // SQLite gives its WAL and shared-memory files the database file's mode: create the
+        // file owner-only before SQLite does (an empty file is a valid new database).
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(settings.data_dir.join("passport.db"))
+            .context("creating the database file")?;
+    }
     let store = Store::connect(&settings.database_url(), settings.db_connections())
         .await
         .context("opening the database")?;
