@@ -297,18 +297,20 @@ async fn write_version(
     // only mark an existing adjustment agreed.
     let agreeing =
         !access.can(section, Action::Write) && head.is_some() && access.can(section, Action::Agree);
+    let sections = [section];
+    let refuse = |denial: Denial| {
+        state.deny(
+            caller,
+            pid,
+            Some(&access),
+            LogAction::VersionWritten,
+            &sections,
+            denial,
+            now,
+        )
+    };
     if !agreeing && let Err(denial) = access.require(section, Action::Write) {
-        return Err(state
-            .deny(
-                caller,
-                pid,
-                Some(&access),
-                LogAction::VersionWritten,
-                &[section],
-                denial,
-                now,
-            )
-            .await);
+        return Err(refuse(denial).await);
     }
     let result = accept(
         state,
@@ -335,17 +337,7 @@ async fn write_version(
                     kind: e.kind().unwrap_or(ProblemType::Forbidden),
                     reason: e.to_string(),
                 };
-                return Err(state
-                    .deny(
-                        caller,
-                        pid,
-                        Some(&access),
-                        LogAction::VersionWritten,
-                        &[section],
-                        denial,
-                        now,
-                    )
-                    .await);
+                return Err(refuse(denial).await);
             }
             return Err(with_current_head(state, pid, rid, e).await);
         }
