@@ -55,6 +55,33 @@ impl Error {
         Self::client(ProblemType::NotFound, detail)
     }
 
+    /// What the access log records of a refusal: the client-facing detail, never a Rust value's
+    /// `Debug` text; an internal error is recorded only as such.
+    pub fn log_reason(&self) -> &str {
+        match self {
+            Error::Client { detail, .. } => detail,
+            _ => "internal error",
+        }
+    }
+
+    /// The same client error carrying the record's current head (a 409 the writer can rebase on).
+    pub fn with_current_head(self, head: VersionEnvelope) -> Self {
+        match self {
+            Error::Client {
+                kind,
+                detail,
+                errors,
+                ..
+            } => Error::Client {
+                kind,
+                detail,
+                errors,
+                current_head: Some(Box::new(head)),
+            },
+            other => other,
+        }
+    }
+
     /// The problem type a client sees, or None for an internal error.
     pub fn kind(&self) -> Option<ProblemType> {
         match self {

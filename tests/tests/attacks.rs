@@ -582,8 +582,8 @@ async fn attack_matrix(backend: Backend) {
         Method::GET,
         history(&condition),
         None,
-        403,
-        Forbidden,
+        404,
+        NotFound,
         alice_log,
     );
     case(
@@ -628,8 +628,8 @@ async fn attack_matrix(backend: Backend) {
         Method::POST,
         history(&summary),
         write(attackers[ot_i], &summary),
-        403,
-        Forbidden,
+        404,
+        NotFound,
         alice_log,
     );
     case(
@@ -639,8 +639,8 @@ async fn attack_matrix(backend: Backend) {
         Method::GET,
         history(&condition),
         None,
-        403,
-        Forbidden,
+        404,
+        NotFound,
         alice_log,
     );
     case(
@@ -767,7 +767,7 @@ async fn attack_matrix(backend: Backend) {
         None,
         404,
         NotFound,
-        None,
+        alice_log,
     );
     case(
         "id substitution: another passport's grant",

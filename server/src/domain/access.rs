@@ -114,6 +114,14 @@ impl Access {
         }
     }
 
+    /// Whether the caller has any part (read, write or agree) in `section`. A record in a section
+    /// it does not touch is, to this caller, a record that does not exist.
+    pub fn touches(&self, section: Section) -> bool {
+        [Action::Read, Action::Write, Action::Agree]
+            .into_iter()
+            .any(|a| self.can(section, a))
+    }
+
     /// Sections the caller may read; others are left out of every answer, not shown empty.
     pub fn readable(&self) -> Vec<Section> {
         Section::ALL

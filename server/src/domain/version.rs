@@ -54,9 +54,10 @@ pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
     Ok((parsed, payload))
 }
 
-/// Checks a version signed by `key` against the record's current `head` (None for a new record).
+/// Checks a version signed by `key`: its signature, author, passport, record id, age and body.
+/// Where it stands in the record's history is [`check_successor`]'s question, asked apart so
+/// that a caller who may not read the record learns nothing of its head from a refusal here.
 /// `record_id` is the id in the request path, if any.
-#[allow(clippy::too_many_arguments)]
 pub fn accept(
     jws: &str,
     parsed: &CompactJws<'_>,
@@ -64,7 +65,6 @@ pub fn accept(
     key: &RegisteredKey,
     passport_id: &str,
     record_id: Option<&str>,
-    head: Option<&Head>,
     now: i64,
 ) -> Result<AcceptedVersion> {
     if payload.author != key.party_id {
@@ -101,43 +101,12 @@ pub fn accept(
             "the version was signed too long ago or in the future",
         ));
     }
-    match head {
-        None => {
-            if record_id.is_some() {
-                return Err(Error::not_found("no such record"));
-            }
-            if payload.version != 1 || payload.prev.is_some() {
-                return Err(invalid("a new record starts at version 1 with no prev"));
-            }
-            if payload.deleted {
-                return Err(invalid("a record cannot start deleted"));
-            }
+    if record_id.is_none() {
+        if payload.version != 1 || payload.prev.is_some() {
+            return Err(invalid("a new record starts at version 1 with no prev"));
         }
-        Some(head) => {
-            if payload.section != head.section {
-                return Err(invalid("a record stays in its section"));
-            }
-            if head.deleted {
-                return Err(Error::client(
-                    ProblemType::Conflict,
-                    "the record was deleted",
-                ));
-            }
-            if payload.version <= head.version {
-                return Err(Error::client(
-                    ProblemType::VersionConflict,
-                    "a newer version exists",
-                ));
-            }
-            if payload.version != head.version + 1 {
-                return Err(invalid("versions go up by one"));
-            }
-            if payload.prev.as_deref() != Some(head.hash.as_str()) {
-                return Err(Error::client(
-                    ProblemType::VersionConflict,
-                    "prev does not name the current head",
-                ));
-            }
+        if payload.deleted {
+            return Err(invalid("a record cannot start deleted"));
         }
     }
     let body = match (&payload.body, payload.deleted) {
@@ -159,6 +128,36 @@ pub fn accept(
         hash: version_hash(jws),
         jws: jws.to_owned(),
     })
+}
+
+/// Checks that a version of an existing record directly succeeds its current `head` (the
+/// version chain rule: same section, version + 1, `prev` = hash of the head's JWS).
+pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<()> {
+    if payload.section != head.section {
+        return Err(invalid("a record stays in its section"));
+    }
+    if head.deleted {
+        return Err(Error::client(
+            ProblemType::Conflict,
+            "the record was deleted",
+        ));
+    }
+    if payload.version <= head.version {
+        return Err(Error::client(
+            ProblemType::VersionConflict,
+            "a newer version exists",
+        ));
+    }
+    if payload.version != head.version + 1 {
+        return Err(invalid("versions go up by one"));
+    }
+    if payload.prev.as_deref() != Some(head.hash.as_str()) {
+        return Err(Error::client(
+            ProblemType::VersionConflict,
+            "prev does not name the current head",
+        ));
+    }
+    Ok(())
 }
 
 /// An agreement (the `agree` action) may only mark an adjustment agreed: the new body must be

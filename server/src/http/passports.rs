@@ -20,6 +20,7 @@ use super::extract::{ApiJson, ApiQuery, Caller};
 use crate::clock::{self, to_datetime};
 use crate::domain::access::{Access, Denial, resolve};
 use crate::domain::audit::LogEvent;
+use crate::domain::party::RegisteredKey;
 use crate::domain::version::{self, Head};
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
@@ -114,12 +115,6 @@ impl AppState {
         Ok(())
     }
 
-    async fn data_key(&self, pid: &str) -> Result<DataKey> {
-        vault::data_key(&self.store, &self.master, pid)
-            .await?
-            .ok_or_else(|| Error::client(ProblemType::Gone, "the passport was erased by its owner"))
-    }
-
     /// The data key of an authorised passport, unwrapped from what the access context read.
     fn passport_key(&self, passport: &PassportRow) -> Result<DataKey> {
         let (kid, wrapped) = passport.wrapped_key.as_ref().ok_or_else(|| {
@@ -128,11 +123,30 @@ impl AppState {
         Ok(self.master.unwrap(kid, &passport.id, wrapped)?)
     }
 
-    async fn current_head(&self, pid: &str, rid: &str) -> Result<Option<VersionEnvelope>> {
-        let Some(row) = self.store.head_version(pid, rid).await? else {
-            return Ok(None);
+    /// Refuses a record that does not exist, or that lies in a section the caller may not read,
+    /// with the same answer either way (a refusal must not tell whether, or where, a record
+    /// exists), and logs the attempt. `sections` names the record's section when there is one;
+    /// only the owner reads the log.
+    async fn no_such_record(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        access: &Access,
+        action: LogAction,
+        sections: &[Section],
+        now: i64,
+    ) -> Error {
+        let denial = Denial {
+            kind: ProblemType::NotFound,
+            reason: "no such record in the sections the caller may read".into(),
         };
-        Ok(Some(vault::open(&self.data_key(pid).await?, pid, row)?))
+        let error = self
+            .deny(caller, pid, Some(access), action, sections, denial, now)
+            .await;
+        match error.kind() {
+            Some(ProblemType::NotFound) => no_such_record(),
+            _ => error,
+        }
     }
 }
 
@@ -278,205 +292,263 @@ async fn write_version(
     jws: &str,
 ) -> Result<(StatusCode, Json<VersionEnvelope>)> {
     let now = clock::now();
-    let (parsed, payload) = version::parse(jws)?;
-    let section = payload.section;
+    let parsed = version::parse(jws);
+    let claimed: Vec<Section> = parsed.iter().map(|(_, p)| p.section).collect();
     let (passport, access) = state
-        .authorize(caller, pid, LogAction::VersionWritten, &[section], now)
+        .authorize(caller, pid, LogAction::VersionWritten, &claimed, now)
         .await?;
-    let head = match rid {
-        Some(rid) => Some(
-            state
-                .store
-                .record_head(pid, rid)
-                .await?
-                .ok_or_else(|| Error::not_found("no such record"))?,
-        ),
-        None => None,
-    };
-    // Writing needs `write` on the section (the owner has it); an employer with `agree` may
-    // only mark an existing adjustment agreed.
-    let agreeing =
-        !access.can(section, Action::Write) && head.is_some() && access.can(section, Action::Agree);
-    let sections = [section];
-    let refuse = |denial: Denial| {
-        state.deny(
-            caller,
-            pid,
-            Some(&access),
-            LogAction::VersionWritten,
-            &sections,
-            denial,
-            now,
-        )
-    };
-    if !agreeing && let Err(denial) = access.require(section, Action::Write) {
-        return Err(refuse(denial).await);
-    }
-    let result = accept(
+    let attempt = WriteAttempt {
         state,
         caller,
-        pid,
-        rid,
-        jws,
-        &parsed,
-        payload,
-        head.as_ref(),
-        agreeing,
+        passport: &passport,
+        access: &access,
         now,
-    )
-    .await;
-    let accepted = match result {
-        Ok(accepted) => accepted,
-        Err(e) => {
-            // A forged signature or an agreement that changes more than it may: logged refusals.
-            if matches!(
-                e.kind(),
-                Some(ProblemType::InvalidSignature | ProblemType::Forbidden)
-            ) {
-                let denial = Denial {
-                    kind: e.kind().unwrap_or(ProblemType::Forbidden),
-                    reason: e.to_string(),
-                };
-                return Err(refuse(denial).await);
-            }
-            return Err(with_current_head(state, pid, rid, e).await);
-        }
     };
-    let record_id = accepted.payload.record.clone();
-    let key = state.passport_key(&passport)?;
-    let sealed = vault::seal(
-        &state.master,
-        &key,
-        pid,
-        &record_id,
-        accepted.payload.version,
-        jws,
-    );
-    let new = NewVersion {
-        record_id: &record_id,
-        section,
-        version: accepted.payload.version,
-        author: &caller.party_id,
-        hash: &accepted.hash,
-        deleted: accepted.payload.deleted,
-        sealed,
-    };
-    let why = if agreeing {
-        "agreement under an active grant"
-    } else {
-        reason(&access)
-    };
-    let event = LogEvent::allowed(
-        &caller.party_id,
-        access.grant_id(),
-        LogAction::VersionWritten,
-        vec![section],
-        why,
-    );
-    let seq = match state
-        .store
-        .append_version(
-            pid,
-            new,
-            head.as_ref(),
-            state.max_records_per_passport,
-            event,
-            now,
-        )
-        .await
-    {
-        Ok(seq) => seq,
-        Err(AppendError::Stale) => {
-            let e = Error::client(
-                ProblemType::VersionConflict,
-                "another version was written first",
+    match attempt.run(rid, jws, parsed).await {
+        Ok(envelope) => Ok((StatusCode::CREATED, Json(envelope))),
+        // Every refused or conflicting attempt by a known caller is in the owner's log.
+        Err(Refused { error, sections }) if error.kind().is_some() => {
+            let event = LogEvent::denied(
+                &caller.party_id,
+                access.grant_id(),
+                LogAction::VersionWritten,
+                sections,
+                error.log_reason(),
             );
-            return Err(with_current_head(state, pid, Some(&record_id), e).await);
+            match state.writer.log(pid, event, now).await {
+                Ok(_) => Err(error),
+                Err(e) => Err(e),
+            }
         }
-        Err(AppendError::Other(e)) => return Err(e),
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(VersionEnvelope {
+        Err(Refused { error, .. }) => Err(error),
+    }
+}
+
+/// A refused version write: the answer, and the sections the log entry names.
+struct Refused {
+    error: Error,
+    sections: Vec<Section>,
+}
+
+impl Refused {
+    fn on(sections: &[Section]) -> impl Fn(Error) -> Refused + '_ {
+        |error| Refused {
+            error,
+            sections: sections.to_vec(),
+        }
+    }
+}
+
+impl From<Error> for Refused {
+    fn from(error: Error) -> Self {
+        Refused {
+            error,
+            sections: Vec::new(),
+        }
+    }
+}
+
+/// One version write by an authorised caller, from the submitted JWS to the committed version.
+struct WriteAttempt<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    passport: &'a PassportRow,
+    access: &'a Access,
+    now: i64,
+}
+
+impl WriteAttempt<'_> {
+    async fn run(
+        &self,
+        rid: Option<&str>,
+        jws: &str,
+        parsed: Result<(CompactJws<'_>, wp_schemas::api::VersionPayload)>,
+    ) -> Result<VersionEnvelope, Refused> {
+        let (parsed, payload) = parsed?;
+        let (pid, access) = (self.passport.id.as_str(), self.access);
+        let section = payload.section;
+        let head = match rid {
+            None => None,
+            Some(rid) => Some(self.visible_head(rid).await?),
+        };
+        let refuse = Refused::on(std::slice::from_ref(&section));
+        // Writing needs `write` on the section (the owner has it); an employer with `agree` may
+        // only mark an existing adjustment agreed.
+        let agreeing = !access.can(section, Action::Write)
+            && head.is_some()
+            && access.can(section, Action::Agree);
+        if !agreeing {
+            access
+                .require(section, Action::Write)
+                .map_err(|d| refuse(d.into()))?;
+        }
+        // Only the owner removes a record; anyone else ends it with a new version (say, an
+        // adjustment's status `ended`), which stays in the history.
+        if payload.deleted && !access.is_owner() {
+            return Err(refuse(Error::forbidden(
+                "only the owner deletes a record; end it with a new version instead",
+            )));
+        }
+        let key = self.signer_key(&parsed).await.map_err(&refuse)?;
+        let accepted =
+            version::accept(jws, &parsed, payload, &key, pid, rid, self.now).map_err(&refuse)?;
+        let record_id = accepted.payload.record.clone();
+        if let Some(head) = &head {
+            if let Err(e) = version::check_successor(&accepted.payload, head) {
+                return Err(refuse(self.not_successor(&record_id, e).await));
+            }
+            if agreeing {
+                self.check_agreement(&record_id, &accepted)
+                    .await
+                    .map_err(&refuse)?;
+            }
+        }
+        let key = self.state.passport_key(self.passport).map_err(&refuse)?;
+        let sealed = vault::seal(
+            &self.state.master,
+            &key,
+            pid,
+            &record_id,
+            accepted.payload.version,
+            jws,
+        );
+        let new = NewVersion {
+            record_id: &record_id,
+            section,
+            version: accepted.payload.version,
+            author: &self.caller.party_id,
+            hash: &accepted.hash,
+            deleted: accepted.payload.deleted,
+            sealed,
+        };
+        let why = if agreeing {
+            "agreement under an active grant"
+        } else {
+            reason(access)
+        };
+        let event = LogEvent::allowed(
+            &self.caller.party_id,
+            access.grant_id(),
+            LogAction::VersionWritten,
+            vec![section],
+            why,
+        );
+        let limit = self.state.max_records_per_passport;
+        let seq = match self
+            .state
+            .store
+            .append_version(pid, new, head.as_ref(), limit, event, self.now)
+            .await
+        {
+            Ok(seq) => seq,
+            Err(AppendError::Stale) => {
+                let e = Error::client(
+                    ProblemType::VersionConflict,
+                    "another version was written first",
+                );
+                return Err(refuse(self.not_successor(&record_id, e).await));
+            }
+            Err(AppendError::Other(e)) => return Err(refuse(e)),
+        };
+        Ok(VersionEnvelope {
             seq,
             record_id,
             section,
             version: accepted.payload.version,
-            author: caller.party_id.clone(),
+            author: self.caller.party_id.clone(),
             hash: accepted.hash,
             deleted: accepted.payload.deleted,
             jws: jws.to_owned(),
-            created_at: to_datetime(now),
-        }),
-    ))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn accept(
-    state: &AppState,
-    caller: &Caller,
-    pid: &str,
-    rid: Option<&str>,
-    jws: &str,
-    parsed: &CompactJws<'_>,
-    payload: wp_schemas::api::VersionPayload,
-    head: Option<&Head>,
-    agreeing: bool,
-    now: i64,
-) -> Result<version::AcceptedVersion> {
-    let kid = parsed.header_str("kid").unwrap_or_default();
-    let key = state.store.key(kid).await?.ok_or_else(|| {
-        Error::client(
-            ProblemType::InvalidSignature,
-            "the signing key is not registered",
-        )
-    })?;
-    if key.party_id != caller.party_id {
-        return Err(Error::client(
-            ProblemType::InvalidSignature,
-            "a version must be signed with the caller's own key",
-        ));
+            created_at: to_datetime(self.now),
+        })
     }
-    let accepted = version::accept(jws, parsed, payload, &key, pid, rid, head, now)?;
-    if agreeing {
-        let previous = state
-            .current_head(pid, &accepted.payload.record)
+
+    /// The head of record `rid`, if the caller has any part in its section. A record in a
+    /// section the caller may not touch is answered exactly like one that does not exist, so a
+    /// refusal never tells whether, or where, it exists.
+    async fn visible_head(&self, rid: &str) -> Result<Head, Refused> {
+        match self.state.store.record_head(&self.passport.id, rid).await? {
+            Some(head) if self.access.touches(head.section) => Ok(head),
+            Some(head) => Err(Refused {
+                error: no_such_record(),
+                sections: vec![head.section],
+            }),
+            None => Err(no_such_record().into()),
+        }
+    }
+
+    /// The caller's registered key that signed the version.
+    async fn signer_key(&self, parsed: &CompactJws<'_>) -> Result<RegisteredKey> {
+        let kid = parsed.header_str("kid").unwrap_or_default();
+        let key = self.state.store.key(kid).await?.ok_or_else(|| {
+            Error::client(
+                ProblemType::InvalidSignature,
+                "the signing key is not registered",
+            )
+        })?;
+        if key.party_id != self.caller.party_id {
+            return Err(Error::client(
+                ProblemType::InvalidSignature,
+                "a version must be signed with the caller's own key",
+            ));
+        }
+        Ok(key)
+    }
+
+    /// A version that does not succeed the record's head. A caller who may read the record gets
+    /// the current head to rebase on; anyone else learns only that the write was refused as
+    /// stale, nothing of the record's content, version or state.
+    async fn not_successor(&self, rid: &str, e: Error) -> Error {
+        let pid = self.passport.id.as_str();
+        let row = match self.state.store.head_version(pid, rid).await {
+            Ok(row) => row,
+            Err(e) => return e,
+        };
+        let readable = row.as_ref().is_some_and(|r| {
+            r.section
+                .parse::<Section>()
+                .is_ok_and(|s| self.access.can(s, Action::Read))
+        });
+        let (Some(row), true) = (row, readable) else {
+            return Error::client(
+                ProblemType::VersionConflict,
+                "the version does not succeed the record's current head",
+            );
+        };
+        if e.kind() != Some(ProblemType::VersionConflict) {
+            return e;
+        }
+        let head = self
+            .state
+            .passport_key(self.passport)
+            .and_then(|key| vault::open(&key, pid, row));
+        match head {
+            Ok(head) => e.with_current_head(head),
+            Err(other) => other,
+        }
+    }
+
+    /// An agreement may only mark the current adjustment agreed.
+    async fn check_agreement(&self, rid: &str, accepted: &version::AcceptedVersion) -> Result<()> {
+        let pid = self.passport.id.as_str();
+        let row = self
+            .state
+            .store
+            .head_version(pid, rid)
             .await?
-            .ok_or_else(|| Error::not_found("no such record"))?;
+            .ok_or_else(no_such_record)?;
+        let previous = vault::open(&self.state.passport_key(self.passport)?, pid, row)?;
         let previous_body = CompactJws::parse(&previous.jws)
             .ok()
             .and_then(|j| j.claims::<wp_schemas::api::VersionPayload>().ok())
             .and_then(|p| p.body)
             .unwrap_or_default();
-        version::check_agreement(&previous_body, &accepted.body)?;
+        version::check_agreement(&previous_body, &accepted.body)
     }
-    Ok(accepted)
 }
 
-/// A version conflict carries the record's current head, so the writer can rebase on it.
-async fn with_current_head(state: &AppState, pid: &str, rid: Option<&str>, e: Error) -> Error {
-    if e.kind() != Some(ProblemType::VersionConflict) {
-        return e;
-    }
-    let Some(rid) = rid else { return e };
-    match state.current_head(pid, rid).await {
-        Ok(Some(head)) => match e {
-            Error::Client {
-                kind,
-                detail,
-                errors,
-                ..
-            } => Error::Client {
-                kind,
-                detail,
-                errors,
-                current_head: Some(Box::new(head)),
-            },
-            other => other,
-        },
-        Ok(None) => e,
-        Err(other) => other,
-    }
+fn no_such_record() -> Error {
+    Error::not_found("no such record")
 }
 
 /// `GET /v1/passports/{pid}/records/{rid}`: the record's latest version.
@@ -486,29 +558,21 @@ pub async fn read_record(
     Path((pid, rid)): Path<(String, String)>,
 ) -> Result<Json<VersionEnvelope>> {
     let now = clock::now();
-    let (passport, access) = state
-        .authorize(&caller, &pid, LogAction::PassportRead, &[], now)
-        .await?;
-    let row = state
-        .store
-        .head_version(&pid, &rid)
-        .await?
-        .ok_or_else(|| Error::not_found("no such record"))?;
-    let section: Section = row
-        .section
-        .parse()
-        .map_err(|_| anyhow::anyhow!("bad section in store"))?;
-    if let Err(denial) = access.require(section, Action::Read) {
+    let action = LogAction::PassportRead;
+    let (passport, access) = state.authorize(&caller, &pid, action, &[], now).await?;
+    let row = state.store.head_version(&pid, &rid).await?;
+    let section = row
+        .as_ref()
+        .map(|r| parse_stored_section(&r.section))
+        .transpose()?;
+    let (Some(row), Some(section)) = (row, section) else {
         return Err(state
-            .deny(
-                &caller,
-                &pid,
-                Some(&access),
-                LogAction::PassportRead,
-                &[section],
-                denial,
-                now,
-            )
+            .no_such_record(&caller, &pid, &access, action, &[], now)
+            .await);
+    };
+    if !access.can(section, Action::Read) {
+        return Err(state
+            .no_such_record(&caller, &pid, &access, action, &[section], now)
             .await);
     }
     let envelope = vault::open(&state.passport_key(&passport)?, &pid, row)?;
@@ -517,7 +581,7 @@ pub async fn read_record(
             &caller,
             &pid,
             &access,
-            LogAction::PassportRead,
+            action,
             vec![section],
             reason(&access),
             now,
@@ -533,28 +597,21 @@ pub async fn history(
     Path((pid, rid)): Path<(String, String)>,
 ) -> Result<Json<RecordHistory>> {
     let now = clock::now();
-    let (passport, access) = state
-        .authorize(&caller, &pid, LogAction::HistoryRead, &[], now)
-        .await?;
+    let action = LogAction::HistoryRead;
+    let (passport, access) = state.authorize(&caller, &pid, action, &[], now).await?;
     let rows = state.store.history(&pid, &rid).await?;
-    let Some(first) = rows.first() else {
-        return Err(Error::not_found("no such record"));
-    };
-    let section: Section = first
-        .section
-        .parse()
-        .map_err(|_| anyhow::anyhow!("bad section in store"))?;
-    if let Err(denial) = access.require(section, Action::Read) {
+    let section = rows
+        .first()
+        .map(|r| parse_stored_section(&r.section))
+        .transpose()?;
+    let Some(section) = section else {
         return Err(state
-            .deny(
-                &caller,
-                &pid,
-                Some(&access),
-                LogAction::HistoryRead,
-                &[section],
-                denial,
-                now,
-            )
+            .no_such_record(&caller, &pid, &access, action, &[], now)
+            .await);
+    };
+    if !access.can(section, Action::Read) {
+        return Err(state
+            .no_such_record(&caller, &pid, &access, action, &[section], now)
             .await);
     }
     let key = state.passport_key(&passport)?;
@@ -567,7 +624,7 @@ pub async fn history(
             &caller,
             &pid,
             &access,
-            LogAction::HistoryRead,
+            action,
             vec![section],
             reason(&access),
             now,
@@ -578,6 +635,12 @@ pub async fn history(
         section,
         versions,
     }))
+}
+
+fn parse_stored_section(text: &str) -> Result<Section> {
+    Ok(text
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad section in store"))?)
 }
 
 #[derive(Deserialize)]
