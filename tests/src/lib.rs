@@ -270,6 +270,14 @@ impl Drop for TestServer {
     }
 }
 
+/// A port free now; the tiny window before a server binds it again is harmless here.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// The server as a separate process (the real binary), for end-to-end tests and for several
 /// instances on one database. Killed on drop.
 pub struct ServerProcess {
@@ -286,11 +294,17 @@ impl ServerProcess {
         database_url: &str,
         args: &[&str],
     ) -> Self {
-        // Find a free port; the tiny window before the server binds it again is harmless here.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        Self::spawn_on(binary, data_dir, database_url, free_port(), args).await
+    }
+
+    /// The same on a given port: a restarted server keeps its URL, so clients carry on.
+    pub async fn spawn_on(
+        binary: &str,
+        data_dir: &std::path::Path,
+        database_url: &str,
+        port: u16,
+        args: &[&str],
+    ) -> Self {
         let child = std::process::Command::new(binary)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
