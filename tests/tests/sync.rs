@@ -732,7 +732,59 @@ async fn fork_is_detected(backend: Backend) {
     server.stop().await;
 }
 
+/// A tag stands for "everything up to the head": a page with more to come carries none, and a
+/// client still paging is never told "nothing new" by a tag it holds from before.
+async fn paging_is_never_cut_short_by_a_tag(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alex = server.employee("Alex").await;
+    let pid = alex.create_passport().await.unwrap().id;
+    let passport = alex.own_passport(&pid);
+    for _ in 0..3 {
+        passport
+            .create_record(Section::Summary, example_body(Section::Summary))
+            .await
+            .unwrap();
+    }
+    let token = alex.access_token().await.unwrap();
+    let get = |query: &str, tag: Option<&str>| {
+        let url = format!("{}/v1/passports/{pid}/changes", alex.base_url());
+        let mut request = alex
+            .http()
+            .get(format!("{url}?{query}"))
+            .header("Authorization", format!("DPoP {token}"))
+            .header(
+                "DPoP",
+                wp_client::proofs::dpop(alex.key(), "GET", &url, Some(&token)),
+            );
+        if let Some(tag) = tag {
+            request = request.header("If-None-Match", tag);
+        }
+        request.send()
+    };
+    let last = get("since=0", None).await.unwrap();
+    assert_eq!(last.status(), 200);
+    let tag = last.headers()["etag"].to_str().unwrap().to_owned();
+    let page = get("since=0&limit=1", None).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers().get("etag").is_none(),
+        "no tag on a partial page"
+    );
+    let resumed = get("since=1", Some(&tag)).await.unwrap();
+    assert_eq!(
+        resumed.status(),
+        200,
+        "a client behind the head gets its pages"
+    );
+    let body: Value = resumed.json().await.unwrap();
+    assert_eq!(body["versions"].as_array().unwrap().len(), 2);
+    let unchanged = get("since=3", Some(&tag)).await.unwrap();
+    assert_eq!(unchanged.status(), 304);
+    server.stop().await;
+}
+
 backend_tests!(
+    paging_is_never_cut_short_by_a_tag,
     journey_through_a_server_process,
     tampered_version_is_rejected,
     rollback_is_detected,

@@ -678,11 +678,14 @@ pub async fn changes(
     // names the history hash as well as the sequence, so that a forked history (same sequence,
     // another head) is served with its checkpoint instead of hidden behind a 304.
     let etag = format!("\"{}.{}\"", passport.seq, passport.head);
-    let unchanged = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|tag| tag.trim() == etag));
+    // Only a client that holds everything up to the head may be told "nothing new": a client
+    // still paging (its cursor behind the head) gets the next page whatever tag it sends.
+    let unchanged = query.since == passport.seq
+        && headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|tag| tag.trim() == etag));
     if unchanged {
         state
             .log_allowed(
@@ -759,6 +762,11 @@ pub async fn changes(
         versions,
         checkpoint,
     };
+    // A tag only on the last page: it stands for "everything up to the head", which a page
+    // with more to come is not.
+    if changes.more {
+        return Ok(Json(changes).into_response());
+    }
     Ok(([(header::ETAG, etag)], Json(changes)).into_response())
 }
 
