@@ -637,16 +637,17 @@ async fn interop(backend: Backend) {
     assert_eq!(conflict["current_head"]["hash"], v2["hash"]);
 
     // A conditions record the employer will not see, and an adjustment it will agree.
+    let conditions_id = uuid::Uuid::new_v4().to_string();
     let conditions_jws = employee.key.version(&version_payload(
         &pid,
-        &uuid::Uuid::new_v4().to_string(),
+        &conditions_id,
         "conditions",
         1,
         None,
         &employee_id,
         json!({"categories": ["mental_health"]}),
     ));
-    employee
+    let conditions_v1 = employee
         .ok(
             Method::POST,
             &records,
@@ -911,6 +912,67 @@ async fn interop(backend: Backend) {
         "the agree-only read was refused and logged"
     );
     assert!(has("changes_read", "allowed"));
+
+    // §6.2 The owner ends a record with a tombstone: no body, `deleted: true`; nothing follows it.
+    let mut tombstone = version_payload(
+        &pid,
+        &conditions_id,
+        "conditions",
+        2,
+        conditions_v1["hash"].as_str(),
+        &employee_id,
+        Value::Null,
+    );
+    tombstone.as_object_mut().unwrap().remove("body");
+    tombstone["deleted"] = json!(true);
+    let tombstone = employee.key.version(&tombstone);
+    let conditions_versions = format!("{records}/{conditions_id}/versions");
+    let ended = employee
+        .ok(
+            Method::POST,
+            &conditions_versions,
+            Some(&json!({"jws": tombstone})),
+            201,
+        )
+        .await;
+    assert_eq!(ended["deleted"], true);
+    let after = employee.key.version(&version_payload(
+        &pid,
+        &conditions_id,
+        "conditions",
+        3,
+        ended["hash"].as_str(),
+        &employee_id,
+        json!({"categories": ["mental_health"]}),
+    ));
+    let response = employee
+        .call(
+            Method::POST,
+            &conditions_versions,
+            Some(&json!({"jws": after})),
+            None,
+        )
+        .await;
+    assert_eq!(problem(response).await, (409, "conflict".into()));
+
+    // §8 A negative cursor is a bad request.
+    let response = employer_call(Method::GET, format!("{feed}?since=-1"), None).await;
+    assert_eq!(problem(response).await, (400, "bad-request".into()));
+
+    // §7.1 A revocation stops the grantee's next request, whatever its token says.
+    employee
+        .ok(
+            Method::POST,
+            &format!("{grants}/{grant_id}/revoke"),
+            None,
+            200,
+        )
+        .await;
+    let response = employer_call(Method::GET, format!("/v1/passports/{pid}"), None).await;
+    assert_eq!(problem(response).await, (403, "consent-inactive".into()));
+    let response =
+        Party::token_response(&http, &base, &employer.key, &employer_id, Some(&grant_id)).await;
+    assert_eq!(problem(response).await, (403, "consent-inactive".into()));
 
     server.stop().await;
 }
