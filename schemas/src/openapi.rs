@@ -42,18 +42,41 @@ or with `grant_id` a consent token, bound to that key. Every other request sends
 `Authorization: DPoP <token>` and a fresh `DPoP` proof for its method and URL. Token and \
 checkpoint signatures verify with `/.well-known/jwks.json`.
 
-**Errors** are RFC 9457 `application/problem+json` (`Problem`). Match on `type`, one of these \
-stable URIs (also listed in `x-problem-types`):
+**Ids.** Party, passport, record and grant ids are UUIDs in canonical form only: lower-case, \
+hyphenated (`8-4-4-4-12`). Any other spelling (upper case, braces, `urn:uuid:`, no hyphens) is \
+refused, never normalised: in a path it names nothing (404 `not-found`); in a body, such as a \
+version's `record`, it is 422 `invalid-body`. Key ids are RFC 7638 thumbprints. A `jti` is 1 to \
+200 visible ASCII characters; names, purposes and other text carry no control characters.
+
+**Errors** are RFC 9457 `application/problem+json` (`Problem`), whose `instance` is the request \
+id (also in the `x-request-id` response header). A method a path does not support answers 405 \
+`method-not-allowed` with an `Allow` header. Match on `type`, one of these stable URIs (also \
+listed in `x-problem-types`):
 ";
 
 /// Path parameters, by name.
-const PATH_PARAMS: [(&str, &str); 5] = [
-    ("party_id", "A party's id (a UUID)."),
-    ("kid", "A key's id: the RFC 7638 thumbprint of the key."),
-    ("pid", "A passport's id (a UUID)."),
-    ("rid", "A record's id (a UUID)."),
-    ("gid", "A consent grant's id (a UUID)."),
+const PATH_PARAMS: [(&str, &str, &str); 5] = [
+    (
+        "party_id",
+        "A party's id (a lower-case UUID).",
+        UUID_PATTERN,
+    ),
+    (
+        "kid",
+        "A key's id: the RFC 7638 thumbprint of the key.",
+        "^[A-Za-z0-9_-]{43}$",
+    ),
+    ("pid", "A passport's id (a lower-case UUID).", UUID_PATTERN),
+    ("rid", "A record's id (a lower-case UUID).", UUID_PATTERN),
+    (
+        "gid",
+        "A consent grant's id (a lower-case UUID).",
+        UUID_PATTERN,
+    ),
 ];
+
+/// The one accepted spelling of a UUID id; a path id of another form answers 404.
+const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 
 const TAGS: [(&str, &str); 6] = [
     (
@@ -111,9 +134,9 @@ pub fn document() -> Value {
     }
     let parameters: Map<String, Value> = PATH_PARAMS
         .into_iter()
-        .map(|(name, text)| {
+        .map(|(name, text, pattern)| {
             let param = json!({"name": name, "in": "path", "required": true,
-                "description": text, "schema": {"type": "string"}});
+                "description": text, "schema": {"type": "string", "pattern": pattern}});
             (name.to_owned(), param)
         })
         .chain([(
@@ -584,6 +607,10 @@ impl Op {
             Some(json!({"$ref": format!("{PARAMETERS}{name}")}))
         });
         let mut parameters: Vec<Value> = path_params.collect();
+        if !parameters.is_empty() {
+            // An id of the wrong form names nothing.
+            self.problems.push(ProblemType::NotFound);
+        }
         match self.auth {
             Auth::Public => {}
             Auth::DpopProof => self.problems.extend([

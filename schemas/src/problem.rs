@@ -18,6 +18,7 @@ pub enum ProblemType {
     Forbidden,
     ConsentInactive,
     NotFound,
+    MethodNotAllowed,
     Gone,
     Conflict,
     VersionConflict,
@@ -33,7 +34,7 @@ pub enum ProblemType {
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 22] = [
+    pub const ALL: [ProblemType; 23] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -46,6 +47,7 @@ impl ProblemType {
         Self::Forbidden,
         Self::ConsentInactive,
         Self::NotFound,
+        Self::MethodNotAllowed,
         Self::Gone,
         Self::Conflict,
         Self::VersionConflict,
@@ -72,6 +74,7 @@ impl ProblemType {
             Self::Forbidden => "forbidden",
             Self::ConsentInactive => "consent-inactive",
             Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::Gone => "gone",
             Self::Conflict => "conflict",
             Self::VersionConflict => "version-conflict",
@@ -107,6 +110,7 @@ impl ProblemType {
             | Self::ReplayedDpopProof => 401,
             Self::Forbidden | Self::ConsentInactive => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict | Self::VersionConflict => 409,
             Self::Gone => 410,
             Self::PayloadTooLarge => 413,
@@ -131,6 +135,7 @@ impl ProblemType {
             Self::Forbidden => "The caller may not do this",
             Self::ConsentInactive => "The consent grant is not active",
             Self::NotFound => "No such resource",
+            Self::MethodNotAllowed => "The resource does not support this method (see Allow)",
             Self::Gone => "The resource was erased",
             Self::Conflict => "The request conflicts with the current state",
             Self::VersionConflict => "The record has a newer version",
@@ -164,7 +169,8 @@ pub struct Problem {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// The request id, to find the matching server log lines.
+    /// The request id (the `x-request-id` response header), to find the matching server log
+    /// lines. Set on every problem the server answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// Fields that failed validation.

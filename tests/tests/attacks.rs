@@ -42,6 +42,8 @@ enum Credential {
     ForeignProof(String),
     /// The token with a proof that was already used once.
     ReplayedProof(String),
+    /// The token with a proof whose `jti` holds a NUL byte (PostgreSQL refuses NUL in text).
+    PoisonedProof(String),
 }
 
 struct Case {
@@ -80,6 +82,21 @@ async fn send(client: &Client, case: &Case) -> reqwest::Response {
             .await;
         }
         Credential::NoProof(t) => request.header("Authorization", format!("DPoP {t}")),
+        Credential::PoisonedProof(t) => {
+            let claims = wp_schemas::api::DpopClaims {
+                jti: "poison\u{0}".into(),
+                htm: method.into(),
+                htu: url.split('?').next().unwrap_or_default().to_owned(),
+                iat: proofs::now(),
+                ath: Some(wp_schemas::jose::sha256_b64(t.as_bytes())),
+            };
+            request.header("Authorization", format!("DPoP {t}")).header(
+                "DPoP",
+                client
+                    .key()
+                    .sign_json("dpop+jwt", wp_schemas::jose::KeyRef::Jwk, &claims),
+            )
+        }
         Credential::ForeignProof(t) => request.header("Authorization", format!("DPoP {t}")).header(
             "DPoP",
             proofs::dpop(&SigningKey::generate(), method, &url, Some(t)),
@@ -287,8 +304,8 @@ async fn attack_matrix(backend: Backend) {
 
     use Credential::*;
     use ProblemType::{
-        ConsentInactive as Inactive, Forbidden, InvalidDpopProof, InvalidToken, NotFound,
-        ReplayedDpopProof,
+        BadRequest, ConsentInactive as Inactive, Forbidden, InvalidDpopProof, InvalidToken,
+        NotFound, ReplayedDpopProof,
     };
     let mut cases: Vec<Case> = Vec::new();
     let mut case = |name: &str,
@@ -793,6 +810,77 @@ async fn attack_matrix(backend: Backend) {
         None,
         403,
         Forbidden,
+        None,
+    );
+
+    // Poisoned input: a NUL byte or another spelling of an id is refused at the edge, alike on
+    // both databases, before it reaches the store.
+    case(
+        "a DPoP proof whose jti holds a NUL",
+        reader_i,
+        PoisonedProof(t_reader.clone()),
+        Method::GET,
+        passport.clone(),
+        None,
+        401,
+        InvalidDpopProof,
+        None,
+    );
+    case(
+        "a NUL as the passport id",
+        reader_i,
+        Token(t_reader.clone()),
+        Method::GET,
+        "/v1/passports/%00".into(),
+        None,
+        404,
+        NotFound,
+        None,
+    );
+    case(
+        "the passport id in upper case",
+        reader_i,
+        Token(t_reader.clone()),
+        Method::GET,
+        passport
+            .to_uppercase()
+            .replace("/V1/PASSPORTS", "/v1/passports"),
+        None,
+        404,
+        NotFound,
+        None,
+    );
+    case(
+        "a NUL as the record id of a write",
+        ot_i,
+        Token(t_ot.clone()),
+        Method::POST,
+        format!("/v1/passports/{pa}/records/%00/versions"),
+        write(attackers[ot_i], &adjustment),
+        404,
+        NotFound,
+        None,
+    );
+    case(
+        "a NUL as the grant id of a revocation",
+        bob_i,
+        Token(t_bob.clone()),
+        Method::POST,
+        format!("/v1/passports/{pb}/grants/%00/revoke"),
+        None,
+        404,
+        NotFound,
+        None,
+    );
+    case(
+        "a NUL as the access-log actor filter",
+        bob_i,
+        Token(t_bob.clone()),
+        Method::GET,
+        format!("/v1/passports/{pb}/access-log?actor=%00"),
+        None,
+        400,
+        BadRequest,
         None,
     );
     assert!(cases.len() >= 30, "{} cases", cases.len());

@@ -53,8 +53,10 @@ pub fn verify_assertion(
     }
     check_lifetime(claims.iat, claims.exp, now)
         .map_err(|why| bad(&format!("the assertion is {why}")))?;
-    if claims.jti.is_empty() || claims.jti.len() > 200 {
-        return Err(bad("the assertion needs a jti of at most 200 characters"));
+    if !super::ids::is_jti(&claims.jti) {
+        return Err(bad(
+            "the assertion needs a jti of 1 to 200 visible ASCII characters",
+        ));
     }
     Ok(claims)
 }
@@ -104,8 +106,10 @@ pub fn verify_dpop(
     if claims.iat > now + CLOCK_SKEW_SECS || claims.iat < now - DPOP_MAX_AGE_SECS {
         return Err(bad("the proof is not fresh"));
     }
-    if claims.jti.is_empty() || claims.jti.len() > 200 {
-        return Err(bad("the proof needs a jti of at most 200 characters"));
+    if !super::ids::is_jti(&claims.jti) {
+        return Err(bad(
+            "the proof needs a jti of 1 to 200 visible ASCII characters",
+        ));
     }
     match (access_token, claims.ath.as_deref()) {
         (Some(token), Some(ath)) if ath == sha256_b64(token.as_bytes()) => {}

@@ -66,15 +66,33 @@ impl GrantRecord {
     }
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String> {
+/// Text a person wrote: 1 to `max` characters, without control characters (line breaks
+/// allowed where `lines`).
+fn text(field: &str, value: &str, max: usize, lines: bool) -> Result<String> {
     let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
+    let clean = if lines {
+        super::ids::is_text(value)
+    } else {
+        super::ids::is_line(value)
+    };
+    if value.is_empty() || value.chars().count() > max || !clean {
         return Err(Error::invalid_field(
             field,
-            format!("must be 1 to {max} characters"),
+            format!("must be 1 to {max} characters without control characters"),
         ));
     }
     Ok(value.to_owned())
+}
+
+/// The grantee named in a grant request, before it is looked up: a party id in canonical form.
+pub fn grantee_id(grantee: &str) -> Result<&str> {
+    if !super::ids::is_uuid(grantee) {
+        return Err(Error::invalid_field(
+            "grantee",
+            "must be a party id (a lower-case UUID)",
+        ));
+    }
+    Ok(grantee)
 }
 
 /// Validates a grant request against the grantee's kind. Who may do what: employers read and
@@ -162,8 +180,8 @@ pub fn new_grant(
         grantor: grantor.to_owned(),
         grantee: request.grantee.clone(),
         scopes,
-        purpose: text("purpose", &request.purpose, 500)?,
-        consent_text: text("consent_text", &request.consent_text, 10_000)?,
+        purpose: text("purpose", &request.purpose, 500, false)?,
+        consent_text: text("consent_text", &request.consent_text, 10_000, true)?,
         starts_at,
         ends_at,
         revoked_at: None,
@@ -270,5 +288,24 @@ mod tests {
             100,
         );
         assert!(new_grant(&twice, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
+    }
+
+    #[test]
+    fn text_fields_refuse_control_characters() {
+        let now = 1_000_000;
+        let mut req = request(vec![scope(Section::Summary, &[Action::Read])], 3600);
+        req.consent_text = "I agree.\r\nAlice".into();
+        assert!(new_grant(&req, "g".into(), "p", "o", PartyKind::Employer, now).is_ok());
+        for (purpose, consent) in [("a\u{0}b", "ok"), ("a\nb", "ok"), ("ok", "nul\u{0}")] {
+            req.purpose = purpose.into();
+            req.consent_text = consent.into();
+            let e = new_grant(&req, "g".into(), "p", "o", PartyKind::Employer, now).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                Some(wp_schemas::problem::ProblemType::InvalidBody)
+            );
+        }
+        assert!(grantee_id(&uuid::Uuid::new_v4().to_string()).is_ok());
+        assert!(grantee_id("nul\u{0}").is_err());
     }
 }

@@ -5,5 +5,6 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod grant;
+pub mod ids;
 pub mod party;
 pub mod version;

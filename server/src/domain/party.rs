@@ -53,8 +53,11 @@ pub fn registration(
                 ("registration.registration_number", &r.registration_number),
             ] {
                 let len = value.trim().chars().count();
-                if len == 0 || len > 100 {
-                    return Err(Error::invalid_field(field, "must be 1 to 100 characters"));
+                if len == 0 || len > 100 || !super::ids::is_line(value) {
+                    return Err(Error::invalid_field(
+                        field,
+                        "must be 1 to 100 characters without control characters",
+                    ));
                 }
             }
             Ok(Some(r))
@@ -95,8 +98,10 @@ pub fn verify_key_proof(
         return Err(bad("the proof is for another audience"));
     }
     check_lifetime(claims.iat, claims.exp, now).map_err(bad)?;
-    if claims.jti.is_empty() || claims.jti.len() > 200 {
-        return Err(bad("the proof needs a jti of at most 200 characters"));
+    if !super::ids::is_jti(&claims.jti) {
+        return Err(bad(
+            "the proof needs a jti of 1 to 200 visible ASCII characters",
+        ));
     }
     Ok(claims)
 }

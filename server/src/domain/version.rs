@@ -43,10 +43,15 @@ pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
     if parsed.header_str("typ") != Some(VERSION_TYP) {
         return Err(invalid(format!("the JWS typ must be {VERSION_TYP}")));
     }
-    if parsed.header_str("kid").is_none() {
+    // Every registered key is named by its thumbprint: a kid of another form names no key and
+    // never reaches the store.
+    if !parsed
+        .header_str("kid")
+        .is_some_and(super::ids::is_thumbprint)
+    {
         return Err(Error::client(
             ProblemType::InvalidSignature,
-            "the JWS must name its key (kid)",
+            "the JWS must name its key (kid, the key's RFC 7638 thumbprint)",
         ));
     }
     let payload: VersionPayload = serde_json::from_slice(&parsed.payload)
@@ -93,8 +98,11 @@ pub fn accept(
     {
         return Err(invalid("the version names another record"));
     }
-    if uuid::Uuid::parse_str(&payload.record).is_err() {
-        return Err(Error::invalid_field("record", "must be a UUID"));
+    if !super::ids::is_uuid(&payload.record) {
+        return Err(Error::invalid_field(
+            "record",
+            "must be a UUID in canonical form (lower-case, hyphenated)",
+        ));
     }
     if payload.iat > now + CLOCK_SKEW_SECS || payload.iat < now - MAX_SIGNATURE_AGE_SECS {
         return Err(invalid(

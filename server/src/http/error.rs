@@ -1,18 +1,26 @@
 //! The error response: RFC 9457 problem+json with a stable `type`. Internal errors are logged
 //! with their full chain and answered with a generic 500 that leaks nothing.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::error::Error;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// The request id header: set by the server when the client sends none.
+pub const REQUEST_ID: &str = "x-request-id";
 
+/// The problem as a response. The problem also rides along as a response extension, so that
+/// [`with_instance`] can name the request it answers.
 pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let kind = problem.kind();
-    let mut response = (status, axum::Json(problem)).into_response();
+    let mut response = (status, axum::Json(problem.clone())).into_response();
+    response.extensions_mut().insert(problem);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     // RFC 9449 section 7.1 and RFC 6750 section 3: a 401 names the scheme the client must use.
@@ -33,6 +41,26 @@ pub fn problem_response(problem: Problem) -> Response {
         );
     }
     response
+}
+
+/// Middleware: sets `instance` (RFC 9457 section 3.1.5) on every problem answer to the request
+/// id, the one in the `x-request-id` header and the server's log lines, wherever in the stack
+/// the problem was made (handlers, extractors, fallbacks, the panic handler).
+pub async fn with_instance(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut response = next.run(request).await;
+    let (Some(id), Some(mut problem)) = (id, response.extensions_mut().remove::<Problem>()) else {
+        return response;
+    };
+    problem.instance = Some(id);
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&problem).expect("a problem serializes");
+    Response::from_parts(parts, Body::from(body))
 }
 
 impl IntoResponse for Error {

@@ -12,6 +12,7 @@ use wp_schemas::problem::ProblemType;
 use super::AppState;
 use crate::clock;
 use crate::domain::auth::{self, ConsentClaim};
+use crate::domain::ids;
 use crate::error::Error;
 
 /// A JSON body. Refuses other media types (415), bodies over the limit (413), and bodies that do
@@ -84,6 +85,64 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
                     Error::bad_request(format!("the form is not acceptable: {}", other.body_text()))
                 }
             })
+    }
+}
+
+/// Path parameters, parsed once at the edge into id types ([`Id`], [`KeyId`]) that hold only
+/// the canonical form. A path whose id is of another form names nothing: 404, the same answer
+/// as an unknown id, before any of it reaches the store.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| Error::not_found("no such resource"))
+    }
+}
+
+/// A party, passport, record or grant id: a UUID in canonical form (lower-case, hyphenated).
+/// Deserializes from nothing else, so the store only ever sees one spelling of an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Id(pub String);
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if ids::is_uuid(&s) {
+            Ok(Id(s))
+        } else {
+            Err(serde::de::Error::custom(
+                "not an id (a lower-case hyphenated UUID)",
+            ))
+        }
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A key id: the key's RFC 7638 thumbprint (43 base64url characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyId(pub String);
+
+impl<'de> serde::Deserialize<'de> for KeyId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if ids::is_thumbprint(&s) {
+            Ok(KeyId(s))
+        } else {
+            Err(serde::de::Error::custom(
+                "not a key id (an RFC 7638 thumbprint)",
+            ))
+        }
     }
 }
 

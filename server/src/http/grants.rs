@@ -1,13 +1,13 @@
 //! Consent grants: the owner creates, lists and revokes them; a grantee lists its own.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use wp_schemas::api::{CreateGrant, Grant, LogAction};
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiPath, Caller, Id};
 use crate::clock;
 use crate::domain::access::Access;
 use crate::domain::audit::LogEvent;
@@ -39,7 +39,7 @@ impl AppState {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
     ApiJson(req): ApiJson<CreateGrant>,
 ) -> Result<(StatusCode, Json<Grant>)> {
     let sections: Vec<Section> = req.scopes.iter().map(|s| s.section).collect();
@@ -55,7 +55,7 @@ pub async fn create(
     let now = clock::now();
     let grantee = state
         .store
-        .party(&req.grantee)
+        .party(grant::grantee_id(&req.grantee)?)
         .await?
         .ok_or_else(|| Error::invalid_field("grantee", "no such party"))?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -75,7 +75,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
 ) -> Result<Json<Vec<Grant>>> {
     state
         .owner_only(&caller, &pid, LogAction::GrantsListed, &[], "list grants")
@@ -89,7 +89,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path((pid, gid)): Path<(String, String)>,
+    ApiPath((Id(pid), Id(gid))): ApiPath<(Id, Id)>,
 ) -> Result<Json<Grant>> {
     state
         .owner_only(

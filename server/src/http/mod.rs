@@ -132,7 +132,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = HeaderName::from_static(error::REQUEST_ID);
     let max_body = state.max_body_bytes;
     Router::new()
         .route("/healthz", get(meta::healthz))
@@ -167,6 +167,8 @@ pub fn router(state: AppState) -> Router {
             error::problem_response(Problem::new(ProblemType::Internal, "an internal error occurred; it has been logged"))
         }))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        // Inside the request-id layer, outside everything that makes a problem.
+        .layer(axum::middleware::from_fn(error::with_instance))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         // Spans carry method, path and request id; never bodies, tokens or query strings.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -184,9 +186,10 @@ async fn not_found() -> Response {
     Error::not_found("no such route").into_response()
 }
 
+/// RFC 9110 section 15.5.6: axum adds the `Allow` header listing the route's methods.
 async fn method_not_allowed() -> Response {
-    error::problem_response(Problem {
-        status: 405,
-        ..Problem::new(ProblemType::BadRequest, "method not allowed on this route")
-    })
+    error::problem_response(Problem::new(
+        ProblemType::MethodNotAllowed,
+        "this route does not support the method: see the Allow header",
+    ))
 }

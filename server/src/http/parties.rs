@@ -1,14 +1,14 @@
 //! Parties: employee self-registration, admin enrolment, keys.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use wp_schemas::api::{AddKey, EnrolParty, Me, Party, PartyKind, RegisterEmployee};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::problem::ProblemType;
 
 use super::AppState;
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiPath, Caller, Id, KeyId};
 use crate::clock;
 use crate::domain::party;
 use crate::error::{Error, Result};
@@ -96,7 +96,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
 pub async fn get(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(party_id): Path<String>,
+    ApiPath(Id(party_id)): ApiPath<Id>,
 ) -> Result<Json<Party>> {
     Ok(Json(state.party_or_404(&party_id).await?))
 }
@@ -112,7 +112,7 @@ fn require_self(caller: &Caller, party_id: &str) -> Result<()> {
 pub async fn add_key(
     State(state): State<AppState>,
     caller: Caller,
-    Path(party_id): Path<String>,
+    ApiPath(Id(party_id)): ApiPath<Id>,
     ApiJson(req): ApiJson<AddKey>,
 ) -> Result<(StatusCode, Json<Party>)> {
     require_self(&caller, &party_id)?;
@@ -137,7 +137,7 @@ pub async fn add_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
-    Path((party_id, kid)): Path<(String, String)>,
+    ApiPath((Id(party_id), KeyId(kid))): ApiPath<(Id, KeyId)>,
 ) -> Result<Json<Party>> {
     require_self(&caller, &party_id)?;
     match state

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Id};
 use crate::clock::{self, to_datetime};
 use crate::domain::access::{Access, Denial, resolve};
 use crate::domain::audit::LogEvent;
@@ -198,7 +198,7 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
 ) -> Result<Json<PassportView>> {
     let now = clock::now();
     let (passport, access) = state
@@ -239,7 +239,7 @@ pub async fn read(
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
 ) -> Result<StatusCode> {
     let now = clock::now();
     let (_, access) = state
@@ -267,7 +267,7 @@ pub async fn erase(
 pub async fn create_record(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
     ApiJson(req): ApiJson<SubmitVersion>,
 ) -> Result<(StatusCode, Json<VersionEnvelope>)> {
     write_version(&state, &caller, &pid, None, &req.jws).await
@@ -278,7 +278,7 @@ pub async fn create_record(
 pub async fn add_version(
     State(state): State<AppState>,
     caller: Caller,
-    Path((pid, rid)): Path<(String, String)>,
+    ApiPath((Id(pid), Id(rid))): ApiPath<(Id, Id)>,
     ApiJson(req): ApiJson<SubmitVersion>,
 ) -> Result<(StatusCode, Json<VersionEnvelope>)> {
     write_version(&state, &caller, &pid, Some(&rid), &req.jws).await
@@ -555,7 +555,7 @@ fn no_such_record() -> Error {
 pub async fn read_record(
     State(state): State<AppState>,
     caller: Caller,
-    Path((pid, rid)): Path<(String, String)>,
+    ApiPath((Id(pid), Id(rid))): ApiPath<(Id, Id)>,
 ) -> Result<Json<VersionEnvelope>> {
     let now = clock::now();
     let action = LogAction::PassportRead;
@@ -594,7 +594,7 @@ pub async fn read_record(
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    Path((pid, rid)): Path<(String, String)>,
+    ApiPath((Id(pid), Id(rid))): ApiPath<(Id, Id)>,
 ) -> Result<Json<RecordHistory>> {
     let now = clock::now();
     let action = LogAction::HistoryRead;
@@ -655,7 +655,7 @@ pub struct ChangesQuery {
 pub async fn changes(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
@@ -774,14 +774,15 @@ pub async fn changes(
 pub struct LogQuery {
     before: Option<i64>,
     limit: Option<i64>,
-    actor: Option<String>,
+    /// A party id: anything else is refused (400) before it reaches the store.
+    actor: Option<Id>,
 }
 
 /// `GET /v1/passports/{pid}/access-log`: newest first; the owner only.
 pub async fn access_log(
     State(state): State<AppState>,
     caller: Caller,
-    Path(pid): Path<String>,
+    ApiPath(Id(pid)): ApiPath<Id>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<AccessLogPage>> {
     let now = clock::now();

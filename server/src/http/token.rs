@@ -15,6 +15,7 @@ use crate::clock;
 use crate::domain::access::resolve;
 use crate::domain::audit::LogEvent;
 use crate::domain::auth::{self, ConsentClaim};
+use crate::domain::ids;
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -46,9 +47,12 @@ pub async fn token(
     let bad_assertion = |why: &str| Error::client(ProblemType::InvalidAssertion, why.to_owned());
     let assertion =
         CompactJws::parse(&req.client_assertion).map_err(|e| bad_assertion(&e.to_string()))?;
+    // Keys are named by their thumbprint: a kid of another form names no key and never reaches
+    // the store.
     let kid = assertion
         .header_str("kid")
-        .ok_or_else(|| bad_assertion("the assertion names no key"))?;
+        .filter(|kid| ids::is_thumbprint(kid))
+        .ok_or_else(|| bad_assertion("the assertion names no key by its thumbprint"))?;
     let key = state
         .store
         .key(kid)
@@ -113,11 +117,12 @@ pub async fn token(
     };
 
     // A consent token: only the grant's grantee, only while the grant is active.
-    let grant = state
-        .store
-        .grant(&grant_id)
-        .await?
-        .ok_or_else(|| Error::forbidden("no such grant for this party"))?;
+    // A grant id that is not a canonical UUID names no grant: the same answer as an unknown one.
+    let grant = match ids::is_uuid(&grant_id) {
+        true => state.store.grant(&grant_id).await?,
+        false => None,
+    }
+    .ok_or_else(|| Error::forbidden("no such grant for this party"))?;
     let consent = ConsentClaim {
         grant_id: grant.id.clone(),
         passport_id: grant.passport_id.clone(),

@@ -27,7 +27,7 @@ mod writer;
 
 pub use parties::*;
 pub use passports::*;
-pub use writer::Writer;
+pub use writer::{Admission, Append, Writer};
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

@@ -17,24 +17,27 @@ use crate::error::{Error, Result};
 /// Most writes in one batch (SQLite allows 32766 parameters; a log entry takes 11).
 const MAX_BATCH: usize = 256;
 
-struct Admission {
-    jti: String,
-    expires_at: i64,
-    kid: String,
-    party_id: String,
-    reply: oneshot::Sender<Result<bool>>,
+/// A request's DPoP proof to admit: its `jti` is recorded if, and only if, it is new and `kid`
+/// is still registered to `party_id` and not revoked.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub jti: String,
+    pub expires_at: i64,
+    pub kid: String,
+    pub party_id: String,
 }
 
-struct Append {
-    passport_id: String,
-    event: LogEvent,
-    now: i64,
-    reply: oneshot::Sender<Result<AccessLogEntry>>,
+/// An event to append to a passport's access log.
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub passport_id: String,
+    pub event: LogEvent,
+    pub now: i64,
 }
 
 enum Job {
-    Admit(Admission),
-    Log(Append),
+    Admit(Admission, oneshot::Sender<Result<bool>>),
+    Log(Append, oneshot::Sender<Result<AccessLogEntry>>),
 }
 
 /// The handle requests use; cheap to clone.
@@ -71,9 +74,11 @@ impl Writer {
             expires_at,
             kid: kid.to_owned(),
             party_id: party_id.to_owned(),
-            reply,
         };
-        self.jobs.send(Job::Admit(job)).await.map_err(|_| gone())?;
+        self.jobs
+            .send(Job::Admit(job, reply))
+            .await
+            .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 
@@ -89,22 +94,30 @@ impl Writer {
             passport_id: passport_id.to_owned(),
             event,
             now,
-            reply,
         };
-        self.jobs.send(Job::Log(job)).await.map_err(|_| gone())?;
+        self.jobs
+            .send(Job::Log(job, reply))
+            .await
+            .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
-        let mut admissions = Vec::new();
-        let mut appends = Vec::new();
+        let (mut admissions, mut admission_replies) = (Vec::new(), Vec::new());
+        let (mut appends, mut append_replies) = (Vec::new(), Vec::new());
         let mut next = Some(first);
         while let Some(job) = next {
             match job {
-                Job::Admit(a) => admissions.push(a),
-                Job::Log(l) => appends.push(l),
+                Job::Admit(a, reply) => {
+                    admissions.push(a);
+                    admission_replies.push(reply);
+                }
+                Job::Log(l, reply) => {
+                    appends.push(l);
+                    append_replies.push(reply);
+                }
             }
             next = if admissions.len() + appends.len() < MAX_BATCH {
                 rx.try_recv().ok()
@@ -113,38 +126,80 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             };
         }
         if !admissions.is_empty() {
-            store.admit_batch(admissions).await;
+            let results = store.admit_batch(&admissions).await;
+            for (reply, result) in admission_replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
         }
         if !appends.is_empty() {
-            store.append_batch(appends).await;
+            let results = store.append_batch(&appends).await;
+            for (reply, result) in append_replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
         }
     }
 }
 
-/// Answers every request of a failed batch with the error (logged once, here).
-fn fail_all<T>(replies: impl IntoIterator<Item = oneshot::Sender<Result<T>>>, error: &Error) {
-    tracing::error!(error = ?error, "batched write failed");
-    for reply in replies {
-        let _ = reply.send(Err(Error::Other(anyhow::anyhow!("batched write failed"))));
+/// Runs `write` on the whole batch and, if the batch fails, again on each item alone, so that an
+/// item the database refuses fails its own request and never another caller's (one statement
+/// or one transaction per batch: a failed batch wrote nothing, so a retry is safe). `write`
+/// answers one outcome per item, in order.
+async fn isolated<'a, J, T, F, Fut>(jobs: &'a [J], write: F) -> Vec<Result<T>>
+where
+    F: Fn(&'a [J]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Result<T>>>>,
+{
+    let failed = |error: &Error| {
+        // The chain may name SQL; it goes to the log only.
+        tracing::error!(error = ?error, "a batched write failed");
+        Err(Error::Other(anyhow::anyhow!("batched write failed")))
+    };
+    match write(jobs).await {
+        Ok(results) => results,
+        Err(e) if jobs.len() == 1 => vec![failed(&e)],
+        Err(e) => {
+            tracing::warn!(error = ?e, items = jobs.len(), "a batched write failed; writing its items one by one");
+            let mut results = Vec::with_capacity(jobs.len());
+            for job in jobs.chunks(1) {
+                results.push(match write(job).await {
+                    Ok(mut one) => one.pop().unwrap_or_else(|| failed(&gone())),
+                    Err(e) => failed(&e),
+                });
+            }
+            results
+        }
     }
 }
 
 impl Store {
-    /// One statement for all admissions: a `jti` is recorded only if it is new and its key is
-    /// active. Run on its own (not in the log transaction) so that it holds no row lock while
-    /// waiting on another instance's insert of the same `jti`.
-    async fn admit_batch(&self, jobs: Vec<Admission>) {
+    /// Admits proofs in one statement: a `jti` is recorded only if it is new and its key is
+    /// active. Each item gets its own outcome, even if another item makes the statement fail.
+    pub async fn admit_batch(&self, jobs: &[Admission]) -> Vec<Result<bool>> {
         // A jti twice in one batch: the second is a replay of the first.
         let mut seen = HashSet::new();
-        let (fresh, replays): (Vec<_>, Vec<_>) =
-            jobs.into_iter().partition(|j| seen.insert(j.jti.clone()));
-        for job in replays {
-            let _ = job.reply.send(Ok(false));
-        }
-        if fresh.is_empty() {
-            return;
-        }
-        let values = (0..fresh.len())
+        let fresh: Vec<bool> = jobs.iter().map(|j| seen.insert(j.jti.as_str())).collect();
+        let firsts: Vec<&Admission> = jobs
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, f)| **f)
+            .map(|(j, _)| j)
+            .collect();
+        let mut outcomes = isolated(&firsts, |batch| self.admit_statement(batch))
+            .await
+            .into_iter();
+        fresh
+            .into_iter()
+            .map(|f| match f {
+                true => outcomes.next().unwrap_or_else(|| Err(gone())),
+                false => Ok(false),
+            })
+            .collect()
+    }
+
+    /// Run on its own (not in the log transaction) so that it holds no row lock while waiting
+    /// on another instance's insert of the same `jti`.
+    async fn admit_statement(&self, jobs: &[&Admission]) -> Result<Vec<Result<bool>>> {
+        let values = (0..jobs.len())
             .map(|i| {
                 format!(
                     "(${}, ${}, ${}, ${})",
@@ -161,64 +216,64 @@ impl Store {
              WHERE EXISTS (SELECT 1 FROM party_keys k WHERE k.kid = v.column3 AND k.party_id = v.column4 AND k.revoked_at IS NULL) \
              ON CONFLICT (jti) DO NOTHING RETURNING jti"
         );
-        let admitted: std::result::Result<Vec<(String,)>, sqlx::Error> = with_pool!(self, pool => {
+        let rows: Vec<(String,)> = with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut query = sqlx::query_as(&sql);
-            for job in &fresh {
+            for job in jobs {
                 query = query.bind(&job.jti).bind(job.expires_at).bind(&job.kid).bind(&job.party_id);
             }
-            query.fetch_all(pool).await
+            query.fetch_all(pool).await?
         });
-        match admitted {
-            Ok(rows) => {
-                let admitted: HashSet<String> = rows.into_iter().map(|r| r.0).collect();
-                for job in fresh {
-                    let _ = job.reply.send(Ok(admitted.contains(&job.jti)));
-                }
-            }
-            Err(e) => fail_all(fresh.into_iter().map(|j| j.reply), &e.into()),
+        let admitted: HashSet<String> = rows.into_iter().map(|r| r.0).collect();
+        Ok(jobs.iter().map(|j| Ok(admitted.contains(&j.jti))).collect())
+    }
+
+    /// Appends log entries in one transaction; each item gets its own outcome (an erased or
+    /// unknown passport is refused with `gone`), even if another item makes the batch fail.
+    pub async fn append_batch(&self, jobs: &[Append]) -> Vec<Result<AccessLogEntry>> {
+        isolated(jobs, |batch| self.append_transaction(batch)).await
+    }
+
+    async fn append_transaction(&self, jobs: &[Append]) -> Result<Vec<Result<AccessLogEntry>>> {
+        let mut by_passport: BTreeMap<&str, Vec<&Append>> = BTreeMap::new();
+        for job in jobs {
+            by_passport.entry(&job.passport_id).or_default().push(job);
         }
+        let mut written = self.write_appends(&by_passport).await?;
+        // Entries come back per passport in the order their jobs were given.
+        let mut entries: BTreeMap<&str, std::vec::IntoIter<AccessLogEntry>> = BTreeMap::new();
+        for pid in by_passport.keys() {
+            if let Some(list) = written.remove(*pid) {
+                entries.insert(pid, list.into_iter());
+            }
+        }
+        Ok(jobs
+            .iter()
+            .map(|job| {
+                entries
+                    .get_mut(job.passport_id.as_str())
+                    .and_then(Iterator::next)
+                    .ok_or_else(|| {
+                        Error::client(
+                            wp_schemas::problem::ProblemType::Gone,
+                            "the passport was erased by its owner",
+                        )
+                    })
+            })
+            .collect())
     }
 
     /// One transaction for all log appends. Passports are locked in id order, so that two
     /// instances' batches can never wait on each other in a cycle.
-    async fn append_batch(&self, jobs: Vec<Append>) {
-        let mut by_passport: BTreeMap<String, Vec<Append>> = BTreeMap::new();
-        for job in jobs {
-            by_passport
-                .entry(job.passport_id.clone())
-                .or_default()
-                .push(job);
-        }
-        match self.write_appends(&by_passport).await {
-            Ok(mut entries) => {
-                for (pid, jobs) in by_passport {
-                    let mut entries = entries.remove(&pid).map(Vec::into_iter);
-                    for job in jobs {
-                        let result = match entries.as_mut().and_then(Iterator::next) {
-                            Some(entry) => Ok(entry),
-                            None => Err(Error::client(
-                                wp_schemas::problem::ProblemType::Gone,
-                                "the passport was erased by its owner",
-                            )),
-                        };
-                        let _ = job.reply.send(result);
-                    }
-                }
-            }
-            Err(e) => fail_all(by_passport.into_values().flatten().map(|j| j.reply), &e),
-        }
-    }
-
     async fn write_appends(
         &self,
-        by_passport: &BTreeMap<String, Vec<Append>>,
+        by_passport: &BTreeMap<&str, Vec<&Append>>,
     ) -> Result<BTreeMap<String, Vec<AccessLogEntry>>> {
         let mut written: BTreeMap<String, Vec<AccessLogEntry>> = BTreeMap::new();
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
-            let ids: Vec<&String> = by_passport.keys().collect();
+            let ids: Vec<&str> = by_passport.keys().copied().collect();
             if matches!(self, Store::Postgres(_)) {
                 // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR UPDATE),
                 // so that batches of several instances never wait on each other in a cycle.
@@ -241,11 +296,11 @@ impl Store {
             );
             let mut claim = sqlx::query_as(&sql);
             for (pid, jobs) in by_passport {
-                claim = claim.bind(pid).bind(jobs.len() as i64);
+                claim = claim.bind(*pid).bind(jobs.len() as i64);
             }
             let claimed: Vec<(String, i64, String)> = claim.fetch_all(&mut *tx).await?;
             for (pid, last, mut prev) in claimed {
-                let Some(jobs) = by_passport.get(&pid) else { continue };
+                let Some(jobs) = by_passport.get(pid.as_str()) else { continue };
                 let mut entries = Vec::with_capacity(jobs.len());
                 for (i, job) in jobs.iter().enumerate() {
                     let seq = last - jobs.len() as i64 + 1 + i as i64;
@@ -300,5 +355,33 @@ impl Store {
             tx.commit().await?;
         });
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for a batched statement: fails as a whole if any item is poisoned, the way
+    /// PostgreSQL fails a statement that binds a NUL byte; otherwise doubles each item.
+    async fn write(items: &[i64]) -> Result<Vec<Result<i64>>> {
+        if items.contains(&-1) {
+            return Err(Error::Other(anyhow::anyhow!("poisoned")));
+        }
+        Ok(items.iter().map(|i| Ok(2 * i)).collect())
+    }
+
+    #[tokio::test]
+    async fn a_failing_item_fails_only_itself() {
+        let outcomes = isolated(&[1, 2, -1, 4, -1], write).await;
+        let outcomes: Vec<Option<i64>> = outcomes.into_iter().map(Result::ok).collect();
+        assert_eq!(outcomes, [Some(2), Some(4), None, Some(8), None]);
+        let alone = isolated(&[-1], write).await;
+        assert!(alone[0].is_err());
+        let clean = isolated(&[3, 5], write).await;
+        assert_eq!(
+            clean.into_iter().map(Result::ok).collect::<Vec<_>>(),
+            [Some(6), Some(10)]
+        );
     }
 }
