@@ -162,7 +162,9 @@ pub fn accept(
 }
 
 /// An agreement (the `agree` action) may only mark an adjustment agreed: the new body must be
-/// the previous one with `status` set to `agreed` and `agreed_by` filled in.
+/// the previous one with `status` set to `agreed` and `agreed_by` filled in. Bodies are compared
+/// as typed values, never as JSON text: the same date or an omitted versus a `null` member must
+/// not make an honest agreement fail.
 pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<()> {
     let Some(SectionBody::Adjustments(next)) = next else {
         return Err(Error::forbidden(
@@ -174,19 +176,62 @@ pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<(
             "an agreement sets status to agreed and names who agreed",
         ));
     }
-    let mut expected = previous.clone();
-    let mut actual = serde_json::to_value(next).map_err(anyhow::Error::from)?;
-    for v in [&mut expected, &mut actual] {
-        if let Some(map) = v.as_object_mut() {
-            map.remove("status");
-            map.remove("agreed_by");
-            map.retain(|_, v| !v.is_null());
-        }
-    }
-    if expected != actual {
+    let Ok(SectionBody::Adjustments(mut expected)) = parse_body(Section::Adjustments, previous)
+    else {
+        return Err(Error::forbidden(
+            "the current version is not an adjustment that can be agreed",
+        ));
+    };
+    expected.status = next.status;
+    expected.agreed_by.clone_from(&next.agreed_by);
+    if expected != *next {
         return Err(Error::forbidden(
             "an agreement may change only status and agreed_by",
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use wp_schemas::sections::example_body;
+
+    fn agreed(mut body: Value) -> Option<SectionBody> {
+        body["status"] = json!("agreed");
+        body["agreed_by"] = json!("Sam Patel, line manager");
+        Some(parse_body(Section::Adjustments, &body).unwrap())
+    }
+
+    #[test]
+    fn agreement_compares_typed_bodies() {
+        let mut previous = example_body(Section::Adjustments);
+        previous["status"] = json!("requested");
+        previous.as_object_mut().unwrap().remove("agreed_by");
+        assert!(check_agreement(&previous, &agreed(previous.clone())).is_ok());
+
+        // The same body written differently: members in another order, an explicit null.
+        let mut reordered = serde_json::Map::new();
+        for (k, v) in previous.as_object().unwrap().iter().rev() {
+            reordered.insert(k.clone(), v.clone());
+        }
+        reordered.insert("declined_reason".into(), Value::Null);
+        assert!(check_agreement(&Value::Object(reordered), &agreed(previous.clone())).is_ok());
+
+        // Anything else changed is refused.
+        let mut moved = previous.clone();
+        moved["start_date"] = json!("2025-01-14");
+        let refused = check_agreement(&previous, &agreed(moved)).unwrap_err();
+        assert_eq!(refused.kind(), Some(ProblemType::Forbidden));
+        let mut dropped = previous.clone();
+        dropped.as_object_mut().unwrap().remove("review_date");
+        assert!(check_agreement(&previous, &agreed(dropped)).is_err());
+
+        // Not agreed, or not an adjustment, or a previous body that is not one.
+        assert!(check_agreement(&previous, &None).is_err());
+        let mut loose = previous.clone();
+        loose["start_date"] = json!("2025-1-13");
+        assert!(check_agreement(&loose, &agreed(previous.clone())).is_err());
+    }
 }
