@@ -77,6 +77,9 @@ impl PublicJwk {
         let bytes: [u8; 32] = raw
             .try_into()
             .map_err(|_| JoseError::BadKey("x must be 32 bytes"))?;
+        if let Some(why) = weak_point(&bytes) {
+            return Err(JoseError::BadKey(why));
+        }
         if let Some(kid) = &self.kid
             && *kid != self.thumbprint()
         {
@@ -118,6 +121,53 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
     B64.decode(text).ok()
+}
+
+/// Why a 32-byte Ed25519 point encoding is unacceptable as a public key or as a signature's `R`,
+/// if it is: not canonical (y >= p; RFC 8032 section 5.1.3 says decoding fails) or one of the
+/// eight points of small order. A small-order public key verifies a signature made without any
+/// private key (R = identity, S = 0), so anyone could sign as its holder; libsodium and
+/// ed25519-dalek's `verify_strict` refuse both, ring and OpenSSL do not.
+pub fn weak_point(encoding: &[u8; 32]) -> Option<&'static str> {
+    // y with the sign bit of x cleared, little-endian.
+    let mut y = *encoding;
+    y[31] &= 0x7f;
+    // p = 2^255 - 19 = ed ff .. ff 7f; y >= p only when all the high bytes are at their maximum.
+    if y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed {
+        return Some("x is not a canonical point encoding");
+    }
+    // The y of the eight small-order points (two points share each y, told apart by the sign
+    // bit, which is also how x = 0 gets its non-canonical "negative zero" form).
+    const SMALL_ORDER_Y: [[u8; 32]; 5] = [
+        // y = 0: order 4.
+        [0; 32],
+        // y = 1: the identity (and its negative-zero encoding).
+        [
+            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        ],
+        // y = p - 1: order 2.
+        [
+            0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0x7f,
+        ],
+        // The two y of the four points of order 8.
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+    ];
+    if SMALL_ORDER_Y.contains(&y) {
+        return Some("x is a point of small order");
+    }
+    None
 }
 
 /// A compact JWS split into its parts, header and payload parsed, signature not yet checked.
@@ -174,6 +224,20 @@ impl<'a> CompactJws<'a> {
     }
 
     pub fn verify_raw(&self, public_key: &[u8]) -> Result<(), JoseError> {
+        // Belt and braces: a small-order or non-canonical key is refused even if it was stored.
+        let key: &[u8; 32] = public_key
+            .try_into()
+            .map_err(|_| JoseError::BadKey("x must be 32 bytes"))?;
+        if let Some(why) = weak_point(key) {
+            return Err(JoseError::BadKey(why));
+        }
+        // A small-order R verifies in ring but not in libsodium or ed25519-dalek's strict mode;
+        // an honest signer never makes one (R = rB has prime order).
+        if let Some(r) = self.signature.first_chunk::<32>()
+            && weak_point(r).is_some()
+        {
+            return Err(JoseError::Signature);
+        }
         UnparsedPublicKey::new(&ED25519, public_key)
             .verify(self.signing_input.as_bytes(), &self.signature)
             .map_err(|_| JoseError::Signature)
@@ -243,6 +307,109 @@ mod tests {
             Err(JoseError::Algorithm)
         ));
         assert!(CompactJws::parse("a.b").is_err());
+    }
+
+    fn encodings(hex: &str) -> [u8; 32] {
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        bytes.try_into().unwrap()
+    }
+
+    /// The eight small-order points, canonically encoded (computed independently, as k*T for a
+    /// point T of order 8).
+    const SMALL_ORDER: [&str; 8] = [
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    ];
+
+    #[test]
+    fn weak_keys_are_refused() {
+        for hex in SMALL_ORDER {
+            let point = encodings(hex);
+            assert_eq!(
+                weak_point(&point),
+                Some("x is a point of small order"),
+                "{hex}"
+            );
+            // With the sign bit flipped (non-canonical for x = 0, the other point otherwise).
+            let mut flipped = point;
+            flipped[31] ^= 0x80;
+            assert!(weak_point(&flipped).is_some(), "{hex} flipped");
+            let jwk = PublicJwk::from_ed25519(&point);
+            assert!(
+                matches!(jwk.key_bytes(), Err(JoseError::BadKey(_))),
+                "{hex}"
+            );
+        }
+        // y >= p: p itself (= 0), p + 1 (= 1), up to 2^255 - 1, either sign.
+        let mut y = [0xff; 32];
+        y[31] = 0x7f;
+        for low in 0xed..=0xff {
+            y[0] = low;
+            for sign in [0, 0x80] {
+                let mut encoding = y;
+                encoding[31] |= sign;
+                assert_eq!(
+                    weak_point(&encoding),
+                    Some("x is not a canonical point encoding"),
+                    "{encoding:02x?}"
+                );
+            }
+        }
+        // Real keys, and the largest canonical y, pass.
+        y[0] = 0xeb;
+        assert_eq!(weak_point(&y), None);
+        for _ in 0..32 {
+            let kp = keypair();
+            assert_eq!(
+                weak_point(kp.public_key().as_ref().try_into().unwrap()),
+                None
+            );
+        }
+        // RFC 8037 appendix A.2.
+        let rfc = PublicJwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+            kid: None,
+        };
+        assert!(rfc.key_bytes().is_ok());
+    }
+
+    #[test]
+    fn a_signature_without_a_private_key_does_not_verify() {
+        // With A the identity, R = identity and S = 0 satisfy [S]B = R + [k]A for any message:
+        // ring accepts it, so the key must be refused before ring sees it.
+        let identity = encodings(SMALL_ORDER[0]);
+        let header = r#"{"alg":"EdDSA","typ":"JWT"}"#;
+        let mut forged_sig = identity.to_vec();
+        forged_sig.extend([0u8; 32]);
+        let forged = format!(
+            "{}.{}.{}",
+            B64.encode(header),
+            B64.encode(r#"{"sub":"victim"}"#),
+            B64.encode(&forged_sig)
+        );
+        let jws = CompactJws::parse(&forged).unwrap();
+        assert!(matches!(
+            jws.verify_raw(&identity),
+            Err(JoseError::BadKey(_))
+        ));
+        let jwk = PublicJwk::from_ed25519(&identity);
+        assert!(matches!(jws.verify(&jwk), Err(JoseError::BadKey(_))));
+        // ring alone would have accepted it: the check above is what stops the forgery.
+        assert!(
+            UnparsedPublicKey::new(&ED25519, identity)
+                .verify(forged.rsplit_once('.').unwrap().0.as_bytes(), &forged_sig)
+                .is_ok()
+        );
     }
 }
 
