@@ -683,11 +683,17 @@ async fn dates_are_strict_and_agreements_compare_values(backend: Backend) {
         (Section::Plans, "review_date"),
     ] {
         for loose in ["2026-1-5", "+2026-01-05", "2026-01-05T00:00:00Z"] {
+            // The other dates are set so that the only fault is the one written loosely.
             let mut body = example_body(section);
-            body[field] = json!(loose);
+            let object = body.as_object_mut().unwrap();
+            object.remove("start_date");
+            object.remove("review_date");
             if section == Section::FitNotes {
+                body["assessed_on"] = json!("2000-01-01");
+                body["period_from"] = json!("2000-01-01");
                 body["period_to"] = json!("2099-12-31");
             }
+            body[field] = json!(loose);
             let refused = mine.create_record(section, body).await.unwrap_err();
             let ClientError::Api { problem } = &refused else {
                 panic!("{section}.{field} = {loose}: {refused:?}");
