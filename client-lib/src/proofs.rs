@@ -2,7 +2,9 @@
 //! proofs of key possession, and record versions.
 
 use serde_json::Value;
-use wp_schemas::api::{AssertionClaims, DpopClaims, KeyProofClaims, VERSION_TYP, VersionPayload};
+use wp_schemas::api::{
+    AssertionClaims, DPOP_TYP, DpopClaims, JWT_TYP, KeyProofClaims, VERSION_TYP, VersionPayload,
+};
 use wp_schemas::jose::{KeyRef, SigningKey, sha256_b64};
 use wp_schemas::sections::Section;
 
@@ -18,7 +20,7 @@ fn jti() -> String {
 pub fn assertion(key: &SigningKey, party_id: &str, audience: &str) -> String {
     let iat = now();
     key.sign_json(
-        "JWT",
+        JWT_TYP,
         KeyRef::Kid,
         &AssertionClaims {
             iss: party_id.into(),
@@ -34,7 +36,7 @@ pub fn assertion(key: &SigningKey, party_id: &str, audience: &str) -> String {
 /// A DPoP proof for one request; `access_token` binds it to the token (`ath`).
 pub fn dpop(key: &SigningKey, method: &str, url: &str, access_token: Option<&str>) -> String {
     key.sign_json(
-        "dpop+jwt",
+        DPOP_TYP,
         KeyRef::Jwk,
         &DpopClaims {
             jti: jti(),
@@ -50,7 +52,7 @@ pub fn dpop(key: &SigningKey, method: &str, url: &str, access_token: Option<&str
 pub fn key_proof(key: &SigningKey, url: &str) -> String {
     let iat = now();
     key.sign_json(
-        "JWT",
+        JWT_TYP,
         KeyRef::Kid,
         &KeyProofClaims {
             aud: url.into(),

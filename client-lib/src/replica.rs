@@ -31,7 +31,7 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use wp_schemas::api::{
-    CHECKPOINT_TYP, Changes, CheckpointClaims, Party, VersionEnvelope, VersionPayload,
+    CHECKPOINT_JWS, Changes, CheckpointClaims, Party, VersionEnvelope, VersionPayload,
 };
 use wp_schemas::chain::{history_genesis, history_next, version_hash};
 use wp_schemas::jose::{CompactJws, PublicJwk};
@@ -627,10 +627,8 @@ impl Replica {
         pid: &str,
         checkpoint: &str,
     ) -> Result<(CheckpointClaims, PublicJwk)> {
-        let jws = CompactJws::parse(checkpoint).map_err(|e| fail(format!("checkpoint: {e}")))?;
-        if jws.header_str("typ") != Some(CHECKPOINT_TYP) {
-            return Err(fail("the checkpoint is not a checkpoint"));
-        }
+        let jws = CompactJws::parse_as(checkpoint, &CHECKPOINT_JWS)
+            .map_err(|e| fail(format!("the checkpoint is not a checkpoint: {e}")))?;
         let kid = jws.header_str("kid").unwrap_or_default();
         let jwk = self.server_key(client, kid).await?;
         jws.verify(&jwk)
@@ -961,7 +959,7 @@ impl Replica {
                 .await?;
         let jwk: PublicJwk =
             serde_json::from_str(&jwk).map_err(|_| fail("the stored server key is not a JWK"))?;
-        let jws = CompactJws::parse(&state.checkpoint)
+        let jws = CompactJws::parse_as(&state.checkpoint, &CHECKPOINT_JWS)
             .map_err(|e| fail(format!("the stored checkpoint: {e}")))?;
         jws.verify(&jwk)
             .map_err(|_| fail("the stored checkpoint's signature does not verify"))?;

@@ -1,7 +1,7 @@
 //! Verification of everything the server hands back: a record version is data only after its
 //! author's signature, its place in the record's chain and its section have been checked.
 
-use wp_schemas::api::{Action, Party, Scope, VERSION_TYP, VersionEnvelope, VersionPayload};
+use wp_schemas::api::{Action, Party, Scope, VERSION_JWS, VersionEnvelope, VersionPayload};
 use wp_schemas::chain::version_hash;
 use wp_schemas::jose::CompactJws;
 use wp_schemas::sections::Section;
@@ -30,10 +30,10 @@ pub fn version(
     expected_prev: Option<Option<&str>>,
 ) -> Result<VersionPayload> {
     let what = format!("record {} version {}", envelope.record_id, envelope.version);
-    let jws = CompactJws::parse(&envelope.jws).map_err(|e| fail(format!("{what}: {e}")))?;
-    if jws.header_str("typ") != Some(VERSION_TYP) {
-        return Err(fail(format!("{what}: not a record version")));
-    }
+    // The same header rules as the server's: a version that a stricter verifier would refuse
+    // is refused here too.
+    let jws = CompactJws::parse_as(&envelope.jws, &VERSION_JWS)
+        .map_err(|e| fail(format!("{what}: not a record version: {e}")))?;
     if version_hash(&envelope.jws) != envelope.hash {
         return Err(fail(format!("{what}: hash does not match its JWS")));
     }

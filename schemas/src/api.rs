@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::jose::PublicJwk;
+use crate::jose::{JwsProfile, KeyRef, PublicJwk};
 use crate::sections::Section;
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +133,50 @@ pub const GRANT_TYPE: &str = "client_credentials";
 pub const VERSION_TYP: &str = "wp-version+jws";
 /// `typ` of a sync checkpoint JWS.
 pub const CHECKPOINT_TYP: &str = "wp-checkpoint+jws";
+/// `typ` of a DPoP proof (RFC 9449 section 4.2).
+pub const DPOP_TYP: &str = "dpop+jwt";
+/// `typ` of an access or consent token (RFC 9068 section 2.1).
+pub const AT_TYP: &str = "at+jwt";
+/// `typ` of a client assertion or a proof of key possession, when present (RFC 7519 section 5.1).
+pub const JWT_TYP: &str = "JWT";
+
+// The protected header each kind of JWS may carry: `alg` (EdDSA) and `typ` always, plus `kid`
+// (a registered key's RFC 7638 thumbprint) or `jwk` (the public key itself); nothing else.
+
+/// A record version: `{alg, typ: wp-version+jws, kid}`, all three required.
+pub const VERSION_JWS: JwsProfile = JwsProfile {
+    typ: VERSION_TYP,
+    typ_optional: false,
+    key: KeyRef::Kid,
+};
+/// A client assertion (RFC 7523): `{alg, kid, typ?}`, `typ` JWT if present.
+pub const ASSERTION_JWS: JwsProfile = JwsProfile {
+    typ: JWT_TYP,
+    typ_optional: true,
+    key: KeyRef::Kid,
+};
+/// A proof of key possession at registration or key rotation: `{alg, kid, typ?}`, `typ` JWT if
+/// present, `kid` the thumbprint of the key being registered.
+pub const KEY_PROOF_JWS: JwsProfile = ASSERTION_JWS;
+/// A DPoP proof (RFC 9449 section 4.2): `{alg, typ: dpop+jwt, jwk}`, all three required; `jwk`
+/// holds `kty`, `crv`, `x` and optionally `kid` (its thumbprint).
+pub const DPOP_JWS: JwsProfile = JwsProfile {
+    typ: DPOP_TYP,
+    typ_optional: false,
+    key: KeyRef::Jwk,
+};
+/// An access or consent token, signed by the server: `{alg, typ: at+jwt, kid}`.
+pub const ACCESS_TOKEN_JWS: JwsProfile = JwsProfile {
+    typ: AT_TYP,
+    typ_optional: false,
+    key: KeyRef::Kid,
+};
+/// A sync checkpoint, signed by the server: `{alg, typ: wp-checkpoint+jws, kid}`.
+pub const CHECKPOINT_JWS: JwsProfile = JwsProfile {
+    typ: CHECKPOINT_TYP,
+    typ_optional: false,
+    key: KeyRef::Kid,
+};
 
 /// Claims of a client assertion (RFC 7523 section 3).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -9,11 +9,11 @@
 //! both the schema and [`parse_body`]; cross-field rules (date order, "declined needs a reason")
 //! are enforced by `validate()` and described in the schema where possible.
 
-use std::{fmt, str::FromStr};
+use std::{borrow::Cow, fmt, str::FromStr};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 use serde_json::Value;
 
 /// Maximum characters in a title, name or other one-line label.
@@ -104,6 +104,94 @@ impl fmt::Display for ParseSectionError {
 }
 
 impl std::error::Error for ParseSectionError {}
+
+// ---------------------------------------------------------------------------------------------
+// Dates
+// ---------------------------------------------------------------------------------------------
+
+/// JSON Schema `pattern` of a [`Date`]: exactly what [`Date::from_str`] accepts, before the
+/// calendar check.
+pub const DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+
+/// A calendar date on the wire: an RFC 3339 `full-date` (section 5.6), exactly `YYYY-MM-DD`.
+///
+/// chrono's own parser also takes `2026-1-5`, `+2026-01-05` or ` 2026-01-05`, which other
+/// JSON Schema validators refuse and which re-serialise differently, so one body would mean one
+/// thing to us and another (or nothing) to everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub NaiveDate);
+
+impl Date {
+    pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Self> {
+        (0..=9999)
+            .contains(&year)
+            .then(|| NaiveDate::from_ymd_opt(year, month, day).map(Date))
+            .flatten()
+    }
+}
+
+impl FromStr for Date {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        const EXPECTED: &str = "must be a date written YYYY-MM-DD (RFC 3339 full-date)";
+        let b = s.as_bytes();
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && [0, 1, 2, 3, 5, 6, 8, 9]
+                .iter()
+                .all(|&i| b[i].is_ascii_digit());
+        if !shape {
+            return Err(EXPECTED);
+        }
+        let number = |range: std::ops::Range<usize>| s[range].parse::<u32>().ok();
+        let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10))
+        else {
+            return Err(EXPECTED);
+        };
+        Date::from_ymd(year as i32, month, day).ok_or("is not a day of the calendar")
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|why: &str| serde::de::Error::custom(format!("`{text}` {why}")))
+    }
+}
+
+impl JsonSchema for Date {
+    fn schema_name() -> Cow<'static, str> {
+        "Date".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date",
+            "pattern": DATE_PATTERN,
+        })
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -348,10 +436,10 @@ pub struct AdjustmentsBody {
     pub declined_reason: Option<String>,
     /// When the adjustment starts or started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<NaiveDate>,
+    pub start_date: Option<Date>,
     /// When the adjustment is due for review; not before `start_date`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_date: Option<NaiveDate>,
+    pub review_date: Option<Date>,
     /// Who pays: `employer`, `access_to_work` or `self`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding: Option<Funding>,
@@ -377,7 +465,7 @@ pub struct AdjustmentsBody {
 ))]
 pub struct FitNotesBody {
     /// Date the employee was assessed.
-    pub assessed_on: NaiveDate,
+    pub assessed_on: Date,
     /// The condition stated on the fit note.
     #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
     pub condition: String,
@@ -392,9 +480,9 @@ pub struct FitNotesBody {
     #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
     pub functional_effects: Option<String>,
     /// First day the fit note covers.
-    pub period_from: NaiveDate,
+    pub period_from: Date,
     /// Last day the fit note covers; not before `period_from`.
-    pub period_to: NaiveDate,
+    pub period_to: Date,
     /// Whether the issuer needs to assess the employee again at the end of the period.
     pub reassessment_needed: bool,
     /// Name of the issuing doctor or healthcare professional.
@@ -430,7 +518,7 @@ pub struct PlansBody {
     pub if_unwell: Option<String>,
     /// When the plan is due for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_date: Option<NaiveDate>,
+    pub review_date: Option<Date>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,7 +589,7 @@ fn unique<T: PartialEq + Serialize>(field: &str, items: &[T]) -> Check {
 }
 
 /// Blames the later field, which is the one a client most likely got wrong.
-fn not_before(later: (&str, NaiveDate), earlier: (&str, NaiveDate)) -> Check {
+fn not_before(later: (&str, Date), earlier: (&str, Date)) -> Check {
     if later.1 < earlier.1 {
         return Err(BodyError::new(
             later.0,
@@ -884,6 +972,69 @@ mod tests {
     fn malformed_date_names_the_field() {
         let body = with(Section::FitNotes, "assessed_on", json!("03/03/2025"));
         assert_eq!(error(Section::FitNotes, &body).field, "assessed_on");
+    }
+
+    #[test]
+    fn dates_are_strict_rfc3339_full_dates() {
+        for loose in [
+            "2026-1-5",
+            "2026-01-5",
+            "2026-1-05",
+            "+2026-01-05",
+            " 2026-01-05",
+            "2026-01-05 ",
+            "2026-01-05T00:00:00Z",
+            "20260105",
+            "02026-01-05",
+            "2026/01/05",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "２０２６-01-05",
+        ] {
+            for (section, field) in [
+                (Section::Adjustments, "start_date"),
+                (Section::Adjustments, "review_date"),
+                (Section::FitNotes, "assessed_on"),
+                (Section::FitNotes, "period_from"),
+                (Section::Plans, "review_date"),
+            ] {
+                let err = error(section, &with(section, field, json!(loose)));
+                assert_eq!(err.field, field, "{loose}: {err}");
+            }
+            assert!(loose.parse::<Date>().is_err(), "{loose}");
+        }
+        assert!(
+            error(
+                Section::Plans,
+                &with(Section::Plans, "review_date", json!(20260105))
+            )
+            .reason
+            .contains("string")
+        );
+        // What is accepted is written back exactly as it came.
+        for date in ["2026-01-05", "2024-02-29", "0001-01-01", "9999-12-31"] {
+            let parsed: Date = date.parse().unwrap();
+            assert_eq!(parsed.to_string(), date);
+            assert_eq!(serde_json::to_value(parsed).unwrap(), json!(date));
+        }
+        assert!("2025-02-29".parse::<Date>().is_err());
+    }
+
+    #[test]
+    fn date_schema_matches_the_parser() {
+        for section in Section::ALL {
+            let schema = section_json_schema(section);
+            let properties = schema["properties"].as_object().unwrap();
+            for (name, property) in properties {
+                if property.get("format") == Some(&json!("date")) {
+                    assert_eq!(property["pattern"], json!(DATE_PATTERN), "{section}.{name}");
+                }
+            }
+        }
+        let adjustments = section_json_schema(Section::Adjustments);
+        assert_eq!(adjustments["properties"]["start_date"]["format"], "date");
     }
 
     #[test]

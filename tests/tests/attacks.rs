@@ -7,7 +7,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use wp_client::proofs::{self, VersionDraft};
 use wp_client::{Client, SigningKey};
-use wp_schemas::api::{Action, CreateGrant, Outcome, Scope, VersionEnvelope};
+use wp_schemas::api::{
+    ASSERTION_TYPE, Action, CreateGrant, GRANT_TYPE, Outcome, PartyKind, Scope, VERSION_TYP,
+    VersionEnvelope, VersionPayload,
+};
+use wp_schemas::jose::{PublicJwk, b64, sha256_b64};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
 use wp_tests::{Backend, TestServer, backend_tests, problem_of, raw_request};
@@ -975,4 +979,483 @@ async fn attack_matrix(backend: Backend) {
     server.stop().await;
 }
 
-backend_tests!(attack_matrix);
+// ---------------------------------------------------------------------------------------------
+// Signed objects that a standard JOSE library would read differently, and weak keys.
+
+/// The identity point, the simplest of the eight Ed25519 points of small order.
+const IDENTITY_X: &str = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Signs exactly `header` (JSON text, so duplicates can be written) over `payload`.
+fn signed(key: &SigningKey, header: &str, payload: &Value) -> String {
+    key.sign_raw(header.as_bytes(), payload.to_string().as_bytes())
+}
+
+/// A "signature" that needs no private key: R = identity and S = 0 satisfy the verification
+/// equation [S]B = R + [k]A for every message when A has small order.
+fn forged(header: &Value, payload: &Value) -> String {
+    let mut signature = vec![1u8];
+    signature.resize(64, 0);
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.to_string().as_bytes()),
+        b64(&signature)
+    )
+}
+
+fn weak_jwk(x: &str) -> PublicJwk {
+    PublicJwk {
+        kty: "OKP".into(),
+        crv: "Ed25519".into(),
+        x: x.into(),
+        kid: None,
+    }
+}
+
+fn hex_b64(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    b64(&bytes)
+}
+
+async fn token_request(url: &str, assertion: &str, dpop: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{url}/v1/token"))
+        .header("DPoP", dpop)
+        .form(&[
+            ("grant_type", GRANT_TYPE),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Every kind of JWS the server accepts has an allow-list of protected header members; whatever
+/// it accepts, every conforming JOSE library verifies. Small-order keys never sign for anyone.
+async fn forged_jws_matrix(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alice = server.employee("Alice").await;
+    let me = alice.party_id().unwrap().to_owned();
+    let info = alice.create_passport().await.unwrap();
+    let pid = info.id.clone();
+    let key = alice.key().clone();
+    let kid = key.kid().to_owned();
+    let token = alice.access_token().await.unwrap();
+    let token_url = format!("{}/v1/token", server.url);
+    let me_url = format!("{}/v1/me", server.url);
+    let now = proofs::now();
+    let jti = || uuid::Uuid::new_v4().to_string();
+    let bare_jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": key.public_jwk().x});
+
+    // Record versions: `{alg, typ: wp-version+jws, kid}` and nothing else.
+    let version = |about: &str| {
+        serde_json::to_value(VersionPayload {
+            passport: pid.clone(),
+            record: uuid::Uuid::new_v4().to_string(),
+            section: Section::Summary,
+            version: 1,
+            prev: None,
+            author: me.clone(),
+            iat: proofs::now(),
+            body: Some(json!({ "about_me": about })),
+            deleted: false,
+        })
+        .unwrap()
+    };
+    let header =
+        |extra: &str| format!(r#"{{"alg":"EdDSA","typ":"{VERSION_TYP}","kid":"{kid}"{extra}}}"#);
+    let genuine = signed(&key, &header(""), &version("x"));
+    let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+    // The payload's last character carries unused bits; setting one is not canonical base64url.
+    let last = parts[1].pop().unwrap();
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    parts[1].push(alphabet.as_bytes()[alphabet.find(last).unwrap() | 1] as char);
+    let stray_bits = parts.join(".");
+    let mut duplicate_body = version("x").to_string();
+    duplicate_body.insert_str(
+        duplicate_body.find("\"about_me\"").unwrap(),
+        r#""about_me":"y","#,
+    );
+    let duplicate_payload = key.sign_raw(header("").as_bytes(), duplicate_body.as_bytes());
+    let version_cases: Vec<(&str, String, u16, ProblemType)> = vec![
+        (
+            "b64 false without crit (PyJWT and jwcrypto refuse it)",
+            signed(&key, &header(r#","b64":false"#), &version("x")),
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "b64 false with crit",
+            signed(
+                &key,
+                &header(r#","b64":false,"crit":["b64"]"#),
+                &version("x"),
+            ),
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "a key URL to fetch",
+            signed(
+                &key,
+                &header(r#","jku":"https://evil.example/jwks.json""#),
+                &version("x"),
+            ),
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "an embedded jwk besides the kid",
+            signed(
+                &key,
+                &header(&format!(r#","jwk":{bare_jwk}"#)),
+                &version("x"),
+            ),
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "a duplicate header member",
+            signed(&key, &header(&format!(r#","kid":"{kid}""#)), &version("x")),
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "a duplicate payload member",
+            duplicate_payload,
+            422,
+            ProblemType::InvalidBody,
+        ),
+        (
+            "non-canonical base64url",
+            stray_bits,
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "padded base64url",
+            genuine.replacen('.', "=.", 1),
+            400,
+            ProblemType::InvalidSignature,
+        ),
+        (
+            "another typ",
+            signed(
+                &key,
+                &format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#),
+                &version("x"),
+            ),
+            400,
+            ProblemType::InvalidVersion,
+        ),
+    ];
+    let records = format!("/v1/passports/{pid}/records");
+    for (name, jws, status, kind) in &version_cases {
+        let response = raw_request(
+            &alice,
+            Method::POST,
+            &records,
+            &token,
+            Some(&json!({ "jws": jws })),
+        )
+        .await;
+        let (got, problem) = problem_of(response).await;
+        assert_eq!(
+            (got, problem.kind()),
+            (*status, Some(*kind)),
+            "version, {name}: {problem:?}"
+        );
+    }
+    let mine = alice.own_passport(&pid);
+    assert_eq!(mine.read().await.unwrap().seq, 0, "no version was stored");
+    // The genuine article, as our client signs it, is accepted.
+    let response = raw_request(
+        &alice,
+        Method::POST,
+        &records,
+        &token,
+        Some(&json!({ "jws": genuine })),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+
+    // DPoP proofs: `{alg, typ: dpop+jwt, jwk}`, the jwk only `kty`, `crv`, `x` and its own kid.
+    let proof_claims = || {
+        json!({"jti": jti(), "htm": "GET", "htu": me_url, "iat": proofs::now(),
+               "ath": sha256_b64(token.as_bytes())})
+    };
+    let with_jwk = |jwk: Value| json!({"alg": "EdDSA", "typ": "dpop+jwt", "jwk": jwk});
+    let mut with_d = bare_jwk.clone();
+    with_d["d"] = json!(b64(&[7u8; 32]));
+    let mut with_use = bare_jwk.clone();
+    with_use["use"] = json!("enc");
+    let mut wrong_kid = bare_jwk.clone();
+    wrong_kid["kid"] = json!(SigningKey::generate().kid());
+    let mut with_kid = with_jwk(bare_jwk.clone());
+    with_kid["kid"] = json!(kid);
+    let mut b64_false = with_jwk(bare_jwk.clone());
+    b64_false["b64"] = json!(false);
+    let dpop_cases: Vec<(&str, String)> = vec![
+        (
+            "a kid besides the jwk",
+            signed(&key, &with_kid.to_string(), &proof_claims()),
+        ),
+        (
+            "a private d in the jwk",
+            signed(&key, &with_jwk(with_d).to_string(), &proof_claims()),
+        ),
+        (
+            "a use in the jwk",
+            signed(&key, &with_jwk(with_use).to_string(), &proof_claims()),
+        ),
+        (
+            "a jwk kid that is not its thumbprint",
+            signed(&key, &with_jwk(wrong_kid).to_string(), &proof_claims()),
+        ),
+        (
+            "b64 false",
+            signed(&key, &b64_false.to_string(), &proof_claims()),
+        ),
+        (
+            "a duplicate typ",
+            signed(
+                &key,
+                &format!(r#"{{"alg":"EdDSA","typ":"JWT","typ":"dpop+jwt","jwk":{bare_jwk}}}"#),
+                &proof_claims(),
+            ),
+        ),
+        (
+            "a small-order jwk, forged",
+            forged(
+                &with_jwk(json!({"kty": "OKP", "crv": "Ed25519", "x": IDENTITY_X})),
+                &proof_claims(),
+            ),
+        ),
+    ];
+    for (name, proof) in &dpop_cases {
+        let response = reqwest::Client::new()
+            .get(&me_url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof)
+            .send()
+            .await
+            .unwrap();
+        let (got, problem) = problem_of(response).await;
+        assert_eq!(
+            (got, problem.kind()),
+            (401, Some(ProblemType::InvalidDpopProof)),
+            "DPoP, {name}: {problem:?}"
+        );
+    }
+    let good = signed(
+        &key,
+        &with_jwk(bare_jwk.clone()).to_string(),
+        &proof_claims(),
+    );
+    let response = reqwest::Client::new()
+        .get(&me_url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "a proof of exactly {{alg, typ, jwk}} is accepted"
+    );
+
+    // Client assertions: `{alg, kid, typ?}`, typ JWT when present.
+    let assertion_claims = || json!({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60, "jti": jti()});
+    let token_proof = || proofs::dpop(&key, "POST", &token_url, None);
+    let assertion_cases: Vec<(&str, String)> = vec![
+        (
+            "an embedded jwk",
+            signed(&key, &format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","jwk":{bare_jwk}}}"#), &assertion_claims()),
+        ),
+        (
+            "b64 false",
+            signed(&key, &format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","b64":false}}"#), &assertion_claims()),
+        ),
+        (
+            "a certificate URL",
+            signed(&key, &format!(r#"{{"alg":"EdDSA","kid":"{kid}","x5u":"https://evil.example/c"}}"#), &assertion_claims()),
+        ),
+        (
+            "the typ of a DPoP proof",
+            signed(&key, &format!(r#"{{"alg":"EdDSA","typ":"dpop+jwt","kid":"{kid}"}}"#), &assertion_claims()),
+        ),
+        (
+            "a duplicate kid",
+            signed(&key, &format!(r#"{{"alg":"EdDSA","kid":"not-registered","kid":"{kid}"}}"#), &assertion_claims()),
+        ),
+        (
+            "a duplicate sub in the claims",
+            key.sign_raw(
+                format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#).as_bytes(),
+                format!(
+                    r#"{{"iss":"{me}","sub":"someone else","sub":"{me}","aud":"{token_url}","iat":{now},"exp":{},"jti":"{}"}}"#,
+                    now + 60,
+                    jti()
+                )
+                .as_bytes(),
+            ),
+        ),
+    ];
+    for (name, assertion) in &assertion_cases {
+        let response = token_request(&server.url, assertion, &token_proof()).await;
+        let (got, problem) = problem_of(response).await;
+        assert_eq!(
+            (got, problem.kind()),
+            (401, Some(ProblemType::InvalidAssertion)),
+            "assertion, {name}: {problem:?}"
+        );
+    }
+    let without_typ = signed(
+        &key,
+        &format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#),
+        &assertion_claims(),
+    );
+    let response = token_request(&server.url, &without_typ, &token_proof()).await;
+    assert_eq!(response.status(), 200, "typ is optional on an assertion");
+
+    // Small-order and non-canonical keys: refused at registration, at enrolment, when a key is
+    // added; and a party holding one from before cannot be impersonated.
+    let parties = format!("{}/v1/parties", server.url);
+    let weak_keys = [
+        ("the identity", IDENTITY_X.to_owned()),
+        (
+            "a point of order 8",
+            hex_b64("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+        ),
+        (
+            "a point of order 2 with the sign bit set",
+            hex_b64("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
+        ),
+        (
+            "the identity written as p + 1",
+            hex_b64("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+        ),
+    ];
+    let key_proof = |jwk: &PublicJwk, aud: &str| {
+        forged(
+            &json!({"alg": "EdDSA", "typ": "JWT", "kid": jwk.thumbprint()}),
+            &json!({"aud": aud, "iat": now, "exp": now + 60, "jti": jti()}),
+        )
+    };
+    let add_key = format!("/v1/parties/{me}/keys");
+    for (name, x) in &weak_keys {
+        let jwk = weak_jwk(x);
+        let body =
+            json!({"display_name": "Mallory", "jwk": jwk, "proof": key_proof(&jwk, &parties)});
+        let response = reqwest::Client::new()
+            .post(&parties)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (got, problem) = problem_of(response).await;
+        assert_eq!(
+            (got, problem.kind()),
+            (400, Some(ProblemType::InvalidKey)),
+            "register {name}"
+        );
+
+        let body =
+            json!({"jwk": jwk, "proof": key_proof(&jwk, &format!("{}{add_key}", server.url))});
+        let response = raw_request(&alice, Method::POST, &add_key, &token, Some(&body)).await;
+        let (got, problem) = problem_of(response).await;
+        assert_eq!(
+            (got, problem.kind()),
+            (400, Some(ProblemType::InvalidKey)),
+            "add {name}"
+        );
+
+        let refused = server
+            .admin()
+            .enrol(PartyKind::Employer, "Weak Ltd", &jwk, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.problem_type(),
+            Some(ProblemType::InvalidKey),
+            "enrol {name}"
+        );
+    }
+    let alice_now = alice.me().await.unwrap();
+    assert_eq!(alice_now.party.keys.len(), 1, "no key was added");
+
+    // Key proofs: `{alg, kid, typ?}`, the kid being the submitted key's thumbprint.
+    let fresh = SigningKey::generate();
+    let proof_claims = json!({"aud": parties, "iat": now, "exp": now + 60, "jti": jti()});
+    for (name, header) in [
+        (
+            "an embedded jwk",
+            format!(
+                r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","jwk":{}}}"#,
+                fresh.kid(),
+                json!(fresh.public_jwk())
+            ),
+        ),
+        (
+            "another key's kid",
+            format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#),
+        ),
+        (
+            "b64 false",
+            format!(r#"{{"alg":"EdDSA","kid":"{}","b64":false}}"#, fresh.kid()),
+        ),
+    ] {
+        let body = json!({"display_name": "Mallory", "jwk": fresh.public_jwk(), "proof": signed(&fresh, &header, &proof_claims)});
+        let response = reqwest::Client::new()
+            .post(&parties)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (got, problem) = problem_of(response).await;
+        assert_eq!(
+            (got, problem.kind()),
+            (400, Some(ProblemType::InvalidKeyProof)),
+            "key proof, {name}"
+        );
+    }
+
+    // A weak key stored before these checks existed: forged assertions and proofs fail.
+    let victim = uuid::Uuid::new_v4().to_string();
+    let weak = weak_jwk(IDENTITY_X).normalized();
+    server
+        .store()
+        .await
+        .create_party(
+            &victim,
+            PartyKind::Employer,
+            "Victim Ltd",
+            None,
+            &weak,
+            now - 10,
+        )
+        .await
+        .unwrap();
+    let assertion = forged(
+        &json!({"alg": "EdDSA", "typ": "JWT", "kid": weak.thumbprint()}),
+        &json!({"iss": victim, "sub": victim, "aud": token_url, "iat": now, "exp": now + 60, "jti": jti()}),
+    );
+    let proof = forged(
+        &json!({"alg": "EdDSA", "typ": "dpop+jwt", "jwk": weak_jwk(IDENTITY_X)}),
+        &json!({"jti": jti(), "htm": "POST", "htu": token_url, "iat": proofs::now()}),
+    );
+    let response = token_request(&server.url, &assertion, &proof).await;
+    let (got, problem) = problem_of(response).await;
+    assert_eq!(
+        (got, problem.kind()),
+        (401, Some(ProblemType::InvalidAssertion)),
+        "a forged assertion for a small-order key: {problem:?}"
+    );
+    server.stop().await;
+}
+
+backend_tests!(attack_matrix, forged_jws_matrix);

@@ -664,10 +664,117 @@ async fn erasure_shreds_the_data_key(backend: Backend) {
     server.stop().await;
 }
 
+/// Dates are RFC 3339 full-dates, exactly YYYY-MM-DD. A loosely written date used to be stored,
+/// and then the employer's agreement, which copies the body and changes only `status` and
+/// `agreed_by`, was refused because the server compared JSON text with its re-serialised form.
+async fn dates_are_strict_and_agreements_compare_values(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alice = server.employee("Alice").await;
+    let acme = server.employer("Acme").await;
+    let info = alice.create_passport().await.unwrap();
+    let mine = alice.own_passport(&info.id);
+
+    // Every date field of every section refuses a loose date, naming the field.
+    for (section, field) in [
+        (Section::Adjustments, "start_date"),
+        (Section::Adjustments, "review_date"),
+        (Section::FitNotes, "assessed_on"),
+        (Section::FitNotes, "period_from"),
+        (Section::Plans, "review_date"),
+    ] {
+        for loose in ["2026-1-5", "+2026-01-05", "2026-01-05T00:00:00Z"] {
+            // The other dates are set so that the only fault is the one written loosely.
+            let mut body = example_body(section);
+            let object = body.as_object_mut().unwrap();
+            object.remove("start_date");
+            object.remove("review_date");
+            if section == Section::FitNotes {
+                body["assessed_on"] = json!("2000-01-01");
+                body["period_from"] = json!("2000-01-01");
+                body["period_to"] = json!("2099-12-31");
+            }
+            body[field] = json!(loose);
+            let refused = mine.create_record(section, body).await.unwrap_err();
+            let ClientError::Api { problem } = &refused else {
+                panic!("{section}.{field} = {loose}: {refused:?}");
+            };
+            assert_eq!(
+                (problem.kind(), problem.errors[0].field.as_str()),
+                (
+                    Some(ProblemType::InvalidBody),
+                    format!("body.{field}").as_str()
+                ),
+                "{section}.{field} = {loose}"
+            );
+        }
+    }
+    assert_eq!(mine.read().await.unwrap().seq, 0, "nothing was stored");
+
+    // A requested adjustment, with dates, agreed by the employer through the library.
+    let mut requested = example_body(Section::Adjustments);
+    requested["status"] = json!("requested");
+    requested["start_date"] = json!("2026-01-05");
+    requested["review_date"] = json!("2026-07-06");
+    requested.as_object_mut().unwrap().remove("agreed_by");
+    let record = mine
+        .create_record(Section::Adjustments, requested.clone())
+        .await
+        .unwrap();
+    let rid = record.envelope.record_id.clone();
+    let grant = mine
+        .grant(&wp_schemas::api::CreateGrant {
+            grantee: acme.party_id().unwrap().to_owned(),
+            scopes: vec![wp_schemas::api::Scope {
+                section: Section::Adjustments,
+                actions: vec![
+                    wp_schemas::api::Action::Read,
+                    wp_schemas::api::Action::Agree,
+                ],
+            }],
+            purpose: "workplace adjustments".into(),
+            starts_at: None,
+            ends_at: chrono::Utc::now() + chrono::Duration::days(1),
+            consent_text: "I agree.".into(),
+        })
+        .await
+        .unwrap();
+    let as_acme = acme.granted_passport(&grant.id).await.unwrap();
+    let head = as_acme.record(&rid).await.unwrap();
+
+    // The same body written another way (members reordered, an explicit null for an absent
+    // member) is the same body: the agreement is accepted.
+    let mut reordered = serde_json::Map::new();
+    let previous = head.payload.body.clone().unwrap();
+    for (k, v) in previous.as_object().unwrap().iter().rev() {
+        reordered.insert(k.clone(), v.clone());
+    }
+    reordered.insert("status".into(), json!("agreed"));
+    reordered.insert("agreed_by".into(), json!("Sam Patel, line manager"));
+    reordered.insert("declined_reason".into(), Value::Null);
+    // The agreement, with its date written loosely: refused as a body, not as an agreement.
+    let mut loose = Value::Object(reordered.clone());
+    loose["start_date"] = json!("2026-1-5");
+    let refused = as_acme
+        .write_after(&head.envelope, Some(loose))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.problem_type(), Some(ProblemType::InvalidBody));
+    let agreed = as_acme
+        .write_after(&head.envelope, Some(Value::Object(reordered)))
+        .await
+        .unwrap();
+    assert_eq!(agreed.envelope.version, 2);
+    let body = agreed.payload.body.unwrap();
+    assert_eq!(body["start_date"], "2026-01-05");
+    assert_eq!(body["status"], "agreed");
+    server.stop().await;
+}
+
 backend_tests!(
     version_chain_round_trip,
     concurrent_writers_lose_nothing,
     bad_input_changes_nothing,
     no_plaintext_at_rest,
     erasure_shreds_the_data_key,
+    dates_are_strict_and_agreements_compare_values,
 );

@@ -2,9 +2,10 @@
 //! DPoP binding (RFC 9449). Verification uses ring; tokens are signed with josekit.
 
 use wp_schemas::api::{
-    AccessTokenClaims, AssertionClaims, AuthorizationDetail, Confirmation, DpopClaims, PartyKind,
-    Scope,
+    ACCESS_TOKEN_JWS, ASSERTION_JWS, AccessTokenClaims, AssertionClaims, AuthorizationDetail,
+    Confirmation, DPOP_JWS, DpopClaims, PartyKind, Scope,
 };
+pub use wp_schemas::api::{AT_TYP, DPOP_TYP};
 use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, sha256_b64};
 use wp_schemas::problem::ProblemType;
 
@@ -17,8 +18,6 @@ pub const TOKEN_TTL_SECS: i64 = 15 * 60;
 /// A DPoP proof is accepted this long after (and `CLOCK_SKEW_SECS` before) its `iat`; its `jti`
 /// is remembered for as long.
 pub const DPOP_MAX_AGE_SECS: i64 = 120;
-pub const AT_TYP: &str = "at+jwt";
-pub const DPOP_TYP: &str = "dpop+jwt";
 pub const AUTHORIZATION_DETAIL_TYPE: &str = "work_passport";
 
 fn invalid(kind: ProblemType, why: impl Into<String>) -> Error {
@@ -28,6 +27,13 @@ fn invalid(kind: ProblemType, why: impl Into<String>) -> Error {
 /// The audience values an assertion may name: the issuer or its token endpoint (RFC 7523 3.3).
 pub fn token_endpoint(issuer: &str) -> String {
     format!("{issuer}/v1/token")
+}
+
+/// Parses a client assertion far enough to find its key: its header must be `{alg, kid, typ?}`
+/// (see [`ASSERTION_JWS`]).
+pub fn parse_assertion(assertion: &str) -> Result<CompactJws<'_>> {
+    CompactJws::parse_as(assertion, &ASSERTION_JWS)
+        .map_err(|e| invalid(ProblemType::InvalidAssertion, e.to_string()))
 }
 
 /// Checks a client assertion signed by `key`. The caller has already looked `key` up by the
@@ -81,19 +87,15 @@ pub fn verify_dpop(
     now: i64,
 ) -> Result<DpopProof> {
     let bad = |why: &str| invalid(ProblemType::InvalidDpopProof, why.to_owned());
-    let jws = CompactJws::parse(proof).map_err(|e| bad(&e.to_string()))?;
-    if jws.header_str("typ") != Some(DPOP_TYP) {
-        return Err(bad("typ must be dpop+jwt"));
-    }
-    let jwk_value = jws
+    // The header is `{alg, typ: dpop+jwt, jwk}` and `jwk` holds no `d` (see [`DPOP_JWS`]).
+    let jws = CompactJws::parse_as(proof, &DPOP_JWS).map_err(|e| bad(&e.to_string()))?;
+    let jwk: PublicJwk = jws
         .header
         .get("jwk")
-        .ok_or_else(|| bad("the proof must carry its public jwk"))?;
-    if jwk_value.get("d").is_some() {
-        return Err(bad("the proof's jwk must not contain a private key"));
-    }
-    let jwk: PublicJwk = serde_json::from_value(jwk_value.clone())
-        .map_err(|_| bad("the proof's jwk is not an Ed25519 key"))?;
+        .and_then(|jwk| serde_json::from_value(jwk.clone()).ok())
+        .ok_or_else(|| bad("the proof's jwk is not an Ed25519 key"))?;
+    // A small-order key or a kid that is not its thumbprint is refused here, before ring.
+    jwk.key_bytes().map_err(|e| bad(&e.to_string()))?;
     jws.verify(&jwk)
         .map_err(|_| bad("the proof signature does not verify"))?;
     let claims: DpopClaims = jws.claims().map_err(|e| bad(&e.to_string()))?;
@@ -180,10 +182,10 @@ pub fn verify_token(
     now: i64,
 ) -> Result<AccessTokenClaims> {
     let bad = |why: &str| invalid(ProblemType::InvalidToken, why.to_owned());
-    let jws = CompactJws::parse(token).map_err(|_| bad("the access token is malformed"))?;
-    if jws.header_str("typ") != Some(AT_TYP) {
-        return Err(bad("the token is not an access token"));
-    }
+    let jws = CompactJws::parse_as(token, &ACCESS_TOKEN_JWS).map_err(|e| match e {
+        wp_schemas::jose::JoseError::Type(_) => bad("the token is not an access token"),
+        _ => bad("the access token is malformed"),
+    })?;
     let kid = jws
         .header_str("kid")
         .ok_or_else(|| bad("the token names no key"))?;

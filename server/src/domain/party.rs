@@ -1,6 +1,6 @@
 //! Parties (employees, employers, professionals, admins) and their keys.
 
-use wp_schemas::api::{KeyProofClaims, PartyKind, ProfessionalRegistration};
+use wp_schemas::api::{KEY_PROOF_JWS, KeyProofClaims, PartyKind, ProfessionalRegistration};
 use wp_schemas::jose::{CompactJws, PublicJwk};
 use wp_schemas::problem::ProblemType;
 
@@ -74,7 +74,9 @@ pub fn registration(
     }
 }
 
-/// Checks a public key and returns it normalised (kid = thumbprint).
+/// Checks a public key and returns it normalised (kid = thumbprint). A small-order or
+/// non-canonically encoded point is refused (see [`wp_schemas::jose::weak_point`]): anyone
+/// could sign for such a key.
 pub fn public_key(jwk: &PublicJwk) -> Result<PublicJwk> {
     jwk.key_bytes()
         .map_err(|e| Error::client(ProblemType::InvalidKey, e.to_string()))?;
@@ -90,7 +92,12 @@ pub fn verify_key_proof(
     now: i64,
 ) -> Result<KeyProofClaims> {
     let bad = |why: &str| Error::client(ProblemType::InvalidKeyProof, why.to_owned());
-    let jws = CompactJws::parse(proof).map_err(|e| bad(&e.to_string()))?;
+    let jws = CompactJws::parse_as(proof, &KEY_PROOF_JWS).map_err(|e| bad(&e.to_string()))?;
+    if jws.header_str("kid") != Some(jwk.thumbprint().as_str()) {
+        return Err(bad(
+            "the proof's kid must be the submitted key's thumbprint",
+        ));
+    }
     jws.verify(jwk)
         .map_err(|_| bad("the proof is not signed by the submitted key"))?;
     let claims: KeyProofClaims = jws.claims().map_err(|e| bad(&e.to_string()))?;

@@ -1,9 +1,9 @@
 //! Record versions: the rules a signed version must meet before it joins a record's history.
 
 use serde_json::Value;
-use wp_schemas::api::{VERSION_TYP, VersionPayload};
+use wp_schemas::api::{VERSION_JWS, VERSION_TYP, VersionPayload};
 use wp_schemas::chain::version_hash;
-use wp_schemas::jose::CompactJws;
+use wp_schemas::jose::{CompactJws, JoseError};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{AdjustmentStatus, Section, SectionBody, parse_body};
 
@@ -38,22 +38,13 @@ fn invalid(why: impl Into<String>) -> Error {
 /// Parses a submitted JWS far enough to know its signer and payload. The signature is checked
 /// in [`accept`], once the signer's key is known.
 pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
-    let parsed = CompactJws::parse(jws)
-        .map_err(|e| Error::client(ProblemType::InvalidSignature, e.to_string()))?;
-    if parsed.header_str("typ") != Some(VERSION_TYP) {
-        return Err(invalid(format!("the JWS typ must be {VERSION_TYP}")));
-    }
-    // Every registered key is named by its thumbprint: a kid of another form names no key and
-    // never reaches the store.
-    if !parsed
-        .header_str("kid")
-        .is_some_and(super::ids::is_thumbprint)
-    {
-        return Err(Error::client(
-            ProblemType::InvalidSignature,
-            "the JWS must name its key (kid, the key's RFC 7638 thumbprint)",
-        ));
-    }
+    // The header is exactly `{alg, typ, kid}` (see [`VERSION_JWS`]): a stored version must
+    // verify in every JOSE library, not only in ours.
+    let parsed = CompactJws::parse_as(jws, &VERSION_JWS).map_err(|e| match e {
+        JoseError::Type(_) => invalid(format!("the JWS typ must be {VERSION_TYP}")),
+        JoseError::Payload(why) => Error::invalid_field("payload", why),
+        e => Error::client(ProblemType::InvalidSignature, e.to_string()),
+    })?;
     let payload: VersionPayload = serde_json::from_slice(&parsed.payload)
         .map_err(|e| Error::invalid_field("payload", e.to_string()))?;
     Ok((parsed, payload))
@@ -169,7 +160,9 @@ pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<()> {
 }
 
 /// An agreement (the `agree` action) may only mark an adjustment agreed: the new body must be
-/// the previous one with `status` set to `agreed` and `agreed_by` filled in.
+/// the previous one with `status` set to `agreed` and `agreed_by` filled in. Bodies are compared
+/// as typed values, never as JSON text: the same date or an omitted versus a `null` member must
+/// not make an honest agreement fail.
 pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<()> {
     let Some(SectionBody::Adjustments(next)) = next else {
         return Err(Error::forbidden(
@@ -181,19 +174,62 @@ pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<(
             "an agreement sets status to agreed and names who agreed",
         ));
     }
-    let mut expected = previous.clone();
-    let mut actual = serde_json::to_value(next).map_err(anyhow::Error::from)?;
-    for v in [&mut expected, &mut actual] {
-        if let Some(map) = v.as_object_mut() {
-            map.remove("status");
-            map.remove("agreed_by");
-            map.retain(|_, v| !v.is_null());
-        }
-    }
-    if expected != actual {
+    let Ok(SectionBody::Adjustments(mut expected)) = parse_body(Section::Adjustments, previous)
+    else {
+        return Err(Error::forbidden(
+            "the current version is not an adjustment that can be agreed",
+        ));
+    };
+    expected.status = next.status;
+    expected.agreed_by.clone_from(&next.agreed_by);
+    if expected != *next {
         return Err(Error::forbidden(
             "an agreement may change only status and agreed_by",
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use wp_schemas::sections::example_body;
+
+    fn agreed(mut body: Value) -> Option<SectionBody> {
+        body["status"] = json!("agreed");
+        body["agreed_by"] = json!("Sam Patel, line manager");
+        Some(parse_body(Section::Adjustments, &body).unwrap())
+    }
+
+    #[test]
+    fn agreement_compares_typed_bodies() {
+        let mut previous = example_body(Section::Adjustments);
+        previous["status"] = json!("requested");
+        previous.as_object_mut().unwrap().remove("agreed_by");
+        assert!(check_agreement(&previous, &agreed(previous.clone())).is_ok());
+
+        // The same body written differently: members in another order, an explicit null.
+        let mut reordered = serde_json::Map::new();
+        for (k, v) in previous.as_object().unwrap().iter().rev() {
+            reordered.insert(k.clone(), v.clone());
+        }
+        reordered.insert("declined_reason".into(), Value::Null);
+        assert!(check_agreement(&Value::Object(reordered), &agreed(previous.clone())).is_ok());
+
+        // Anything else changed is refused.
+        let mut moved = previous.clone();
+        moved["start_date"] = json!("2025-01-14");
+        let refused = check_agreement(&previous, &agreed(moved)).unwrap_err();
+        assert_eq!(refused.kind(), Some(ProblemType::Forbidden));
+        let mut dropped = previous.clone();
+        dropped.as_object_mut().unwrap().remove("review_date");
+        assert!(check_agreement(&previous, &agreed(dropped)).is_err());
+
+        // Not agreed, or not an adjustment, or a previous body that is not one.
+        assert!(check_agreement(&previous, &None).is_err());
+        let mut loose = previous.clone();
+        loose["start_date"] = json!("2025-1-13");
+        assert!(check_agreement(&loose, &agreed(previous.clone())).is_err());
+    }
 }

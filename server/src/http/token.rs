@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use wp_schemas::api::{ASSERTION_TYPE, GRANT_TYPE, LogAction, TokenResponse};
-use wp_schemas::jose::CompactJws;
 use wp_schemas::problem::ProblemType;
 
 use super::AppState;
@@ -45,10 +44,7 @@ pub async fn token(
         )));
     }
     let bad_assertion = |why: &str| Error::client(ProblemType::InvalidAssertion, why.to_owned());
-    let assertion =
-        CompactJws::parse(&req.client_assertion).map_err(|e| bad_assertion(&e.to_string()))?;
-    // Keys are named by their thumbprint: a kid of another form names no key and never reaches
-    // the store.
+    let assertion = auth::parse_assertion(&req.client_assertion)?;
     let kid = assertion
         .header_str("kid")
         .filter(|kid| ids::is_thumbprint(kid))
