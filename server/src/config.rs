@@ -43,51 +43,56 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on.
-    #[arg(long, env = "WP_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "WP_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Directory for the embedded database and the server's key material (created if missing).
-    #[arg(long, env = "WP_DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "WP_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// `postgres://...` to run on PostgreSQL; defaults to a SQLite file in the data directory.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// The URL clients use to reach this server: the token issuer, the audience of assertions,
     /// and the base of DPoP `htu`. Defaults to `http://<listen>`.
-    #[arg(long, env = "WP_PUBLIC_URL")]
+    #[arg(long, global = true, env = "WP_PUBLIC_URL")]
     pub public_url: Option<String>,
 
     /// Token-signing keys (a JSON file the server creates on first start). Every instance
     /// behind one load balancer must share it.
-    #[arg(long, env = "WP_SIGNING_KEYS_FILE")]
+    #[arg(long, global = true, env = "WP_SIGNING_KEYS_FILE")]
     pub signing_keys_file: Option<PathBuf>,
 
     /// Master keys that wrap each passport's data key (a JSON file created on first start).
-    #[arg(long, env = "WP_MASTER_KEYS_FILE")]
+    #[arg(long, global = true, env = "WP_MASTER_KEYS_FILE")]
     pub master_keys_file: Option<PathBuf>,
 
     /// The master keys themselves as JSON, instead of a file (for production secrets stores).
-    #[arg(long, env = "WP_MASTER_KEYS", hide_env_values = true)]
+    #[arg(long, global = true, env = "WP_MASTER_KEYS", hide_env_values = true)]
     pub master_keys: Option<String>,
 
     /// Database connections in the pool [default: 4 on SQLite, 16 on PostgreSQL]. SQLite has
     /// one writer and every connection keeps its own page cache: more connections cost memory
     /// and, measured on 2 cores, throughput too.
-    #[arg(long, env = "WP_DB_CONNECTIONS")]
+    #[arg(long, global = true, env = "WP_DB_CONNECTIONS")]
     pub db_connections: Option<u32>,
 
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "WP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, global = true, env = "WP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
     /// Most records one passport may hold.
-    #[arg(long, env = "WP_MAX_RECORDS", default_value_t = 2000)]
+    #[arg(long, global = true, env = "WP_MAX_RECORDS", default_value_t = 2000)]
     pub max_records_per_passport: i64,
 
     /// Log as JSON lines instead of text.
-    #[arg(long, env = "WP_LOG_JSON", default_value_t = false)]
+    #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
 }
 
