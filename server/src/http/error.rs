@@ -9,6 +9,9 @@ use crate::error::Error;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// How long a client should wait before retrying when the database is unavailable.
+const RETRY_AFTER_SECS: &str = "1";
+
 pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let kind = problem.kind();
@@ -49,6 +52,18 @@ impl IntoResponse for Error {
                 problem.errors = errors;
                 problem.current_head = current_head.map(|h| *h);
                 problem_response(problem)
+            }
+            other if other.is_unavailable() => {
+                tracing::warn!(error = ?other, "database unavailable");
+                let mut response = problem_response(Problem::new(
+                    ProblemType::DatabaseUnavailable,
+                    "the database is unavailable; retry after the seconds in Retry-After",
+                ));
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                response
             }
             other => {
                 // The chain may name SQL or files; it goes to the log only.

@@ -125,7 +125,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
 fn fail_all<T>(replies: impl IntoIterator<Item = oneshot::Sender<Result<T>>>, error: &Error) {
     tracing::error!(error = ?error, "batched write failed");
     for reply in replies {
-        let _ = reply.send(Err(Error::Other(anyhow::anyhow!("batched write failed"))));
+        let _ = reply.send(Err(if error.is_unavailable() {
+            Error::Unavailable
+        } else {
+            Error::Other(anyhow::anyhow!("batched write failed"))
+        }));
     }
 }
 
