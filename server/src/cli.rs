@@ -3,7 +3,7 @@
 use crate::config::{Cli, Command};
 use crate::domain::party;
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::{Store, clock};
+use crate::{clock, install};
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -31,21 +31,47 @@ pub async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
-                .with_context(|| format!("binding {}", settings.listen))?;
+                .with_context(|| {
+                    format!(
+                        "listening on {}: another process may use that port, or the address is \
+                         not this machine's; pass another --listen (WP_LISTEN)",
+                        settings.listen
+                    )
+                })?;
             crate::run(listener, settings, shutdown_signal()).await
+        }
+        Command::Init => {
+            let installation = install::open(&settings, install::Mode::Init).await?;
+            let database = installation.store.describe();
+            installation.store.close().await;
+            let report = installation.report;
+            if report.fresh_database || !report.created.is_empty() {
+                println!("initialised {database}");
+            } else {
+                println!("{database} is already initialised; nothing changed");
+            }
+            for created in report.created {
+                println!("created {created}");
+            }
+            Ok(())
         }
         Command::AddAdmin {
             jwk_file,
             display_name,
         } => {
-            std::fs::create_dir_all(&settings.data_dir)?;
-            let text = std::fs::read_to_string(&jwk_file)
-                .with_context(|| format!("reading {}", jwk_file.display()))?;
+            let text = std::fs::read_to_string(&jwk_file).with_context(|| {
+                format!("reading the admin's public key file {}", jwk_file.display())
+            })?;
             let jwk: wp_schemas::jose::PublicJwk =
-                serde_json::from_str(&text).context("the file is not an Ed25519 JWK")?;
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "{} is not an Ed25519 JWK (make one with `wp keygen`)",
+                        jwk_file.display()
+                    )
+                })?;
             let jwk = party::public_key(&jwk).map_err(|e| anyhow::anyhow!("{e}"))?;
             let name = party::display_name(&display_name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = Store::connect(&settings.database_url(), 1).await?;
+            let store = install::connect_for_command(&settings).await?;
             if let Some(key) = store.key(&jwk.thumbprint()).await? {
                 println!("{}", key.party_id);
                 return Ok(());
@@ -60,13 +86,22 @@ pub async fn main() -> anyhow::Result<()> {
         }
         Command::RotateSigningKey => {
             let path = settings.signing_keys_path();
-            ServerKeys::load_or_create(&path, clock::now())?;
-            println!("{}", ServerKeys::rotate(&path, clock::now())?);
+            let kid = if path.exists() {
+                ServerKeys::rotate(&path, clock::now())?
+            } else {
+                // The explicit way to replace a lost file: only tokens depend on these keys.
+                tracing::warn!(file = %path.display(), "no signing key file: making a new one");
+                ServerKeys::create(&path, clock::now())?
+                    .active()
+                    .kid()
+                    .to_owned()
+            };
+            install::record_signing_key(&settings, &kid).await?;
+            println!("{kid}");
             Ok(())
         }
         Command::RotateMasterKey => {
             let path = settings.master_keys_path();
-            MasterKeys::load(None, &path)?;
             println!("{}", MasterKeys::rotate(&path)?);
             Ok(())
         }

@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Start a new installation on purpose: an empty database with the key files already in
+    /// the data directory (or new ones). `serve` refuses that combination, because it is also
+    /// what a deleted database looks like. Does nothing to an installation that is in order.
+    Init,
     /// Register an admin party with the public key in a JWK file, and print its id.
     AddAdmin {
         /// A JWK file holding the admin's Ed25519 public key (a private JWK works too; only the
@@ -91,9 +95,23 @@ pub struct Settings {
     #[arg(long, global = true, env = "WP_MAX_RECORDS", default_value_t = 2000)]
     pub max_records_per_passport: i64,
 
+    /// Wait up to this long for an unreachable PostgreSQL at start, retrying with backoff (for
+    /// container start-up ordering), e.g. `60` or `60s`. By default an unreachable database
+    /// fails the start at once.
+    #[arg(long, global = true, env = "WP_WAIT_FOR_DATABASE", default_value = "0", value_parser = parse_seconds)]
+    pub wait_for_database: u64,
+
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// Seconds, as `60` or `60s`.
+fn parse_seconds(text: &str) -> Result<u64, String> {
+    text.strip_suffix('s')
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| format!("expected seconds, e.g. 60 or 60s, got {text:?}"))
 }
 
 impl Settings {
@@ -110,6 +128,7 @@ impl Settings {
             db_connections: None,
             max_body_bytes: 64 * 1024,
             max_records_per_passport: 2000,
+            wait_for_database: 0,
             log_json: false,
         }
     }
@@ -123,6 +142,17 @@ impl Settings {
     pub fn db_connections(&self) -> u32 {
         let sqlite = self.database_url().starts_with("sqlite:");
         self.db_connections.unwrap_or(if sqlite { 4 } else { 16 })
+    }
+
+    /// The SQLite database file, or None on PostgreSQL (or an in-memory SQLite).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        use std::str::FromStr;
+        let url = self.database_url();
+        if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).ok()?;
+        Some(options.get_filename().to_path_buf())
     }
 
     pub fn signing_keys_path(&self) -> PathBuf {
