@@ -1,10 +1,12 @@
 //! The `work-passport-server` command: serve, or an operator task.
 
-use crate::config::{Cli, Command};
+use std::path::Path;
+
+use crate::config::{Cli, Command, Settings};
 use crate::domain::party;
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::{clock, install};
-use anyhow::Context;
+use crate::{Store, clock, install};
+use anyhow::{Context, bail};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use wp_schemas::api::PartyKind;
@@ -55,6 +57,7 @@ pub async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Backup { to } => backup(&settings, &to).await,
         Command::AddAdmin {
             jwk_file,
             display_name,
@@ -106,6 +109,101 @@ pub async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Backs up the installation into `to`: the database, then the key files. Keys are copied
+/// after the database so the copy holds every key the backed-up passports need (master keys
+/// are only ever added).
+async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
+    if to.exists()
+        && std::fs::read_dir(to)
+            .with_context(|| format!("reading the backup directory {}", to.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "the backup directory {} is not empty: pass a new directory to --to",
+            to.display()
+        );
+    }
+    std::fs::create_dir_all(to)
+        .with_context(|| format!("creating the backup directory {}", to.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making the backup directory {} owner-only", to.display()))?;
+    }
+    let store = install::connect_for_command(settings).await?;
+    let database = match &store {
+        Store::Sqlite(_) => {
+            let file = to.join("passport.db");
+            store
+                .backup_sqlite(&file)
+                .await
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("copying {} into {}", store.describe(), file.display()))?;
+            file
+        }
+        Store::Postgres(_) => {
+            let file = to.join("passport.pgdump");
+            let url = settings.database_url();
+            let output = std::process::Command::new("pg_dump")
+                .args(["--format=custom", "--no-owner", "--file"])
+                .arg(&file)
+                .arg(&url)
+                .output()
+                .with_context(|| {
+                    "running pg_dump (install the PostgreSQL client tools of the server's \
+                     version, or back up with your own pg_dump plus the key files)"
+                })?;
+            if !output.status.success() {
+                bail!(
+                    "pg_dump of {} failed: {}",
+                    store.describe(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+            }
+            file
+        }
+    };
+    store.close().await;
+    restrict(&database)?;
+    let mut copied = vec![database];
+    for key_file in install::key_files(settings) {
+        let name = key_file.file_name().context("a key file has no name")?;
+        let target = to.join(name);
+        std::fs::copy(&key_file, &target).with_context(|| {
+            format!(
+                "copying the key file {} to {}",
+                key_file.display(),
+                target.display()
+            )
+        })?;
+        restrict(&target)?;
+        copied.push(target);
+    }
+    if settings.master_keys.is_some() {
+        tracing::warn!(
+            "the master keys come from WP_MASTER_KEYS: back them up from your secrets store; \
+             the backup is useless without them"
+        );
+    }
+    for file in copied {
+        println!("{}", file.display());
+    }
+    Ok(())
+}
+
+/// Backups hold the keys to every passport: owner-only.
+fn restrict(file: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} owner-only", file.display()))?;
+    }
+    Ok(())
 }
 
 /// SIGINT or SIGTERM: stop accepting, finish in-flight requests, close the database.

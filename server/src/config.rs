@@ -27,6 +27,14 @@ pub enum Command {
     /// the data directory (or new ones). `serve` refuses that combination, because it is also
     /// what a deleted database looks like. Does nothing to an installation that is in order.
     Init,
+    /// Back up the running installation into a new directory: the database (SQLite: a
+    /// consistent copy with VACUUM INTO; PostgreSQL: pg_dump) and the key files. A SQLite
+    /// backup directory is a complete data directory: copy it back to restore.
+    Backup {
+        /// The directory to create for the backup (must not exist, or be empty).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Register an admin party with the public key in a JWK file, and print its id.
     AddAdmin {
         /// A JWK file holding the admin's Ed25519 public key (a private JWK works too; only the

@@ -14,7 +14,7 @@
 //! A totally fresh data directory is a new installation, so the first `serve` needs no `init`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -370,4 +370,13 @@ pub async fn connect_for_command(settings: &Settings) -> anyhow::Result<Store> {
     .await
     .map_err(anyhow::Error::from)
     .context("opening the database")
+}
+
+/// The files a backup copies besides the database: the key files that exist.
+pub fn key_files(settings: &Settings) -> Vec<PathBuf> {
+    let mut files = vec![settings.signing_keys_path()];
+    if settings.master_keys.is_none() {
+        files.push(settings.master_keys_path());
+    }
+    files.into_iter().filter(|f| f.exists()).collect()
 }

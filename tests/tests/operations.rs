@@ -834,10 +834,69 @@ async fn corrupt_sqlite_page_is_refused_at_start() {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 10 item 7: backup and restore
+
+/// `backup --to DIR` while the server runs; restored into a fresh data directory (and, on
+/// PostgreSQL, a fresh database), a server reads every passport back.
+async fn backup_restores_every_passport(backend: Backend) {
+    if backend == Backend::Postgres
+        && std::process::Command::new("pg_dump")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("SKIPPED: pg_dump is not installed");
+        return;
+    }
+    let install = Install::new(backend).await;
+    let server = Running::start(install.settings()).await;
+    let mut owners = Vec::new();
+    for name in ["Alex", "Sam", "Kim"] {
+        owners.push(owner_with_passport(&server.url, name).await);
+    }
+    let backup = install.root.path().join("backup");
+    let mut args = vec![
+        "backup".to_owned(),
+        "--to".to_owned(),
+        backup.display().to_string(),
+    ];
+    args.extend(install.flags());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = server_command(&args);
+    assert!(output.status.success(), "backup: {}", stderr(&output));
+    // A passport written after the backup is not in it; the server kept running.
+    owner_with_passport(&server.url, "Late").await;
+    server.stop().await;
+
+    let restored = Install::new(backend).await;
+    std::fs::create_dir_all(restored.data_dir()).unwrap();
+    for entry in std::fs::read_dir(&backup).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pgdump") {
+            let output = std::process::Command::new("pg_restore")
+                .args(["--no-owner", "--exit-on-error", "--dbname"])
+                .arg(restored.database_url.as_ref().unwrap())
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "pg_restore: {}", stderr(&output));
+        } else {
+            std::fs::copy(&path, restored.data_dir().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let server = Running::start(restored.settings()).await;
+    for owner in &owners {
+        reads_back(&server.url, owner).await;
+    }
+    server.stop().await;
+}
+
 backend_tests!(
     add_admin_prints_only_the_id,
     missing_or_foreign_master_keys_are_refused,
     database_records_its_keys,
     missing_or_foreign_signing_keys_are_refused,
     empty_database_next_to_keys_is_refused,
+    backup_restores_every_passport,
 );

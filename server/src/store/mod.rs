@@ -261,6 +261,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// SQLite only: copies the database, consistent as of one moment, into a new file while
+    /// the service keeps running (`VACUUM INTO`).
+    pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<()> {
+        let Store::Sqlite(pool) = self else {
+            return Err(anyhow::anyhow!("VACUUM INTO is a SQLite backup").into());
+        };
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.display().to_string())
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
