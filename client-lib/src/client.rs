@@ -17,6 +17,30 @@ use crate::error::{ClientError, Result};
 use crate::passport::PassportClient;
 use crate::proofs;
 
+/// How often a read is retried when the server answers 503 (the database is unavailable).
+const RETRIES_ON_503: u32 = 4;
+
+/// A 503 the server expects to pass: the database went away for a moment, or is not ready.
+fn is_transient(error: &ClientError) -> bool {
+    matches!(
+        error.problem_type(),
+        Some(ProblemType::DatabaseUnavailable | ProblemType::Unavailable)
+    )
+}
+
+/// The server's Retry-After (capped at 10 s), or exponential backoff from 250 ms.
+fn retry_after(response: &reqwest::Response, retries: u32) -> std::time::Duration {
+    let backoff = std::time::Duration::from_millis(250 << retries.min(5));
+    response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(backoff, |secs| {
+            std::time::Duration::from_secs(secs.min(10)).max(backoff)
+        })
+}
+
 /// Renew a cached token this long before it expires.
 const RENEW_BEFORE_SECS: i64 = 30;
 
@@ -101,16 +125,32 @@ impl Client {
         if let Some(gid) = grant_id {
             form.push(("grant_id", gid.to_owned()));
         }
-        let response = self
-            .http
-            .post(&url)
-            .header("DPoP", proofs::dpop(&self.key, "POST", &url, None))
-            .form(&form)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            return Err(Self::problem(response).await);
-        }
+        // A fresh assertion and proof per attempt: retrying a token request on 503 is safe.
+        let mut retries = 0;
+        let response = loop {
+            let mut form = form.clone();
+            if retries > 0 {
+                form[2].1 = proofs::assertion(&self.key, self.party_id()?, &url);
+            }
+            let response = self
+                .http
+                .post(&url)
+                .header("DPoP", proofs::dpop(&self.key, "POST", &url, None))
+                .form(&form)
+                .send()
+                .await?;
+            if response.status().is_success() {
+                break response;
+            }
+            let wait = retry_after(&response, retries);
+            let error = Self::problem(response).await;
+            if retries < RETRIES_ON_503 && is_transient(&error) {
+                retries += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(error);
+        };
         let token: TokenResponse = response.json().await?;
         Ok(CachedToken {
             token: token.access_token,
@@ -153,7 +193,9 @@ impl Client {
             .remove(grant_id.unwrap_or_default());
     }
 
-    /// Sends an authenticated request: the token in the DPoP scheme and a fresh proof.
+    /// Sends an authenticated request: the token in the DPoP scheme and a fresh proof. A read
+    /// that meets a database outage (503) is retried a few times, after the server's
+    /// Retry-After; a write is not, since it may have been applied.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -162,7 +204,9 @@ impl Client {
         body: Option<&(impl Serialize + ?Sized)>,
         extra: Option<(header::HeaderName, String)>,
     ) -> Result<reqwest::Response> {
-        for attempt in 0..2 {
+        let mut renewed = false;
+        let mut retries = 0;
+        loop {
             let token = self.token(grant_id).await?.token;
             let path = path_and_query.split('?').next().unwrap_or_default();
             let proof = proofs::dpop(
@@ -186,9 +230,16 @@ impl Client {
             if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
                 return Ok(response);
             }
+            let wait = retry_after(&response, retries);
             let error = Self::problem(response).await;
+            if method == Method::GET && retries < RETRIES_ON_503 && is_transient(&error) {
+                retries += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
             // A token can die early (key rotation on the server, clock skew): renew once.
-            if attempt == 0 && error.problem_type() == Some(ProblemType::InvalidToken) {
+            if !renewed && error.problem_type() == Some(ProblemType::InvalidToken) {
+                renewed = true;
                 self.forget_token(grant_id);
                 continue;
             }
@@ -197,7 +248,6 @@ impl Client {
             }
             return Err(error);
         }
-        unreachable!("the loop returns on its second attempt")
     }
 
     pub(crate) async fn call<T: DeserializeOwned>(

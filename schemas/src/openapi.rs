@@ -628,6 +628,9 @@ impl Op {
         }
         parameters.append(&mut self.parameters);
         self.problems.push(ProblemType::Internal);
+        if self.path.starts_with("/v1/") {
+            self.problems.push(ProblemType::DatabaseUnavailable);
+        }
 
         let mut by_status: BTreeMap<u16, Vec<ProblemType>> = BTreeMap::new();
         for kind in ProblemType::ALL
@@ -684,6 +687,13 @@ fn problem_response(problem: &Value, status: u16, kinds: &[ProblemType]) -> Valu
         "content": {PROBLEM_JSON: {"schema": problem}},
         "x-problem-types": kinds.iter().map(|kind| kind.uri()).collect::<Vec<_>>(),
     });
+    if kinds.contains(&ProblemType::DatabaseUnavailable) {
+        response["headers"] = json!({"Retry-After": {
+            "description": "Seconds to wait before retrying. Reads (GET) are safe to retry; \
+                a write may or may not have been applied: read before writing again.",
+            "schema": {"type": "integer", "minimum": 0},
+        }});
+    }
     if status == 401 {
         response["headers"] = json!({"WWW-Authenticate": {
             "description": "`DPoP error=\"...\", algs=\"EdDSA\"` where the error is \

@@ -29,12 +29,13 @@ pub enum ProblemType {
     UnsupportedMediaType,
     Internal,
     Unavailable,
+    DatabaseUnavailable,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 23] = [
+    pub const ALL: [ProblemType; 24] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -58,6 +59,7 @@ impl ProblemType {
         Self::UnsupportedMediaType,
         Self::Internal,
         Self::Unavailable,
+        Self::DatabaseUnavailable,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -85,6 +87,7 @@ impl ProblemType {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
+            Self::DatabaseUnavailable => "database-unavailable",
         }
     }
 
@@ -117,7 +120,7 @@ impl ProblemType {
             Self::UnsupportedMediaType => 415,
             Self::InvalidBody | Self::LimitExceeded => 422,
             Self::Internal => 500,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::DatabaseUnavailable => 503,
         }
     }
 
@@ -146,6 +149,9 @@ impl ProblemType {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Internal => "Internal server error",
             Self::Unavailable => "The service is not ready",
+            Self::DatabaseUnavailable => {
+                "The database is unavailable for a moment; retry after Retry-After seconds"
+            }
         }
     }
 }

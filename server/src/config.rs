@@ -23,6 +23,18 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Start a new installation on purpose: an empty database with the key files already in
+    /// the data directory (or new ones). `serve` refuses that combination, because it is also
+    /// what a deleted database looks like. Does nothing to an installation that is in order.
+    Init,
+    /// Back up the running installation into a new directory: the database (SQLite: a
+    /// consistent copy with VACUUM INTO; PostgreSQL: pg_dump) and the key files. A SQLite
+    /// backup directory is a complete data directory: copy it back to restore.
+    Backup {
+        /// The directory to create for the backup (must not exist, or be empty).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Register an admin party with the public key in a JWK file, and print its id.
     AddAdmin {
         /// A JWK file holding the admin's Ed25519 public key (a private JWK works too; only the
@@ -43,52 +55,71 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on.
-    #[arg(long, env = "WP_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "WP_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Directory for the embedded database and the server's key material (created if missing).
-    #[arg(long, env = "WP_DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "WP_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// `postgres://...` to run on PostgreSQL; defaults to a SQLite file in the data directory.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// The URL clients use to reach this server: the token issuer, the audience of assertions,
     /// and the base of DPoP `htu`. Defaults to `http://<listen>`.
-    #[arg(long, env = "WP_PUBLIC_URL")]
+    #[arg(long, global = true, env = "WP_PUBLIC_URL")]
     pub public_url: Option<String>,
 
     /// Token-signing keys (a JSON file the server creates on first start). Every instance
     /// behind one load balancer must share it.
-    #[arg(long, env = "WP_SIGNING_KEYS_FILE")]
+    #[arg(long, global = true, env = "WP_SIGNING_KEYS_FILE")]
     pub signing_keys_file: Option<PathBuf>,
 
     /// Master keys that wrap each passport's data key (a JSON file created on first start).
-    #[arg(long, env = "WP_MASTER_KEYS_FILE")]
+    #[arg(long, global = true, env = "WP_MASTER_KEYS_FILE")]
     pub master_keys_file: Option<PathBuf>,
 
     /// The master keys themselves as JSON, instead of a file (for production secrets stores).
-    #[arg(long, env = "WP_MASTER_KEYS", hide_env_values = true)]
+    #[arg(long, global = true, env = "WP_MASTER_KEYS", hide_env_values = true)]
     pub master_keys: Option<String>,
 
     /// Database connections in the pool [default: 4 on SQLite, 16 on PostgreSQL]. SQLite has
     /// one writer and every connection keeps its own page cache: more connections cost memory
     /// and, measured on 2 cores, throughput too.
-    #[arg(long, env = "WP_DB_CONNECTIONS")]
+    #[arg(long, global = true, env = "WP_DB_CONNECTIONS")]
     pub db_connections: Option<u32>,
 
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "WP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, global = true, env = "WP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
     /// Most records one passport may hold.
-    #[arg(long, env = "WP_MAX_RECORDS", default_value_t = 2000)]
+    #[arg(long, global = true, env = "WP_MAX_RECORDS", default_value_t = 2000)]
     pub max_records_per_passport: i64,
 
+    /// Wait up to this long for an unreachable PostgreSQL at start, retrying with backoff (for
+    /// container start-up ordering), e.g. `60` or `60s`. By default an unreachable database
+    /// fails the start at once.
+    #[arg(long, global = true, env = "WP_WAIT_FOR_DATABASE", default_value = "0", value_parser = parse_seconds)]
+    pub wait_for_database: u64,
+
     /// Log as JSON lines instead of text.
-    #[arg(long, env = "WP_LOG_JSON", default_value_t = false)]
+    #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// Seconds, as `60` or `60s`.
+fn parse_seconds(text: &str) -> Result<u64, String> {
+    text.strip_suffix('s')
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| format!("expected seconds, e.g. 60 or 60s, got {text:?}"))
 }
 
 impl Settings {
@@ -105,6 +136,7 @@ impl Settings {
             db_connections: None,
             max_body_bytes: 64 * 1024,
             max_records_per_passport: 2000,
+            wait_for_database: 0,
             log_json: false,
         }
     }
@@ -118,6 +150,17 @@ impl Settings {
     pub fn db_connections(&self) -> u32 {
         let sqlite = self.database_url().starts_with("sqlite:");
         self.db_connections.unwrap_or(if sqlite { 4 } else { 16 })
+    }
+
+    /// The SQLite database file, or None on PostgreSQL (or an in-memory SQLite).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        use std::str::FromStr;
+        let url = self.database_url();
+        if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).ok()?;
+        Some(options.get_filename().to_path_buf())
     }
 
     pub fn signing_keys_path(&self) -> PathBuf {

@@ -17,6 +17,10 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error("migration error")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database did not answer (connection lost, refused, pool exhausted, disk busy):
+    /// 503 with Retry-After, so clients retry instead of reporting a bug.
+    #[error("the database is unavailable")]
+    Unavailable,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -82,12 +86,44 @@ impl Error {
         }
     }
 
+    /// True when the database was unreachable or overloaded, rather than the request or the
+    /// code being wrong: worth answering 503 and retrying.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unavailable => true,
+            Error::Database(e) => database_unavailable(e),
+            _ => false,
+        }
+    }
+
     /// The problem type a client sees, or None for an internal error.
     pub fn kind(&self) -> Option<ProblemType> {
         match self {
             Error::Client { kind, .. } => Some(*kind),
             _ => None,
         }
+    }
+}
+
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08), shutdown and restart (57P01-57P03), too
+            // many connections (53300). SQLite (primary result code): BUSY 5, LOCKED 6,
+            // IOERR 10, FULL 13, CANTOPEN 14.
+            code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                || code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+        }
+        _ => false,
     }
 }
 

@@ -16,23 +16,55 @@ pub const RETIRED_KEY_GRACE_SECS: i64 = 20 * 60;
 
 /// Writes a secret file readable by its owner only, atomically (write then rename).
 pub fn write_secret_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    let tmp = write_secret_tmp(path, contents)?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("replacing {} with {}", path.display(), tmp.display()))?;
     Ok(())
+}
+
+/// Writes a new secret file, never replacing one that exists: a hard link is atomic and fails
+/// when the name is taken, so two servers starting at once cannot overwrite each other's keys.
+fn write_new_secret_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let tmp = write_secret_tmp(path, contents)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.with_context(|| format!("creating the key file {}", path.display()))
+}
+
+fn write_secret_tmp(path: &Path, contents: &str) -> anyhow::Result<std::path::PathBuf> {
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "writing {} (the directory must exist and be writable by this user)",
+                tmp.display()
+            )
+        });
+    }
+    Ok(tmp)
+}
+
+/// Reads a key file; the error names the file and what to do.
+fn read_key_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading the {what} file {}: restore it from a backup of this installation, or \
+             point the server at it with its flag",
+            path.display()
+        )
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,32 +96,48 @@ pub struct ServerKeys {
 }
 
 impl ServerKeys {
-    /// Loads the key file, creating it with a fresh key when it does not exist.
-    pub fn load_or_create(path: &Path, now: i64) -> anyhow::Result<Self> {
-        if !path.exists() {
-            let file = SigningKeyFile {
-                keys: vec![StoredSigningKey {
-                    jwk: serde_json::from_str(&SigningKey::generate().to_json())?,
-                    created_at: now,
-                    retired_at: None,
-                }],
-            };
-            write_secret_file(path, &serde_json::to_string_pretty(&file)?)?;
-        }
+    /// Creates the key file with one fresh key; never replaces an existing file.
+    pub fn create(path: &Path, now: i64) -> anyhow::Result<Self> {
+        let file = SigningKeyFile {
+            keys: vec![StoredSigningKey {
+                jwk: serde_json::from_str(&SigningKey::generate().to_json())?,
+                created_at: now,
+                retired_at: None,
+            }],
+        };
+        write_new_secret_file(path, &serde_json::to_string_pretty(&file)?)?;
         Self::load(path)
     }
 
-    fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading signing keys {}", path.display()))?;
-        let file: SigningKeyFile = serde_json::from_str(&text).context("parsing signing keys")?;
+    /// Loads the key file, creating it with a fresh key when it does not exist (tools and tests;
+    /// the server decides with the database whether a new file is right, see `install`).
+    pub fn load_or_create(path: &Path, now: i64) -> anyhow::Result<Self> {
+        if path.exists() {
+            Self::load(path)
+        } else {
+            Self::create(path, now)
+        }
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = read_key_file(path, "signing key")?;
+        let file: SigningKeyFile = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "parsing the signing key file {}: it is not a signing key file written by this \
+                 server; restore it from a backup",
+                path.display()
+            )
+        })?;
         let mut keys = file.keys.iter().map(|stored| {
             let key = SigningKey::from_json(&stored.jwk.to_string())
-                .map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("a signing key in {}: {e}", path.display()))?;
             Ok::<_, anyhow::Error>((key, stored.retired_at))
         });
         let Some(first) = keys.next() else {
-            bail!("{} holds no signing key", path.display())
+            bail!(
+                "the signing key file {} holds no key: restore it from a backup",
+                path.display()
+            )
         };
         let (active, _) = first?;
         let mut published = vec![published_key(&active, None)?];
@@ -100,9 +148,15 @@ impl ServerKeys {
         Ok(ServerKeys { active, published })
     }
 
+    /// The ids of every key in the file, active and retired.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.published.iter().filter_map(|k| k.jwk.kid.as_deref())
+    }
+
     /// Puts a new active key in front and marks the old ones retired now.
     pub fn rotate(path: &Path, now: i64) -> anyhow::Result<String> {
-        let text = std::fs::read_to_string(path)?;
+        Self::load(path)?;
+        let text = read_key_file(path, "signing key")?;
         let mut file: SigningKeyFile = serde_json::from_str(&text)?;
         for key in &mut file.keys {
             key.retired_at.get_or_insert(now);
@@ -227,33 +281,39 @@ fn random_key_b64(rng: &SystemRandom) -> String {
     b64(&bytes)
 }
 
+/// A new master key id, unique per installation: two key files never share an id, so a key
+/// file from elsewhere is recognised as foreign instead of silently failing to unwrap.
+fn new_master_kid() -> String {
+    format!("mk-{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
 impl MasterKeys {
-    /// From inline JSON if given, else from the file, creating the file when it does not exist.
+    /// From inline JSON if given, else from the file, which must exist: whether a new file is
+    /// right depends on the database (see `install`).
     pub fn load(inline: Option<&str>, path: &Path) -> anyhow::Result<Self> {
-        let text = match inline {
-            Some(text) => text.to_owned(),
-            None => {
-                if !path.exists() {
-                    let rng = SystemRandom::new();
-                    let file = MasterKeyFile {
-                        active: "mk1".into(),
-                        keys: BTreeMap::from([("mk1".into(), random_key_b64(&rng))]),
-                    };
-                    write_secret_file(path, &serde_json::to_string_pretty(&file)?)?;
-                }
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("reading master keys {}", path.display()))?
-            }
+        let (text, source) = match inline {
+            Some(text) => (text.to_owned(), "WP_MASTER_KEYS (--master-keys)".to_owned()),
+            None => (
+                read_key_file(path, "master key")?,
+                format!("the master key file {}", path.display()),
+            ),
         };
-        let file: MasterKeyFile = serde_json::from_str(&text).context("parsing master keys")?;
+        let file: MasterKeyFile = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "parsing {source}: expected {{\"active\": ID, \"keys\": {{ID: base64url key}}}}; \
+                 restore it from a backup"
+            )
+        })?;
         let mut keys = BTreeMap::new();
         for (kid, key) in &file.keys {
-            let bytes = b64_decode(key).context("master key is not base64url")?;
-            keys.insert(kid.clone(), aes_key(&bytes)?);
+            let bytes = b64_decode(key)
+                .with_context(|| format!("master key {kid} in {source} is not base64url"))?;
+            let key = aes_key(&bytes).with_context(|| format!("master key {kid} in {source}"))?;
+            keys.insert(kid.clone(), key);
         }
         if !keys.contains_key(&file.active) {
             bail!(
-                "the active master key {} is not in the key set",
+                "the active master key {} is not in the key set of {source}",
                 file.active
             );
         }
@@ -264,15 +324,49 @@ impl MasterKeys {
         })
     }
 
+    /// Creates the key file with one new master key; never replaces an existing file.
+    pub fn create(path: &Path) -> anyhow::Result<Self> {
+        let kid = new_master_kid();
+        let file = MasterKeyFile {
+            active: kid.clone(),
+            keys: BTreeMap::from([(kid, random_key_b64(&SystemRandom::new()))]),
+        };
+        write_new_secret_file(path, &serde_json::to_string_pretty(&file)?)?;
+        Self::load(None, path)
+    }
+
+    /// Loads the file, creating it when it does not exist (tools and tests).
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        if path.exists() {
+            Self::load(None, path)
+        } else {
+            Self::create(path)
+        }
+    }
+
     pub fn rotate(path: &Path) -> anyhow::Result<String> {
-        let text = std::fs::read_to_string(path)?;
+        Self::load(None, path)?;
+        let text = read_key_file(path, "master key")?;
         let mut file: MasterKeyFile = serde_json::from_str(&text)?;
-        let kid = format!("mk{}", file.keys.len() + 1);
+        let kid = new_master_kid();
         file.keys
             .insert(kid.clone(), random_key_b64(&SystemRandom::new()));
         file.active = kid.clone();
         write_secret_file(path, &serde_json::to_string_pretty(&file)?)?;
         Ok(kid)
+    }
+
+    /// The id of the key that wraps new data keys.
+    pub fn active_kid(&self) -> &str {
+        &self.active
+    }
+
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
     }
 
     /// A fresh data key for a new passport: (master key id, wrapped key).
@@ -327,7 +421,7 @@ mod tests {
     fn data_key_round_trip_and_binding() {
         let dir = std::env::temp_dir().join(format!("wp-mk-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let master = MasterKeys::load(None, &dir.join("mk.json")).unwrap();
+        let master = MasterKeys::create(&dir.join("mk.json")).unwrap();
         let (kid, wrapped) = master.new_data_key("p1");
         let key = master.unwrap(&kid, "p1", &wrapped).unwrap();
         assert!(
@@ -339,6 +433,32 @@ mod tests {
         assert!(
             key.open(b"p1/r1/2", &sealed).is_none(),
             "ciphertext is bound to its place"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn master_key_ids_are_unique_and_files_never_replaced() {
+        let dir = std::env::temp_dir().join(format!("wp-mk-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+        let first = MasterKeys::create(&a).unwrap().active_kid().to_owned();
+        let second = MasterKeys::create(&b).unwrap().active_kid().to_owned();
+        assert_ne!(
+            first, second,
+            "two installations never share a master key id"
+        );
+        let rotated = MasterKeys::rotate(&a).unwrap();
+        assert!(rotated != first && rotated != second);
+        assert!(
+            MasterKeys::create(&a).is_err(),
+            "an existing key file is kept"
+        );
+        let reloaded = MasterKeys::load(None, &a).unwrap();
+        assert!(reloaded.contains(&first) && reloaded.active_kid() == rotated);
+        assert!(
+            ServerKeys::create(&a, 0).is_err(),
+            "an existing key file is kept"
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod install;
 pub mod keys;
 pub mod store;
 pub mod vault;
@@ -22,38 +23,15 @@ pub use config::Settings;
 pub use http::{AppState, router};
 pub use store::Store;
 
-use keys::{MasterKeys, ServerKeys};
-
-/// Prepares the data directory (owner-only), then the store and the key material.
+/// Opens the installation (data directory, database, key material; see [`install`]), refusing
+/// what would lose passports, and builds the shared state.
 pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&settings.data_dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    #[cfg(unix)]
-    if settings.database_url.is_none() {
-        // SQLite gives its WAL and shared-memory files the database file's mode: create the
-        // file owner-only before SQLite does (an empty file is a valid new database).
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(settings.data_dir.join("passport.db"))
-            .context("creating the database file")?;
-    }
-    let store = Store::connect(&settings.database_url(), settings.db_connections())
-        .await
-        .context("opening the database")?;
-    let keys = ServerKeys::load_or_create(&settings.signing_keys_path(), clock::now())?;
-    let master = MasterKeys::load(
-        settings.master_keys.as_deref(),
-        &settings.master_keys_path(),
-    )?;
+    let install::Installation {
+        store,
+        keys,
+        master,
+        ..
+    } = install::open(settings, install::Mode::Serve).await?;
     Ok(AppState::new(http::Inner {
         writer: store::Writer::spawn(store.clone()),
         store,

@@ -385,7 +385,7 @@ impl Drop for ServerProcess {
 pub async fn process_database(
     backend: Backend,
     dir: &std::path::Path,
-) -> (String, Option<impl Drop>) {
+) -> (String, Option<impl Drop + Send + Sync + use<>>) {
     match backend {
         Backend::Sqlite => (
             format!("sqlite://{}", dir.join("passport.db").display()),

@@ -14,6 +14,9 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// The request id header: set by the server when the client sends none.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// How long a client should wait before retrying when the database is unavailable.
+const RETRY_AFTER_SECS: &str = "1";
+
 /// The problem as a response. The problem also rides along as a response extension, so that
 /// [`with_instance`] can name the request it answers.
 pub fn problem_response(problem: Problem) -> Response {
@@ -77,6 +80,18 @@ impl IntoResponse for Error {
                 problem.errors = errors;
                 problem.current_head = current_head.map(|h| *h);
                 problem_response(problem)
+            }
+            other if other.is_unavailable() => {
+                tracing::warn!(error = ?other, "database unavailable");
+                let mut response = problem_response(Problem::new(
+                    ProblemType::DatabaseUnavailable,
+                    "the database is unavailable; retry after the seconds in Retry-After",
+                ));
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                response
             }
             other => {
                 // The chain may name SQL or files; it goes to the log only.

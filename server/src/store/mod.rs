@@ -12,7 +12,8 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
@@ -49,6 +50,86 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// "PostgreSQL at HOST:PORT (database D, user U)": enough to find it, without the password.
+fn describe_postgres(options: &PgConnectOptions) -> String {
+    let place = match options.get_socket() {
+        Some(socket) => format!("socket {}", socket.display()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    format!(
+        "PostgreSQL at {place} (database {}, user {})",
+        options.get_database().unwrap_or("(the user's)"),
+        options.get_username()
+    )
+}
+
+/// One connection attempt at a time, each bounded, with the real error (refused, unknown host,
+/// authentication failed...) instead of the pool's silent 30-second retry. Retries with
+/// backoff only while `wait` lasts.
+async fn wait_for_postgres(options: &PgConnectOptions, target: &str, wait: Duration) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(10),
+            sqlx::PgConnection::connect_with(options),
+        )
+        .await;
+        let error = match attempt {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer within 10 s".to_owned(),
+        };
+        if started.elapsed() + delay > wait {
+            let hint = if wait.is_zero() {
+                "; if it is still starting, pass --wait-for-database SECONDS to wait for it"
+            } else {
+                ""
+            };
+            return Err(anyhow::anyhow!(
+                "cannot connect to {target}: {error}. Check that PostgreSQL runs and accepts \
+                 connections there, and that DATABASE_URL (--database-url) names the right host, \
+                 port, database, user and password{hint}"
+            )
+            .into());
+        }
+        tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "waiting for {target}");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// `PRAGMA quick_check` before anything else reads the file: a corrupt page refuses the start
+/// with the file named, instead of a service whose every read of that page answers 500.
+async fn quick_check(pool: &SqlitePool, file: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    let corrupt = |detail: String| -> crate::error::Error {
+        anyhow::anyhow!(
+            "the SQLite database {file} is corrupt (PRAGMA quick_check: {detail}). The server \
+             does not start on a damaged database: stop every process using it, restore the \
+             database from a backup (README, Backups), or inspect it with the sqlite3 tool"
+        )
+        .into()
+    };
+    let rows: Vec<(String,)> = sqlx::query_as("PRAGMA quick_check")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| corrupt(e.to_string()))?;
+    if rows.len() != 1 || rows[0].0 != "ok" {
+        let detail: Vec<String> = rows.into_iter().take(5).map(|(r,)| r).collect();
+        return Err(corrupt(detail.join("; ")));
+    }
+    tracing::info!(
+        database = file,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "integrity check (PRAGMA quick_check) passed"
+    );
+    Ok(())
+}
+
 /// `$first, $first+1, ...`: `count` numbered parameters, for `IN (...)` lists and multi-row
 /// statements built for a batch.
 pub(crate) fn numbered_params(first: usize, count: usize) -> String {
@@ -60,37 +141,137 @@ pub(crate) fn numbered_params(first: usize, count: usize) -> String {
 
 impl Store {
     /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
+    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open(url, max_connections, Duration::ZERO).await
+    }
+
+    /// Connects, retrying an unreachable PostgreSQL with backoff for up to `wait` (for container
+    /// start-up ordering), checks a SQLite file's integrity, and applies the migrations. Errors
+    /// name the database and say what to do.
+    pub async fn open(url: &str, max_connections: u32, wait: Duration) -> Result<Self> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|e| {
+                anyhow::anyhow!(
+                    "DATABASE_URL is not a PostgreSQL URL ({e}): expected \
+                     postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+                )
+            })?;
+            let target = describe_postgres(&options);
+            wait_for_postgres(&options, &target, wait).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 // The default pings the connection on every acquire: a round trip per query.
                 .test_before_acquire(false)
-                .connect(url)
-                .await?;
-            POSTGRES_MIGRATOR.run(&pool).await?;
+                // The database going away mid-run answers 503 soon rather than after 30 s.
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .map_err(|e| anyhow::anyhow!("connecting to {target}: {e}"))?;
+            POSTGRES_MIGRATOR.run(&pool).await.map_err(|e| {
+                anyhow::anyhow!("applying the database migrations to {target}: {e}")
+            })?;
             Store::Postgres(pool)
         } else if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a SQLite URL ({e})"))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 // Durable: an acknowledged write survives a power cut, not only a crash.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
+            let file = options.get_filename().display().to_string();
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .test_before_acquire(false)
                 .connect_with(options)
-                .await?;
-            SQLITE_MIGRATOR.run(&pool).await?;
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "opening the SQLite database {file}: {e}. The file and its directory \
+                         must be readable and writable by this user"
+                    )
+                })?;
+            quick_check(&pool, &file).await?;
+            SQLITE_MIGRATOR.run(&pool).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "applying the database migrations to the SQLite database {file}: {e}"
+                )
+            })?;
             Store::Sqlite(pool)
         } else {
-            return Err(
-                anyhow::anyhow!("DATABASE_URL must start with postgres:// or sqlite:").into(),
-            );
+            return Err(anyhow::anyhow!(
+                "DATABASE_URL must start with postgres:// or sqlite: (got a URL starting {:?})",
+                url.chars().take(12).collect::<String>()
+            )
+            .into());
         };
         Ok(store)
+    }
+
+    /// What this store is, for operators' messages: the file, or the server and database
+    /// (never the password).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(pool) => format!(
+                "the SQLite database {}",
+                pool.connect_options().get_filename().display()
+            ),
+            Store::Postgres(pool) => describe_postgres(&pool.connect_options()),
+        }
+    }
+
+    /// The key ids this database depends on, as (kid, purpose) with purpose `master` or
+    /// `signing` (see the `installation_keys` migration).
+    pub async fn installation_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as("SELECT kid, purpose FROM installation_keys ORDER BY recorded_at, kid")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
+    /// Records that this database depends on a key (once).
+    pub async fn record_installation_key(&self, kid: &str, purpose: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO installation_keys (kid, purpose, recorded_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (kid) DO NOTHING",
+            )
+            .bind(kid)
+            .bind(purpose)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The master key ids that wrap live data keys, with how many each wraps.
+    pub async fn master_kids_in_use(&self) -> Result<Vec<(String, i64)>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT master_kid, COUNT(*) FROM passport_keys GROUP BY master_kid ORDER BY master_kid",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// SQLite only: copies the database, consistent as of one moment, into a new file while
+    /// the service keeps running (`VACUUM INTO`).
+    pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<()> {
+        let Store::Sqlite(pool) = self else {
+            return Err(anyhow::anyhow!("VACUUM INTO is a SQLite backup").into());
+        };
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.display().to_string())
+            .execute(pool)
+            .await?;
+        Ok(())
     }
 
     pub fn backend(&self) -> &'static str {

@@ -152,11 +152,18 @@ where
     let failed = |error: &Error| {
         // The chain may name SQL; it goes to the log only.
         tracing::error!(error = ?error, "a batched write failed");
-        Err(Error::Other(anyhow::anyhow!("batched write failed")))
+        Err(if error.is_unavailable() {
+            Error::Unavailable
+        } else {
+            Error::Other(anyhow::anyhow!("batched write failed"))
+        })
     };
     match write(jobs).await {
         Ok(results) => results,
-        Err(e) if jobs.len() == 1 => vec![failed(&e)],
+        // No item is to blame when the database is down: every caller gets a 503 at once.
+        Err(e) if jobs.len() == 1 || e.is_unavailable() => {
+            jobs.iter().map(|_| failed(&e)).collect()
+        }
         Err(e) => {
             tracing::warn!(error = ?e, items = jobs.len(), "a batched write failed; writing its items one by one");
             let mut results = Vec::with_capacity(jobs.len());

@@ -708,7 +708,7 @@ pub async fn seed(
     let now = wp_server::clock::now();
     std::fs::create_dir_all(data_dir)?;
     let master = Arc::new(
-        MasterKeys::load(None, &data_dir.join("master-keys.json")).context("master keys")?,
+        MasterKeys::load_or_create(&data_dir.join("master-keys.json")).context("master keys")?,
     );
     let store = Store::connect(database_url, 2)
         .await
