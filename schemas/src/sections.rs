@@ -25,8 +25,27 @@ pub const MAX_ITEM_TEXT: usize = 500;
 /// Maximum items in any list.
 pub const MAX_LIST_ITEMS: usize = 50;
 
-/// JSON Schema `pattern` for "contains a non-whitespace character", mirroring the trim check.
-const NON_BLANK: &str = r"\S";
+/// What "blank" means, once for the server and the schema: Unicode `White_Space` (what Rust's
+/// `trim` removes) and U+FEFF (which JavaScript's `\s` counts and `trim` does not). A text of
+/// only blank characters is empty.
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || c == '\u{FEFF}'
+}
+
+/// Control characters a text may not hold: C0 other than tab, line feed and carriage return,
+/// DEL, and C1. They are never what a person typed, and some databases and viewers choke on them.
+pub fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// JSON Schema `pattern` (ECMA-262, also valid for Rust's `regex`) for the same rule as
+/// [`text`]: no refused control character, and at least one character that is not blank. Its
+/// two character classes are checked against [`is_blank`] and [`is_refused_control`] by a test.
+pub const TEXT_PATTERN: &str = concat!(
+    "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*",
+    "[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF]",
+    "[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+);
 
 // ---------------------------------------------------------------------------------------------
 // Section names
@@ -336,18 +355,18 @@ pub enum PlanKind {
 #[serde(deny_unknown_fields)]
 pub struct SummaryBody {
     /// A short "about me and what helps" in the employee's own words, written for line managers.
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub about_me: String,
     /// Things that help the employee work well, one per item.
     #[serde(default)]
     #[schemars(
         length(max = MAX_LIST_ITEMS),
-        inner(length(max = MAX_ITEM_TEXT), pattern(NON_BLANK))
+        inner(length(max = MAX_ITEM_TEXT), pattern(TEXT_PATTERN))
     )]
     pub what_helps: Vec<String>,
     /// How the employee prefers to be contacted and communicated with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub communication_preferences: Option<String>,
 }
 
@@ -356,22 +375,22 @@ pub struct SummaryBody {
 #[serde(deny_unknown_fields)]
 pub struct ImpactsBody {
     /// Functional area affected, e.g. concentration, mobility, stamina.
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub area: String,
     /// How the employee's work is affected in this area.
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub description: String,
     /// What it looks like on a good day.
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub good_day: String,
     /// What it looks like on a bad day.
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub bad_day: String,
     /// Things that make it worse, one per item.
     #[serde(default)]
     #[schemars(
         length(max = MAX_LIST_ITEMS),
-        inner(length(max = MAX_ITEM_TEXT), pattern(NON_BLANK))
+        inner(length(max = MAX_ITEM_TEXT), pattern(TEXT_PATTERN))
     )]
     pub triggers: Vec<String>,
     /// Whether the impact fluctuates from day to day.
@@ -395,7 +414,7 @@ pub struct ConditionsBody {
     pub categories: Vec<ImpairmentCategory>,
     /// Free-text description, in the employee's own words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub description: Option<String>,
     /// Whether the condition has been formally diagnosed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -421,18 +440,18 @@ pub struct ConditionsBody {
 ))]
 pub struct AdjustmentsBody {
     /// Short name of the adjustment, e.g. "Noise-cancelling headphones".
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub title: String,
     /// Kind of adjustment.
     pub category: AdjustmentCategory,
     /// What the adjustment addresses.
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub addresses: String,
     /// Where the adjustment is: requested, agreed, in place, trialled, declined or ended.
     pub status: AdjustmentStatus,
     /// Why the adjustment was declined; required when `status` is `declined`, forbidden otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub declined_reason: Option<String>,
     /// When the adjustment starts or started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,11 +464,11 @@ pub struct AdjustmentsBody {
     pub funding: Option<Funding>,
     /// Name and/or role of the person who agreed the adjustment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub agreed_by: Option<String>,
     /// Any other notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub notes: Option<String>,
 }
 
@@ -467,7 +486,7 @@ pub struct FitNotesBody {
     /// Date the employee was assessed.
     pub assessed_on: Date,
     /// The condition stated on the fit note.
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub condition: String,
     /// Whether the employee is not fit for work or may be fit for work taking account of advice.
     pub fitness: Fitness,
@@ -477,7 +496,7 @@ pub struct FitNotesBody {
     pub advice: Vec<FitNoteAdvice>,
     /// Functional effects of the condition, as described by the issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub functional_effects: Option<String>,
     /// First day the fit note covers.
     pub period_from: Date,
@@ -486,10 +505,10 @@ pub struct FitNotesBody {
     /// Whether the issuer needs to assess the employee again at the end of the period.
     pub reassessment_needed: bool,
     /// Name of the issuing doctor or healthcare professional.
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub issuer_name: String,
     /// Profession of the issuer, e.g. GP, nurse, occupational therapist, pharmacist.
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub issuer_profession: String,
 }
 
@@ -500,21 +519,21 @@ pub struct PlansBody {
     /// Kind of plan.
     pub kind: PlanKind,
     /// Short name of the plan.
-    #[schemars(length(max = MAX_SHORT_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_SHORT_TEXT), pattern(TEXT_PATTERN))]
     pub title: String,
     /// The steps of the plan, in order; at least one.
     #[schemars(
         length(min = 1, max = MAX_LIST_ITEMS),
-        inner(length(max = MAX_ITEM_TEXT), pattern(NON_BLANK))
+        inner(length(max = MAX_ITEM_TEXT), pattern(TEXT_PATTERN))
     )]
     pub steps: Vec<String>,
     /// Keep-in-touch arrangements while the employee is away.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub keep_in_touch: Option<String>,
     /// What to do if the employee becomes unwell at work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_LONG_TEXT), pattern(NON_BLANK))]
+    #[schemars(length(max = MAX_LONG_TEXT), pattern(TEXT_PATTERN))]
     pub if_unwell: Option<String>,
     /// When the plan is due for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -528,7 +547,13 @@ pub struct PlansBody {
 type Check = Result<(), BodyError>;
 
 fn text(field: &str, value: &str, max: usize) -> Check {
-    if value.trim().is_empty() {
+    if let Some(c) = value.chars().find(|c| is_refused_control(*c)) {
+        return Err(BodyError::new(
+            field,
+            format!("must not contain control characters (U+{:04X})", c as u32),
+        ));
+    }
+    if value.chars().all(is_blank) {
         return Err(BodyError::new(field, "must not be empty"));
     }
     // Characters, not bytes, to match JSON Schema's maxLength.
