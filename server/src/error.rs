@@ -114,14 +114,21 @@ fn database_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08), shutdown and restart (57P01-57P03), too
-            // many connections (53300). SQLite (primary result code): BUSY 5, LOCKED 6,
-            // IOERR 10, FULL 13, CANTOPEN 14.
-            code.starts_with("08")
-                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
-                || code
-                    .parse::<i32>()
+            // Each backend's codes apart: a PostgreSQL SQLSTATE can be all digits (22021, a
+            // NUL in text, is the caller's fault) and must not be read as a SQLite code.
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // Connection exceptions (08), shutdown and restart (57P01-57P03), too many
+                // connections (53300).
+                code.starts_with("08")
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            } else {
+                // SQLite, primary result code: BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14.
+                code.parse::<i32>()
                     .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+            }
         }
         _ => false,
     }
