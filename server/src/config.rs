@@ -109,6 +109,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "WP_WAIT_FOR_DATABASE", default_value = "0", value_parser = parse_seconds)]
     pub wait_for_database: u64,
 
+    /// Answer a request that takes longer than this, in seconds, with 503 `unavailable`.
+    #[arg(long, global = true, env = "WP_REQUEST_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub request_timeout: u64,
+
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -135,6 +139,7 @@ impl Settings {
             master_keys: None,
             db_connections: None,
             max_body_bytes: 64 * 1024,
+            request_timeout: 30,
             max_records_per_passport: 2000,
             wait_for_database: 0,
             log_json: false,

@@ -594,7 +594,50 @@ async fn record_ids_are_canonical(backend: Backend) {
     server.stop().await;
 }
 
+/// A request over the time limit is answered 503 with a problem naming the request, not with
+/// an empty body.
+async fn timeouts_are_problems(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(backend, |s| s.request_timeout = 1).await;
+    // A body announced but never finished keeps the request running past the limit.
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /v1/parties HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"name\"",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("}") {
+        let n = socket.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the server closed without an answer");
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(text.starts_with("http/1.1 503"), "{text}");
+    assert!(
+        text.contains("content-type: application/problem+json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("urn:work-passport:problem:unavailable"),
+        "{text}"
+    );
+    assert!(text.contains("took longer"), "{text}");
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("a request id")
+        .trim()
+        .to_owned();
+    assert!(text.contains(&format!("\"instance\":\"{id}\"")), "{text}");
+    server.stop().await;
+}
+
 backend_tests!(
+    timeouts_are_problems,
     poisoned_requests_fail_alone,
     store_batch_isolates_a_failing_item,
     method_not_allowed,

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use wp_schemas::problem::{Problem, ProblemType};
 
@@ -43,6 +42,8 @@ pub struct Inner {
     /// The public base URL: token issuer and audience, and the base of DPoP `htu`.
     pub issuer: String,
     pub max_body_bytes: usize,
+    /// A request running longer is answered 503 with a problem.
+    pub request_timeout: Duration,
     pub max_records_per_passport: i64,
     /// Access tokens whose signature and claims were verified, until they expire.
     pub verified_tokens: TokenCache,
@@ -134,6 +135,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(error::REQUEST_ID);
     let max_body = state.max_body_bytes;
+    let request_timeout = state.request_timeout;
     Router::new()
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
@@ -166,7 +168,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             error::problem_response(Problem::new(ProblemType::Internal, "an internal error occurred; it has been logged"))
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit))
         // Inside the request-id layer, outside everything that makes a problem.
         .layer(axum::middleware::from_fn(error::with_instance))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -180,6 +182,25 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A request still running after the limit is dropped (its transaction rolls back) and answered
+/// 503 with a problem; tower-http's timeout layer would answer with an empty body.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::problem_response(Problem::new(
+            ProblemType::Unavailable,
+            format!(
+                "the request took longer than {} s; try again",
+                limit.as_secs_f32()
+            ),
+        )),
+    }
 }
 
 async fn not_found() -> Response {
