@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::jose::{JwsProfile, KeyRef, PublicJwk};
 use crate::sections::Section;
+use crate::text::{LINE_PATTERN, TEXT_PATTERN};
 
 // ---------------------------------------------------------------------------------------------
 // Parties and keys
@@ -44,14 +45,30 @@ impl PartyKind {
     }
 }
 
+/// Longest display name of a party, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest profession, registration body or registration number.
+pub const MAX_REGISTRATION_CHARS: usize = 100;
+/// Longest purpose of a grant.
+pub const MAX_PURPOSE_CHARS: usize = 500;
+/// Longest consent text of a grant.
+pub const MAX_CONSENT_TEXT_CHARS: usize = 10_000;
+/// A canonical UUID: lower-case, hyphenated (RFC 9562 section 4).
+pub const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+/// A compact JWS (RFC 7515 section 7.1): three base64url parts without padding.
+pub const COMPACT_JWS_PATTERN: &str = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]+$";
+
 /// A registered professional's registration, e.g. HCPC OT12345.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfessionalRegistration {
     /// e.g. "occupational therapist", "occupational health physician".
+    #[schemars(length(max = MAX_REGISTRATION_CHARS), pattern(LINE_PATTERN))]
     pub profession: String,
     /// e.g. HCPC, NMC, GMC.
+    #[schemars(length(max = MAX_REGISTRATION_CHARS), pattern(LINE_PATTERN))]
     pub registration_body: String,
+    #[schemars(length(max = MAX_REGISTRATION_CHARS), pattern(LINE_PATTERN))]
     pub registration_number: String,
 }
 
@@ -59,9 +76,11 @@ pub struct ProfessionalRegistration {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterEmployee {
+    #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
     pub display_name: String,
     pub jwk: PublicJwk,
     /// A compact JWS over [`KeyProofClaims`] signed by `jwk`'s private key.
+    #[schemars(pattern(COMPACT_JWS_PATTERN))]
     pub proof: String,
 }
 
@@ -70,6 +89,7 @@ pub struct RegisterEmployee {
 #[serde(deny_unknown_fields)]
 pub struct EnrolParty {
     pub kind: PartyKind,
+    #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
     pub display_name: String,
     pub jwk: PublicJwk,
     /// Required for professionals, refused for others.
@@ -82,6 +102,7 @@ pub struct EnrolParty {
 #[serde(deny_unknown_fields)]
 pub struct AddKey {
     pub jwk: PublicJwk,
+    #[schemars(pattern(COMPACT_JWS_PATTERN))]
     pub proof: String,
 }
 
@@ -278,6 +299,8 @@ impl Action {
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     pub section: Section,
+    /// At least one; a repeated action counts once.
+    #[schemars(length(min = 1))]
     pub actions: Vec<Action>,
 }
 
@@ -285,9 +308,14 @@ pub struct Scope {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGrant {
+    /// The party id of the grantee (an employer or a professional).
+    #[schemars(pattern(UUID_PATTERN))]
     pub grantee: String,
+    /// At least one; each section at most once.
+    #[schemars(length(min = 1))]
     pub scopes: Vec<Scope>,
     /// Why the grantee may see this, e.g. "workplace adjustments at Acme Ltd".
+    #[schemars(length(max = MAX_PURPOSE_CHARS), pattern(LINE_PATTERN))]
     pub purpose: String,
     /// Defaults to now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -295,6 +323,7 @@ pub struct CreateGrant {
     /// Required: consent always ends.
     pub ends_at: DateTime<Utc>,
     /// The consent text the employee was shown and agreed to.
+    #[schemars(length(max = MAX_CONSENT_TEXT_CHARS), pattern(TEXT_PATTERN))]
     pub consent_text: String,
 }
 
@@ -381,6 +410,7 @@ pub struct VersionEnvelope {
 #[serde(deny_unknown_fields)]
 pub struct SubmitVersion {
     /// A compact JWS over a [`VersionPayload`], signed by the author.
+    #[schemars(pattern(COMPACT_JWS_PATTERN))]
     pub jws: String,
 }
 

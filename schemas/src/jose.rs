@@ -16,12 +16,17 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PublicJwk {
     /// Always `OKP`.
+    #[schemars(extend("const" = "OKP"))]
     pub kty: String,
     /// Always `Ed25519`.
+    #[schemars(extend("const" = "Ed25519"))]
     pub crv: String,
-    /// The 32-byte public key, base64url without padding.
+    /// The 32-byte public key, base64url without padding (43 characters); not one of the
+    /// small-order points, and canonical.
+    #[schemars(pattern(r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"))]
     pub x: String,
     /// Key id; when present it must be the RFC 7638 thumbprint.
+    #[schemars(pattern(r"^[A-Za-z0-9_-]{43}$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
 }

@@ -9,3 +9,4 @@ pub mod jose;
 pub mod openapi;
 pub mod problem;
 pub mod sections;
+pub mod text;

@@ -289,7 +289,7 @@ fn operations(s: &mut Schemas) -> Vec<(&'static str, Vec<Op>)> {
             )
             .query(
                 "since",
-                int64(0),
+                json!({"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
                 "The `next_since` of the previous answer; 0 at first.",
             )
             .query(
@@ -299,7 +299,12 @@ fn operations(s: &mut Schemas) -> Vec<(&'static str, Vec<Op>)> {
             )
             .header("If-None-Match", "The `ETag` of an earlier answer.")
             .ok(200, s.of::<Changes>())
-            .response_header(200, "ETag", "A tag to send as `If-None-Match` next time.")
+            .response_header(
+                200,
+                "ETag",
+                "On the last page only (`more: false`): a tag to send as `If-None-Match` with \
+                 its `next_since` next time.",
+            )
             .reply(
                 304,
                 json!({"description": "Nothing new since the `If-None-Match` tag."}),
@@ -316,7 +321,7 @@ fn operations(s: &mut Schemas) -> Vec<(&'static str, Vec<Op>)> {
             .query("limit", int64(100), "Entries per page; clamped to 1..=500.")
             .query(
                 "actor",
-                json!({"type": "string"}),
+                json!({"type": "string", "pattern": crate::api::UUID_PATTERN}),
                 "Only the entries of this party.",
             )
             .ok(200, s.of::<AccessLogPage>())

@@ -25,27 +25,7 @@ pub const MAX_ITEM_TEXT: usize = 500;
 /// Maximum items in any list.
 pub const MAX_LIST_ITEMS: usize = 50;
 
-/// What "blank" means, once for the server and the schema: Unicode `White_Space` (what Rust's
-/// `trim` removes) and U+FEFF (which JavaScript's `\s` counts and `trim` does not). A text of
-/// only blank characters is empty.
-pub fn is_blank(c: char) -> bool {
-    c.is_whitespace() || c == '\u{FEFF}'
-}
-
-/// Control characters a text may not hold: C0 other than tab, line feed and carriage return,
-/// DEL, and C1. They are never what a person typed, and some databases and viewers choke on them.
-pub fn is_refused_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
-}
-
-/// JSON Schema `pattern` (ECMA-262, also valid for Rust's `regex`) for the same rule as
-/// [`text`]: no refused control character, and at least one character that is not blank. Its
-/// two character classes are checked against [`is_blank`] and [`is_refused_control`] by a test.
-pub const TEXT_PATTERN: &str = concat!(
-    "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*",
-    "[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF]",
-    "[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
-);
+use crate::text::TEXT_PATTERN;
 
 // ---------------------------------------------------------------------------------------------
 // Section names
@@ -547,24 +527,10 @@ pub struct PlansBody {
 type Check = Result<(), BodyError>;
 
 fn text(field: &str, value: &str, max: usize) -> Check {
-    if let Some(c) = value.chars().find(|c| is_refused_control(*c)) {
-        return Err(BodyError::new(
-            field,
-            format!("must not contain control characters (U+{:04X})", c as u32),
-        ));
+    match crate::text::refusal(value, max, true) {
+        Some(why) => Err(BodyError::new(field, why)),
+        None => Ok(()),
     }
-    if value.chars().all(is_blank) {
-        return Err(BodyError::new(field, "must not be empty"));
-    }
-    // Characters, not bytes, to match JSON Schema's maxLength.
-    let len = value.chars().count();
-    if len > max {
-        return Err(BodyError::new(
-            field,
-            format!("must be at most {max} characters (got {len})"),
-        ));
-    }
-    Ok(())
 }
 
 /// An optional text, when present, obeys the same rules as a required one: clients omit it

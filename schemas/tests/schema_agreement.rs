@@ -16,7 +16,8 @@ use std::sync::LazyLock;
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use serde_json::{Map, Value, json};
-use wp_schemas::sections::{Section, TEXT_PATTERN, is_blank, is_refused_control, parse_body};
+use wp_schemas::sections::{Section, parse_body};
+use wp_schemas::text::{LINE_PATTERN, TEXT_PATTERN, is_blank, is_refused_control, refusal};
 
 fn schema_file(section: Section) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -266,6 +267,42 @@ fn bodies(section: Section) -> BoxedStrategy<Value> {
     values_for(&schema, &schema)
 }
 
+/// The server's text rule for names, purposes and consent texts (`text::refusal`) against
+/// the schema's `pattern` and `maxLength`, on the same probing strings as the bodies.
+fn field_agrees(value: &str, max: usize, multiline: bool) -> Result<(), TestCaseError> {
+    let pattern = if multiline {
+        TEXT_PATTERN
+    } else {
+        LINE_PATTERN
+    };
+    let schema = json!({"type": "string", "maxLength": max, "pattern": pattern});
+    let schema_says = jsonschema::is_valid(&schema, &json!(value));
+    let server_says = refusal(value, max, multiline);
+    prop_assert_eq!(
+        schema_says,
+        server_says.is_none(),
+        "{:?} (max {}, multiline {}): server says {:?}",
+        value,
+        max,
+        multiline,
+        server_says
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn names_and_purposes(value in text_values(200)) {
+        if let Value::String(v) = value { field_agrees(&v, 200, false)?; }
+    }
+    #[test]
+    fn consent_texts(value in text_values(500)) {
+        if let Value::String(v) = value { field_agrees(&v, 500, true)?; }
+    }
+}
+
 proptest! {
     // Failures are printed with their minimal body; none are written into the source tree.
     #![proptest_config(ProptestConfig {
@@ -321,7 +358,20 @@ fn both_verdicts_are_exercised() {
 #[test]
 fn text_pattern_is_the_text_rule() {
     let pattern = regex::Regex::new(TEXT_PATTERN).expect("the pattern compiles");
+    let line = regex::Regex::new(LINE_PATTERN).expect("the pattern compiles");
     for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        assert_eq!(
+            line.is_match(&c.to_string()),
+            !is_blank(c) && !c.is_control(),
+            "U+{:04X} alone on a line",
+            c as u32
+        );
+        assert_eq!(
+            line.is_match(&format!("a{c}b")),
+            !c.is_control(),
+            "U+{:04X} inside a line",
+            c as u32
+        );
         let alone = c.to_string();
         assert_eq!(
             pattern.is_match(&alone),

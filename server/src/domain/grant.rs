@@ -69,19 +69,10 @@ impl GrantRecord {
 /// Text a person wrote: 1 to `max` characters, without control characters (line breaks
 /// allowed where `lines`).
 fn text(field: &str, value: &str, max: usize, lines: bool) -> Result<String> {
-    let value = value.trim();
-    let clean = if lines {
-        super::ids::is_text(value)
-    } else {
-        super::ids::is_line(value)
-    };
-    if value.is_empty() || value.chars().count() > max || !clean {
-        return Err(Error::invalid_field(
-            field,
-            format!("must be 1 to {max} characters without control characters"),
-        ));
+    if let Some(why) = wp_schemas::text::refusal(value, max, lines) {
+        return Err(Error::invalid_field(field, why));
     }
-    Ok(value.to_owned())
+    Ok(value.trim().to_owned())
 }
 
 /// The grantee named in a grant request, before it is looked up: a party id in canonical form.
@@ -180,8 +171,18 @@ pub fn new_grant(
         grantor: grantor.to_owned(),
         grantee: request.grantee.clone(),
         scopes,
-        purpose: text("purpose", &request.purpose, 500, false)?,
-        consent_text: text("consent_text", &request.consent_text, 10_000, true)?,
+        purpose: text(
+            "purpose",
+            &request.purpose,
+            wp_schemas::api::MAX_PURPOSE_CHARS,
+            false,
+        )?,
+        consent_text: text(
+            "consent_text",
+            &request.consent_text,
+            wp_schemas::api::MAX_CONSENT_TEXT_CHARS,
+            true,
+        )?,
         starts_at,
         ends_at,
         revoked_at: None,

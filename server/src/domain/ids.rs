@@ -28,17 +28,6 @@ pub fn is_jti(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_JTI_CHARS && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// One line of text meant for people (a name, a purpose): no control characters at all.
-pub fn is_line(s: &str) -> bool {
-    !s.chars().any(char::is_control)
-}
-
-/// Text of several lines (a consent text): line breaks and tabs, no other control character.
-pub fn is_text(s: &str) -> bool {
-    !s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,15 +70,5 @@ mod tests {
         ] {
             assert!(!is_jti(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn text_without_control_characters() {
-        assert!(is_line("Alice O'Brien – HR"));
-        assert!(!is_line("a\u{0}b"));
-        assert!(!is_line("a\nb"));
-        assert!(is_text("I agree.\r\nSigned,\tAlice"));
-        assert!(!is_text("a\u{0}b"));
-        assert!(!is_text("a\u{1b}[31m"));
     }
 }

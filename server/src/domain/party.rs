@@ -30,14 +30,10 @@ impl RegisteredKey {
 
 /// A display name: trimmed, 1 to 200 characters, no control characters.
 pub fn display_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(Error::invalid_field(
-            "display_name",
-            "must be 1 to 200 characters without control characters",
-        ));
+    if let Some(why) = wp_schemas::text::refusal(name, wp_schemas::api::MAX_NAME_CHARS, false) {
+        return Err(Error::invalid_field("display_name", why));
     }
-    Ok(name.to_owned())
+    Ok(name.trim().to_owned())
 }
 
 /// Professionals must name their registration; nobody else may.
@@ -52,12 +48,10 @@ pub fn registration(
                 ("registration.registration_body", &r.registration_body),
                 ("registration.registration_number", &r.registration_number),
             ] {
-                let len = value.trim().chars().count();
-                if len == 0 || len > 100 || !super::ids::is_line(value) {
-                    return Err(Error::invalid_field(
-                        field,
-                        "must be 1 to 100 characters without control characters",
-                    ));
+                if let Some(why) =
+                    wp_schemas::text::refusal(value, wp_schemas::api::MAX_REGISTRATION_CHARS, false)
+                {
+                    return Err(Error::invalid_field(field, why));
                 }
             }
             Ok(Some(r))
