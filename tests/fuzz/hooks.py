@@ -1,0 +1,256 @@
+"""Schemathesis hooks for the API fuzz run (tests/tests/api_fuzz.rs).
+
+Every generated request is authenticated the way docs/PROTOCOL.md says (sections 4 and 5): an
+access token (or a consent token) from `POST /v1/token`, obtained with an Ed25519 client
+assertion (RFC 7523) and bound to the key by a DPoP proof (RFC 9449), then
+`Authorization: DPoP <token>` and a fresh `DPoP` proof on each request, made when the request is
+sent (so a replayed or retried case still carries a proof of its own).
+
+The identities and the ids of real objects come from a JSON file written by the Rust test, named
+by `WP_FUZZ_CONFIG`:
+
+    {"base_url": "http://127.0.0.1:PORT",
+     "identities": {"owner": {"party_id": ..., "jwk": {private OKP JWK}}, "employer": {...,
+                    "grant_id": ...}, ...},
+     "ids": {"pid": [...], "rid": [...], "party_id": [...], "kid": [...], "gid": [...]},
+     "victim_pid": ..., "protected_gids": [...]}
+
+Identities: `owner` (an employee with a passport and records), `victim` (an employee whose
+passport the fuzzer may erase: `DELETE /v1/passports/{pid}` always runs as the victim, so the
+owner's passport survives the run), `admin`, and grantees (`employer`, `professional`) that use a
+consent token for their grant on the owner's passport.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import schemathesis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import strategies as st
+
+CONFIG = json.loads(open(os.environ["WP_FUZZ_CONFIG"], encoding="utf-8").read())
+BASE = CONFIG["base_url"].rstrip("/")
+IDS: dict[str, list[str]] = CONFIG["ids"]
+VICTIM_PID: str = CONFIG["victim_pid"]
+# Grants the grantee identities need for the whole run: never revoked by a generated request.
+PROTECTED_GIDS: set[str] = set(CONFIG["protected_gids"])
+SACRIFICIAL_GIDS: list[str] = [g for g in IDS.get("gid", []) if g not in PROTECTED_GIDS]
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def compact_jws(key: Ed25519PrivateKey, header: dict, claims: dict) -> str:
+    signing_input = (
+        b64u(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + b64u(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    return signing_input + "." + b64u(key.sign(signing_input.encode("ascii")))
+
+
+class Identity:
+    """A party: its key, its id, and (for a grantee) the grant its consent token is for."""
+
+    def __init__(self, name: str, spec: dict):
+        self.name = name
+        self.party_id: str = spec["party_id"]
+        self.grant_id: str | None = spec.get("grant_id")
+        jwk = spec["jwk"]
+        self.key = Ed25519PrivateKey.from_private_bytes(b64u_decode(jwk["d"]))
+        self.x: str = jwk["x"]
+        thumbprint_input = json.dumps(
+            {"crv": "Ed25519", "kty": "OKP", "x": self.x}, separators=(",", ":")
+        )
+        self.kid = b64u(hashlib.sha256(thumbprint_input.encode()).digest())
+        self.public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": self.x, "kid": self.kid}
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def dpop(self, method: str, htu: str, token: str | None) -> str:
+        """A fresh DPoP proof (RFC 9449 section 4.2), as PROTOCOL.md section 5 says."""
+        claims = {"jti": str(uuid.uuid4()), "htm": method.upper(), "htu": htu, "iat": int(time.time())}
+        if token is not None:
+            claims["ath"] = b64u(hashlib.sha256(token.encode("ascii")).digest())
+        return compact_jws(self.key, {"alg": "EdDSA", "typ": "dpop+jwt", "jwk": self.public_jwk}, claims)
+
+    def token(self) -> str:
+        """An access token (or consent token), fetched again a minute before it expires."""
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires:
+                self._token, lifetime = self._fetch()
+                self._expires = time.monotonic() + max(lifetime - 60, 10)
+            return self._token
+
+    def _fetch(self) -> tuple[str, int]:
+        now = int(time.time())
+        assertion = compact_jws(
+            self.key,
+            {"alg": "EdDSA", "typ": "JWT", "kid": self.kid},
+            {
+                "iss": self.party_id,
+                "sub": self.party_id,
+                "aud": BASE + "/v1/token",
+                "iat": now,
+                "exp": now + 120,
+                "jti": str(uuid.uuid4()),
+            },
+        )
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        }
+        if self.grant_id is not None:
+            form["grant_id"] = self.grant_id
+        response = requests.post(
+            BASE + "/v1/token",
+            data=form,
+            headers={"DPoP": self.dpop("POST", BASE + "/v1/token", None)},
+            timeout=10,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"token for {self.name}: {response.status_code} {response.text}")
+        body = response.json()
+        return body["access_token"], int(body["expires_in"])
+
+
+IDENTITIES = {name: Identity(name, spec) for name, spec in CONFIG["identities"].items()}
+GRANTEES = [i for i in IDENTITIES.values() if i.grant_id is not None]
+
+
+class DPoPRequestAuth(requests.auth.AuthBase):
+    """Sets `Authorization` and a proof made for the request as it is sent: `htm` its method and
+    `htu` the base URL and its path exactly as sent (percent-encoded, no query, no fragment)."""
+
+    def __init__(self, identity: Identity, token: str):
+        self.identity = identity
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        parts = urlsplit(request.url)
+        htu = BASE + urlunsplit(("", "", parts.path, "", ""))
+        request.headers["Authorization"] = f"DPoP {self.token}"
+        request.headers["DPoP"] = self.identity.dpop(request.method, htu, self.token)
+        return request
+
+
+def identity_for(method: str, path: str) -> Identity:
+    """Who sends a request to `method path` (a path template)."""
+    if method == "DELETE" and path == "/v1/passports/{pid}":
+        return IDENTITIES["victim"]
+    if path.startswith("/v1/admin/"):
+        # Mostly the admin, sometimes a party that is refused.
+        return IDENTITIES["admin"] if random.random() < 0.8 else IDENTITIES["owner"]
+    roll = random.random()
+    if GRANTEES and roll < 0.3:
+        return random.choice(GRANTEES)
+    if roll < 0.4:
+        return IDENTITIES["admin"]
+    return IDENTITIES["owner"]
+
+
+# Tokens are cached per identity by `Identity.token`, which knows their lifetime; Schemathesis's
+# own cache (one entry, fixed interval) would hand every request the same identity.
+@schemathesis.auth(refresh_interval=None)
+class WorkPassportDPoP:
+    def get(self, case, context):
+        identity = identity_for(case.method.upper(), case.operation.path)
+        return identity, identity.token()
+
+    def set(self, case, data, context):
+        identity, token = data
+        case._auth = DPoPRequestAuth(identity, token)
+        # For the reproduction commands in the report (the proof there is made at send time).
+        case.headers = {**(case.headers or {}), "Authorization": f"DPoP {token}"}
+
+
+def real_values(name: str, method: str, path: str) -> list[str]:
+    if name == "pid" and method == "DELETE" and path == "/v1/passports/{pid}":
+        return [VICTIM_PID]
+    if name == "gid" and path.endswith("/revoke"):
+        return SACRIFICIAL_GIDS
+    return IDS.get(name, [])
+
+
+@schemathesis.hook
+def flatmap_path_parameters(context, path_parameters):
+    """Mostly, each path parameter names a real object, so that requests get past the
+    404 and reach the handlers' own checks."""
+    operation = context.operation
+    strategies = {}
+    for name, value in (path_parameters or {}).items():
+        real = real_values(name, operation.method.upper(), operation.path)
+        if real:
+            # Three times in four a real id; otherwise what Schemathesis generated.
+            strategies[name] = st.integers(0, 3).flatmap(
+                lambda i, value=value, real=real: st.just(value) if i == 0 else st.sampled_from(real)
+            )
+        else:
+            strategies[name] = st.just(value)
+    return st.fixed_dictionaries(strategies)
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    params = case.path_parameters
+    if not params:
+        return
+    method, path = case.method.upper(), case.operation.path
+    meta = case.meta
+    # The coverage phase builds its cases without the `flatmap_path_parameters` hook: give its
+    # path parameters real ids as often, except the one a negative case is about.
+    if meta is not None and meta.phase.name == "coverage":
+        mutated = meta.phase.data.parameter
+        for name in list(params):
+            real = real_values(name, method, path)
+            if name != mutated and real and random.random() < 0.75:
+                params[name] = random.choice(real)
+    # Stateful links may feed a grant id from a response into the revoke operation: never revoke
+    # the grants the grantee identities need (their consent tokens would stop working).
+    if path.endswith("/grants/{gid}/revoke") and params.get("gid") in PROTECTED_GIDS and SACRIFICIAL_GIDS:
+        params["gid"] = random.choice(SACRIFICIAL_GIDS)
+
+
+# Which status codes each operation got, written when the run ends to `WP_FUZZ_STATS` (if set):
+# the Rust test prints it, to show how far the generated requests got.
+STATS: dict[str, dict[int, int]] = {}
+STATS_LOCK = threading.Lock()
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    key = f"{case.method.upper()} {case.operation.path}"
+    with STATS_LOCK:
+        counts = STATS.setdefault(key, {})
+        counts[response.status_code] = counts.get(response.status_code, 0) + 1
+
+
+def _write_stats() -> None:
+    path = os.environ.get("WP_FUZZ_STATS")
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with STATS_LOCK, open(path, "w", encoding="utf-8") as out:
+            for key in sorted(STATS, key=lambda k: k.split(" ", 1)[::-1]):
+                counts = " ".join(f"{code}x{n}" for code, n in sorted(STATS[key].items()))
+                out.write(f"{key}: {counts}\n")
+
+
+atexit.register(_write_stats)
