@@ -229,6 +229,41 @@ def before_call(context, case, kwargs):
         params["gid"] = random.choice(SACRIFICIAL_GIDS)
 
 
+@schemathesis.check
+def problem_type_conformance(ctx, response, case):
+    """A problem answer names a problem type its status documents: the document lists them per
+    operation and status as `x-problem-types`; `status` in the body is the HTTP status."""
+    if response.status_code < 400:
+        return None
+    content_type = response.headers.get("content-type") or response.headers.get("Content-Type")
+    if isinstance(content_type, list):
+        content_type = content_type[0] if content_type else None
+    if not content_type or not content_type.startswith("application/problem+json"):
+        return None
+    raw = case.operation.schema.raw_schema
+    documented = (
+        raw["paths"]
+        .get(case.operation.path, {})
+        .get(case.method.lower(), {})
+        .get("responses", {})
+        .get(str(response.status_code))
+    )
+    if documented is None:
+        return None  # status_code_conformance reports it
+    problem = response.json()
+    allowed = documented.get("x-problem-types")
+    if allowed is not None and problem.get("type") not in allowed:
+        raise AssertionError(
+            f"problem type {problem.get('type')!r} is not one the document lists for "
+            f"{response.status_code} on {case.method.upper()} {case.operation.path}: {allowed}"
+        )
+    if problem.get("status") != response.status_code:
+        raise AssertionError(
+            f"problem status {problem.get('status')!r} differs from the HTTP status {response.status_code}"
+        )
+    return True
+
+
 # Which status codes each operation got, written when the run ends to `WP_FUZZ_STATS` (if set):
 # the Rust test prints it, to show how far the generated requests got.
 STATS: dict[str, dict[int, int]] = {}

@@ -219,7 +219,8 @@ fn run_schemathesis(
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_headers_conformance,response_schema_conformance",
+             response_headers_conformance,response_schema_conformance,\
+             problem_type_conformance",
             "--phases",
             "examples,coverage,fuzzing,stateful",
             "--max-time",
