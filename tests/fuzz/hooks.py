@@ -13,18 +13,25 @@ by `WP_FUZZ_CONFIG`:
      "identities": {"owner": {"party_id": ..., "jwk": {private OKP JWK}}, "employer": {...,
                     "grant_id": ...}, ...},
      "ids": {"pid": [...], "rid": [...], "party_id": [...], "kid": [...], "gid": [...]},
-     "victim_pid": ..., "protected_gids": [...]}
+     "victim_pid": ..., "protected_gids": [...], "example_bodies": {section: body}}
 
 Identities: `owner` (an employee with a passport and records), `victim` (an employee whose
 passport the fuzzer may erase: `DELETE /v1/passports/{pid}` always runs as the victim, so the
 owner's passport survives the run), `admin`, and grantees (`employer`, `professional`) that use a
 consent token for their grant on the owner's passport.
+
+To get past the first refusal, some generated values are replaced when the request is sent (in
+`before_call`): path parameters by real ids, and half of the time the body of a write by a version
+signed by the caller, of a token request by a valid assertion, of a grant by a real grantee and a
+plausible end. Two checks of our own: `problem_type_conformance` (a problem's `type` is one the
+document lists for that status) and `no_undocumented_response_members`.
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -54,6 +61,9 @@ def b64u(data: bytes) -> str:
 
 def b64u_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def compact_jws(key: Ed25519PrivateKey, header: dict, claims: dict) -> str:
@@ -99,9 +109,10 @@ class Identity:
                 self._expires = time.monotonic() + max(lifetime - 60, 10)
             return self._token
 
-    def _fetch(self) -> tuple[str, int]:
+    def assertion(self) -> str:
+        """A client assertion (RFC 7523), as PROTOCOL.md section 4.2 says."""
         now = int(time.time())
-        assertion = compact_jws(
+        return compact_jws(
             self.key,
             {"alg": "EdDSA", "typ": "JWT", "kid": self.kid},
             {
@@ -113,10 +124,12 @@ class Identity:
                 "jti": str(uuid.uuid4()),
             },
         )
+
+    def _fetch(self) -> tuple[str, int]:
         form = {
             "grant_type": "client_credentials",
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": self.assertion(),
         }
         if self.grant_id is not None:
             form["grant_id"] = self.grant_id
@@ -210,10 +223,12 @@ def flatmap_path_parameters(context, path_parameters):
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    method, path = case.method.upper(), case.operation.path
+    if method == "POST" and path == "/v1/token":
+        signed_token_request(case)
     params = case.path_parameters
     if not params:
         return
-    method, path = case.method.upper(), case.operation.path
     meta = case.meta
     # The coverage phase builds its cases without the `flatmap_path_parameters` hook: give its
     # path parameters real ids as often, except the one a negative case is about.
@@ -227,6 +242,10 @@ def before_call(context, case, kwargs):
     # the grants the grantee identities need (their consent tokens would stop working).
     if path.endswith("/grants/{gid}/revoke") and params.get("gid") in PROTECTED_GIDS and SACRIFICIAL_GIDS:
         params["gid"] = random.choice(SACRIFICIAL_GIDS)
+    if method == "POST" and path == "/v1/passports/{pid}/grants":
+        plausible_grant(case)
+    if method == "POST" and path in ("/v1/passports/{pid}/records", "/v1/passports/{pid}/records/{rid}/versions"):
+        signed_write(case)
 
 
 @schemathesis.check
@@ -264,6 +283,70 @@ def problem_type_conformance(ctx, response, case):
     return True
 
 
+def _resolve(raw: dict, schema):
+    while isinstance(schema, dict) and "$ref" in schema:
+        node = raw
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _undocumented(raw: dict, schema, value, where: str, found: list[str]) -> None:
+    """Members of `value` that no (sub)schema names, where the schema does not say what other
+    members may be (Schemathesis accepts them: JSON Schema allows extra members by default)."""
+    schema = _resolve(raw, schema)
+    if not isinstance(schema, dict):
+        return
+    branches = [_resolve(raw, b) for key in ("anyOf", "oneOf", "allOf") for b in schema.get(key, [])]
+    if isinstance(value, dict):
+        named: dict = dict(schema.get("properties", {}))
+        open_ended = "additionalProperties" in schema
+        for branch in branches:
+            if isinstance(branch, dict):
+                named.update(branch.get("properties", {}))
+                open_ended = open_ended or "additionalProperties" in branch
+        if not named and not open_ended and not schema.get("type") == "object":
+            return
+        for member, member_value in value.items():
+            if member in named:
+                _undocumented(raw, named[member], member_value, f"{where}.{member}", found)
+            elif not open_ended:
+                found.append(f"{where}.{member}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                _undocumented(raw, schema["additionalProperties"], member_value, f"{where}.{member}", found)
+    elif isinstance(value, list):
+        items = schema.get("items")
+        for branch in branches:
+            if isinstance(branch, dict) and "items" in branch:
+                items = branch["items"]
+        if items is not None:
+            for i, item in enumerate(value):
+                _undocumented(raw, items, item, f"{where}[{i}]", found)
+
+
+@schemathesis.check
+def no_undocumented_response_members(ctx, response, case):
+    """Every member of a JSON answer is named in the document (a client generated from it must
+    see every member the server sends)."""
+    raw = case.operation.schema.raw_schema
+    documented = (
+        raw["paths"].get(case.operation.path, {}).get(case.method.lower(), {}).get("responses", {})
+    ).get(str(response.status_code))
+    if documented is None or not response.content:
+        return None
+    content = _resolve(raw, documented).get("content", {})
+    content_type = (response.headers.get("content-type") or [""])
+    content_type = (content_type[0] if isinstance(content_type, list) else content_type).split(";")[0]
+    if content_type not in content or "json" not in content_type:
+        return None
+    found: list[str] = []
+    _undocumented(raw, content[content_type].get("schema", {}), response.json(), "$", found)
+    if found:
+        raise AssertionError(f"members the document does not name: {', '.join(found[:10])}")
+    return True
+
+
 # Which status codes each operation got, written when the run ends to `WP_FUZZ_STATS` (if set):
 # the Rust test prints it, to show how far the generated requests got.
 STATS: dict[str, dict[int, int]] = {}
@@ -289,3 +372,111 @@ def _write_stats() -> None:
 
 
 atexit.register(_write_stats)
+
+
+# Signed writes. A generated `{"jws": "..."}` is refused before anything interesting happens;
+# half of the time the body of a write is replaced, when it is sent, by a version signed by the
+# caller: version 1 of a new record, or the successor of the record's current head (sometimes a
+# stale one, for a 409 with `current_head`, sometimes a tombstone), with a section body that is
+# valid or has one member broken.
+EXAMPLE_BODIES: dict[str, dict] = CONFIG["example_bodies"]
+ODD_VALUES = [
+    "", " ", "\u0085", "\ufeff", "\u200b", "\u0000", "x" * 20000, "2023-1-5", "2023-02-30",
+    "9999-12-31", "0000-01-01", None, 0, -1, 2**63, 1e308, True, [], {}, ["x"], {"x": 1},
+]
+
+
+def broken(body: dict) -> dict:
+    body = json.loads(json.dumps(body))
+    roll = random.random()
+    if roll < 0.4:
+        return body
+    if roll < 0.5:
+        body["unknown_member"] = "x"
+    elif roll < 0.6 and body:
+        del body[random.choice(list(body))]
+    elif body:
+        body[random.choice(list(body))] = random.choice(ODD_VALUES)
+    return body
+
+
+def version_jws(identity: Identity, payload: dict) -> str:
+    return compact_jws(identity.key, {"alg": "EdDSA", "typ": "wp-version+jws", "kid": identity.kid}, payload)
+
+
+def current_head(identity: Identity, token: str, pid: str, rid: str) -> dict | None:
+    url = f"{BASE}/v1/passports/{pid}/records/{rid}"
+    response = requests.get(
+        url,
+        headers={"Authorization": f"DPoP {token}", "DPoP": identity.dpop("GET", url, token)},
+        timeout=10,
+    )
+    return response.json() if response.status_code == 200 else None
+
+
+def payload_of(jws: str) -> dict:
+    return json.loads(b64u_decode(jws.split(".")[1]))
+
+
+def signed_write(case) -> None:
+    auth = case._auth
+    params = case.path_parameters or {}
+    if not isinstance(auth, DPoPRequestAuth) or not isinstance(case.body, dict) or random.random() < 0.5:
+        return
+    identity, pid = auth.identity, params.get("pid")
+    payload = {"passport": pid, "author": identity.party_id, "iat": int(time.time())}
+    if case.operation.path == "/v1/passports/{pid}/records":
+        section = random.choice(list(EXAMPLE_BODIES))
+        payload.update(record=str(uuid.uuid4()), section=section, version=1, body=broken(EXAMPLE_BODIES[section]))
+    else:
+        rid = params.get("rid")
+        head = current_head(identity, auth.token, pid, rid)
+        if head is None:
+            return
+        previous = payload_of(head["jws"])
+        payload.update(record=rid, section=head["section"], version=head["version"] + 1, prev=head["hash"])
+        roll = random.random()
+        if roll < 0.1:
+            payload["deleted"] = True
+        else:
+            body = previous.get("body") or EXAMPLE_BODIES[head["section"]]
+            if head["section"] == "adjustments" and roll < 0.3:
+                body = {**body, "status": "agreed", "agreed_by": "Acme Ltd HR"}
+            payload["body"] = broken(body)
+        if roll > 0.85 and head["version"] > 1:
+            # A stale write: the head's own version number and predecessor.
+            payload.update(version=head["version"], prev=previous.get("prev"))
+    case.body = {"jws": version_jws(identity, payload)}
+
+
+def signed_token_request(case) -> None:
+    """Half of the time, a token request carries a valid assertion by the key that signs its DPoP
+    proof, for an access token or a consent token (for any of the grants, revoked ones too)."""
+    auth = case._auth
+    if not isinstance(auth, DPoPRequestAuth) or not isinstance(case.body, dict) or random.random() < 0.5:
+        return
+    body = dict(case.body)
+    body["client_assertion"] = auth.identity.assertion()
+    if random.random() < 0.8:
+        body.update(grant_type="client_credentials", client_assertion_type=ASSERTION_TYPE)
+    if random.random() < 0.3 and IDS.get("gid"):
+        body["grant_id"] = random.choice(IDS["gid"])
+    elif random.random() < 0.5:
+        body.pop("grant_id", None)
+    case.body = body
+
+
+def plausible_grant(case) -> None:
+    """Half of the time, a grant names a real grantee and ends at a time the server may accept."""
+    if not isinstance(case.body, dict) or random.random() < 0.5:
+        return
+    body = dict(case.body)
+    body["grantee"] = random.choice(IDS["party_id"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    days = random.choice([1, 30, 731, 733])
+    body["ends_at"] = (now + datetime.timedelta(days=days)).isoformat().replace("+00:00", "Z")
+    if random.random() < 0.5:
+        body.pop("starts_at", None)
+    else:
+        body["starts_at"] = now.isoformat().replace("+00:00", "Z")
+    case.body = body

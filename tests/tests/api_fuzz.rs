@@ -1,7 +1,8 @@
 //! A schema-driven fuzz run against the real server, on SQLite and PostgreSQL: Schemathesis
 //! generates requests from `/openapi.json` for a bounded time, authenticated with DPoP
 //! credentials (tests/fuzz/hooks.py), and the test fails on any 5xx and on any response the
-//! document does not describe (status code, content type, headers, body schema).
+//! document does not describe (status code, content type, headers, body schema, problem type,
+//! members the document does not name).
 //!
 //! Schemathesis is found through `WP_SCHEMATHESIS` (the executable; `.ci/run` installs a pinned
 //! one into `target/ci-venv`) or on `PATH`. Without it the test is skipped loudly, and in CI
@@ -16,7 +17,8 @@ use wp_schemas::api::{Action, CreateGrant, Scope};
 use wp_schemas::sections::{Section, example_body};
 use wp_tests::{Backend, TestServer, backend_tests};
 
-/// The time budget of one run (per backend); generation repeats until it is spent.
+/// The time budget of one run (per backend), in seconds; generation repeats until it is spent.
+/// `WP_FUZZ_SECONDS` overrides it, to fuzz longer by hand.
 const MAX_TIME_SECONDS: &str = "25";
 
 const INSTALL: &str = "python3 -m venv target/ci-venv && target/ci-venv/bin/pip install \
@@ -177,6 +179,10 @@ async fn api_fuzz(backend: Backend) {
             "gid": gids,
         },
         "victim_pid": victim_pid,
+        "example_bodies": Section::ALL
+            .iter()
+            .map(|&section| (section.as_str().to_owned(), example_body(section)))
+            .collect::<serde_json::Map<_, _>>(),
         "protected_gids": [employer_grant.id, professional_grant.id],
     });
     let dir = tempfile::tempdir().expect("temp dir");
@@ -212,6 +218,7 @@ fn run_schemathesis(
     config: &Path,
     report_dir: &Path,
 ) -> std::process::Output {
+    let max_time = std::env::var("WP_FUZZ_SECONDS").unwrap_or_else(|_| MAX_TIME_SECONDS.into());
     let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/hooks.py");
     Command::new(executable)
         .args(["--no-color", "run"])
@@ -220,11 +227,11 @@ fn run_schemathesis(
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
              response_headers_conformance,response_schema_conformance,\
-             problem_type_conformance",
+             problem_type_conformance,no_undocumented_response_members",
             "--phases",
             "examples,coverage,fuzzing,stateful",
             "--max-time",
-            MAX_TIME_SECONDS,
+            &max_time,
             // One worker: concurrent generation in one Python process trips a CPython 3.11 bug
             // (gh-106905: "SystemError: AST constructor recursion depth mismatch", from
             // Hypothesis's lambda descriptions), which crashed the coverage phase. The two
