@@ -43,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import schemathesis
+from schemathesis.core.parameters import ParameterLocation
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 
@@ -153,15 +154,17 @@ class DPoPRequestAuth(requests.auth.AuthBase):
     """Sets `Authorization` and a proof made for the request as it is sent: `htm` its method and
     `htu` the base URL and its path exactly as sent (percent-encoded, no query, no fragment)."""
 
-    def __init__(self, identity: Identity, token: str):
+    def __init__(self, identity: Identity, token: str, proof: bool = True):
         self.identity = identity
         self.token = token
+        self.proof = proof
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         parts = urlsplit(request.url)
         htu = BASE + urlunsplit(("", "", parts.path, "", ""))
         request.headers["Authorization"] = f"DPoP {self.token}"
-        request.headers["DPoP"] = self.identity.dpop(request.method, htu, self.token)
+        if self.proof:
+            request.headers["DPoP"] = self.identity.dpop(request.method, htu, self.token)
         return request
 
 
@@ -190,7 +193,11 @@ class WorkPassportDPoP:
 
     def set(self, case, data, context):
         identity, token = data
-        case._auth = DPoPRequestAuth(identity, token)
+        # A negative case about the headers (the `DPoP` header parameter missing or malformed)
+        # is sent as generated, so that the server's refusal is what is checked.
+        headers = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+        negative_headers = headers is not None and headers.mode.is_negative
+        case._auth = DPoPRequestAuth(identity, token, proof=not negative_headers)
         # For the reproduction commands in the report (the proof there is made at send time).
         case.headers = {**(case.headers or {}), "Authorization": f"DPoP {token}"}
 

@@ -2,7 +2,8 @@
 //! generates requests from `/openapi.json` for a bounded time, authenticated with DPoP
 //! credentials (tests/fuzz/hooks.py), and the test fails on any 5xx and on any response the
 //! document does not describe (status code, content type, headers, body schema, problem type,
-//! members the document does not name).
+//! members the document does not name, 405 and `Allow` for a method it does not list), and on a
+//! request the document forbids being accepted.
 //!
 //! Schemathesis is found through `WP_SCHEMATHESIS` (the executable; `.ci/run` installs a pinned
 //! one into `target/ci-venv`) or on `PATH`. Without it the test is skipped loudly, and in CI
@@ -227,7 +228,7 @@ fn run_schemathesis(
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
              response_headers_conformance,response_schema_conformance,\
-             problem_type_conformance,no_undocumented_response_members",
+             problem_type_conformance,no_undocumented_response_members,unsupported_method,allow_header_conformance,negative_data_rejection",
             "--phases",
             "examples,coverage,fuzzing,stateful",
             "--max-time",
