@@ -23,7 +23,7 @@ use wp_tests::{Backend, TestServer, backend_tests};
 const MAX_TIME_SECONDS: &str = "25";
 
 const INSTALL: &str = "python3 -m venv target/ci-venv && target/ci-venv/bin/pip install \
-     -r tests/fuzz/requirements.txt, then set WP_SCHEMATHESIS=target/ci-venv/bin/schemathesis \
+     -r tests/fuzz/requirements.txt, then set WP_SCHEMATHESIS=$PWD/target/ci-venv/bin/schemathesis \
      (bash .ci/run does this)";
 
 /// The schemathesis executable, or None after saying loudly that the test is skipped.
