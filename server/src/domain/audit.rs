@@ -73,3 +73,52 @@ impl LogEvent {
         entry
     }
 }
+
+/// Extends a passport's log with `events` (each with the time it happened): the first becomes
+/// entry `first_seq`, chained after the entry whose hash is `head`. The one place a log chain
+/// is extended; the hash of each entry is [`log_entry_hash`].
+pub fn chain(
+    passport_id: &str,
+    first_seq: i64,
+    head: String,
+    events: impl IntoIterator<Item = (LogEvent, i64)>,
+) -> Vec<AccessLogEntry> {
+    let mut prev = head;
+    events
+        .into_iter()
+        .zip(first_seq..)
+        .map(|((event, at), seq)| {
+            let entry = event.into_entry(passport_id, seq, at, std::mem::take(&mut prev));
+            prev.clone_from(&entry.hash);
+            entry
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wp_schemas::chain::{log_genesis, verify_log};
+
+    #[test]
+    fn a_chain_links_each_entry_to_the_one_before() {
+        let event = |reason: &str| {
+            let e = LogEvent::allowed("a", None, LogAction::PassportRead, vec![], reason);
+            (e, 100)
+        };
+        let first = chain("p", 1, log_genesis("p"), [event("one")]);
+        let more = chain(
+            "p",
+            2,
+            first[0].hash.clone(),
+            [event("two"), event("three")],
+        );
+        assert_eq!(first[0].prev_hash, log_genesis("p"));
+        assert_eq!(more.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(more[0].prev_hash, first[0].hash);
+        assert_eq!(more[1].prev_hash, more[0].hash);
+        assert_eq!(more[1].hash, log_entry_hash(&more[1]));
+        let all = [first, more].concat();
+        assert_eq!(verify_log("p", &all, None), Ok(()));
+    }
+}

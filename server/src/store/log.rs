@@ -7,61 +7,69 @@ use super::{Store, with_pool};
 use crate::clock::to_datetime;
 use crate::error::Result;
 
-/// Inserts a chained entry inside transaction `$tx`.
-macro_rules! insert_log_entry {
-    ($tx:expr, $entry:expr, $now:expr) => {{
-        let entry = &$entry;
-        sqlx::query(
-            "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&entry.passport_id)
-        .bind(entry.seq)
-        .bind($now)
-        .bind(&entry.actor)
-        .bind(&entry.grant_id)
-        .bind(entry.action.as_str())
-        .bind($crate::store::log::sections_text(&entry.sections))
-        .bind($crate::store::log::outcome_text(entry.outcome))
-        .bind(&entry.reason)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut *$tx)
-        .await?;
+/// Most entries in one INSERT (11 parameters each; SQLite allows 32766 in a statement).
+pub const MAX_ENTRIES_PER_INSERT: usize = 256;
+
+/// Inserts chained entries (from [`crate::domain::audit::chain`]) inside transaction `$tx`, in
+/// as few statements as the parameter limit allows. The one INSERT of the access log: the
+/// group-commit writer, the single-transaction writes and the benchmark seeder all come here.
+/// A macro, like `with_pool!`, because it expands once per backend's transaction type.
+#[macro_export]
+macro_rules! insert_log_entries {
+    ($tx:expr, $entries:expr) => {{
+        for part in $entries.chunks($crate::store::log::MAX_ENTRIES_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) ",
+            );
+            insert.push_values(part, |mut row, entry| {
+                let entry: &wp_schemas::api::AccessLogEntry = entry;
+                row.push_bind(&entry.passport_id)
+                    .push_bind(entry.seq)
+                    .push_bind(entry.at.timestamp())
+                    .push_bind(&entry.actor)
+                    .push_bind(&entry.grant_id)
+                    .push_bind(entry.action.as_str())
+                    .push_bind($crate::store::log::sections_text(&entry.sections))
+                    .push_bind($crate::store::log::outcome_text(entry.outcome))
+                    .push_bind(&entry.reason)
+                    .push_bind(&entry.prev_hash)
+                    .push_bind(&entry.hash);
+            });
+            insert.build().execute(&mut *$tx).await?;
+        }
     }};
 }
-pub(crate) use insert_log_entry;
 
 /// Appends `$event` to the passport's log inside transaction `$tx`, so that the entry commits
-/// (or not) with the change it records. Locks the passport row first: one chain, no forks.
+/// (or not) with the change it records. Claims the next sequence number first, which locks the
+/// passport row: one chain, no forks.
 macro_rules! append_log_in {
     ($tx:expr, $passport_id:expr, $event:expr, $now:expr) => {{
-        let (seq, prev): (i64, String) = sqlx::query_as(
+        let (seq, head): (i64, String) = sqlx::query_as(
             "UPDATE passports SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq, log_head",
         )
         .bind($passport_id)
         .fetch_one(&mut *$tx)
         .await?;
-        let entry = $event.into_entry($passport_id, seq, $now, prev);
-        $crate::store::log::insert_log_entry!($tx, entry, $now);
+        let entries = $crate::domain::audit::chain($passport_id, seq, head, [($event, $now)]);
+        $crate::insert_log_entries!($tx, entries);
         sqlx::query("UPDATE passports SET log_head = $2 WHERE id = $1")
             .bind($passport_id)
-            .bind(&entry.hash)
+            .bind(&entries[0].hash)
             .execute(&mut *$tx)
             .await?;
-        entry
     }};
 }
 pub(crate) use append_log_in;
 
-pub(crate) fn outcome_text(outcome: Outcome) -> &'static str {
+pub fn outcome_text(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Allowed => "allowed",
         Outcome::Denied => "denied",
     }
 }
 
-pub(crate) fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
+pub fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
     sections
         .iter()
         .map(|s| s.as_str())

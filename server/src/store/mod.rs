@@ -20,7 +20,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::error::Result;
 
 mod grants;
-mod log;
+pub mod log;
 mod parties;
 mod passports;
 mod replay;

@@ -5,7 +5,7 @@ use wp_schemas::chain::{history_genesis, history_next, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
-use super::log::{append_log_in, insert_log_entry};
+use super::log::append_log_in;
 use super::{Store, numbered_params, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
@@ -434,12 +434,12 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let entry = event.into_entry(passport_id, log_seq, now, log_head);
-            insert_log_entry!(tx, entry, now);
+            let entries = crate::domain::audit::chain(passport_id, log_seq, log_head, [(event, now)]);
+            crate::insert_log_entries!(tx, entries);
             sqlx::query("UPDATE passports SET head = $2, log_head = $3 WHERE id = $1")
                 .bind(passport_id)
                 .bind(history_next(&history_head, new.hash))
-                .bind(&entry.hash)
+                .bind(&entries[0].hash)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

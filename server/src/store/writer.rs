@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use wp_schemas::api::AccessLogEntry;
 
-use super::log::{outcome_text, sections_text};
 use super::{Store, numbered_params, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::error::{Error, Result};
@@ -306,15 +305,11 @@ impl Store {
                 claim = claim.bind(*pid).bind(jobs.len() as i64);
             }
             let claimed: Vec<(String, i64, String)> = claim.fetch_all(&mut *tx).await?;
-            for (pid, last, mut prev) in claimed {
+            for (pid, last, head) in claimed {
                 let Some(jobs) = by_passport.get(pid.as_str()) else { continue };
-                let mut entries = Vec::with_capacity(jobs.len());
-                for (i, job) in jobs.iter().enumerate() {
-                    let seq = last - jobs.len() as i64 + 1 + i as i64;
-                    let entry = job.event.clone().into_entry(&pid, seq, job.now, prev);
-                    prev = entry.hash.clone();
-                    entries.push(entry);
-                }
+                let first = last - jobs.len() as i64 + 1;
+                let events = jobs.iter().map(|job| (job.event.clone(), job.now));
+                let entries = crate::domain::audit::chain(&pid, first, head, events);
                 written.insert(pid, entries);
             }
             if !written.is_empty() {
@@ -328,37 +323,7 @@ impl Store {
                 heads.execute(&mut *tx).await?;
             }
             let all: Vec<&AccessLogEntry> = written.values().flatten().collect();
-            for chunk in all.chunks(MAX_BATCH) {
-                let values = (0..chunk.len())
-                    .map(|i| {
-                        let b = 11 * i;
-                        format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) VALUES {values}"
-                );
-                let mut query = sqlx::query(&sql);
-                for e in chunk {
-                    query = query
-                        .bind(&e.passport_id)
-                        .bind(e.seq)
-                        .bind(e.at.timestamp())
-                        .bind(&e.actor)
-                        .bind(&e.grant_id)
-                        .bind(e.action.as_str())
-                        .bind(sections_text(&e.sections))
-                        .bind(outcome_text(e.outcome))
-                        .bind(&e.reason)
-                        .bind(&e.prev_hash)
-                        .bind(&e.hash);
-                }
-                query.execute(&mut *tx).await?;
-            }
+            crate::insert_log_entries!(tx, all);
             tx.commit().await?;
         });
         Ok(written)

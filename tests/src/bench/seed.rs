@@ -19,7 +19,7 @@ use wp_schemas::api::{Action, LogAction, PartyKind, ProfessionalRegistration, Sc
 use wp_schemas::chain::{history_genesis, history_next, log_genesis, version_hash};
 use wp_schemas::sections::{Section, example_body};
 use wp_server::Store;
-use wp_server::domain::audit::LogEvent;
+use wp_server::domain::audit::{LogEvent, chain};
 use wp_server::keys::MasterKeys;
 use wp_server::vault;
 
@@ -195,18 +195,6 @@ struct VersionIns {
     sealed: Vec<u8>,
 }
 
-struct LogIns {
-    passport: String,
-    seq: i64,
-    actor: Option<String>,
-    grant: Option<String>,
-    action: &'static str,
-    sections: String,
-    reason: String,
-    prev: String,
-    hash: String,
-}
-
 #[derive(Default)]
 struct Chunk {
     parties: Vec<PartyIns>,
@@ -214,7 +202,7 @@ struct Chunk {
     grants: Vec<GrantIns>,
     records: Vec<RecordIns>,
     versions: Vec<VersionIns>,
-    log: Vec<LogIns>,
+    log: Vec<wp_schemas::api::AccessLogEntry>,
     seeded: Vec<SeededPassport>,
 }
 
@@ -239,25 +227,11 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn log(&mut self, event: LogEvent) {
+        let head = std::mem::take(&mut self.log_head);
+        let entries = chain(&self.pid, self.log_seq + 1, head, [(event, self.now)]);
         self.log_seq += 1;
-        let entry = event.into_entry(&self.pid, self.log_seq, self.now, self.log_head.clone());
-        self.log_head = entry.hash.clone();
-        self.chunk.log.push(LogIns {
-            passport: entry.passport_id,
-            seq: entry.seq,
-            actor: entry.actor,
-            grant: entry.grant_id,
-            action: entry.action.as_str(),
-            sections: entry
-                .sections
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            reason: entry.reason,
-            prev: entry.prev_hash,
-            hash: entry.hash,
-        });
+        self.log_head.clone_from(&entries[0].hash);
+        self.chunk.log.extend(entries);
     }
 
     /// Signs, chains, seals and logs one version; returns its hash.
@@ -610,25 +584,7 @@ macro_rules! insert_chunk {
                     .push_bind($now)
             }
         );
-        rows!(
-            tx,
-            "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) ",
-            11,
-            $c.log,
-            |b, l| {
-                b.push_bind(&l.passport)
-                    .push_bind(l.seq)
-                    .push_bind($now)
-                    .push_bind(&l.actor)
-                    .push_bind(&l.grant)
-                    .push_bind(l.action)
-                    .push_bind(&l.sections)
-                    .push_bind("allowed")
-                    .push_bind(&l.reason)
-                    .push_bind(&l.prev)
-                    .push_bind(&l.hash)
-            }
-        );
+        wp_server::insert_log_entries!(tx, $c.log);
         tx.commit().await?;
     }};
 }
