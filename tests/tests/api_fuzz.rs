@@ -43,7 +43,7 @@ fn schemathesis() -> Option<PathBuf> {
             panic!("schemathesis is not installed in CI: the API fuzz run must run ({INSTALL})")
         }
         None => {
-            eprintln!("SKIPPED: API fuzz (install with: {INSTALL})");
+            wp_tests::say_skipped(&format!("API fuzz (install with: {INSTALL})"));
             None
         }
     }

@@ -846,7 +846,7 @@ async fn backup_restores_every_passport(backend: Backend) {
             .output()
             .is_err()
     {
-        eprintln!("SKIPPED: pg_dump is not installed");
+        wp_tests::say_skipped("pg_dump is not installed");
         return;
     }
     let install = Install::new(backend).await;
