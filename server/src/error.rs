@@ -59,15 +59,6 @@ impl Error {
         Self::client(ProblemType::NotFound, detail)
     }
 
-    /// What the access log records of a refusal: the client-facing detail, never a Rust value's
-    /// `Debug` text; an internal error is recorded only as such.
-    pub fn log_reason(&self) -> &str {
-        match self {
-            Error::Client { detail, .. } => detail,
-            _ => "internal error",
-        }
-    }
-
     /// The same client error carrying the record's current head (a 409 the writer can rebase on).
     pub fn with_current_head(self, head: VersionEnvelope) -> Self {
         match self {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod install;
 pub mod keys;
+pub mod service;
 pub mod store;
 pub mod vault;
 

@@ -3,12 +3,10 @@
 //! or token-carried copy, so a revocation takes effect on the next request.
 
 use wp_schemas::api::{Action, GrantStatus};
-use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::auth::ConsentClaim;
 use super::grant::GrantRecord;
-use crate::error::Error;
 
 /// What the caller is to this passport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,26 +15,32 @@ pub enum Access {
     Grantee(Box<GrantRecord>),
 }
 
-/// A refusal, with the reason that goes into the access log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
-    pub kind: ProblemType,
-    pub reason: String,
-}
-
-impl Denial {
-    fn new(kind: ProblemType, reason: impl Into<String>) -> Self {
-        Denial {
-            kind,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl From<Denial> for Error {
-    fn from(d: Denial) -> Self {
-        Error::client(d.kind, d.reason)
-    }
+/// A refusal of access. Its `Display` text is the stable reason the access log records; the
+/// problem a client sees is chosen in `http::error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    #[error("not the owner, and no consent token")]
+    NoConsent,
+    #[error("the consent token is for another passport")]
+    OtherPassport,
+    #[error("the grant no longer exists")]
+    GrantGone,
+    #[error("the grant is for another party")]
+    OtherParty,
+    #[error("the grant was revoked")]
+    Revoked,
+    #[error("the grant has expired")]
+    Expired,
+    #[error("the grant has not started yet")]
+    NotStarted,
+    #[error("the grant does not allow {} on {}", .action.as_str(), .section.as_str())]
+    NotAllowed { section: Section, action: Action },
+    #[error("only the owner may {0}")]
+    OwnerOnly(&'static str),
+    /// A record that does not exist, or that lies in a section the caller has no part in:
+    /// one refusal for both, so that it never tells whether, or where, a record exists.
+    #[error("no such record in the sections the caller may read")]
+    NoSuchRecord,
 }
 
 /// Resolves the caller's standing on passport `passport_id` owned by `owner`.
@@ -53,45 +57,24 @@ pub fn resolve(
         return if caller == owner {
             Ok(Access::Owner)
         } else {
-            Err(Denial::new(
-                ProblemType::Forbidden,
-                "not the owner, and no consent token",
-            ))
+            Err(Denial::NoConsent)
         };
     };
     if consent.passport_id != passport_id {
-        return Err(Denial::new(
-            ProblemType::Forbidden,
-            "the consent token is for another passport",
-        ));
+        return Err(Denial::OtherPassport);
     }
     let Some(grant) = grant.filter(|g| g.id == consent.grant_id && g.passport_id == passport_id)
     else {
-        return Err(Denial::new(
-            ProblemType::ConsentInactive,
-            "the grant no longer exists",
-        ));
+        return Err(Denial::GrantGone);
     };
     if grant.grantee != caller {
-        return Err(Denial::new(
-            ProblemType::Forbidden,
-            "the grant is for another party",
-        ));
+        return Err(Denial::OtherParty);
     }
     match grant.status(now) {
         GrantStatus::Active => Ok(Access::Grantee(Box::new(grant.clone()))),
-        GrantStatus::Revoked => Err(Denial::new(
-            ProblemType::ConsentInactive,
-            "the grant was revoked",
-        )),
-        GrantStatus::Expired => Err(Denial::new(
-            ProblemType::ConsentInactive,
-            "the grant has expired",
-        )),
-        GrantStatus::Pending => Err(Denial::new(
-            ProblemType::ConsentInactive,
-            "the grant has not started yet",
-        )),
+        GrantStatus::Revoked => Err(Denial::Revoked),
+        GrantStatus::Expired => Err(Denial::Expired),
+        GrantStatus::Pending => Err(Denial::NotStarted),
     }
 }
 
@@ -134,26 +117,16 @@ impl Access {
         if self.can(section, action) {
             Ok(())
         } else {
-            Err(Denial::new(
-                ProblemType::Forbidden,
-                format!(
-                    "the grant does not allow {} on {}",
-                    action.as_str(),
-                    section.as_str()
-                ),
-            ))
+            Err(Denial::NotAllowed { section, action })
         }
     }
 
     /// Only the owner manages grants, reads the access log, exports and erases.
-    pub fn require_owner(&self, what: &str) -> Result<(), Denial> {
+    pub fn require_owner(&self, what: &'static str) -> Result<(), Denial> {
         if self.is_owner() {
             Ok(())
         } else {
-            Err(Denial::new(
-                ProblemType::Forbidden,
-                format!("only the owner may {what}"),
-            ))
+            Err(Denial::OwnerOnly(what))
         }
     }
 }
@@ -193,19 +166,35 @@ mod tests {
     #[test]
     fn decisions() {
         assert_eq!(resolve("o", None, "p", "o", None, 150), Ok(Access::Owner));
-        assert!(resolve("x", None, "p", "o", None, 150).is_err());
+        assert_eq!(
+            resolve("x", None, "p", "o", None, 150),
+            Err(Denial::NoConsent)
+        );
         let g = grant(None);
         let access = resolve("e", Some(&consent("p")), "p", "o", Some(&g), 150).unwrap();
         assert_eq!(access.readable(), vec![Section::Summary]);
-        assert!(access.require(Section::Conditions, Action::Read).is_err());
-        assert!(access.require_owner("read the log").is_err());
-        assert!(resolve("e", Some(&consent("q")), "p", "o", Some(&g), 150).is_err());
-        assert!(resolve("x", Some(&consent("p")), "p", "o", Some(&g), 150).is_err());
         assert_eq!(
-            resolve("e", Some(&consent("p")), "p", "o", Some(&g), 250)
-                .unwrap_err()
-                .kind,
-            ProblemType::ConsentInactive
+            access.require(Section::Conditions, Action::Read),
+            Err(Denial::NotAllowed {
+                section: Section::Conditions,
+                action: Action::Read
+            })
+        );
+        assert_eq!(
+            access.require_owner("read the log"),
+            Err(Denial::OwnerOnly("read the log"))
+        );
+        assert_eq!(
+            resolve("e", Some(&consent("q")), "p", "o", Some(&g), 150),
+            Err(Denial::OtherPassport)
+        );
+        assert_eq!(
+            resolve("x", Some(&consent("p")), "p", "o", Some(&g), 150),
+            Err(Denial::OtherParty)
+        );
+        assert_eq!(
+            resolve("e", Some(&consent("p")), "p", "o", Some(&g), 250).unwrap_err(),
+            Denial::Expired
         );
         assert_eq!(
             resolve(
@@ -216,15 +205,12 @@ mod tests {
                 Some(&grant(Some(120))),
                 150
             )
-            .unwrap_err()
-            .kind,
-            ProblemType::ConsentInactive
+            .unwrap_err(),
+            Denial::Revoked
         );
         assert_eq!(
-            resolve("e", Some(&consent("p")), "p", "o", None, 150)
-                .unwrap_err()
-                .kind,
-            ProblemType::ConsentInactive
+            resolve("e", Some(&consent("p")), "p", "o", None, 150).unwrap_err(),
+            Denial::GrantGone
         );
     }
 }

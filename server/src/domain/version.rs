@@ -4,11 +4,10 @@ use serde_json::Value;
 use wp_schemas::api::{VERSION_JWS, VERSION_TYP, VersionPayload};
 use wp_schemas::chain::version_hash;
 use wp_schemas::jose::{CompactJws, JoseError};
-use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{AdjustmentStatus, Section, SectionBody, parse_body};
 
+use super::access::Denial;
 use super::party::{CLOCK_SKEW_SECS, RegisteredKey};
-use crate::error::{Error, Result};
 
 /// A version may have been signed at most this long before it is submitted.
 pub const MAX_SIGNATURE_AGE_SECS: i64 = 300;
@@ -31,22 +30,105 @@ pub struct AcceptedVersion {
     pub jws: String,
 }
 
-fn invalid(why: impl Into<String>) -> Error {
-    Error::client(ProblemType::InvalidVersion, why)
+/// Why a version is refused. The `Display` text is the stable reason the access log records
+/// and the detail a client is told; the problem type is chosen in `http::error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionRefusal {
+    /// The JWS is not a compact JWS of the expected shape (the JOSE error's own text).
+    #[error("{0}")]
+    BadJws(String),
+    #[error("the JWS typ must be {VERSION_TYP}")]
+    WrongType,
+    #[error("{field}: {reason}")]
+    InvalidBody { field: String, reason: String },
+    #[error("the signing key is not registered")]
+    UnregisteredKey,
+    #[error("a version must be signed with the caller's own key")]
+    NotCallersKey,
+    #[error("the version is not signed by its author")]
+    NotByAuthor,
+    #[error("the author's key is revoked")]
+    KeyRevoked,
+    #[error("the version signature does not verify")]
+    BadSignature,
+    #[error("the version names another passport")]
+    OtherPassport,
+    #[error("the version names another record")]
+    OtherRecord,
+    #[error("the version was signed too long ago or in the future")]
+    OutOfTime,
+    #[error("a new record starts at version 1 with no prev")]
+    BadStart,
+    #[error("a record cannot start deleted")]
+    StartsDeleted,
+    #[error("a tombstone carries no body")]
+    TombstoneWithBody,
+    /// The caller's grant does not cover the version's section.
+    #[error("{0}")]
+    OutsideScope(Denial),
+    #[error("only the owner deletes a record; end it with a new version instead")]
+    OwnerDeletesOnly,
+    /// No such record, or one in a section the caller has no part in: the same answer.
+    #[error("no such record")]
+    NoSuchRecord,
+    #[error("the passport was erased by its owner")]
+    Erased,
+    #[error("a record stays in its section")]
+    ChangedSection,
+    #[error("the record was deleted")]
+    Deleted,
+    #[error("a newer version exists")]
+    Newer,
+    #[error("versions go up by one")]
+    Skipped,
+    #[error("prev does not name the current head")]
+    WrongPrev,
+    #[error("another version was written first")]
+    Stale,
+    /// Any place-in-history refusal, told to a caller who may not read the record: nothing of
+    /// its content, version or state.
+    #[error("the version does not succeed the record's current head")]
+    NotSuccessor,
+    #[error("an agreement is a new adjustment version, not a deletion")]
+    AgreementDeletes,
+    #[error("an agreement sets status to agreed and names who agreed")]
+    AgreementNotAgreed,
+    #[error("the current version is not an adjustment that can be agreed")]
+    NotAgreeable,
+    #[error("an agreement may change only status and agreed_by")]
+    AgreementChangesMore,
+}
+
+impl VersionRefusal {
+    fn invalid_body(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        VersionRefusal::InvalidBody {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A refusal for a version that lost a race or missed the head: a writer who may read the
+    /// record is sent its current head to rebase on.
+    pub fn offers_head(&self) -> bool {
+        matches!(
+            self,
+            VersionRefusal::Newer | VersionRefusal::WrongPrev | VersionRefusal::Stale
+        )
+    }
 }
 
 /// Parses a submitted JWS far enough to know its signer and payload. The signature is checked
 /// in [`accept`], once the signer's key is known.
-pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload)> {
+pub fn parse(jws: &str) -> Result<(CompactJws<'_>, VersionPayload), VersionRefusal> {
     // The header is exactly `{alg, typ, kid}` (see [`VERSION_JWS`]): a stored version must
     // verify in every JOSE library, not only in ours.
     let parsed = CompactJws::parse_as(jws, &VERSION_JWS).map_err(|e| match e {
-        JoseError::Type(_) => invalid(format!("the JWS typ must be {VERSION_TYP}")),
-        JoseError::Payload(why) => Error::invalid_field("payload", why),
-        e => Error::client(ProblemType::InvalidSignature, e.to_string()),
+        JoseError::Type(_) => VersionRefusal::WrongType,
+        JoseError::Payload(why) => VersionRefusal::invalid_body("payload", why),
+        e => VersionRefusal::BadJws(e.to_string()),
     })?;
     let payload: VersionPayload = serde_json::from_slice(&parsed.payload)
-        .map_err(|e| Error::invalid_field("payload", e.to_string()))?;
+        .map_err(|e| VersionRefusal::invalid_body("payload", e.to_string()))?;
     Ok((parsed, payload))
 }
 
@@ -62,63 +144,52 @@ pub fn accept(
     passport_id: &str,
     record_id: Option<&str>,
     now: i64,
-) -> Result<AcceptedVersion> {
+) -> Result<AcceptedVersion, VersionRefusal> {
     if payload.author != key.party_id {
-        return Err(Error::client(
-            ProblemType::InvalidSignature,
-            "the version is not signed by its author",
-        ));
+        return Err(VersionRefusal::NotByAuthor);
     }
     if !key.active_at(now) {
-        return Err(Error::client(
-            ProblemType::InvalidSignature,
-            "the author's key is revoked",
-        ));
+        return Err(VersionRefusal::KeyRevoked);
     }
-    parsed.verify(&key.jwk).map_err(|_| {
-        Error::client(
-            ProblemType::InvalidSignature,
-            "the version signature does not verify",
-        )
-    })?;
+    parsed
+        .verify(&key.jwk)
+        .map_err(|_| VersionRefusal::BadSignature)?;
     if payload.passport != passport_id {
-        return Err(invalid("the version names another passport"));
+        return Err(VersionRefusal::OtherPassport);
     }
     if let Some(rid) = record_id
         && payload.record != rid
     {
-        return Err(invalid("the version names another record"));
+        return Err(VersionRefusal::OtherRecord);
     }
     if !super::ids::is_uuid(&payload.record) {
-        return Err(Error::invalid_field(
+        return Err(VersionRefusal::invalid_body(
             "record",
             "must be a UUID in canonical form (lower-case, hyphenated)",
         ));
     }
     if payload.iat > now + CLOCK_SKEW_SECS || payload.iat < now - MAX_SIGNATURE_AGE_SECS {
-        return Err(invalid(
-            "the version was signed too long ago or in the future",
-        ));
+        return Err(VersionRefusal::OutOfTime);
     }
     if record_id.is_none() {
         if payload.version != 1 || payload.prev.is_some() {
-            return Err(invalid("a new record starts at version 1 with no prev"));
+            return Err(VersionRefusal::BadStart);
         }
         if payload.deleted {
-            return Err(invalid("a record cannot start deleted"));
+            return Err(VersionRefusal::StartsDeleted);
         }
     }
     let body = match (&payload.body, payload.deleted) {
         (None, true) => None,
-        (Some(_), true) => return Err(invalid("a tombstone carries no body")),
-        (None, false) => return Err(Error::invalid_field("body", "is required")),
+        (Some(_), true) => return Err(VersionRefusal::TombstoneWithBody),
+        (None, false) => return Err(VersionRefusal::invalid_body("body", "is required")),
         (Some(body), false) => Some(parse_body(payload.section, body).map_err(|e| {
             let field = if e.field == wp_schemas::sections::BodyError::ROOT {
                 "body".to_owned()
             } else {
                 format!("body.{}", e.field)
             };
-            Error::invalid_field(field, e.reason)
+            VersionRefusal::invalid_body(field, e.reason)
         })?),
     };
     Ok(AcceptedVersion {
@@ -131,30 +202,21 @@ pub fn accept(
 
 /// Checks that a version of an existing record directly succeeds its current `head` (the
 /// version chain rule: same section, version + 1, `prev` = hash of the head's JWS).
-pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<()> {
+pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<(), VersionRefusal> {
     if payload.section != head.section {
-        return Err(invalid("a record stays in its section"));
+        return Err(VersionRefusal::ChangedSection);
     }
     if head.deleted {
-        return Err(Error::client(
-            ProblemType::Conflict,
-            "the record was deleted",
-        ));
+        return Err(VersionRefusal::Deleted);
     }
     if payload.version <= head.version {
-        return Err(Error::client(
-            ProblemType::VersionConflict,
-            "a newer version exists",
-        ));
+        return Err(VersionRefusal::Newer);
     }
     if payload.version != head.version + 1 {
-        return Err(invalid("versions go up by one"));
+        return Err(VersionRefusal::Skipped);
     }
     if payload.prev.as_deref() != Some(head.hash.as_str()) {
-        return Err(Error::client(
-            ProblemType::VersionConflict,
-            "prev does not name the current head",
-        ));
+        return Err(VersionRefusal::WrongPrev);
     }
     Ok(())
 }
@@ -163,29 +225,21 @@ pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<()> {
 /// the previous one with `status` set to `agreed` and `agreed_by` filled in. Bodies are compared
 /// as typed values, never as JSON text: the same date or an omitted versus a `null` member must
 /// not make an honest agreement fail.
-pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<()> {
+pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<(), VersionRefusal> {
     let Some(SectionBody::Adjustments(next)) = next else {
-        return Err(Error::forbidden(
-            "an agreement is a new adjustment version, not a deletion",
-        ));
+        return Err(VersionRefusal::AgreementDeletes);
     };
     if next.status != AdjustmentStatus::Agreed || next.agreed_by.is_none() {
-        return Err(Error::forbidden(
-            "an agreement sets status to agreed and names who agreed",
-        ));
+        return Err(VersionRefusal::AgreementNotAgreed);
     }
     let Ok(SectionBody::Adjustments(mut expected)) = parse_body(Section::Adjustments, previous)
     else {
-        return Err(Error::forbidden(
-            "the current version is not an adjustment that can be agreed",
-        ));
+        return Err(VersionRefusal::NotAgreeable);
     };
     expected.status = next.status;
     expected.agreed_by.clone_from(&next.agreed_by);
     if expected != *next {
-        return Err(Error::forbidden(
-            "an agreement may change only status and agreed_by",
-        ));
+        return Err(VersionRefusal::AgreementChangesMore);
     }
     Ok(())
 }
@@ -220,16 +274,27 @@ mod tests {
         // Anything else changed is refused.
         let mut moved = previous.clone();
         moved["start_date"] = json!("2025-01-14");
-        let refused = check_agreement(&previous, &agreed(moved)).unwrap_err();
-        assert_eq!(refused.kind(), Some(ProblemType::Forbidden));
+        assert_eq!(
+            check_agreement(&previous, &agreed(moved)),
+            Err(VersionRefusal::AgreementChangesMore)
+        );
         let mut dropped = previous.clone();
         dropped.as_object_mut().unwrap().remove("review_date");
-        assert!(check_agreement(&previous, &agreed(dropped)).is_err());
+        assert_eq!(
+            check_agreement(&previous, &agreed(dropped)),
+            Err(VersionRefusal::AgreementChangesMore)
+        );
 
         // Not agreed, or not an adjustment, or a previous body that is not one.
-        assert!(check_agreement(&previous, &None).is_err());
+        assert_eq!(
+            check_agreement(&previous, &None),
+            Err(VersionRefusal::AgreementDeletes)
+        );
         let mut loose = previous.clone();
         loose["start_date"] = json!("2025-1-13");
-        assert!(check_agreement(&loose, &agreed(previous.clone())).is_err());
+        assert_eq!(
+            check_agreement(&loose, &agreed(previous.clone())),
+            Err(VersionRefusal::NotAgreeable)
+        );
     }
 }

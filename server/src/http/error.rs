@@ -8,7 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wp_schemas::problem::{Problem, ProblemType};
 
+use crate::domain::access::Denial;
+use crate::domain::version::VersionRefusal;
 use crate::error::Error;
+use crate::service::versions::WriteFailure;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 /// The request id header: set by the server when the client sends none.
@@ -101,6 +104,76 @@ impl IntoResponse for Error {
                     "an internal error occurred; it has been logged",
                 ))
             }
+        }
+    }
+}
+
+/// A refusal of access as the problem a client sees (RFC 9457). A record the caller may not
+/// see is told apart from nothing: it is answered as a missing record.
+impl From<Denial> for Error {
+    fn from(denial: Denial) -> Self {
+        let kind = match denial {
+            Denial::GrantGone | Denial::Revoked | Denial::Expired | Denial::NotStarted => {
+                ProblemType::ConsentInactive
+            }
+            Denial::NoSuchRecord => return Error::not_found("no such record"),
+            Denial::NoConsent
+            | Denial::OtherPassport
+            | Denial::OtherParty
+            | Denial::NotAllowed { .. }
+            | Denial::OwnerOnly(_) => ProblemType::Forbidden,
+        };
+        Error::client(kind, denial.to_string())
+    }
+}
+
+/// A refused version as the problem a client sees (RFC 9457).
+impl From<VersionRefusal> for Error {
+    fn from(refusal: VersionRefusal) -> Self {
+        use VersionRefusal as R;
+        let kind = match &refusal {
+            R::InvalidBody { field, reason } => return Error::invalid_field(field, reason),
+            R::OutsideScope(denial) => return denial.clone().into(),
+            R::NoSuchRecord => ProblemType::NotFound,
+            R::Erased => ProblemType::Gone,
+            R::Deleted => ProblemType::Conflict,
+            R::Newer | R::WrongPrev | R::Stale | R::NotSuccessor => ProblemType::VersionConflict,
+            R::OwnerDeletesOnly
+            | R::AgreementDeletes
+            | R::AgreementNotAgreed
+            | R::NotAgreeable
+            | R::AgreementChangesMore => ProblemType::Forbidden,
+            R::BadJws(_)
+            | R::UnregisteredKey
+            | R::NotCallersKey
+            | R::NotByAuthor
+            | R::KeyRevoked
+            | R::BadSignature => ProblemType::InvalidSignature,
+            R::WrongType
+            | R::OtherPassport
+            | R::OtherRecord
+            | R::OutOfTime
+            | R::BadStart
+            | R::StartsDeleted
+            | R::TombstoneWithBody
+            | R::ChangedSection
+            | R::Skipped => ProblemType::InvalidVersion,
+        };
+        Error::client(kind, refusal.to_string())
+    }
+}
+
+/// A version write that did not happen: a refusal (with the current head for a writer who may
+/// read it) or an internal error.
+impl From<WriteFailure> for Error {
+    fn from(failure: WriteFailure) -> Self {
+        match failure {
+            WriteFailure::Refused {
+                refusal,
+                current_head: Some(head),
+            } => Error::from(refusal).with_current_head(*head),
+            WriteFailure::Refused { refusal, .. } => refusal.into(),
+            WriteFailure::Failed(error) => error,
         }
     }
 }

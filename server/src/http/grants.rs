@@ -9,30 +9,23 @@ use wp_schemas::sections::Section;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Caller, Id};
 use crate::clock;
-use crate::domain::access::Access;
 use crate::domain::audit::LogEvent;
 use crate::domain::grant;
 use crate::error::{Error, Result};
+use crate::service::AuthorizedPassport;
 
-impl AppState {
-    /// The caller must be the passport's owner; a refusal is logged.
-    async fn owner_only(
-        &self,
-        caller: &Caller,
-        pid: &str,
-        action: LogAction,
-        sections: &[Section],
-        what: &str,
-    ) -> Result<Access> {
-        let now = clock::now();
-        let (_, access) = self.authorize(caller, pid, action, sections, now).await?;
-        if let Err(denial) = access.require_owner(what) {
-            return Err(self
-                .deny(caller, pid, Some(&access), action, sections, denial, now)
-                .await);
-        }
-        Ok(access)
-    }
+/// The guard for an owner-only `action`; a caller who is not the owner is refused and logged.
+async fn owner_only<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+    pid: &str,
+    action: LogAction,
+    sections: &[Section],
+    what: &'static str,
+) -> Result<AuthorizedPassport<'a>> {
+    let guard = AuthorizedPassport::authorize(state, caller, pid, action, sections).await?;
+    guard.require_owner(what).await?;
+    Ok(guard)
 }
 
 /// `POST /v1/passports/{pid}/grants`.
@@ -43,16 +36,9 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateGrant>,
 ) -> Result<(StatusCode, Json<Grant>)> {
     let sections: Vec<Section> = req.scopes.iter().map(|s| s.section).collect();
-    state
-        .owner_only(
-            &caller,
-            &pid,
-            LogAction::GrantCreated,
-            &sections,
-            "grant consent",
-        )
-        .await?;
-    let now = clock::now();
+    let action = LogAction::GrantCreated;
+    let guard = owner_only(&state, &caller, &pid, action, &sections, "grant consent").await?;
+    let now = guard.now;
     let grantee = state
         .store
         .party(grant::grantee_id(&req.grantee)?)
@@ -77,10 +63,9 @@ pub async fn list(
     caller: Caller,
     ApiPath(Id(pid)): ApiPath<Id>,
 ) -> Result<Json<Vec<Grant>>> {
-    state
-        .owner_only(&caller, &pid, LogAction::GrantsListed, &[], "list grants")
-        .await?;
-    let now = clock::now();
+    let action = LogAction::GrantsListed;
+    let guard = owner_only(&state, &caller, &pid, action, &[], "list grants").await?;
+    let now = guard.now;
     let grants = state.store.grants_of_passport(&pid).await?;
     Ok(Json(grants.iter().map(|g| g.to_wire(now)).collect()))
 }
@@ -91,16 +76,9 @@ pub async fn revoke(
     caller: Caller,
     ApiPath((Id(pid), Id(gid))): ApiPath<(Id, Id)>,
 ) -> Result<Json<Grant>> {
-    state
-        .owner_only(
-            &caller,
-            &pid,
-            LogAction::GrantRevoked,
-            &[],
-            "revoke consent",
-        )
-        .await?;
-    let now = clock::now();
+    let action = LogAction::GrantRevoked;
+    let guard = owner_only(&state, &caller, &pid, action, &[], "revoke consent").await?;
+    let now = guard.now;
     let event = LogEvent::allowed(
         &caller.party_id,
         Some(&gid),

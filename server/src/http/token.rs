@@ -139,7 +139,7 @@ pub async fn token(
             Some(&grant.id),
             LogAction::TokenIssued,
             sections,
-            &denial.reason,
+            denial.to_string(),
         );
         state.writer.log(&grant.passport_id, event, now).await?;
         return Err(denial.into());

@@ -1,0 +1,177 @@
+//! The passport guard: the one place a caller's standing on a passport is decided and every
+//! decision is written to the passport's access log.
+//!
+//! [`AuthorizedPassport::authorize`] resolves the caller against the grant as the database
+//! holds it now (a refusal is logged before it is returned); the value it returns carries who
+//! (the [`Caller`]), which passport (the row), which grant (the [`Access`]) and the time, and
+//! its `require*` methods log their own refusals while [`AuthorizedPassport::allowed`] logs
+//! success.
+
+use wp_schemas::api::{Action, LogAction};
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::Section;
+
+use crate::clock;
+use crate::domain::access::{Access, Denial, resolve};
+use crate::domain::audit::LogEvent;
+use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::http::extract::Caller;
+use crate::keys::DataKey;
+use crate::store::PassportRow;
+
+/// A caller's authorised standing on one passport, for one logged action.
+pub struct AuthorizedPassport<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+    pub passport: PassportRow,
+    pub access: Access,
+    pub action: LogAction,
+    /// The sections the request names, for the log entry of an owner-only refusal.
+    sections: Vec<Section>,
+    pub now: i64,
+}
+
+impl<'a> AuthorizedPassport<'a> {
+    /// Finds passport `pid` and the caller's standing on it. `sections` are what the request
+    /// names, recorded with a refusal.
+    pub async fn authorize(
+        state: &'a AppState,
+        caller: &'a Caller,
+        pid: &str,
+        action: LogAction,
+        sections: &[Section],
+    ) -> Result<Self> {
+        let now = clock::now();
+        let grant_id = caller.consent.as_ref().map(|c| c.grant_id.as_str());
+        let (passport, grant) = state
+            .store
+            .access_context(pid, grant_id)
+            .await?
+            .ok_or_else(|| Error::not_found("no such passport"))?;
+        if passport.erased_at.is_some() {
+            return Err(erased());
+        }
+        let consent = caller.consent.as_ref();
+        match resolve(
+            &caller.party_id,
+            consent,
+            pid,
+            &passport.owner_id,
+            grant.as_ref(),
+            now,
+        ) {
+            Ok(access) => Ok(AuthorizedPassport {
+                state,
+                caller,
+                passport,
+                access,
+                action,
+                sections: sections.to_vec(),
+                now,
+            }),
+            Err(denial) => {
+                let event = LogEvent::denied(
+                    &caller.party_id,
+                    grant_id,
+                    action,
+                    sections.to_vec(),
+                    denial.to_string(),
+                );
+                state.writer.log(pid, event, now).await?;
+                Err(denial.into())
+            }
+        }
+    }
+
+    pub fn pid(&self) -> &str {
+        &self.passport.id
+    }
+
+    /// The caller must be allowed `action` on `section`; a refusal is logged.
+    pub async fn require(&self, section: Section, action: Action) -> Result<()> {
+        match self.access.require(section, action) {
+            Ok(()) => Ok(()),
+            Err(denial) => Err(self.deny(denial, vec![section]).await),
+        }
+    }
+
+    /// The caller must be the owner (to `what`); a refusal is logged.
+    pub async fn require_owner(&self, what: &'static str) -> Result<()> {
+        match self.access.require_owner(what) {
+            Ok(()) => Ok(()),
+            Err(denial) => Err(self.deny(denial, self.sections.clone()).await),
+        }
+    }
+
+    /// The section of a record the caller wants to read, or the refusal (logged) that answers
+    /// a missing record and one in a section the caller may not read alike.
+    pub async fn readable_record(&self, section: Option<Section>) -> Result<Section> {
+        match section {
+            Some(s) if self.access.can(s, Action::Read) => Ok(s),
+            Some(s) => Err(self.deny(Denial::NoSuchRecord, vec![s]).await),
+            None => Err(self.deny(Denial::NoSuchRecord, vec![]).await),
+        }
+    }
+
+    /// Logs a refusal and returns it as the error to answer with.
+    pub async fn deny(&self, denial: Denial, sections: Vec<Section>) -> Error {
+        match self.log_denied(sections, &denial.to_string()).await {
+            Ok(()) => denial.into(),
+            Err(e) => e,
+        }
+    }
+
+    /// Logs a refused attempt under `reason`, the refusal's stable text.
+    pub async fn log_denied(&self, sections: Vec<Section>, reason: &str) -> Result<()> {
+        self.log(LogEvent::denied(
+            &self.caller.party_id,
+            self.access.grant_id(),
+            self.action,
+            sections,
+            reason,
+        ))
+        .await
+    }
+
+    /// Logs that the action was allowed on `sections`.
+    pub async fn allowed(&self, sections: Vec<Section>, reason: &str) -> Result<()> {
+        self.log(self.allowed_event(sections, reason)).await
+    }
+
+    /// The entry that records the action as allowed, for a store call that commits it with
+    /// the change it allows.
+    pub fn allowed_event(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
+        LogEvent::allowed(
+            &self.caller.party_id,
+            self.access.grant_id(),
+            self.action,
+            sections,
+            reason,
+        )
+    }
+
+    async fn log(&self, event: LogEvent) -> Result<()> {
+        self.state.writer.log(self.pid(), event, self.now).await?;
+        Ok(())
+    }
+
+    /// Why the action is allowed, as the log says it.
+    pub fn reason(&self) -> &'static str {
+        if self.access.is_owner() {
+            "owner"
+        } else {
+            "active grant"
+        }
+    }
+
+    /// The passport's data key, unwrapped from what the access context read.
+    pub fn key(&self) -> Result<DataKey> {
+        let (kid, wrapped) = self.passport.wrapped_key.as_ref().ok_or_else(erased)?;
+        Ok(self.state.master.unwrap(kid, &self.passport.id, wrapped)?)
+    }
+}
+
+fn erased() -> Error {
+    Error::client(ProblemType::Gone, "the passport was erased by its owner")
+}

@@ -1,0 +1,308 @@
+//! A version write, from the submitted JWS to the committed version: authorise, check the
+//! signer, accept the version (domain rules in `domain::version`, where the signature is
+//! verified), place it after the record's head, seal it and append it with its log entry.
+//! Every refused or conflicting write by a known caller is in the passport's access log.
+
+use wp_schemas::api::{Action, LogAction, VersionEnvelope, VersionPayload};
+use wp_schemas::jose::CompactJws;
+use wp_schemas::sections::Section;
+
+use super::AuthorizedPassport;
+use crate::clock::to_datetime;
+use crate::domain::party::RegisteredKey;
+use crate::domain::version::{self, AcceptedVersion, Head, VersionRefusal};
+use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::http::extract::Caller;
+use crate::keys::DataKey;
+use crate::store::{AppendError, NewVersion};
+use crate::vault;
+
+/// A version write that did not happen.
+pub enum WriteFailure {
+    /// Refused by a rule; `current_head` is set for a writer who may read the record and
+    /// missed its head.
+    Refused {
+        refusal: VersionRefusal,
+        current_head: Option<Box<VersionEnvelope>>,
+    },
+    /// The store, the keys or the log failed: an internal error, not logged as a refusal.
+    Failed(Error),
+}
+
+impl From<Error> for WriteFailure {
+    fn from(error: Error) -> Self {
+        WriteFailure::Failed(error)
+    }
+}
+
+impl From<VersionRefusal> for WriteFailure {
+    fn from(refusal: VersionRefusal) -> Self {
+        WriteFailure::Refused {
+            refusal,
+            current_head: None,
+        }
+    }
+}
+
+/// A failed write with the sections its log entry names.
+struct Refused {
+    failure: WriteFailure,
+    sections: Vec<Section>,
+}
+
+impl From<WriteFailure> for Refused {
+    fn from(failure: WriteFailure) -> Self {
+        Refused {
+            failure,
+            sections: Vec::new(),
+        }
+    }
+}
+
+impl From<VersionRefusal> for Refused {
+    fn from(refusal: VersionRefusal) -> Self {
+        WriteFailure::from(refusal).into()
+    }
+}
+
+impl From<Error> for Refused {
+    fn from(error: Error) -> Self {
+        WriteFailure::from(error).into()
+    }
+}
+
+/// Names the section a failure's log entry is about.
+trait Naming<T> {
+    fn naming(self, section: Section) -> Result<T, Refused>;
+}
+
+impl<T, E: Into<WriteFailure>> Naming<T> for Result<T, E> {
+    fn naming(self, section: Section) -> Result<T, Refused> {
+        self.map_err(|e| Refused {
+            failure: e.into(),
+            sections: vec![section],
+        })
+    }
+}
+
+/// Writes the version in `jws` to passport `pid`: a new record when `rid` is None, else the
+/// next version of record `rid`.
+pub async fn write(
+    state: &AppState,
+    caller: &Caller,
+    pid: &str,
+    rid: Option<&str>,
+    jws: &str,
+) -> Result<VersionEnvelope, WriteFailure> {
+    let parsed = version::parse(jws);
+    let claimed: Vec<Section> = parsed.iter().map(|(_, p)| p.section).collect();
+    let action = LogAction::VersionWritten;
+    let guard = AuthorizedPassport::authorize(state, caller, pid, action, &claimed).await?;
+    let attempt = WriteAttempt { guard: &guard };
+    let (failure, sections) = match attempt.run(rid, jws, parsed).await {
+        Ok(envelope) => return Ok(envelope),
+        Err(Refused { failure, sections }) => (failure, sections),
+    };
+    if let WriteFailure::Refused { refusal, .. } = &failure {
+        guard.log_denied(sections, &refusal.to_string()).await?;
+    }
+    Err(failure)
+}
+
+/// One version write by an authorised caller.
+struct WriteAttempt<'g, 'a> {
+    guard: &'g AuthorizedPassport<'a>,
+}
+
+impl WriteAttempt<'_, '_> {
+    async fn run(
+        &self,
+        rid: Option<&str>,
+        jws: &str,
+        parsed: Result<(CompactJws<'_>, VersionPayload), VersionRefusal>,
+    ) -> Result<VersionEnvelope, Refused> {
+        let (parsed, payload) = parsed?;
+        let (g, access) = (self.guard, &self.guard.access);
+        let section = payload.section;
+        let head = match rid {
+            None => None,
+            Some(rid) => Some(self.visible_head(rid).await?),
+        };
+        // Writing needs `write` on the section (the owner has it); an employer with `agree` may
+        // only mark an existing adjustment agreed.
+        let agreeing = !access.can(section, Action::Write)
+            && head.is_some()
+            && access.can(section, Action::Agree);
+        if !agreeing {
+            access
+                .require(section, Action::Write)
+                .map_err(VersionRefusal::OutsideScope)
+                .naming(section)?;
+        }
+        // Only the owner removes a record; anyone else ends it with a new version (say, an
+        // adjustment's status `ended`), which stays in the history.
+        if payload.deleted && !access.is_owner() {
+            return Err(VersionRefusal::OwnerDeletesOnly).naming(section);
+        }
+        let key = self.signer_key(&parsed).await.naming(section)?;
+        let accepted =
+            version::accept(jws, &parsed, payload, &key, g.pid(), rid, g.now).naming(section)?;
+        if let Some(head) = &head {
+            let record_id = &accepted.payload.record;
+            if let Err(refusal) = version::check_successor(&accepted.payload, head) {
+                return Err(self.not_successor(record_id, refusal).await).naming(section);
+            }
+            if agreeing {
+                self.check_agreement(record_id, &accepted)
+                    .await
+                    .naming(section)?;
+            }
+        }
+        let why = if agreeing {
+            "agreement under an active grant"
+        } else {
+            g.reason()
+        };
+        let seq = self
+            .append(&accepted, head.as_ref(), why)
+            .await
+            .naming(section)?;
+        Ok(VersionEnvelope {
+            seq,
+            record_id: accepted.payload.record,
+            section,
+            version: accepted.payload.version,
+            author: g.caller.party_id.clone(),
+            hash: accepted.hash,
+            deleted: accepted.payload.deleted,
+            jws: jws.to_owned(),
+            created_at: to_datetime(g.now),
+        })
+    }
+
+    /// Seals the accepted version and appends it after `head`, with the log entry that allows
+    /// it, in one transaction; a head that moved meanwhile is a stale write.
+    async fn append(
+        &self,
+        accepted: &AcceptedVersion,
+        head: Option<&Head>,
+        why: &str,
+    ) -> Result<i64, WriteFailure> {
+        let g = self.guard;
+        let (section, record_id) = (accepted.payload.section, &accepted.payload.record);
+        let version = accepted.payload.version;
+        let key = self.key()?;
+        let sealed = vault::seal(
+            &g.state.master,
+            &key,
+            g.pid(),
+            record_id,
+            version,
+            &accepted.jws,
+        );
+        let new = NewVersion {
+            record_id,
+            section,
+            version,
+            author: &g.caller.party_id,
+            hash: &accepted.hash,
+            deleted: accepted.payload.deleted,
+            sealed,
+        };
+        let event = g.allowed_event(vec![section], why);
+        let limit = g.state.max_records_per_passport;
+        let store = &g.state.store;
+        match store
+            .append_version(g.pid(), new, head, limit, event, g.now)
+            .await
+        {
+            Ok(seq) => Ok(seq),
+            Err(AppendError::Stale) => {
+                Err(self.not_successor(record_id, VersionRefusal::Stale).await)
+            }
+            Err(AppendError::Other(e)) => Err(e.into()),
+        }
+    }
+
+    /// The passport's data key; a passport without one was erased.
+    fn key(&self) -> Result<DataKey, WriteFailure> {
+        if self.guard.passport.wrapped_key.is_none() {
+            return Err(VersionRefusal::Erased.into());
+        }
+        Ok(self.guard.key()?)
+    }
+
+    /// The head of record `rid`, if the caller has any part in its section. A record in a
+    /// section the caller may not touch is answered exactly like one that does not exist, so a
+    /// refusal never tells whether, or where, it exists.
+    async fn visible_head(&self, rid: &str) -> Result<Head, Refused> {
+        let g = self.guard;
+        match g.state.store.record_head(g.pid(), rid).await? {
+            Some(head) if g.access.touches(head.section) => Ok(head),
+            Some(head) => Err(VersionRefusal::NoSuchRecord).naming(head.section),
+            None => Err(VersionRefusal::NoSuchRecord.into()),
+        }
+    }
+
+    /// The caller's registered key that signed the version.
+    async fn signer_key(&self, parsed: &CompactJws<'_>) -> Result<RegisteredKey, WriteFailure> {
+        let kid = parsed.header_str("kid").unwrap_or_default();
+        let key = self.guard.state.store.key(kid).await?;
+        let key = key.ok_or(VersionRefusal::UnregisteredKey)?;
+        if key.party_id != self.guard.caller.party_id {
+            return Err(VersionRefusal::NotCallersKey.into());
+        }
+        Ok(key)
+    }
+
+    /// A version that does not succeed the record's head. A caller who may read the record gets
+    /// the current head to rebase on; anyone else learns only that the write was refused as
+    /// stale, nothing of the record's content, version or state.
+    async fn not_successor(&self, rid: &str, refusal: VersionRefusal) -> WriteFailure {
+        let g = self.guard;
+        let row = match g.state.store.head_version(g.pid(), rid).await {
+            Ok(row) => row,
+            Err(e) => return e.into(),
+        };
+        let readable = row.as_ref().is_some_and(|r| {
+            r.section
+                .parse::<Section>()
+                .is_ok_and(|s| g.access.can(s, Action::Read))
+        });
+        let (Some(row), true) = (row, readable) else {
+            return VersionRefusal::NotSuccessor.into();
+        };
+        if !refusal.offers_head() {
+            return refusal.into();
+        }
+        let head = self
+            .key()
+            .and_then(|key| Ok(vault::open(&key, g.pid(), row)?));
+        match head {
+            Ok(head) => WriteFailure::Refused {
+                refusal,
+                current_head: Some(Box::new(head)),
+            },
+            Err(other) => other,
+        }
+    }
+
+    /// An agreement may only mark the current adjustment agreed.
+    async fn check_agreement(
+        &self,
+        rid: &str,
+        accepted: &AcceptedVersion,
+    ) -> Result<(), WriteFailure> {
+        let g = self.guard;
+        let row = g.state.store.head_version(g.pid(), rid).await?;
+        let row = row.ok_or(VersionRefusal::NoSuchRecord)?;
+        let previous = vault::open(&self.key()?, g.pid(), row)?;
+        let previous_body = CompactJws::parse(&previous.jws)
+            .ok()
+            .and_then(|j| j.claims::<VersionPayload>().ok())
+            .and_then(|p| p.body)
+            .unwrap_or_default();
+        Ok(version::check_agreement(&previous_body, &accepted.body)?)
+    }
+}
