@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use wp_schemas::api::{VERSION_JWS, VERSION_TYP, VersionPayload};
-use wp_schemas::chain::version_hash;
+use wp_schemas::chain::{self, NotSuccessor, RecordHead, version_hash};
 use wp_schemas::jose::{CompactJws, JoseError};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{AdjustmentStatus, Section, SectionBody, parse_body};
@@ -101,9 +101,7 @@ pub fn accept(
         ));
     }
     if record_id.is_none() {
-        if payload.version != 1 || payload.prev.is_some() {
-            return Err(invalid("a new record starts at version 1 with no prev"));
-        }
+        chain::check_successor(None, &payload).map_err(not_successor)?;
         if payload.deleted {
             return Err(invalid("a record cannot start deleted"));
         }
@@ -130,33 +128,34 @@ pub fn accept(
 }
 
 /// Checks that a version of an existing record directly succeeds its current `head` (the
-/// version chain rule: same section, version + 1, `prev` = hash of the head's JWS).
+/// version chain rule, [`wp_schemas::chain::check_successor`], shared with the client).
 pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<()> {
-    if payload.section != head.section {
-        return Err(invalid("a record stays in its section"));
-    }
-    if head.deleted {
-        return Err(Error::client(
-            ProblemType::Conflict,
-            "the record was deleted",
-        ));
-    }
-    if payload.version <= head.version {
-        return Err(Error::client(
-            ProblemType::VersionConflict,
-            "a newer version exists",
-        ));
-    }
-    if payload.version != head.version + 1 {
-        return Err(invalid("versions go up by one"));
-    }
-    if payload.prev.as_deref() != Some(head.hash.as_str()) {
-        return Err(Error::client(
+    let head = RecordHead {
+        section: head.section,
+        version: head.version,
+        hash: &head.hash,
+        deleted: head.deleted,
+    };
+    chain::check_successor(Some(&head), payload).map_err(not_successor)
+}
+
+/// The problem each break of the chain rule is answered with.
+fn not_successor(why: NotSuccessor) -> Error {
+    match why {
+        NotSuccessor::NotFirst => invalid("a new record starts at version 1 with no prev"),
+        NotSuccessor::MovedSection => invalid("a record stays in its section"),
+        NotSuccessor::AfterTombstone => {
+            Error::client(ProblemType::Conflict, "the record was deleted")
+        }
+        NotSuccessor::Stale => {
+            Error::client(ProblemType::VersionConflict, "a newer version exists")
+        }
+        NotSuccessor::Gap => invalid("versions go up by one"),
+        NotSuccessor::WrongPrev => Error::client(
             ProblemType::VersionConflict,
             "prev does not name the current head",
-        ));
+        ),
     }
-    Ok(())
 }
 
 /// An agreement (the `agree` action) may only mark an adjustment agreed: the new body must be
