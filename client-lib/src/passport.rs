@@ -98,21 +98,18 @@ impl<'c> PassportClient<'c> {
     }
 
     /// Verifies one version against its author's keys (refreshing them once: a key may be new).
-    pub async fn verify(
-        &self,
-        envelope: &VersionEnvelope,
-        expected_prev: Option<Option<&str>>,
-    ) -> Result<VerifiedVersion> {
+    /// Its place in its record's chain is checked apart, with [`verify::successor`].
+    pub async fn verify(&self, envelope: &VersionEnvelope) -> Result<VerifiedVersion> {
         verify::in_scope(
             envelope.section,
             verify::readable(self.scopes.as_deref()).as_deref(),
         )?;
         let author = self.client.party(&envelope.author).await?;
-        let payload = match verify::version(envelope, &self.id, &author, expected_prev) {
+        let payload = match verify::version(envelope, &self.id, &author) {
             Ok(p) => p,
             Err(ClientError::Verification(_)) => {
                 let author = self.client.refresh_party(&envelope.author).await?;
-                verify::version(envelope, &self.id, &author, expected_prev)?
+                verify::version(envelope, &self.id, &author)?
             }
             Err(e) => return Err(e),
         };
@@ -146,7 +143,7 @@ impl<'c> PassportClient<'c> {
                         "a record filed under the wrong section".into(),
                     ));
                 }
-                verified.push(self.verify(envelope, None).await?);
+                verified.push(self.verify(envelope).await?);
             }
             sections.insert(section, verified);
         }
@@ -166,11 +163,15 @@ impl<'c> PassportClient<'c> {
                 "the server answered with another record".into(),
             ));
         }
-        verify::chain(&history.versions)?;
         let mut verified: Vec<VerifiedVersion> = Vec::with_capacity(history.versions.len());
         for envelope in &history.versions {
-            let prev = verified.last().map(|v| v.envelope.hash.as_str());
-            verified.push(self.verify(envelope, Some(prev)).await?);
+            if envelope.record_id != record_id {
+                return Err(ClientError::Verification("a history mixes records".into()));
+            }
+            let version = self.verify(envelope).await?;
+            let head = verified.last().map(|v| verify::head_of(&v.envelope));
+            verify::successor(envelope, head.as_ref(), &version.payload)?;
+            verified.push(version);
         }
         Ok(verified)
     }
@@ -178,7 +179,7 @@ impl<'c> PassportClient<'c> {
     /// The latest version of one record, verified.
     pub async fn record(&self, record_id: &str) -> Result<VerifiedVersion> {
         let envelope: VersionEnvelope = self.get(&format!("/records/{record_id}")).await?;
-        self.verify(&envelope, None).await
+        self.verify(&envelope).await
     }
 
     async fn submit(&self, rest: &str, draft: VersionDraft) -> Result<VerifiedVersion> {
@@ -191,7 +192,7 @@ impl<'c> PassportClient<'c> {
                 "the server stored something other than what was signed".into(),
             ));
         }
-        self.verify(&envelope, None).await
+        self.verify(&envelope).await
     }
 
     /// Adds a record to `section`, signed by this client's key.
@@ -251,7 +252,7 @@ impl<'c> PassportClient<'c> {
             let body = change(head.payload.body.as_ref().unwrap_or(&Value::Null));
             match self.write_after(&head.envelope, Some(body)).await {
                 Err(ClientError::Conflict { current_head, .. }) => {
-                    head = self.verify(&current_head, None).await?;
+                    head = self.verify(&current_head).await?;
                 }
                 other => return other,
             }

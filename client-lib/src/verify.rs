@@ -2,7 +2,7 @@
 //! author's signature, its place in the record's chain and its section have been checked.
 
 use wp_schemas::api::{Action, Party, Scope, VERSION_JWS, VersionEnvelope, VersionPayload};
-use wp_schemas::chain::version_hash;
+use wp_schemas::chain::{self, NotSuccessor, RecordHead, version_hash};
 use wp_schemas::jose::CompactJws;
 use wp_schemas::sections::Section;
 
@@ -21,15 +21,18 @@ fn fail(why: impl Into<String>) -> ClientError {
     ClientError::Verification(why.into())
 }
 
-/// Checks one version of passport `passport_id` against its author's registered keys.
-/// `expected_prev`: `Some(prev)` when the previous version is known and must be named.
+fn what(envelope: &VersionEnvelope) -> String {
+    format!("record {} version {}", envelope.record_id, envelope.version)
+}
+
+/// Checks one version of passport `passport_id` against its author's registered keys. Its
+/// place in its record's chain is [`successor`]'s question.
 pub fn version(
     envelope: &VersionEnvelope,
     passport_id: &str,
     author: &Party,
-    expected_prev: Option<Option<&str>>,
 ) -> Result<VersionPayload> {
-    let what = format!("record {} version {}", envelope.record_id, envelope.version);
+    let what = what(envelope);
     // The same header rules as the server's: a version that a stricter verifier would refuse
     // is refused here too.
     let jws = CompactJws::parse_as(&envelope.jws, &VERSION_JWS)
@@ -65,35 +68,42 @@ pub fn version(
             "{what}: the signed payload does not match where the server put it"
         )));
     }
-    if let Some(prev) = expected_prev
-        && payload.prev.as_deref() != prev
-    {
-        return Err(fail(format!(
-            "{what}: does not chain to the previous version"
-        )));
-    }
     Ok(payload)
 }
 
-/// Checks that a history is one unbroken chain from version 1.
-pub fn chain(versions: &[VersionEnvelope]) -> Result<()> {
-    let mut prev: Option<&VersionEnvelope> = None;
-    for v in versions {
-        let expected_version = prev.map_or(1, |p| p.version + 1);
-        if v.version != expected_version {
-            return Err(fail(format!(
-                "record {}: version {} is out of order",
-                v.record_id, v.version
-            )));
-        }
-        if let Some(p) = prev
-            && (p.record_id != v.record_id || p.section != v.section)
-        {
-            return Err(fail("a history mixes records"));
-        }
-        prev = Some(v);
+/// The head a verified version leaves its record at, for checking the next one.
+pub fn head_of(envelope: &VersionEnvelope) -> RecordHead<'_> {
+    RecordHead {
+        section: envelope.section,
+        version: envelope.version,
+        hash: &envelope.hash,
+        deleted: envelope.deleted,
     }
-    Ok(())
+}
+
+/// Checks that a verified version's `payload` is the next link of its record's chain after
+/// `head` (None: the record is new here), with the rule the server applies
+/// ([`chain::check_successor`]). A version at or below the head presented again is a fork of
+/// the history at its sequence.
+pub fn successor(
+    envelope: &VersionEnvelope,
+    head: Option<&RecordHead<'_>>,
+    payload: &VersionPayload,
+) -> Result<()> {
+    let why = match (chain::check_successor(head, payload), head) {
+        (Ok(()), _) => return Ok(()),
+        (Err(NotSuccessor::Stale), _) => return Err(ClientError::Fork { seq: envelope.seq }),
+        (Err(NotSuccessor::Gap), Some(head)) => {
+            format!("version {} was never received", head.version + 1)
+        }
+        (Err(NotSuccessor::MovedSection), Some(head)) => format!("moved from {}", head.section),
+        (Err(NotSuccessor::AfterTombstone), _) => "written after its tombstone".to_owned(),
+        (Err(NotSuccessor::NotFirst), _) => {
+            "the record's earlier versions were never received".to_owned()
+        }
+        (Err(_), _) => "does not chain to the previous version".to_owned(),
+    };
+    Err(fail(format!("{}: {why}", what(envelope))))
 }
 
 /// Sections a grantee may read, from its consent token's scopes; None for the owner.

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use wp_schemas::api::{VERSION_JWS, VERSION_TYP, VersionPayload};
-use wp_schemas::chain::version_hash;
+use wp_schemas::chain::{self, NotSuccessor, RecordHead, version_hash};
 use wp_schemas::jose::{CompactJws, JoseError};
 use wp_schemas::sections::{AdjustmentStatus, Section, SectionBody, parse_body};
 
@@ -172,9 +172,7 @@ pub fn accept(
         return Err(VersionRefusal::OutOfTime);
     }
     if record_id.is_none() {
-        if payload.version != 1 || payload.prev.is_some() {
-            return Err(VersionRefusal::BadStart);
-        }
+        chain::check_successor(None, &payload).map_err(not_successor)?;
         if payload.deleted {
             return Err(VersionRefusal::StartsDeleted);
         }
@@ -201,24 +199,27 @@ pub fn accept(
 }
 
 /// Checks that a version of an existing record directly succeeds its current `head` (the
-/// version chain rule: same section, version + 1, `prev` = hash of the head's JWS).
+/// version chain rule, [`wp_schemas::chain::check_successor`], shared with the client).
 pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<(), VersionRefusal> {
-    if payload.section != head.section {
-        return Err(VersionRefusal::ChangedSection);
+    let head = RecordHead {
+        section: head.section,
+        version: head.version,
+        hash: &head.hash,
+        deleted: head.deleted,
+    };
+    chain::check_successor(Some(&head), payload).map_err(not_successor)
+}
+
+/// The refusal each break of the chain rule is.
+fn not_successor(why: NotSuccessor) -> VersionRefusal {
+    match why {
+        NotSuccessor::NotFirst => VersionRefusal::BadStart,
+        NotSuccessor::MovedSection => VersionRefusal::ChangedSection,
+        NotSuccessor::AfterTombstone => VersionRefusal::Deleted,
+        NotSuccessor::Stale => VersionRefusal::Newer,
+        NotSuccessor::Gap => VersionRefusal::Skipped,
+        NotSuccessor::WrongPrev => VersionRefusal::WrongPrev,
     }
-    if head.deleted {
-        return Err(VersionRefusal::Deleted);
-    }
-    if payload.version <= head.version {
-        return Err(VersionRefusal::Newer);
-    }
-    if payload.version != head.version + 1 {
-        return Err(VersionRefusal::Skipped);
-    }
-    if payload.prev.as_deref() != Some(head.hash.as_str()) {
-        return Err(VersionRefusal::WrongPrev);
-    }
-    Ok(())
 }
 
 /// An agreement (the `agree` action) may only mark an adjustment agreed: the new body must be
