@@ -220,8 +220,11 @@ fn run_schemathesis(
     report_dir: &Path,
 ) -> std::process::Output {
     let max_time = std::env::var("WP_FUZZ_SECONDS").unwrap_or_else(|_| MAX_TIME_SECONDS.into());
-    let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/hooks.py");
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let hooks = fuzz.join("hooks.py");
     Command::new(executable)
+        .arg("--config-file")
+        .arg(fuzz.join("schemathesis.toml"))
         .args(["--no-color", "run"])
         .arg(format!("{url}/openapi.json"))
         .args([
