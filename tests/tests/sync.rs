@@ -588,6 +588,9 @@ async fn rollback_is_detected(backend: Backend) {
         Backend::Sqlite => {
             server.stop().await;
             let db = data_dir.join("passport.db");
+            // A new file, as a restore makes it: nothing that had the old one open (and its
+            // POSIX locks, which SQLite uses) can stand in the way of the restarted server.
+            std::fs::remove_file(&db).unwrap();
             std::fs::copy(&backup, &db).unwrap();
             for suffix in ["-wal", "-shm"] {
                 let _ = std::fs::remove_file(data_dir.join(format!("passport.db{suffix}")));
