@@ -238,26 +238,31 @@ async fn non_readers_learn_nothing(backend: Backend) {
     server.stop().await;
 }
 
-/// Item 2: a conflicting write, by an OT with read and write or by the owner, is in the log.
-async fn conflicts_are_logged(backend: Backend) {
-    let server = TestServer::start(backend).await;
+/// An employee's passport with one adjustment, and an OT granted read and write on
+/// adjustments: (employee, passport id, the adjustment, the OT, the grant id).
+async fn owner_adjustment_and_ot(
+    server: &TestServer,
+) -> (Client, String, VersionEnvelope, Client, String) {
     let alice = server.employee("Alice").await;
     let pid = alice.create_passport().await.unwrap().id;
     let mine = alice.own_passport(&pid);
-    let first = mine
+    let adjustment = mine
         .create_record(Section::Adjustments, example_body(Section::Adjustments))
         .await
         .unwrap()
         .envelope;
     let dana = server.professional("Dana").await;
-    let grant = mine
-        .grant(&grant_to(
-            &dana,
-            &[(Section::Adjustments, &[Action::Read, Action::Write])],
-        ))
-        .await
-        .unwrap();
-    let hers = dana.granted_passport(&grant.id).await.unwrap();
+    let scopes: &[(Section, &[Action])] = &[(Section::Adjustments, &[Action::Read, Action::Write])];
+    let grant = mine.grant(&grant_to(&dana, scopes)).await.unwrap().id;
+    (alice, pid, adjustment, dana, grant)
+}
+
+/// Item 2: a conflicting write, by an OT with read and write or by the owner, is in the log.
+async fn conflicts_are_logged(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (alice, pid, first, dana, grant) = owner_adjustment_and_ot(&server).await;
+    let mine = alice.own_passport(&pid);
+    let hers = dana.granted_passport(&grant).await.unwrap();
     hers.write_after(&first, Some(example_body(Section::Adjustments)))
         .await
         .unwrap();
@@ -293,23 +298,9 @@ async fn conflicts_are_logged(backend: Backend) {
 /// the owner can.
 async fn only_the_owner_deletes(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let alice = server.employee("Alice").await;
-    let pid = alice.create_passport().await.unwrap().id;
+    let (alice, pid, adjustment, dana, grant) = owner_adjustment_and_ot(&server).await;
     let mine = alice.own_passport(&pid);
-    let adjustment = mine
-        .create_record(Section::Adjustments, example_body(Section::Adjustments))
-        .await
-        .unwrap()
-        .envelope;
-    let dana = server.professional("Dana").await;
-    let grant = mine
-        .grant(&grant_to(
-            &dana,
-            &[(Section::Adjustments, &[Action::Read, Action::Write])],
-        ))
-        .await
-        .unwrap();
-    let hers = dana.granted_passport(&grant.id).await.unwrap();
+    let hers = dana.granted_passport(&grant).await.unwrap();
     let seq = mine.read_raw().await.unwrap().seq;
     let error = hers.write_after(&adjustment, None).await.unwrap_err();
     assert_eq!(
