@@ -490,6 +490,14 @@ async fn bad_input_changes_nothing(backend: Backend) {
         .unwrap_err();
     assert_eq!(over.problem_type(), Some(ProblemType::LimitExceeded));
     assert_eq!(passport.read().await.unwrap().seq, before.seq + 2);
+    // The refusal is in the owner's log, like every refused write.
+    let log = passport.verified_access_log().await.unwrap();
+    let last_denied = log
+        .iter()
+        .rev()
+        .find(|e| e.outcome == wp_schemas::api::Outcome::Denied)
+        .expect("the refusal is logged");
+    assert_eq!(last_denied.reason, "a passport holds at most 3 records");
     server.stop().await;
 }
 

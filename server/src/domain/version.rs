@@ -85,6 +85,8 @@ pub enum VersionRefusal {
     WrongPrev,
     #[error("another version was written first")]
     Stale,
+    #[error("a passport holds at most {0} records")]
+    PassportFull(i64),
     /// Any place-in-history refusal, told to a caller who may not read the record: nothing of
     /// its content, version or state.
     #[error("the version does not succeed the record's current head")]

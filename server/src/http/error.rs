@@ -136,6 +136,7 @@ impl From<VersionRefusal> for Error {
             R::OutsideScope(denial) => return denial.clone().into(),
             R::NoSuchRecord => ProblemType::NotFound,
             R::Erased => ProblemType::Gone,
+            R::PassportFull(_) => ProblemType::LimitExceeded,
             R::Deleted => ProblemType::Conflict,
             R::Newer | R::WrongPrev | R::Stale | R::NotSuccessor => ProblemType::VersionConflict,
             R::OwnerDeletesOnly

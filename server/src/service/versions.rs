@@ -221,6 +221,7 @@ impl WriteAttempt<'_, '_> {
             Err(AppendError::Stale) => {
                 Err(self.not_successor(record_id, VersionRefusal::Stale).await)
             }
+            Err(AppendError::Full) => Err(VersionRefusal::PassportFull(limit).into()),
             Err(AppendError::Other(e)) => Err(e.into()),
         }
     }

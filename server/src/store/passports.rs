@@ -87,6 +87,8 @@ pub struct NewVersion<'a> {
 pub enum AppendError {
     /// Someone else's version got there first; the caller reports the current head.
     Stale,
+    /// A new record would pass the passport's limit of records.
+    Full,
     Other(Error),
 }
 
@@ -411,10 +413,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if expected.is_none() && exists.is_none() {
-                    return Err(AppendError::Other(Error::client(
-                        ProblemType::LimitExceeded,
-                        format!("a passport holds at most {max_records} records"),
-                    )));
+                    return Err(AppendError::Full);
                 }
                 return Err(AppendError::Stale);
             }
