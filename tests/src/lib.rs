@@ -457,6 +457,28 @@ pub async fn join_all<F: std::future::Future>(
     outputs.into_iter().map(Option::unwrap).collect()
 }
 
+/// A grant request to `grantee` for `scopes` (section, actions), ending `seconds` from now.
+pub fn grant_to(
+    grantee: &Client,
+    scopes: &[(wp_schemas::sections::Section, &[wp_schemas::api::Action])],
+    seconds: i64,
+) -> wp_schemas::api::CreateGrant {
+    wp_schemas::api::CreateGrant {
+        grantee: grantee.party_id().expect("a registered party").to_owned(),
+        scopes: scopes
+            .iter()
+            .map(|(section, actions)| wp_schemas::api::Scope {
+                section: *section,
+                actions: actions.to_vec(),
+            })
+            .collect(),
+        purpose: "workplace adjustments".into(),
+        starts_at: None,
+        ends_at: chrono::Utc::now() + chrono::Duration::seconds(seconds),
+        consent_text: "I agree.".into(),
+    }
+}
+
 /// The problem type of a refused response (panics if the body is not problem+json).
 pub async fn problem_of(response: reqwest::Response) -> (u16, wp_schemas::problem::Problem) {
     let status = response.status().as_u16();

@@ -8,30 +8,13 @@ use serde_json::{Value, json};
 use wp_client::proofs::{self, VersionDraft};
 use wp_client::{Client, SigningKey};
 use wp_schemas::api::{
-    ASSERTION_TYPE, Action, CreateGrant, GRANT_TYPE, Outcome, PartyKind, Scope, VERSION_TYP,
-    VersionEnvelope, VersionPayload,
+    ASSERTION_TYPE, Action, GRANT_TYPE, Outcome, PartyKind, VERSION_TYP, VersionEnvelope,
+    VersionPayload,
 };
 use wp_schemas::jose::{PublicJwk, b64, sha256_b64};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
-use wp_tests::{Backend, TestServer, backend_tests, problem_of, raw_request};
-
-fn grant_to(grantee: &Client, scopes: &[(Section, &[Action])], seconds: i64) -> CreateGrant {
-    CreateGrant {
-        grantee: grantee.party_id().unwrap().to_owned(),
-        scopes: scopes
-            .iter()
-            .map(|(s, a)| Scope {
-                section: *s,
-                actions: a.to_vec(),
-            })
-            .collect(),
-        purpose: "workplace adjustments".into(),
-        starts_at: None,
-        ends_at: Utc::now() + Duration::seconds(seconds),
-        consent_text: "I agree.".into(),
-    }
-}
+use wp_tests::{Backend, TestServer, backend_tests, grant_to, problem_of, raw_request};
 
 /// How the attacker presents itself.
 #[derive(Clone)]
@@ -1035,6 +1018,17 @@ async fn token_request(url: &str, assertion: &str, dpop: &str) -> reqwest::Respo
 
 /// Every kind of JWS the server accepts has an allow-list of protected header members; whatever
 /// it accepts, every conforming JOSE library verifies. Small-order keys never sign for anyone.
+/// POSTs `body` to `url` with no credentials (registration) and returns the refusal.
+async fn post_anonymous(url: &str, body: &Value) -> (u16, wp_schemas::problem::Problem) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    problem_of(response).await
+}
+
 async fn forged_jws_matrix(backend: Backend) {
     let server = TestServer::start(backend).await;
     let alice = server.employee("Alice").await;
@@ -1351,13 +1345,7 @@ async fn forged_jws_matrix(backend: Backend) {
         let jwk = weak_jwk(x);
         let body =
             json!({"display_name": "Mallory", "jwk": jwk, "proof": key_proof(&jwk, &parties)});
-        let response = reqwest::Client::new()
-            .post(&parties)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let (got, problem) = problem_of(response).await;
+        let (got, problem) = post_anonymous(&parties, &body).await;
         assert_eq!(
             (got, problem.kind()),
             (400, Some(ProblemType::InvalidKey)),
@@ -1410,13 +1398,7 @@ async fn forged_jws_matrix(backend: Backend) {
         ),
     ] {
         let body = json!({"display_name": "Mallory", "jwk": fresh.public_jwk(), "proof": signed(&fresh, &header, &proof_claims)});
-        let response = reqwest::Client::new()
-            .post(&parties)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let (got, problem) = problem_of(response).await;
+        let (got, problem) = post_anonymous(&parties, &body).await;
         assert_eq!(
             (got, problem.kind()),
             (400, Some(ProblemType::InvalidKeyProof)),

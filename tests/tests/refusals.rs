@@ -2,32 +2,14 @@
 //! it may not read from any answer, every refused or conflicting write is in the owner's log,
 //! and only the owner deletes a record.
 
-use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use wp_client::proofs::{self, VersionDraft};
 use wp_client::{Client, ClientError};
-use wp_schemas::api::{Action, CreateGrant, LogAction, Outcome, Scope, VersionEnvelope};
+use wp_schemas::api::{Action, LogAction, Outcome, VersionEnvelope};
 use wp_schemas::problem::{Problem, ProblemType};
 use wp_schemas::sections::{Section, example_body};
-use wp_tests::{Backend, TestServer, backend_tests, problem_of, raw_request};
-
-fn grant_to(grantee: &Client, scopes: &[(Section, &[Action])]) -> CreateGrant {
-    CreateGrant {
-        grantee: grantee.party_id().unwrap().to_owned(),
-        scopes: scopes
-            .iter()
-            .map(|(s, a)| Scope {
-                section: *s,
-                actions: a.to_vec(),
-            })
-            .collect(),
-        purpose: "workplace adjustments".into(),
-        starts_at: None,
-        ends_at: Utc::now() + Duration::hours(1),
-        consent_text: "I agree.".into(),
-    }
-}
+use wp_tests::{Backend, TestServer, backend_tests, grant_to, problem_of, raw_request};
 
 /// A version after `head` by `author`, with `prev` and `version` as given.
 fn version_after(
@@ -103,6 +85,7 @@ async fn non_readers_learn_nothing(backend: Backend) {
         .grant(&grant_to(
             &acme,
             &[(Section::Adjustments, &[Action::Agree])],
+            3600,
         ))
         .await
         .unwrap();
@@ -253,7 +236,7 @@ async fn owner_adjustment_and_ot(
         .envelope;
     let dana = server.professional("Dana").await;
     let scopes: &[(Section, &[Action])] = &[(Section::Adjustments, &[Action::Read, Action::Write])];
-    let grant = mine.grant(&grant_to(&dana, scopes)).await.unwrap().id;
+    let grant = mine.grant(&grant_to(&dana, scopes, 3600)).await.unwrap().id;
     (alice, pid, adjustment, dana, grant)
 }
 
