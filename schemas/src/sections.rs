@@ -86,6 +86,15 @@ impl FromStr for Section {
     }
 }
 
+/// A stored or sent section name, owned (how a database row decodes into a section).
+impl TryFrom<String> for Section {
+    type Error = ParseSectionError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// The input to [`Section::from_str`] is not a section name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseSectionError(pub String);

@@ -75,11 +75,12 @@ pub async fn main() -> anyhow::Result<()> {
             let jwk = party::public_key(&jwk).map_err(|e| anyhow::anyhow!("{e}"))?;
             let name = party::display_name(&display_name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = install::connect_for_command(&settings).await?;
-            if let Some(key) = store.key(&jwk.thumbprint()).await? {
+            let kid = crate::domain::ids::Kid::try_from(jwk.thumbprint())?;
+            if let Some(key) = store.key(&kid).await? {
                 println!("{}", key.party_id);
                 return Ok(());
             }
-            let id = uuid::Uuid::new_v4().to_string();
+            let id = crate::domain::ids::PartyId::random();
             store
                 .create_party(&id, PartyKind::Admin, &name, None, &jwk, clock::now())
                 .await

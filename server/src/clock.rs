@@ -1,11 +1,7 @@
-//! Time as the server sees it: whole seconds since the epoch, the unit of JWT claims.
+//! The system clock, read in one place; everything else takes the time as an argument.
 
-use chrono::{DateTime, TimeZone, Utc};
+use crate::domain::time::Timestamp;
 
-pub fn now() -> i64 {
-    Utc::now().timestamp()
-}
-
-pub fn to_datetime(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(seconds, 0).single().unwrap_or_default()
+pub fn now() -> Timestamp {
+    Timestamp::from_secs(chrono::Utc::now().timestamp())
 }

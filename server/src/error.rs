@@ -87,6 +87,14 @@ impl Error {
         }
     }
 
+    /// The field a refusal of invalid input names, if it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Client { errors, .. } => errors.first().map(|e| e.field.as_str()),
+            _ => None,
+        }
+    }
+
     /// The problem type a client sees, or None for an internal error.
     pub fn kind(&self) -> Option<ProblemType> {
         match self {

@@ -1,6 +1,8 @@
 //! The server's key material: the keys that sign access tokens and checkpoints (published in the
 //! JWKS), and the master keys that wrap each passport's data key (AES-256-GCM, ring).
 
+use crate::domain::ids::PassportId;
+use crate::domain::time::Timestamp;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -97,11 +99,11 @@ pub struct ServerKeys {
 
 impl ServerKeys {
     /// Creates the key file with one fresh key; never replaces an existing file.
-    pub fn create(path: &Path, now: i64) -> anyhow::Result<Self> {
+    pub fn create(path: &Path, now: Timestamp) -> anyhow::Result<Self> {
         let file = SigningKeyFile {
             keys: vec![StoredSigningKey {
                 jwk: serde_json::from_str(&SigningKey::generate().to_json())?,
-                created_at: now,
+                created_at: now.secs(),
                 retired_at: None,
             }],
         };
@@ -111,7 +113,7 @@ impl ServerKeys {
 
     /// Loads the key file, creating it with a fresh key when it does not exist (tools and tests;
     /// the server decides with the database whether a new file is right, see `install`).
-    pub fn load_or_create(path: &Path, now: i64) -> anyhow::Result<Self> {
+    pub fn load_or_create(path: &Path, now: Timestamp) -> anyhow::Result<Self> {
         if path.exists() {
             Self::load(path)
         } else {
@@ -154,7 +156,8 @@ impl ServerKeys {
     }
 
     /// Puts a new active key in front and marks the old ones retired now.
-    pub fn rotate(path: &Path, now: i64) -> anyhow::Result<String> {
+    pub fn rotate(path: &Path, now: Timestamp) -> anyhow::Result<String> {
+        let now = now.secs();
         Self::load(path)?;
         let text = read_key_file(path, "signing key")?;
         let mut file: SigningKeyFile = serde_json::from_str(&text)?;
@@ -190,14 +193,15 @@ impl ServerKeys {
     }
 
     /// The keys whose tokens may still be valid at `now`.
-    pub fn published(&self, now: i64) -> impl Iterator<Item = &PublishedKey> {
+    pub fn published(&self, now: Timestamp) -> impl Iterator<Item = &PublishedKey> {
+        let now = now.secs();
         self.published.iter().filter(move |k| {
             k.retired_at
                 .is_none_or(|r| r + RETIRED_KEY_GRACE_SECS > now)
         })
     }
 
-    pub fn find(&self, kid: &str, now: i64) -> Option<&PublishedKey> {
+    pub fn find(&self, kid: &str, now: Timestamp) -> Option<&PublishedKey> {
         self.published(now)
             .find(|k| k.jwk.kid.as_deref() == Some(kid))
     }
@@ -370,13 +374,13 @@ impl MasterKeys {
     }
 
     /// A fresh data key for a new passport: (master key id, wrapped key).
-    pub fn new_data_key(&self, passport_id: &str) -> (String, Vec<u8>) {
+    pub fn new_data_key(&self, passport_id: &PassportId) -> (String, Vec<u8>) {
         let mut raw = [0u8; 32];
         self.rng.fill(&mut raw).expect("system randomness");
         let wrapped = seal_with(
             &self.keys[&self.active],
             &self.rng,
-            passport_id.as_bytes(),
+            passport_id.as_str().as_bytes(),
             &raw,
         );
         (self.active.clone(), wrapped)
@@ -385,14 +389,14 @@ impl MasterKeys {
     pub fn unwrap(
         &self,
         master_kid: &str,
-        passport_id: &str,
+        passport_id: &PassportId,
         wrapped: &[u8],
     ) -> anyhow::Result<DataKey> {
         let master = self
             .keys
             .get(master_kid)
             .with_context(|| format!("master key {master_kid} is not configured"))?;
-        let raw = open_with(master, passport_id.as_bytes(), wrapped)
+        let raw = open_with(master, passport_id.as_str().as_bytes(), wrapped)
             .context("data key does not unwrap")?;
         Ok(DataKey(aes_key(&raw)?))
     }
@@ -422,10 +426,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("wp-mk-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let master = MasterKeys::create(&dir.join("mk.json")).unwrap();
-        let (kid, wrapped) = master.new_data_key("p1");
-        let key = master.unwrap(&kid, "p1", &wrapped).unwrap();
+        let (p1, p2) = (PassportId::nth(1), PassportId::nth(2));
+        let (kid, wrapped) = master.new_data_key(&p1);
+        let key = master.unwrap(&kid, &p1, &wrapped).unwrap();
         assert!(
-            master.unwrap(&kid, "p2", &wrapped).is_err(),
+            master.unwrap(&kid, &p2, &wrapped).is_err(),
             "wrapped key is bound to its passport"
         );
         let sealed = key.seal(master.rng(), b"p1/r1/1", b"secret");
@@ -457,7 +462,7 @@ mod tests {
         let reloaded = MasterKeys::load(None, &a).unwrap();
         assert!(reloaded.contains(&first) && reloaded.active_kid() == rotated);
         assert!(
-            ServerKeys::create(&a, 0).is_err(),
+            ServerKeys::create(&a, Timestamp::EPOCH).is_err(),
             "an existing key file is kept"
         );
         std::fs::remove_dir_all(dir).unwrap();

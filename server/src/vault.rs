@@ -3,12 +3,12 @@
 
 use wp_schemas::api::VersionEnvelope;
 
-use crate::clock::to_datetime;
+use crate::domain::ids::{PassportId, RecordId};
 use crate::error::{Error, Result};
 use crate::keys::{DataKey, MasterKeys};
 use crate::store::{Store, VersionRow};
 
-fn aad(passport_id: &str, record_id: &str, version: i64) -> Vec<u8> {
+fn aad(passport_id: &PassportId, record_id: &RecordId, version: i64) -> Vec<u8> {
     format!("{passport_id}/{record_id}/{version}").into_bytes()
 }
 
@@ -16,7 +16,7 @@ fn aad(passport_id: &str, record_id: &str, version: i64) -> Vec<u8> {
 pub async fn data_key(
     store: &Store,
     master: &MasterKeys,
-    passport_id: &str,
+    passport_id: &PassportId,
 ) -> Result<Option<DataKey>> {
     let Some((kid, wrapped)) = store.wrapped_data_key(passport_id).await? else {
         return Ok(None);
@@ -27,8 +27,8 @@ pub async fn data_key(
 pub fn seal(
     master: &MasterKeys,
     key: &DataKey,
-    passport_id: &str,
-    record_id: &str,
+    passport_id: &PassportId,
+    record_id: &RecordId,
     version: i64,
     jws: &str,
 ) -> Vec<u8> {
@@ -41,23 +41,20 @@ pub fn seal(
 
 /// Decrypts a stored version into the envelope clients receive, with the author's JWS as it
 /// was signed, byte for byte.
-pub fn open(key: &DataKey, passport_id: &str, row: VersionRow) -> Result<VersionEnvelope> {
+pub fn open(key: &DataKey, passport_id: &PassportId, row: VersionRow) -> Result<VersionEnvelope> {
     let plain = key
         .open(&aad(passport_id, &row.record_id, row.version), &row.sealed)
         .ok_or_else(|| Error::Other(anyhow::anyhow!("a stored version does not decrypt")))?;
     let jws = String::from_utf8(plain).map_err(anyhow::Error::from)?;
     Ok(VersionEnvelope {
         seq: row.seq,
-        section: row
-            .section
-            .parse()
-            .map_err(|_| anyhow::anyhow!("bad section in store"))?,
-        record_id: row.record_id,
+        section: row.section,
+        record_id: row.record_id.into(),
         version: row.version,
-        author: row.author_id,
+        author: row.author_id.into(),
         hash: row.hash,
         deleted: row.deleted,
         jws,
-        created_at: to_datetime(row.created_at),
+        created_at: row.created_at.to_datetime(),
     })
 }

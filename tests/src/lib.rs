@@ -164,7 +164,7 @@ impl TestServer {
 
         // The first admin, as the operator's `add-admin` command makes it.
         let admin_key = SigningKey::generate();
-        let admin_id = uuid::Uuid::new_v4().to_string();
+        let admin_id = PartyId::random();
         let store = Store::connect(&database_url, 1).await.expect("open store");
         store
             .create_party(
@@ -195,7 +195,7 @@ impl TestServer {
             data_dir,
             backend,
             admin_key,
-            admin_id,
+            admin_id: admin_id.into(),
             shutdown: Some(tx),
             task: Some(task),
             _pg: pg,
@@ -490,6 +490,18 @@ pub async fn problem_of(response: reqwest::Response) -> (u16, wp_schemas::proble
         .to_owned();
     assert_eq!(content_type, "application/problem+json", "status {status}");
     (status, response.json().await.expect("problem body"))
+}
+
+pub use wp_server::domain::ids::{Kid, PartyId, PassportId, RecordId};
+pub use wp_server::domain::time::Timestamp;
+
+/// An id a server answered with, as the server's own id type (for tests that reach into the
+/// store): panics if the server ever answered with another form.
+pub fn id<T: TryFrom<String>>(text: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(text.to_owned()).expect("a canonical id")
 }
 
 #[cfg(test)]

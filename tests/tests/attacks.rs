@@ -1407,7 +1407,7 @@ async fn forged_jws_matrix(backend: Backend) {
     }
 
     // A weak key stored before these checks existed: forged assertions and proofs fail.
-    let victim = uuid::Uuid::new_v4().to_string();
+    let victim = wp_server::domain::ids::PartyId::random();
     let weak = weak_jwk(IDENTITY_X).normalized();
     server
         .store()
@@ -1418,13 +1418,13 @@ async fn forged_jws_matrix(backend: Backend) {
             "Victim Ltd",
             None,
             &weak,
-            now - 10,
+            wp_server::domain::time::Timestamp::from_secs(now - 10),
         )
         .await
         .unwrap();
     let assertion = forged(
         &json!({"alg": "EdDSA", "typ": "JWT", "kid": weak.thumbprint()}),
-        &json!({"iss": victim, "sub": victim, "aud": token_url, "iat": now, "exp": now + 60, "jti": jti()}),
+        &json!({"iss": victim.as_str(), "sub": victim.as_str(), "aud": token_url, "iat": now, "exp": now + 60, "jti": jti()}),
     );
     let proof = forged(
         &json!({"alg": "EdDSA", "typ": "dpop+jwt", "jwk": weak_jwk(IDENTITY_X)}),

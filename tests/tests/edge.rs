@@ -15,7 +15,10 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
 use wp_server::domain::audit::LogEvent;
 use wp_server::store::{Admission, Append};
-use wp_tests::{Backend, TestServer, backend_tests, join_all, problem_of, raw_request};
+use wp_tests::{
+    Backend, Kid, PartyId, PassportId, TestServer, Timestamp, backend_tests, id, join_all,
+    problem_of, raw_request,
+};
 
 const NUL: &str = "nul\u{0}byte";
 
@@ -404,10 +407,10 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
     let server = TestServer::start(backend).await;
     let alice = server.employee("Alice").await;
     let pid = alice.create_passport().await.unwrap().id;
-    let party = alice.party_id().unwrap().to_owned();
-    let kid = alice.key().kid().to_owned();
+    let party: PartyId = id(alice.party_id().unwrap());
+    let kid: Kid = id(alice.key().kid());
     let store = server.store().await;
-    let until = proofs::now() + 600;
+    let until = Timestamp::from_secs(proofs::now() + 600);
     let admission = |jti: &str| Admission {
         jti: jti.to_owned(),
         expires_at: until,
@@ -432,13 +435,15 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
     let again = store.admit_batch(&batch[..3]).await;
     assert!(again.iter().all(|r| matches!(r, Ok(false))), "{again:?}");
 
+    // The poison is a NUL in the reason, which PostgreSQL refuses in text and SQLite stores.
     let event =
-        |actor: &str| LogEvent::allowed(actor, None, LogAction::PassportRead, vec![], "owner");
-    let now = proofs::now();
+        |reason: &str| LogEvent::allowed(&party, None, LogAction::PassportRead, vec![], reason);
+    let now = Timestamp::from_secs(proofs::now());
+    let pid: PassportId = id(&pid);
     let appends = vec![
         Append {
             passport_id: pid.clone(),
-            event: event(&party),
+            event: event("owner"),
             now,
         },
         Append {
@@ -448,12 +453,12 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
         },
         Append {
             passport_id: pid.clone(),
-            event: event(&party),
+            event: event("owner"),
             now,
         },
         Append {
-            passport_id: uuid::Uuid::new_v4().to_string(),
-            event: event(&party),
+            passport_id: PassportId::random(),
+            event: event("owner"),
             now,
         },
     ];
@@ -470,7 +475,7 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
     }
     // The chain stayed whole.
     alice
-        .own_passport(&pid)
+        .own_passport(pid.as_str())
         .verified_access_log()
         .await
         .unwrap();

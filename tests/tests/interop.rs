@@ -527,7 +527,7 @@ async fn interop(backend: Backend) {
 
     // §3.2 The first admin comes from the operator (`add-admin`); it enrols an employer over HTTP.
     let admin_key = Key::generate();
-    let admin_id = uuid::Uuid::new_v4().to_string();
+    let admin_id = wp_tests::PartyId::random();
     let store = server.store().await;
     store
         .create_party(
@@ -541,12 +541,12 @@ async fn interop(backend: Backend) {
                 x: admin_key.x.clone(),
                 kid: None,
             },
-            now(),
+            wp_tests::Timestamp::from_secs(now()),
         )
         .await
         .unwrap();
     store.close().await;
-    let admin = Party::login(&http, &base, admin_key, &admin_id).await;
+    let admin = Party::login(&http, &base, admin_key, admin_id.as_str()).await;
     let employer_key = Key::generate();
     let enrolled = admin
         .ok(

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 use wp_client::SigningKey;
-use wp_tests::{Backend, backend_tests};
+use wp_tests::{Backend, Timestamp, backend_tests};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_wp-test-server");
 
@@ -341,7 +341,7 @@ async fn missing_or_foreign_signing_keys_are_refused(backend: Backend) {
     assert!(!file.exists(), "no new signing key file in silence");
 
     let other = install.root.path().join("other-signing-keys.json");
-    wp_server::keys::ServerKeys::create(&other, 0).unwrap();
+    wp_server::keys::ServerKeys::create(&other, Timestamp::EPOCH).unwrap();
     std::fs::copy(&other, &file).unwrap();
     let error = refused(&install.settings()).await;
     assert!(error.contains("another installation"), "{error}");

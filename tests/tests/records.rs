@@ -9,7 +9,9 @@ use wp_schemas::api::VERSION_TYP;
 use wp_schemas::jose::{KeyRef, b64};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
-use wp_tests::{Backend, TestServer, backend_tests, problem_of, raw_request};
+use wp_tests::{
+    Backend, PassportId, RecordId, TestServer, backend_tests, id, problem_of, raw_request,
+};
 
 fn summary(text: &str) -> Value {
     let mut body = example_body(Section::Summary);
@@ -607,20 +609,18 @@ async fn erasure_shreds_the_data_key(backend: Backend) {
 
     // An attacker's copy of the ciphertext, taken before erasure.
     let store = server.store().await;
-    let copy = store
-        .history(&info.id, &v.envelope.record_id)
-        .await
-        .unwrap();
+    let (pid, rid): (PassportId, RecordId) = (id(&info.id), id(&v.envelope.record_id));
+    let copy = store.history(&pid, &rid).await.unwrap();
     assert_eq!(copy.len(), 1);
     let master =
         wp_server::keys::MasterKeys::load(None, &server.data_dir.path().join("master-keys.json"))
             .unwrap();
-    let key = wp_server::vault::data_key(&store, &master, &info.id)
+    let key = wp_server::vault::data_key(&store, &master, &pid)
         .await
         .unwrap()
         .unwrap();
     assert!(
-        wp_server::vault::open(&key, &info.id, copy[0].clone()).is_ok(),
+        wp_server::vault::open(&key, &pid, copy[0].clone()).is_ok(),
         "readable before erasure"
     );
 
@@ -644,27 +644,21 @@ async fn erasure_shreds_the_data_key(backend: Backend) {
         Some(ProblemType::Gone)
     );
     assert!(
-        wp_server::vault::data_key(&store, &master, &info.id)
+        wp_server::vault::data_key(&store, &master, &pid)
             .await
             .unwrap()
             .is_none()
     );
-    assert!(
-        store
-            .history(&info.id, &v.envelope.record_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.history(&pid, &rid).await.unwrap().is_empty());
     // With every master key the server has, the copied ciphertext stays unreadable: no data key
     // is left to unwrap, and a fresh passport's key is another key.
     let other = server.employee("Carol").await;
     let other_info = other.create_passport().await.unwrap();
-    let other_key = wp_server::vault::data_key(&store, &master, &other_info.id)
+    let other_key = wp_server::vault::data_key(&store, &master, &id(&other_info.id))
         .await
         .unwrap()
         .unwrap();
-    assert!(wp_server::vault::open(&other_key, &info.id, copy[0].clone()).is_err());
+    assert!(wp_server::vault::open(&other_key, &pid, copy[0].clone()).is_err());
     // The employee can start again with a new passport.
     let again = alice.create_passport().await.unwrap();
     assert_ne!(again.id, info.id);

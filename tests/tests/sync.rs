@@ -10,7 +10,9 @@ use wp_schemas::chain::version_hash;
 use wp_schemas::jose::{b64, b64_decode, sha256_b64};
 use wp_schemas::sections::{Section, example_body};
 use wp_server::Store;
-use wp_tests::{Backend, ServerProcess, TestServer, backend_tests, process_database};
+use wp_tests::{
+    Backend, PassportId, ServerProcess, TestServer, backend_tests, id, process_database,
+};
 
 /// Runs `$body` with `$pool` bound to the server database's pool, whichever the backend.
 macro_rules! on_db {
@@ -413,16 +415,17 @@ async fn tampered_version_is_rejected(backend: Backend) {
     let master =
         wp_server::keys::MasterKeys::load(None, &server.data_dir.path().join("master-keys.json"))
             .unwrap();
-    let key = wp_server::vault::data_key(&store, &master, &pid)
+    let pid_id: PassportId = id(&pid);
+    let key = wp_server::vault::data_key(&store, &master, &pid_id)
         .await
         .unwrap()
         .unwrap();
     let row = store
-        .versions_since(&pid, victim.envelope.seq - 1, 1)
+        .versions_since(&pid_id, victim.envelope.seq - 1, 1)
         .await
         .unwrap()
         .remove(0);
-    let stored = wp_server::vault::open(&key, &pid, row.clone()).unwrap();
+    let stored = wp_server::vault::open(&key, &pid_id, row.clone()).unwrap();
     assert_eq!(stored.jws, victim.envelope.jws);
     let parts: Vec<&str> = stored.jws.split('.').collect();
     let mut payload: Value = serde_json::from_slice(&b64_decode(parts[1]).unwrap()).unwrap();
@@ -433,7 +436,8 @@ async fn tampered_version_is_rejected(backend: Backend) {
         b64(&serde_json::to_vec(&payload).unwrap()),
         parts[2]
     );
-    let sealed = wp_server::vault::seal(&master, &key, &pid, &row.record_id, row.version, &forged);
+    let sealed =
+        wp_server::vault::seal(&master, &key, &pid_id, &row.record_id, row.version, &forged);
     on_db!(&store, pool => {
         let updated = sqlx::query(
             "UPDATE record_versions SET sealed = $1, hash = $2 WHERE passport_id = $3 AND seq = $4",

@@ -7,6 +7,8 @@ use wp_schemas::sections::Section;
 
 use super::auth::ConsentClaim;
 use super::grant::GrantRecord;
+use super::ids::{GrantId, PartyId, PassportId};
+use super::time::Timestamp;
 
 /// What the caller is to this passport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +48,12 @@ pub enum Denial {
 /// Resolves the caller's standing on passport `passport_id` owned by `owner`.
 /// `grant` is the grant named by the consent token, freshly read from the database.
 pub fn resolve(
-    caller: &str,
+    caller: &PartyId,
     consent: Option<&ConsentClaim>,
-    passport_id: &str,
-    owner: &str,
+    passport_id: &PassportId,
+    owner: &PartyId,
     grant: Option<&GrantRecord>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Access, Denial> {
     let Some(consent) = consent else {
         return if caller == owner {
@@ -60,14 +62,14 @@ pub fn resolve(
             Err(Denial::NoConsent)
         };
     };
-    if consent.passport_id != passport_id {
+    if consent.passport_id != *passport_id {
         return Err(Denial::OtherPassport);
     }
-    let Some(grant) = grant.filter(|g| g.id == consent.grant_id && g.passport_id == passport_id)
+    let Some(grant) = grant.filter(|g| g.id == consent.grant_id && g.passport_id == *passport_id)
     else {
         return Err(Denial::GrantGone);
     };
-    if grant.grantee != caller {
+    if grant.grantee != *caller {
         return Err(Denial::OtherParty);
     }
     match grant.status(now) {
@@ -79,7 +81,7 @@ pub fn resolve(
 }
 
 impl Access {
-    pub fn grant_id(&self) -> Option<&str> {
+    pub fn grant_id(&self) -> Option<&GrantId> {
         match self {
             Access::Owner => None,
             Access::Grantee(g) => Some(&g.id),
@@ -136,42 +138,64 @@ mod tests {
     use super::*;
     use wp_schemas::api::Scope;
 
+    fn id(n: u32) -> (PartyId, PassportId) {
+        (PartyId::nth(n), PassportId::nth(n))
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    /// Employee 1 owns passport 1 and grants party 2 (an employer) the summary.
     fn grant(revoked_at: Option<i64>) -> GrantRecord {
         GrantRecord {
-            id: "g".into(),
-            passport_id: "p".into(),
-            grantor: "o".into(),
-            grantee: "e".into(),
+            id: GrantId::nth(1),
+            passport_id: PassportId::nth(1),
+            grantor: PartyId::nth(1),
+            grantee: PartyId::nth(2),
             scopes: vec![Scope {
                 section: Section::Summary,
                 actions: vec![Action::Read],
             }],
             purpose: "x".into(),
             consent_text: "x".into(),
-            starts_at: 100,
-            ends_at: 200,
-            revoked_at,
-            created_at: 100,
+            starts_at: at(100),
+            ends_at: at(200),
+            revoked_at: revoked_at.map(at),
+            created_at: at(100),
         }
     }
 
-    fn consent(passport: &str) -> ConsentClaim {
+    fn consent(passport: u32) -> ConsentClaim {
         ConsentClaim {
-            grant_id: "g".into(),
-            passport_id: passport.into(),
+            grant_id: GrantId::nth(1),
+            passport_id: PassportId::nth(passport),
             scopes: vec![],
         }
     }
 
     #[test]
     fn decisions() {
-        assert_eq!(resolve("o", None, "p", "o", None, 150), Ok(Access::Owner));
+        let (owner, pid) = id(1);
+        let (employer, stranger) = (PartyId::nth(2), PartyId::nth(3));
         assert_eq!(
-            resolve("x", None, "p", "o", None, 150),
+            resolve(&owner, None, &pid, &owner, None, at(150)),
+            Ok(Access::Owner)
+        );
+        assert_eq!(
+            resolve(&stranger, None, &pid, &owner, None, at(150)),
             Err(Denial::NoConsent)
         );
         let g = grant(None);
-        let access = resolve("e", Some(&consent("p")), "p", "o", Some(&g), 150).unwrap();
+        let access = resolve(
+            &employer,
+            Some(&consent(1)),
+            &pid,
+            &owner,
+            Some(&g),
+            at(150),
+        )
+        .unwrap();
         assert_eq!(access.readable(), vec![Section::Summary]);
         assert_eq!(
             access.require(Section::Conditions, Action::Read),
@@ -185,31 +209,53 @@ mod tests {
             Err(Denial::OwnerOnly("read the log"))
         );
         assert_eq!(
-            resolve("e", Some(&consent("q")), "p", "o", Some(&g), 150),
+            resolve(
+                &employer,
+                Some(&consent(2)),
+                &pid,
+                &owner,
+                Some(&g),
+                at(150)
+            ),
             Err(Denial::OtherPassport)
         );
         assert_eq!(
-            resolve("x", Some(&consent("p")), "p", "o", Some(&g), 150),
+            resolve(
+                &stranger,
+                Some(&consent(1)),
+                &pid,
+                &owner,
+                Some(&g),
+                at(150)
+            ),
             Err(Denial::OtherParty)
         );
         assert_eq!(
-            resolve("e", Some(&consent("p")), "p", "o", Some(&g), 250).unwrap_err(),
+            resolve(
+                &employer,
+                Some(&consent(1)),
+                &pid,
+                &owner,
+                Some(&g),
+                at(250)
+            )
+            .unwrap_err(),
             Denial::Expired
         );
         assert_eq!(
             resolve(
-                "e",
-                Some(&consent("p")),
-                "p",
-                "o",
+                &employer,
+                Some(&consent(1)),
+                &pid,
+                &owner,
                 Some(&grant(Some(120))),
-                150
+                at(150)
             )
             .unwrap_err(),
             Denial::Revoked
         );
         assert_eq!(
-            resolve("e", Some(&consent("p")), "p", "o", None, 150).unwrap_err(),
+            resolve(&employer, Some(&consent(1)), &pid, &owner, None, at(150)).unwrap_err(),
             Denial::GrantGone
         );
     }

@@ -5,12 +5,13 @@ use wp_schemas::api::{AccessLogEntry, LogAction, Outcome};
 use wp_schemas::chain::log_entry_hash;
 use wp_schemas::sections::Section;
 
-use crate::clock::to_datetime;
+use super::ids::{GrantId, PartyId, PassportId};
+use super::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
-    pub actor: Option<String>,
-    pub grant_id: Option<String>,
+    pub actor: Option<PartyId>,
+    pub grant_id: Option<GrantId>,
     pub action: LogAction,
     pub sections: Vec<Section>,
     pub outcome: Outcome,
@@ -19,15 +20,15 @@ pub struct LogEvent {
 
 impl LogEvent {
     pub fn allowed(
-        actor: &str,
-        grant_id: Option<&str>,
+        actor: &PartyId,
+        grant_id: Option<&GrantId>,
         action: LogAction,
         sections: Vec<Section>,
         reason: impl Into<String>,
     ) -> Self {
         LogEvent {
-            actor: Some(actor.to_owned()),
-            grant_id: grant_id.map(str::to_owned),
+            actor: Some(actor.clone()),
+            grant_id: grant_id.cloned(),
             action,
             sections,
             outcome: Outcome::Allowed,
@@ -36,8 +37,8 @@ impl LogEvent {
     }
 
     pub fn denied(
-        actor: &str,
-        grant_id: Option<&str>,
+        actor: &PartyId,
+        grant_id: Option<&GrantId>,
         action: LogAction,
         sections: Vec<Section>,
         reason: impl Into<String>,
@@ -51,17 +52,17 @@ impl LogEvent {
     /// The chained entry this event becomes at position `seq` after `prev_hash`.
     pub fn into_entry(
         self,
-        passport_id: &str,
+        passport_id: &PassportId,
         seq: i64,
-        at: i64,
+        at: Timestamp,
         prev_hash: String,
     ) -> AccessLogEntry {
         let mut entry = AccessLogEntry {
-            passport_id: passport_id.to_owned(),
+            passport_id: passport_id.to_string(),
             seq,
-            at: to_datetime(at),
-            actor: self.actor,
-            grant_id: self.grant_id,
+            at: at.to_datetime(),
+            actor: self.actor.map(String::from),
+            grant_id: self.grant_id.map(String::from),
             action: self.action,
             sections: self.sections,
             outcome: self.outcome,
@@ -78,10 +79,10 @@ impl LogEvent {
 /// entry `first_seq`, chained after the entry whose hash is `head`. The one place a log chain
 /// is extended; the hash of each entry is [`log_entry_hash`].
 pub fn chain(
-    passport_id: &str,
+    passport_id: &PassportId,
     first_seq: i64,
     head: String,
-    events: impl IntoIterator<Item = (LogEvent, i64)>,
+    events: impl IntoIterator<Item = (LogEvent, Timestamp)>,
 ) -> Vec<AccessLogEntry> {
     let mut prev = head;
     events
@@ -102,23 +103,19 @@ mod tests {
 
     #[test]
     fn a_chain_links_each_entry_to_the_one_before() {
+        let (p, actor) = (PassportId::nth(1), PartyId::nth(1));
         let event = |reason: &str| {
-            let e = LogEvent::allowed("a", None, LogAction::PassportRead, vec![], reason);
-            (e, 100)
+            let e = LogEvent::allowed(&actor, None, LogAction::PassportRead, vec![], reason);
+            (e, Timestamp::from_secs(100))
         };
-        let first = chain("p", 1, log_genesis("p"), [event("one")]);
-        let more = chain(
-            "p",
-            2,
-            first[0].hash.clone(),
-            [event("two"), event("three")],
-        );
-        assert_eq!(first[0].prev_hash, log_genesis("p"));
+        let first = chain(&p, 1, log_genesis(p.as_str()), [event("one")]);
+        let more = chain(&p, 2, first[0].hash.clone(), [event("two"), event("three")]);
+        assert_eq!(first[0].prev_hash, log_genesis(p.as_str()));
         assert_eq!(more.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(more[0].prev_hash, first[0].hash);
         assert_eq!(more[1].prev_hash, more[0].hash);
         assert_eq!(more[1].hash, log_entry_hash(&more[1]));
         let all = [first, more].concat();
-        assert_eq!(verify_log("p", &all, None), Ok(()));
+        assert_eq!(verify_log(p.as_str(), &all, None), Ok(()));
     }
 }

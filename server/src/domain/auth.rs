@@ -9,7 +9,9 @@ pub use wp_schemas::api::{AT_TYP, DPOP_TYP};
 use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, sha256_b64};
 use wp_schemas::problem::ProblemType;
 
+use super::ids::{GrantId, Kid, PartyId, PassportId};
 use super::party::{CLOCK_SKEW_SECS, RegisteredKey, check_lifetime};
+use super::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::ServerKeys;
 
@@ -42,7 +44,7 @@ pub fn verify_assertion(
     jws: &CompactJws<'_>,
     key: &RegisteredKey,
     issuer: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<AssertionClaims> {
     let bad = |why: &str| invalid(ProblemType::InvalidAssertion, why.to_owned());
     if !key.active_at(now) {
@@ -71,10 +73,10 @@ pub fn verify_assertion(
 #[derive(Debug, Clone)]
 pub struct DpopProof {
     /// Thumbprint of the proof's key.
-    pub jkt: String,
+    pub jkt: Kid,
     pub jti: String,
     /// Until when the `jti` must be remembered.
-    pub replay_until: i64,
+    pub replay_until: Timestamp,
 }
 
 /// Checks a DPoP proof for a request (RFC 9449 section 4.3): well formed, signed by the key it
@@ -84,7 +86,7 @@ pub fn verify_dpop(
     method: &str,
     url: &str,
     access_token: Option<&str>,
-    now: i64,
+    now: Timestamp,
 ) -> Result<DpopProof> {
     let bad = |why: &str| invalid(ProblemType::InvalidDpopProof, why.to_owned());
     // The header is `{alg, typ: dpop+jwt, jwk}` and `jwk` holds no `d` (see [`DPOP_JWS`]).
@@ -105,7 +107,8 @@ pub fn verify_dpop(
     if claims.htu != url {
         return Err(bad("the proof is for another URL"));
     }
-    if claims.iat > now + CLOCK_SKEW_SECS || claims.iat < now - DPOP_MAX_AGE_SECS {
+    let iat = Timestamp::from_secs(claims.iat);
+    if iat > now + CLOCK_SKEW_SECS || iat < now - DPOP_MAX_AGE_SECS {
         return Err(bad("the proof is not fresh"));
     }
     if !super::ids::is_jti(&claims.jti) {
@@ -118,18 +121,19 @@ pub fn verify_dpop(
         (Some(_), _) => return Err(bad("ath does not match the access token")),
         (None, _) => {}
     }
+    let jkt = Kid::try_from(jwk.thumbprint()).map_err(|e| bad(&e.to_string()))?;
     Ok(DpopProof {
-        jkt: jwk.thumbprint(),
+        jkt,
         jti: claims.jti,
-        replay_until: claims.iat + DPOP_MAX_AGE_SECS + CLOCK_SKEW_SECS,
+        replay_until: iat + DPOP_MAX_AGE_SECS + CLOCK_SKEW_SECS,
     })
 }
 
 /// What a consent token carries: the grant it was issued under and the grant's scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentClaim {
-    pub grant_id: String,
-    pub passport_id: String,
+    pub grant_id: GrantId,
+    pub passport_id: PassportId,
     pub scopes: Vec<Scope>,
 }
 
@@ -138,11 +142,11 @@ pub struct ConsentClaim {
 pub fn issue_token(
     keys: &ServerKeys,
     issuer: &str,
-    party_id: &str,
+    party_id: &PartyId,
     party_kind: PartyKind,
-    jkt: &str,
-    consent: Option<(&ConsentClaim, i64)>,
-    now: i64,
+    jkt: &Kid,
+    consent: Option<(&ConsentClaim, Timestamp)>,
+    now: Timestamp,
 ) -> (String, AccessTokenClaims) {
     let exp = match consent {
         Some((_, not_after)) => (now + TOKEN_TTL_SECS).min(not_after),
@@ -150,21 +154,21 @@ pub fn issue_token(
     };
     let claims = AccessTokenClaims {
         iss: issuer.to_owned(),
-        sub: party_id.to_owned(),
+        sub: party_id.to_string(),
         aud: issuer.to_owned(),
-        client_id: party_id.to_owned(),
-        iat: now,
-        exp,
+        client_id: party_id.to_string(),
+        iat: now.secs(),
+        exp: exp.secs(),
         jti: uuid::Uuid::new_v4().to_string(),
         cnf: Confirmation {
-            jkt: jkt.to_owned(),
+            jkt: jkt.to_string(),
         },
         party_kind,
         authorization_details: consent.map(|(c, _)| {
             vec![AuthorizationDetail {
                 kind: AUTHORIZATION_DETAIL_TYPE.into(),
-                grant_id: c.grant_id.clone(),
-                passport_id: c.passport_id.clone(),
+                grant_id: c.grant_id.to_string(),
+                passport_id: c.passport_id.to_string(),
                 scopes: c.scopes.clone(),
             }]
         }),
@@ -179,7 +183,7 @@ pub fn verify_token(
     token: &str,
     keys: &ServerKeys,
     issuer: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<AccessTokenClaims> {
     let bad = |why: &str| invalid(ProblemType::InvalidToken, why.to_owned());
     let jws = CompactJws::parse_as(token, &ACCESS_TOKEN_JWS).map_err(|e| match e {
@@ -200,27 +204,36 @@ pub fn verify_token(
     if claims.iss != issuer || claims.aud != issuer {
         return Err(bad("the token is for another issuer or audience"));
     }
-    if claims.exp <= now {
+    if claims.exp <= now.secs() {
         return Err(bad("the token has expired"));
     }
-    if claims.iat > now + CLOCK_SKEW_SECS || claims.exp - claims.iat > TOKEN_TTL_SECS {
+    if claims.iat > now.secs() + CLOCK_SKEW_SECS || claims.exp - claims.iat > TOKEN_TTL_SECS {
         return Err(bad("the token's lifetime is not acceptable"));
     }
     Ok(claims)
 }
 
-/// The consent a token carries, if it is a consent token.
-pub fn consent_of(claims: &AccessTokenClaims) -> Option<ConsentClaim> {
-    let detail = claims
+/// The party a verified token speaks for.
+pub fn subject_of(claims: &AccessTokenClaims) -> Result<PartyId> {
+    PartyId::parse(&claims.sub).ok_or_else(|| invalid(ProblemType::InvalidToken, "bad sub"))
+}
+
+/// The consent a verified token carries, if it is a consent token.
+pub fn consent_of(claims: &AccessTokenClaims) -> Result<Option<ConsentClaim>> {
+    let Some(detail) = claims
         .authorization_details
-        .as_ref()?
         .iter()
-        .find(|d| d.kind == AUTHORIZATION_DETAIL_TYPE)?;
-    Some(ConsentClaim {
-        grant_id: detail.grant_id.clone(),
-        passport_id: detail.passport_id.clone(),
+        .flatten()
+        .find(|d| d.kind == AUTHORIZATION_DETAIL_TYPE)
+    else {
+        return Ok(None);
+    };
+    let bad = || invalid(ProblemType::InvalidToken, "bad authorization_details");
+    Ok(Some(ConsentClaim {
+        grant_id: GrantId::parse(&detail.grant_id).ok_or_else(bad)?,
+        passport_id: PassportId::parse(&detail.passport_id).ok_or_else(bad)?,
         scopes: detail.scopes.clone(),
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -242,11 +255,22 @@ mod tests {
         )
     }
 
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
     #[test]
     fn dpop_checks() {
         let key = SigningKey::generate();
         let url = "http://h/v1/x";
-        let ok = verify_dpop(&proof(&key, "GET", url, 1000, None), "GET", url, None, 1000).unwrap();
+        let ok = verify_dpop(
+            &proof(&key, "GET", url, 1000, None),
+            "GET",
+            url,
+            None,
+            at(1000),
+        )
+        .unwrap();
         assert_eq!(ok.jkt, key.kid());
         let kind = |r: Result<DpopProof>| r.unwrap_err().kind();
         assert_eq!(
@@ -255,7 +279,7 @@ mod tests {
                 "GET",
                 url,
                 None,
-                1000
+                at(1000)
             )),
             Some(ProblemType::InvalidDpopProof)
         );
@@ -265,11 +289,20 @@ mod tests {
                 "GET",
                 url,
                 None,
-                1000
+                at(1000)
             )
             .is_err()
         );
-        assert!(verify_dpop(&proof(&key, "GET", url, 500, None), "GET", url, None, 1000).is_err());
+        assert!(
+            verify_dpop(
+                &proof(&key, "GET", url, 500, None),
+                "GET",
+                url,
+                None,
+                at(1000)
+            )
+            .is_err()
+        );
         let ath = Some(sha256_b64(b"token"));
         assert!(
             verify_dpop(
@@ -277,7 +310,7 @@ mod tests {
                 "GET",
                 url,
                 Some("token"),
-                1000
+                at(1000)
             )
             .is_ok()
         );
@@ -287,7 +320,7 @@ mod tests {
                 "GET",
                 url,
                 Some("other"),
-                1000
+                at(1000)
             )
             .is_err()
         );
@@ -297,7 +330,7 @@ mod tests {
                 "GET",
                 url,
                 Some("token"),
-                1000
+                at(1000)
             )
             .is_err()
         );
@@ -306,35 +339,37 @@ mod tests {
     #[test]
     fn token_round_trip_and_expiry() {
         let keys = ServerKeys::for_tests();
+        let (p1, jkt) = (PartyId::nth(1), Kid::parse(&"k".repeat(43)).unwrap());
         let (token, _) = issue_token(
             &keys,
             "http://i",
-            "p1",
+            &p1,
             PartyKind::Employee,
-            "jkt",
+            &jkt,
             None,
-            1000,
+            at(1000),
         );
-        let claims = verify_token(&token, &keys, "http://i", 1001).unwrap();
-        assert_eq!(claims.sub, "p1");
-        assert!(verify_token(&token, &keys, "http://i", 1000 + TOKEN_TTL_SECS).is_err());
-        assert!(verify_token(&token, &keys, "http://other", 1001).is_err());
-        assert!(verify_token(&token, &ServerKeys::for_tests(), "http://i", 1001).is_err());
+        let claims = verify_token(&token, &keys, "http://i", at(1001)).unwrap();
+        assert_eq!(claims.sub, p1.as_str());
+        assert!(verify_token(&token, &keys, "http://i", at(1000 + TOKEN_TTL_SECS)).is_err());
+        assert!(verify_token(&token, &keys, "http://other", at(1001)).is_err());
+        assert!(verify_token(&token, &ServerKeys::for_tests(), "http://i", at(1001)).is_err());
         let consent = ConsentClaim {
-            grant_id: "g".into(),
-            passport_id: "p".into(),
+            grant_id: GrantId::nth(1),
+            passport_id: PassportId::nth(1),
             scopes: vec![],
         };
         let (_, claims) = issue_token(
             &keys,
             "http://i",
-            "p1",
+            &p1,
             PartyKind::Employer,
-            "jkt",
-            Some((&consent, 1100)),
-            1000,
+            &jkt,
+            Some((&consent, at(1100))),
+            at(1000),
         );
         assert_eq!(claims.exp, 1100, "a consent token never outlives its grant");
-        assert_eq!(consent_of(&claims), Some(consent));
+        assert_eq!(consent_of(&claims).unwrap(), Some(consent));
+        assert_eq!(subject_of(&claims).unwrap(), p1);
     }
 }

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 use wp_schemas::api::{Action, CreateGrant, Grant, GrantStatus, PartyKind, Scope};
 use wp_schemas::sections::Section;
 
+use super::ids::{GrantId, PartyId, PassportId};
 use super::party::CLOCK_SKEW_SECS;
-use crate::clock::to_datetime;
+use super::time::Timestamp;
 use crate::error::{Error, Result};
 
 /// Consent always ends, and not later than this after it starts.
@@ -15,22 +16,22 @@ pub const MAX_GRANT_SECS: i64 = 2 * 366 * 24 * 3600;
 /// A grant as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRecord {
-    pub id: String,
-    pub passport_id: String,
-    pub grantor: String,
-    pub grantee: String,
+    pub id: GrantId,
+    pub passport_id: PassportId,
+    pub grantor: PartyId,
+    pub grantee: PartyId,
     pub scopes: Vec<Scope>,
     pub purpose: String,
     pub consent_text: String,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub revoked_at: Option<i64>,
-    pub created_at: i64,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub created_at: Timestamp,
 }
 
 impl GrantRecord {
     /// Derived from the times, never stored, so it cannot go stale.
-    pub fn status(&self, now: i64) -> GrantStatus {
+    pub fn status(&self, now: Timestamp) -> GrantStatus {
         if self.revoked_at.is_some() {
             GrantStatus::Revoked
         } else if now < self.starts_at {
@@ -48,20 +49,20 @@ impl GrantRecord {
             .any(|s| s.section == section && s.actions.contains(&action))
     }
 
-    pub fn to_wire(&self, now: i64) -> Grant {
+    pub fn to_wire(&self, now: Timestamp) -> Grant {
         Grant {
-            id: self.id.clone(),
-            passport_id: self.passport_id.clone(),
-            grantor: self.grantor.clone(),
-            grantee: self.grantee.clone(),
+            id: self.id.to_string(),
+            passport_id: self.passport_id.to_string(),
+            grantor: self.grantor.to_string(),
+            grantee: self.grantee.to_string(),
             scopes: self.scopes.clone(),
             purpose: self.purpose.clone(),
             consent_text: self.consent_text.clone(),
-            starts_at: to_datetime(self.starts_at),
-            ends_at: to_datetime(self.ends_at),
-            revoked_at: self.revoked_at.map(to_datetime),
+            starts_at: self.starts_at.to_datetime(),
+            ends_at: self.ends_at.to_datetime(),
+            revoked_at: self.revoked_at.map(Timestamp::to_datetime),
             status: self.status(now),
-            created_at: to_datetime(self.created_at),
+            created_at: self.created_at.to_datetime(),
         }
     }
 }
@@ -76,25 +77,19 @@ fn text(field: &str, value: &str, max: usize, lines: bool) -> Result<String> {
 }
 
 /// The grantee named in a grant request, before it is looked up: a party id in canonical form.
-pub fn grantee_id(grantee: &str) -> Result<&str> {
-    if !super::ids::is_uuid(grantee) {
-        return Err(Error::invalid_field(
-            "grantee",
-            "must be a party id (a lower-case UUID)",
-        ));
-    }
-    Ok(grantee)
+pub fn grantee_id(grantee: &str) -> Result<PartyId> {
+    PartyId::parse(grantee)
+        .ok_or_else(|| Error::invalid_field("grantee", "must be a party id (a lower-case UUID)"))
 }
 
 /// Validates a grant request against the grantee's kind. Who may do what: employers read and
 /// agree adjustments; professionals read and write; nobody else is a grantee.
 pub fn new_grant(
     request: &CreateGrant,
-    id: String,
-    passport_id: &str,
-    grantor: &str,
-    grantee_kind: PartyKind,
-    now: i64,
+    passport_id: &PassportId,
+    grantor: &PartyId,
+    (grantee, grantee_kind): (&PartyId, PartyKind),
+    now: Timestamp,
 ) -> Result<GrantRecord> {
     if !matches!(grantee_kind, PartyKind::Employer | PartyKind::Professional) {
         return Err(Error::invalid_field(
@@ -148,8 +143,8 @@ pub fn new_grant(
             actions: actions.into_iter().collect(),
         });
     }
-    let starts_at = request.starts_at.map_or(now, |t| t.timestamp());
-    let ends_at = request.ends_at.timestamp();
+    let starts_at = request.starts_at.as_ref().map_or(now, Timestamp::of);
+    let ends_at = Timestamp::of(&request.ends_at);
     if starts_at < now - CLOCK_SKEW_SECS {
         return Err(Error::invalid_field("starts_at", "must not be in the past"));
     }
@@ -166,10 +161,10 @@ pub fn new_grant(
         ));
     }
     Ok(GrantRecord {
-        id,
-        passport_id: passport_id.to_owned(),
-        grantor: grantor.to_owned(),
-        grantee: request.grantee.clone(),
+        id: GrantId::random(),
+        passport_id: passport_id.clone(),
+        grantor: grantor.clone(),
+        grantee: grantee.clone(),
         scopes,
         purpose: text(
             "purpose",
@@ -195,9 +190,25 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn pid() -> PassportId {
+        PassportId::nth(1)
+    }
+
+    fn owner() -> PartyId {
+        PartyId::nth(1)
+    }
+
+    fn grantee() -> PartyId {
+        PartyId::nth(2)
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
     fn request(scopes: Vec<Scope>, ends_in: i64) -> CreateGrant {
         CreateGrant {
-            grantee: "e".into(),
+            grantee: grantee().to_string(),
             scopes,
             purpose: "adjustments at Acme".into(),
             starts_at: None,
@@ -217,70 +228,57 @@ mod tests {
     fn status_follows_time() {
         let g = new_grant(
             &request(vec![scope(Section::Summary, &[Action::Read])], 100),
-            "g".into(),
-            "p",
-            "o",
-            PartyKind::Employer,
-            1_000_000,
+            &pid(),
+            &owner(),
+            (&grantee(), PartyKind::Employer),
+            at(1_000_000),
         )
         .unwrap();
-        assert_eq!(g.status(999_999), GrantStatus::Pending);
-        assert_eq!(g.status(1_000_000), GrantStatus::Active);
-        assert_eq!(g.status(1_000_100), GrantStatus::Expired);
+        assert_eq!(g.status(at(999_999)), GrantStatus::Pending);
+        assert_eq!(g.status(at(1_000_000)), GrantStatus::Active);
+        assert_eq!(g.status(at(1_000_100)), GrantStatus::Expired);
         let revoked = GrantRecord {
-            revoked_at: Some(1_000_050),
+            revoked_at: Some(at(1_000_050)),
             ..g
         };
-        assert_eq!(revoked.status(1_000_010), GrantStatus::Revoked);
+        assert_eq!(revoked.status(at(1_000_010)), GrantStatus::Revoked);
+    }
+
+    /// The field a refused grant request is refused on.
+    fn refused(request: &CreateGrant, kind: PartyKind) -> String {
+        let e =
+            new_grant(request, &pid(), &owner(), (&grantee(), kind), at(1_000_000)).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            Some(wp_schemas::problem::ProblemType::InvalidBody)
+        );
+        e.field().expect("a refusal names its field").to_owned()
     }
 
     #[test]
     fn who_may_do_what() {
-        let now = 1_000_000;
+        let now = at(1_000_000);
         let employer_write = request(vec![scope(Section::Adjustments, &[Action::Write])], 100);
-        assert!(
-            new_grant(
-                &employer_write,
-                "g".into(),
-                "p",
-                "o",
-                PartyKind::Employer,
-                now
-            )
-            .is_err()
+        assert_eq!(
+            refused(&employer_write, PartyKind::Employer),
+            "scopes[0].actions"
         );
-        assert!(
-            new_grant(
-                &employer_write,
-                "g".into(),
-                "p",
-                "o",
-                PartyKind::Professional,
-                now
-            )
-            .is_ok()
-        );
+        let ot = (&grantee(), PartyKind::Professional);
+        assert!(new_grant(&employer_write, &pid(), &owner(), ot, now).is_ok());
         let agree_summary = request(vec![scope(Section::Summary, &[Action::Agree])], 100);
-        assert!(
-            new_grant(
-                &agree_summary,
-                "g".into(),
-                "p",
-                "o",
-                PartyKind::Employer,
-                now
-            )
-            .is_err()
+        assert_eq!(
+            refused(&agree_summary, PartyKind::Employer),
+            "scopes[0].actions"
         );
         let read = request(vec![scope(Section::Summary, &[Action::Read])], 100);
-        assert!(new_grant(&read, "g".into(), "p", "o", PartyKind::Employee, now).is_err());
+        assert_eq!(refused(&read, PartyKind::Employee), "grantee");
         let too_long = request(
             vec![scope(Section::Summary, &[Action::Read])],
             MAX_GRANT_SECS + 1,
         );
-        assert!(new_grant(&too_long, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
+        assert_eq!(refused(&too_long, PartyKind::Employer), "ends_at");
         let ended = request(vec![scope(Section::Summary, &[Action::Read])], -1);
-        assert!(new_grant(&ended, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
+        assert_eq!(refused(&ended, PartyKind::Employer), "ends_at");
         let twice = request(
             vec![
                 scope(Section::Summary, &[Action::Read]),
@@ -288,25 +286,41 @@ mod tests {
             ],
             100,
         );
-        assert!(new_grant(&twice, "g".into(), "p", "o", PartyKind::Employer, now).is_err());
+        assert_eq!(refused(&twice, PartyKind::Employer), "scopes[1].section");
+        let nothing = request(vec![scope(Section::Summary, &[])], 100);
+        assert_eq!(refused(&nothing, PartyKind::Employer), "scopes[0].actions");
+        assert_eq!(
+            refused(&request(vec![], 100), PartyKind::Employer),
+            "scopes"
+        );
     }
 
     #[test]
     fn text_fields_refuse_control_characters() {
-        let now = 1_000_000;
+        let now = at(1_000_000);
         let mut req = request(vec![scope(Section::Summary, &[Action::Read])], 3600);
         req.consent_text = "I agree.\r\nAlice".into();
-        assert!(new_grant(&req, "g".into(), "p", "o", PartyKind::Employer, now).is_ok());
+        assert!(
+            new_grant(
+                &req,
+                &pid(),
+                &owner(),
+                (&grantee(), PartyKind::Employer),
+                now
+            )
+            .is_ok()
+        );
         for (purpose, consent) in [("a\u{0}b", "ok"), ("a\nb", "ok"), ("ok", "nul\u{0}")] {
             req.purpose = purpose.into();
             req.consent_text = consent.into();
-            let e = new_grant(&req, "g".into(), "p", "o", PartyKind::Employer, now).unwrap_err();
-            assert_eq!(
-                e.kind(),
-                Some(wp_schemas::problem::ProblemType::InvalidBody)
-            );
+            let expected = if purpose == "ok" {
+                "consent_text"
+            } else {
+                "purpose"
+            };
+            assert_eq!(refused(&req, PartyKind::Employer), expected);
         }
-        assert!(grantee_id(&uuid::Uuid::new_v4().to_string()).is_ok());
-        assert!(grantee_id("nul\u{0}").is_err());
+        assert_eq!(grantee_id(grantee().as_str()).unwrap(), grantee());
+        assert_eq!(grantee_id("nul\u{0}").unwrap_err().field(), Some("grantee"));
     }
 }

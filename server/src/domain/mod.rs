@@ -7,4 +7,5 @@ pub mod auth;
 pub mod grant;
 pub mod ids;
 pub mod party;
+pub mod time;
 pub mod version;

@@ -4,6 +4,8 @@ use wp_schemas::api::{KEY_PROOF_JWS, KeyProofClaims, PartyKind, ProfessionalRegi
 use wp_schemas::jose::{CompactJws, PublicJwk};
 use wp_schemas::problem::ProblemType;
 
+use super::ids::{Kid, PartyId};
+use super::time::Timestamp;
 use crate::error::{Error, Result};
 
 /// Longest lifetime of a proof of possession, and the clock skew we tolerate.
@@ -13,17 +15,17 @@ pub const CLOCK_SKEW_SECS: i64 = 60;
 /// A key as registered for a party.
 #[derive(Debug, Clone)]
 pub struct RegisteredKey {
-    pub kid: String,
-    pub party_id: String,
+    pub kid: Kid,
+    pub party_id: PartyId,
     pub party_kind: PartyKind,
     pub jwk: PublicJwk,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 impl RegisteredKey {
     /// A key signs for its party from registration until revocation.
-    pub fn active_at(&self, t: i64) -> bool {
+    pub fn active_at(&self, t: Timestamp) -> bool {
         self.created_at <= t + CLOCK_SKEW_SECS && self.revoked_at.is_none_or(|r| t < r)
     }
 }
@@ -83,7 +85,7 @@ pub fn verify_key_proof(
     jwk: &PublicJwk,
     proof: &str,
     audience: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<KeyProofClaims> {
     let bad = |why: &str| Error::client(ProblemType::InvalidKeyProof, why.to_owned());
     let jws = CompactJws::parse_as(proof, &KEY_PROOF_JWS).map_err(|e| bad(&e.to_string()))?;
@@ -108,7 +110,8 @@ pub fn verify_key_proof(
 }
 
 /// A short-lived signed object: issued not in the future, not expired, living at most 5 minutes.
-pub fn check_lifetime(iat: i64, exp: i64, now: i64) -> std::result::Result<(), &'static str> {
+pub fn check_lifetime(iat: i64, exp: i64, now: Timestamp) -> std::result::Result<(), &'static str> {
+    let now = now.secs();
     if iat > now + CLOCK_SKEW_SECS {
         return Err("issued in the future");
     }
@@ -127,11 +130,15 @@ mod tests {
 
     #[test]
     fn lifetime_rules() {
-        assert!(check_lifetime(100, 200, 150).is_ok());
-        assert_eq!(check_lifetime(100, 200, 200), Err("expired"));
-        assert_eq!(check_lifetime(300, 400, 100), Err("issued in the future"));
+        let at = Timestamp::from_secs;
+        assert!(check_lifetime(100, 200, at(150)).is_ok());
+        assert_eq!(check_lifetime(100, 200, at(200)), Err("expired"));
         assert_eq!(
-            check_lifetime(100, 1000, 150),
+            check_lifetime(300, 400, at(100)),
+            Err("issued in the future")
+        );
+        assert_eq!(
+            check_lifetime(100, 1000, at(150)),
             Err("lives longer than 5 minutes")
         );
     }

@@ -7,7 +7,9 @@ use wp_schemas::jose::{CompactJws, JoseError};
 use wp_schemas::sections::{AdjustmentStatus, Section, SectionBody, parse_body};
 
 use super::access::Denial;
+use super::ids::{PartyId, PassportId, RecordId};
 use super::party::{CLOCK_SKEW_SECS, RegisteredKey};
+use super::time::Timestamp;
 
 /// A version may have been signed at most this long before it is submitted.
 pub const MAX_SIGNATURE_AGE_SECS: i64 = 300;
@@ -21,13 +23,58 @@ pub struct Head {
     pub deleted: bool,
 }
 
-/// A version whose signature, payload and place in the history have been checked.
+/// A version whose signature, author, passport, record, age and body have been checked. Made
+/// only by [`accept`]: holding one is proof of those checks, so its fields are read-only.
 #[derive(Debug, Clone)]
 pub struct AcceptedVersion {
-    pub payload: VersionPayload,
-    pub body: Option<SectionBody>,
-    pub hash: String,
-    pub jws: String,
+    payload: VersionPayload,
+    author: PartyId,
+    record: RecordId,
+    body: Option<SectionBody>,
+    hash: String,
+    jws: String,
+}
+
+impl AcceptedVersion {
+    pub fn payload(&self) -> &VersionPayload {
+        &self.payload
+    }
+
+    /// The author, whose registered key made the signature.
+    pub fn author(&self) -> &PartyId {
+        &self.author
+    }
+
+    pub fn record(&self) -> &RecordId {
+        &self.record
+    }
+
+    pub fn section(&self) -> Section {
+        self.payload.section
+    }
+
+    pub fn version(&self) -> i64 {
+        self.payload.version
+    }
+
+    pub fn deleted(&self) -> bool {
+        self.payload.deleted
+    }
+
+    /// The typed body; `None` for a tombstone.
+    pub fn body(&self) -> Option<&SectionBody> {
+        self.body.as_ref()
+    }
+
+    /// The version's hash, the link the next version's `prev` names.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The JWS exactly as its author signed it.
+    pub fn jws(&self) -> &str {
+        &self.jws
+    }
 }
 
 /// Why a version is refused. The `Display` text is the stable reason the access log records
@@ -143,11 +190,11 @@ pub fn accept(
     parsed: &CompactJws<'_>,
     payload: VersionPayload,
     key: &RegisteredKey,
-    passport_id: &str,
-    record_id: Option<&str>,
-    now: i64,
+    passport_id: &PassportId,
+    record_id: Option<&RecordId>,
+    now: Timestamp,
 ) -> Result<AcceptedVersion, VersionRefusal> {
-    if payload.author != key.party_id {
+    if key.party_id != payload.author {
         return Err(VersionRefusal::NotByAuthor);
     }
     if !key.active_at(now) {
@@ -156,21 +203,22 @@ pub fn accept(
     parsed
         .verify(&key.jwk)
         .map_err(|_| VersionRefusal::BadSignature)?;
-    if payload.passport != passport_id {
+    if *passport_id != payload.passport {
         return Err(VersionRefusal::OtherPassport);
     }
     if let Some(rid) = record_id
-        && payload.record != rid
+        && *rid != payload.record
     {
         return Err(VersionRefusal::OtherRecord);
     }
-    if !super::ids::is_uuid(&payload.record) {
+    let Some(record) = RecordId::parse(&payload.record) else {
         return Err(VersionRefusal::invalid_body(
             "record",
             "must be a UUID in canonical form (lower-case, hyphenated)",
         ));
-    }
-    if payload.iat > now + CLOCK_SKEW_SECS || payload.iat < now - MAX_SIGNATURE_AGE_SECS {
+    };
+    let iat = Timestamp::from_secs(payload.iat);
+    if iat > now + CLOCK_SKEW_SECS || iat < now - MAX_SIGNATURE_AGE_SECS {
         return Err(VersionRefusal::OutOfTime);
     }
     if record_id.is_none() {
@@ -194,6 +242,8 @@ pub fn accept(
     };
     Ok(AcceptedVersion {
         payload,
+        author: key.party_id.clone(),
+        record,
         body,
         hash: version_hash(jws),
         jws: jws.to_owned(),
@@ -202,14 +252,14 @@ pub fn accept(
 
 /// Checks that a version of an existing record directly succeeds its current `head` (the
 /// version chain rule, [`wp_schemas::chain::check_successor`], shared with the client).
-pub fn check_successor(payload: &VersionPayload, head: &Head) -> Result<(), VersionRefusal> {
+pub fn check_successor(version: &AcceptedVersion, head: &Head) -> Result<(), VersionRefusal> {
     let head = RecordHead {
         section: head.section,
         version: head.version,
         hash: &head.hash,
         deleted: head.deleted,
     };
-    chain::check_successor(Some(&head), payload).map_err(not_successor)
+    chain::check_successor(Some(&head), &version.payload).map_err(not_successor)
 }
 
 /// The refusal each break of the chain rule is.
@@ -228,7 +278,7 @@ fn not_successor(why: NotSuccessor) -> VersionRefusal {
 /// the previous one with `status` set to `agreed` and `agreed_by` filled in. Bodies are compared
 /// as typed values, never as JSON text: the same date or an omitted versus a `null` member must
 /// not make an honest agreement fail.
-pub fn check_agreement(previous: &Value, next: &Option<SectionBody>) -> Result<(), VersionRefusal> {
+pub fn check_agreement(previous: &Value, next: Option<&SectionBody>) -> Result<(), VersionRefusal> {
     let Some(SectionBody::Adjustments(next)) = next else {
         return Err(VersionRefusal::AgreementDeletes);
     };
@@ -253,10 +303,10 @@ mod tests {
     use serde_json::json;
     use wp_schemas::sections::example_body;
 
-    fn agreed(mut body: Value) -> Option<SectionBody> {
+    fn agreed(mut body: Value) -> SectionBody {
         body["status"] = json!("agreed");
         body["agreed_by"] = json!("Sam Patel, line manager");
-        Some(parse_body(Section::Adjustments, &body).unwrap())
+        parse_body(Section::Adjustments, &body).unwrap()
     }
 
     #[test]
@@ -264,7 +314,7 @@ mod tests {
         let mut previous = example_body(Section::Adjustments);
         previous["status"] = json!("requested");
         previous.as_object_mut().unwrap().remove("agreed_by");
-        assert!(check_agreement(&previous, &agreed(previous.clone())).is_ok());
+        assert!(check_agreement(&previous, Some(&agreed(previous.clone()))).is_ok());
 
         // The same body written differently: members in another order, an explicit null.
         let mut reordered = serde_json::Map::new();
@@ -272,31 +322,33 @@ mod tests {
             reordered.insert(k.clone(), v.clone());
         }
         reordered.insert("declined_reason".into(), Value::Null);
-        assert!(check_agreement(&Value::Object(reordered), &agreed(previous.clone())).is_ok());
+        assert!(
+            check_agreement(&Value::Object(reordered), Some(&agreed(previous.clone()))).is_ok()
+        );
 
         // Anything else changed is refused.
         let mut moved = previous.clone();
         moved["start_date"] = json!("2025-01-14");
         assert_eq!(
-            check_agreement(&previous, &agreed(moved)),
+            check_agreement(&previous, Some(&agreed(moved))),
             Err(VersionRefusal::AgreementChangesMore)
         );
         let mut dropped = previous.clone();
         dropped.as_object_mut().unwrap().remove("review_date");
         assert_eq!(
-            check_agreement(&previous, &agreed(dropped)),
+            check_agreement(&previous, Some(&agreed(dropped))),
             Err(VersionRefusal::AgreementChangesMore)
         );
 
         // Not agreed, or not an adjustment, or a previous body that is not one.
         assert_eq!(
-            check_agreement(&previous, &None),
+            check_agreement(&previous, None),
             Err(VersionRefusal::AgreementDeletes)
         );
         let mut loose = previous.clone();
         loose["start_date"] = json!("2025-1-13");
         assert_eq!(
-            check_agreement(&loose, &agreed(previous.clone())),
+            check_agreement(&loose, Some(&agreed(previous.clone()))),
             Err(VersionRefusal::NotAgreeable)
         );
     }

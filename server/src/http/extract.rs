@@ -12,7 +12,7 @@ use wp_schemas::problem::ProblemType;
 use super::AppState;
 use crate::clock;
 use crate::domain::auth::{self, ConsentClaim};
-use crate::domain::ids;
+use crate::domain::ids::{Kid, PartyId};
 use crate::error::Error;
 
 /// A JSON body. Refuses other media types (415), bodies over the limit (413), and bodies that do
@@ -88,8 +88,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
     }
 }
 
-/// Path parameters, parsed once at the edge into id types ([`Id`], [`KeyId`]) that hold only
-/// the canonical form. A path whose id is of another form names nothing: 404, the same answer
+/// Path parameters, parsed once at the edge into the domain's id types (`domain::ids`), which
+/// hold only the canonical form. A path whose id is of another form names nothing: 404, the same answer
 /// as an unknown id, before any of it reaches the store.
 pub struct ApiPath<T>(pub T);
 
@@ -101,48 +101,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             .await
             .map(|p| ApiPath(p.0))
             .map_err(|_| Error::not_found("no such resource"))
-    }
-}
-
-/// A party, passport, record or grant id: a UUID in canonical form (lower-case, hyphenated).
-/// Deserializes from nothing else, so the store only ever sees one spelling of an id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id(pub String);
-
-impl<'de> serde::Deserialize<'de> for Id {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if ids::is_uuid(&s) {
-            Ok(Id(s))
-        } else {
-            Err(serde::de::Error::custom(
-                "not an id (a lower-case hyphenated UUID)",
-            ))
-        }
-    }
-}
-
-impl std::ops::Deref for Id {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A key id: the key's RFC 7638 thumbprint (43 base64url characters).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyId(pub String);
-
-impl<'de> serde::Deserialize<'de> for KeyId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if ids::is_thumbprint(&s) {
-            Ok(KeyId(s))
-        } else {
-            Err(serde::de::Error::custom(
-                "not a key id (an RFC 7638 thumbprint)",
-            ))
-        }
     }
 }
 
@@ -167,9 +125,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// registered and not revoked.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub party_id: String,
+    pub party_id: PartyId,
     pub kind: PartyKind,
-    pub jkt: String,
+    pub jkt: Kid,
     /// Present when the token is a consent token.
     pub consent: Option<ConsentClaim>,
 }
@@ -247,10 +205,11 @@ impl FromRequestParts<AppState> for Caller {
                 "the proof is not signed by the key the token is bound to",
             ));
         }
-        state.check_key_and_proof(&claims.sub, &proof).await?;
+        let party_id = auth::subject_of(&claims)?;
+        state.check_key_and_proof(&party_id, &proof).await?;
         Ok(Caller {
-            consent: auth::consent_of(&claims),
-            party_id: claims.sub.clone(),
+            consent: auth::consent_of(&claims)?,
+            party_id,
             kind: claims.party_kind,
             jkt: proof.jkt,
         })

@@ -7,10 +7,11 @@ use wp_schemas::api::{CreateGrant, Grant, LogAction};
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, Caller, Id};
+use super::extract::{ApiJson, ApiPath, Caller};
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::grant;
+use crate::domain::ids::{GrantId, PassportId};
 use crate::error::{Error, Result};
 use crate::service::AuthorizedPassport;
 
@@ -18,7 +19,7 @@ use crate::service::AuthorizedPassport;
 async fn owner_only<'a>(
     state: &'a AppState,
     caller: &'a Caller,
-    pid: &str,
+    pid: &PassportId,
     action: LogAction,
     sections: &[Section],
     what: &'static str,
@@ -32,23 +33,24 @@ async fn owner_only<'a>(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
     ApiJson(req): ApiJson<CreateGrant>,
 ) -> Result<(StatusCode, Json<Grant>)> {
     let sections: Vec<Section> = req.scopes.iter().map(|s| s.section).collect();
     let action = LogAction::GrantCreated;
     let guard = owner_only(&state, &caller, &pid, action, &sections, "grant consent").await?;
     let now = guard.now;
+    let grantee_id = grant::grantee_id(&req.grantee)?;
     let grantee = state
         .store
-        .party(grant::grantee_id(&req.grantee)?)
+        .party(&grantee_id)
         .await?
         .ok_or_else(|| Error::invalid_field("grantee", "no such party"))?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let record = grant::new_grant(&req, id.clone(), &pid, &caller.party_id, grantee.kind, now)?;
+    let grantee = (&grantee_id, grantee.kind);
+    let record = grant::new_grant(&req, &pid, &caller.party_id, grantee, now)?;
     let event = LogEvent::allowed(
         &caller.party_id,
-        Some(&id),
+        Some(&record.id),
         LogAction::GrantCreated,
         sections,
         "owner",
@@ -61,7 +63,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
 ) -> Result<Json<Vec<Grant>>> {
     let action = LogAction::GrantsListed;
     let guard = owner_only(&state, &caller, &pid, action, &[], "list grants").await?;
@@ -74,7 +76,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((Id(pid), Id(gid))): ApiPath<(Id, Id)>,
+    ApiPath((pid, gid)): ApiPath<(PassportId, GrantId)>,
 ) -> Result<Json<Grant>> {
     let action = LogAction::GrantRevoked;
     let guard = owner_only(&state, &caller, &pid, action, &[], "revoke consent").await?;

@@ -17,6 +17,8 @@ use wp_schemas::problem::{Problem, ProblemType};
 use wp_schemas::api::AccessTokenClaims;
 
 use crate::domain::auth::{self, DpopProof};
+use crate::domain::ids::PartyId;
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
 use crate::store::{Store, Writer};
@@ -61,21 +63,21 @@ pub struct TokenCache(
 const TOKEN_CACHE_LIMIT: usize = 100_000;
 
 impl TokenCache {
-    pub fn get(&self, token: &str, now: i64) -> Option<std::sync::Arc<AccessTokenClaims>> {
+    pub fn get(&self, token: &str, now: Timestamp) -> Option<std::sync::Arc<AccessTokenClaims>> {
         let map = self.0.lock().expect("token cache");
-        map.get(token).filter(|c| c.exp > now).cloned()
+        map.get(token).filter(|c| c.exp > now.secs()).cloned()
     }
 
     pub fn insert(
         &self,
         token: &str,
         claims: AccessTokenClaims,
-        now: i64,
+        now: Timestamp,
     ) -> std::sync::Arc<AccessTokenClaims> {
         let claims = std::sync::Arc::new(claims);
         let mut map = self.0.lock().expect("token cache");
         if map.len() >= TOKEN_CACHE_LIMIT {
-            map.retain(|_, c| c.exp > now);
+            map.retain(|_, c| c.exp > now.secs());
             if map.len() >= TOKEN_CACHE_LIMIT {
                 map.clear();
             }
@@ -98,7 +100,11 @@ impl AppState {
     }
 
     /// A token's verified claims: from the cache, or verified now (RFC 9068 checks) and cached.
-    pub fn verify_token(&self, token: &str, now: i64) -> Result<std::sync::Arc<AccessTokenClaims>> {
+    pub fn verify_token(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<std::sync::Arc<AccessTokenClaims>> {
         if let Some(claims) = self.verified_tokens.get(token, now) {
             return Ok(claims);
         }
@@ -108,7 +114,7 @@ impl AppState {
 
     /// The per-request checks that need the database: the proof's `jti` was never seen (on
     /// any instance), and the token's key is still registered to the caller and not revoked.
-    pub async fn check_key_and_proof(&self, party_id: &str, proof: &DpopProof) -> Result<()> {
+    pub async fn check_key_and_proof(&self, party_id: &PartyId, proof: &DpopProof) -> Result<()> {
         let jti = format!("dpop:{}:{}", proof.jkt, proof.jti);
         if self
             .writer
@@ -119,7 +125,7 @@ impl AppState {
         }
         // Refused: say why. A key is revoked (or was never this party's), or the proof is a replay.
         let key = self.store.key(&proof.jkt).await?;
-        if !key.is_some_and(|k| k.party_id == party_id && k.active_at(crate::clock::now())) {
+        if !key.is_some_and(|k| k.party_id == *party_id && k.active_at(crate::clock::now())) {
             return Err(Error::client(
                 ProblemType::InvalidToken,
                 "the token's key is revoked",

@@ -8,9 +8,11 @@ use wp_schemas::jose::PublicJwk;
 use wp_schemas::problem::ProblemType;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, Caller, Id, KeyId};
+use super::extract::{ApiJson, ApiPath, Caller};
 use crate::clock;
+use crate::domain::ids::{Kid, PartyId};
 use crate::domain::party;
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::store::KeyRevocation;
 
@@ -21,11 +23,12 @@ impl AppState {
         jwk: &PublicJwk,
         proof: &str,
         path: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<()> {
         let claims = party::verify_key_proof(jwk, proof, &format!("{}{path}", self.issuer), now)?;
         let jti = format!("proof:{}:{}", jwk.thumbprint(), claims.jti);
-        if !self.store.use_jti(&jti, claims.exp).await? {
+        let until = Timestamp::from_secs(claims.exp);
+        if !self.store.use_jti(&jti, until).await? {
             return Err(Error::client(
                 ProblemType::InvalidKeyProof,
                 "the proof was already used",
@@ -34,7 +37,7 @@ impl AppState {
         Ok(())
     }
 
-    async fn party_or_404(&self, id: &str) -> Result<Party> {
+    async fn party_or_404(&self, id: &PartyId) -> Result<Party> {
         self.store
             .party(id)
             .await?
@@ -53,7 +56,7 @@ pub async fn register(
     state
         .check_key_proof(&jwk, &req.proof, "/v1/parties", now)
         .await?;
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = PartyId::random();
     state
         .store
         .create_party(&id, PartyKind::Employee, &name, None, &jwk, now)
@@ -75,7 +78,7 @@ pub async fn enrol(
     let name = party::display_name(&req.display_name)?;
     let jwk = party::public_key(&req.jwk)?;
     let registration = party::registration(req.kind, req.registration)?;
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = PartyId::random();
     state
         .store
         .create_party(&id, req.kind, &name, registration.as_ref(), &jwk, now)
@@ -88,7 +91,10 @@ pub async fn enrol(
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>> {
     let party = state.party_or_404(&caller.party_id).await?;
     let passport_id = state.store.passport_of_owner(&caller.party_id).await?;
-    Ok(Json(Me { party, passport_id }))
+    Ok(Json(Me {
+        party,
+        passport_id: passport_id.map(String::from),
+    }))
 }
 
 /// `GET /v1/parties/{id}`: public facts about a party (kind, name, registration, keys), which any
@@ -96,13 +102,13 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
 pub async fn get(
     State(state): State<AppState>,
     _caller: Caller,
-    ApiPath(Id(party_id)): ApiPath<Id>,
+    ApiPath(party_id): ApiPath<PartyId>,
 ) -> Result<Json<Party>> {
     Ok(Json(state.party_or_404(&party_id).await?))
 }
 
-fn require_self(caller: &Caller, party_id: &str) -> Result<()> {
-    if caller.party_id != party_id || caller.consent.is_some() {
+fn require_self(caller: &Caller, party_id: &PartyId) -> Result<()> {
+    if caller.party_id != *party_id || caller.consent.is_some() {
         return Err(Error::forbidden("a party manages only its own keys"));
     }
     Ok(())
@@ -112,7 +118,7 @@ fn require_self(caller: &Caller, party_id: &str) -> Result<()> {
 pub async fn add_key(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(party_id)): ApiPath<Id>,
+    ApiPath(party_id): ApiPath<PartyId>,
     ApiJson(req): ApiJson<AddKey>,
 ) -> Result<(StatusCode, Json<Party>)> {
     require_self(&caller, &party_id)?;
@@ -137,7 +143,7 @@ pub async fn add_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((Id(party_id), KeyId(kid))): ApiPath<(Id, KeyId)>,
+    ApiPath((party_id, kid)): ApiPath<(PartyId, Kid)>,
 ) -> Result<Json<Party>> {
     require_self(&caller, &party_id)?;
     match state

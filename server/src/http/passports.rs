@@ -16,9 +16,10 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Id};
-use crate::clock::{self, to_datetime};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::clock;
 use crate::domain::audit::LogEvent;
+use crate::domain::ids::{PartyId, PassportId, RecordId};
 use crate::error::{Error, Result};
 use crate::service::{AuthorizedPassport, versions};
 use crate::vault;
@@ -27,7 +28,7 @@ use crate::vault;
 async fn authorize<'a>(
     state: &'a AppState,
     caller: &'a Caller,
-    pid: &str,
+    pid: &PassportId,
     action: LogAction,
 ) -> Result<AuthorizedPassport<'a>> {
     AuthorizedPassport::authorize(state, caller, pid, action, &[]).await
@@ -44,7 +45,7 @@ pub async fn create(
         ));
     }
     let now = clock::now();
-    let pid = uuid::Uuid::new_v4().to_string();
+    let pid = PassportId::random();
     let (master_kid, wrapped) = state.master.new_data_key(&pid);
     let event = LogEvent::allowed(
         &caller.party_id,
@@ -60,9 +61,9 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(PassportInfo {
-            id: pid,
-            owner: caller.party_id,
-            created_at: to_datetime(now),
+            id: pid.into(),
+            owner: caller.party_id.into(),
+            created_at: now.to_datetime(),
             seq: 0,
         }),
     ))
@@ -73,7 +74,7 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
 ) -> Result<Json<PassportView>> {
     let guard = authorize(&state, &caller, &pid, LogAction::PassportRead).await?;
     let readable = guard.access.readable();
@@ -81,17 +82,14 @@ pub async fn read(
     let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
         readable.iter().map(|s| (*s, Vec::new())).collect();
     for row in state.store.live_heads_in(&pid, &readable).await? {
-        let Ok(section) = row.section.parse::<Section>() else {
-            continue;
-        };
-        if let Some(list) = sections.get_mut(&section) {
+        if let Some(list) = sections.get_mut(&row.section) {
             list.push(vault::open(&key, &pid, row)?);
         }
     }
     guard.allowed(readable, guard.reason()).await?;
     Ok(Json(PassportView {
-        id: pid,
-        owner: guard.passport.owner_id,
+        id: pid.into(),
+        owner: guard.passport.owner_id.into(),
         seq: guard.passport.seq,
         sections,
     }))
@@ -101,7 +99,7 @@ pub async fn read(
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
 ) -> Result<StatusCode> {
     let guard = authorize(&state, &caller, &pid, LogAction::PassportErased).await?;
     guard.require_owner("erase the passport").await?;
@@ -114,7 +112,7 @@ pub async fn erase(
 pub async fn create_record(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
     ApiJson(req): ApiJson<SubmitVersion>,
 ) -> Result<(StatusCode, Json<VersionEnvelope>)> {
     write_version(&state, &caller, &pid, None, &req.jws).await
@@ -125,7 +123,7 @@ pub async fn create_record(
 pub async fn add_version(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((Id(pid), Id(rid))): ApiPath<(Id, Id)>,
+    ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
     ApiJson(req): ApiJson<SubmitVersion>,
 ) -> Result<(StatusCode, Json<VersionEnvelope>)> {
     write_version(&state, &caller, &pid, Some(&rid), &req.jws).await
@@ -134,8 +132,8 @@ pub async fn add_version(
 async fn write_version(
     state: &AppState,
     caller: &Caller,
-    pid: &str,
-    rid: Option<&str>,
+    pid: &PassportId,
+    rid: Option<&RecordId>,
     jws: &str,
 ) -> Result<(StatusCode, Json<VersionEnvelope>)> {
     let envelope = versions::write(state, caller, pid, rid, jws).await?;
@@ -146,12 +144,13 @@ async fn write_version(
 pub async fn read_record(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((Id(pid), Id(rid))): ApiPath<(Id, Id)>,
+    ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
 ) -> Result<Json<VersionEnvelope>> {
     let guard = authorize(&state, &caller, &pid, LogAction::PassportRead).await?;
     let row = state.store.head_version(&pid, &rid).await?;
-    let section = row.as_ref().map(|r| parse_stored_section(&r.section));
-    let section = guard.readable_record(section.transpose()?).await?;
+    let section = guard
+        .readable_record(row.as_ref().map(|r| r.section))
+        .await?;
     let row = row.ok_or_else(|| anyhow::anyhow!("a record's head without a row"))?;
     let envelope = vault::open(&guard.key()?, &pid, row)?;
     guard.allowed(vec![section], guard.reason()).await?;
@@ -162,12 +161,13 @@ pub async fn read_record(
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((Id(pid), Id(rid))): ApiPath<(Id, Id)>,
+    ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
 ) -> Result<Json<RecordHistory>> {
     let guard = authorize(&state, &caller, &pid, LogAction::HistoryRead).await?;
     let rows = state.store.history(&pid, &rid).await?;
-    let section = rows.first().map(|r| parse_stored_section(&r.section));
-    let section = guard.readable_record(section.transpose()?).await?;
+    let section = guard
+        .readable_record(rows.first().map(|r| r.section))
+        .await?;
     let key = guard.key()?;
     let versions = rows
         .into_iter()
@@ -175,16 +175,10 @@ pub async fn history(
         .collect::<Result<Vec<_>>>()?;
     guard.allowed(vec![section], guard.reason()).await?;
     Ok(Json(RecordHistory {
-        record_id: rid,
+        record_id: rid.into(),
         section,
         versions,
     }))
-}
-
-fn parse_stored_section(text: &str) -> Result<Section> {
-    Ok(text
-        .parse()
-        .map_err(|_| anyhow::anyhow!("bad section in store"))?)
 }
 
 #[derive(Deserialize)]
@@ -199,7 +193,7 @@ pub struct ChangesQuery {
 pub async fn changes(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
@@ -257,7 +251,7 @@ async fn changes_page(guard: &AuthorizedPassport<'_>, since: i64, limit: i64) ->
     let key = guard.key()?;
     let mut versions = Vec::new();
     for row in rows {
-        if row.section.parse().is_ok_and(|s| readable.contains(&s)) {
+        if readable.contains(&row.section) {
             versions.push(vault::open(&key, pid, row)?);
         }
     }
@@ -270,7 +264,7 @@ async fn changes_page(guard: &AuthorizedPassport<'_>, since: i64, limit: i64) ->
         guard.passport.seq.max(last_scanned.unwrap_or(since))
     };
     Ok(Changes {
-        passport_id: pid.to_owned(),
+        passport_id: pid.to_string(),
         since,
         next_since,
         more,
@@ -292,10 +286,10 @@ async fn checkpoint(guard: &AuthorizedPassport<'_>) -> Result<String> {
         CHECKPOINT_TYP,
         KeyRef::Kid,
         &CheckpointClaims {
-            passport: pid.to_owned(),
+            passport: pid.to_string(),
             seq: head.seq,
             head: head.head,
-            iat: guard.now,
+            iat: guard.now.secs(),
         },
     ))
 }
@@ -305,14 +299,14 @@ pub struct LogQuery {
     before: Option<i64>,
     limit: Option<i64>,
     /// A party id: anything else is refused (400) before it reaches the store.
-    actor: Option<Id>,
+    actor: Option<PartyId>,
 }
 
 /// `GET /v1/passports/{pid}/access-log`: newest first; the owner only.
 pub async fn access_log(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(Id(pid)): ApiPath<Id>,
+    ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<AccessLogPage>> {
     let guard = authorize(&state, &caller, &pid, LogAction::AccessLogRead).await?;
@@ -320,7 +314,7 @@ pub async fn access_log(
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
     let entries = state
         .store
-        .log_page(&pid, query.before, query.actor.as_deref(), limit)
+        .log_page(&pid, query.before, query.actor.as_ref(), limit)
         .await?;
     let next_before = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.seq))

@@ -14,7 +14,8 @@ use crate::clock;
 use crate::domain::access::resolve;
 use crate::domain::audit::LogEvent;
 use crate::domain::auth::{self, ConsentClaim};
-use crate::domain::ids;
+use crate::domain::ids::{GrantId, Kid};
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -47,11 +48,11 @@ pub async fn token(
     let assertion = auth::parse_assertion(&req.client_assertion)?;
     let kid = assertion
         .header_str("kid")
-        .filter(|kid| ids::is_thumbprint(kid))
+        .and_then(Kid::parse)
         .ok_or_else(|| bad_assertion("the assertion names no key by its thumbprint"))?;
     let key = state
         .store
-        .key(kid)
+        .key(&kid)
         .await?
         .ok_or_else(|| bad_assertion("the assertion's key is not registered"))?;
     let claims = auth::verify_assertion(&assertion, &key, &state.issuer, now)?;
@@ -70,7 +71,10 @@ pub async fn token(
     }
     if !state
         .store
-        .use_jti(&format!("assertion:{}:{}", key.kid, claims.jti), claims.exp)
+        .use_jti(
+            &format!("assertion:{}:{}", key.kid, claims.jti),
+            Timestamp::from_secs(claims.exp),
+        )
         .await?
     {
         return Err(Error::client(
@@ -105,7 +109,7 @@ pub async fn token(
         return Ok(Json(TokenResponse {
             access_token: token,
             token_type: "DPoP".into(),
-            expires_in: claims.exp - now,
+            expires_in: claims.exp - now.secs(),
             grant_id: None,
             passport_id: None,
             scopes: None,
@@ -114,9 +118,9 @@ pub async fn token(
 
     // A consent token: only the grant's grantee, only while the grant is active.
     // A grant id that is not a canonical UUID names no grant: the same answer as an unknown one.
-    let grant = match ids::is_uuid(&grant_id) {
-        true => state.store.grant(&grant_id).await?,
-        false => None,
+    let grant = match GrantId::parse(&grant_id) {
+        Some(grant_id) => state.store.grant(&grant_id).await?,
+        None => None,
     }
     .ok_or_else(|| Error::forbidden("no such grant for this party"))?;
     let consent = ConsentClaim {
@@ -125,12 +129,13 @@ pub async fn token(
         scopes: grant.scopes.clone(),
     };
     let sections: Vec<_> = grant.scopes.iter().map(|s| s.section).collect();
-    // The owner is passed as "" so that only the grant can give access here.
+    // The grantor is passed as the owner: a consent names the grantee, so only the grant can
+    // give access here.
     if let Err(denial) = resolve(
         &key.party_id,
         Some(&consent),
         &grant.passport_id,
-        "",
+        &grant.grantor,
         Some(&grant),
         now,
     ) {
@@ -164,9 +169,9 @@ pub async fn token(
     Ok(Json(TokenResponse {
         access_token: token,
         token_type: "DPoP".into(),
-        expires_in: claims.exp - now,
-        grant_id: Some(grant.id),
-        passport_id: Some(grant.passport_id),
+        expires_in: claims.exp - now.secs(),
+        grant_id: Some(grant.id.into()),
+        passport_id: Some(grant.passport_id.into()),
         scopes: Some(grant.scopes),
     }))
 }

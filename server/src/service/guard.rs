@@ -14,6 +14,8 @@ use wp_schemas::sections::Section;
 use crate::clock;
 use crate::domain::access::{Access, Denial, resolve};
 use crate::domain::audit::LogEvent;
+use crate::domain::ids::PassportId;
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::extract::Caller;
@@ -29,7 +31,7 @@ pub struct AuthorizedPassport<'a> {
     pub action: LogAction,
     /// The sections the request names, for the log entry of an owner-only refusal.
     sections: Vec<Section>,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 impl<'a> AuthorizedPassport<'a> {
@@ -38,12 +40,12 @@ impl<'a> AuthorizedPassport<'a> {
     pub async fn authorize(
         state: &'a AppState,
         caller: &'a Caller,
-        pid: &str,
+        pid: &PassportId,
         action: LogAction,
         sections: &[Section],
     ) -> Result<Self> {
         let now = clock::now();
-        let grant_id = caller.consent.as_ref().map(|c| c.grant_id.as_str());
+        let grant_id = caller.consent.as_ref().map(|c| &c.grant_id);
         let (passport, grant) = state
             .store
             .access_context(pid, grant_id)
@@ -84,7 +86,7 @@ impl<'a> AuthorizedPassport<'a> {
         }
     }
 
-    pub fn pid(&self) -> &str {
+    pub fn pid(&self) -> &PassportId {
         &self.passport.id
     }
 

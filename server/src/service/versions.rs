@@ -8,7 +8,7 @@ use wp_schemas::jose::CompactJws;
 use wp_schemas::sections::Section;
 
 use super::AuthorizedPassport;
-use crate::clock::to_datetime;
+use crate::domain::ids::{Kid, PassportId, RecordId};
 use crate::domain::party::RegisteredKey;
 use crate::domain::version::{self, AcceptedVersion, Head, VersionRefusal};
 use crate::error::{Error, Result};
@@ -91,8 +91,8 @@ impl<T, E: Into<WriteFailure>> Naming<T> for Result<T, E> {
 pub async fn write(
     state: &AppState,
     caller: &Caller,
-    pid: &str,
-    rid: Option<&str>,
+    pid: &PassportId,
+    rid: Option<&RecordId>,
     jws: &str,
 ) -> Result<VersionEnvelope, WriteFailure> {
     let parsed = version::parse(jws);
@@ -118,7 +118,7 @@ struct WriteAttempt<'g, 'a> {
 impl WriteAttempt<'_, '_> {
     async fn run(
         &self,
-        rid: Option<&str>,
+        rid: Option<&RecordId>,
         jws: &str,
         parsed: Result<(CompactJws<'_>, VersionPayload), VersionRefusal>,
     ) -> Result<VersionEnvelope, Refused> {
@@ -149,8 +149,8 @@ impl WriteAttempt<'_, '_> {
         let accepted =
             version::accept(jws, &parsed, payload, &key, g.pid(), rid, g.now).naming(section)?;
         if let Some(head) = &head {
-            let record_id = &accepted.payload.record;
-            if let Err(refusal) = version::check_successor(&accepted.payload, head) {
+            let record_id = accepted.record();
+            if let Err(refusal) = version::check_successor(&accepted, head) {
                 return Err(self.not_successor(record_id, refusal).await).naming(section);
             }
             if agreeing {
@@ -170,14 +170,14 @@ impl WriteAttempt<'_, '_> {
             .naming(section)?;
         Ok(VersionEnvelope {
             seq,
-            record_id: accepted.payload.record,
+            record_id: accepted.record().to_string(),
             section,
-            version: accepted.payload.version,
-            author: g.caller.party_id.clone(),
-            hash: accepted.hash,
-            deleted: accepted.payload.deleted,
-            jws: jws.to_owned(),
-            created_at: to_datetime(g.now),
+            version: accepted.version(),
+            author: accepted.author().to_string(),
+            hash: accepted.hash().to_owned(),
+            deleted: accepted.deleted(),
+            jws: accepted.jws().to_owned(),
+            created_at: g.now.to_datetime(),
         })
     }
 
@@ -190,26 +190,17 @@ impl WriteAttempt<'_, '_> {
         why: &str,
     ) -> Result<i64, WriteFailure> {
         let g = self.guard;
-        let (section, record_id) = (accepted.payload.section, &accepted.payload.record);
-        let version = accepted.payload.version;
+        let (section, record_id) = (accepted.section(), accepted.record());
         let key = self.key()?;
         let sealed = vault::seal(
             &g.state.master,
             &key,
             g.pid(),
             record_id,
-            version,
-            &accepted.jws,
+            accepted.version(),
+            accepted.jws(),
         );
-        let new = NewVersion {
-            record_id,
-            section,
-            version,
-            author: &g.caller.party_id,
-            hash: &accepted.hash,
-            deleted: accepted.payload.deleted,
-            sealed,
-        };
+        let new = NewVersion::new(accepted, sealed);
         let event = g.allowed_event(vec![section], why);
         let limit = g.state.max_records_per_passport;
         let store = &g.state.store;
@@ -237,7 +228,7 @@ impl WriteAttempt<'_, '_> {
     /// The head of record `rid`, if the caller has any part in its section. A record in a
     /// section the caller may not touch is answered exactly like one that does not exist, so a
     /// refusal never tells whether, or where, it exists.
-    async fn visible_head(&self, rid: &str) -> Result<Head, Refused> {
+    async fn visible_head(&self, rid: &RecordId) -> Result<Head, Refused> {
         let g = self.guard;
         match g.state.store.record_head(g.pid(), rid).await? {
             Some(head) if g.access.touches(head.section) => Ok(head),
@@ -248,8 +239,11 @@ impl WriteAttempt<'_, '_> {
 
     /// The caller's registered key that signed the version.
     async fn signer_key(&self, parsed: &CompactJws<'_>) -> Result<RegisteredKey, WriteFailure> {
-        let kid = parsed.header_str("kid").unwrap_or_default();
-        let key = self.guard.state.store.key(kid).await?;
+        // The header allow-list admits any string as `kid`: one that is no thumbprint names
+        // no registered key.
+        let kid = parsed.header_str("kid").and_then(Kid::parse);
+        let kid = kid.ok_or(VersionRefusal::UnregisteredKey)?;
+        let key = self.guard.state.store.key(&kid).await?;
         let key = key.ok_or(VersionRefusal::UnregisteredKey)?;
         if key.party_id != self.guard.caller.party_id {
             return Err(VersionRefusal::NotCallersKey.into());
@@ -260,17 +254,15 @@ impl WriteAttempt<'_, '_> {
     /// A version that does not succeed the record's head. A caller who may read the record gets
     /// the current head to rebase on; anyone else learns only that the write was refused as
     /// stale, nothing of the record's content, version or state.
-    async fn not_successor(&self, rid: &str, refusal: VersionRefusal) -> WriteFailure {
+    async fn not_successor(&self, rid: &RecordId, refusal: VersionRefusal) -> WriteFailure {
         let g = self.guard;
         let row = match g.state.store.head_version(g.pid(), rid).await {
             Ok(row) => row,
             Err(e) => return e.into(),
         };
-        let readable = row.as_ref().is_some_and(|r| {
-            r.section
-                .parse::<Section>()
-                .is_ok_and(|s| g.access.can(s, Action::Read))
-        });
+        let readable = row
+            .as_ref()
+            .is_some_and(|r| g.access.can(r.section, Action::Read));
         let (Some(row), true) = (row, readable) else {
             return VersionRefusal::NotSuccessor.into();
         };
@@ -292,7 +284,7 @@ impl WriteAttempt<'_, '_> {
     /// An agreement may only mark the current adjustment agreed.
     async fn check_agreement(
         &self,
-        rid: &str,
+        rid: &RecordId,
         accepted: &AcceptedVersion,
     ) -> Result<(), WriteFailure> {
         let g = self.guard;
@@ -304,6 +296,6 @@ impl WriteAttempt<'_, '_> {
             .and_then(|j| j.claims::<VersionPayload>().ok())
             .and_then(|p| p.body)
             .unwrap_or_default();
-        Ok(version::check_agreement(&previous_body, &accepted.body)?)
+        Ok(version::check_agreement(&previous_body, accepted.body())?)
     }
 }

@@ -6,21 +6,23 @@ use super::log::append_log_in;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
+use crate::domain::ids::{GrantId, PartyId, PassportId};
+use crate::domain::time::Timestamp;
 use crate::error::Result;
 
 #[derive(FromRow)]
 struct GrantRow {
-    id: String,
-    passport_id: String,
-    grantor_id: String,
-    grantee_id: String,
+    id: GrantId,
+    passport_id: PassportId,
+    grantor_id: PartyId,
+    grantee_id: PartyId,
     scopes: String,
     purpose: String,
     consent_text: String,
-    starts_at: i64,
-    ends_at: i64,
-    revoked_at: Option<i64>,
-    created_at: i64,
+    starts_at: Timestamp,
+    ends_at: Timestamp,
+    revoked_at: Option<Timestamp>,
+    created_at: Timestamp,
 }
 
 impl GrantRow {
@@ -47,12 +49,17 @@ fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
 
 impl Store {
     /// Stores a grant and logs its creation, atomically.
-    pub async fn create_grant(&self, grant: &GrantRecord, event: LogEvent, now: i64) -> Result<()> {
+    pub async fn create_grant(
+        &self,
+        grant: &GrantRecord,
+        event: LogEvent,
+        now: Timestamp,
+    ) -> Result<()> {
         let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
-            append_log_in!(tx, grant.passport_id.as_str(), event, now);
+            append_log_in!(tx, &grant.passport_id, event, now);
             sqlx::query(
                 "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -74,14 +81,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
+    pub async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>> {
         let row: Option<GrantRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(pool).await?
         });
         row.map(GrantRow::into_grant).transpose()
     }
 
-    pub async fn grants_of_passport(&self, passport_id: &str) -> Result<Vec<GrantRecord>> {
+    pub async fn grants_of_passport(&self, passport_id: &PassportId) -> Result<Vec<GrantRecord>> {
         all(with_pool!(self, pool => {
             sqlx::query_as("SELECT * FROM grants WHERE passport_id = $1 ORDER BY created_at DESC, id")
                 .bind(passport_id)
@@ -90,7 +97,7 @@ impl Store {
         }))
     }
 
-    pub async fn grants_to(&self, grantee: &str) -> Result<Vec<GrantRecord>> {
+    pub async fn grants_to(&self, grantee: &PartyId) -> Result<Vec<GrantRecord>> {
         all(with_pool!(self, pool => {
             sqlx::query_as("SELECT * FROM grants WHERE grantee_id = $1 ORDER BY created_at DESC, id")
                 .bind(grantee)
@@ -102,10 +109,10 @@ impl Store {
     /// Revokes a grant (idempotent: a revoked grant keeps its first revocation time) and logs it.
     pub async fn revoke_grant(
         &self,
-        passport_id: &str,
-        grant_id: &str,
+        passport_id: &PassportId,
+        grant_id: &GrantId,
         event: LogEvent,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<GrantRecord>> {
         let row: Option<GrantRow> = with_pool!(self, pool => {
             let _writing = self.write_guard().await;

@@ -4,7 +4,8 @@ use sqlx::FromRow;
 use wp_schemas::api::{AccessLogEntry, LogAction, Outcome};
 
 use super::{Store, with_pool};
-use crate::clock::to_datetime;
+use crate::domain::ids::{PartyId, PassportId};
+use crate::domain::time::Timestamp;
 use crate::error::Result;
 
 /// Most entries in one INSERT (11 parameters each; SQLite allows 32766 in a statement).
@@ -79,10 +80,10 @@ pub fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
 
 #[derive(FromRow)]
 struct LogRow {
-    passport_id: String,
+    passport_id: PassportId,
     seq: i64,
-    at: i64,
-    actor_id: Option<String>,
+    at: Timestamp,
+    actor_id: Option<PartyId>,
     grant_id: Option<String>,
     action: String,
     sections: String,
@@ -101,10 +102,10 @@ impl LogRow {
             .map(|s| s.parse().map_err(|_| anyhow::anyhow!("bad section in log")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AccessLogEntry {
-            passport_id: self.passport_id,
+            passport_id: self.passport_id.into(),
             seq: self.seq,
-            at: to_datetime(self.at),
-            actor: self.actor_id,
+            at: self.at.to_datetime(),
+            actor: self.actor_id.map(String::from),
             grant_id: self.grant_id,
             action: LogAction::parse(&self.action)
                 .ok_or_else(|| anyhow::anyhow!("bad log action"))?,
@@ -125,9 +126,9 @@ impl Store {
     /// A page of the log, newest first: entries with `seq < before`, optionally of one actor.
     pub async fn log_page(
         &self,
-        passport_id: &str,
+        passport_id: &PassportId,
         before: Option<i64>,
-        actor: Option<&str>,
+        actor: Option<&PartyId>,
         limit: i64,
     ) -> Result<Vec<AccessLogEntry>> {
         let rows: Vec<LogRow> = with_pool!(self, pool => {

@@ -17,6 +17,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+use crate::domain::time::Timestamp;
 use crate::error::Result;
 
 mod grants;
@@ -24,6 +25,7 @@ pub mod log;
 mod parties;
 mod passports;
 mod replay;
+mod types;
 mod writer;
 
 pub use parties::*;
@@ -130,15 +132,6 @@ async fn quick_check(pool: &SqlitePool, file: &str) -> Result<()> {
     Ok(())
 }
 
-/// `$first, $first+1, ...`: `count` numbered parameters, for `IN (...)` lists and multi-row
-/// statements built for a batch.
-pub(crate) fn numbered_params(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
     /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it).
@@ -234,7 +227,12 @@ impl Store {
     }
 
     /// Records that this database depends on a key (once).
-    pub async fn record_installation_key(&self, kid: &str, purpose: &str, now: i64) -> Result<()> {
+    pub async fn record_installation_key(
+        &self,
+        kid: &str,
+        purpose: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO installation_keys (kid, purpose, recorded_at) VALUES ($1, $2, $3) \

@@ -6,29 +6,30 @@ use wp_schemas::jose::PublicJwk;
 use wp_schemas::problem::ProblemType;
 
 use super::{Store, with_pool};
-use crate::clock::to_datetime;
+use crate::domain::ids::{Kid, PartyId};
 use crate::domain::party::RegisteredKey;
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result, ResultExt};
 
 #[derive(FromRow)]
 struct PartyRow {
-    id: String,
+    id: PartyId,
     kind: String,
     display_name: String,
     profession: Option<String>,
     registration_body: Option<String>,
     registration_number: Option<String>,
-    created_at: i64,
+    created_at: Timestamp,
 }
 
 #[derive(FromRow)]
 struct KeyRow {
-    kid: String,
-    party_id: String,
+    kid: Kid,
+    party_id: PartyId,
     kind: String,
     jwk: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
+    created_at: Timestamp,
+    revoked_at: Option<Timestamp>,
 }
 
 impl KeyRow {
@@ -67,12 +68,12 @@ impl Store {
     /// Creates a party with its first key, in one transaction.
     pub async fn create_party(
         &self,
-        id: &str,
+        id: &PartyId,
         kind: PartyKind,
         display_name: &str,
         registration: Option<&ProfessionalRegistration>,
         jwk: &PublicJwk,
-        now: i64,
+        now: Timestamp,
     ) -> Result<()> {
         let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
         let kid = jwk.thumbprint();
@@ -105,7 +106,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn party(&self, id: &str) -> Result<Option<Party>> {
+    pub async fn party(&self, id: &PartyId) -> Result<Option<Party>> {
         let (row, keys) = with_pool!(self, pool => {
             let row: Option<PartyRow> = sqlx::query_as("SELECT * FROM parties WHERE id = $1")
                 .bind(id)
@@ -137,25 +138,25 @@ impl Store {
             .map(|k| {
                 let key = k.into_key()?;
                 Ok(PartyKey {
-                    kid: key.kid,
+                    kid: key.kid.into(),
                     jwk: key.jwk,
-                    created_at: to_datetime(key.created_at),
-                    revoked_at: key.revoked_at.map(to_datetime),
+                    created_at: key.created_at.to_datetime(),
+                    revoked_at: key.revoked_at.map(Timestamp::to_datetime),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Some(Party {
-            id: row.id,
+            id: row.id.into(),
             kind: parse_kind(&row.kind)?,
             display_name: row.display_name,
             registration,
             keys,
-            created_at: to_datetime(row.created_at),
+            created_at: row.created_at.to_datetime(),
         }))
     }
 
     /// The key with this thumbprint and the party holding it.
-    pub async fn key(&self, kid: &str) -> Result<Option<RegisteredKey>> {
+    pub async fn key(&self, kid: &Kid) -> Result<Option<RegisteredKey>> {
         let row: Option<KeyRow> = with_pool!(self, pool => {
             sqlx::query_as(&format!("{KEY_COLUMNS} WHERE k.kid = $1"))
                 .bind(kid)
@@ -165,7 +166,7 @@ impl Store {
         row.map(KeyRow::into_key).transpose()
     }
 
-    pub async fn add_key(&self, party_id: &str, jwk: &PublicJwk, now: i64) -> Result<()> {
+    pub async fn add_key(&self, party_id: &PartyId, jwk: &PublicJwk, now: Timestamp) -> Result<()> {
         let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
@@ -182,7 +183,12 @@ impl Store {
     }
 
     /// Revokes a key unless it is the party's last active one (which would lock the party out).
-    pub async fn revoke_key(&self, party_id: &str, kid: &str, now: i64) -> Result<KeyRevocation> {
+    pub async fn revoke_key(
+        &self,
+        party_id: &PartyId,
+        kid: &Kid,
+        now: Timestamp,
+    ) -> Result<KeyRevocation> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;

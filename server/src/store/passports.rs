@@ -6,20 +6,22 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::log::append_log_in;
-use super::{Store, numbered_params, with_pool};
+use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
-use crate::domain::version::Head;
+use crate::domain::ids::{GrantId, PartyId, PassportId, RecordId};
+use crate::domain::time::Timestamp;
+use crate::domain::version::{AcceptedVersion, Head};
 use crate::error::{Error, Result, ResultExt};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PassportRow {
-    pub id: String,
-    pub owner_id: String,
+    pub id: PassportId,
+    pub owner_id: PartyId,
     pub seq: i64,
     pub head: String,
-    pub created_at: i64,
-    pub erased_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub erased_at: Option<Timestamp>,
     /// The wrapped data key (master key id, wrapped key), when read with the access context.
     #[sqlx(skip)]
     pub wrapped_key: Option<(String, Vec<u8>)>,
@@ -28,58 +30,61 @@ pub struct PassportRow {
 /// Everything a request on a passport needs to be decided, read in one statement.
 #[derive(FromRow)]
 struct ContextRow {
-    id: String,
-    owner_id: String,
+    id: PassportId,
+    owner_id: PartyId,
     seq: i64,
     head: String,
-    created_at: i64,
-    erased_at: Option<i64>,
+    created_at: Timestamp,
+    erased_at: Option<Timestamp>,
     master_kid: Option<String>,
     wrapped_key: Option<Vec<u8>>,
-    g_id: Option<String>,
-    g_passport_id: Option<String>,
-    g_grantor_id: Option<String>,
-    g_grantee_id: Option<String>,
+    g_id: Option<GrantId>,
+    g_passport_id: Option<PassportId>,
+    g_grantor_id: Option<PartyId>,
+    g_grantee_id: Option<PartyId>,
     g_scopes: Option<String>,
     g_purpose: Option<String>,
     g_consent_text: Option<String>,
-    g_starts_at: Option<i64>,
-    g_ends_at: Option<i64>,
-    g_revoked_at: Option<i64>,
-    g_created_at: Option<i64>,
+    g_starts_at: Option<Timestamp>,
+    g_ends_at: Option<Timestamp>,
+    g_revoked_at: Option<Timestamp>,
+    g_created_at: Option<Timestamp>,
 }
 
 /// A stored version; `sealed` is its JWS encrypted with the passport's data key.
 #[derive(Debug, Clone, FromRow)]
 pub struct VersionRow {
-    pub record_id: String,
+    pub record_id: RecordId,
     pub version: i64,
     pub seq: i64,
-    pub section: String,
-    pub author_id: String,
+    #[sqlx(try_from = "String")]
+    pub section: Section,
+    pub author_id: PartyId,
     pub hash: String,
     pub deleted: bool,
     pub sealed: Vec<u8>,
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 #[derive(FromRow)]
 struct HeadRow {
-    section: String,
+    #[sqlx(try_from = "String")]
+    section: Section,
     head_version: i64,
     head_hash: String,
     deleted: bool,
 }
 
-/// A version ready to be stored.
+/// A version ready to be stored: an accepted version, sealed with the passport's data key.
 pub struct NewVersion<'a> {
-    pub record_id: &'a str,
-    pub section: Section,
-    pub version: i64,
-    pub author: &'a str,
-    pub hash: &'a str,
-    pub deleted: bool,
-    pub sealed: Vec<u8>,
+    version: &'a AcceptedVersion,
+    sealed: Vec<u8>,
+}
+
+impl<'a> NewVersion<'a> {
+    pub fn new(version: &'a AcceptedVersion, sealed: Vec<u8>) -> Self {
+        NewVersion { version, sealed }
+    }
 }
 
 /// Why a version was not appended.
@@ -104,23 +109,18 @@ impl From<sqlx::Error> for AppendError {
     }
 }
 
-fn parse_section(text: &str) -> Result<Section> {
-    text.parse()
-        .map_err(|_| anyhow::anyhow!("bad section {text} in store").into())
-}
-
 const VERSION_COLUMNS: &str = "v.record_id, v.version, v.seq, v.section, v.author_id, v.hash, v.deleted, v.sealed, v.created_at";
 
 impl Store {
     /// Creates a passport with its wrapped data key and logs it, atomically.
     pub async fn create_passport(
         &self,
-        id: &str,
-        owner: &str,
+        id: &PassportId,
+        owner: &PartyId,
         master_kid: &str,
         wrapped_key: &[u8],
         event: LogEvent,
-        now: i64,
+        now: Timestamp,
     ) -> Result<()> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
@@ -130,8 +130,8 @@ impl Store {
             )
             .bind(id)
             .bind(owner)
-            .bind(history_genesis(id))
-            .bind(log_genesis(id))
+            .bind(history_genesis(id.as_str()))
+            .bind(log_genesis(id.as_str()))
             .bind(now)
             .execute(&mut *tx)
             .await
@@ -148,7 +148,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn passport(&self, id: &str) -> Result<Option<PassportRow>> {
+    pub async fn passport(&self, id: &PassportId) -> Result<Option<PassportRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as("SELECT id, owner_id, seq, head, created_at, erased_at FROM passports WHERE id = $1")
                 .bind(id)
@@ -161,8 +161,8 @@ impl Store {
     /// now: one statement, because every authorised request starts here.
     pub async fn access_context(
         &self,
-        passport_id: &str,
-        grant_id: Option<&str>,
+        passport_id: &PassportId,
+        grant_id: Option<&GrantId>,
     ) -> Result<Option<(PassportRow, Option<GrantRecord>)>> {
         let row: Option<ContextRow> = with_pool!(self, pool => {
             sqlx::query_as(
@@ -189,6 +189,9 @@ impl Store {
             r.g_scopes,
             r.g_purpose,
             r.g_consent_text,
+            r.g_starts_at,
+            r.g_ends_at,
+            r.g_created_at,
         ) {
             (
                 Some(id),
@@ -198,6 +201,9 @@ impl Store {
                 Some(scopes),
                 Some(purpose),
                 Some(consent_text),
+                Some(starts_at),
+                Some(ends_at),
+                Some(created_at),
             ) => Some(GrantRecord {
                 scopes: serde_json::from_str(&scopes).map_err(anyhow::Error::from)?,
                 id,
@@ -206,10 +212,10 @@ impl Store {
                 grantee,
                 purpose,
                 consent_text,
-                starts_at: r.g_starts_at.unwrap_or_default(),
-                ends_at: r.g_ends_at.unwrap_or_default(),
+                starts_at,
+                ends_at,
                 revoked_at: r.g_revoked_at,
-                created_at: r.g_created_at.unwrap_or_default(),
+                created_at,
             }),
             _ => None,
         };
@@ -225,8 +231,8 @@ impl Store {
         Ok(Some((passport, grant)))
     }
 
-    pub async fn passport_of_owner(&self, owner: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> = with_pool!(self, pool => {
+    pub async fn passport_of_owner(&self, owner: &PartyId) -> Result<Option<PassportId>> {
+        let row: Option<(PassportId,)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT id FROM passports WHERE owner_id = $1 AND erased_at IS NULL")
                 .bind(owner)
                 .fetch_optional(pool)
@@ -236,7 +242,10 @@ impl Store {
     }
 
     /// The passport's wrapped data key: (master key id, wrapped key).
-    pub async fn wrapped_data_key(&self, passport_id: &str) -> Result<Option<(String, Vec<u8>)>> {
+    pub async fn wrapped_data_key(
+        &self,
+        passport_id: &PassportId,
+    ) -> Result<Option<(String, Vec<u8>)>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as("SELECT master_kid, wrapped_key FROM passport_keys WHERE passport_id = $1")
                 .bind(passport_id)
@@ -245,7 +254,11 @@ impl Store {
         }))
     }
 
-    pub async fn record_head(&self, passport_id: &str, record_id: &str) -> Result<Option<Head>> {
+    pub async fn record_head(
+        &self,
+        passport_id: &PassportId,
+        record_id: &RecordId,
+    ) -> Result<Option<Head>> {
         let row: Option<HeadRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT section, head_version, head_hash, deleted FROM records WHERE passport_id = $1 AND id = $2")
                 .bind(passport_id)
@@ -253,22 +266,19 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        row.map(|r| {
-            Ok(Head {
-                section: parse_section(&r.section)?,
-                version: r.head_version,
-                hash: r.head_hash,
-                deleted: r.deleted,
-            })
-        })
-        .transpose()
+        Ok(row.map(|r| Head {
+            section: r.section,
+            version: r.head_version,
+            hash: r.head_hash,
+            deleted: r.deleted,
+        }))
     }
 
     /// The head version of one record.
     pub async fn head_version(
         &self,
-        passport_id: &str,
-        record_id: &str,
+        passport_id: &PassportId,
+        record_id: &RecordId,
     ) -> Result<Option<VersionRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&format!(
@@ -284,35 +294,40 @@ impl Store {
     }
 
     /// The head version of every live (not deleted) record, in sequence order.
-    pub async fn live_heads(&self, passport_id: &str) -> Result<Vec<VersionRow>> {
+    pub async fn live_heads(&self, passport_id: &PassportId) -> Result<Vec<VersionRow>> {
         self.live_heads_in(passport_id, &Section::ALL).await
     }
 
     /// The same, in the given sections only: rows a caller may not see are never read.
     pub async fn live_heads_in(
         &self,
-        passport_id: &str,
+        passport_id: &PassportId,
         sections: &[Section],
     ) -> Result<Vec<VersionRow>> {
         if sections.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
-             ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
-             WHERE r.passport_id = $1 AND r.deleted = FALSE AND r.section IN ({}) ORDER BY v.seq",
-            numbered_params(2, sections.len())
-        );
         Ok(with_pool!(self, pool => {
-            let mut query = sqlx::query_as(&sql).bind(passport_id);
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {VERSION_COLUMNS} FROM records r JOIN record_versions v \
+                 ON v.passport_id = r.passport_id AND v.record_id = r.id AND v.version = r.head_version \
+                 WHERE r.deleted = FALSE AND r.passport_id = "
+            ));
+            query.push_bind(passport_id).push(" AND r.section IN (");
+            let mut list = query.separated(", ");
             for section in sections {
-                query = query.bind(section.as_str());
+                list.push_bind(section.as_str());
             }
-            query.fetch_all(pool).await?
+            query.push(") ORDER BY v.seq");
+            query.build_query_as().fetch_all(pool).await?
         }))
     }
 
-    pub async fn history(&self, passport_id: &str, record_id: &str) -> Result<Vec<VersionRow>> {
+    pub async fn history(
+        &self,
+        passport_id: &PassportId,
+        record_id: &RecordId,
+    ) -> Result<Vec<VersionRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&format!(
                 "SELECT {VERSION_COLUMNS} FROM record_versions v WHERE v.passport_id = $1 AND v.record_id = $2 ORDER BY v.version"
@@ -327,7 +342,7 @@ impl Store {
     /// Versions after sequence number `since`, oldest first, at most `limit`.
     pub async fn versions_since(
         &self,
-        passport_id: &str,
+        passport_id: &PassportId,
         since: i64,
         limit: i64,
     ) -> Result<Vec<VersionRow>> {
@@ -352,13 +367,14 @@ impl Store {
     /// (a refused write rolls its increment back).
     pub async fn append_version(
         &self,
-        passport_id: &str,
+        passport_id: &PassportId,
         new: NewVersion<'_>,
         expected: Option<&Head>,
         max_records: i64,
         event: LogEvent,
-        now: i64,
+        now: Timestamp,
     ) -> Result<i64, AppendError> {
+        let (v, sealed) = (new.version, &new.sealed);
         let seq = with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
@@ -382,11 +398,11 @@ impl Store {
                      ON CONFLICT (passport_id, id) DO NOTHING",
                 )
                 .bind(passport_id)
-                .bind(new.record_id)
-                .bind(new.section.as_str())
-                .bind(new.version)
-                .bind(new.hash)
-                .bind(new.deleted)
+                .bind(v.record())
+                .bind(v.section().as_str())
+                .bind(v.version())
+                .bind(v.hash())
+                .bind(v.deleted())
                 .bind(max_records)
                 .execute(&mut *tx)
                 .await?,
@@ -395,10 +411,10 @@ impl Store {
                      WHERE passport_id = $1 AND id = $2 AND head_version = $6 AND head_hash = $7",
                 )
                 .bind(passport_id)
-                .bind(new.record_id)
-                .bind(new.version)
-                .bind(new.hash)
-                .bind(new.deleted)
+                .bind(v.record())
+                .bind(v.version())
+                .bind(v.hash())
+                .bind(v.deleted())
                 .bind(e.version)
                 .bind(&e.hash)
                 .execute(&mut *tx)
@@ -409,7 +425,7 @@ impl Store {
                 // Either another writer got there first, or (for a new record) the passport is full.
                 let exists: Option<(i64,)> = sqlx::query_as("SELECT head_version FROM records WHERE passport_id = $1 AND id = $2")
                     .bind(passport_id)
-                    .bind(new.record_id)
+                    .bind(v.record())
                     .fetch_optional(&mut *tx)
                     .await?;
                 if expected.is_none() && exists.is_none() {
@@ -422,14 +438,14 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(passport_id)
-            .bind(new.record_id)
-            .bind(new.version)
+            .bind(v.record())
+            .bind(v.version())
             .bind(seq)
-            .bind(new.section.as_str())
-            .bind(new.author)
-            .bind(new.hash)
-            .bind(new.deleted)
-            .bind(&new.sealed)
+            .bind(v.section().as_str())
+            .bind(v.author())
+            .bind(v.hash())
+            .bind(v.deleted())
+            .bind(sealed)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -437,7 +453,7 @@ impl Store {
             crate::insert_log_entries!(tx, entries);
             sqlx::query("UPDATE passports SET head = $2, log_head = $3 WHERE id = $1")
                 .bind(passport_id)
-                .bind(history_next(&history_head, new.hash))
+                .bind(history_next(&history_head, v.hash()))
                 .bind(&entries[0].hash)
                 .execute(&mut *tx)
                 .await?;
@@ -449,7 +465,7 @@ impl Store {
 
     /// Erases a passport: destroys its data key (crypto-shredding), then deletes its records,
     /// grants and log. The passport row stays, marked erased, so that later requests get 410.
-    pub async fn erase_passport(&self, passport_id: &str, now: i64) -> Result<bool> {
+    pub async fn erase_passport(&self, passport_id: &PassportId, now: Timestamp) -> Result<bool> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;

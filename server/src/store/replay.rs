@@ -1,11 +1,12 @@
 //! One-time identifiers (assertion and DPoP proof `jti`s), shared by every server instance.
 
 use super::{Store, with_pool};
+use crate::domain::time::Timestamp;
 use crate::error::Result;
 
 impl Store {
     /// Records `jti` as used until `expires_at`. Returns false if it was already used: a replay.
-    pub async fn use_jti(&self, jti: &str, expires_at: i64) -> Result<bool> {
+    pub async fn use_jti(&self, jti: &str, expires_at: Timestamp) -> Result<bool> {
         let inserted = with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             sqlx::query("INSERT INTO used_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
@@ -19,7 +20,7 @@ impl Store {
     }
 
     /// Forgets ids that could no longer be accepted anyway (their proof or assertion expired).
-    pub async fn purge_expired_jtis(&self, now: i64) -> Result<u64> {
+    pub async fn purge_expired_jtis(&self, now: Timestamp) -> Result<u64> {
         Ok(with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             sqlx::query("DELETE FROM used_jtis WHERE expires_at < $1")

@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use wp_schemas::api::AccessLogEntry;
 
-use super::{Store, numbered_params, with_pool};
+use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
+use crate::domain::ids::{Kid, PartyId, PassportId};
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
 /// Most writes in one batch (SQLite allows 32766 parameters; a log entry takes 11).
@@ -21,17 +23,17 @@ const MAX_BATCH: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Admission {
     pub jti: String,
-    pub expires_at: i64,
-    pub kid: String,
-    pub party_id: String,
+    pub expires_at: Timestamp,
+    pub kid: Kid,
+    pub party_id: PartyId,
 }
 
 /// An event to append to a passport's access log.
 #[derive(Debug, Clone)]
 pub struct Append {
-    pub passport_id: String,
+    pub passport_id: PassportId,
     pub event: LogEvent,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 enum Job {
@@ -63,16 +65,16 @@ impl Writer {
     pub async fn admit(
         &self,
         jti: String,
-        expires_at: i64,
-        kid: &str,
-        party_id: &str,
+        expires_at: Timestamp,
+        kid: &Kid,
+        party_id: &PartyId,
     ) -> Result<bool> {
         let (reply, answer) = oneshot::channel();
         let job = Admission {
             jti,
             expires_at,
-            kid: kid.to_owned(),
-            party_id: party_id.to_owned(),
+            kid: kid.clone(),
+            party_id: party_id.clone(),
         };
         self.jobs
             .send(Job::Admit(job, reply))
@@ -84,13 +86,13 @@ impl Writer {
     /// Appends an event to a passport's access log; answers once it is committed.
     pub async fn log(
         &self,
-        passport_id: &str,
+        passport_id: &PassportId,
         event: LogEvent,
-        now: i64,
+        now: Timestamp,
     ) -> Result<AccessLogEntry> {
         let (reply, answer) = oneshot::channel();
         let job = Append {
-            passport_id: passport_id.to_owned(),
+            passport_id: passport_id.clone(),
             event,
             now,
         };
@@ -205,30 +207,23 @@ impl Store {
     /// Run on its own (not in the log transaction) so that it holds no row lock while waiting
     /// on another instance's insert of the same `jti`.
     async fn admit_statement(&self, jobs: &[&Admission]) -> Result<Vec<Result<bool>>> {
-        let values = (0..jobs.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * i + 1,
-                    4 * i + 2,
-                    4 * i + 3,
-                    4 * i + 4
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO used_jtis (jti, expires_at) SELECT v.column1, v.column2 FROM (VALUES {values}) AS v \
-             WHERE EXISTS (SELECT 1 FROM party_keys k WHERE k.kid = v.column3 AND k.party_id = v.column4 AND k.revoked_at IS NULL) \
-             ON CONFLICT (jti) DO NOTHING RETURNING jti"
-        );
         let rows: Vec<(String,)> = with_pool!(self, pool => {
             let _writing = self.write_guard().await;
-            let mut query = sqlx::query_as(&sql);
-            for job in jobs {
-                query = query.bind(&job.jti).bind(job.expires_at).bind(&job.kid).bind(&job.party_id);
-            }
-            query.fetch_all(pool).await?
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO used_jtis (jti, expires_at) SELECT v.column1, v.column2 FROM (",
+            );
+            query.push_values(jobs, |mut row, job| {
+                row.push_bind(&job.jti)
+                    .push_bind(job.expires_at)
+                    .push_bind(&job.kid)
+                    .push_bind(&job.party_id);
+            });
+            query.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM party_keys k WHERE k.kid = v.column3 \
+                 AND k.party_id = v.column4 AND k.revoked_at IS NULL) \
+                 ON CONFLICT (jti) DO NOTHING RETURNING jti",
+            );
+            query.build_query_as().fetch_all(pool).await?
         });
         let admitted: HashSet<String> = rows.into_iter().map(|r| r.0).collect();
         Ok(jobs.iter().map(|j| Ok(admitted.contains(&j.jti))).collect())
@@ -241,13 +236,14 @@ impl Store {
     }
 
     async fn append_transaction(&self, jobs: &[Append]) -> Result<Vec<Result<AccessLogEntry>>> {
-        let mut by_passport: BTreeMap<&str, Vec<&Append>> = BTreeMap::new();
+        let mut by_passport: BTreeMap<&PassportId, Vec<&Append>> = BTreeMap::new();
         for job in jobs {
             by_passport.entry(&job.passport_id).or_default().push(job);
         }
         let mut written = self.write_appends(&by_passport).await?;
         // Entries come back per passport in the order their jobs were given.
-        let mut entries: BTreeMap<&str, std::vec::IntoIter<AccessLogEntry>> = BTreeMap::new();
+        let mut entries: BTreeMap<&PassportId, std::vec::IntoIter<AccessLogEntry>> =
+            BTreeMap::new();
         for pid in by_passport.keys() {
             if let Some(list) = written.remove(*pid) {
                 entries.insert(pid, list.into_iter());
@@ -257,7 +253,7 @@ impl Store {
             .iter()
             .map(|job| {
                 entries
-                    .get_mut(job.passport_id.as_str())
+                    .get_mut(&job.passport_id)
                     .and_then(Iterator::next)
                     .ok_or_else(|| {
                         Error::client(
@@ -273,54 +269,56 @@ impl Store {
     /// instances' batches can never wait on each other in a cycle.
     async fn write_appends(
         &self,
-        by_passport: &BTreeMap<&str, Vec<&Append>>,
-    ) -> Result<BTreeMap<String, Vec<AccessLogEntry>>> {
-        let mut written: BTreeMap<String, Vec<AccessLogEntry>> = BTreeMap::new();
+        by_passport: &BTreeMap<&PassportId, Vec<&Append>>,
+    ) -> Result<BTreeMap<PassportId, Vec<AccessLogEntry>>> {
+        let mut written: BTreeMap<PassportId, Vec<AccessLogEntry>> = BTreeMap::new();
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
-            let ids: Vec<&str> = by_passport.keys().copied().collect();
             if matches!(self, Store::Postgres(_)) {
                 // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR UPDATE),
                 // so that batches of several instances never wait on each other in a cycle.
-                let sql = format!(
-                    "SELECT id FROM passports WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                    numbered_params(1, ids.len())
-                );
-                let mut lock = sqlx::query(&sql);
-                for id in &ids {
-                    lock = lock.bind(*id);
+                let mut lock = sqlx::QueryBuilder::new("SELECT id FROM passports WHERE id IN (");
+                let mut list = lock.separated(", ");
+                for pid in by_passport.keys() {
+                    list.push_bind(*pid);
                 }
-                lock.execute(&mut *tx).await?;
+                lock.push(") ORDER BY id FOR UPDATE");
+                lock.build().execute(&mut *tx).await?;
             }
             // Claim each passport's next log sequence numbers, and read its chain head, at once.
-            let cases = (0..ids.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(" ");
-            let list = (0..ids.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
-            let sql = format!(
-                "UPDATE passports SET log_seq = log_seq + CASE id {cases} END \
-                 WHERE id IN ({list}) AND erased_at IS NULL RETURNING id, log_seq, log_head"
-            );
-            let mut claim = sqlx::query_as(&sql);
+            let mut claim = sqlx::QueryBuilder::new("UPDATE passports SET log_seq = log_seq + CASE id");
             for (pid, jobs) in by_passport {
-                claim = claim.bind(*pid).bind(jobs.len() as i64);
+                claim.push(" WHEN ").push_bind(*pid).push(" THEN ").push_bind(jobs.len() as i64);
             }
-            let claimed: Vec<(String, i64, String)> = claim.fetch_all(&mut *tx).await?;
+            claim.push(" END WHERE erased_at IS NULL AND id IN (");
+            let mut list = claim.separated(", ");
+            for pid in by_passport.keys() {
+                list.push_bind(*pid);
+            }
+            claim.push(") RETURNING id, log_seq, log_head");
+            let claimed: Vec<(PassportId, i64, String)> =
+                claim.build_query_as().fetch_all(&mut *tx).await?;
             for (pid, last, head) in claimed {
-                let Some(jobs) = by_passport.get(pid.as_str()) else { continue };
+                let Some(jobs) = by_passport.get(&pid) else { continue };
                 let first = last - jobs.len() as i64 + 1;
                 let events = jobs.iter().map(|job| (job.event.clone(), job.now));
                 let entries = crate::domain::audit::chain(&pid, first, head, events);
                 written.insert(pid, entries);
             }
             if !written.is_empty() {
-                let cases = (0..written.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(" ");
-                let list = (0..written.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
-                let sql = format!("UPDATE passports SET log_head = CASE id {cases} END WHERE id IN ({list})");
-                let mut heads = sqlx::query(&sql);
+                let mut heads = sqlx::QueryBuilder::new("UPDATE passports SET log_head = CASE id");
                 for (pid, entries) in &written {
-                    heads = heads.bind(pid).bind(&entries.last().expect("one entry at least").hash);
+                    let hash = &entries.last().expect("one entry at least").hash;
+                    heads.push(" WHEN ").push_bind(pid).push(" THEN ").push_bind(hash);
                 }
-                heads.execute(&mut *tx).await?;
+                heads.push(" END WHERE id IN (");
+                let mut list = heads.separated(", ");
+                for pid in written.keys() {
+                    list.push_bind(pid);
+                }
+                heads.push(")");
+                heads.build().execute(&mut *tx).await?;
             }
             let all: Vec<&AccessLogEntry> = written.values().flatten().collect();
             crate::insert_log_entries!(tx, all);

@@ -236,7 +236,7 @@ impl<'a> Bench<'a> {
                     for (pid, _, _) in &w.targets {
                         let p = self
                             .store
-                            .passport(pid)
+                            .passport(&wp_tests::id(pid))
                             .await
                             .map_err(|e| anyhow::anyhow!("{e}"))?
                             .context("a seeded passport is gone")?;
@@ -266,7 +266,7 @@ impl<'a> Bench<'a> {
                     for (pid, _, rid) in &w.targets {
                         let head = self
                             .store
-                            .record_head(pid, rid)
+                            .record_head(&wp_tests::id(pid), &wp_tests::id(rid))
                             .await
                             .map_err(|e| anyhow::anyhow!("{e}"))?
                             .context("a seeded record is gone")?;

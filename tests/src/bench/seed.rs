@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::time::Instant;
+use wp_tests::{Timestamp, id};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -228,7 +229,8 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn log(&mut self, event: LogEvent) {
         let head = std::mem::take(&mut self.log_head);
-        let entries = chain(&self.pid, self.log_seq + 1, head, [(event, self.now)]);
+        let at = Timestamp::from_secs(self.now);
+        let entries = chain(&id(&self.pid), self.log_seq + 1, head, [(event, at)]);
         self.log_seq += 1;
         self.log_head.clone_from(&entries[0].hash);
         self.chunk.log.extend(entries);
@@ -269,7 +271,14 @@ impl Writer<'_> {
             section: section.as_str(),
             author: author.id.clone(),
             hash: hash.clone(),
-            sealed: vault::seal(self.master, &self.key, &self.pid, record, version, &jws),
+            sealed: vault::seal(
+                self.master,
+                &self.key,
+                &id(&self.pid),
+                &id(record),
+                version,
+                &jws,
+            ),
         });
         let reason = if grant.is_some() {
             "active grant"
@@ -277,8 +286,8 @@ impl Writer<'_> {
             "owner"
         };
         self.log(LogEvent::allowed(
-            &author.id,
-            grant,
+            &id(&author.id),
+            grant.map(id).as_ref(),
             LogAction::VersionWritten,
             vec![section],
             reason,
@@ -325,9 +334,9 @@ fn passport(
         jwk: serde_json::to_string(owner.key.public_jwk()).expect("jwk"),
     });
     let pid = uuid::Uuid::new_v4().to_string();
-    let (master_kid, wrapped) = master.new_data_key(&pid);
+    let (master_kid, wrapped) = master.new_data_key(&id(&pid));
     let key = master
-        .unwrap(&master_kid, &pid, &wrapped)
+        .unwrap(&master_kid, &id(&pid), &wrapped)
         .expect("a fresh data key unwraps");
     let mut w = Writer {
         master,
@@ -341,7 +350,7 @@ fn passport(
         chunk,
     };
     w.log(LogEvent::allowed(
-        &owner.id,
+        &id(&owner.id),
         None,
         LogAction::PassportCreated,
         vec![],
@@ -368,8 +377,8 @@ fn passport(
                 scopes: serde_json::to_string(&scopes).expect("scopes"),
             });
             w.log(LogEvent::allowed(
-                &owner.id,
-                Some(id),
+                &wp_tests::id(&owner.id),
+                Some(&wp_tests::id(id)),
                 LogAction::GrantCreated,
                 sections,
                 "owner",
@@ -620,12 +629,12 @@ async fn grantees(
         };
         store
             .create_party(
-                &actor.id,
+                &id(&actor.id),
                 kind,
                 &name,
                 registration.as_ref(),
                 actor.key.public_jwk(),
-                now,
+                Timestamp::from_secs(now),
             )
             .await
             .map_err(|e| anyhow::anyhow!("creating a grantee: {e}"))?;
@@ -661,7 +670,7 @@ pub async fn seed(
     config: &SeedConfig,
 ) -> anyhow::Result<Seeded> {
     let started = Instant::now();
-    let now = wp_server::clock::now();
+    let now = wp_server::clock::now().secs();
     std::fs::create_dir_all(data_dir)?;
     let master = Arc::new(
         MasterKeys::load_or_create(&data_dir.join("master-keys.json")).context("master keys")?,

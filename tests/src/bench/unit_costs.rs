@@ -84,7 +84,7 @@ pub async fn measure(store: &Store, s: &Sample<'_>, n: usize) -> anyhow::Result<
                 passport: s.passport.to_owned(),
                 seq: 1,
                 head: "x".repeat(43),
-                iat: now,
+                iat: now.secs(),
             },
         ))
     })
@@ -93,32 +93,33 @@ pub async fn measure(store: &Store, s: &Sample<'_>, n: usize) -> anyhow::Result<
         what: "one Ed25519 signature (josekit), as a sync's checkpoint",
         mean_us: us,
     });
-    let rows = store.live_heads(s.passport).await.map_err(e)?;
+    let passport: wp_tests::PassportId = wp_tests::id(s.passport);
+    let rows = store.live_heads(&passport).await.map_err(e)?;
     let row = rows
         .first()
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("an empty passport"))?;
-    let key = vault::data_key(store, &master, s.passport)
+    let key = vault::data_key(store, &master, &passport)
         .await
         .map_err(e)?
         .ok_or_else(|| anyhow::anyhow!("no data key"))?;
     let us = time(n, |_| {
         let row = row.clone();
-        let key = &key;
-        async move { vault::open(key, s.passport, row).map_err(e) }
+        let (key, passport) = (&key, &passport);
+        async move { vault::open(key, passport, row).map_err(e) }
     })
     .await?;
     costs.push(UnitCost {
         what: "one version decrypted (AES-256-GCM)",
         mean_us: us,
     });
-    let us = time(n, |_| async { store.passport(s.passport).await.map_err(e) }).await?;
+    let us = time(n, |_| async { store.passport(&passport).await.map_err(e) }).await?;
     costs.push(UnitCost {
         what: "one SELECT by primary key (store.passport)",
         mean_us: us,
     });
     let us = time(n, |_| async {
-        store.live_heads(s.passport).await.map_err(e)
+        store.live_heads(&passport).await.map_err(e)
     })
     .await?;
     costs.push(UnitCost {
