@@ -6,14 +6,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use wp_schemas::api::PartyKind;
 use wp_schemas::problem::ProblemType;
 
 use super::AppState;
-use crate::clock;
-use crate::domain::auth::{self, ConsentClaim};
-use crate::domain::ids::{Kid, PartyId};
 use crate::error::Error;
+pub use crate::service::Caller;
+use crate::service::caller::Credentials;
 
 /// A JSON body. Refuses other media types (415), bodies over the limit (413), and bodies that do
 /// not match the type, naming the field that failed (422).
@@ -120,18 +118,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The authenticated caller: a valid access token, sent with the DPoP scheme, with a fresh,
-/// unreplayed DPoP proof for this request by the key the token is bound to, whose key is still
-/// registered and not revoked.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub party_id: PartyId,
-    pub kind: PartyKind,
-    pub jkt: Kid,
-    /// Present when the token is a consent token.
-    pub consent: Option<ConsentClaim>,
-}
-
 /// The single value of a header that must appear once.
 fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
     let mut values = headers.get_all(name).iter();
@@ -157,61 +143,25 @@ pub fn dpop_header(headers: &HeaderMap) -> Result<&str, Error> {
     }
 }
 
+/// The authenticated caller ([`Caller::authenticate`]), from the request's one `Authorization`
+/// header and one `DPoP` proof.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let now = clock::now();
         let authorization = single_header(&parts.headers, "authorization")
-            .map_err(|()| {
-                Error::client(
-                    ProblemType::InvalidToken,
-                    "one Authorization header, please",
-                )
-            })?
-            .ok_or_else(|| {
-                Error::client(
-                    ProblemType::InvalidToken,
-                    "the request carries no access token",
-                )
-            })?;
-        let token = match authorization.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") => token.trim(),
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("bearer") => {
-                return Err(Error::client(
-                    ProblemType::InvalidToken,
-                    "tokens are DPoP-bound: use the DPoP scheme with a DPoP proof",
-                ));
-            }
-            _ => {
-                return Err(Error::client(
-                    ProblemType::InvalidToken,
-                    "unsupported authorization scheme",
-                ));
-            }
+            .map_err(|()| invalid_token("one Authorization header, please"))?
+            .ok_or_else(|| invalid_token("the request carries no access token"))?;
+        let credentials = Credentials {
+            authorization,
+            dpop: dpop_header(&parts.headers),
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
         };
-        let claims = state.verify_token(token, now)?;
-        let htu = format!("{}{}", state.issuer, parts.uri.path());
-        let proof = auth::verify_dpop(
-            dpop_header(&parts.headers)?,
-            parts.method.as_str(),
-            &htu,
-            Some(token),
-            now,
-        )?;
-        if proof.jkt != claims.cnf.jkt {
-            return Err(Error::client(
-                ProblemType::InvalidDpopProof,
-                "the proof is not signed by the key the token is bound to",
-            ));
-        }
-        let party_id = auth::subject_of(&claims)?;
-        state.check_key_and_proof(&party_id, &proof).await?;
-        Ok(Caller {
-            consent: auth::consent_of(&claims)?,
-            party_id,
-            kind: claims.party_kind,
-            jkt: proof.jkt,
-        })
+        Caller::authenticate(state, credentials).await
     }
+}
+
+fn invalid_token(why: &str) -> Error {
+    Error::client(ProblemType::InvalidToken, why.to_owned())
 }

@@ -1,68 +1,25 @@
-//! Parties: employee self-registration, admin enrolment, keys.
+//! Parties: employee self-registration, admin enrolment, keys (`service::parties`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use wp_schemas::api::{AddKey, EnrolParty, Me, Party, PartyKind, RegisterEmployee};
-use wp_schemas::jose::PublicJwk;
-use wp_schemas::problem::ProblemType;
+use wp_schemas::api::{AddKey, EnrolParty, Me, Party, RegisterEmployee};
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Caller};
-use crate::clock;
 use crate::domain::ids::{Kid, PartyId};
-use crate::domain::party;
-use crate::domain::time::Timestamp;
-use crate::error::{Error, Result};
-use crate::store::KeyRevocation;
-
-impl AppState {
-    /// Checks a proof of possession of `jwk` sent to `path`, once only.
-    async fn check_key_proof(
-        &self,
-        jwk: &PublicJwk,
-        proof: &str,
-        path: &str,
-        now: Timestamp,
-    ) -> Result<()> {
-        let claims = party::verify_key_proof(jwk, proof, &format!("{}{path}", self.issuer), now)?;
-        let jti = format!("proof:{}:{}", jwk.thumbprint(), claims.jti);
-        let until = Timestamp::from_secs(claims.exp);
-        if !self.store.use_jti(&jti, until).await? {
-            return Err(Error::client(
-                ProblemType::InvalidKeyProof,
-                "the proof was already used",
-            ));
-        }
-        Ok(())
-    }
-
-    async fn party_or_404(&self, id: &PartyId) -> Result<Party> {
-        self.store
-            .party(id)
-            .await?
-            .ok_or_else(|| Error::not_found("no such party"))
-    }
-}
+use crate::error::Result;
+use crate::service::parties;
 
 /// `POST /v1/parties`: an employee registers with a key they prove they hold.
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RegisterEmployee>,
 ) -> Result<(StatusCode, Json<Party>)> {
-    let now = clock::now();
-    let name = party::display_name(&req.display_name)?;
-    let jwk = party::public_key(&req.jwk)?;
-    state
-        .check_key_proof(&jwk, &req.proof, "/v1/parties", now)
-        .await?;
-    let id = PartyId::random();
-    state
-        .store
-        .create_party(&id, PartyKind::Employee, &name, None, &jwk, now)
-        .await?;
-    tracing::info!(party = %id, "employee registered");
-    Ok((StatusCode::CREATED, Json(state.party_or_404(&id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(parties::register(&state, req).await?),
+    ))
 }
 
 /// `POST /v1/admin/parties`: an admin enrols an employer, a professional or an admin.
@@ -71,25 +28,13 @@ pub async fn enrol(
     caller: Caller,
     ApiJson(req): ApiJson<EnrolParty>,
 ) -> Result<(StatusCode, Json<Party>)> {
-    if caller.kind != PartyKind::Admin || caller.consent.is_some() {
-        return Err(Error::forbidden("only an admin enrols parties"));
-    }
-    let now = clock::now();
-    let name = party::display_name(&req.display_name)?;
-    let jwk = party::public_key(&req.jwk)?;
-    let registration = party::registration(req.kind, req.registration)?;
-    let id = PartyId::random();
-    state
-        .store
-        .create_party(&id, req.kind, &name, registration.as_ref(), &jwk, now)
-        .await?;
-    tracing::info!(party = %id, kind = req.kind.as_str(), by = %caller.party_id, "party enrolled");
-    Ok((StatusCode::CREATED, Json(state.party_or_404(&id).await?)))
+    let party = parties::enrol(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(party)))
 }
 
 /// `GET /v1/me`: the caller's party and passport.
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>> {
-    let party = state.party_or_404(&caller.party_id).await?;
+    let party = parties::party_or_404(&state, &caller.party_id).await?;
     let passport_id = state.store.passport_of_owner(&caller.party_id).await?;
     Ok(Json(Me {
         party,
@@ -104,14 +49,7 @@ pub async fn get(
     _caller: Caller,
     ApiPath(party_id): ApiPath<PartyId>,
 ) -> Result<Json<Party>> {
-    Ok(Json(state.party_or_404(&party_id).await?))
-}
-
-fn require_self(caller: &Caller, party_id: &PartyId) -> Result<()> {
-    if caller.party_id != *party_id || caller.consent.is_some() {
-        return Err(Error::forbidden("a party manages only its own keys"));
-    }
-    Ok(())
+    Ok(Json(parties::party_or_404(&state, &party_id).await?))
 }
 
 /// `POST /v1/parties/{id}/keys`: add a key (rotation).
@@ -121,22 +59,8 @@ pub async fn add_key(
     ApiPath(party_id): ApiPath<PartyId>,
     ApiJson(req): ApiJson<AddKey>,
 ) -> Result<(StatusCode, Json<Party>)> {
-    require_self(&caller, &party_id)?;
-    let now = clock::now();
-    let jwk = party::public_key(&req.jwk)?;
-    state
-        .check_key_proof(
-            &jwk,
-            &req.proof,
-            &format!("/v1/parties/{party_id}/keys"),
-            now,
-        )
-        .await?;
-    state.store.add_key(&party_id, &jwk, now).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(state.party_or_404(&party_id).await?),
-    ))
+    let party = parties::add_key(&state, &caller, &party_id, req).await?;
+    Ok((StatusCode::CREATED, Json(party)))
 }
 
 /// `POST /v1/parties/{id}/keys/{kid}/revoke`: tokens bound to the key stop working at once.
@@ -145,17 +69,7 @@ pub async fn revoke_key(
     caller: Caller,
     ApiPath((party_id, kid)): ApiPath<(PartyId, Kid)>,
 ) -> Result<Json<Party>> {
-    require_self(&caller, &party_id)?;
-    match state
-        .store
-        .revoke_key(&party_id, &kid, clock::now())
-        .await?
-    {
-        KeyRevocation::Revoked => Ok(Json(state.party_or_404(&party_id).await?)),
-        KeyRevocation::NotFound => Err(Error::not_found("no such active key")),
-        KeyRevocation::LastActiveKey => Err(Error::client(
-            ProblemType::Conflict,
-            "this is the last active key: add another before revoking it",
-        )),
-    }
+    Ok(Json(
+        parties::revoke_key(&state, &caller, &party_id, &kid).await?,
+    ))
 }

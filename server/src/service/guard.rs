@@ -11,14 +11,14 @@ use wp_schemas::api::{Action, LogAction};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
+use super::AppState;
+use super::Caller;
 use crate::clock;
 use crate::domain::access::{Access, Denial, resolve};
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::PassportId;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
-use crate::http::AppState;
-use crate::http::extract::Caller;
 use crate::keys::DataKey;
 use crate::store::PassportRow;
 

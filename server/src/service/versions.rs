@@ -7,13 +7,13 @@ use wp_schemas::api::{Action, LogAction, VersionEnvelope, VersionPayload};
 use wp_schemas::jose::CompactJws;
 use wp_schemas::sections::Section;
 
+use super::AppState;
 use super::AuthorizedPassport;
+use super::Caller;
 use crate::domain::ids::{Kid, PassportId, RecordId};
 use crate::domain::party::RegisteredKey;
 use crate::domain::version::{self, AcceptedVersion, Head, VersionRefusal};
 use crate::error::{Error, Result};
-use crate::http::AppState;
-use crate::http::extract::Caller;
 use crate::keys::DataKey;
 use crate::store::{AppendError, NewVersion};
 use crate::vault;

@@ -78,12 +78,15 @@ pub fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
         .join(",")
 }
 
+/// A stored entry, its text columns read as they are: the log is evidence, checked by its
+/// hash chain, so an entry someone altered is served as it stands for the owner's client to
+/// catch, never refused as a corrupt row.
 #[derive(FromRow)]
 struct LogRow {
-    passport_id: PassportId,
+    passport_id: String,
     seq: i64,
     at: Timestamp,
-    actor_id: Option<PartyId>,
+    actor_id: Option<String>,
     grant_id: Option<String>,
     action: String,
     sections: String,
@@ -102,10 +105,10 @@ impl LogRow {
             .map(|s| s.parse().map_err(|_| anyhow::anyhow!("bad section in log")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AccessLogEntry {
-            passport_id: self.passport_id.into(),
+            passport_id: self.passport_id,
             seq: self.seq,
             at: self.at.to_datetime(),
-            actor: self.actor_id.map(String::from),
+            actor: self.actor_id,
             grant_id: self.grant_id,
             action: LogAction::parse(&self.action)
                 .ok_or_else(|| anyhow::anyhow!("bad log action"))?,

@@ -1,0 +1,76 @@
+//! Who is asking: a request's access token and DPoP proof, checked (RFC 9068, RFC 9449) into
+//! the authenticated [`Caller`], without the HTTP.
+
+use wp_schemas::api::PartyKind;
+use wp_schemas::problem::ProblemType;
+
+use super::AppState;
+use crate::clock;
+use crate::domain::auth::{self, ConsentClaim};
+use crate::domain::ids::{Kid, PartyId};
+use crate::error::{Error, Result};
+
+/// The authenticated caller: a valid access token, sent with the DPoP scheme, with a fresh,
+/// unreplayed DPoP proof for this request by the key the token is bound to, whose key is still
+/// registered and not revoked.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub party_id: PartyId,
+    pub kind: PartyKind,
+    pub jkt: Kid,
+    /// Present when the token is a consent token.
+    pub consent: Option<ConsentClaim>,
+}
+
+/// What a request presents to be authenticated.
+pub struct Credentials<'a> {
+    /// The one `Authorization` header: `DPoP <token>`.
+    pub authorization: &'a str,
+    /// The one `DPoP` proof header, or why there is not exactly one (told after the token is
+    /// checked: a bad token is the first thing a client hears about).
+    pub dpop: Result<&'a str>,
+    pub method: &'a str,
+    /// The request's path, which with the issuer makes the URL the proof must name.
+    pub path: &'a str,
+}
+
+fn invalid_token(why: &str) -> Error {
+    Error::client(ProblemType::InvalidToken, why.to_owned())
+}
+
+impl Caller {
+    pub async fn authenticate(state: &AppState, credentials: Credentials<'_>) -> Result<Caller> {
+        let now = clock::now();
+        let token = dpop_token(credentials.authorization)?;
+        let claims = state.verify_token(token, now)?;
+        let htu = format!("{}{}", state.issuer, credentials.path);
+        let dpop = credentials.dpop?;
+        let proof = auth::verify_dpop(dpop, credentials.method, &htu, Some(token), now)?;
+        if proof.jkt != claims.cnf.jkt {
+            return Err(Error::client(
+                ProblemType::InvalidDpopProof,
+                "the proof is not signed by the key the token is bound to",
+            ));
+        }
+        let party_id = auth::subject_of(&claims)?;
+        state.check_key_and_proof(&party_id, &proof).await?;
+        Ok(Caller {
+            consent: auth::consent_of(&claims)?,
+            party_id,
+            kind: claims.party_kind,
+            jkt: proof.jkt,
+        })
+    }
+}
+
+/// The token of an `Authorization: DPoP <token>` header; a bearer token is refused, because
+/// every token is bound to a key.
+fn dpop_token(authorization: &str) -> Result<&str> {
+    match authorization.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") => Ok(token.trim()),
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("bearer") => Err(invalid_token(
+            "tokens are DPoP-bound: use the DPoP scheme with a DPoP proof",
+        )),
+        _ => Err(invalid_token("unsupported authorization scheme")),
+    }
+}

@@ -1,0 +1,126 @@
+//! Parties and their keys, without the HTTP: an employee registers with a key they prove they
+//! hold, an admin enrols the other kinds, and a party adds and revokes its own keys.
+
+use wp_schemas::api::{AddKey, EnrolParty, Party, PartyKind, RegisterEmployee};
+use wp_schemas::jose::PublicJwk;
+use wp_schemas::problem::ProblemType;
+
+use super::{AppState, Caller};
+use crate::clock;
+use crate::domain::ids::{Kid, PartyId};
+use crate::domain::party;
+use crate::domain::time::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::KeyRevocation;
+
+/// The path an employee registers at, which their proof of possession names.
+pub const REGISTER_PATH: &str = "/v1/parties";
+
+/// An employee registers with a key they prove they hold.
+pub async fn register(state: &AppState, request: RegisterEmployee) -> Result<Party> {
+    let now = clock::now();
+    let name = party::display_name(&request.display_name)?;
+    let jwk = party::public_key(&request.jwk)?;
+    check_key_proof(state, &jwk, &request.proof, REGISTER_PATH, now).await?;
+    let id = PartyId::random();
+    state
+        .store
+        .create_party(&id, PartyKind::Employee, &name, None, &jwk, now)
+        .await?;
+    tracing::info!(party = %id, "employee registered");
+    party_or_404(state, &id).await
+}
+
+/// An admin enrols an employer, a professional or an admin.
+pub async fn enrol(state: &AppState, caller: &Caller, request: EnrolParty) -> Result<Party> {
+    if caller.kind != PartyKind::Admin || caller.consent.is_some() {
+        return Err(Error::forbidden("only an admin enrols parties"));
+    }
+    let now = clock::now();
+    let name = party::display_name(&request.display_name)?;
+    let jwk = party::public_key(&request.jwk)?;
+    let registration = party::registration(request.kind, request.registration)?;
+    let id = PartyId::random();
+    state
+        .store
+        .create_party(&id, request.kind, &name, registration.as_ref(), &jwk, now)
+        .await?;
+    tracing::info!(party = %id, kind = request.kind.as_str(), by = %caller.party_id, "party enrolled");
+    party_or_404(state, &id).await
+}
+
+/// A party adds a key (rotation), proving it holds it.
+pub async fn add_key(
+    state: &AppState,
+    caller: &Caller,
+    party_id: &PartyId,
+    request: AddKey,
+) -> Result<Party> {
+    require_self(caller, party_id)?;
+    let now = clock::now();
+    let jwk = party::public_key(&request.jwk)?;
+    let path = format!("/v1/parties/{party_id}/keys");
+    check_key_proof(state, &jwk, &request.proof, &path, now).await?;
+    state.store.add_key(party_id, &jwk, now).await?;
+    party_or_404(state, party_id).await
+}
+
+/// A party revokes one of its keys; tokens bound to it stop working at once. The last active
+/// key stays, so that a party cannot lock itself out.
+pub async fn revoke_key(
+    state: &AppState,
+    caller: &Caller,
+    party_id: &PartyId,
+    kid: &Kid,
+) -> Result<Party> {
+    require_self(caller, party_id)?;
+    match state.store.revoke_key(party_id, kid, clock::now()).await? {
+        KeyRevocation::Revoked => party_or_404(state, party_id).await,
+        KeyRevocation::NotFound => Err(Error::not_found("no such active key")),
+        KeyRevocation::LastActiveKey => Err(Error::client(
+            ProblemType::Conflict,
+            "this is the last active key: add another before revoking it",
+        )),
+    }
+}
+
+/// A party's public facts (kind, name, registration, keys), which anyone authenticated needs
+/// to check who signed a record.
+pub async fn party_or_404(state: &AppState, id: &PartyId) -> Result<Party> {
+    state
+        .store
+        .party(id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such party"))
+}
+
+fn require_self(caller: &Caller, party_id: &PartyId) -> Result<()> {
+    if caller.party_id != *party_id || caller.consent.is_some() {
+        return Err(Error::forbidden("a party manages only its own keys"));
+    }
+    Ok(())
+}
+
+/// Checks a proof of possession of `jwk` sent to `path`, once only.
+async fn check_key_proof(
+    state: &AppState,
+    jwk: &PublicJwk,
+    proof: &str,
+    path: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let audience = format!("{}{path}", state.issuer);
+    let claims = party::verify_key_proof(jwk, proof, &audience, now)?;
+    let jti = format!("proof:{}:{}", jwk.thumbprint(), claims.jti);
+    if !state
+        .store
+        .use_jti(&jti, Timestamp::from_secs(claims.exp))
+        .await?
+    {
+        return Err(Error::client(
+            ProblemType::InvalidKeyProof,
+            "the proof was already used",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The state every request shares: the store, the group-commit writer, the keys and the
+//! settings, with the per-request credential checks that need them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wp_schemas::api::AccessTokenClaims;
+use wp_schemas::problem::ProblemType;
+
+use crate::domain::auth::{self, DpopProof};
+use crate::domain::ids::PartyId;
+use crate::domain::time::Timestamp;
+use crate::error::{Error, Result};
+use crate::keys::{MasterKeys, ServerKeys};
+use crate::store::{Store, Writer};
+
+/// Everything a handler needs, shared by every request.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    /// Group commit for proof admissions and access-log appends.
+    pub writer: Writer,
+    pub keys: ServerKeys,
+    pub master: MasterKeys,
+    /// The public base URL: token issuer and audience, and the base of DPoP `htu`.
+    pub issuer: String,
+    pub max_body_bytes: usize,
+    /// A request running longer is answered 503 with a problem.
+    pub request_timeout: Duration,
+    pub max_records_per_passport: i64,
+    /// Access tokens whose signature and claims were verified, until they expire.
+    pub verified_tokens: TokenCache,
+}
+
+/// Verified access tokens. A token is immutable, so its signature needs checking once, not on
+/// every request; what can change (the key's revocation, the grant) is checked every time.
+#[derive(Default)]
+pub struct TokenCache(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<AccessTokenClaims>>>,
+);
+
+/// Enough for every token alive at once on one instance at the load we expect; beyond it the
+/// cache forgets expired tokens, then everything.
+const TOKEN_CACHE_LIMIT: usize = 100_000;
+
+impl TokenCache {
+    pub fn get(&self, token: &str, now: Timestamp) -> Option<std::sync::Arc<AccessTokenClaims>> {
+        let map = self.0.lock().expect("token cache");
+        map.get(token).filter(|c| c.exp > now.secs()).cloned()
+    }
+
+    pub fn insert(
+        &self,
+        token: &str,
+        claims: AccessTokenClaims,
+        now: Timestamp,
+    ) -> std::sync::Arc<AccessTokenClaims> {
+        let claims = std::sync::Arc::new(claims);
+        let mut map = self.0.lock().expect("token cache");
+        if map.len() >= TOKEN_CACHE_LIMIT {
+            map.retain(|_, c| c.exp > now.secs());
+            if map.len() >= TOKEN_CACHE_LIMIT {
+                map.clear();
+            }
+        }
+        map.insert(token.to_owned(), claims.clone());
+        claims
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+
+    /// A token's verified claims: from the cache, or verified now (RFC 9068 checks) and cached.
+    pub fn verify_token(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<std::sync::Arc<AccessTokenClaims>> {
+        if let Some(claims) = self.verified_tokens.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = auth::verify_token(token, &self.keys, &self.issuer, now)?;
+        Ok(self.verified_tokens.insert(token, claims, now))
+    }
+
+    /// The per-request checks that need the database: the proof's `jti` was never seen (on
+    /// any instance), and the token's key is still registered to the caller and not revoked.
+    pub async fn check_key_and_proof(&self, party_id: &PartyId, proof: &DpopProof) -> Result<()> {
+        let jti = format!("dpop:{}:{}", proof.jkt, proof.jti);
+        if self
+            .writer
+            .admit(jti, proof.replay_until, &proof.jkt, party_id)
+            .await?
+        {
+            return Ok(());
+        }
+        // Refused: say why. A key is revoked (or was never this party's), or the proof is a replay.
+        let key = self.store.key(&proof.jkt).await?;
+        if !key.is_some_and(|k| k.party_id == *party_id && k.active_at(crate::clock::now())) {
+            return Err(Error::client(
+                ProblemType::InvalidToken,
+                "the token's key is revoked",
+            ));
+        }
+        Err(Error::client(
+            ProblemType::ReplayedDpopProof,
+            "the DPoP proof was already used",
+        ))
+    }
+}
