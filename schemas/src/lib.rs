@@ -1,7 +1,8 @@
 //! Wire types shared by the Work Passport server and its clients: request and response bodies,
 //! the typed section bodies, the signed payloads, the hash chains, and the problem types.
-//! The JSON Schema files (`schemas/json/`) and the OpenAPI document (`schemas/openapi.json`) are
-//! generated from these types.
+//! The JSON Schema files (`schemas/json/`) are generated from these types, and so are the
+//! OpenAPI document's (`schemas/openapi.json`) schemas; its operations come from the server's
+//! route table (see [`openapi`]).
 
 pub mod api;
 pub mod chain;

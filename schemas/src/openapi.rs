@@ -1,10 +1,14 @@
 //! The OpenAPI 3.1 document of the HTTP API, served at `/openapi.json` and checked in as
-//! `schemas/openapi.json` (the `openapi_file` test keeps the two in step).
+//! `schemas/openapi.json`.
 //!
-//! The operations are a table (see [`operations`]). Every schema under `components/schemas` is
-//! generated from the Rust wire types by schemars as JSON Schema 2020-12, which OpenAPI 3.1 uses
-//! as it is, so the document cannot drift from the types. Only the JWK set and the token form,
-//! which have no wire type of their own, are written by hand.
+//! The paths and methods are not listed here: the server's route table
+//! (`server/src/http/routes.rs`) pairs each route's handler with its [`Operation`], builds its
+//! router from that table and passes the same table to [`document`], so a route cannot be added
+//! without its operation (or the reverse). Every schema under `components/schemas` is generated
+//! from the Rust wire types by schemars as JSON Schema 2020-12, which OpenAPI 3.1 uses as it is,
+//! so the document cannot drift from the types. Only the JWK set and the token form, which have
+//! no wire type of their own, are written by hand. The server's `openapi_file` test keeps the
+//! checked-in file in step.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +17,8 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::api::{
-    ASSERTION_TYPE, AccessLogPage, AccessTokenClaims, AddKey, AssertionClaims, Changes,
-    CheckpointClaims, CreateGrant, DpopClaims, EnrolParty, GRANT_TYPE, Grant, Health,
-    KeyProofClaims, Me, Party, PassportInfo, PassportView, RecordHistory, RegisterEmployee,
-    SubmitVersion, TokenResponse, VersionEnvelope, VersionPayload,
+    ASSERTION_TYPE, AccessTokenClaims, AssertionClaims, CheckpointClaims, DpopClaims, GRANT_TYPE,
+    KeyProofClaims, UUID_PATTERN, VersionPayload,
 };
 use crate::jose::PublicJwk;
 use crate::problem::{Problem, ProblemType};
@@ -75,9 +77,6 @@ const PATH_PARAMS: [(&str, &str, &str); 5] = [
     ),
 ];
 
-/// The one accepted spelling of a UUID id; a path id of another form answers 404.
-const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-
 const TAGS: [(&str, &str); 6] = [
     (
         "meta",
@@ -93,18 +92,40 @@ const TAGS: [(&str, &str); 6] = [
     ("grants", "Consent grants."),
 ];
 
-/// The whole document, with every object's keys sorted so that it serializes the same way
-/// whether or not serde_json preserves insertion order in this build.
-pub fn document() -> Value {
+/// One route of the API as the document sees it: its method (`"get"`, `"post"`...), its path
+/// template (`/v1/passports/{pid}`), its tag (one of the document's tags) and its operation.
+pub struct Endpoint<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub tag: &'a str,
+    pub operation: &'a Operation,
+}
+
+/// The whole document for these endpoints, with every object's keys sorted so that it
+/// serializes the same way whether or not serde_json preserves insertion order in this build.
+///
+/// Panics if two endpoints share a method and path, or an endpoint's tag is not a known one.
+pub fn document<'a>(endpoints: impl IntoIterator<Item = Endpoint<'a>>) -> Value {
     let mut schemas = Schemas::new();
     let problem = schemas.of::<Problem>();
     let mut paths = Map::new();
-    for (tag, ops) in operations(&mut schemas) {
-        for op in ops {
-            let (path, method) = (op.path, op.method);
-            let item = paths.entry(path).or_insert_with(|| json!({}));
-            item[method] = op.build(tag, &problem);
-        }
+    for Endpoint {
+        method,
+        path,
+        tag,
+        operation,
+    } in endpoints
+    {
+        assert!(
+            TAGS.iter().any(|(name, _)| *name == tag),
+            "{method} {path}: unknown tag `{tag}`"
+        );
+        let item = paths.entry(path).or_insert_with(|| json!({}));
+        assert!(
+            item.get(method).is_none(),
+            "{method} {path} is listed twice"
+        );
+        item[method] = operation.build(path, tag, &problem, &mut schemas);
     }
     // Types that appear inside signed objects rather than in bodies, so that clients can
     // validate what they sign and verify.
@@ -181,220 +202,13 @@ pub fn document() -> Value {
     document
 }
 
-/// The operations, grouped by tag.
-fn operations(s: &mut Schemas) -> Vec<(&'static str, Vec<Op>)> {
-    use ProblemType as P;
-    const PASSPORT: &[ProblemType] = &[P::Forbidden, P::ConsentInactive, P::NotFound, P::Gone];
-    const WRITE: &[ProblemType] = &[
-        P::InvalidSignature,
-        P::InvalidVersion,
-        P::Forbidden,
-        P::ConsentInactive,
-        P::NotFound,
-        P::Conflict,
-        P::VersionConflict,
-        P::Gone,
-        P::LimitExceeded,
-    ];
-    let int64 = |default: i64| json!({"type": "integer", "format": "int64", "default": default});
-    let meta = vec![
-        get("/healthz", "getHealth")
-            .summary("Liveness: the process answers")
-            .public()
-            .ok(200, s.of::<Health>()),
-        get("/readyz", "getReadiness")
-            .summary("Readiness: the database answers")
-            .public()
-            .ok(200, s.of::<Health>())
-            .problems(&[P::Unavailable]),
-        get("/.well-known/jwks.json", "getJwks")
-            .summary("The public keys that verify tokens and checkpoints")
-            .public()
-            .ok(200, s.jwk_set()),
-        get("/openapi.json", "getOpenApi")
-            .summary("This OpenAPI document")
-            .public()
-            .ok(200, json!({"type": "object"})),
-    ];
-    let tokens = vec![
-        post("/v1/token", "createToken")
-            .summary("Exchange a signed client assertion for a DPoP-bound access or consent token")
-            .about(
-                "No access token: the client authenticates with `client_assertion` (RFC 7523) \
-                and a DPoP proof by the same key. With `grant_id`, the caller must be the grant's \
-                grantee and the grant active; the consent token lasts at most 15 minutes and \
-                never past the grant's end.",
-            )
-            .dpop_proof_only()
-            .form_body(s.token_request())
-            .ok(200, s.of::<TokenResponse>())
-            .problems(&[
-                P::InvalidAssertion,
-                P::ReplayedAssertion,
-                P::Forbidden,
-                P::ConsentInactive,
-            ]),
-    ];
-    let parties = vec![
-        post("/v1/parties", "registerEmployee")
-            .summary("Register as an employee, proving possession of the key")
-            .public()
-            .json_body(s.of::<RegisterEmployee>())
-            .ok(201, s.of::<Party>())
-            .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
-        post("/v1/admin/parties", "enrolParty")
-            .summary("Enrol an employer, a professional or an admin (admins only)")
-            .json_body(s.of::<EnrolParty>())
-            .ok(201, s.of::<Party>())
-            .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
-        get("/v1/me", "getMe")
-            .summary("The caller's party and passport id")
-            .ok(200, s.of::<Me>()),
-        get("/v1/parties/{party_id}", "getParty")
-            .summary("A party's public facts and keys, to check who signed what")
-            .ok(200, s.of::<Party>())
-            .problems(&[P::NotFound]),
-        post("/v1/parties/{party_id}/keys", "addKey")
-            .summary("Add a key to the caller (rotation), proving possession of it")
-            .json_body(s.of::<AddKey>())
-            .ok(201, s.of::<Party>())
-            .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
-        post("/v1/parties/{party_id}/keys/{kid}/revoke", "revokeKey")
-            .summary("Revoke one of the caller's keys; tokens bound to it stop working")
-            .ok(200, s.of::<Party>())
-            .problems(&[P::Forbidden, P::NotFound, P::Conflict]),
-    ];
-    let passports = vec![
-        post("/v1/passports", "createPassport")
-            .summary("Create the caller's own passport (employees only)")
-            .ok(201, s.of::<PassportInfo>())
-            .problems(&[P::Forbidden, P::Conflict]),
-        get("/v1/passports/{pid}", "getPassport")
-            .summary("The latest version of every live record the caller may read")
-            .ok(200, s.of::<PassportView>())
-            .problems(PASSPORT),
-        delete("/v1/passports/{pid}", "erasePassport")
-            .summary("Erase the passport by destroying its data key (owner only)")
-            .reply(
-                204,
-                json!({"description": "Erased: the passport now answers 410."}),
-            )
-            .problems(PASSPORT),
-        get("/v1/passports/{pid}/changes", "getChanges")
-            .summary("Sync feed: the versions after a cursor, with a signed checkpoint")
-            .about(
-                "Versions after `since` in the sections the caller may read, in sequence order, \
-                and a server-signed checkpoint (`CheckpointClaims`). A cursor ahead of the \
-                server's history answers 409: a rollback alarm, never a reason to resync.",
-            )
-            .query(
-                "since",
-                json!({"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
-                "The `next_since` of the previous answer; 0 at first.",
-            )
-            .query(
-                "limit",
-                int64(500),
-                "Versions to scan at most; clamped to 1..=1000.",
-            )
-            .header("If-None-Match", "The `ETag` of an earlier answer.")
-            .ok(200, s.of::<Changes>())
-            .response_header(
-                200,
-                "ETag",
-                "On the last page only (`more: false`): a tag to send as `If-None-Match` with \
-                 its `next_since` next time.",
-            )
-            .reply(
-                304,
-                json!({"description": "Nothing new since the `If-None-Match` tag."}),
-            )
-            .problems(&[P::BadRequest, P::Conflict])
-            .problems(PASSPORT),
-        get("/v1/passports/{pid}/access-log", "getAccessLog")
-            .summary("The passport's access log, newest first (owner only)")
-            .query(
-                "before",
-                json!({"type": "integer", "format": "int64"}),
-                "The `next_before` of the previous page.",
-            )
-            .query("limit", int64(100), "Entries per page; clamped to 1..=500.")
-            .query(
-                "actor",
-                json!({"type": "string", "pattern": crate::api::UUID_PATTERN}),
-                "Only the entries of this party.",
-            )
-            .ok(200, s.of::<AccessLogPage>())
-            .problems(&[P::BadRequest])
-            .problems(PASSPORT),
-    ];
-    let records = vec![
-        post("/v1/passports/{pid}/records", "createRecord")
-            .summary("Submit the first version of a new record")
-            .about(
-                "`jws` is a compact JWS of type `wp-version+jws` over a `VersionPayload` with \
-                `version` 1 and no `prev`, signed with the caller's key; its `body` must match the \
-                section's schema (see `x-section-bodies`).",
-            )
-            .json_body(s.of::<SubmitVersion>())
-            .ok(201, s.of::<VersionEnvelope>())
-            .problems(WRITE),
-        get("/v1/passports/{pid}/records/{rid}", "getRecord")
-            .summary("A record's latest version")
-            .ok(200, s.of::<VersionEnvelope>())
-            .problems(PASSPORT),
-        get(
-            "/v1/passports/{pid}/records/{rid}/versions",
-            "getRecordHistory",
-        )
-        .summary("A record's whole version history")
-        .ok(200, s.of::<RecordHistory>())
-        .problems(PASSPORT),
-        post(
-            "/v1/passports/{pid}/records/{rid}/versions",
-            "addRecordVersion",
-        )
-        .summary("Submit the next version of a record, naming the one it replaces")
-        .about(
-            "The `VersionPayload` names the current head in `prev` and has the next \
-            `version`; a tombstone sets `deleted` and has no `body`. A stale write answers \
-            409 `version-conflict` with the record's `current_head` to rebase on: nothing \
-            is ever overwritten.",
-        )
-        .json_body(s.of::<SubmitVersion>())
-        .ok(201, s.of::<VersionEnvelope>())
-        .problems(WRITE),
-    ];
-    let grants = vec![
-        get("/v1/passports/{pid}/grants", "listPassportGrants")
-            .summary("The passport's consent grants (owner only)")
-            .ok(200, s.of::<Vec<Grant>>())
-            .problems(PASSPORT),
-        post("/v1/passports/{pid}/grants", "createGrant")
-            .summary("Grant a party consent to sections of the passport (owner only)")
-            .json_body(s.of::<CreateGrant>())
-            .ok(201, s.of::<Grant>())
-            .problems(PASSPORT),
-        post("/v1/passports/{pid}/grants/{gid}/revoke", "revokeGrant")
-            .summary("Revoke a consent grant, effective on the grantee's next request")
-            .ok(200, s.of::<Grant>())
-            .problems(PASSPORT),
-        get("/v1/grants", "listMyGrants")
-            .summary("The grants made to the caller, with their current status")
-            .ok(200, s.of::<Vec<Grant>>()),
-    ];
-    vec![
-        ("meta", meta),
-        ("tokens", tokens),
-        ("parties", parties),
-        ("passports", passports),
-        ("records", records),
-        ("grants", grants),
-    ]
-}
-
 /// The component schemas, generated from the Rust types as they are referenced.
-struct Schemas(SchemaGenerator);
+pub struct Schemas(SchemaGenerator);
+
+/// How an operation's body or answer gets its schema once the document is built, for example
+/// `Schemas::of::<Party>`: the type is named where the operation is, the schema generated with
+/// all the others.
+pub type SchemaOf = fn(&mut Schemas) -> Value;
 
 impl Schemas {
     fn new() -> Self {
@@ -403,8 +217,13 @@ impl Schemas {
     }
 
     /// `T`'s schema: a `$ref` into the components, which it joins, or inline for `Vec` etc.
-    fn of<T: JsonSchema>(&mut self) -> Value {
+    pub fn of<T: JsonSchema>(&mut self) -> Value {
         self.0.subschema_for::<T>().to_value()
+    }
+
+    /// Any JSON object (this document's own schema).
+    pub fn any_object(&mut self) -> Value {
+        json!({"type": "object"})
     }
 
     fn body_of(&mut self, section: Section) -> Value {
@@ -425,7 +244,8 @@ impl Schemas {
         json!({"$ref": format!("{SCHEMAS}{name}")})
     }
 
-    fn jwk_set(&mut self) -> Value {
+    /// The server's JWK set (`/.well-known/jwks.json`).
+    pub fn jwk_set(&mut self) -> Value {
         let jwk = self.of::<PublicJwk>();
         self.define(
             "JwkSet",
@@ -443,7 +263,8 @@ impl Schemas {
         )
     }
 
-    fn token_request(&mut self) -> Value {
+    /// The form of `POST /v1/token`.
+    pub fn token_request(&mut self) -> Value {
         self.define("TokenRequest", json!({
             "description": "The token request (RFC 6749 section 4.4, client authentication \
                 by RFC 7523 assertion).",
@@ -476,68 +297,69 @@ enum Auth {
     Token,
 }
 
-/// One operation, built up by the methods below and turned into JSON by [`Op::build`].
-struct Op {
-    method: &'static str,
-    path: &'static str,
+/// One answer of an operation.
+enum Reply {
+    /// JSON of this schema.
+    Json(SchemaOf),
+    /// A response object written out (no body).
+    Fixed(Value),
+}
+
+/// What the document says about one operation, built up by the methods below; the route it
+/// belongs to (method and path) and its tag come from the server's route table. Path
+/// parameters, the DPoP header, the authentication problems and the problems every operation
+/// can answer are added from the path and [`Operation::public`] / [`Operation::dpop_proof_only`].
+pub struct Operation {
     id: &'static str,
     summary: &'static str,
     description: Option<&'static str>,
     auth: Auth,
     parameters: Vec<Value>,
-    body: Option<Value>,
-    responses: Map<String, Value>,
+    body: Option<(&'static str, SchemaOf)>,
+    responses: Vec<(u16, Reply)>,
+    response_headers: Vec<(u16, &'static str, &'static str)>,
     problems: Vec<ProblemType>,
 }
 
-fn op(method: &'static str, path: &'static str, id: &'static str) -> Op {
-    Op {
-        method,
-        path,
-        id,
-        summary: "",
-        description: None,
-        auth: Auth::Token,
-        parameters: Vec::new(),
-        body: None,
-        responses: Map::new(),
-        problems: Vec::new(),
+impl Operation {
+    /// An operation with this `operationId` that needs an access token.
+    pub fn new(id: &'static str) -> Self {
+        Operation {
+            id,
+            summary: "",
+            description: None,
+            auth: Auth::Token,
+            parameters: Vec::new(),
+            body: None,
+            responses: Vec::new(),
+            response_headers: Vec::new(),
+            problems: Vec::new(),
+        }
     }
-}
 
-fn get(path: &'static str, id: &'static str) -> Op {
-    op("get", path, id)
-}
-
-fn post(path: &'static str, id: &'static str) -> Op {
-    op("post", path, id)
-}
-
-fn delete(path: &'static str, id: &'static str) -> Op {
-    op("delete", path, id)
-}
-
-impl Op {
-    fn public(self) -> Self {
-        Op {
+    /// No credentials.
+    pub fn public(self) -> Self {
+        Operation {
             auth: Auth::Public,
             ..self
         }
     }
 
-    fn dpop_proof_only(self) -> Self {
-        Op {
+    /// A DPoP proof but no access token.
+    pub fn dpop_proof_only(self) -> Self {
+        Operation {
             auth: Auth::DpopProof,
             ..self
         }
     }
 
-    fn summary(self, summary: &'static str) -> Self {
-        Op { summary, ..self }
+    /// One line.
+    pub fn summary(self, summary: &'static str) -> Self {
+        Operation { summary, ..self }
     }
 
-    fn about(self, description: &'static str) -> Self {
-        Op {
+    pub fn about(self, description: &'static str) -> Self {
+        Operation {
             description: Some(description),
             ..self
         }
@@ -551,16 +373,23 @@ impl Op {
         self
     }
 
-    fn query(self, name: &str, schema: Value, description: &str) -> Self {
+    /// An optional query parameter.
+    pub fn query(self, name: &str, schema: Value, description: &str) -> Self {
         self.param("query", name, schema, description)
     }
 
-    fn header(self, name: &str, description: &str) -> Self {
+    /// An optional request header.
+    pub fn header(self, name: &str, description: &str) -> Self {
         self.param("header", name, json!({"type": "string"}), description)
     }
 
-    fn body(mut self, media_type: &str, schema: Value, problems: &[ProblemType]) -> Self {
-        self.body = Some(json!({"required": true, "content": {media_type: {"schema": schema}}}));
+    fn body(
+        mut self,
+        media_type: &'static str,
+        schema: SchemaOf,
+        problems: &[ProblemType],
+    ) -> Self {
+        self.body = Some((media_type, schema));
         self.problems(&[
             ProblemType::PayloadTooLarge,
             ProblemType::UnsupportedMediaType,
@@ -569,11 +398,12 @@ impl Op {
     }
 
     /// A JSON body; one that does not match its schema answers 422 naming the field.
-    fn json_body(self, schema: Value) -> Self {
+    pub fn json_body(self, schema: SchemaOf) -> Self {
         self.body(JSON, schema, &[ProblemType::InvalidBody])
     }
 
-    fn form_body(self, schema: Value) -> Self {
+    /// An `application/x-www-form-urlencoded` body.
+    pub fn form_body(self, schema: SchemaOf) -> Self {
         self.body(
             "application/x-www-form-urlencoded",
             schema,
@@ -581,48 +411,58 @@ impl Op {
         )
     }
 
-    fn ok(self, status: u16, schema: Value) -> Self {
-        let description = if status == 201 { "Created" } else { "OK" };
-        self.reply(
-            status,
-            json!({"description": description, "content": {JSON: {"schema": schema}}}),
-        )
-    }
-
-    fn response_header(mut self, status: u16, name: &str, description: &str) -> Self {
-        let response = &mut self.responses[&status.to_string()];
-        response["headers"][name] =
-            json!({"description": description, "schema": {"type": "string"}});
+    /// A JSON answer with this status.
+    pub fn ok(mut self, status: u16, schema: SchemaOf) -> Self {
+        self.responses.push((status, Reply::Json(schema)));
         self
     }
 
-    fn reply(mut self, status: u16, response: Value) -> Self {
-        self.responses.insert(status.to_string(), response);
+    /// A header of the answer with this status.
+    pub fn response_header(
+        mut self,
+        status: u16,
+        name: &'static str,
+        description: &'static str,
+    ) -> Self {
+        self.response_headers.push((status, name, description));
         self
     }
 
-    fn problems(mut self, problems: &[ProblemType]) -> Self {
+    /// An answer without a body, described in words.
+    pub fn reply(mut self, status: u16, description: &str) -> Self {
+        let response = json!({ "description": description });
+        self.responses.push((status, Reply::Fixed(response)));
+        self
+    }
+
+    /// Problems this operation answers besides those every operation of its kind does.
+    pub fn problems(mut self, problems: &[ProblemType]) -> Self {
         self.problems.extend_from_slice(problems);
         self
     }
 
-    fn build(mut self, tag: &str, problem: &Value) -> Value {
-        let path_params = self.path.split('/').filter_map(|segment| {
+    fn build(&self, path: &str, tag: &str, problem: &Value, schemas: &mut Schemas) -> Value {
+        let mut problems = self.problems.clone();
+        let path_params = path.split('/').filter_map(|segment| {
             let name = segment.strip_prefix('{')?.strip_suffix('}')?;
+            assert!(
+                PATH_PARAMS.iter().any(|(known, ..)| *known == name),
+                "{path}: no parameter `{name}` in PATH_PARAMS"
+            );
             Some(json!({"$ref": format!("{PARAMETERS}{name}")}))
         });
         let mut parameters: Vec<Value> = path_params.collect();
         if !parameters.is_empty() {
             // An id of the wrong form names nothing.
-            self.problems.push(ProblemType::NotFound);
+            problems.push(ProblemType::NotFound);
         }
         match self.auth {
             Auth::Public => {}
-            Auth::DpopProof => self.problems.extend([
+            Auth::DpopProof => problems.extend([
                 ProblemType::InvalidDpopProof,
                 ProblemType::ReplayedDpopProof,
             ]),
-            Auth::Token => self.problems.extend([
+            Auth::Token => problems.extend([
                 ProblemType::InvalidToken,
                 ProblemType::InvalidDpopProof,
                 ProblemType::ReplayedDpopProof,
@@ -631,21 +471,39 @@ impl Op {
         if self.auth != Auth::Public {
             parameters.push(json!({"$ref": format!("{PARAMETERS}DPoP")}));
         }
-        parameters.append(&mut self.parameters);
-        self.problems.push(ProblemType::Internal);
-        if self.path.starts_with("/v1/") {
-            self.problems.push(ProblemType::DatabaseUnavailable);
+        parameters.extend(self.parameters.iter().cloned());
+        problems.push(ProblemType::Internal);
+        if path.starts_with("/v1/") {
+            problems.push(ProblemType::DatabaseUnavailable);
         }
 
+        let mut responses = Map::new();
+        for (status, reply) in &self.responses {
+            let response = match reply {
+                Reply::Json(schema) => {
+                    let description = if *status == 201 { "Created" } else { "OK" };
+                    json!({"description": description, "content": {JSON: {"schema": schema(schemas)}}})
+                }
+                Reply::Fixed(response) => response.clone(),
+            };
+            responses.insert(status.to_string(), response);
+        }
+        for (status, name, description) in &self.response_headers {
+            let response = responses
+                .get_mut(&status.to_string())
+                .unwrap_or_else(|| panic!("{}: a header of no response {status}", self.id));
+            response["headers"][*name] =
+                json!({"description": description, "schema": {"type": "string"}});
+        }
         let mut by_status: BTreeMap<u16, Vec<ProblemType>> = BTreeMap::new();
         for kind in ProblemType::ALL
             .into_iter()
-            .filter(|k| self.problems.contains(k))
+            .filter(|k| problems.contains(k))
         {
             by_status.entry(kind.status()).or_default().push(kind);
         }
         for (status, kinds) in by_status {
-            self.responses.insert(
+            responses.insert(
                 status.to_string(),
                 problem_response(problem, status, &kinds),
             );
@@ -655,7 +513,7 @@ impl Op {
             "operationId": self.id,
             "summary": self.summary,
             "tags": [tag],
-            "responses": self.responses,
+            "responses": responses,
         });
         if let Some(description) = self.description {
             operation["description"] = json!(description);
@@ -663,8 +521,9 @@ impl Op {
         if !parameters.is_empty() {
             operation["parameters"] = json!(parameters);
         }
-        if let Some(body) = self.body {
-            operation["requestBody"] = body;
+        if let Some((media_type, schema)) = self.body {
+            operation["requestBody"] =
+                json!({"required": true, "content": {media_type: {"schema": schema(schemas)}}});
         }
         if self.auth != Auth::Token {
             operation["security"] = json!([]);

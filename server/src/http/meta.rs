@@ -42,6 +42,7 @@ pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "keys": keys }))
 }
 
-pub async fn openapi() -> Json<Value> {
-    Json(wp_schemas::openapi::document())
+/// The OpenAPI document, generated from the route table.
+pub async fn openapi() -> Json<&'static Value> {
+    Json(super::routes::document())
 }

@@ -1,5 +1,6 @@
 //! The HTTP API: router, layers, and one module per resource. Handlers are thin: they parse
-//! the request, call `service/` and shape the answer.
+//! the request, call `service/` and shape the answer. The routes are one table ([`routes`])
+//! from which both the router and the OpenAPI document are built.
 
 use std::time::Duration;
 
@@ -7,7 +8,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -22,37 +22,18 @@ mod grants;
 mod meta;
 mod parties;
 mod passports;
+pub mod routes;
 mod token;
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(error::REQUEST_ID);
     let max_body = state.max_body_bytes;
     let request_timeout = state.request_timeout;
-    Router::new()
-        .route("/healthz", get(meta::healthz))
-        .route("/readyz", get(meta::readyz))
-        .route("/.well-known/jwks.json", get(meta::jwks))
-        .route("/openapi.json", get(meta::openapi))
-        .route("/v1/token", post(token::token))
-        .route("/v1/parties", post(parties::register))
-        .route("/v1/admin/parties", post(parties::enrol))
-        .route("/v1/me", get(parties::me))
-        .route("/v1/parties/{party_id}", get(parties::get))
-        .route("/v1/parties/{party_id}/keys", post(parties::add_key))
-        .route("/v1/parties/{party_id}/keys/{kid}/revoke", post(parties::revoke_key))
-        .route("/v1/passports", post(passports::create))
-        .route("/v1/passports/{pid}", get(passports::read).delete(passports::erase))
-        .route("/v1/passports/{pid}/records", post(passports::create_record))
-        .route("/v1/passports/{pid}/records/{rid}", get(passports::read_record))
-        .route(
-            "/v1/passports/{pid}/records/{rid}/versions",
-            get(passports::history).post(passports::add_version),
-        )
-        .route("/v1/passports/{pid}/changes", get(passports::changes))
-        .route("/v1/passports/{pid}/access-log", get(passports::access_log))
-        .route("/v1/passports/{pid}/grants", get(grants::list).post(grants::create))
-        .route("/v1/passports/{pid}/grants/{gid}/revoke", post(grants::revoke))
-        .route("/v1/grants", get(grants::mine))
+    let mut router = Router::new();
+    for route in routes::table() {
+        router = router.route(route.path, route.handler);
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,0 +1,371 @@
+//! The route table: every route of the API once, with its method, path, handler and what the
+//! OpenAPI document says about it. [`super::router`] is built from this table and so is the
+//! document ([`document`]), so neither can list a route the other lacks.
+
+use std::sync::LazyLock;
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{self, MethodRouter};
+use serde_json::{Value, json};
+use wp_schemas::api::{
+    AccessLogPage, AddKey, Changes, CreateGrant, EnrolParty, Grant, Health, Me, Party,
+    PassportInfo, PassportView, RecordHistory, RegisterEmployee, SubmitVersion, TokenResponse,
+    UUID_PATTERN, VersionEnvelope,
+};
+use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
+use wp_schemas::problem::ProblemType;
+
+use super::{AppState, grants, meta, parties, passports, token};
+
+/// One route: a method and path, the handler that answers it, and its operation.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub handler: MethodRouter<AppState>,
+    pub operation: Operation,
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<AppState>,
+    operation: Operation,
+) -> Route {
+    Route {
+        method,
+        path,
+        tag: "",
+        handler,
+        operation,
+    }
+}
+
+fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
+    route(Method::GET, path, routing::get(h), op)
+}
+
+fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
+    route(Method::POST, path, routing::post(h), op)
+}
+
+fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
+    route(Method::DELETE, path, routing::delete(h), op)
+}
+
+/// The OpenAPI document of [`table`], built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+        let routes = table();
+        let methods: Vec<String> = routes
+            .iter()
+            .map(|r| r.method.as_str().to_ascii_lowercase())
+            .collect();
+        openapi::document(routes.iter().zip(&methods).map(|(r, method)| Endpoint {
+            method,
+            path: r.path,
+            tag: r.tag,
+            operation: &r.operation,
+        }))
+    });
+    &DOCUMENT
+}
+
+/// Every route, grouped by tag.
+pub fn table() -> Vec<Route> {
+    use ProblemType as P;
+    const PASSPORT: &[ProblemType] = &[P::Forbidden, P::ConsentInactive, P::NotFound, P::Gone];
+    const WRITE: &[ProblemType] = &[
+        P::InvalidSignature,
+        P::InvalidVersion,
+        P::Forbidden,
+        P::ConsentInactive,
+        P::NotFound,
+        P::Conflict,
+        P::VersionConflict,
+        P::Gone,
+        P::LimitExceeded,
+    ];
+    let op = Operation::new;
+    let int64 = |default: i64| json!({"type": "integer", "format": "int64", "default": default});
+    let meta = vec![
+        get(
+            "/healthz",
+            meta::healthz,
+            op("getHealth")
+                .summary("Liveness: the process answers")
+                .public()
+                .ok(200, Schemas::of::<Health>),
+        ),
+        get(
+            "/readyz",
+            meta::readyz,
+            op("getReadiness")
+                .summary("Readiness: the database answers")
+                .public()
+                .ok(200, Schemas::of::<Health>)
+                .problems(&[P::Unavailable]),
+        ),
+        get(
+            "/.well-known/jwks.json",
+            meta::jwks,
+            op("getJwks")
+                .summary("The public keys that verify tokens and checkpoints")
+                .public()
+                .ok(200, Schemas::jwk_set),
+        ),
+        get(
+            "/openapi.json",
+            meta::openapi,
+            op("getOpenApi")
+                .summary("This OpenAPI document")
+                .public()
+                .ok(200, Schemas::any_object),
+        ),
+    ];
+    let tokens = vec![post(
+        "/v1/token",
+        token::token,
+        op("createToken")
+            .summary("Exchange a signed client assertion for a DPoP-bound access or consent token")
+            .about(
+                "No access token: the client authenticates with `client_assertion` (RFC 7523) \
+                and a DPoP proof by the same key. With `grant_id`, the caller must be the grant's \
+                grantee and the grant active; the consent token lasts at most 15 minutes and \
+                never past the grant's end.",
+            )
+            .dpop_proof_only()
+            .form_body(Schemas::token_request)
+            .ok(200, Schemas::of::<TokenResponse>)
+            .problems(&[
+                P::InvalidAssertion,
+                P::ReplayedAssertion,
+                P::Forbidden,
+                P::ConsentInactive,
+            ]),
+    )];
+    let parties = vec![
+        post(
+            "/v1/parties",
+            parties::register,
+            op("registerEmployee")
+                .summary("Register as an employee, proving possession of the key")
+                .public()
+                .json_body(Schemas::of::<RegisterEmployee>)
+                .ok(201, Schemas::of::<Party>)
+                .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
+        ),
+        post(
+            "/v1/admin/parties",
+            parties::enrol,
+            op("enrolParty")
+                .summary("Enrol an employer, a professional or an admin (admins only)")
+                .json_body(Schemas::of::<EnrolParty>)
+                .ok(201, Schemas::of::<Party>)
+                .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
+        ),
+        get(
+            "/v1/me",
+            parties::me,
+            op("getMe")
+                .summary("The caller's party and passport id")
+                .ok(200, Schemas::of::<Me>),
+        ),
+        get(
+            "/v1/parties/{party_id}",
+            parties::get,
+            op("getParty")
+                .summary("A party's public facts and keys, to check who signed what")
+                .ok(200, Schemas::of::<Party>)
+                .problems(&[P::NotFound]),
+        ),
+        post(
+            "/v1/parties/{party_id}/keys",
+            parties::add_key,
+            op("addKey")
+                .summary("Add a key to the caller (rotation), proving possession of it")
+                .json_body(Schemas::of::<AddKey>)
+                .ok(201, Schemas::of::<Party>)
+                .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
+        ),
+        post(
+            "/v1/parties/{party_id}/keys/{kid}/revoke",
+            parties::revoke_key,
+            op("revokeKey")
+                .summary("Revoke one of the caller's keys; tokens bound to it stop working")
+                .ok(200, Schemas::of::<Party>)
+                .problems(&[P::Forbidden, P::NotFound, P::Conflict]),
+        ),
+    ];
+    let passports = vec![
+        post(
+            "/v1/passports",
+            passports::create,
+            op("createPassport")
+                .summary("Create the caller's own passport (employees only)")
+                .ok(201, Schemas::of::<PassportInfo>)
+                .problems(&[P::Forbidden, P::Conflict]),
+        ),
+        get(
+            "/v1/passports/{pid}",
+            passports::read,
+            op("getPassport")
+                .summary("The latest version of every live record the caller may read")
+                .ok(200, Schemas::of::<PassportView>)
+                .problems(PASSPORT),
+        ),
+        delete(
+            "/v1/passports/{pid}",
+            passports::erase,
+            op("erasePassport")
+                .summary("Erase the passport by destroying its data key (owner only)")
+                .reply(204, "Erased: the passport now answers 410.")
+                .problems(PASSPORT),
+        ),
+        get(
+            "/v1/passports/{pid}/changes",
+            passports::changes,
+            op("getChanges")
+                .summary("Sync feed: the versions after a cursor, with a signed checkpoint")
+                .about(
+                    "Versions after `since` in the sections the caller may read, in sequence \
+                    order, and a server-signed checkpoint (`CheckpointClaims`). A cursor ahead of \
+                    the server's history answers 409: a rollback alarm, never a reason to resync.",
+                )
+                .query(
+                    "since",
+                    json!({"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
+                    "The `next_since` of the previous answer; 0 at first.",
+                )
+                .query(
+                    "limit",
+                    int64(500),
+                    "Versions to scan at most; clamped to 1..=1000.",
+                )
+                .header("If-None-Match", "The `ETag` of an earlier answer.")
+                .ok(200, Schemas::of::<Changes>)
+                .response_header(
+                    200,
+                    "ETag",
+                    "On the last page only (`more: false`): a tag to send as `If-None-Match` \
+                     with its `next_since` next time.",
+                )
+                .reply(304, "Nothing new since the `If-None-Match` tag.")
+                .problems(&[P::BadRequest, P::Conflict])
+                .problems(PASSPORT),
+        ),
+        get(
+            "/v1/passports/{pid}/access-log",
+            passports::access_log,
+            op("getAccessLog")
+                .summary("The passport's access log, newest first (owner only)")
+                .query(
+                    "before",
+                    json!({"type": "integer", "format": "int64"}),
+                    "The `next_before` of the previous page.",
+                )
+                .query("limit", int64(100), "Entries per page; clamped to 1..=500.")
+                .query(
+                    "actor",
+                    json!({"type": "string", "pattern": UUID_PATTERN}),
+                    "Only the entries of this party.",
+                )
+                .ok(200, Schemas::of::<AccessLogPage>)
+                .problems(&[P::BadRequest])
+                .problems(PASSPORT),
+        ),
+    ];
+    let records = vec![
+        post(
+            "/v1/passports/{pid}/records",
+            passports::create_record,
+            op("createRecord")
+                .summary("Submit the first version of a new record")
+                .about(
+                    "`jws` is a compact JWS of type `wp-version+jws` over a `VersionPayload` with \
+                    `version` 1 and no `prev`, signed with the caller's key; its `body` must match \
+                    the section's schema (see `x-section-bodies`).",
+                )
+                .json_body(Schemas::of::<SubmitVersion>)
+                .ok(201, Schemas::of::<VersionEnvelope>)
+                .problems(WRITE),
+        ),
+        get(
+            "/v1/passports/{pid}/records/{rid}",
+            passports::read_record,
+            op("getRecord")
+                .summary("A record's latest version")
+                .ok(200, Schemas::of::<VersionEnvelope>)
+                .problems(PASSPORT),
+        ),
+        get(
+            "/v1/passports/{pid}/records/{rid}/versions",
+            passports::history,
+            op("getRecordHistory")
+                .summary("A record's whole version history")
+                .ok(200, Schemas::of::<RecordHistory>)
+                .problems(PASSPORT),
+        ),
+        post(
+            "/v1/passports/{pid}/records/{rid}/versions",
+            passports::add_version,
+            op("addRecordVersion")
+                .summary("Submit the next version of a record, naming the one it replaces")
+                .about(
+                    "The `VersionPayload` names the current head in `prev` and has the next \
+                    `version`; a tombstone sets `deleted` and has no `body`. A stale write answers \
+                    409 `version-conflict` with the record's `current_head` to rebase on: nothing \
+                    is ever overwritten.",
+                )
+                .json_body(Schemas::of::<SubmitVersion>)
+                .ok(201, Schemas::of::<VersionEnvelope>)
+                .problems(WRITE),
+        ),
+    ];
+    let grants = vec![
+        get(
+            "/v1/passports/{pid}/grants",
+            grants::list,
+            op("listPassportGrants")
+                .summary("The passport's consent grants (owner only)")
+                .ok(200, Schemas::of::<Vec<Grant>>)
+                .problems(PASSPORT),
+        ),
+        post(
+            "/v1/passports/{pid}/grants",
+            grants::create,
+            op("createGrant")
+                .summary("Grant a party consent to sections of the passport (owner only)")
+                .json_body(Schemas::of::<CreateGrant>)
+                .ok(201, Schemas::of::<Grant>)
+                .problems(PASSPORT),
+        ),
+        post(
+            "/v1/passports/{pid}/grants/{gid}/revoke",
+            grants::revoke,
+            op("revokeGrant")
+                .summary("Revoke a consent grant, effective on the grantee's next request")
+                .ok(200, Schemas::of::<Grant>)
+                .problems(PASSPORT),
+        ),
+        get(
+            "/v1/grants",
+            grants::mine,
+            op("listMyGrants")
+                .summary("The grants made to the caller, with their current status")
+                .ok(200, Schemas::of::<Vec<Grant>>),
+        ),
+    ];
+    [
+        ("meta", meta),
+        ("tokens", tokens),
+        ("parties", parties),
+        ("passports", passports),
+        ("records", records),
+        ("grants", grants),
+    ]
+    .into_iter()
+    .flat_map(|(tag, routes)| routes.into_iter().map(move |r| Route { tag, ..r }))
+    .collect()
+}
