@@ -74,22 +74,45 @@ pub fn document() -> &'static Value {
 
 /// Every route, grouped by tag.
 pub fn table() -> Vec<Route> {
+    [
+        ("meta", meta_routes()),
+        ("tokens", token_routes()),
+        ("parties", party_routes()),
+        ("passports", passport_routes()),
+        ("records", record_routes()),
+        ("grants", grant_routes()),
+    ]
+    .into_iter()
+    .flat_map(|(tag, routes)| routes.into_iter().map(move |r| Route { tag, ..r }))
+    .collect()
+}
+
+/// What a request on a passport may be refused with.
+const PASSPORT: &[ProblemType] = &[
+    ProblemType::Forbidden,
+    ProblemType::ConsentInactive,
+    ProblemType::NotFound,
+    ProblemType::Gone,
+];
+
+/// What a version write may be refused with.
+const WRITE: &[ProblemType] = &[
+    ProblemType::InvalidSignature,
+    ProblemType::InvalidVersion,
+    ProblemType::Forbidden,
+    ProblemType::ConsentInactive,
+    ProblemType::NotFound,
+    ProblemType::Conflict,
+    ProblemType::VersionConflict,
+    ProblemType::Gone,
+    ProblemType::LimitExceeded,
+];
+
+/// Liveness, readiness, the server's keys and the document itself.
+fn meta_routes() -> Vec<Route> {
     use ProblemType as P;
-    const PASSPORT: &[ProblemType] = &[P::Forbidden, P::ConsentInactive, P::NotFound, P::Gone];
-    const WRITE: &[ProblemType] = &[
-        P::InvalidSignature,
-        P::InvalidVersion,
-        P::Forbidden,
-        P::ConsentInactive,
-        P::NotFound,
-        P::Conflict,
-        P::VersionConflict,
-        P::Gone,
-        P::LimitExceeded,
-    ];
     let op = Operation::new;
-    let int64 = |default: i64| json!({"type": "integer", "format": "int64", "default": default});
-    let meta = vec![
+    vec![
         get(
             "/healthz",
             meta::healthz,
@@ -123,8 +146,14 @@ pub fn table() -> Vec<Route> {
                 .public()
                 .ok(200, Schemas::any_object),
         ),
-    ];
-    let tokens = vec![post(
+    ]
+}
+
+/// Access and consent tokens.
+fn token_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    vec![post(
         "/v1/token",
         token::token,
         op("createToken")
@@ -144,8 +173,14 @@ pub fn table() -> Vec<Route> {
                 P::Forbidden,
                 P::ConsentInactive,
             ]),
-    )];
-    let parties = vec![
+    )]
+}
+
+/// Parties and their keys.
+fn party_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    vec![
         post(
             "/v1/parties",
             parties::register,
@@ -197,8 +232,14 @@ pub fn table() -> Vec<Route> {
                 .ok(200, Schemas::of::<Party>)
                 .problems(&[P::Forbidden, P::NotFound, P::Conflict]),
         ),
-    ];
-    let passports = vec![
+    ]
+}
+
+/// Passports, the sync feed and the access log.
+fn passport_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    let mut routes = vec![
         post(
             "/v1/passports",
             passports::create,
@@ -223,6 +264,17 @@ pub fn table() -> Vec<Route> {
                 .reply(204, "Erased: the passport now answers 410.")
                 .problems(PASSPORT),
         ),
+    ];
+    routes.extend(feed_routes());
+    routes
+}
+
+/// The sync feed and the access log of a passport.
+fn feed_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    let int64 = |default: i64| json!({"type": "integer", "format": "int64", "default": default});
+    vec![
         get(
             "/v1/passports/{pid}/changes",
             passports::changes,
@@ -275,8 +327,13 @@ pub fn table() -> Vec<Route> {
                 .problems(&[P::BadRequest])
                 .problems(PASSPORT),
         ),
-    ];
-    let records = vec![
+    ]
+}
+
+/// Signed record versions and their history.
+fn record_routes() -> Vec<Route> {
+    let op = Operation::new;
+    vec![
         post(
             "/v1/passports/{pid}/records",
             passports::create_record,
@@ -322,8 +379,13 @@ pub fn table() -> Vec<Route> {
                 .ok(201, Schemas::of::<VersionEnvelope>)
                 .problems(WRITE),
         ),
-    ];
-    let grants = vec![
+    ]
+}
+
+/// Consent grants.
+fn grant_routes() -> Vec<Route> {
+    let op = Operation::new;
+    vec![
         get(
             "/v1/passports/{pid}/grants",
             grants::list,
@@ -356,16 +418,5 @@ pub fn table() -> Vec<Route> {
                 .summary("The grants made to the caller, with their current status")
                 .ok(200, Schemas::of::<Vec<Grant>>),
         ),
-    ];
-    [
-        ("meta", meta),
-        ("tokens", tokens),
-        ("parties", parties),
-        ("passports", passports),
-        ("records", records),
-        ("grants", grants),
     ]
-    .into_iter()
-    .flat_map(|(tag, routes)| routes.into_iter().map(move |r| Route { tag, ..r }))
-    .collect()
 }
