@@ -1,8 +1,8 @@
 //! Key files: an Ed25519 private JWK on disk, readable by its owner only.
 
-use std::io::Write;
 use std::path::Path;
 
+use wp_schemas::files;
 use wp_schemas::jose::SigningKey;
 
 use crate::error::{ClientError, Result};
@@ -13,18 +13,9 @@ pub fn generate(path: &Path) -> Result<SigningKey> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| {
+    files::write_new(path, key.to_json().as_bytes(), files::OWNER_ONLY).map_err(|e| {
         ClientError::Other(format!("cannot create key file {}: {e}", path.display()))
     })?;
-    file.write_all(key.to_json().as_bytes())?;
-    file.sync_all()?;
     Ok(key)
 }
 

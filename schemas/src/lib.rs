@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod chain;
+pub mod files;
 pub mod jose;
 pub mod openapi;
 pub mod problem;

@@ -137,7 +137,7 @@ async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
     }
     let store = install::connect_for_command(settings).await?;
     let database = match &store {
-        Store::Sqlite(_) => {
+        Store::Sqlite(..) => {
             let file = to.join("passport.db");
             store
                 .backup_sqlite(&file)
@@ -198,13 +198,8 @@ async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
 
 /// Backups hold the keys to every passport: owner-only.
 fn restrict(file: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("making {} owner-only", file.display()))?;
-    }
-    Ok(())
+    wp_schemas::files::restrict(file)
+        .with_context(|| format!("making {} owner-only", file.display()))
 }
 
 /// SIGINT or SIGTERM: stop accepting, finish in-flight requests, close the database.

@@ -160,13 +160,8 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 /// SQLite gives its WAL and shared-memory files the database file's mode: create the file
 /// owner-only before SQLite does (an empty file is a valid new database).
 fn create_owner_only(db: &Path) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = wp_schemas::files::owner_only();
     options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     options.open(db).with_context(|| {
         format!(
             "creating the database file {}: the data directory must be writable by this user",

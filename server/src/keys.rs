@@ -1,61 +1,44 @@
 //! The server's key material: the keys that sign access tokens and checkpoints (published in the
 //! JWKS), and the master keys that wrap each passport's data key (AES-256-GCM, ring).
 
-use crate::domain::ids::PassportId;
-use crate::domain::time::Timestamp;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+use wp_schemas::files::{self, OWNER_ONLY};
 use wp_schemas::jose::{PublicJwk, SigningKey, b64, b64_decode};
+
+use crate::domain::ids::PassportId;
+use crate::domain::time::Timestamp;
 
 /// How long a retired signing key stays published: longer than any token it signed lives.
 pub const RETIRED_KEY_GRACE_SECS: i64 = 20 * 60;
 
 /// Writes a secret file readable by its owner only, atomically (write then rename).
 pub fn write_secret_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let tmp = write_secret_tmp(path, contents)?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("replacing {} with {}", path.display(), tmp.display()))?;
-    Ok(())
+    files::replace(path, contents.as_bytes(), OWNER_ONLY).with_context(|| {
+        format!(
+            "writing {} (the directory must exist and be writable by this user)",
+            path.display()
+        )
+    })
 }
 
 /// Writes a new secret file, never replacing one that exists: a hard link is atomic and fails
 /// when the name is taken, so two servers starting at once cannot overwrite each other's keys.
 fn write_new_secret_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let tmp = write_secret_tmp(path, contents)?;
+    let tmp = files::write_beside(path, contents.as_bytes(), OWNER_ONLY).with_context(|| {
+        format!(
+            "writing beside {} (the directory must exist and be writable by this user)",
+            path.display()
+        )
+    })?;
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     linked.with_context(|| format!("creating the key file {}", path.display()))
-}
-
-fn write_secret_tmp(path: &Path, contents: &str) -> anyhow::Result<std::path::PathBuf> {
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(&tmp).and_then(|mut file| {
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| {
-            format!(
-                "writing {} (the directory must exist and be writable by this user)",
-                tmp.display()
-            )
-        });
-    }
-    Ok(tmp)
 }
 
 /// Reads a key file; the error names the file and what to do.

@@ -18,7 +18,7 @@ use wp_tests::{
 macro_rules! on_db {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            Store::Sqlite($pool) => $body,
+            Store::Sqlite($pool, _) => $body,
             Store::Postgres($pool) => $body,
         }
     };
@@ -562,7 +562,7 @@ async fn rollback_is_detected(backend: Backend) {
             .unwrap()
     });
     assert_eq!(old_seq, 2);
-    if let Store::Sqlite(pool) = &store {
+    if let Store::Sqlite(pool, _) = &store {
         sqlx::query(&format!("VACUUM INTO '{}'", backup.display()))
             .execute(pool)
             .await

@@ -136,13 +136,8 @@ impl Replica {
         }
         if !path.exists() {
             // The replica holds health data: readable by its owner only.
-            let mut options = std::fs::OpenOptions::new();
+            let mut options = wp_schemas::files::owner_only();
             options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
             match options.open(path) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

@@ -6,10 +6,8 @@
 //! parameter 1), `RETURNING`, `ON CONFLICT`, partial indexes; the migrations differ only in
 //! column types.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -37,15 +35,20 @@ pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migra
 
 #[derive(Debug, Clone)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// A SQLite database, with the queue its writers take turns in (see [`Store::write_guard`]).
+    Sqlite(SqlitePool, WriteQueue),
     Postgres(PgPool),
 }
+
+/// The turn-taking of one SQLite store's writers; clones of a [`Store`] share it.
+#[derive(Debug, Clone, Default)]
+pub struct WriteQueue(Arc<tokio::sync::Mutex<()>>);
 
 /// Runs `$body` with `$pool` bound to the backend's pool (see the module comment).
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -192,7 +195,7 @@ impl Store {
                     "applying the database migrations to the SQLite database {file}: {e}"
                 )
             })?;
-            Store::Sqlite(pool)
+            Store::Sqlite(pool, WriteQueue::default())
         } else {
             return Err(anyhow::anyhow!(
                 "DATABASE_URL must start with postgres:// or sqlite: (got a URL starting {:?})",
@@ -207,7 +210,7 @@ impl Store {
     /// (never the password).
     pub fn describe(&self) -> String {
         match self {
-            Store::Sqlite(pool) => format!(
+            Store::Sqlite(pool, _) => format!(
                 "the SQLite database {}",
                 pool.connect_options().get_filename().display()
             ),
@@ -262,7 +265,7 @@ impl Store {
     /// SQLite only: copies the database, consistent as of one moment, into a new file while
     /// the service keeps running (`VACUUM INTO`).
     pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<()> {
-        let Store::Sqlite(pool) = self else {
+        let Store::Sqlite(pool, _) = self else {
             return Err(anyhow::anyhow!("VACUUM INTO is a SQLite backup").into());
         };
         sqlx::query("VACUUM INTO $1")
@@ -274,7 +277,7 @@ impl Store {
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
+            Store::Sqlite(..) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
@@ -289,22 +292,14 @@ impl Store {
 
     /// SQLite has one writer at a time. Writers that collide inside SQLite wait in its busy
     /// handler, which sleeps in steps of up to 100 ms: tails of half a second under load. So
-    /// this process queues its SQLite writers here instead, one per database file, fairly.
-    /// PostgreSQL locks rows and needs no queue.
+    /// the store queues its writers instead, fairly, in its [`WriteQueue`]. (Another process,
+    /// or another `Store` opened on the same file, still meets the busy handler: slower, as
+    /// safe.) PostgreSQL locks rows and needs no queue.
     pub(crate) async fn write_guard(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
-            LazyLock::new(Default::default);
-        let Store::Sqlite(pool) = self else {
+        let Store::Sqlite(_, queue) = self else {
             return None;
         };
-        let file = pool.connect_options().get_filename().to_path_buf();
-        let queue = QUEUES
-            .lock()
-            .expect("write queues")
-            .entry(file)
-            .or_default()
-            .clone();
-        Some(queue.lock_owned().await)
+        Some(queue.0.clone().lock_owned().await)
     }
 
     pub async fn close(&self) {

@@ -550,7 +550,7 @@ pub async fn backend(opts: &Options, backend: Backend) -> anyhow::Result<Backend
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let database = match &store {
-        Store::Sqlite(pool) => format!(
+        Store::Sqlite(pool, _) => format!(
             "SQLite {}",
             sqlx::query_scalar::<_, String>("SELECT sqlite_version()")
                 .fetch_one(pool)

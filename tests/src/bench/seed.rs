@@ -600,7 +600,7 @@ macro_rules! insert_chunk {
 
 async fn insert(store: &Store, chunk: &Chunk, now: i64) -> anyhow::Result<()> {
     match store {
-        Store::Sqlite(pool) => insert_chunk!(pool, chunk, now),
+        Store::Sqlite(pool, _) => insert_chunk!(pool, chunk, now),
         Store::Postgres(pool) => insert_chunk!(pool, chunk, now),
     }
     Ok(())
@@ -645,7 +645,7 @@ async fn grantees(
 
 async fn database_bytes(store: &Store, database_url: &str) -> u64 {
     match store {
-        Store::Sqlite(_) => {
+        Store::Sqlite(..) => {
             let path = database_url.trim_start_matches("sqlite://");
             ["", "-wal"]
                 .iter()
@@ -777,7 +777,7 @@ pub async fn seed(
         Store::Postgres(pool) => {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(pool)
                 .await?;
