@@ -50,6 +50,17 @@ impl ClientError {
         }
     }
 
+    /// Whether this refusal means the caller may no longer see the passport, so a copy kept of
+    /// it must go: consent ended (revoked, expired, not started), the passport was erased
+    /// (410), or, for a grantee (`as_grantee`), the server forbids the grant (403).
+    pub fn consent_ended(&self, as_grantee: bool) -> bool {
+        match self.problem_type() {
+            Some(ProblemType::ConsentInactive | ProblemType::Gone) => true,
+            Some(ProblemType::Forbidden) => as_grantee,
+            _ => matches!(self, ClientError::ConsentEnded(_)),
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::ConsentEnded(p)
@@ -76,3 +87,45 @@ impl ClientError {
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(kind: ProblemType) -> ClientError {
+        ClientError::from_problem(Problem::new(kind, "refused"))
+    }
+
+    #[test]
+    fn consent_ends_when_revoked_expired_or_erased() {
+        for kind in [ProblemType::ConsentInactive, ProblemType::Gone] {
+            assert!(refusal(kind).consent_ended(true), "{kind:?}");
+            assert!(refusal(kind).consent_ended(false), "{kind:?}");
+        }
+        assert!(matches!(
+            refusal(ProblemType::ConsentInactive),
+            ClientError::ConsentEnded(_)
+        ));
+    }
+
+    #[test]
+    fn a_403_ends_consent_for_a_grantee_only() {
+        assert!(refusal(ProblemType::Forbidden).consent_ended(true));
+        assert!(!refusal(ProblemType::Forbidden).consent_ended(false));
+    }
+
+    #[test]
+    fn other_failures_leave_consent_alone() {
+        let others = ProblemType::ALL.into_iter().filter(|k| {
+            !matches!(
+                k,
+                ProblemType::ConsentInactive | ProblemType::Gone | ProblemType::Forbidden
+            )
+        });
+        for kind in others {
+            assert!(!refusal(kind).consent_ended(true), "{kind:?}");
+        }
+        assert!(!ClientError::Verification("bad signature".into()).consent_ended(true));
+        assert!(!ClientError::Rollback { seen: 2, served: 1 }.consent_ended(true));
+    }
+}

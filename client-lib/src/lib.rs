@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod consent;
 pub mod error;
 pub mod keys;
 pub mod passport;

@@ -320,19 +320,30 @@ impl<'c> PassportClient<'c> {
         self.get(&rest).await
     }
 
-    /// The whole access log, oldest first, its hash chain verified from the first entry.
-    pub async fn verified_access_log(&self) -> Result<Vec<AccessLogEntry>> {
+    /// The access log, oldest first, not verified: the entries by `actor` (all, without),
+    /// paged back from the newest until `limit` are fetched (or all, without).
+    pub async fn access_log(
+        &self,
+        actor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<AccessLogEntry>> {
         let mut entries = Vec::new();
         let mut before = None;
         loop {
-            let page = self.access_log_page(before, None).await?;
+            let page = self.access_log_page(before, actor).await?;
             entries.extend(page.entries);
             match page.next_before {
-                Some(b) => before = Some(b),
-                None => break,
+                Some(b) if limit.is_none_or(|l| entries.len() < l) => before = Some(b),
+                _ => break,
             }
         }
         entries.reverse();
+        Ok(entries)
+    }
+
+    /// The whole access log, oldest first, its hash chain verified from the first entry.
+    pub async fn verified_access_log(&self) -> Result<Vec<AccessLogEntry>> {
+        let entries = self.access_log(None, None).await?;
         verify_log(&self.id, &entries, None).map_err(|b| {
             ClientError::Verification(format!("access log entry {}: {}", b.seq, b.reason))
         })?;

@@ -1,44 +1,50 @@
-//! What each command does: parse its input, call the library, print the result.
+//! What each command does: parse its input, call the library, and hand the result to
+//! [`output::show`] (what it looks like is in `views`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Value, json};
-use wp_schemas::api::{
-    AccessLogEntry, Action, CreateGrant, PartyKind, ProfessionalRegistration, Scope,
-};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use wp_schemas::api::{Grant, PartyKind, ProfessionalRegistration};
 use wp_schemas::jose::PublicJwk;
-use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body, parse_body};
 
 use super::args::{
     AdminCommand, BodyArgs, Cli, Command, EnrolKind, GrantCommand, KeysCommand, PassportCommand,
     RecordCommand,
 };
-use super::output::{self, Table, print_json};
+use super::output::{self, Mode, Render};
 use super::profile::Profile;
-use crate::{
-    Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, VerifiedPassport,
-    VerifiedVersion, keys,
+use super::views::{
+    AccessLog, Change, Enrolled, GrantList, GrantMade, GrantRevoked, History, KeyCreated,
+    KeyRevoked, KeyRotated, Names, OwnPassport, PassportCreated, PassportErased, RecordShown,
+    Registered, SharedPassport, Side, SignedIn, Synced, WhoAmI, Written,
 };
+use crate::consent::{self, GrantTerms};
+use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, keys};
 
 struct Ctx {
-    json: bool,
-    quiet: bool,
+    mode: Mode,
     profile: Profile,
 }
 
+impl Ctx {
+    fn show(&self, result: &impl Render) {
+        output::show(self.mode, result);
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<()> {
+    let mode = Mode::new(cli.json, cli.quiet);
     if let Command::Example { section } = cli.command {
-        print_json(&example_body(section));
+        output::show(mode, &example_body(section));
         return Ok(());
     }
     let mut ctx = Ctx {
-        json: cli.json,
-        quiet: cli.quiet,
+        mode,
         profile: Profile::open(cli.profile_dir, &cli.profile, cli.server)?,
     };
     match cli.command {
@@ -113,30 +119,12 @@ fn keygen(ctx: &Ctx) -> Result<()> {
     profile.create_dir()?;
     let key = keys::generate(&path)?;
     profile.write_public(&key)?;
-    let public = profile.public_path();
-    if ctx.quiet {
-        outln!("{}", public.display());
-    } else if ctx.json {
-        print_json(&json!({
-            "kid": key.kid(),
-            "key_file": path,
-            "public_jwk_file": public,
-            "public_jwk": key.public_jwk(),
-        }));
-    } else {
-        outln!(
-            "Created key {} in {} (private: keep it; readable by you only).",
-            key.kid(),
-            path.display()
-        );
-        outln!("Public key, also written to {}:", public.display());
-        outln!("{}", serde_json::to_string_pretty(key.public_jwk())?);
-        outln!(
-            "Next: an employee runs `wp register --name ...`; an employer or professional gives \
-             {} to an admin, then runs `wp login-as --party-id <id>`.",
-            public.display()
-        );
-    }
+    ctx.show(&KeyCreated {
+        kid: key.kid().to_owned(),
+        key_file: path,
+        public_file: profile.public_path(),
+        public_jwk: key.public_jwk().clone(),
+    });
     Ok(())
 }
 
@@ -157,18 +145,7 @@ async fn register(ctx: &mut Ctx, name: &str) -> Result<()> {
     config.display_name = Some(party.display_name.clone());
     config.passport_id = None;
     ctx.profile.save()?;
-    if ctx.quiet {
-        outln!("{}", party.id);
-    } else if ctx.json {
-        print_json(&party);
-    } else {
-        outln!(
-            "Registered {} as an employee on {server}.",
-            party.display_name
-        );
-        outln!("Party id: {}", party.id);
-        outln!("Next: `wp passport create`.");
-    }
+    ctx.show(&Registered { party, server });
     Ok(())
 }
 
@@ -185,75 +162,19 @@ async fn login_as(ctx: &mut Ctx, party_id: &str) -> Result<()> {
     config.display_name = Some(me.party.display_name.clone());
     config.passport_id = me.passport_id.clone();
     ctx.profile.save()?;
-    if ctx.quiet {
-        outln!("{}", me.party.id);
-    } else if ctx.json {
-        print_json(&me);
-    } else {
-        outln!(
-            "This profile is now {} on {server}.",
-            output::party(&me.party, None)
-        );
-        outln!("Party id: {}", me.party.id);
-    }
+    ctx.show(&SignedIn { me, server });
     Ok(())
 }
 
 async fn whoami(ctx: &Ctx) -> Result<()> {
     let client = ctx.profile.client()?;
     let me = client.me().await?;
-    let kid = client.key().kid().to_owned();
-    if ctx.json {
-        print_json(&json!({
-            "profile_dir": ctx.profile.dir,
-            "server": client.base_url(),
-            "party": me.party,
-            "passport_id": me.passport_id,
-            "current_kid": kid,
-        }));
-        return Ok(());
-    }
-    let p = &me.party;
-    let mut pairs = vec![
-        ("Name", p.display_name.clone()),
-        ("Kind", p.kind.as_str().to_owned()),
-        ("Party id", p.id.clone()),
-    ];
-    if let Some(r) = &p.registration {
-        pairs.push((
-            "Registration",
-            format!(
-                "{}, {} {}",
-                r.profession, r.registration_body, r.registration_number
-            ),
-        ));
-    }
-    if p.kind == PartyKind::Employee {
-        pairs.push((
-            "Passport",
-            me.passport_id
-                .clone()
-                .unwrap_or_else(|| "none yet (`wp passport create`)".into()),
-        ));
-    }
-    pairs.push(("Server", client.base_url().to_owned()));
-    pairs.push(("Profile", ctx.profile.dir.display().to_string()));
-    out!("{}", output::fields(&pairs));
-    outln!("Keys:");
-    let mut table = Table::new(&["kid", "added", "revoked", "current"]);
-    for k in &p.keys {
-        table.row(vec![
-            k.kid.clone(),
-            output::time(&k.created_at),
-            k.revoked_at.as_ref().map(output::time).unwrap_or_default(),
-            if k.kid == kid {
-                "yes".into()
-            } else {
-                String::new()
-            },
-        ]);
-    }
-    out!("{}", table.render());
+    ctx.show(&WhoAmI {
+        profile_dir: ctx.profile.dir.clone(),
+        server: client.base_url().to_owned(),
+        me,
+        current_kid: client.key().kid().to_owned(),
+    });
     Ok(())
 }
 
@@ -276,18 +197,7 @@ async fn enrol(
     };
     let client = ctx.profile.client()?;
     let party = client.enrol(kind, name, &jwk, registration).await?;
-    if ctx.quiet {
-        outln!("{}", party.id);
-    } else if ctx.json {
-        print_json(&party);
-    } else {
-        outln!("Enrolled {}.", output::party(&party, None));
-        outln!("Party id: {}", party.id);
-        outln!(
-            "They run: wp login-as --party-id {} (in the profile holding that key)",
-            party.id
-        );
-    }
+    ctx.show(&Enrolled(party));
     Ok(())
 }
 
@@ -321,17 +231,10 @@ async fn keys_rotate(ctx: &Ctx) -> Result<()> {
         )
     })?;
     std::fs::remove_file(&retired)?;
-    if ctx.quiet {
-        outln!("{}", next_key.kid());
-    } else if ctx.json {
-        print_json(&json!({ "new_kid": next_key.kid(), "revoked_kid": old_kid }));
-    } else {
-        outln!(
-            "Rotated: key {} is now in use; the old key {old_kid} is revoked.",
-            next_key.kid()
-        );
-        outln!("Versions signed with the old key before now still verify.");
-    }
+    ctx.show(&KeyRotated {
+        new_kid: next_key.kid().to_owned(),
+        revoked_kid: old_kid,
+    });
     Ok(())
 }
 
@@ -341,11 +244,10 @@ async fn keys_revoke(ctx: &Ctx, kid: &str) -> Result<()> {
         bail!("{kid} is the key this profile uses: `wp keys rotate` replaces it");
     }
     let party = client.revoke_key(kid).await?;
-    if ctx.json {
-        print_json(&party);
-    } else {
-        outln!("Key {kid} revoked: tokens bound to it stop working at once.");
-    }
+    ctx.show(&KeyRevoked {
+        kid: kid.to_owned(),
+        party,
+    });
     Ok(())
 }
 
@@ -403,51 +305,16 @@ async fn passport_create(ctx: &mut Ctx) -> Result<()> {
     let info = client.create_passport().await?;
     ctx.profile.config.passport_id = Some(info.id.clone());
     ctx.profile.save()?;
-    if ctx.quiet {
-        outln!("{}", info.id);
-    } else if ctx.json {
-        print_json(&info);
-    } else {
-        outln!("Created passport {}.", info.id);
-        outln!(
-            "Next: `wp example summary > summary.json`, edit it, then \
-             `wp record add summary --file summary.json`."
-        );
-    }
+    ctx.show(&PassportCreated(info));
     Ok(())
-}
-
-fn passport_json(p: &VerifiedPassport) -> Value {
-    let sections: BTreeMap<String, Vec<Value>> = p
-        .sections
-        .iter()
-        .map(|(s, vs)| (s.to_string(), vs.iter().map(output::version_json).collect()))
-        .collect();
-    json!({ "id": p.id, "owner": p.owner, "seq": p.seq, "verified": true, "sections": sections })
-}
-
-/// Each section in `shown` (all, for the owner) with its records.
-fn print_sections(p: &VerifiedPassport, shown: &[Section], me: Option<&str>) {
-    for section in shown {
-        outln!("\n{section}");
-        out!("{}", output::records_table(p.records(*section), me));
-    }
 }
 
 async fn passport_show(ctx: &mut Ctx) -> Result<()> {
     let client = ctx.profile.client()?;
     let pc = open_passport(ctx, &client, None).await?;
     let passport = pc.read().await?;
-    if ctx.json {
-        print_json(&passport_json(&passport));
-        return Ok(());
-    }
-    outln!(
-        "Passport {} (yours), at sequence {}: every record's signature verified.",
-        passport.id,
-        passport.seq
-    );
-    print_sections(&passport, &Section::ALL, Some(client.party_id()?));
+    let me = client.party_id()?.to_owned();
+    ctx.show(&OwnPassport { passport, me });
     Ok(())
 }
 
@@ -464,11 +331,7 @@ async fn passport_erase(ctx: &mut Ctx, yes: bool) -> Result<()> {
     pc.erase().await?;
     ctx.profile.config.passport_id = None;
     ctx.profile.save()?;
-    if ctx.json {
-        print_json(&json!({ "erased": id }));
-    } else {
-        outln!("Passport {id} erased: its data key is destroyed and every grant has ended.");
-    }
+    ctx.show(&PassportErased { id });
     Ok(())
 }
 
@@ -521,22 +384,6 @@ fn merge_patch(target: Value, patch: &Value) -> Value {
     Value::Object(target)
 }
 
-fn print_written(ctx: &Ctx, what: &str, v: &VerifiedVersion) {
-    if ctx.quiet {
-        outln!("{}", v.envelope.record_id);
-    } else if ctx.json {
-        print_json(&output::version_json(v));
-    } else {
-        outln!(
-            "{what} {} record {} version {}, signed by you: {}",
-            v.envelope.section,
-            v.envelope.record_id,
-            v.envelope.version,
-            output::summary(v.envelope.section, v.payload.body.as_ref())
-        );
-    }
-}
-
 async fn record(ctx: &mut Ctx, command: RecordCommand) -> Result<()> {
     let client = ctx.profile.client()?;
     let me = client.party_id()?.to_owned();
@@ -549,8 +396,12 @@ async fn record(ctx: &mut Ctx, command: RecordCommand) -> Result<()> {
             let body = read_body(&body)?;
             check_body(section, &body)?;
             let pc = open_passport(ctx, &client, grant.as_deref()).await?;
-            let v = pc.create_record(section, body).await?;
-            print_written(ctx, "Added", &v);
+            let version = pc.create_record(section, body).await?;
+            ctx.show(&Written {
+                change: Change::Added,
+                record_id: version.envelope.record_id.clone(),
+                version,
+            });
         }
         RecordCommand::Show {
             record_id,
@@ -558,32 +409,12 @@ async fn record(ctx: &mut Ctx, command: RecordCommand) -> Result<()> {
             body_only,
         } => {
             let pc = open_passport(ctx, &client, grant.as_deref()).await?;
-            let v = pc.record(&record_id).await?;
+            let version = pc.record(&record_id).await?;
             if body_only {
-                print_json(&v.payload.body.clone().unwrap_or(Value::Null));
-            } else if ctx.json {
-                print_json(&output::version_json(&v));
+                // The body alone is JSON however the output is asked for.
+                ctx.show(&version.payload.body.unwrap_or(Value::Null));
             } else {
-                out!(
-                    "{}",
-                    output::fields(&[
-                        ("Record", v.envelope.record_id.clone()),
-                        ("Section", v.envelope.section.to_string()),
-                        ("Version", v.envelope.version.to_string()),
-                        ("Author", output::party(&v.author, Some(&me))),
-                        (
-                            "Signed",
-                            DateTime::<Utc>::from_timestamp(v.payload.iat, 0)
-                                .map(|t| output::time(&t))
-                                .unwrap_or_default()
-                        ),
-                        ("Verified", "signature and author checked".into()),
-                    ])
-                );
-                match &v.payload.body {
-                    Some(body) => outln!("{}", serde_json::to_string_pretty(body)?),
-                    None => outln!("(deleted)"),
-                }
+                ctx.show(&RecordShown { version, me });
             }
         }
         RecordCommand::Edit {
@@ -614,61 +445,48 @@ async fn record(ctx: &mut Ctx, command: RecordCommand) -> Result<()> {
                 check_body(head.envelope.section, &body)?;
                 pc.write_after(&head.envelope, Some(body)).await
             };
-            let v = match result {
-                Ok(v) => v,
-                Err(e) => return Err(explain_conflict(&client, &record_id, e).await),
-            };
-            print_written(ctx, "Wrote", &v);
+            let version = explain_conflict(&client, &record_id, result).await?;
+            ctx.show(&Written {
+                change: Change::Edited,
+                record_id: version.envelope.record_id.clone(),
+                version,
+            });
         }
         RecordCommand::Delete { record_id, grant } => {
             let pc = open_passport(ctx, &client, grant.as_deref()).await?;
-            let v = pc.delete_record(&record_id).await;
-            let v = match v {
-                Ok(v) => v,
-                Err(e) => return Err(explain_conflict(&client, &record_id, e).await),
-            };
-            if ctx.quiet {
-                outln!("{record_id}");
-            } else if ctx.json {
-                print_json(&output::version_json(&v));
-            } else {
-                outln!(
-                    "Deleted record {record_id} with a signed tombstone (version {}); its history stays.",
-                    v.envelope.version
-                );
-            }
+            let result = pc.delete_record(&record_id).await;
+            let version = explain_conflict(&client, &record_id, result).await?;
+            ctx.show(&Written {
+                change: Change::Deleted,
+                record_id,
+                version,
+            });
         }
         RecordCommand::History { record_id, grant } => {
             let pc = open_passport(ctx, &client, grant.as_deref()).await?;
             let versions = pc.history(&record_id).await?;
-            if ctx.json {
-                print_json(&json!({
-                    "record_id": record_id,
-                    "section": versions.first().map(|v| v.envelope.section),
-                    "verified": true,
-                    "versions": versions.iter().map(output::version_json).collect::<Vec<_>>(),
-                }));
-            } else {
-                let section = versions
-                    .first()
-                    .map(|v| v.envelope.section.to_string())
-                    .unwrap_or_default();
-                outln!(
-                    "Record {record_id} ({section}): {} versions, every signature verified and \
-                     chained from version 1.",
-                    versions.len()
-                );
-                out!("{}", output::history_table(&versions, Some(&me)));
-            }
+            ctx.show(&History {
+                record_id,
+                versions,
+                me,
+            });
         }
     }
     Ok(())
 }
 
 /// A conflict, told as what happened: who wrote first, and that nothing was lost.
-async fn explain_conflict(client: &Client, record_id: &str, e: ClientError) -> anyhow::Error {
+async fn explain_conflict<T>(
+    client: &Client,
+    record_id: &str,
+    result: crate::Result<T>,
+) -> Result<T> {
+    let e = match result {
+        Ok(written) => return Ok(written),
+        Err(e) => e,
+    };
     let ClientError::Conflict { current_head, .. } = &e else {
-        return e.into();
+        return Err(e.into());
     };
     let who = match client.party(&current_head.author).await {
         Ok(p) => output::party(&p, client.party_id().ok()),
@@ -680,84 +498,57 @@ async fn explain_conflict(client: &Client, record_id: &str, e: ClientError) -> a
          of it (or use --merge to re-apply only your fields)",
         current_head.version
     );
-    anyhow::Error::new(e).context(message)
+    Err(anyhow::Error::new(e).context(message))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Grants
 
-fn parse_until(text: &str) -> Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| anyhow!("--until {text}: expected YYYY-MM-DD or an RFC 3339 time"))?;
-    Ok(date
-        .and_hms_opt(23, 59, 59)
-        .expect("a valid time")
-        .and_utc())
-}
-
-/// "read summary, adjustments; write adjustments".
-fn describe_scopes(scopes: &[Scope]) -> String {
-    [Action::Read, Action::Write, Action::Agree]
-        .into_iter()
-        .filter_map(|action| {
-            let sections: Vec<&str> = scopes
-                .iter()
-                .filter(|s| s.actions.contains(&action))
-                .map(|s| s.section.as_str())
-                .collect();
-            (!sections.is_empty()).then(|| format!("{} {}", action.as_str(), sections.join(", ")))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A party's name for display, or its id when it cannot be looked up.
-/// Grants as a table; `other` is "to" (the owner's view: the grantee) or "from" (the
-/// grantee's view: the grantor).
-async fn grants_table(
-    client: &Client,
-    grants: &[wp_schemas::api::Grant],
-    other: &str,
-    names: &mut HashMap<String, String>,
-) -> String {
-    let mut table = Table::new(&["grant", other, "scopes", "purpose", "status", "ends"]);
-    for g in grants {
-        let party = if other == "to" {
-            &g.grantee
-        } else {
-            &g.grantor
+/// Display names of the parties `ids`, each looked up once; one that cannot be looked up shows
+/// as its id.
+async fn names<'a>(client: &Client, ids: impl IntoIterator<Item = &'a str>) -> Names {
+    let mut names = HashMap::new();
+    for id in ids {
+        if names.contains_key(id) {
+            continue;
+        }
+        let name = match client.party(id).await {
+            Ok(p) => output::party(&p, client.party_id().ok()),
+            Err(_) => id.to_owned(),
         };
-        table.row(vec![
-            g.id.clone(),
-            name_of(client, party, names).await,
-            describe_scopes(&g.scopes),
-            output::truncate(&g.purpose, 40),
-            format!("{:?}", g.status).to_lowercase(),
-            output::date(&g.ends_at),
-        ]);
+        names.insert(id.to_owned(), name);
     }
-    table.render()
+    Names(names)
 }
 
-async fn name_of(client: &Client, id: &str, cache: &mut HashMap<String, String>) -> String {
-    if let Some(name) = cache.get(id) {
-        return name.clone();
-    }
-    let name = match client.party(id).await {
-        Ok(p) => output::party(&p, client.party_id().ok()),
-        Err(_) => id.to_owned(),
+/// Grants with the names of the parties on `side`, looked up only if people will see them.
+async fn grant_list(ctx: &Ctx, client: &Client, grants: Vec<Grant>, side: Side) -> GrantList {
+    let names = if ctx.mode.for_people(false) {
+        names(client, grants.iter().map(|g| side.party_of(g))).await
+    } else {
+        Names::default()
     };
-    cache.insert(id.to_owned(), name.clone());
-    name
+    GrantList {
+        grants,
+        side,
+        names,
+    }
+}
+
+/// When consent ends, from `--days` or `--until`.
+fn ends_at(days: Option<i64>, until: Option<String>) -> Result<DateTime<Utc>> {
+    match (days, until) {
+        (Some(days), _) => consent::ends_in_days(days).map_err(|e| anyhow!("--days {e}")),
+        (None, Some(until)) => {
+            consent::parse_until(&until).map_err(|e| anyhow!("--until {until}: {e}"))
+        }
+        (None, None) => bail!("say until when: --days N or --until DATE"),
+    }
 }
 
 async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
     let client = ctx.profile.client()?;
     let pc = open_passport(ctx, &client, None).await?;
-    let mut names = HashMap::new();
     match command {
         GrantCommand::Add {
             to,
@@ -769,106 +560,43 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
             until,
             consent_text,
         } => {
-            let mut actions: BTreeMap<Section, BTreeSet<Action>> = BTreeMap::new();
-            for (sections, action) in [
-                (read, Action::Read),
-                (write, Action::Write),
-                (agree, Action::Agree),
-            ] {
-                for section in sections {
-                    let set = actions.entry(section).or_default();
-                    set.insert(Action::Read);
-                    set.insert(action);
-                }
-            }
-            if actions.is_empty() {
+            let scopes = consent::scopes(&read, &write, &agree);
+            if scopes.is_empty() {
                 bail!("name at least one section with --read, --write or --agree");
             }
-            let scopes: Vec<Scope> = actions
-                .into_iter()
-                .map(|(section, actions)| Scope {
-                    section,
-                    actions: actions.into_iter().collect(),
-                })
-                .collect();
-            let ends_at = match (days, until) {
-                (Some(days), _) if days > 0 => Utc::now() + chrono::Duration::days(days),
-                (Some(_), _) => bail!("--days must be at least 1"),
-                (None, Some(until)) => parse_until(&until)?,
-                (None, None) => bail!("say until when: --days N or --until DATE"),
-            };
+            let ends_at = ends_at(days, until)?;
             let grantee = client
                 .party(&to)
                 .await
                 .with_context(|| format!("looking up the grantee {to}"))?;
-            let consent_text = consent_text.unwrap_or_else(|| {
-                format!(
-                    "I, {}, agree to share my Work Passport with {} ({}) for: {}. They may {}. \
-                     This consent ends on {} unless I revoke it sooner.",
-                    ctx.profile
-                        .config
-                        .display_name
-                        .as_deref()
-                        .unwrap_or("the passport owner"),
-                    grantee.display_name,
-                    grantee.kind.as_str(),
-                    purpose,
-                    describe_scopes(&scopes),
-                    output::date(&ends_at)
-                )
-            });
-            let g = pc
-                .grant(&CreateGrant {
-                    grantee: to,
-                    scopes,
-                    purpose,
-                    starts_at: None,
-                    ends_at,
-                    consent_text,
-                })
-                .await?;
-            if ctx.quiet {
-                outln!("{}", g.id);
-            } else if ctx.json {
-                print_json(&output::grant_json(&g, Some(&grantee)));
-            } else {
-                outln!(
-                    "Granted {} until {}: {}.",
-                    output::party(&grantee, None),
-                    output::time(&g.ends_at),
-                    describe_scopes(&g.scopes)
-                );
-                outln!("Grant id: {}", g.id);
-                outln!("Consent text: {}", g.consent_text);
-                outln!(
-                    "They use it with `wp fetch --grant {}`; you end it with `wp grant revoke {}`.",
-                    g.id,
-                    g.id
-                );
-            }
+            let terms = GrantTerms {
+                grantee: to,
+                scopes,
+                purpose,
+                ends_at,
+                consent_text,
+            };
+            let owner = ctx.profile.config.display_name.as_deref();
+            let grant = pc.grant(&terms.into_grant(&grantee, owner)).await?;
+            ctx.show(&GrantMade { grant, grantee });
         }
         GrantCommand::List => {
             let grants = pc.grants().await?;
-            if ctx.json {
-                print_json(&grants);
-                return Ok(());
-            }
-            out!("{}", grants_table(&client, &grants, "to", &mut names).await);
+            ctx.show(&grant_list(ctx, &client, grants, Side::To).await);
         }
         GrantCommand::Revoke { grant_id } => {
-            let g = pc.revoke(&grant_id).await?;
-            if ctx.quiet {
-                outln!("{}", g.id);
-            } else if ctx.json {
-                print_json(&g);
+            let grant = pc.revoke(&grant_id).await?;
+            let grantee_name = if ctx.mode.for_people(true) {
+                names(&client, [grant.grantee.as_str()])
+                    .await
+                    .of(&grant.grantee)
             } else {
-                outln!(
-                    "Grant {} revoked: {} can no longer read or write your passport (their next \
-                     request is refused).",
-                    g.id,
-                    name_of(&client, &g.grantee, &mut names).await
-                );
-            }
+                String::new()
+            };
+            ctx.show(&GrantRevoked {
+                grant,
+                grantee_name,
+            });
         }
     }
     Ok(())
@@ -877,21 +605,10 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
 async fn log(ctx: &mut Ctx, verify: bool, actor: Option<&str>, limit: Option<usize>) -> Result<()> {
     let client = ctx.profile.client()?;
     let pc = open_passport(ctx, &client, None).await?;
-    let mut entries: Vec<AccessLogEntry> = if verify {
+    let mut entries = if verify {
         pc.verified_access_log().await?
     } else {
-        let mut entries = Vec::new();
-        let mut before = None;
-        loop {
-            let page = pc.access_log_page(before, actor).await?;
-            entries.extend(page.entries);
-            match page.next_before {
-                Some(b) if limit.is_none_or(|l| entries.len() < l) => before = Some(b),
-                _ => break,
-            }
-        }
-        entries.reverse();
-        entries
+        pc.access_log(actor, limit).await?
     };
     let total = entries.len();
     let last_seq = entries.last().map_or(0, |e| e.seq);
@@ -901,46 +618,16 @@ async fn log(ctx: &mut Ctx, verify: bool, actor: Option<&str>, limit: Option<usi
     if let Some(l) = limit {
         entries.drain(..entries.len().saturating_sub(l));
     }
-    let mut names = HashMap::new();
-    if ctx.json {
-        let mut out = Vec::with_capacity(entries.len());
-        for e in &entries {
-            let mut v = serde_json::to_value(e)?;
-            if let Some(a) = &e.actor {
-                v["actor_name"] = Value::String(name_of(&client, a, &mut names).await);
-            }
-            out.push(v);
-        }
-        print_json(&json!({ "passport_id": pc.id, "verified": verify, "entries": out }));
-        return Ok(());
-    }
-    let mut table = Table::new(&[
-        "seq", "at", "actor", "action", "sections", "outcome", "reason",
-    ]);
-    for e in &entries {
-        let actor = match &e.actor {
-            Some(a) => name_of(&client, a, &mut names).await,
-            None => "-".into(),
-        };
-        let sections: Vec<&str> = e.sections.iter().map(|s| s.as_str()).collect();
-        table.row(vec![
-            e.seq.to_string(),
-            output::time(&e.at),
-            actor,
-            e.action.as_str().to_owned(),
-            sections.join(","),
-            format!("{:?}", e.outcome).to_lowercase(),
-            output::truncate(&e.reason, 48),
-        ]);
-    }
-    out!("{}", table.render());
-    if verify {
-        outln!(
-            "Access log verified: {total} entries, hash chain intact from entry 1 to {last_seq}."
-        );
-    } else {
-        outln!("(not verified: `wp log --verify` checks the whole hash chain)");
-    }
+    // Names show in JSON too (actor_name).
+    let names = names(&client, entries.iter().filter_map(|e| e.actor.as_deref())).await;
+    ctx.show(&AccessLog {
+        passport_id: pc.id.clone(),
+        verified: verify,
+        entries,
+        total,
+        last_seq,
+        names,
+    });
     Ok(())
 }
 
@@ -950,15 +637,7 @@ async fn log(ctx: &mut Ctx, verify: bool, actor: Option<&str>, limit: Option<usi
 async fn grants_to_me(ctx: &Ctx) -> Result<()> {
     let client = ctx.profile.client()?;
     let grants = client.grants_to_me().await?;
-    if ctx.json {
-        print_json(&grants);
-        return Ok(());
-    }
-    let mut names = HashMap::new();
-    out!(
-        "{}",
-        grants_table(&client, &grants, "from", &mut names).await
-    );
+    ctx.show(&grant_list(ctx, &client, grants, Side::From).await);
     Ok(())
 }
 
@@ -969,30 +648,13 @@ async fn fetch(ctx: &Ctx, grant: &str) -> Result<()> {
     let passport = pc.read().await.with_context(context)?;
     let scopes = pc.scopes().unwrap_or_default().to_vec();
     let owner = client.party(&passport.owner).await?;
-    if ctx.json {
-        let mut value = passport_json(&passport);
-        value["owner"] = output::party_json(&owner);
-        value["grant_id"] = json!(grant);
-        value["scopes"] = serde_json::to_value(&scopes)?;
-        print_json(&value);
-        return Ok(());
-    }
-    outln!(
-        "Passport {} of {}, shared with you under grant {grant}: {}.",
-        passport.id,
-        owner.display_name,
-        describe_scopes(&scopes)
-    );
-    outln!("Every record's signature verified.");
-    let readable: Vec<Section> = Section::ALL
-        .into_iter()
-        .filter(|s| {
-            scopes
-                .iter()
-                .any(|sc| sc.section == *s && sc.actions.contains(&Action::Read))
-        })
-        .collect();
-    print_sections(&passport, &readable, client.party_id().ok());
+    ctx.show(&SharedPassport {
+        passport,
+        owner,
+        grant_id: grant.to_owned(),
+        scopes,
+        me: client.party_id().ok().map(str::to_owned),
+    });
     Ok(())
 }
 
@@ -1002,43 +664,14 @@ async fn agree(ctx: &Ctx, grant: &str, record_id: &str, by: &str) -> Result<()> 
         .granted_passport(grant)
         .await
         .with_context(|| format!("opening the passport shared under grant {grant}"))?;
-    let v = match pc.agree_adjustment(record_id, by).await {
-        Ok(v) => v,
-        Err(e) => return Err(explain_conflict(&client, record_id, e).await),
-    };
-    if ctx.quiet {
-        outln!("{record_id}");
-    } else if ctx.json {
-        print_json(&output::version_json(&v));
-    } else {
-        outln!(
-            "Agreed: {} (record {record_id}, version {}, signed by you).",
-            output::summary(v.envelope.section, v.payload.body.as_ref()),
-            v.envelope.version
-        );
-    }
+    let result = pc.agree_adjustment(record_id, by).await;
+    let version = explain_conflict(&client, record_id, result).await?;
+    ctx.show(&Written {
+        change: Change::Agreed,
+        record_id: record_id.to_owned(),
+        version,
+    });
     Ok(())
-}
-
-/// Deletes what the replica holds under `grant` once the server refuses that grant.
-async fn purge_grant(replica: &Replica, grant: &str, error: &ClientError) -> Result<Vec<String>> {
-    let refused = matches!(error, ClientError::ConsentEnded(_))
-        || matches!(
-            error.problem_type(),
-            Some(ProblemType::Forbidden | ProblemType::Gone)
-        );
-    let mut purged = Vec::new();
-    if !refused {
-        return Ok(purged);
-    }
-    for pid in replica.passports().await? {
-        let state = replica.state(&pid).await?;
-        if state.is_some_and(|s| s.grant_id.as_deref() == Some(grant)) {
-            replica.purge(&pid).await?;
-            purged.push(pid);
-        }
-    }
-    Ok(purged)
 }
 
 async fn sync(ctx: &Ctx, grant: &str, db: Option<&Path>) -> Result<()> {
@@ -1050,83 +683,44 @@ async fn sync(ctx: &Ctx, grant: &str, db: Option<&Path>) -> Result<()> {
     let result = sync_into(&client, &replica, grant, &path).await;
     replica.close().await;
     let (report, records) = result?;
-    if ctx.json {
-        print_json(&json!({
-            "passport_id": report.passport_id,
-            "grant_id": grant,
-            "db": path,
-            "applied": report.applied.len(),
-            "unchanged": report.unchanged,
-            "cursor": report.cursor,
-            "checkpoint_seq": report.checkpoint_seq,
-            "records": records.iter().map(|r| json!({
-                "record_id": r.record_id,
-                "section": r.section,
-                "version": r.version,
-                "seq": r.seq,
-                "author": output::party_json(&r.author_party),
-                "body": r.body,
-            })).collect::<Vec<_>>(),
-        }));
-        return Ok(());
-    }
-    if report.unchanged {
-        outln!(
-            "Passport {} is up to date in {} (nothing new since sequence {}).",
-            report.passport_id,
-            path.display(),
-            report.cursor
-        );
-    } else {
-        outln!(
-            "Synced passport {} into {}: {} new version{} verified and applied, up to sequence \
-             {} (server checkpoint {} checked).",
-            report.passport_id,
-            path.display(),
-            report.applied.len(),
-            if report.applied.len() == 1 { "" } else { "s" },
-            report.cursor,
-            report.checkpoint_seq
-        );
-    }
-    let me = client.party_id().ok();
-    let mut table = Table::new(&["record", "section", "v", "author", "summary"]);
-    for r in &records {
-        table.row(vec![
-            r.record_id.clone(),
-            r.section.to_string(),
-            r.version.to_string(),
-            output::party(&r.author_party, me),
-            output::summary(r.section, Some(&r.body)),
-        ]);
-    }
-    out!("{}", table.render());
+    ctx.show(&Synced {
+        report,
+        grant_id: grant.to_owned(),
+        db: path,
+        records,
+        me: client.party_id().ok().map(str::to_owned),
+    });
     Ok(())
 }
 
+/// Syncs under `grant`; when consent has ended, the error says which local copies were deleted.
 async fn sync_into(
     client: &Client,
     replica: &Replica,
     grant: &str,
     path: &Path,
 ) -> Result<(SyncReport, Vec<LocalRecord>)> {
-    let deleted = |pids: &[String]| {
-        if pids.is_empty() {
-            String::new()
-        } else {
-            format!(
+    let failed = |e: ClientError, purged: &[String]| {
+        let mut message = format!("syncing under grant {grant}");
+        if !purged.is_empty() {
+            message += &format!(
                 " (the local copy of passport {} in {} was deleted)",
-                pids.join(", "),
+                purged.join(", "),
                 path.display()
-            )
+            );
         }
+        anyhow::Error::new(e).context(message)
     };
     let pc = match client.granted_passport(grant).await {
         Ok(pc) => pc,
         Err(e) => {
-            let purged = purge_grant(replica, grant, &e).await?;
-            let message = format!("syncing under grant {grant}{}", deleted(&purged));
-            return Err(anyhow::Error::new(e).context(message));
+            // Refused before the passport is named: delete what is kept under this grant.
+            let purged = if e.consent_ended(true) {
+                replica.purge_grant(grant).await?
+            } else {
+                Vec::new()
+            };
+            return Err(failed(e, &purged));
         }
     };
     let held = replica.has_passport(&pc.id).await?;
@@ -1140,8 +734,7 @@ async fn sync_into(
             } else {
                 Vec::new()
             };
-            let message = format!("syncing under grant {grant}{}", deleted(&purged));
-            return Err(anyhow::Error::new(e).context(message));
+            return Err(failed(e, &purged));
         }
     };
     let records = replica.records(&pc.id).await?;
@@ -1150,6 +743,8 @@ async fn sync_into(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -1165,35 +760,26 @@ mod tests {
     }
 
     #[test]
-    fn until_takes_a_date_or_a_time() {
+    fn consent_ends_after_days_or_at_a_date() {
         assert_eq!(
-            parse_until("2030-01-31").unwrap().to_rfc3339(),
-            "2030-01-31T23:59:59+00:00"
-        );
-        assert_eq!(
-            parse_until("2030-01-31T12:00:00+01:00")
+            ends_at(None, Some("2030-01-31".into()))
                 .unwrap()
                 .to_rfc3339(),
-            "2030-01-31T11:00:00+00:00"
+            "2030-01-31T23:59:59+00:00"
         );
-        assert!(parse_until("next week").is_err());
-    }
-
-    #[test]
-    fn scopes_read_as_a_sentence() {
-        let scopes = [
-            Scope {
-                section: Section::Summary,
-                actions: vec![Action::Read],
-            },
-            Scope {
-                section: Section::Adjustments,
-                actions: vec![Action::Read, Action::Agree],
-            },
-        ];
+        let error = |days, until: Option<&str>| {
+            ends_at(days, until.map(str::to_owned))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(error(Some(0), None), "--days must be at least 1");
         assert_eq!(
-            describe_scopes(&scopes),
-            "read summary, adjustments; agree adjustments"
+            error(None, Some("next week")),
+            "--until next week: expected YYYY-MM-DD or an RFC 3339 time"
+        );
+        assert_eq!(
+            error(None, None),
+            "say until when: --days N or --until DATE"
         );
     }
 }

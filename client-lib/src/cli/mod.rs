@@ -19,6 +19,7 @@ mod args;
 mod commands;
 mod output;
 mod profile;
+mod views;
 
 use std::ffi::OsString;
 

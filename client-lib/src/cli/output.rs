@@ -84,11 +84,80 @@ pub fn emit(args: std::fmt::Arguments<'_>) {
     }
 }
 
-pub fn print_json(value: &impl serde::Serialize) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON output serializes")
-    );
+/// How results are printed: for people, as JSON (--json), or as the id alone (-q).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Human,
+    Json,
+    Quiet,
+}
+
+impl Mode {
+    /// From the global flags (clap refuses both at once).
+    pub fn new(json: bool, quiet: bool) -> Self {
+        match (json, quiet) {
+            (true, _) => Mode::Json,
+            (false, true) => Mode::Quiet,
+            (false, false) => Mode::Human,
+        }
+    }
+
+    /// Whether a result prints for people: always without flags, and with -q when it has no
+    /// id to print (`has_id`). Lets a command skip lookups only people would see.
+    pub fn for_people(self, has_id: bool) -> bool {
+        match self {
+            Mode::Human => true,
+            Mode::Json => false,
+            Mode::Quiet => !has_id,
+        }
+    }
+}
+
+/// A command's result, ready to print every way. Rendering does no I/O: names and anything
+/// else shown are looked up before.
+pub trait Render {
+    /// Sentences and tables for people, every line ending in a newline.
+    fn human(&self) -> String;
+    /// The document printed with --json.
+    fn json(&self) -> Value;
+    /// The id printed with -q: of what the command created or changed. Results that change
+    /// nothing have none and print as for people.
+    fn quiet(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Prints `result` as `mode` asks; every command prints through here.
+pub fn show(mode: Mode, result: &impl Render) {
+    let id = result.quiet();
+    if mode == Mode::Json {
+        out!("{}", pretty(&result.json()));
+    } else if mode.for_people(id.is_some()) {
+        out!("{}", result.human());
+    } else if let Some(id) = id {
+        outln!("{id}");
+    }
+}
+
+/// A JSON document as printed: pretty, with a final newline.
+pub fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("JSON output serializes") + "\n"
+}
+
+/// A JSON document (an example body, a record's body alone) prints as JSON every way.
+impl Render for Value {
+    fn human(&self) -> String {
+        pretty(self)
+    }
+
+    fn json(&self) -> Value {
+        self.clone()
+    }
+}
+
+/// A library type printed as itself with --json.
+pub fn to_json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("JSON output serializes")
 }
 
 pub fn time(t: &DateTime<Utc>) -> String {
@@ -218,7 +287,7 @@ pub fn version_json(v: &VerifiedVersion) -> Value {
     })
 }
 
-fn signed_at(v: &VerifiedVersion) -> String {
+pub fn signed_at(v: &VerifiedVersion) -> String {
     DateTime::<Utc>::from_timestamp(v.payload.iat, 0)
         .map(|t| time(&t))
         .unwrap_or_default()
@@ -255,7 +324,7 @@ pub fn history_table(versions: &[VerifiedVersion], me: Option<&str>) -> String {
 }
 
 pub fn grant_json(g: &Grant, other: Option<&Party>) -> Value {
-    let mut value = serde_json::to_value(g).expect("a grant serializes");
+    let mut value = to_json(g);
     if let Some(p) = other {
         value["party"] = party_json(p);
     }

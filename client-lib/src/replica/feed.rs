@@ -67,10 +67,7 @@ impl Replica {
         error: ClientError,
     ) -> ClientError {
         let kind = error.problem_type();
-        let consent_over = matches!(error, ClientError::ConsentEnded(_))
-            || (kind == Some(ProblemType::Forbidden) && passport.grant_id().is_some())
-            || kind == Some(ProblemType::Gone);
-        if consent_over {
+        if error.consent_ended(passport.grant_id().is_some()) {
             return match self.purge(&passport.id).await {
                 Ok(_) => error,
                 // The caller must know the copy is still there.

@@ -290,4 +290,24 @@ mod tests {
         assert_eq!(replica.verify_all("p").await.unwrap(), 0);
         assert!(!replica.purge("p").await.unwrap());
     }
+
+    #[tokio::test]
+    async fn purging_a_grant_deletes_only_the_passports_kept_under_it() {
+        let replica = Replica::in_memory().await.unwrap();
+        for (pid, grant) in [("p1", Some("g1")), ("p2", Some("g2")), ("p3", None)] {
+            sqlx::query(
+                "INSERT INTO replica_passports (passport_id, grant_id, cursor_seq, checkpoint, \
+                 checkpoint_seq, checkpoint_head, checkpoint_jwk, synced_at) \
+                 VALUES (?1, ?2, 0, '', 0, '', '', 0)",
+            )
+            .bind(pid)
+            .bind(grant)
+            .execute(&replica.pool)
+            .await
+            .unwrap();
+        }
+        assert_eq!(replica.purge_grant("g1").await.unwrap(), ["p1"]);
+        assert_eq!(replica.passports().await.unwrap(), ["p2", "p3"]);
+        assert!(replica.purge_grant("g1").await.unwrap().is_empty());
+    }
 }

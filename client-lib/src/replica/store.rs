@@ -158,6 +158,20 @@ impl Replica {
         Ok(deleted > 0)
     }
 
+    /// Deletes the local copy of every passport kept under grant `grant_id`, for when that
+    /// grant is refused before its passport is even named. Returns the passports deleted.
+    pub async fn purge_grant(&self, grant_id: &str) -> Result<Vec<String>> {
+        let mut purged = Vec::new();
+        for pid in self.passports().await? {
+            let state = self.state(&pid).await?;
+            if state.is_some_and(|s| s.grant_id.as_deref() == Some(grant_id)) {
+                self.purge(&pid).await?;
+                purged.push(pid);
+            }
+        }
+        Ok(purged)
+    }
+
     // -----------------------------------------------------------------------------------------
     // Reading the replica
 

@@ -1,0 +1,775 @@
+//! What each command prints: one result type per command output, rendered for people, as JSON
+//! and as the id alone (see [`Render`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use wp_schemas::api::{AccessLogEntry, Action, Grant, Me, Party, PartyKind, PassportInfo, Scope};
+use wp_schemas::jose::PublicJwk;
+use wp_schemas::sections::Section;
+
+use super::output::{self, Render, Table, pretty, to_json};
+use crate::consent::describe_scopes;
+use crate::{LocalRecord, SyncReport, VerifiedPassport, VerifiedVersion};
+
+/// Parties' names for display ("Dana Okafor (professional, HCPC OT12345)"), looked up before
+/// rendering. A party that could not be looked up shows as its id.
+#[derive(Default)]
+pub struct Names(pub HashMap<String, String>);
+
+impl Names {
+    pub fn of(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and identity
+
+pub struct KeyCreated {
+    pub kid: String,
+    pub key_file: PathBuf,
+    pub public_file: PathBuf,
+    pub public_jwk: PublicJwk,
+}
+
+impl Render for KeyCreated {
+    fn human(&self) -> String {
+        let public = self.public_file.display();
+        format!(
+            "Created key {} in {} (private: keep it; readable by you only).\n\
+             Public key, also written to {public}:\n{}\
+             Next: an employee runs `wp register --name ...`; an employer or professional gives \
+             {public} to an admin, then runs `wp login-as --party-id <id>`.\n",
+            self.kid,
+            self.key_file.display(),
+            pretty(&self.public_jwk)
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "kid": self.kid,
+            "key_file": self.key_file,
+            "public_jwk_file": self.public_file,
+            "public_jwk": self.public_jwk,
+        })
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.public_file.display().to_string())
+    }
+}
+
+pub struct Registered {
+    pub party: Party,
+    pub server: String,
+}
+
+impl Render for Registered {
+    fn human(&self) -> String {
+        format!(
+            "Registered {} as an employee on {}.\nParty id: {}\nNext: `wp passport create`.\n",
+            self.party.display_name, self.server, self.party.id
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.party)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.party.id.clone())
+    }
+}
+
+pub struct SignedIn {
+    pub me: Me,
+    pub server: String,
+}
+
+impl Render for SignedIn {
+    fn human(&self) -> String {
+        format!(
+            "This profile is now {} on {}.\nParty id: {}\n",
+            output::party(&self.me.party, None),
+            self.server,
+            self.me.party.id
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.me)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.me.party.id.clone())
+    }
+}
+
+pub struct WhoAmI {
+    pub profile_dir: PathBuf,
+    pub server: String,
+    pub me: Me,
+    pub current_kid: String,
+}
+
+impl WhoAmI {
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let p = &self.me.party;
+        let mut pairs = vec![
+            ("Name", p.display_name.clone()),
+            ("Kind", p.kind.as_str().to_owned()),
+            ("Party id", p.id.clone()),
+        ];
+        if let Some(r) = &p.registration {
+            let registration = format!(
+                "{}, {} {}",
+                r.profession, r.registration_body, r.registration_number
+            );
+            pairs.push(("Registration", registration));
+        }
+        if p.kind == PartyKind::Employee {
+            let passport = self.me.passport_id.clone();
+            pairs.push((
+                "Passport",
+                passport.unwrap_or_else(|| "none yet (`wp passport create`)".into()),
+            ));
+        }
+        pairs.push(("Server", self.server.clone()));
+        pairs.push(("Profile", self.profile_dir.display().to_string()));
+        pairs
+    }
+
+    fn keys_table(&self) -> String {
+        let mut table = Table::new(&["kid", "added", "revoked", "current"]);
+        for k in &self.me.party.keys {
+            let current = if k.kid == self.current_kid { "yes" } else { "" };
+            table.row(vec![
+                k.kid.clone(),
+                output::time(&k.created_at),
+                k.revoked_at.as_ref().map(output::time).unwrap_or_default(),
+                current.to_owned(),
+            ]);
+        }
+        table.render()
+    }
+}
+
+impl Render for WhoAmI {
+    fn human(&self) -> String {
+        format!(
+            "{}Keys:\n{}",
+            output::fields(&self.fields()),
+            self.keys_table()
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "profile_dir": self.profile_dir,
+            "server": self.server,
+            "party": self.me.party,
+            "passport_id": self.me.passport_id,
+            "current_kid": self.current_kid,
+        })
+    }
+}
+
+pub struct Enrolled(pub Party);
+
+impl Render for Enrolled {
+    fn human(&self) -> String {
+        let id = &self.0.id;
+        format!(
+            "Enrolled {}.\nParty id: {id}\n\
+             They run: wp login-as --party-id {id} (in the profile holding that key)\n",
+            output::party(&self.0, None)
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.id.clone())
+    }
+}
+
+pub struct KeyRotated {
+    pub new_kid: String,
+    pub revoked_kid: String,
+}
+
+impl Render for KeyRotated {
+    fn human(&self) -> String {
+        format!(
+            "Rotated: key {} is now in use; the old key {} is revoked.\n\
+             Versions signed with the old key before now still verify.\n",
+            self.new_kid, self.revoked_kid
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({ "new_kid": self.new_kid, "revoked_kid": self.revoked_kid })
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.new_kid.clone())
+    }
+}
+
+/// A key revoked by id; the party as it now is, for scripts.
+pub struct KeyRevoked {
+    pub kid: String,
+    pub party: Party,
+}
+
+impl Render for KeyRevoked {
+    fn human(&self) -> String {
+        format!(
+            "Key {} revoked: tokens bound to it stop working at once.\n",
+            self.kid
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.party)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passports
+
+pub struct PassportCreated(pub PassportInfo);
+
+impl Render for PassportCreated {
+    fn human(&self) -> String {
+        format!(
+            "Created passport {}.\nNext: `wp example summary > summary.json`, edit it, then \
+             `wp record add summary --file summary.json`.\n",
+            self.0.id
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.id.clone())
+    }
+}
+
+fn passport_json(p: &VerifiedPassport) -> Value {
+    let sections: BTreeMap<String, Vec<Value>> = p
+        .sections
+        .iter()
+        .map(|(s, vs)| (s.to_string(), vs.iter().map(output::version_json).collect()))
+        .collect();
+    json!({ "id": p.id, "owner": p.owner, "seq": p.seq, "verified": true, "sections": sections })
+}
+
+/// Each section in `shown` (all, for the owner) with its records.
+fn sections(p: &VerifiedPassport, shown: &[Section], me: Option<&str>) -> String {
+    shown
+        .iter()
+        .map(|section| {
+            format!(
+                "\n{section}\n{}",
+                output::records_table(p.records(*section), me)
+            )
+        })
+        .collect()
+}
+
+/// The owner's own passport.
+pub struct OwnPassport {
+    pub passport: VerifiedPassport,
+    pub me: String,
+}
+
+impl Render for OwnPassport {
+    fn human(&self) -> String {
+        format!(
+            "Passport {} (yours), at sequence {}: every record's signature verified.\n{}",
+            self.passport.id,
+            self.passport.seq,
+            sections(&self.passport, &Section::ALL, Some(&self.me))
+        )
+    }
+
+    fn json(&self) -> Value {
+        passport_json(&self.passport)
+    }
+}
+
+pub struct PassportErased {
+    pub id: String,
+}
+
+impl Render for PassportErased {
+    fn human(&self) -> String {
+        format!(
+            "Passport {} erased: its data key is destroyed and every grant has ended.\n",
+            self.id
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({ "erased": self.id })
+    }
+}
+
+/// A passport shared with the caller under a grant: only the sections it may read are shown.
+pub struct SharedPassport {
+    pub passport: VerifiedPassport,
+    pub owner: Party,
+    pub grant_id: String,
+    pub scopes: Vec<Scope>,
+    pub me: Option<String>,
+}
+
+impl SharedPassport {
+    fn readable(&self) -> Vec<Section> {
+        let may_read = |s: &Section| {
+            self.scopes
+                .iter()
+                .any(|sc| sc.section == *s && sc.actions.contains(&Action::Read))
+        };
+        Section::ALL.into_iter().filter(may_read).collect()
+    }
+}
+
+impl Render for SharedPassport {
+    fn human(&self) -> String {
+        format!(
+            "Passport {} of {}, shared with you under grant {}: {}.\n\
+             Every record's signature verified.\n{}",
+            self.passport.id,
+            self.owner.display_name,
+            self.grant_id,
+            describe_scopes(&self.scopes),
+            sections(&self.passport, &self.readable(), self.me.as_deref())
+        )
+    }
+
+    fn json(&self) -> Value {
+        let mut value = passport_json(&self.passport);
+        value["owner"] = output::party_json(&self.owner);
+        value["grant_id"] = json!(self.grant_id);
+        value["scopes"] = to_json(&self.scopes);
+        value
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+/// How a version came to be written.
+#[derive(Clone, Copy)]
+pub enum Change {
+    Added,
+    Edited,
+    Deleted,
+    Agreed,
+}
+
+/// A version the caller wrote, signed by them.
+pub struct Written {
+    pub change: Change,
+    pub record_id: String,
+    pub version: VerifiedVersion,
+}
+
+impl Render for Written {
+    fn human(&self) -> String {
+        let envelope = &self.version.envelope;
+        let summary = output::summary(envelope.section, self.version.payload.body.as_ref());
+        let (id, v, section) = (&self.record_id, envelope.version, envelope.section);
+        match self.change {
+            Change::Added | Change::Edited => {
+                let verb = match self.change {
+                    Change::Added => "Added",
+                    _ => "Wrote",
+                };
+                format!("{verb} {section} record {id} version {v}, signed by you: {summary}\n")
+            }
+            Change::Deleted => format!(
+                "Deleted record {id} with a signed tombstone (version {v}); its history stays.\n"
+            ),
+            Change::Agreed => {
+                format!("Agreed: {summary} (record {id}, version {v}, signed by you).\n")
+            }
+        }
+    }
+
+    fn json(&self) -> Value {
+        output::version_json(&self.version)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.record_id.clone())
+    }
+}
+
+/// One record's latest version and its whole body.
+pub struct RecordShown {
+    pub version: VerifiedVersion,
+    pub me: String,
+}
+
+impl Render for RecordShown {
+    fn human(&self) -> String {
+        let v = &self.version;
+        let fields = output::fields(&[
+            ("Record", v.envelope.record_id.clone()),
+            ("Section", v.envelope.section.to_string()),
+            ("Version", v.envelope.version.to_string()),
+            ("Author", output::party(&v.author, Some(&self.me))),
+            ("Signed", output::signed_at(v)),
+            ("Verified", "signature and author checked".into()),
+        ]);
+        let body = match &v.payload.body {
+            Some(body) => pretty(body),
+            None => "(deleted)\n".to_owned(),
+        };
+        fields + &body
+    }
+
+    fn json(&self) -> Value {
+        output::version_json(&self.version)
+    }
+}
+
+pub struct History {
+    pub record_id: String,
+    pub versions: Vec<VerifiedVersion>,
+    pub me: String,
+}
+
+impl Render for History {
+    fn human(&self) -> String {
+        let section = self
+            .versions
+            .first()
+            .map(|v| v.envelope.section.to_string())
+            .unwrap_or_default();
+        format!(
+            "Record {} ({section}): {} versions, every signature verified and chained from \
+             version 1.\n{}",
+            self.record_id,
+            self.versions.len(),
+            output::history_table(&self.versions, Some(&self.me))
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "record_id": self.record_id,
+            "section": self.versions.first().map(|v| v.envelope.section),
+            "verified": true,
+            "versions": self.versions.iter().map(output::version_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants and the access log
+
+pub struct GrantMade {
+    pub grant: Grant,
+    pub grantee: Party,
+}
+
+impl Render for GrantMade {
+    fn human(&self) -> String {
+        let g = &self.grant;
+        format!(
+            "Granted {} until {}: {}.\nGrant id: {}\nConsent text: {}\n\
+             They use it with `wp fetch --grant {}`; you end it with `wp grant revoke {}`.\n",
+            output::party(&self.grantee, None),
+            output::time(&g.ends_at),
+            describe_scopes(&g.scopes),
+            g.id,
+            g.consent_text,
+            g.id,
+            g.id
+        )
+    }
+
+    fn json(&self) -> Value {
+        output::grant_json(&self.grant, Some(&self.grantee))
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.grant.id.clone())
+    }
+}
+
+/// Whose side of the grants a list shows.
+#[derive(Clone, Copy)]
+pub enum Side {
+    /// The owner's view: the grantee of each grant.
+    To,
+    /// The grantee's view: the grantor of each grant.
+    From,
+}
+
+pub struct GrantList {
+    pub grants: Vec<Grant>,
+    pub side: Side,
+    pub names: Names,
+}
+
+impl Side {
+    /// The party on this side of `g`.
+    pub fn party_of(self, g: &Grant) -> &str {
+        match self {
+            Side::To => &g.grantee,
+            Side::From => &g.grantor,
+        }
+    }
+}
+
+impl Render for GrantList {
+    fn human(&self) -> String {
+        let other = match self.side {
+            Side::To => "to",
+            Side::From => "from",
+        };
+        let mut table = Table::new(&["grant", other, "scopes", "purpose", "status", "ends"]);
+        for g in &self.grants {
+            table.row(vec![
+                g.id.clone(),
+                self.names.of(self.side.party_of(g)),
+                describe_scopes(&g.scopes),
+                output::truncate(&g.purpose, 40),
+                format!("{:?}", g.status).to_lowercase(),
+                output::date(&g.ends_at),
+            ]);
+        }
+        table.render()
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.grants)
+    }
+}
+
+pub struct GrantRevoked {
+    pub grant: Grant,
+    pub grantee_name: String,
+}
+
+impl Render for GrantRevoked {
+    fn human(&self) -> String {
+        format!(
+            "Grant {} revoked: {} can no longer read or write your passport (their next \
+             request is refused).\n",
+            self.grant.id, self.grantee_name
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.grant)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.grant.id.clone())
+    }
+}
+
+pub struct AccessLog {
+    pub passport_id: String,
+    pub verified: bool,
+    /// The entries shown, after --actor and --limit.
+    pub entries: Vec<AccessLogEntry>,
+    /// How many entries were fetched, and the last one's sequence, for the verified line.
+    pub total: usize,
+    pub last_seq: i64,
+    pub names: Names,
+}
+
+impl AccessLog {
+    fn actor(&self, e: &AccessLogEntry) -> String {
+        e.actor
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |a| self.names.of(a))
+    }
+
+    fn footer(&self) -> String {
+        if self.verified {
+            format!(
+                "Access log verified: {} entries, hash chain intact from entry 1 to {}.\n",
+                self.total, self.last_seq
+            )
+        } else {
+            "(not verified: `wp log --verify` checks the whole hash chain)\n".to_owned()
+        }
+    }
+}
+
+impl Render for AccessLog {
+    fn human(&self) -> String {
+        let mut table = Table::new(&[
+            "seq", "at", "actor", "action", "sections", "outcome", "reason",
+        ]);
+        for e in &self.entries {
+            let sections: Vec<&str> = e.sections.iter().map(|s| s.as_str()).collect();
+            table.row(vec![
+                e.seq.to_string(),
+                output::time(&e.at),
+                self.actor(e),
+                e.action.as_str().to_owned(),
+                sections.join(","),
+                format!("{:?}", e.outcome).to_lowercase(),
+                output::truncate(&e.reason, 48),
+            ]);
+        }
+        table.render() + &self.footer()
+    }
+
+    fn json(&self) -> Value {
+        let entries: Vec<Value> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let mut v = to_json(e);
+                if let Some(a) = &e.actor {
+                    v["actor_name"] = Value::String(self.names.of(a));
+                }
+                v
+            })
+            .collect();
+        json!({ "passport_id": self.passport_id, "verified": self.verified, "entries": entries })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replicas
+
+pub struct Synced {
+    pub report: SyncReport,
+    pub grant_id: String,
+    pub db: PathBuf,
+    pub records: Vec<LocalRecord>,
+    pub me: Option<String>,
+}
+
+impl Synced {
+    fn headline(&self) -> String {
+        let r = &self.report;
+        let db = self.db.display();
+        if r.unchanged {
+            return format!(
+                "Passport {} is up to date in {db} (nothing new since sequence {}).\n",
+                r.passport_id, r.cursor
+            );
+        }
+        let applied = r.applied.len();
+        format!(
+            "Synced passport {} into {db}: {applied} new version{} verified and applied, up to \
+             sequence {} (server checkpoint {} checked).\n",
+            r.passport_id,
+            if applied == 1 { "" } else { "s" },
+            r.cursor,
+            r.checkpoint_seq
+        )
+    }
+}
+
+impl Render for Synced {
+    fn human(&self) -> String {
+        let mut table = Table::new(&["record", "section", "v", "author", "summary"]);
+        for r in &self.records {
+            table.row(vec![
+                r.record_id.clone(),
+                r.section.to_string(),
+                r.version.to_string(),
+                output::party(&r.author_party, self.me.as_deref()),
+                output::summary(r.section, Some(&r.body)),
+            ]);
+        }
+        self.headline() + &table.render()
+    }
+
+    fn json(&self) -> Value {
+        let r = &self.report;
+        let records: Vec<Value> = self
+            .records
+            .iter()
+            .map(|r| {
+                json!({
+                    "record_id": r.record_id,
+                    "section": r.section,
+                    "version": r.version,
+                    "seq": r.seq,
+                    "author": output::party_json(&r.author_party),
+                    "body": r.body,
+                })
+            })
+            .collect();
+        json!({
+            "passport_id": r.passport_id,
+            "grant_id": self.grant_id,
+            "db": self.db,
+            "applied": r.applied.len(),
+            "unchanged": r.unchanged,
+            "cursor": r.cursor,
+            "checkpoint_seq": r.checkpoint_seq,
+            "records": records,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::output::Mode;
+
+    #[test]
+    fn a_result_renders_for_people_scripts_and_shells() {
+        let rotated = KeyRotated {
+            new_kid: "new".into(),
+            revoked_kid: "old".into(),
+        };
+        assert_eq!(
+            rotated.human(),
+            "Rotated: key new is now in use; the old key old is revoked.\n\
+             Versions signed with the old key before now still verify.\n"
+        );
+        assert_eq!(
+            rotated.json(),
+            json!({ "new_kid": "new", "revoked_kid": "old" })
+        );
+        assert_eq!(rotated.quiet().as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn quiet_prints_for_people_only_what_has_no_id() {
+        assert!(Mode::Human.for_people(true));
+        assert!(!Mode::Json.for_people(false));
+        assert!(!Mode::Quiet.for_people(true));
+        assert!(Mode::Quiet.for_people(false));
+        assert_eq!(Mode::new(false, true), Mode::Quiet);
+        assert_eq!(Mode::new(true, false), Mode::Json);
+    }
+
+    #[test]
+    fn a_party_not_looked_up_shows_as_its_id() {
+        let names = Names([("p1".to_owned(), "Acme Ltd (employer)".to_owned())].into());
+        assert_eq!(names.of("p1"), "Acme Ltd (employer)");
+        assert_eq!(names.of("p2"), "p2");
+    }
+
+    #[test]
+    fn a_json_document_prints_as_json_every_way() {
+        let body = json!({ "about_me": "hi" });
+        assert_eq!(body.human(), "{\n  \"about_me\": \"hi\"\n}\n");
+        assert_eq!(body.json(), body);
+        assert_eq!(body.quiet(), None);
+    }
+}
