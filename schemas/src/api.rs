@@ -18,31 +18,112 @@ use crate::text::{LINE_PATTERN, TEXT_PATTERN};
 #[serde(rename_all = "snake_case")]
 pub enum PartyKind {
     Employee,
+    /// An employer: an organisation whose members read and agree, or (enrolled with a key of
+    /// its own, as before organisations existed) an organisation of one.
     Employer,
+    /// A registered professional acting alone.
     Professional,
     Admin,
+    /// A professional practice or occupational-health provider, whose clinicians read and write.
+    Practice,
+    /// A person who acts for one organisation (an employer or a practice), with their own keys.
+    Member,
 }
 
 impl PartyKind {
+    pub const ALL: [PartyKind; 6] = [
+        Self::Employee,
+        Self::Employer,
+        Self::Professional,
+        Self::Admin,
+        Self::Practice,
+        Self::Member,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Employee => "employee",
             Self::Employer => "employer",
             Self::Professional => "professional",
             Self::Admin => "admin",
+            Self::Practice => "practice",
+            Self::Member => "member",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Employee,
-            Self::Employer,
-            Self::Professional,
-            Self::Admin,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
+
+    /// Whether this kind is an organisation that people join.
+    pub fn is_organisation(self) -> bool {
+        matches!(self, Self::Employer | Self::Practice)
+    }
+}
+
+/// What a member does at their organisation. Employers have `org_admin`, `hr` and
+/// `line_manager`; practices have `org_admin` and `clinician`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Invites and removes members.
+    OrgAdmin,
+    /// An HR adviser (employers).
+    Hr,
+    /// A line manager (employers).
+    LineManager,
+    /// A registered clinician, e.g. an occupational therapist (practices).
+    Clinician,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::OrgAdmin, Role::Hr, Role::LineManager, Role::Clinician];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::OrgAdmin => "org_admin",
+            Role::Hr => "hr",
+            Role::LineManager => "line_manager",
+            Role::Clinician => "clinician",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// In plain words, for people: "line manager".
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::OrgAdmin => "organisation admin",
+            Role::Hr => "HR",
+            Role::LineManager => "line manager",
+            Role::Clinician => "clinician",
+        }
+    }
+
+    /// Whether an organisation of `kind` has this role.
+    pub fn fits(self, kind: PartyKind) -> bool {
+        match kind {
+            PartyKind::Employer => matches!(self, Role::OrgAdmin | Role::Hr | Role::LineManager),
+            PartyKind::Practice => matches!(self, Role::OrgAdmin | Role::Clinician),
+            _ => false,
+        }
+    }
+}
+
+/// A member's place: which organisation they act for, and as what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Membership {
+    /// The organisation's party id.
+    pub organisation: String,
+    pub organisation_name: String,
+    pub organisation_kind: PartyKind,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+    /// Set once the member was removed or left: they act for the organisation no more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 /// Longest display name of a party, in characters.
@@ -133,8 +214,105 @@ pub struct Party {
     pub display_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<ProfessionalRegistration>,
+    /// A member's organisation and role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<Membership>,
+    /// An organisation made without a key of its own has none: its members act for it.
     pub keys: Vec<PartyKey>,
     pub created_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisations, members and invitations
+
+/// `POST /v1/admin/organisations`: the service admin creates an employer or a practice.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganisation {
+    /// `employer` or `practice`.
+    pub kind: PartyKind,
+    #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
+    pub display_name: String,
+}
+
+/// Longest life of an invitation, and its default.
+pub const MAX_INVITATION_DAYS: i64 = 30;
+pub const DEFAULT_INVITATION_DAYS: i64 = 7;
+
+/// `POST /v1/organisations/{oid}/invitations`: invite a person to join as `role`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    pub role: Role,
+    /// Days until the code expires: 1 to 30, 7 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_INVITATION_DAYS))]
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Redeemed,
+    Expired,
+    Revoked,
+}
+
+/// An invitation. `code` is present only in the answer that creates it: the server keeps only
+/// its hash, so it can be shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Invitation {
+    pub id: String,
+    pub organisation: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub status: InvitationStatus,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeemed_by: Option<String>,
+}
+
+/// `POST /v1/invitations/redeem`: a person joins with a key they generated and prove they hold
+/// (the proof's `aud` is `{issuer}/v1/invitations/redeem`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemInvitation {
+    #[schemars(pattern(INVITATION_CODE_PATTERN))]
+    pub code: String,
+    #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
+    pub display_name: String,
+    pub jwk: PublicJwk,
+    #[schemars(pattern(COMPACT_JWS_PATTERN))]
+    pub proof: String,
+    /// Required for a clinician, refused for other roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<ProfessionalRegistration>,
+}
+
+/// An invitation code: `wpi_` and 43 base64url characters (256 random bits).
+pub const INVITATION_CODE_PATTERN: &str = "^wpi_[A-Za-z0-9_-]{43}$";
+
+/// A member as their organisation sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Member {
+    pub party: String,
+    pub display_name: String,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// An entry of the organisation directory (`GET /v1/organisations?name=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrganisationEntry {
+    pub id: String,
+    pub kind: PartyKind,
+    pub display_name: String,
 }
 
 /// `GET /v1/me`.
@@ -236,6 +414,16 @@ pub struct AuthorizationDetail {
     pub grant_id: String,
     pub passport_id: String,
     pub scopes: Vec<Scope>,
+    /// For a member: the organisation they act for under the grant, and their role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<OnBehalfOf>,
+}
+
+/// The organisation a member acts for, and their role there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OnBehalfOf {
+    pub organisation: String,
+    pub role: Role,
 }
 
 /// Claims of an access token (RFC 9068); with `authorization_details` it is a consent token.
@@ -308,9 +496,15 @@ pub struct Scope {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGrant {
-    /// The party id of the grantee (an employer or a professional).
+    /// The party id of the grantee: an employer, a practice or a professional.
     #[schemars(pattern(UUID_PATTERN))]
     pub grantee: String,
+    /// For an organisation: the roles of its members the grant covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// For an organisation: members (party ids) the grant covers whatever their role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     /// At least one; each section at most once.
     #[schemars(length(min = 1))]
     pub scopes: Vec<Scope>,
@@ -342,6 +536,12 @@ pub struct Grant {
     pub passport_id: String,
     pub grantor: String,
     pub grantee: String,
+    /// For an organisation: the roles the grant covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// For an organisation: the members the grant covers whatever their role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     pub scopes: Vec<Scope>,
     pub purpose: String,
     pub consent_text: String,
@@ -520,6 +720,10 @@ pub struct AccessLogEntry {
     pub actor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// For a member: the organisation they acted for and their role (part of the hash when
+    /// present; see `chain::log_entry_hash`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<OnBehalfOf>,
     pub action: LogAction,
     /// Sections involved (names only, never contents).
     pub sections: Vec<Section>,

@@ -87,7 +87,7 @@ pub fn log_genesis(passport_id: &str) -> String {
 /// The hash of an access-log entry: over every field but `hash`, in a fixed order, chained by
 /// `prev_hash`. Times are hashed as whole seconds so that the text form cannot change the hash.
 pub fn log_entry_hash(entry: &AccessLogEntry) -> String {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         entry.passport_id,
         entry.seq,
         entry.at.timestamp(),
@@ -103,6 +103,14 @@ pub fn log_entry_hash(entry: &AccessLogEntry) -> String {
         entry.reason,
         entry.prev_hash,
     ]);
+    // A member's entry also names their organisation and role, as an 11th element; entries
+    // without one hash as they always have.
+    if let (Some(on_behalf_of), Some(list)) = (&entry.on_behalf_of, canonical.as_array_mut()) {
+        list.push(serde_json::json!([
+            on_behalf_of.organisation,
+            on_behalf_of.role.as_str()
+        ]));
+    }
     sha256_b64(canonical.to_string().as_bytes())
 }
 

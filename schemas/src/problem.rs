@@ -30,12 +30,16 @@ pub enum ProblemType {
     Internal,
     Unavailable,
     DatabaseUnavailable,
+    InvalidInvitation,
+    InvitationUsed,
+    InvitationExpired,
+    InvitationRevoked,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 24] = [
+    pub const ALL: [ProblemType; 28] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -60,6 +64,10 @@ impl ProblemType {
         Self::Internal,
         Self::Unavailable,
         Self::DatabaseUnavailable,
+        Self::InvalidInvitation,
+        Self::InvitationUsed,
+        Self::InvitationExpired,
+        Self::InvitationRevoked,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -88,6 +96,10 @@ impl ProblemType {
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::DatabaseUnavailable => "database-unavailable",
+            Self::InvalidInvitation => "invalid-invitation",
+            Self::InvitationUsed => "invitation-used",
+            Self::InvitationExpired => "invitation-expired",
+            Self::InvitationRevoked => "invitation-revoked",
         }
     }
 
@@ -112,10 +124,10 @@ impl ProblemType {
             | Self::InvalidDpopProof
             | Self::ReplayedDpopProof => 401,
             Self::Forbidden | Self::ConsentInactive => 403,
-            Self::NotFound => 404,
+            Self::NotFound | Self::InvalidInvitation => 404,
             Self::MethodNotAllowed => 405,
-            Self::Conflict | Self::VersionConflict => 409,
-            Self::Gone => 410,
+            Self::Conflict | Self::VersionConflict | Self::InvitationUsed => 409,
+            Self::Gone | Self::InvitationExpired | Self::InvitationRevoked => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::InvalidBody | Self::LimitExceeded => 422,
@@ -152,6 +164,10 @@ impl ProblemType {
             Self::DatabaseUnavailable => {
                 "The database is unavailable for a moment; retry after Retry-After seconds"
             }
+            Self::InvalidInvitation => "No such invitation code",
+            Self::InvitationUsed => "The invitation was already used",
+            Self::InvitationExpired => "The invitation has expired",
+            Self::InvitationRevoked => "The invitation was revoked",
         }
     }
 }
