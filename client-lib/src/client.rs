@@ -7,8 +7,9 @@ use reqwest::{Method, StatusCode, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wp_schemas::api::{
-    ASSERTION_TYPE, AddKey, EnrolParty, GRANT_TYPE, Grant, Me, Party, PartyKind, PassportInfo,
-    ProfessionalRegistration, RegisterEmployee, Scope, TokenResponse,
+    ASSERTION_TYPE, AddKey, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
+    Invitation, Me, Member, OrganisationEntry, Party, PartyKind, PassportInfo,
+    ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope, TokenResponse,
 };
 use wp_schemas::jose::{PublicJwk, SigningKey};
 use wp_schemas::problem::{Problem, ProblemType};
@@ -267,6 +268,20 @@ impl Client {
     // -----------------------------------------------------------------------------------------
     // Parties
 
+    /// Sends `body` to `url` without a token (registration, joining): the caller proves
+    /// possession of its key inside the body instead.
+    async fn post_anonymous<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
+        let response = self.http.post(url).json(body).send().await?;
+        if !response.status().is_success() {
+            return Err(Self::problem(response).await);
+        }
+        Ok(response.json().await?)
+    }
+
     /// Registers this client's key as a new employee, proving possession of the key.
     pub async fn register_employee(&mut self, display_name: &str) -> Result<Party> {
         let url = format!("{}/v1/parties", self.base);
@@ -275,11 +290,29 @@ impl Client {
             jwk: self.key.public_jwk().clone(),
             proof: proofs::key_proof(&self.key, &url),
         };
-        let response = self.http.post(&url).json(&body).send().await?;
-        if !response.status().is_success() {
-            return Err(Self::problem(response).await);
-        }
-        let party: Party = response.json().await?;
+        let party: Party = self.post_anonymous(&url, &body).await?;
+        self.party_id = Some(party.id.clone());
+        Ok(party)
+    }
+
+    /// Joins an organisation with an invitation code: registers this client's key as a new
+    /// member (proving possession of the key) and becomes that party. A clinician gives their
+    /// `registration`; other roles give none.
+    pub async fn redeem_invitation(
+        &mut self,
+        code: &str,
+        display_name: &str,
+        registration: Option<ProfessionalRegistration>,
+    ) -> Result<Party> {
+        let url = format!("{}/v1/invitations/redeem", self.base);
+        let body = RedeemInvitation {
+            code: code.trim().to_owned(),
+            display_name: display_name.into(),
+            jwk: self.key.public_jwk().clone(),
+            proof: proofs::key_proof(&self.key, &url),
+            registration,
+        };
+        let party: Party = self.post_anonymous(&url, &body).await?;
         self.party_id = Some(party.id.clone());
         Ok(party)
     }
@@ -341,6 +374,76 @@ impl Client {
     }
 
     // -----------------------------------------------------------------------------------------
+    // Organisations and their people
+
+    /// As the service admin: creates an employer or a practice (without keys: its members act
+    /// for it).
+    pub async fn create_organisation(&self, kind: PartyKind, display_name: &str) -> Result<Party> {
+        let body = CreateOrganisation {
+            kind,
+            display_name: display_name.into(),
+        };
+        self.call(Method::POST, "/v1/admin/organisations", None, Some(&body))
+            .await
+    }
+
+    /// Organisations whose name contains `name` (any case; at most 20).
+    pub async fn find_organisations(&self, name: &str) -> Result<Vec<OrganisationEntry>> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/v1/organisations", self.base),
+            [("name", name)],
+        )
+        .map_err(|e| ClientError::Other(format!("the server URL: {e}")))?;
+        let path = format!("/v1/organisations?{}", url.query().unwrap_or_default());
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// As the service admin or an `org_admin` of `organisation`: invites a person to join as
+    /// `role`, for `days` (the server's default, 7, without). The answer holds the code, once.
+    pub async fn invite(
+        &self,
+        organisation: &str,
+        role: Role,
+        days: Option<i64>,
+    ) -> Result<Invitation> {
+        let body = CreateInvitation {
+            role,
+            expires_in_days: days,
+        };
+        let path = format!("/v1/organisations/{organisation}/invitations");
+        self.call(Method::POST, &path, None, Some(&body)).await
+    }
+
+    /// The invitations of `organisation` (without their codes).
+    pub async fn invitations(&self, organisation: &str) -> Result<Vec<Invitation>> {
+        let path = format!("/v1/organisations/{organisation}/invitations");
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// Revokes a pending invitation: its code no longer works.
+    pub async fn revoke_invitation(
+        &self,
+        organisation: &str,
+        invitation: &str,
+    ) -> Result<Invitation> {
+        let path = format!("/v1/organisations/{organisation}/invitations/{invitation}/revoke");
+        self.call(Method::POST, &path, None, None::<&()>).await
+    }
+
+    /// The members of `organisation`, removed ones included (with `removed_at`).
+    pub async fn members(&self, organisation: &str) -> Result<Vec<Member>> {
+        let path = format!("/v1/organisations/{organisation}/members");
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// Removes `member` from `organisation` (a member removing themself leaves): they act for
+    /// it no more, and their consent tokens stop working on their next request.
+    pub async fn remove_member(&self, organisation: &str, member: &str) -> Result<Member> {
+        let path = format!("/v1/organisations/{organisation}/members/{member}/remove");
+        self.call(Method::POST, &path, None, None::<&()>).await
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Passports and grants
 
     /// As an employee: creates this party's passport.
@@ -368,7 +471,8 @@ impl Client {
         ))
     }
 
-    /// As a grantee: the grants made to this party.
+    /// As a grantee: the grants made to this party; for a member, the grants to their
+    /// organisation that cover them.
     pub async fn grants_to_me(&self) -> Result<Vec<Grant>> {
         self.call(Method::GET, "/v1/grants", None, None::<&()>)
             .await

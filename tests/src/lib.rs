@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use tokio::sync::oneshot;
 use wp_client::{Client, SigningKey};
-use wp_schemas::api::{PartyKind, ProfessionalRegistration};
+use wp_schemas::api::{Party, PartyKind, ProfessionalRegistration, Role};
 use wp_server::{Settings, Store, clock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +250,36 @@ impl TestServer {
             .await
     }
 
+    /// A new organisation (an employer or a practice), created by the admin; it has no key.
+    pub async fn organisation(&self, kind: PartyKind, name: &str) -> Party {
+        self.admin()
+            .create_organisation(kind, name)
+            .await
+            .expect("create organisation")
+    }
+
+    /// A person who joined `organisation` (its party id) as `role`, with an invitation the
+    /// admin made and a key of their own. A clinician gives an HCPC registration.
+    pub async fn member(&self, organisation: &str, role: Role, name: &str) -> Client {
+        let invitation = self
+            .admin()
+            .invite(organisation, role, None)
+            .await
+            .expect("invite");
+        let code = invitation.code.expect("a new invitation shows its code");
+        let registration = (role == Role::Clinician).then(|| ProfessionalRegistration {
+            profession: "occupational therapist".into(),
+            registration_body: "HCPC".into(),
+            registration_number: format!("OT{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
+        });
+        let mut client = Client::new(&self.url, SigningKey::generate());
+        client
+            .redeem_invitation(&code, name, registration)
+            .await
+            .expect("redeem invitation");
+        client
+    }
+
     async fn enrolled(
         &self,
         kind: PartyKind,
@@ -465,6 +495,8 @@ pub fn grant_to(
 ) -> wp_schemas::api::CreateGrant {
     wp_schemas::api::CreateGrant {
         grantee: grantee.party_id().expect("a registered party").to_owned(),
+        roles: Vec::new(),
+        members: Vec::new(),
         scopes: scopes
             .iter()
             .map(|(section, actions)| wp_schemas::api::Scope {

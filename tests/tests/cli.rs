@@ -498,6 +498,245 @@ async fn employee_ot_employer_journey() {
     server.stop().await;
 }
 
+/// An organisation and its people from the command line: the admin creates Acme and invites
+/// two people, who join with their codes; the employee grants Acme's line managers; Sam reads
+/// and agrees; the employee's log names him with his role and organisation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_invite_join_and_grant_by_role() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let root = root.path();
+    let admin = admin_profile(root, &server).await;
+
+    let acme_id = admin
+        .run(&["-q", "org", "create", "--kind", "employer", "Acme Ltd"])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+    let found = admin.run(&["--json", "org", "find", "acme"]).await.json();
+    assert_eq!(found[0]["id"], acme_id.as_str());
+    assert_eq!(found[0]["kind"], "employer");
+    // By name or by id; -q prints the code alone.
+    let sam_code = admin
+        .run(&["-q", "org", "invite", "Acme Ltd", "--role", "line_manager"])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+    assert!(
+        sam_code.starts_with("wpi_") && sam_code.len() == 47,
+        "{sam_code}"
+    );
+    let shown = admin
+        .run(&["org", "invite", &acme_id, "--role", "hr", "--days", "2"])
+        .await
+        .ok();
+    assert!(shown.contains("to join Acme Ltd as HR"), "{shown}");
+    let priya_code = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("Code: "))
+        .expect("the code is shown")
+        .to_owned();
+    // A role the organisation does not have is refused by the command line.
+    admin
+        .run(&["org", "invite", &acme_id, "--role", "nurse"])
+        .await
+        .fails(2);
+
+    // Sam joins without a key: `wp join` makes one. Priya made hers with keygen.
+    let sam = Party::new(root, "sam", &server);
+    let joined = sam
+        .run(&["join", &sam_code, "--name", "Sam Patel"])
+        .await
+        .ok();
+    assert!(
+        joined.contains("Joined as Sam Patel (line manager at Acme Ltd)"),
+        "{joined}"
+    );
+    assert!(sam.dir.join("key.jwk").exists());
+    let sam_id = text(&sam.run(&["--json", "whoami"]).await.json()["party"]["id"]).to_owned();
+    let priya = Party::new(root, "priya", &server);
+    priya.run(&["keygen"]).await.ok();
+    let priya_party = priya
+        .run(&["--json", "join", &priya_code, "--name", "Priya Shah"])
+        .await
+        .json();
+    assert_eq!(priya_party["kind"], "member");
+    assert_eq!(priya_party["membership"]["role"], "hr");
+    assert_eq!(priya_party["membership"]["organisation"], acme_id.as_str());
+    // A code works once.
+    let again = Party::new(root, "again", &server);
+    let stderr = again
+        .run(&["join", &sam_code, "--name", "Someone Else"])
+        .await
+        .fails(1);
+    assert!(stderr.contains("409"), "{stderr}");
+    let members = admin
+        .run(&["--json", "org", "members", &acme_id])
+        .await
+        .json();
+    assert_eq!(members.as_array().unwrap().len(), 2);
+    let invitations = admin
+        .run(&["--json", "org", "invitations", "Acme Ltd"])
+        .await
+        .json();
+    assert!(
+        invitations
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "redeemed" && i.get("code").is_none()),
+        "{invitations}"
+    );
+
+    // The employee grants Acme's line managers: summary and adjustments, agree adjustments.
+    let alex = Party::new(root, "alex", &server);
+    alex.run(&["keygen"]).await.ok();
+    alex.run(&["register", "--name", "Alex Smith"]).await.ok();
+    alex.run(&["passport", "create"]).await.ok();
+    let adjustment = json!({
+        "title": "Noise-cancelling headphones",
+        "category": "equipment_assistive_technology",
+        "addresses": "Difficulty concentrating in the open-plan office.",
+        "status": "requested"
+    })
+    .to_string();
+    let adj = alex
+        .run(&["-q", "record", "add", "adjustments", "--body", &adjustment])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+    // An organisation needs to be told who there may use the grant.
+    let stderr = alex
+        .run(&[
+            "grant",
+            "add",
+            "--to",
+            &acme_id,
+            "--read",
+            "summary",
+            "--purpose",
+            "p",
+            "--days",
+            "1",
+        ])
+        .await
+        .fails(1);
+    assert!(stderr.contains("--role"), "{stderr}");
+    let stderr = alex
+        .run(&[
+            "grant",
+            "add",
+            "--to",
+            &acme_id,
+            "--role",
+            "clinician",
+            "--read",
+            "summary",
+            "--purpose",
+            "p",
+            "--days",
+            "1",
+        ])
+        .await
+        .fails(1);
+    assert!(stderr.contains("no clinician role"), "{stderr}");
+    let made = alex
+        .run(&[
+            "grant",
+            "add",
+            "--to",
+            &acme_id,
+            "--role",
+            "line_manager",
+            "--read",
+            "summary",
+            "--agree",
+            "adjustments",
+            "--purpose",
+            "Workplace adjustments at Acme Ltd",
+            "--days",
+            "30",
+        ])
+        .await
+        .ok();
+    assert!(
+        made.contains("Granted Acme Ltd (line managers) until"),
+        "{made}"
+    );
+    assert!(
+        made.contains("share my Work Passport with Acme Ltd (line managers)"),
+        "{made}"
+    );
+    let grant = made
+        .lines()
+        .find_map(|l| l.strip_prefix("Grant id: "))
+        .expect("the grant id")
+        .to_owned();
+    let listed = alex.run(&["--json", "grant", "list"]).await.json();
+    assert_eq!(listed[0]["roles"], json!(["line_manager"]));
+
+    // Sam (a line manager) sees the grant and agrees; Priya (HR) is not covered.
+    let to_sam = sam.run(&["--json", "grants"]).await.json();
+    assert_eq!(to_sam[0]["id"], grant.as_str());
+    assert!(priya.run(&["--json", "grants"]).await.json()[0].is_null());
+    sam.run(&["fetch", "--grant", &grant]).await.ok();
+    let agreed = sam
+        .run(&[
+            "--json",
+            "agree",
+            "--grant",
+            &grant,
+            &adj,
+            "--by",
+            "Sam Patel",
+        ])
+        .await
+        .json();
+    assert_eq!(agreed["author"]["id"], sam_id.as_str());
+    assert_eq!(agreed["author"]["membership"]["role"], "line_manager");
+    priya.run(&["fetch", "--grant", &grant]).await.fails(1);
+
+    // The owner's verified log names Sam with his role and organisation.
+    let log = alex.run(&["log", "--verify"]).await.ok();
+    assert!(log.contains("Sam Patel (line manager, Acme Ltd)"), "{log}");
+    assert!(log.contains("Alex Smith (you)"), "{log}");
+    let log = alex.run(&["--json", "log"]).await.json();
+    let by_sam: Vec<&Value> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == sam_id.as_str())
+        .collect();
+    assert!(!by_sam.is_empty());
+    for e in by_sam {
+        assert_eq!(
+            e["on_behalf_of"],
+            json!({ "organisation": acme_id, "role": "line_manager" })
+        );
+        assert_eq!(e["actor_name"], "Sam Patel (line manager, Acme Ltd)");
+    }
+
+    // Priya leaves; Sam is removed by the admin.
+    let left = priya
+        .run(&["org", "remove", &acme_id, text(&priya_party["id"])])
+        .await
+        .ok();
+    assert!(left.contains("You left Acme Ltd"), "{left}");
+    let removed = admin
+        .run(&["org", "remove", "Acme Ltd", &sam_id])
+        .await
+        .ok();
+    assert!(
+        removed.contains("Removed Sam Patel (line manager) from Acme Ltd"),
+        "{removed}"
+    );
+    sam.run(&["fetch", "--grant", &grant]).await.fails(1);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation_keeps_earlier_signatures_valid() {
     let server = TestServer::start(Backend::Sqlite).await;
@@ -575,6 +814,15 @@ async fn help_on_every_command() {
         &["example"],
         &["admin"],
         &["admin", "enrol"],
+        &["join"],
+        &["org"],
+        &["org", "create"],
+        &["org", "find"],
+        &["org", "invite"],
+        &["org", "invitations"],
+        &["org", "revoke-invitation"],
+        &["org", "members"],
+        &["org", "remove"],
         &["passport"],
         &["passport", "create"],
         &["passport", "show"],

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use wp_schemas::api::Role;
 use wp_schemas::sections::Section;
 
 const AFTER_HELP: &str = "\
@@ -18,6 +19,9 @@ Journeys:
   admin:         keygen (then the operator runs `work-passport-server add-admin`), login-as, admin enrol
   employer:      keygen (an admin enrols public.jwk), login-as, grants, fetch, agree
   professional:  keygen (an admin enrols public.jwk), login-as, grants, fetch, record edit/add --grant
+  organisation:  an admin runs org create and org invite; each person runs join CODE --name ...;
+                 the employee runs grant add --to ORG --role ROLE (or --member ID); members then
+                 use grants, fetch, agree, record edit --grant like any grantee
 
 Exit codes:
   0 success, 1 error, 2 bad command line, 3 consent has ended (revoked, expired or not started),
@@ -75,7 +79,8 @@ pub struct Cli {
     pub json: bool,
 
     /// Print only the id of what the command creates or changes (party, passport, record,
-    /// grant, key), for shell variables: `GRANT=$(wp -q grant add ...)`.
+    /// grant, key, organisation; for `wp org invite`, the code), for shell variables:
+    /// `GRANT=$(wp -q grant add ...)`.
     #[arg(
         short,
         long,
@@ -124,9 +129,34 @@ pub enum Command {
         section: Section,
     },
 
+    /// Join an organisation with the invitation code you were given, as a new member.
+    ///
+    /// Uses this profile's key, or makes one first (as `wp keygen` does). A clinician gives
+    /// their registration; other roles give none.
+    Join {
+        /// The invitation code (wpi_...), shown once to whoever invited you.
+        code: String,
+        /// Your name, as your organisation and the passports you are shown will show it.
+        #[arg(long)]
+        name: String,
+        /// Clinicians: the profession, e.g. "occupational therapist".
+        #[arg(long, requires_all = ["registration_body", "registration_number"])]
+        profession: Option<String>,
+        /// Clinicians: the registration body, e.g. HCPC, NMC, GMC.
+        #[arg(long, requires_all = ["profession", "registration_number"])]
+        registration_body: Option<String>,
+        /// Clinicians: the registration number, e.g. OT12345.
+        #[arg(long, requires_all = ["profession", "registration_body"])]
+        registration_number: Option<String>,
+    },
+
     /// Admin tasks: enrol employers, professionals and other admins.
     #[command(subcommand)]
     Admin(AdminCommand),
+
+    /// Organisations and their people: create, find, invite, members, remove.
+    #[command(subcommand)]
+    Org(OrgCommand),
 
     /// Your passport (employee): create, show, erase.
     #[command(subcommand)]
@@ -226,6 +256,71 @@ pub enum AdminCommand {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrgKind {
+    /// Its members read, and agree adjustments.
+    Employer,
+    /// An occupational-health or professional practice: its clinicians read and write.
+    Practice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an employer or a practice (admin). It has no key: its members act for it.
+    Create {
+        /// What kind of organisation.
+        #[arg(long, value_enum)]
+        kind: OrgKind,
+        /// Its name, e.g. "Acme Ltd".
+        name: String,
+    },
+    /// Find organisations by name (any part of it, any case), to learn their ids.
+    Find {
+        /// Part of the name.
+        name: String,
+    },
+    /// Invite a person to join an organisation as ROLE (admin, or its organisation admins).
+    ///
+    /// Prints the code, once: give it to the person, who runs `wp join CODE --name ...`.
+    Invite {
+        /// The organisation: its id, or its exact name.
+        org: String,
+        /// Their role: org_admin, hr or line_manager (employers); org_admin or clinician
+        /// (practices).
+        #[arg(long, value_parser = role_parser())]
+        role: Role,
+        /// Days until the code expires (1 to 30) [default: 7].
+        #[arg(long, value_name = "N")]
+        days: Option<i64>,
+    },
+    /// List an organisation's invitations and whether each is pending, redeemed, expired or
+    /// revoked (codes are never shown again).
+    Invitations {
+        /// The organisation: its id, or its exact name.
+        org: String,
+    },
+    /// Revoke a pending invitation: its code stops working.
+    RevokeInvitation {
+        /// The organisation: its id, or its exact name.
+        org: String,
+        /// The invitation id (see `wp org invitations`).
+        invitation_id: String,
+    },
+    /// List an organisation's members (its members, its organisation admins, or an admin).
+    Members {
+        /// The organisation: its id, or its exact name.
+        org: String,
+    },
+    /// Remove a member (or leave, giving your own party id): they act for the organisation no
+    /// more, and their next request under any of its grants is refused.
+    Remove {
+        /// The organisation: its id, or its exact name.
+        org: String,
+        /// The member's party id (see `wp org members`).
+        member: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PassportCommand {
     /// Create your passport (once).
@@ -318,44 +413,58 @@ pub enum RecordCommand {
     },
 }
 
+/// `wp grant add`: what to share, with whom, for how long.
+#[derive(Debug, Args)]
+pub struct GrantAdd {
+    /// The grantee's party id (the employer or professional tells you theirs; `wp org
+    /// find NAME` shows an organisation's).
+    #[arg(long, value_name = "PARTY_ID")]
+    pub to: String,
+    /// Organisations: a role whose members the grant covers (repeatable), e.g. hr,
+    /// line_manager, clinician.
+    #[arg(long = "role", value_name = "ROLE", value_parser = role_parser())]
+    pub roles: Vec<Role>,
+    /// Organisations: a member (party id) the grant covers whatever their role
+    /// (repeatable).
+    #[arg(long = "member", value_name = "PARTY_ID")]
+    pub members: Vec<String>,
+    /// Sections they may read, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+    pub read: Vec<Section>,
+    /// Sections they may write, comma-separated (professionals).
+    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+    pub write: Vec<Section>,
+    /// Sections they may agree, comma-separated (employers; adjustments only).
+    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+    pub agree: Vec<Section>,
+    /// Why they may see it, e.g. "workplace adjustments at Acme Ltd".
+    #[arg(long)]
+    pub purpose: String,
+    /// For how many days from now (consent always ends).
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "until",
+        conflicts_with = "until"
+    )]
+    pub days: Option<i64>,
+    /// Until this date (YYYY-MM-DD, end of the day UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// The consent text you agree to [default: a sentence naming who, what, why, until when].
+    #[arg(long)]
+    pub consent_text: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
     /// Share chosen sections with an employer or a professional, for a purpose and a time.
     ///
     /// Employers may read, and agree adjustments; professionals may read and write. Writing
     /// and agreeing a section include reading it (a new version is written on top of the
-    /// latest one).
-    Add {
-        /// The grantee's party id (the employer or professional tells you theirs).
-        #[arg(long, value_name = "PARTY_ID")]
-        to: String,
-        /// Sections they may read, comma-separated.
-        #[arg(long, value_delimiter = ',', value_parser = section_parser())]
-        read: Vec<Section>,
-        /// Sections they may write, comma-separated (professionals).
-        #[arg(long, value_delimiter = ',', value_parser = section_parser())]
-        write: Vec<Section>,
-        /// Sections they may agree, comma-separated (employers; adjustments only).
-        #[arg(long, value_delimiter = ',', value_parser = section_parser())]
-        agree: Vec<Section>,
-        /// Why they may see it, e.g. "workplace adjustments at Acme Ltd".
-        #[arg(long)]
-        purpose: String,
-        /// For how many days from now (consent always ends).
-        #[arg(
-            long,
-            value_name = "N",
-            required_unless_present = "until",
-            conflicts_with = "until"
-        )]
-        days: Option<i64>,
-        /// Until this date (YYYY-MM-DD, end of the day UTC) or time (RFC 3339).
-        #[arg(long, value_name = "DATE")]
-        until: Option<String>,
-        /// The consent text you agree to [default: a sentence naming who, what, why, until when].
-        #[arg(long)]
-        consent_text: Option<String>,
-    },
+    /// latest one). For an organisation, say who there may use it: --role for everyone in a
+    /// role, --member for one person (see `wp org find` and `wp org members`).
+    Add(Box<GrantAdd>),
     /// List the grants on your passport.
     List,
     /// Revoke a grant: the grantee's next request is refused.
@@ -382,4 +491,10 @@ pub enum KeysCommand {
 fn section_parser() -> impl TypedValueParser<Value = Section> {
     PossibleValuesParser::new(Section::ALL.map(|s| s.as_str()))
         .map(|name| name.parse::<Section>().expect("a listed section name"))
+}
+
+/// Role names as possible values, so `--help` lists them.
+fn role_parser() -> impl TypedValueParser<Value = Role> {
+    PossibleValuesParser::new(Role::ALL.map(|r| r.as_str()))
+        .map(|name| Role::parse(&name).expect("a listed role name"))
 }

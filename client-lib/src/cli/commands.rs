@@ -8,20 +8,21 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use wp_schemas::api::{Grant, PartyKind, ProfessionalRegistration};
+use wp_schemas::api::{Grant, Party, PartyKind, ProfessionalRegistration, Role};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::{Section, example_body, parse_body};
 
 use super::args::{
-    AdminCommand, BodyArgs, Cli, Command, EnrolKind, GrantCommand, KeysCommand, PassportCommand,
-    RecordCommand,
+    AdminCommand, BodyArgs, Cli, Command, EnrolKind, GrantAdd, GrantCommand, KeysCommand,
+    OrgCommand, OrgKind, PassportCommand, RecordCommand,
 };
 use super::output::{self, Mode, Render};
 use super::profile::Profile;
 use super::views::{
-    AccessLog, Change, Enrolled, GrantList, GrantMade, GrantRevoked, History, KeyCreated,
-    KeyRevoked, KeyRotated, Names, OwnPassport, PassportCreated, PassportErased, RecordShown,
-    Registered, SharedPassport, Side, SignedIn, Synced, WhoAmI, Written,
+    AccessLog, Change, Enrolled, GrantList, GrantMade, GrantRevoked, History, InvitationList,
+    InvitationRevoked, Invited, Joined, KeyCreated, KeyRevoked, KeyRotated, MemberList,
+    MemberRemoved, Names, OrgCreated, OrgList, OwnPassport, PassportCreated, PassportErased,
+    RecordShown, Registered, SharedPassport, Side, SignedIn, Synced, WhoAmI, Written,
 };
 use crate::consent::{self, GrantTerms};
 use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, keys};
@@ -79,6 +80,28 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             enrol(&ctx, kind, &name, &jwk_file, registration).await
         }
+        Command::Join {
+            code,
+            name,
+            profession,
+            registration_body,
+            registration_number,
+        } => {
+            let registration = match (profession, registration_body, registration_number) {
+                (Some(profession), Some(body), Some(number)) => Some(ProfessionalRegistration {
+                    profession,
+                    registration_body: body,
+                    registration_number: number,
+                }),
+                (None, None, None) => None,
+                _ => bail!(
+                    "a clinician gives all of --profession, --registration-body and \
+                     --registration-number"
+                ),
+            };
+            join(&mut ctx, &code, &name, registration).await
+        }
+        Command::Org(command) => org(&ctx, command).await,
         Command::Passport(PassportCommand::Create) => passport_create(&mut ctx).await,
         Command::Passport(PassportCommand::Show) => passport_show(&mut ctx).await,
         Command::Passport(PassportCommand::Erase { yes }) => passport_erase(&mut ctx, yes).await,
@@ -149,6 +172,49 @@ async fn register(ctx: &mut Ctx, name: &str) -> Result<()> {
     Ok(())
 }
 
+async fn join(
+    ctx: &mut Ctx,
+    code: &str,
+    name: &str,
+    registration: Option<ProfessionalRegistration>,
+) -> Result<()> {
+    if let Some(id) = &ctx.profile.config.party_id {
+        bail!(
+            "profile {} is already party {id}: join with a profile of its own (--profile-dir)",
+            ctx.profile.dir.display()
+        );
+    }
+    // The profile's key, or a new one made here as `wp keygen` makes it.
+    let path = ctx.profile.key_path();
+    let new_key = if path.exists() {
+        None
+    } else {
+        ctx.profile.create_dir()?;
+        let key = keys::generate(&path)?;
+        ctx.profile.write_public(&key)?;
+        Some(key.kid().to_owned())
+    };
+    let server = ctx.profile.server();
+    let mut client = Client::new(&server, ctx.profile.key()?);
+    let party = client
+        .redeem_invitation(code, name, registration)
+        .await
+        .context("joining with the invitation code")?;
+    let config = &mut ctx.profile.config;
+    config.server = Some(server.clone());
+    config.party_id = Some(party.id.clone());
+    config.kind = Some(party.kind);
+    config.display_name = Some(party.display_name.clone());
+    config.passport_id = None;
+    ctx.profile.save()?;
+    ctx.show(&Joined {
+        party,
+        server,
+        new_key,
+    });
+    Ok(())
+}
+
 async fn login_as(ctx: &mut Ctx, party_id: &str) -> Result<()> {
     let server = ctx.profile.server();
     let client = Client::for_party(&server, ctx.profile.key()?, party_id);
@@ -198,6 +264,123 @@ async fn enrol(
     let client = ctx.profile.client()?;
     let party = client.enrol(kind, name, &jwk, registration).await?;
     ctx.show(&Enrolled(party));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisations
+
+/// The organisation `text` names: an id as given, or the one organisation with exactly that
+/// name (any case). Returns its id and, for people, its name.
+async fn organisation(client: &Client, text: &str) -> Result<(String, String)> {
+    if uuid::Uuid::parse_str(text).is_ok() {
+        let name = match client.party(text).await {
+            Ok(p) => p.display_name,
+            Err(_) => text.to_owned(),
+        };
+        return Ok((text.to_owned(), name));
+    }
+    let found = client
+        .find_organisations(text)
+        .await
+        .with_context(|| format!("looking up the organisation {text:?}"))?;
+    let mut named: Vec<_> = found
+        .into_iter()
+        .filter(|o| o.display_name.to_lowercase() == text.to_lowercase())
+        .collect();
+    match named.len() {
+        1 => {
+            let o = named.remove(0);
+            Ok((o.id, o.display_name))
+        }
+        0 => bail!(
+            "no organisation is named {text:?}: `wp org find {text:?}` lists those whose name \
+             contains it"
+        ),
+        _ => bail!(
+            "{} organisations are named {text:?} ({}): give the id instead",
+            named.len(),
+            named
+                .iter()
+                .map(|o| o.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+async fn org(ctx: &Ctx, command: OrgCommand) -> Result<()> {
+    let client = ctx.profile.client()?;
+    match command {
+        OrgCommand::Create { kind, name } => {
+            let kind = match kind {
+                OrgKind::Employer => PartyKind::Employer,
+                OrgKind::Practice => PartyKind::Practice,
+            };
+            let party = client.create_organisation(kind, &name).await?;
+            ctx.show(&OrgCreated(party));
+        }
+        OrgCommand::Find { name } => {
+            let found = client.find_organisations(&name).await?;
+            ctx.show(&OrgList(found));
+        }
+        OrgCommand::Invite { org, role, days } => {
+            let (oid, org_name) = organisation(&client, &org).await?;
+            let invitation = client.invite(&oid, role, days).await?;
+            ctx.show(&Invited {
+                invitation,
+                org_name,
+            });
+        }
+        OrgCommand::Invitations { org } => {
+            let (oid, org_name) = organisation(&client, &org).await?;
+            let invitations = client.invitations(&oid).await?;
+            let names = if ctx.mode.for_people(false) {
+                names(
+                    &client,
+                    invitations
+                        .iter()
+                        .flat_map(|i| [Some(i.created_by.as_str()), i.redeemed_by.as_deref()])
+                        .flatten(),
+                )
+                .await
+            } else {
+                Names::default()
+            };
+            ctx.show(&InvitationList {
+                invitations,
+                org_name,
+                names,
+            });
+        }
+        OrgCommand::RevokeInvitation { org, invitation_id } => {
+            let (oid, org_name) = organisation(&client, &org).await?;
+            let invitation = client.revoke_invitation(&oid, &invitation_id).await?;
+            ctx.show(&InvitationRevoked {
+                invitation,
+                org_name,
+            });
+        }
+        OrgCommand::Members { org } => {
+            let (oid, org_name) = organisation(&client, &org).await?;
+            let members = client.members(&oid).await?;
+            ctx.show(&MemberList {
+                members,
+                org_name,
+                me: client.party_id().ok().map(str::to_owned),
+            });
+        }
+        OrgCommand::Remove { org, member } => {
+            let (oid, org_name) = organisation(&client, &org).await?;
+            let member = client.remove_member(&oid, &member).await?;
+            let left = client.party_id().ok() == Some(member.party.as_str());
+            ctx.show(&MemberRemoved {
+                member,
+                org_name,
+                left,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -521,18 +704,95 @@ async fn names<'a>(client: &Client, ids: impl IntoIterator<Item = &'a str>) -> N
     Names(names)
 }
 
-/// Grants with the names of the parties on `side`, looked up only if people will see them.
+/// The parties `ids` as looked up, each once; one that cannot be looked up is left out.
+async fn parties<'a>(
+    client: &Client,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> HashMap<String, Party> {
+    let mut parties = HashMap::new();
+    for id in ids {
+        if parties.contains_key(id) {
+            continue;
+        }
+        if let Ok(p) = client.party(id).await {
+            parties.insert(id.to_owned(), p);
+        }
+    }
+    parties
+}
+
+/// Grants with the names of the parties on `side` and of the members they cover, looked up
+/// only if people will see them.
 async fn grant_list(ctx: &Ctx, client: &Client, grants: Vec<Grant>, side: Side) -> GrantList {
-    let names = if ctx.mode.for_people(false) {
-        names(client, grants.iter().map(|g| side.party_of(g))).await
+    let (names, members) = if ctx.mode.for_people(false) {
+        let names = names(client, grants.iter().map(|g| side.party_of(g))).await;
+        let members = parties(
+            client,
+            grants
+                .iter()
+                .flat_map(|g| g.members.iter().map(String::as_str)),
+        )
+        .await;
+        let members = members
+            .into_iter()
+            .map(|(id, p)| (id, p.display_name))
+            .collect();
+        (names, Names(members))
     } else {
-        Names::default()
+        (Names::default(), Names::default())
     };
     GrantList {
         grants,
         side,
         names,
+        members,
     }
+}
+
+/// Who at the grantee may use a grant: an organisation needs --role or --member (its roles
+/// only, its members only); anyone else takes neither.
+fn check_covered(grantee: &Party, roles: &[Role], members: &[String]) -> Result<()> {
+    let name = &grantee.display_name;
+    if !grantee.kind.is_organisation() {
+        if !roles.is_empty() || !members.is_empty() {
+            bail!(
+                "{name} is {} {}, not an organisation: --role and --member are for \
+                 organisations",
+                if grantee.kind == PartyKind::Admin || grantee.kind == PartyKind::Employee {
+                    "an"
+                } else {
+                    "a"
+                },
+                grantee.kind.as_str()
+            );
+        }
+        return Ok(());
+    }
+    if roles.is_empty() && members.is_empty() {
+        bail!(
+            "{name} is an organisation: say who there may use this grant, with --role ROLE \
+             (everyone in that role) or --member PARTY_ID (one person; see `wp org members`)"
+        );
+    }
+    if let Some(role) = roles.iter().find(|r| !r.fits(grantee.kind)) {
+        let fitting: Vec<&str> = Role::ALL
+            .into_iter()
+            .filter(|r| r.fits(grantee.kind))
+            .map(Role::as_str)
+            .collect();
+        bail!(
+            "{name} is {} {} and has no {} role: its roles are {}",
+            if grantee.kind == PartyKind::Employer {
+                "an"
+            } else {
+                "a"
+            },
+            grantee.kind.as_str(),
+            role.as_str(),
+            fitting.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// When consent ends, from `--days` or `--until`.
@@ -550,16 +810,19 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
     let client = ctx.profile.client()?;
     let pc = open_passport(ctx, &client, None).await?;
     match command {
-        GrantCommand::Add {
-            to,
-            read,
-            write,
-            agree,
-            purpose,
-            days,
-            until,
-            consent_text,
-        } => {
+        GrantCommand::Add(add) => {
+            let GrantAdd {
+                to,
+                roles,
+                members,
+                read,
+                write,
+                agree,
+                purpose,
+                days,
+                until,
+                consent_text,
+            } = *add;
             let scopes = consent::scopes(&read, &write, &agree);
             if scopes.is_empty() {
                 bail!("name at least one section with --read, --write or --agree");
@@ -569,16 +832,32 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
                 .party(&to)
                 .await
                 .with_context(|| format!("looking up the grantee {to}"))?;
+            check_covered(&grantee, &roles, &members)?;
+            let mut member_parties = Vec::new();
+            for id in &members {
+                let member = client
+                    .party(id)
+                    .await
+                    .with_context(|| format!("looking up the member {id}"))?;
+                member_parties.push(member);
+            }
             let terms = GrantTerms {
                 grantee: to,
+                roles,
+                members,
                 scopes,
                 purpose,
                 ends_at,
                 consent_text,
             };
             let owner = ctx.profile.config.display_name.as_deref();
-            let grant = pc.grant(&terms.into_grant(&grantee, owner)).await?;
-            ctx.show(&GrantMade { grant, grantee });
+            let request = terms.into_grant(&grantee, &member_parties, owner);
+            let grant = pc.grant(&request).await?;
+            ctx.show(&GrantMade {
+                grant,
+                grantee,
+                members: member_parties,
+            });
         }
         GrantCommand::List => {
             let grants = pc.grants().await?;
@@ -618,15 +897,22 @@ async fn log(ctx: &mut Ctx, verify: bool, actor: Option<&str>, limit: Option<usi
     if let Some(l) = limit {
         entries.drain(..entries.len().saturating_sub(l));
     }
-    // Names show in JSON too (actor_name).
-    let names = names(&client, entries.iter().filter_map(|e| e.actor.as_deref())).await;
+    // Names show in JSON too (actor_name): the actors, and the organisations members acted for.
+    let ids = entries.iter().flat_map(|e| {
+        [
+            e.actor.as_deref(),
+            e.on_behalf_of.as_ref().map(|o| o.organisation.as_str()),
+        ]
+    });
+    let parties = parties(&client, ids.flatten()).await;
     ctx.show(&AccessLog {
         passport_id: pc.id.clone(),
         verified: verify,
         entries,
         total,
         last_seq,
-        names,
+        parties,
+        me: client.party_id().ok().map(str::to_owned),
     });
     Ok(())
 }

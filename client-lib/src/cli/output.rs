@@ -178,31 +178,27 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// "Dana Okafor (professional, HCPC OT12345)"; the caller (`me`) is marked "you".
+/// "Dana Okafor (professional, HCPC OT12345)", "Sam Patel (line manager, Acme Ltd)"; the
+/// caller (`me`) is marked "you".
 pub fn party(p: &Party, me: Option<&str>) -> String {
-    let role = if me == Some(p.id.as_str()) {
-        "you".to_owned()
+    if me == Some(p.id.as_str()) {
+        format!("{} (you)", p.display_name)
     } else {
-        match &p.registration {
-            Some(r) => format!(
-                "{}, {} {}",
-                p.kind.as_str(),
-                r.registration_body,
-                r.registration_number
-            ),
-            None => p.kind.as_str().to_owned(),
-        }
-    };
-    format!("{} ({role})", p.display_name)
+        crate::consent::describe_party(p)
+    }
 }
 
 pub fn party_json(p: &Party) -> Value {
-    json!({
+    let mut value = json!({
         "id": p.id,
         "kind": p.kind,
         "display_name": p.display_name,
         "registration": p.registration,
-    })
+    });
+    if let Some(m) = &p.membership {
+        value["membership"] = to_json(m);
+    }
+    value
 }
 
 fn str_field<'a>(body: &'a Value, key: &str) -> &'a str {

@@ -5,12 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use wp_schemas::api::{AccessLogEntry, Action, Grant, Me, Party, PartyKind, PassportInfo, Scope};
+use wp_schemas::api::{
+    AccessLogEntry, Action, Grant, Invitation, InvitationStatus, Me, Member, OrganisationEntry,
+    Party, PartyKind, PassportInfo, Scope,
+};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::Section;
 
 use super::output::{self, Render, Table, pretty, to_json};
-use crate::consent::describe_scopes;
+use crate::consent::{describe_actor, describe_covered, describe_grantee, describe_scopes};
 use crate::{LocalRecord, SyncReport, VerifiedPassport, VerifiedVersion};
 
 /// Parties' names for display ("Dana Okafor (professional, HCPC OT12345)"), looked up before
@@ -130,6 +133,22 @@ impl WhoAmI {
             );
             pairs.push(("Registration", registration));
         }
+        if let Some(m) = &p.membership {
+            pairs.push((
+                "Organisation",
+                format!(
+                    "{} ({}, {})",
+                    m.organisation_name,
+                    m.organisation_kind.as_str(),
+                    m.organisation
+                ),
+            ));
+            pairs.push(("Role", m.role.title().to_owned()));
+            pairs.push(("Joined", output::time(&m.joined_at)));
+            if let Some(removed) = &m.removed_at {
+                pairs.push(("Removed", output::time(removed)));
+            }
+        }
         if p.kind == PartyKind::Employee {
             let passport = self.me.passport_id.clone();
             pairs.push((
@@ -198,6 +217,41 @@ impl Render for Enrolled {
     }
 }
 
+/// A member who joined with an invitation code.
+pub struct Joined {
+    pub party: Party,
+    pub server: String,
+    /// The key made for this profile, if it had none.
+    pub new_key: Option<String>,
+}
+
+impl Render for Joined {
+    fn human(&self) -> String {
+        let mut out = String::new();
+        if let Some(kid) = &self.new_key {
+            out += &format!("Created key {kid} for this profile (private: keep it).\n");
+        }
+        let at = match &self.party.membership {
+            Some(m) => format!("{} at {}", m.role.title(), m.organisation_name),
+            None => "a member".to_owned(),
+        };
+        out += &format!(
+            "Joined as {} ({at}) on {}.\nParty id: {}\n\
+             Next: `wp grants` lists the passports shared with you.\n",
+            self.party.display_name, self.server, self.party.id
+        );
+        out
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.party)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.party.id.clone())
+    }
+}
+
 pub struct KeyRotated {
     pub new_kid: String,
     pub revoked_kid: String,
@@ -237,6 +291,213 @@ impl Render for KeyRevoked {
 
     fn json(&self) -> Value {
         to_json(&self.party)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisations
+
+pub struct OrgCreated(pub Party);
+
+impl Render for OrgCreated {
+    fn human(&self) -> String {
+        let id = &self.0.id;
+        format!(
+            "Created {} ({}).\nOrganisation id: {id}\n\
+             Next: invite its people, e.g. `wp org invite {id} --role org_admin`.\n",
+            self.0.display_name,
+            self.0.kind.as_str()
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.id.clone())
+    }
+}
+
+pub struct OrgList(pub Vec<OrganisationEntry>);
+
+impl Render for OrgList {
+    fn human(&self) -> String {
+        let mut table = Table::new(&["id", "kind", "name"]);
+        for o in &self.0 {
+            table.row(vec![
+                o.id.clone(),
+                o.kind.as_str().to_owned(),
+                o.display_name.clone(),
+            ]);
+        }
+        table.render()
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+}
+
+fn invitation_status(status: InvitationStatus) -> String {
+    format!("{status:?}").to_lowercase()
+}
+
+/// A new invitation, with its code: the only time the code is shown.
+pub struct Invited {
+    pub invitation: Invitation,
+    pub org_name: String,
+}
+
+impl Render for Invited {
+    fn human(&self) -> String {
+        let i = &self.invitation;
+        format!(
+            "Invitation {} to join {} as {}, until {}.\nCode: {}\n\
+             Give the code to the person (it is not shown again); they run\n  \
+             wp join {} --name \"Their Name\"\n",
+            i.id,
+            self.org_name,
+            i.role.title(),
+            output::time(&i.expires_at),
+            i.code.as_deref().unwrap_or("(none)"),
+            i.code.as_deref().unwrap_or("CODE"),
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.invitation)
+    }
+
+    /// The code, for `CODE=$(wp -q org invite ...)`.
+    fn quiet(&self) -> Option<String> {
+        Some(
+            self.invitation
+                .code
+                .clone()
+                .unwrap_or_else(|| self.invitation.id.clone()),
+        )
+    }
+}
+
+pub struct InvitationList {
+    pub invitations: Vec<Invitation>,
+    pub org_name: String,
+    pub names: Names,
+}
+
+impl Render for InvitationList {
+    fn human(&self) -> String {
+        let mut table = Table::new(&["invitation", "role", "status", "by", "expires", "joined as"]);
+        for i in &self.invitations {
+            table.row(vec![
+                i.id.clone(),
+                i.role.as_str().to_owned(),
+                invitation_status(i.status),
+                self.names.of(&i.created_by),
+                output::time(&i.expires_at),
+                i.redeemed_by
+                    .as_deref()
+                    .map(|p| self.names.of(p))
+                    .unwrap_or_default(),
+            ]);
+        }
+        format!("Invitations to {}:\n{}", self.org_name, table.render())
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.invitations)
+    }
+}
+
+pub struct InvitationRevoked {
+    pub invitation: Invitation,
+    pub org_name: String,
+}
+
+impl Render for InvitationRevoked {
+    fn human(&self) -> String {
+        format!(
+            "Invitation {} to join {} as {} revoked: its code no longer works.\n",
+            self.invitation.id,
+            self.org_name,
+            self.invitation.role.title()
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.invitation)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.invitation.id.clone())
+    }
+}
+
+pub struct MemberList {
+    pub members: Vec<Member>,
+    pub org_name: String,
+    pub me: Option<String>,
+}
+
+impl Render for MemberList {
+    fn human(&self) -> String {
+        let mut table = Table::new(&["party", "name", "role", "joined", "removed"]);
+        for m in &self.members {
+            let name = if self.me.as_deref() == Some(m.party.as_str()) {
+                format!("{} (you)", m.display_name)
+            } else {
+                m.display_name.clone()
+            };
+            table.row(vec![
+                m.party.clone(),
+                name,
+                m.role.title().to_owned(),
+                output::date(&m.joined_at),
+                m.removed_at.as_ref().map(output::date).unwrap_or_default(),
+            ]);
+        }
+        format!("Members of {}:\n{}", self.org_name, table.render())
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.members)
+    }
+}
+
+pub struct MemberRemoved {
+    pub member: Member,
+    pub org_name: String,
+    /// The caller removed themself.
+    pub left: bool,
+}
+
+impl Render for MemberRemoved {
+    fn human(&self) -> String {
+        let m = &self.member;
+        if self.left {
+            format!(
+                "You left {}: you act for it no more, and your next request under its grants \
+                 is refused.\n",
+                self.org_name
+            )
+        } else {
+            format!(
+                "Removed {} ({}) from {}: they act for it no more, and their next request \
+                 under its grants is refused.\n",
+                m.display_name,
+                m.role.title(),
+                self.org_name
+            )
+        }
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.member)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.member.party.clone())
     }
 }
 
@@ -482,6 +743,29 @@ impl Render for History {
 pub struct GrantMade {
     pub grant: Grant,
     pub grantee: Party,
+    /// The members the grant covers by name, as looked up.
+    pub members: Vec<Party>,
+}
+
+impl GrantMade {
+    /// "Acme Ltd (HR, line managers, and Sam Patel)", or the grantee as any party.
+    fn grantee(&self) -> String {
+        let g = &self.grant;
+        if g.roles.is_empty() && g.members.is_empty() {
+            return output::party(&self.grantee, None);
+        }
+        let names: Vec<String> = g
+            .members
+            .iter()
+            .map(|id| {
+                self.members
+                    .iter()
+                    .find(|p| &p.id == id)
+                    .map_or_else(|| id.clone(), |p| p.display_name.clone())
+            })
+            .collect();
+        describe_grantee(&self.grantee, &g.roles, &names)
+    }
 }
 
 impl Render for GrantMade {
@@ -490,7 +774,7 @@ impl Render for GrantMade {
         format!(
             "Granted {} until {}: {}.\nGrant id: {}\nConsent text: {}\n\
              They use it with `wp fetch --grant {}`; you end it with `wp grant revoke {}`.\n",
-            output::party(&self.grantee, None),
+            self.grantee(),
             output::time(&g.ends_at),
             describe_scopes(&g.scopes),
             g.id,
@@ -522,6 +806,16 @@ pub struct GrantList {
     pub grants: Vec<Grant>,
     pub side: Side,
     pub names: Names,
+    /// Plain names of the members the grants cover.
+    pub members: Names,
+}
+
+impl GrantList {
+    /// Who at the organisation a grant covers ("HR and Sam Patel"); empty for other grantees.
+    fn covers(&self, g: &Grant) -> String {
+        let names: Vec<String> = g.members.iter().map(|m| self.members.of(m)).collect();
+        describe_covered(&g.roles, &names)
+    }
 }
 
 impl Side {
@@ -540,16 +834,28 @@ impl Render for GrantList {
             Side::To => "to",
             Side::From => "from",
         };
-        let mut table = Table::new(&["grant", other, "scopes", "purpose", "status", "ends"]);
+        let organisations = self
+            .grants
+            .iter()
+            .any(|g| !g.roles.is_empty() || !g.members.is_empty());
+        let mut headers = vec!["grant", other];
+        if organisations {
+            headers.push("covers");
+        }
+        headers.extend(["scopes", "purpose", "status", "ends"]);
+        let mut table = Table::new(&headers);
         for g in &self.grants {
-            table.row(vec![
-                g.id.clone(),
-                self.names.of(self.side.party_of(g)),
+            let mut row = vec![g.id.clone(), self.names.of(self.side.party_of(g))];
+            if organisations {
+                row.push(self.covers(g));
+            }
+            row.extend([
                 describe_scopes(&g.scopes),
                 output::truncate(&g.purpose, 40),
                 format!("{:?}", g.status).to_lowercase(),
                 output::date(&g.ends_at),
             ]);
+            table.row(row);
         }
         table.render()
     }
@@ -590,14 +896,23 @@ pub struct AccessLog {
     /// How many entries were fetched, and the last one's sequence, for the verified line.
     pub total: usize,
     pub last_seq: i64,
-    pub names: Names,
+    /// The actors and the organisations members acted for, as looked up.
+    pub parties: HashMap<String, Party>,
+    /// The caller, shown as "you".
+    pub me: Option<String>,
 }
 
 impl AccessLog {
+    /// "Sam Patel (line manager, Acme Ltd)": a member with the role and organisation the entry
+    /// records; the caller as "you"; "-" without an actor.
     fn actor(&self, e: &AccessLogEntry) -> String {
-        e.actor
-            .as_deref()
-            .map_or_else(|| "-".to_owned(), |a| self.names.of(a))
+        match (
+            e.actor.as_deref(),
+            self.parties.get(e.actor.as_deref().unwrap_or_default()),
+        ) {
+            (Some(a), Some(p)) if self.me.as_deref() == Some(a) => output::party(p, Some(a)),
+            _ => describe_actor(e, &self.parties).unwrap_or_else(|| "-".to_owned()),
+        }
     }
 
     fn footer(&self) -> String {
@@ -638,8 +953,8 @@ impl Render for AccessLog {
             .iter()
             .map(|e| {
                 let mut v = to_json(e);
-                if let Some(a) = &e.actor {
-                    v["actor_name"] = Value::String(self.names.of(a));
+                if e.actor.is_some() {
+                    v["actor_name"] = Value::String(self.actor(e));
                 }
                 v
             })
