@@ -95,6 +95,8 @@ impl GrantTerms {
         };
         CreateGrant {
             grantee: self.grantee,
+            roles: Vec::new(),
+            members: Vec::new(),
             scopes: self.scopes,
             purpose: self.purpose,
             starts_at: None,

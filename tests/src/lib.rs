@@ -465,6 +465,8 @@ pub fn grant_to(
 ) -> wp_schemas::api::CreateGrant {
     wp_schemas::api::CreateGrant {
         grantee: grantee.party_id().expect("a registered party").to_owned(),
+        roles: Vec::new(),
+        members: Vec::new(),
         scopes: scopes
             .iter()
             .map(|(section, actions)| wp_schemas::api::Scope {

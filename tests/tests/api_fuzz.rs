@@ -114,6 +114,8 @@ async fn api_fuzz(backend: Backend) {
     let locum = server.professional("Sam Locum OT").await;
     let grant = |grantee: &str, scopes: Vec<Scope>| CreateGrant {
         grantee: grantee.into(),
+        roles: Vec::new(),
+        members: Vec::new(),
         scopes,
         purpose: "workplace adjustments at Acme Ltd".into(),
         starts_at: None,

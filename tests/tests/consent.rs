@@ -22,6 +22,8 @@ fn scope(section: Section, actions: &[Action]) -> Scope {
 fn grant_to(grantee: &Client, scopes: Vec<Scope>, days: i64) -> CreateGrant {
     CreateGrant {
         grantee: grantee.party_id().unwrap().to_owned(),
+        roles: Vec::new(),
+        members: Vec::new(),
         scopes,
         purpose: "workplace adjustments".into(),
         starts_at: None,

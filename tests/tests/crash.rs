@@ -81,6 +81,8 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let grant = mine
         .grant(&CreateGrant {
             grantee: ot.id.clone(),
+            roles: Vec::new(),
+            members: Vec::new(),
             scopes: vec![Scope {
                 section: Section::Adjustments,
                 actions: vec![Action::Read, Action::Write],

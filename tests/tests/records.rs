@@ -726,6 +726,8 @@ async fn dates_are_strict_and_agreements_compare_values(backend: Backend) {
     let grant = mine
         .grant(&wp_schemas::api::CreateGrant {
             grantee: acme.party_id().unwrap().to_owned(),
+            roles: Vec::new(),
+            members: Vec::new(),
             scopes: vec![wp_schemas::api::Scope {
                 section: Section::Adjustments,
                 actions: vec![

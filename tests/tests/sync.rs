@@ -35,6 +35,8 @@ async fn grant(passport: &PassportClient<'_>, grantee: &str, scopes: Vec<Scope>)
     passport
         .grant(&CreateGrant {
             grantee: grantee.into(),
+            roles: Vec::new(),
+            members: Vec::new(),
             scopes,
             purpose: "workplace adjustments at Acme Ltd".into(),
             starts_at: None,
