@@ -63,7 +63,9 @@ impl PartyKind {
 
 /// What a member does at their organisation. Employers have `org_admin`, `hr` and
 /// `line_manager`; practices have `org_admin` and `clinician`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Invites and removes members.

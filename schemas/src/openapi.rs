@@ -57,7 +57,7 @@ listed in `x-problem-types`):
 ";
 
 /// Path parameters, by name.
-const PATH_PARAMS: [(&str, &str, &str); 5] = [
+const PATH_PARAMS: [(&str, &str, &str); 8] = [
     (
         "party_id",
         "A party's id (a lower-case UUID).",
@@ -75,9 +75,24 @@ const PATH_PARAMS: [(&str, &str, &str); 5] = [
         "A consent grant's id (a lower-case UUID).",
         UUID_PATTERN,
     ),
+    (
+        "oid",
+        "An organisation's party id (a lower-case UUID).",
+        UUID_PATTERN,
+    ),
+    (
+        "iid",
+        "An invitation's id (a lower-case UUID).",
+        UUID_PATTERN,
+    ),
+    (
+        "mid",
+        "A member's party id (a lower-case UUID).",
+        UUID_PATTERN,
+    ),
 ];
 
-const TAGS: [(&str, &str); 6] = [
+const TAGS: [(&str, &str); 7] = [
     (
         "meta",
         "Liveness, readiness, the server's keys and this document.",
@@ -85,11 +100,15 @@ const TAGS: [(&str, &str); 6] = [
     ("tokens", "Access and consent tokens."),
     (
         "parties",
-        "Employees, employers, professionals and admins, and their keys.",
+        "Employees, employers, practices, professionals, members and admins, and their keys.",
     ),
     ("passports", "Passports, the sync feed and the access log."),
     ("records", "Signed record versions and their history."),
     ("grants", "Consent grants."),
+    (
+        "organisations",
+        "Employers and practices, the people who act for them, and the invitations that bring them in.",
+    ),
 ];
 
 /// One route of the API as the document sees it: its method (`"get"`, `"post"`...), its path

@@ -8,6 +8,7 @@ use wp_schemas::sections::Section;
 use super::auth::ConsentClaim;
 use super::grant::GrantRecord;
 use super::ids::{GrantId, PartyId, PassportId};
+use super::organisation::MembershipRecord;
 use super::time::Timestamp;
 
 /// What the caller is to this passport.
@@ -29,6 +30,10 @@ pub enum Denial {
     GrantGone,
     #[error("the grant is for another party")]
     OtherParty,
+    #[error("the member was removed from the organisation")]
+    NoLongerMember,
+    #[error("the grant does not cover the member's role")]
+    NotCovered,
     #[error("the grant was revoked")]
     Revoked,
     #[error("the grant has expired")]
@@ -46,13 +51,16 @@ pub enum Denial {
 }
 
 /// Resolves the caller's standing on passport `passport_id` owned by `owner`.
-/// `grant` is the grant named by the consent token, freshly read from the database.
+/// `grant` is the grant named by the consent token, and `membership` the caller's membership
+/// of the grant's grantee (when the grantee is an organisation the caller belongs to), both
+/// freshly read from the database: a revocation or a removal counts on the next request.
 pub fn resolve(
     caller: &PartyId,
     consent: Option<&ConsentClaim>,
     passport_id: &PassportId,
     owner: &PartyId,
     grant: Option<&GrantRecord>,
+    membership: Option<&MembershipRecord>,
     now: Timestamp,
 ) -> Result<Access, Denial> {
     let Some(consent) = consent else {
@@ -70,7 +78,7 @@ pub fn resolve(
         return Err(Denial::GrantGone);
     };
     if grant.grantee != *caller {
-        return Err(Denial::OtherParty);
+        check_member(caller, grant, membership, now)?;
     }
     match grant.status(now) {
         GrantStatus::Active => Ok(Access::Grantee(Box::new(grant.clone()))),
@@ -78,6 +86,28 @@ pub fn resolve(
         GrantStatus::Expired => Err(Denial::Expired),
         GrantStatus::Pending => Err(Denial::NotStarted),
     }
+}
+
+/// A caller who is not the grantee acts under a grant to their organisation only while a
+/// member of it, and only when the grant covers their role or names them.
+fn check_member(
+    caller: &PartyId,
+    grant: &GrantRecord,
+    membership: Option<&MembershipRecord>,
+    now: Timestamp,
+) -> Result<(), Denial> {
+    let Some(member) =
+        membership.filter(|m| m.member == *caller && m.organisation == grant.grantee)
+    else {
+        return Err(Denial::OtherParty);
+    };
+    if !member.active_at(now) {
+        return Err(Denial::NoLongerMember);
+    }
+    if !grant.covers(caller, member.role) {
+        return Err(Denial::NotCovered);
+    }
+    Ok(())
 }
 
 impl Access {
@@ -153,6 +183,8 @@ mod tests {
             passport_id: PassportId::nth(1),
             grantor: PartyId::nth(1),
             grantee: PartyId::nth(2),
+            roles: vec![],
+            members: vec![],
             scopes: vec![Scope {
                 section: Section::Summary,
                 actions: vec![Action::Read],
@@ -171,6 +203,7 @@ mod tests {
             grant_id: GrantId::nth(1),
             passport_id: PassportId::nth(passport),
             scopes: vec![],
+            on_behalf_of: None,
         }
     }
 
@@ -179,11 +212,11 @@ mod tests {
         let (owner, pid) = id(1);
         let (employer, stranger) = (PartyId::nth(2), PartyId::nth(3));
         assert_eq!(
-            resolve(&owner, None, &pid, &owner, None, at(150)),
+            resolve(&owner, None, &pid, &owner, None, None, at(150)),
             Ok(Access::Owner)
         );
         assert_eq!(
-            resolve(&stranger, None, &pid, &owner, None, at(150)),
+            resolve(&stranger, None, &pid, &owner, None, None, at(150)),
             Err(Denial::NoConsent)
         );
         let g = grant(None);
@@ -193,6 +226,7 @@ mod tests {
             &pid,
             &owner,
             Some(&g),
+            None,
             at(150),
         )
         .unwrap();
@@ -215,6 +249,7 @@ mod tests {
                 &pid,
                 &owner,
                 Some(&g),
+                None,
                 at(150)
             ),
             Err(Denial::OtherPassport)
@@ -226,6 +261,7 @@ mod tests {
                 &pid,
                 &owner,
                 Some(&g),
+                None,
                 at(150)
             ),
             Err(Denial::OtherParty)
@@ -237,6 +273,7 @@ mod tests {
                 &pid,
                 &owner,
                 Some(&g),
+                None,
                 at(250)
             )
             .unwrap_err(),
@@ -249,13 +286,23 @@ mod tests {
                 &pid,
                 &owner,
                 Some(&grant(Some(120))),
+                None,
                 at(150)
             )
             .unwrap_err(),
             Denial::Revoked
         );
         assert_eq!(
-            resolve(&employer, Some(&consent(1)), &pid, &owner, None, at(150)).unwrap_err(),
+            resolve(
+                &employer,
+                Some(&consent(1)),
+                &pid,
+                &owner,
+                None,
+                None,
+                at(150)
+            )
+            .unwrap_err(),
             Denial::GrantGone
         );
     }

@@ -1,7 +1,7 @@
 //! Access-log events. An event names who did what to which sections and why it was allowed or
 //! denied; it never carries a section's contents.
 
-use wp_schemas::api::{AccessLogEntry, LogAction, Outcome};
+use wp_schemas::api::{AccessLogEntry, LogAction, OnBehalfOf, Outcome, Role};
 use wp_schemas::chain::log_entry_hash;
 use wp_schemas::sections::Section;
 
@@ -12,6 +12,8 @@ use super::time::Timestamp;
 pub struct LogEvent {
     pub actor: Option<PartyId>,
     pub grant_id: Option<GrantId>,
+    /// For a member: the organisation they acted for, and their role there.
+    pub on_behalf_of: Option<(PartyId, Role)>,
     pub action: LogAction,
     pub sections: Vec<Section>,
     pub outcome: Outcome,
@@ -29,6 +31,7 @@ impl LogEvent {
         LogEvent {
             actor: Some(actor.clone()),
             grant_id: grant_id.cloned(),
+            on_behalf_of: None,
             action,
             sections,
             outcome: Outcome::Allowed,
@@ -49,6 +52,14 @@ impl LogEvent {
         }
     }
 
+    /// The same event by a member acting for `organisation` as `role`.
+    pub fn acting_for(self, on_behalf_of: Option<(PartyId, Role)>) -> Self {
+        LogEvent {
+            on_behalf_of,
+            ..self
+        }
+    }
+
     /// The chained entry this event becomes at position `seq` after `prev_hash`.
     pub fn into_entry(
         self,
@@ -63,6 +74,10 @@ impl LogEvent {
             at: at.to_datetime(),
             actor: self.actor.map(String::from),
             grant_id: self.grant_id.map(String::from),
+            on_behalf_of: self.on_behalf_of.map(|(organisation, role)| OnBehalfOf {
+                organisation: organisation.into(),
+                role,
+            }),
             action: self.action,
             sections: self.sections,
             outcome: self.outcome,

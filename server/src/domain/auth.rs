@@ -3,7 +3,7 @@
 
 use wp_schemas::api::{
     ACCESS_TOKEN_JWS, ASSERTION_JWS, AccessTokenClaims, AssertionClaims, AuthorizationDetail,
-    Confirmation, DPOP_JWS, DpopClaims, PartyKind, Scope,
+    Confirmation, DPOP_JWS, DpopClaims, OnBehalfOf, PartyKind, Role, Scope,
 };
 pub use wp_schemas::api::{AT_TYP, DPOP_TYP};
 use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, sha256_b64};
@@ -135,6 +135,8 @@ pub struct ConsentClaim {
     pub grant_id: GrantId,
     pub passport_id: PassportId,
     pub scopes: Vec<Scope>,
+    /// For a member under a grant to their organisation: the organisation and their role.
+    pub on_behalf_of: Option<(PartyId, Role)>,
 }
 
 /// Issues an access token for `party`, bound to `jkt`; with `consent`, a consent token that
@@ -170,6 +172,10 @@ pub fn issue_token(
                 grant_id: c.grant_id.to_string(),
                 passport_id: c.passport_id.to_string(),
                 scopes: c.scopes.clone(),
+                on_behalf_of: c.on_behalf_of.as_ref().map(|(org, role)| OnBehalfOf {
+                    organisation: org.to_string(),
+                    role: *role,
+                }),
             }]
         }),
     };
@@ -233,6 +239,10 @@ pub fn consent_of(claims: &AccessTokenClaims) -> Result<Option<ConsentClaim>> {
         grant_id: GrantId::parse(&detail.grant_id).ok_or_else(bad)?,
         passport_id: PassportId::parse(&detail.passport_id).ok_or_else(bad)?,
         scopes: detail.scopes.clone(),
+        on_behalf_of: match &detail.on_behalf_of {
+            Some(o) => Some((PartyId::parse(&o.organisation).ok_or_else(bad)?, o.role)),
+            None => None,
+        },
     }))
 }
 
@@ -358,6 +368,7 @@ mod tests {
             grant_id: GrantId::nth(1),
             passport_id: PassportId::nth(1),
             scopes: vec![],
+            on_behalf_of: Some((PartyId::nth(9), Role::LineManager)),
         };
         let (_, claims) = issue_token(
             &keys,

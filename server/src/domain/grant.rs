@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use wp_schemas::api::{Action, CreateGrant, Grant, GrantStatus, PartyKind, Scope};
+use wp_schemas::api::{Action, CreateGrant, Grant, GrantStatus, PartyKind, Role, Scope};
 use wp_schemas::sections::Section;
 
 use super::ids::{GrantId, PartyId, PassportId};
@@ -20,6 +20,10 @@ pub struct GrantRecord {
     pub passport_id: PassportId,
     pub grantor: PartyId,
     pub grantee: PartyId,
+    /// For an organisation: the roles of its members the grant covers.
+    pub roles: Vec<Role>,
+    /// For an organisation: members the grant covers whatever their role.
+    pub members: Vec<PartyId>,
     pub scopes: Vec<Scope>,
     pub purpose: String,
     pub consent_text: String,
@@ -43,6 +47,11 @@ impl GrantRecord {
         }
     }
 
+    /// Whether the grant, to an organisation, covers `member` acting as `role` there.
+    pub fn covers(&self, member: &PartyId, role: Role) -> bool {
+        self.roles.contains(&role) || self.members.contains(member)
+    }
+
     pub fn allows(&self, section: Section, action: Action) -> bool {
         self.scopes
             .iter()
@@ -55,6 +64,8 @@ impl GrantRecord {
             passport_id: self.passport_id.to_string(),
             grantor: self.grantor.to_string(),
             grantee: self.grantee.to_string(),
+            roles: self.roles.clone(),
+            members: self.members.iter().map(PartyId::to_string).collect(),
             scopes: self.scopes.clone(),
             purpose: self.purpose.clone(),
             consent_text: self.consent_text.clone(),
@@ -82,8 +93,10 @@ pub fn grantee_id(grantee: &str) -> Result<PartyId> {
         .ok_or_else(|| Error::invalid_field("grantee", "must be a party id (a lower-case UUID)"))
 }
 
-/// Validates a grant request against the grantee's kind. Who may do what: employers read and
-/// agree adjustments; professionals read and write; nobody else is a grantee.
+/// Validates a grant request against the grantee's kind. Who may do what: employers (and their
+/// members) read and agree adjustments; professionals and practices (and their clinicians) read
+/// and write; nobody else is a grantee. Only a grant to an organisation names roles or members;
+/// that the members are members is the caller's to check against the store.
 pub fn new_grant(
     request: &CreateGrant,
     passport_id: &PassportId,
@@ -91,12 +104,16 @@ pub fn new_grant(
     (grantee, grantee_kind): (&PartyId, PartyKind),
     now: Timestamp,
 ) -> Result<GrantRecord> {
-    if !matches!(grantee_kind, PartyKind::Employer | PartyKind::Professional) {
+    if !matches!(
+        grantee_kind,
+        PartyKind::Employer | PartyKind::Professional | PartyKind::Practice
+    ) {
         return Err(Error::invalid_field(
             "grantee",
-            "must be an employer or a professional",
+            "must be an employer, a practice or a professional",
         ));
     }
+    let (roles, members) = covered(request, grantee_kind)?;
     if request.scopes.is_empty() {
         return Err(Error::invalid_field(
             "scopes",
@@ -123,7 +140,9 @@ pub fn new_grant(
         for action in &actions {
             let allowed = match action {
                 Action::Read => true,
-                Action::Write => grantee_kind == PartyKind::Professional,
+                Action::Write => {
+                    matches!(grantee_kind, PartyKind::Professional | PartyKind::Practice)
+                }
                 Action::Agree => {
                     grantee_kind == PartyKind::Employer && scope.section == Section::Adjustments
                 }
@@ -132,7 +151,7 @@ pub fn new_grant(
                 return Err(Error::invalid_field(
                     format!("{field}.actions"),
                     format!(
-                        "{} is not allowed here: only professionals write, and only employers agree adjustments",
+                        "{} is not allowed here: only professionals and practices write, and only employers agree adjustments",
                         action.as_str()
                     ),
                 ));
@@ -165,6 +184,8 @@ pub fn new_grant(
         passport_id: passport_id.clone(),
         grantor: grantor.clone(),
         grantee: grantee.clone(),
+        roles,
+        members,
         scopes,
         purpose: text(
             "purpose",
@@ -183,6 +204,38 @@ pub fn new_grant(
         revoked_at: None,
         created_at: now,
     })
+}
+
+/// The roles and members a grant to an organisation covers: roles that fit its kind, members
+/// named by canonical party ids, each once. A grant to anyone else names neither.
+fn covered(request: &CreateGrant, kind: PartyKind) -> Result<(Vec<Role>, Vec<PartyId>)> {
+    if !kind.is_organisation() {
+        if !request.roles.is_empty() || !request.members.is_empty() {
+            return Err(Error::invalid_field(
+                "roles",
+                "only a grant to an organisation names roles or members",
+            ));
+        }
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let roles: BTreeSet<Role> = request.roles.iter().copied().collect();
+    if let Some(role) = roles.iter().find(|r| !r.fits(kind)) {
+        return Err(Error::invalid_field(
+            "roles",
+            format!("{} is not a role at {}", role.as_str(), kind.as_str()),
+        ));
+    }
+    let mut members = BTreeSet::new();
+    for (i, member) in request.members.iter().enumerate() {
+        let id = PartyId::parse(member).ok_or_else(|| {
+            Error::invalid_field(
+                format!("members[{i}]"),
+                "must be a party id (a lower-case UUID)",
+            )
+        })?;
+        members.insert(id);
+    }
+    Ok((roles.into_iter().collect(), members.into_iter().collect()))
 }
 
 #[cfg(test)]
@@ -209,6 +262,8 @@ mod tests {
     fn request(scopes: Vec<Scope>, ends_in: i64) -> CreateGrant {
         CreateGrant {
             grantee: grantee().to_string(),
+            roles: vec![],
+            members: vec![],
             scopes,
             purpose: "adjustments at Acme".into(),
             starts_at: None,

@@ -142,6 +142,11 @@ uuid_id!(
     GrantId,
     "a grant id (a lower-case UUID)"
 );
+uuid_id!(
+    /// An invitation to join an organisation.
+    InvitationId,
+    "an invitation id (a lower-case UUID)"
+);
 id_type!(
     /// A public key, named by its RFC 7638 thumbprint.
     Kid,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod grant;
 pub mod ids;
+pub mod organisation;
 pub mod party;
 pub mod time;
 pub mod version;

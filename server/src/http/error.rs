@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::domain::access::Denial;
+use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::version::VersionRefusal;
 use crate::error::Error;
 use crate::service::versions::WriteFailure;
@@ -113,17 +114,36 @@ impl IntoResponse for Error {
 impl From<Denial> for Error {
     fn from(denial: Denial) -> Self {
         let kind = match denial {
-            Denial::GrantGone | Denial::Revoked | Denial::Expired | Denial::NotStarted => {
-                ProblemType::ConsentInactive
-            }
+            Denial::GrantGone
+            | Denial::Revoked
+            | Denial::Expired
+            | Denial::NotStarted
+            | Denial::NoLongerMember => ProblemType::ConsentInactive,
             Denial::NoSuchRecord => return Error::not_found("no such record"),
             Denial::NoConsent
             | Denial::OtherPassport
             | Denial::OtherParty
+            | Denial::NotCovered
             | Denial::NotAllowed { .. }
             | Denial::OwnerOnly(_) => ProblemType::Forbidden,
         };
         Error::client(kind, denial.to_string())
+    }
+}
+
+/// A refused organisation request as the problem a client sees (RFC 9457).
+impl From<OrganisationRefusal> for Error {
+    fn from(refusal: OrganisationRefusal) -> Self {
+        use OrganisationRefusal as R;
+        let kind = match refusal {
+            R::NotManager | R::NotMember => ProblemType::Forbidden,
+            R::RoleDoesNotFit(..) => return Error::invalid_field("role", refusal.to_string()),
+            R::UnknownCode => ProblemType::InvalidInvitation,
+            R::Used => ProblemType::InvitationUsed,
+            R::Expired => ProblemType::InvitationExpired,
+            R::Revoked => ProblemType::InvitationRevoked,
+        };
+        Error::client(kind, refusal.to_string())
     }
 }
 

@@ -13,7 +13,7 @@ use crate::domain::audit::LogEvent;
 use crate::domain::grant;
 use crate::domain::ids::{GrantId, PassportId};
 use crate::error::{Error, Result};
-use crate::service::AuthorizedPassport;
+use crate::service::{AuthorizedPassport, organisations};
 
 /// The guard for an owner-only `action`; a caller who is not the owner is refused and logged.
 async fn owner_only<'a>(
@@ -48,6 +48,7 @@ pub async fn create(
         .ok_or_else(|| Error::invalid_field("grantee", "no such party"))?;
     let grantee = (&grantee_id, grantee.kind);
     let record = grant::new_grant(&req, &pid, &caller.party_id, grantee, now)?;
+    organisations::check_members(&state, &grantee_id, &record.members).await?;
     let event = LogEvent::allowed(
         &caller.party_id,
         Some(&record.id),
@@ -96,9 +97,10 @@ pub async fn revoke(
     Ok(Json(grant.to_wire(now)))
 }
 
-/// `GET /v1/grants`: the grants made to the caller, with their current status.
+/// `GET /v1/grants`: the grants made to the caller (and, for a member, those to their
+/// organisation that cover them), with their current status.
 pub async fn mine(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Grant>>> {
     let now = clock::now();
-    let grants = state.store.grants_to(&caller.party_id).await?;
+    let grants = organisations::grants_for(&state, &caller.party_id, now).await?;
     Ok(Json(grants.iter().map(|g| g.to_wire(now)).collect()))
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 mod grants;
 mod meta;
+mod organisations;
 mod parties;
 mod passports;
 pub mod routes;

@@ -9,14 +9,15 @@ use axum::http::Method;
 use axum::routing::{self, MethodRouter};
 use serde_json::{Value, json};
 use wp_schemas::api::{
-    AccessLogPage, AddKey, Changes, CreateGrant, EnrolParty, Grant, Health, Me, Party,
-    PassportInfo, PassportView, RecordHistory, RegisterEmployee, SubmitVersion, TokenResponse,
-    UUID_PATTERN, VersionEnvelope,
+    AccessLogPage, AddKey, Changes, CreateGrant, CreateInvitation, CreateOrganisation, EnrolParty,
+    Grant, Health, Invitation, Me, Member, OrganisationEntry, Party, PassportInfo, PassportView,
+    RecordHistory, RedeemInvitation, RegisterEmployee, SubmitVersion, TokenResponse, UUID_PATTERN,
+    VersionEnvelope,
 };
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
 use wp_schemas::problem::ProblemType;
 
-use super::{AppState, grants, meta, parties, passports, token};
+use super::{AppState, grants, meta, organisations, parties, passports, token};
 
 /// One route: a method and path, the handler that answers it, and its operation.
 pub struct Route {
@@ -81,6 +82,7 @@ pub fn table() -> Vec<Route> {
         ("passports", passport_routes()),
         ("records", record_routes()),
         ("grants", grant_routes()),
+        ("organisations", organisation_routes()),
     ]
     .into_iter()
     .flat_map(|(tag, routes)| routes.into_iter().map(move |r| Route { tag, ..r }))
@@ -417,6 +419,96 @@ fn grant_routes() -> Vec<Route> {
             op("listMyGrants")
                 .summary("The grants made to the caller, with their current status")
                 .ok(200, Schemas::of::<Vec<Grant>>),
+        ),
+    ]
+}
+
+/// Organisations, their members and invitations.
+fn organisation_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    let manage: &[ProblemType] = &[P::Forbidden, P::NotFound];
+    vec![
+        post(
+            "/v1/admin/organisations",
+            organisations::create,
+            op("createOrganisation")
+                .summary("Create an employer or a practice, whose members act for it (service admin only)")
+                .json_body(Schemas::of::<CreateOrganisation>)
+                .ok(201, Schemas::of::<Party>)
+                .problems(&[P::Forbidden]),
+        ),
+        get(
+            "/v1/organisations",
+            organisations::find,
+            op("findOrganisations")
+                .summary("Employers and practices whose name contains `name` (at most 20)")
+                .query(
+                    "name",
+                    json!({"type": "string", "minLength": 2, "maxLength": 200}),
+                    "Part of the organisation's name, in any case.",
+                )
+                .ok(200, Schemas::of::<Vec<OrganisationEntry>>)
+                .problems(&[P::BadRequest]),
+        ),
+        post(
+            "/v1/organisations/{oid}/invitations",
+            organisations::invite,
+            op("createInvitation")
+                .summary("Invite a person to join as a role: the one-time code is in this answer only (service admin or org_admin)")
+                .json_body(Schemas::of::<CreateInvitation>)
+                .ok(201, Schemas::of::<Invitation>)
+                .problems(manage),
+        ),
+        get(
+            "/v1/organisations/{oid}/invitations",
+            organisations::invitations,
+            op("listInvitations")
+                .summary("The organisation's invitations, without their codes (service admin or org_admin)")
+                .ok(200, Schemas::of::<Vec<Invitation>>)
+                .problems(manage),
+        ),
+        post(
+            "/v1/organisations/{oid}/invitations/{iid}/revoke",
+            organisations::revoke_invitation,
+            op("revokeInvitation")
+                .summary("Revoke a pending invitation (service admin or org_admin)")
+                .ok(200, Schemas::of::<Invitation>)
+                .problems(manage),
+        ),
+        post(
+            "/v1/invitations/redeem",
+            organisations::redeem,
+            op("redeemInvitation")
+                .summary("Join an organisation with a one-time code and a key you prove you hold (proof `aud`: `{issuer}/v1/invitations/redeem`)")
+                .public()
+                .json_body(Schemas::of::<RedeemInvitation>)
+                .ok(201, Schemas::of::<Party>)
+                .problems(&[
+                    P::InvalidKey,
+                    P::InvalidKeyProof,
+                    P::Conflict,
+                    P::InvalidInvitation,
+                    P::InvitationUsed,
+                    P::InvitationExpired,
+                    P::InvitationRevoked,
+                ]),
+        ),
+        get(
+            "/v1/organisations/{oid}/members",
+            organisations::members,
+            op("listMembers")
+                .summary("The organisation's members, removed ones included (service admin or a member)")
+                .ok(200, Schemas::of::<Vec<Member>>)
+                .problems(manage),
+        ),
+        post(
+            "/v1/organisations/{oid}/members/{mid}/remove",
+            organisations::remove_member,
+            op("removeMember")
+                .summary("Remove a member (service admin or org_admin), or leave (the member): their access ends on their next request")
+                .ok(200, Schemas::of::<Member>)
+                .problems(manage),
         ),
     ]
 }

@@ -7,7 +7,7 @@
 //! its `require*` methods log their own refusals while [`AuthorizedPassport::allowed`] logs
 //! success.
 
-use wp_schemas::api::{Action, LogAction};
+use wp_schemas::api::{Action, LogAction, Role};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
@@ -16,7 +16,8 @@ use super::Caller;
 use crate::clock;
 use crate::domain::access::{Access, Denial, resolve};
 use crate::domain::audit::LogEvent;
-use crate::domain::ids::PassportId;
+use crate::domain::ids::{PartyId, PassportId};
+use crate::domain::organisation::MembershipRecord;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
@@ -28,6 +29,8 @@ pub struct AuthorizedPassport<'a> {
     pub caller: &'a Caller,
     pub passport: PassportRow,
     pub access: Access,
+    /// For a member acting under a grant to their organisation: the organisation and role.
+    pub on_behalf_of: Option<(PartyId, Role)>,
     pub action: LogAction,
     /// The sections the request names, for the log entry of an owner-only refusal.
     sections: Vec<Section>,
@@ -46,11 +49,12 @@ impl<'a> AuthorizedPassport<'a> {
     ) -> Result<Self> {
         let now = clock::now();
         let grant_id = caller.consent.as_ref().map(|c| &c.grant_id);
-        let (passport, grant) = state
+        let context = state
             .store
-            .access_context(pid, grant_id)
+            .access_context(pid, grant_id, &caller.party_id)
             .await?
             .ok_or_else(|| Error::not_found("no such passport"))?;
+        let (passport, grant, membership) = (context.passport, context.grant, context.membership);
         if passport.erased_at.is_some() {
             return Err(erased());
         }
@@ -61,12 +65,14 @@ impl<'a> AuthorizedPassport<'a> {
             pid,
             &passport.owner_id,
             grant.as_ref(),
+            membership.as_ref(),
             now,
         ) {
             Ok(access) => Ok(AuthorizedPassport {
                 state,
                 caller,
                 passport,
+                on_behalf_of: acting_for(&access, membership.as_ref()),
                 access,
                 action,
                 sections: sections.to_vec(),
@@ -79,7 +85,8 @@ impl<'a> AuthorizedPassport<'a> {
                     action,
                     sections.to_vec(),
                     denial.to_string(),
-                );
+                )
+                .acting_for(membership.as_ref().map(MembershipRecord::acting_as));
                 state.writer.log(pid, event, now).await?;
                 Err(denial.into())
             }
@@ -126,13 +133,16 @@ impl<'a> AuthorizedPassport<'a> {
 
     /// Logs a refused attempt under `reason`, the refusal's stable text.
     pub async fn log_denied(&self, sections: Vec<Section>, reason: &str) -> Result<()> {
-        self.log(LogEvent::denied(
-            &self.caller.party_id,
-            self.access.grant_id(),
-            self.action,
-            sections,
-            reason,
-        ))
+        self.log(
+            LogEvent::denied(
+                &self.caller.party_id,
+                self.access.grant_id(),
+                self.action,
+                sections,
+                reason,
+            )
+            .acting_for(self.on_behalf_of.clone()),
+        )
         .await
     }
 
@@ -151,6 +161,7 @@ impl<'a> AuthorizedPassport<'a> {
             sections,
             reason,
         )
+        .acting_for(self.on_behalf_of.clone())
     }
 
     async fn log(&self, event: LogEvent) -> Result<()> {
@@ -171,6 +182,17 @@ impl<'a> AuthorizedPassport<'a> {
     pub fn key(&self) -> Result<DataKey> {
         let (kid, wrapped) = self.passport.wrapped_key.as_ref().ok_or_else(erased)?;
         Ok(self.state.master.unwrap(kid, &self.passport.id, wrapped)?)
+    }
+}
+
+/// The organisation and role a grantee acts for: set when the caller is a member acting under a
+/// grant to their organisation (not for the grantee itself, nor the owner).
+fn acting_for(access: &Access, membership: Option<&MembershipRecord>) -> Option<(PartyId, Role)> {
+    match access {
+        Access::Grantee(grant) => membership
+            .filter(|m| m.organisation == grant.grantee)
+            .map(MembershipRecord::acting_as),
+        Access::Owner => None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod caller;
 pub mod guard;
+pub mod organisations;
 pub mod parties;
 pub mod state;
 pub mod tokens;

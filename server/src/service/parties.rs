@@ -102,7 +102,7 @@ fn require_self(caller: &Caller, party_id: &PartyId) -> Result<()> {
 }
 
 /// Checks a proof of possession of `jwk` sent to `path`, once only.
-async fn check_key_proof(
+pub(super) async fn check_key_proof(
     state: &AppState,
     jwk: &PublicJwk,
     proof: &str,

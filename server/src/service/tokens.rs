@@ -12,6 +12,7 @@ use crate::domain::access::resolve;
 use crate::domain::audit::LogEvent;
 use crate::domain::auth::{self, ConsentClaim, DpopProof};
 use crate::domain::ids::{GrantId, Kid};
+use crate::domain::organisation::MembershipRecord;
 use crate::domain::party::RegisteredKey;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
@@ -126,13 +127,23 @@ async fn consent_token(
         None => None,
     }
     .ok_or_else(|| Error::forbidden("no such grant for this party"))?;
+    let party = &client.key.party_id;
+    // A member of the grantee organisation acts for it under the grant, if it covers them.
+    let membership = match grant.grantee == *party {
+        true => None,
+        false => state.store.membership(party).await?,
+    };
+    let on_behalf_of = membership
+        .as_ref()
+        .filter(|m| m.organisation == grant.grantee)
+        .map(MembershipRecord::acting_as);
     let consent = ConsentClaim {
         grant_id: grant.id.clone(),
         passport_id: grant.passport_id.clone(),
         scopes: grant.scopes.clone(),
+        on_behalf_of: on_behalf_of.clone(),
     };
     let sections: Vec<_> = grant.scopes.iter().map(|s| s.section).collect();
-    let party = &client.key.party_id;
     // With a consent, `resolve` decides by the grant alone; the grantor stands in as owner.
     let decision = resolve(
         party,
@@ -140,6 +151,7 @@ async fn consent_token(
         &grant.passport_id,
         &grant.grantor,
         Some(&grant),
+        membership.as_ref(),
         now,
     );
     let (event, answer) = match decision {
@@ -169,6 +181,7 @@ async fn consent_token(
             Err(denial.into()),
         ),
     };
+    let event = event.acting_for(on_behalf_of);
     state.writer.log(&grant.passport_id, event, now).await?;
     answer
 }

@@ -9,6 +9,7 @@ use crate::domain::grant::GrantRecord;
 use crate::domain::ids::{GrantId, PartyId, PassportId};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
+use wp_schemas::api::Role;
 
 #[derive(FromRow)]
 struct GrantRow {
@@ -16,6 +17,8 @@ struct GrantRow {
     passport_id: PassportId,
     grantor_id: PartyId,
     grantee_id: PartyId,
+    roles: String,
+    members: String,
     scopes: String,
     purpose: String,
     consent_text: String,
@@ -33,6 +36,8 @@ impl GrantRow {
             passport_id: self.passport_id,
             grantor: self.grantor_id,
             grantee: self.grantee_id,
+            roles: parse_list(&self.roles, Role::parse)?,
+            members: parse_list(&self.members, PartyId::parse)?,
             purpose: self.purpose,
             consent_text: self.consent_text,
             starts_at: self.starts_at,
@@ -41,6 +46,21 @@ impl GrantRow {
             created_at: self.created_at,
         })
     }
+}
+
+/// A stored comma-separated list (roles, member ids), each item checked.
+pub(super) fn parse_list<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
+    text.split(',')
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            parse(item).ok_or_else(|| anyhow::anyhow!("bad list item {item:?} in store").into())
+        })
+        .collect()
+}
+
+/// The stored form of a list: comma-separated (no item holds a comma: roles and UUIDs).
+pub(super) fn list_text<T>(items: &[T], text: impl Fn(&T) -> &str) -> String {
+    items.iter().map(text).collect::<Vec<_>>().join(",")
 }
 
 fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
@@ -61,8 +81,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             append_log_in!(tx, &grant.passport_id, event, now);
             sqlx::query(
-                "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at, roles, members) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&grant.id)
             .bind(&grant.passport_id)
@@ -74,6 +94,8 @@ impl Store {
             .bind(grant.starts_at)
             .bind(grant.ends_at)
             .bind(grant.created_at)
+            .bind(list_text(&grant.roles, |r| r.as_str()))
+            .bind(list_text(&grant.members, PartyId::as_str))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -1,14 +1,14 @@
 //! The access log: append-only and hash-chained per passport.
 
 use sqlx::FromRow;
-use wp_schemas::api::{AccessLogEntry, LogAction, Outcome};
+use wp_schemas::api::{AccessLogEntry, LogAction, OnBehalfOf, Outcome, Role};
 
 use super::{Store, with_pool};
 use crate::domain::ids::{PartyId, PassportId};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
-/// Most entries in one INSERT (11 parameters each; SQLite allows 32766 in a statement).
+/// Most entries in one INSERT (13 parameters each; SQLite allows 32766 in a statement).
 pub const MAX_ENTRIES_PER_INSERT: usize = 256;
 
 /// Inserts chained entries (from [`crate::domain::audit::chain`]) inside transaction `$tx`, in
@@ -20,7 +20,7 @@ macro_rules! insert_log_entries {
     ($tx:expr, $entries:expr) => {{
         for part in $entries.chunks($crate::store::log::MAX_ENTRIES_PER_INSERT) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) ",
+                "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash, organisation_id, role) ",
             );
             insert.push_values(part, |mut row, entry| {
                 let entry: &wp_schemas::api::AccessLogEntry = entry;
@@ -34,7 +34,9 @@ macro_rules! insert_log_entries {
                     .push_bind($crate::store::log::outcome_text(entry.outcome))
                     .push_bind(&entry.reason)
                     .push_bind(&entry.prev_hash)
-                    .push_bind(&entry.hash);
+                    .push_bind(&entry.hash)
+                    .push_bind(entry.on_behalf_of.as_ref().map(|o| o.organisation.as_str()))
+                    .push_bind(entry.on_behalf_of.as_ref().map(|o| o.role.as_str()));
             });
             insert.build().execute(&mut *$tx).await?;
         }
@@ -94,6 +96,8 @@ struct LogRow {
     reason: String,
     prev_hash: String,
     hash: String,
+    organisation_id: Option<String>,
+    role: Option<String>,
 }
 
 impl LogRow {
@@ -110,6 +114,13 @@ impl LogRow {
             at: self.at.to_datetime(),
             actor: self.actor_id,
             grant_id: self.grant_id,
+            on_behalf_of: match (self.organisation_id, self.role) {
+                (Some(organisation), Some(role)) => Some(OnBehalfOf {
+                    organisation,
+                    role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("bad role in log"))?,
+                }),
+                _ => None,
+            },
             action: LogAction::parse(&self.action)
                 .ok_or_else(|| anyhow::anyhow!("bad log action"))?,
             sections,

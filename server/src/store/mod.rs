@@ -20,12 +20,14 @@ use crate::error::Result;
 
 mod grants;
 pub mod log;
+mod organisations;
 mod parties;
 mod passports;
 mod replay;
 mod types;
 mod writer;
 
+pub use organisations::Joiner;
 pub use parties::*;
 pub use passports::*;
 pub use writer::{Admission, Append, Writer};

@@ -45,11 +45,11 @@ impl KeyRow {
     }
 }
 
-fn parse_kind(kind: &str) -> Result<PartyKind> {
+pub(crate) fn parse_kind(kind: &str) -> Result<PartyKind> {
     PartyKind::parse(kind).ok_or_else(|| anyhow::anyhow!("unknown party kind {kind}").into())
 }
 
-fn key_conflict() -> Error {
+pub(crate) fn key_conflict() -> Error {
     Error::client(ProblemType::Conflict, "this key is already registered")
 }
 
@@ -61,11 +61,55 @@ pub enum KeyRevocation {
     LastActiveKey,
 }
 
+/// A party to insert.
+pub struct NewParty<'a> {
+    pub id: &'a PartyId,
+    pub kind: PartyKind,
+    pub display_name: &'a str,
+    pub registration: Option<&'a ProfessionalRegistration>,
+    /// Its first key; an organisation whose members act for it has none.
+    pub jwk: Option<&'a PublicJwk>,
+}
+
+/// Inserts a [`NewParty`] (and its first key) inside transaction `$tx`; a key registered
+/// already is a conflict.
+macro_rules! insert_party_in {
+    ($tx:expr, $new:expr, $now:expr) => {{
+        let new: &$crate::store::NewParty<'_> = &$new;
+        let registration = new.registration;
+        sqlx::query(
+            "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new.id)
+        .bind(new.kind.as_str())
+        .bind(new.display_name)
+        .bind(registration.map(|r| r.profession.as_str()))
+        .bind(registration.map(|r| r.registration_body.as_str()))
+        .bind(registration.map(|r| r.registration_number.as_str()))
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        if let Some(jwk) = new.jwk {
+            let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
+            sqlx::query("INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(jwk.thumbprint())
+                .bind(new.id)
+                .bind(&jwk_json)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await
+                .on_unique_violation($crate::store::parties::key_conflict)?;
+        }
+    }};
+}
+pub(crate) use insert_party_in;
+
 const KEY_COLUMNS: &str = "SELECT k.kid, k.party_id, p.kind, k.jwk, k.created_at, k.revoked_at \
      FROM party_keys k JOIN parties p ON p.id = k.party_id";
 
 impl Store {
-    /// Creates a party with its first key, in one transaction.
+    /// Creates a party with its first key (an organisation may have none), in one transaction.
     pub async fn create_party(
         &self,
         id: &PartyId,
@@ -75,32 +119,17 @@ impl Store {
         jwk: &PublicJwk,
         now: Timestamp,
     ) -> Result<()> {
-        let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
-        let kid = jwk.thumbprint();
+        let new = NewParty {
+            id,
+            kind,
+            display_name,
+            registration,
+            jwk: Some(jwk),
+        };
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(kind.as_str())
-            .bind(display_name)
-            .bind(registration.map(|r| r.profession.as_str()))
-            .bind(registration.map(|r| r.registration_body.as_str()))
-            .bind(registration.map(|r| r.registration_number.as_str()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(&kid)
-                .bind(id)
-                .bind(&jwk_json)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .on_unique_violation(key_conflict)?;
+            insert_party_in!(tx, new, now);
             tx.commit().await?;
         });
         Ok(())
@@ -145,11 +174,13 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let membership = self.membership(&row.id).await?;
         Ok(Some(Party {
             id: row.id.into(),
             kind: parse_kind(&row.kind)?,
             display_name: row.display_name,
             registration,
+            membership: membership.map(|m| m.to_wire()),
             keys,
             created_at: row.created_at.to_datetime(),
         }))

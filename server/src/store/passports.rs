@@ -5,14 +5,19 @@ use wp_schemas::chain::{history_genesis, history_next, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
+use super::grants::parse_list;
 use super::log::append_log_in;
+use super::organisations::parse_role;
+use super::parties::parse_kind;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
 use crate::domain::ids::{GrantId, PartyId, PassportId, RecordId};
+use crate::domain::organisation::MembershipRecord;
 use crate::domain::time::Timestamp;
 use crate::domain::version::{AcceptedVersion, Head};
 use crate::error::{Error, Result, ResultExt};
+use wp_schemas::api::Role;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PassportRow {
@@ -25,6 +30,14 @@ pub struct PassportRow {
     /// The wrapped data key (master key id, wrapped key), when read with the access context.
     #[sqlx(skip)]
     pub wrapped_key: Option<(String, Vec<u8>)>,
+}
+
+/// What a request on a passport is decided on: the passport, the grant its consent token
+/// names, and the caller's membership of that grant's grantee organisation.
+pub struct AccessContext {
+    pub passport: PassportRow,
+    pub grant: Option<GrantRecord>,
+    pub membership: Option<MembershipRecord>,
 }
 
 /// Everything a request on a passport needs to be decided, read in one statement.
@@ -42,6 +55,8 @@ struct ContextRow {
     g_passport_id: Option<PassportId>,
     g_grantor_id: Option<PartyId>,
     g_grantee_id: Option<PartyId>,
+    g_roles: Option<String>,
+    g_members: Option<String>,
     g_scopes: Option<String>,
     g_purpose: Option<String>,
     g_consent_text: Option<String>,
@@ -49,6 +64,11 @@ struct ContextRow {
     g_ends_at: Option<Timestamp>,
     g_revoked_at: Option<Timestamp>,
     g_created_at: Option<Timestamp>,
+    m_organisation_kind: Option<String>,
+    m_organisation_name: Option<String>,
+    m_role: Option<String>,
+    m_joined_at: Option<Timestamp>,
+    m_removed_at: Option<Timestamp>,
 }
 
 /// A stored version; `sealed` is its JWS encrypted with the passport's data key.
@@ -157,26 +177,34 @@ impl Store {
         }))
     }
 
-    /// The passport, its wrapped data key and (when `grant_id` is given) that grant, as they are
-    /// now: one statement, because every authorised request starts here.
+    /// The passport, its wrapped data key and (when `grant_id` is given) that grant with the
+    /// caller's membership of its grantee, as they are now: one statement, because every
+    /// authorised request starts here.
     pub async fn access_context(
         &self,
         passport_id: &PassportId,
         grant_id: Option<&GrantId>,
-    ) -> Result<Option<(PassportRow, Option<GrantRecord>)>> {
+        caller: &PartyId,
+    ) -> Result<Option<AccessContext>> {
         let row: Option<ContextRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT p.id, p.owner_id, p.seq, p.head, p.created_at, p.erased_at, k.master_kid, k.wrapped_key, \
                  g.id AS g_id, g.passport_id AS g_passport_id, g.grantor_id AS g_grantor_id, g.grantee_id AS g_grantee_id, \
                  g.scopes AS g_scopes, g.purpose AS g_purpose, g.consent_text AS g_consent_text, g.starts_at AS g_starts_at, \
-                 g.ends_at AS g_ends_at, g.revoked_at AS g_revoked_at, g.created_at AS g_created_at \
+                 g.ends_at AS g_ends_at, g.revoked_at AS g_revoked_at, g.created_at AS g_created_at, \
+                 g.roles AS g_roles, g.members AS g_members, o.kind AS m_organisation_kind, \
+                 o.display_name AS m_organisation_name, m.role AS m_role, m.joined_at AS m_joined_at, \
+                 m.removed_at AS m_removed_at \
                  FROM passports p \
                  LEFT JOIN passport_keys k ON k.passport_id = p.id \
                  LEFT JOIN grants g ON g.id = $2 \
+                 LEFT JOIN memberships m ON m.member_id = $3 AND m.organisation_id = g.grantee_id \
+                 LEFT JOIN parties o ON o.id = m.organisation_id \
                  WHERE p.id = $1",
             )
             .bind(passport_id)
             .bind(grant_id)
+            .bind(caller)
             .fetch_optional(pool)
             .await?
         });
@@ -192,6 +220,8 @@ impl Store {
             r.g_starts_at,
             r.g_ends_at,
             r.g_created_at,
+            r.g_roles,
+            r.g_members,
         ) {
             (
                 Some(id),
@@ -204,18 +234,39 @@ impl Store {
                 Some(starts_at),
                 Some(ends_at),
                 Some(created_at),
+                Some(roles),
+                Some(members),
             ) => Some(GrantRecord {
                 scopes: serde_json::from_str(&scopes).map_err(anyhow::Error::from)?,
                 id,
                 passport_id,
                 grantor,
                 grantee,
+                roles: parse_list(&roles, Role::parse)?,
+                members: parse_list(&members, PartyId::parse)?,
                 purpose,
                 consent_text,
                 starts_at,
                 ends_at,
                 revoked_at: r.g_revoked_at,
                 created_at,
+            }),
+            _ => None,
+        };
+        let membership = match (
+            &grant,
+            r.m_organisation_kind,
+            r.m_organisation_name,
+            r.m_role,
+        ) {
+            (Some(g), Some(kind), Some(name), Some(role)) => Some(MembershipRecord {
+                member: caller.clone(),
+                organisation: g.grantee.clone(),
+                organisation_kind: parse_kind(&kind)?,
+                organisation_name: name,
+                role: parse_role(&role)?,
+                joined_at: r.m_joined_at.unwrap_or(Timestamp::EPOCH),
+                removed_at: r.m_removed_at,
             }),
             _ => None,
         };
@@ -228,7 +279,11 @@ impl Store {
             erased_at: r.erased_at,
             wrapped_key: r.master_kid.zip(r.wrapped_key),
         };
-        Ok(Some((passport, grant)))
+        Ok(Some(AccessContext {
+            passport,
+            grant,
+            membership,
+        }))
     }
 
     pub async fn passport_of_owner(&self, owner: &PartyId) -> Result<Option<PassportId>> {

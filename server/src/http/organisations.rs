@@ -1,0 +1,104 @@
+//! Organisations, members and invitations (`service::organisations`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use wp_schemas::api::{
+    CreateInvitation, CreateOrganisation, Invitation, Member, OrganisationEntry, Party,
+    RedeemInvitation,
+};
+
+use super::AppState;
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::domain::ids::{InvitationId, PartyId};
+use crate::error::Result;
+use crate::service::organisations;
+
+/// `POST /v1/admin/organisations`: the service admin creates an employer or a practice.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateOrganisation>,
+) -> Result<(StatusCode, Json<Party>)> {
+    let org = organisations::create(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+#[derive(Deserialize)]
+pub struct FindQuery {
+    name: String,
+}
+
+/// `GET /v1/organisations?name=`: the directory.
+pub async fn find(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(query): ApiQuery<FindQuery>,
+) -> Result<Json<Vec<OrganisationEntry>>> {
+    Ok(Json(organisations::find(&state, &query.name).await?))
+}
+
+/// `POST /v1/organisations/{oid}/invitations`.
+pub async fn invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(oid): ApiPath<PartyId>,
+    ApiJson(req): ApiJson<CreateInvitation>,
+) -> Result<(StatusCode, Json<Invitation>)> {
+    let invitation = organisations::invite(&state, &caller, &oid, req).await?;
+    Ok((StatusCode::CREATED, Json(invitation)))
+}
+
+/// `GET /v1/organisations/{oid}/invitations`.
+pub async fn invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(oid): ApiPath<PartyId>,
+) -> Result<Json<Vec<Invitation>>> {
+    Ok(Json(
+        organisations::invitations(&state, &caller, &oid).await?,
+    ))
+}
+
+/// `POST /v1/organisations/{oid}/invitations/{iid}/revoke`.
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((oid, iid)): ApiPath<(PartyId, InvitationId)>,
+) -> Result<Json<Invitation>> {
+    Ok(Json(
+        organisations::revoke_invitation(&state, &caller, &oid, &iid).await?,
+    ))
+}
+
+/// `POST /v1/invitations/redeem`: a person joins with a key they prove they hold.
+pub async fn redeem(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RedeemInvitation>,
+) -> Result<(StatusCode, Json<Party>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(organisations::redeem(&state, req).await?),
+    ))
+}
+
+/// `GET /v1/organisations/{oid}/members`.
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(oid): ApiPath<PartyId>,
+) -> Result<Json<Vec<Member>>> {
+    Ok(Json(organisations::members(&state, &caller, &oid).await?))
+}
+
+/// `POST /v1/organisations/{oid}/members/{mid}/remove`: by its managers, or the member leaving.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((oid, mid)): ApiPath<(PartyId, PartyId)>,
+) -> Result<Json<Member>> {
+    Ok(Json(
+        organisations::remove_member(&state, &caller, &oid, &mid).await?,
+    ))
+}

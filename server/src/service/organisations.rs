@@ -1,0 +1,292 @@
+//! Organisations and their people, without the HTTP: the service admin creates an
+//! organisation; the admin or an org_admin invites people with one-time codes; a person
+//! redeems a code with a key they prove they hold and becomes a member; members are listed and
+//! removed (or leave). Who may do which is `domain::organisation`'s rule.
+
+use ring::rand::SecureRandom;
+use wp_schemas::api::{
+    CreateInvitation, CreateOrganisation, DEFAULT_INVITATION_DAYS, Invitation, MAX_INVITATION_DAYS,
+    Member, OrganisationEntry, Party, PartyKind, RedeemInvitation,
+};
+
+use super::parties::{check_key_proof, party_or_404};
+use super::{AppState, Caller};
+use crate::clock;
+use crate::domain::grant::GrantRecord;
+use crate::domain::ids::{InvitationId, PartyId};
+use crate::domain::organisation::{
+    self, InvitationRecord, MembershipRecord, OrganisationRefusal, check_manager,
+    check_member_or_admin, check_role,
+};
+use crate::domain::party;
+use crate::domain::time::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::Joiner;
+
+/// The path a person redeems an invitation at, which their proof of possession names.
+pub const REDEEM_PATH: &str = "/v1/invitations/redeem";
+
+/// At most this many organisations answer a directory look-up.
+const DIRECTORY_LIMIT: i64 = 20;
+
+/// The service admin creates an employer or a practice (without a key: its members act).
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: CreateOrganisation,
+) -> Result<Party> {
+    if caller.kind != PartyKind::Admin || caller.consent.is_some() {
+        return Err(Error::forbidden(
+            "only the service admin creates organisations",
+        ));
+    }
+    if !request.kind.is_organisation() {
+        return Err(Error::invalid_field("kind", "must be employer or practice"));
+    }
+    let name = party::display_name(&request.display_name)?;
+    let id = PartyId::random();
+    state
+        .store
+        .create_organisation(&id, request.kind, &name, clock::now())
+        .await?;
+    tracing::info!(organisation = %id, kind = request.kind.as_str(), by = %caller.party_id, "organisation created");
+    party_or_404(state, &id).await
+}
+
+/// Organisations whose name contains `name`, for an employee who shares unasked.
+pub async fn find(state: &AppState, name: &str) -> Result<Vec<OrganisationEntry>> {
+    let name = name.trim();
+    if name.chars().count() < 2 || name.chars().count() > wp_schemas::api::MAX_NAME_CHARS {
+        return Err(Error::bad_request(
+            "name: 2 to 200 characters of the organisation's name",
+        ));
+    }
+    let found = state
+        .store
+        .find_organisations(name, DIRECTORY_LIMIT)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|(id, kind, display_name)| OrganisationEntry {
+            id: id.into(),
+            kind,
+            display_name,
+        })
+        .collect())
+}
+
+/// The organisation `id`, which must be an employer or a practice.
+async fn organisation(state: &AppState, id: &PartyId) -> Result<Party> {
+    let org = party_or_404(state, id).await?;
+    if !org.kind.is_organisation() {
+        return Err(Error::not_found("no such organisation"));
+    }
+    Ok(org)
+}
+
+/// The kind the caller acts as here: a consent token (for reading a passport) never manages
+/// an organisation, whoever holds it.
+fn acting_kind(caller: &Caller) -> PartyKind {
+    match caller.consent {
+        Some(_) => PartyKind::Member,
+        None => caller.kind,
+    }
+}
+
+/// The caller's membership, if they are a member anywhere.
+async fn membership_of(state: &AppState, caller: &Caller) -> Result<Option<MembershipRecord>> {
+    if caller.kind != PartyKind::Member || caller.consent.is_some() {
+        return Ok(None);
+    }
+    state.store.membership(&caller.party_id).await
+}
+
+/// The caller must manage organisation `id` (the service admin, or an org_admin of it).
+async fn require_manager(state: &AppState, caller: &Caller, id: &PartyId) -> Result<Party> {
+    let org = organisation(state, id).await?;
+    let membership = membership_of(state, caller).await?;
+    check_manager(acting_kind(caller), membership.as_ref(), id, clock::now())?;
+    Ok(org)
+}
+
+/// Invites a person to join organisation `id` as `role`: the code is in this answer only.
+pub async fn invite(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+    request: CreateInvitation,
+) -> Result<Invitation> {
+    let org = require_manager(state, caller, id).await?;
+    check_role(request.role, org.kind).map_err(|e| Error::invalid_field("role", e.to_string()))?;
+    let days = request.expires_in_days.unwrap_or(DEFAULT_INVITATION_DAYS);
+    if !(1..=MAX_INVITATION_DAYS).contains(&days) {
+        return Err(Error::invalid_field("expires_in_days", "1 to 30 days"));
+    }
+    let mut random = [0u8; 32];
+    state
+        .master
+        .rng()
+        .fill(&mut random)
+        .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+    let code = organisation::code_of(&random);
+    let now = clock::now();
+    let invitation = InvitationRecord {
+        id: InvitationId::random(),
+        organisation: id.clone(),
+        role: request.role,
+        code_hash: organisation::code_hash(&code),
+        created_by: caller.party_id.clone(),
+        created_at: now,
+        expires_at: now + days * 86_400,
+        redeemed_at: None,
+        redeemed_by: None,
+        revoked_at: None,
+    };
+    state.store.create_invitation(&invitation).await?;
+    tracing::info!(organisation = %id, invitation = %invitation.id, role = request.role.as_str(), by = %caller.party_id, "invitation created");
+    Ok(invitation.to_wire(Some(code), now))
+}
+
+pub async fn invitations(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+) -> Result<Vec<Invitation>> {
+    require_manager(state, caller, id).await?;
+    let now = clock::now();
+    let list = state.store.invitations(id).await?;
+    Ok(list.iter().map(|i| i.to_wire(None, now)).collect())
+}
+
+pub async fn revoke_invitation(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+    invitation: &InvitationId,
+) -> Result<Invitation> {
+    require_manager(state, caller, id).await?;
+    let now = clock::now();
+    let revoked = state.store.revoke_invitation(id, invitation, now).await?;
+    let revoked = revoked.ok_or_else(|| Error::not_found("no such invitation"))?;
+    Ok(revoked.to_wire(None, now))
+}
+
+/// A person redeems a code with a key they prove they hold, and becomes a member.
+pub async fn redeem(state: &AppState, request: RedeemInvitation) -> Result<Party> {
+    let now = clock::now();
+    let hash = organisation::code_hash(&request.code);
+    let invitation = state.store.invitation_by_code_hash(&hash).await?;
+    let invitation = invitation.ok_or_else(|| Error::from(OrganisationRefusal::UnknownCode))?;
+    invitation.check_redeemable(now)?;
+    let name = party::display_name(&request.display_name)?;
+    let jwk = party::public_key(&request.jwk)?;
+    let clinician = invitation.role == wp_schemas::api::Role::Clinician;
+    let registration = party::registration(
+        if clinician {
+            PartyKind::Professional
+        } else {
+            PartyKind::Member
+        },
+        request.registration,
+    )?;
+    check_key_proof(state, &jwk, &request.proof, REDEEM_PATH, now).await?;
+    let id = PartyId::random();
+    let joiner = Joiner {
+        id: &id,
+        display_name: &name,
+        registration: registration.as_ref(),
+        jwk: &jwk,
+    };
+    if state
+        .store
+        .redeem_invitation(&hash, joiner, now)
+        .await?
+        .is_none()
+    {
+        // Someone else redeemed (or revoked) it between the read and the write.
+        let now_seen = state.store.invitation_by_code_hash(&hash).await?;
+        let why = now_seen.map_or(Ok(()), |i| i.check_redeemable(now));
+        return Err(why.err().unwrap_or(OrganisationRefusal::Used).into());
+    }
+    tracing::info!(party = %id, organisation = %invitation.organisation, role = invitation.role.as_str(), "invitation redeemed");
+    party_or_404(state, &id).await
+}
+
+/// The members of organisation `id`, for the service admin and its members.
+pub async fn members(state: &AppState, caller: &Caller, id: &PartyId) -> Result<Vec<Member>> {
+    organisation(state, id).await?;
+    let membership = membership_of(state, caller).await?;
+    check_member_or_admin(acting_kind(caller), membership.as_ref(), id, clock::now())?;
+    let members = state.store.members(id).await?;
+    Ok(members
+        .into_iter()
+        .map(|(m, name)| m.to_member(name))
+        .collect())
+}
+
+/// Removes member `member` from organisation `id`: by its managers, or by the member
+/// (leaving). Their access under the organisation's grants ends on their next request.
+pub async fn remove_member(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+    member: &PartyId,
+) -> Result<Member> {
+    let leaving = caller.party_id == *member && caller.consent.is_none();
+    if !leaving {
+        require_manager(state, caller, id).await?;
+    }
+    let now = clock::now();
+    let removed = state.store.remove_member(id, member, now).await?;
+    let removed = removed.ok_or_else(|| Error::not_found("no such member of this organisation"))?;
+    let name = party_or_404(state, member).await?.display_name;
+    tracing::info!(organisation = %id, member = %member, by = %caller.party_id, "member removed");
+    Ok(removed.to_member(name))
+}
+
+/// Grants to an organisation name only its active members.
+pub async fn check_members(
+    state: &AppState,
+    organisation: &PartyId,
+    members: &[PartyId],
+) -> Result<()> {
+    let now: Timestamp = clock::now();
+    for (i, member) in members.iter().enumerate() {
+        let active = state
+            .store
+            .membership(member)
+            .await?
+            .is_some_and(|m| m.organisation == *organisation && m.active_at(now));
+        if !active {
+            return Err(Error::invalid_field(
+                format!("members[{i}]"),
+                "is not an active member of the organisation",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The grants `party` may act under: those to them, and, for an active member, those to their
+/// organisation that cover them.
+pub async fn grants_for(
+    state: &AppState,
+    party: &PartyId,
+    now: Timestamp,
+) -> Result<Vec<GrantRecord>> {
+    let mut grants = state.store.grants_to(party).await?;
+    if let Some(m) = state
+        .store
+        .membership(party)
+        .await?
+        .filter(|m| m.active_at(now))
+    {
+        let to_organisation = state.store.grants_to(&m.organisation).await?;
+        grants.extend(
+            to_organisation
+                .into_iter()
+                .filter(|g| g.covers(party, m.role)),
+        );
+    }
+    Ok(grants)
+}

@@ -1,0 +1,314 @@
+//! Organisations, their members and invitations.
+
+use sqlx::FromRow;
+use wp_schemas::api::{PartyKind, ProfessionalRegistration, Role};
+use wp_schemas::jose::PublicJwk;
+
+use super::parties::{insert_party_in, parse_kind};
+use super::{NewParty, Store, with_pool};
+use crate::domain::ids::{InvitationId, PartyId};
+use crate::domain::organisation::{InvitationRecord, MembershipRecord};
+use crate::domain::time::Timestamp;
+use crate::error::{Result, ResultExt};
+
+/// A membership joined with its organisation's kind and name.
+#[derive(FromRow)]
+pub(super) struct MembershipRow {
+    pub member_id: PartyId,
+    pub organisation_id: PartyId,
+    pub organisation_kind: String,
+    pub organisation_name: String,
+    pub role: String,
+    pub joined_at: Timestamp,
+    pub removed_at: Option<Timestamp>,
+}
+
+impl MembershipRow {
+    pub fn into_record(self) -> Result<MembershipRecord> {
+        Ok(MembershipRecord {
+            member: self.member_id,
+            organisation: self.organisation_id,
+            organisation_kind: parse_kind(&self.organisation_kind)?,
+            organisation_name: self.organisation_name,
+            role: parse_role(&self.role)?,
+            joined_at: self.joined_at,
+            removed_at: self.removed_at,
+        })
+    }
+}
+
+pub(super) fn parse_role(role: &str) -> Result<Role> {
+    Role::parse(role).ok_or_else(|| anyhow::anyhow!("unknown role {role} in store").into())
+}
+
+const MEMBERSHIP_COLUMNS: &str = "SELECT m.member_id, m.organisation_id, o.kind AS organisation_kind, \
+     o.display_name AS organisation_name, m.role, m.joined_at, m.removed_at \
+     FROM memberships m JOIN parties o ON o.id = m.organisation_id";
+
+#[derive(FromRow)]
+struct InvitationRow {
+    id: InvitationId,
+    organisation_id: PartyId,
+    role: String,
+    code_hash: String,
+    created_by: PartyId,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    redeemed_at: Option<Timestamp>,
+    redeemed_by: Option<PartyId>,
+    revoked_at: Option<Timestamp>,
+}
+
+impl InvitationRow {
+    fn into_record(self) -> Result<InvitationRecord> {
+        Ok(InvitationRecord {
+            id: self.id,
+            organisation: self.organisation_id,
+            role: parse_role(&self.role)?,
+            code_hash: self.code_hash,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            redeemed_at: self.redeemed_at,
+            redeemed_by: self.redeemed_by,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+/// The person an invitation makes a member.
+pub struct Joiner<'a> {
+    pub id: &'a PartyId,
+    pub display_name: &'a str,
+    pub registration: Option<&'a ProfessionalRegistration>,
+    pub jwk: &'a PublicJwk,
+}
+
+impl Store {
+    /// Creates an organisation: a party without a key of its own.
+    pub async fn create_organisation(
+        &self,
+        id: &PartyId,
+        kind: PartyKind,
+        display_name: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let new = NewParty {
+            id,
+            kind,
+            display_name,
+            registration: None,
+            jwk: None,
+        };
+        with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            let mut tx = pool.begin().await?;
+            insert_party_in!(tx, new, now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Organisations whose name contains `name` (any case), at most `limit`, by name.
+    pub async fn find_organisations(
+        &self,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<(PartyId, PartyKind, String)>> {
+        let pattern = format!("%{}%", like_escaped(&name.to_lowercase()));
+        let rows: Vec<(PartyId, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, kind, display_name FROM parties WHERE kind IN ('employer', 'practice') \
+                 AND LOWER(display_name) LIKE $1 ESCAPE '\\' ORDER BY display_name, id LIMIT $2",
+            )
+            .bind(&pattern)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(id, kind, name)| Ok((id, parse_kind(&kind)?, name)))
+            .collect()
+    }
+
+    /// The membership of `member`, if they are (or were) a member of an organisation.
+    pub async fn membership(&self, member: &PartyId) -> Result<Option<MembershipRecord>> {
+        let row: Option<MembershipRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("{MEMBERSHIP_COLUMNS} WHERE m.member_id = $1"))
+                .bind(member)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(MembershipRow::into_record).transpose()
+    }
+
+    /// The members of an organisation (with their display names), removed ones included.
+    pub async fn members(&self, organisation: &PartyId) -> Result<Vec<(MembershipRecord, String)>> {
+        let rows: Vec<(PartyId, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT p.id, p.display_name FROM memberships m JOIN parties p ON p.id = m.member_id \
+                 WHERE m.organisation_id = $1 ORDER BY m.joined_at, p.id",
+            )
+            .bind(organisation)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut members = Vec::with_capacity(rows.len());
+        for (id, name) in rows {
+            if let Some(membership) = self.membership(&id).await? {
+                members.push((membership, name));
+            }
+        }
+        Ok(members)
+    }
+
+    /// Ends a membership (idempotent: the first removal time stays).
+    pub async fn remove_member(
+        &self,
+        organisation: &PartyId,
+        member: &PartyId,
+        now: Timestamp,
+    ) -> Result<Option<MembershipRecord>> {
+        with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            sqlx::query(
+                "UPDATE memberships SET removed_at = $3 \
+                 WHERE organisation_id = $1 AND member_id = $2 AND removed_at IS NULL",
+            )
+            .bind(organisation)
+            .bind(member)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(self
+            .membership(member)
+            .await?
+            .filter(|m| m.organisation == *organisation))
+    }
+
+    pub async fn create_invitation(&self, invitation: &InvitationRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            sqlx::query(
+                "INSERT INTO invitations (id, organisation_id, role, code_hash, created_by, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&invitation.id)
+            .bind(&invitation.organisation)
+            .bind(invitation.role.as_str())
+            .bind(&invitation.code_hash)
+            .bind(&invitation.created_by)
+            .bind(invitation.created_at)
+            .bind(invitation.expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn invitations(&self, organisation: &PartyId) -> Result<Vec<InvitationRecord>> {
+        let rows: Vec<InvitationRow> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT * FROM invitations WHERE organisation_id = $1 ORDER BY created_at DESC, id")
+                .bind(organisation)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(InvitationRow::into_record).collect()
+    }
+
+    pub async fn invitation_by_code_hash(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<InvitationRecord>> {
+        let row: Option<InvitationRow> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT * FROM invitations WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(InvitationRow::into_record).transpose()
+    }
+
+    /// Revokes a pending invitation (a used or revoked one stays as it is).
+    pub async fn revoke_invitation(
+        &self,
+        organisation: &PartyId,
+        id: &InvitationId,
+        now: Timestamp,
+    ) -> Result<Option<InvitationRecord>> {
+        let row: Option<InvitationRow> = with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            sqlx::query(
+                "UPDATE invitations SET revoked_at = $3 WHERE organisation_id = $1 AND id = $2 \
+                 AND revoked_at IS NULL AND redeemed_at IS NULL",
+            )
+            .bind(organisation)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            sqlx::query_as("SELECT * FROM invitations WHERE organisation_id = $1 AND id = $2")
+                .bind(organisation)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(InvitationRow::into_record).transpose()
+    }
+
+    /// Redeems the invitation whose code hashes to `code_hash`, if it is still pending at
+    /// `now`: marks it used and makes `joiner` a member with its role, in one transaction, so
+    /// a code is redeemed once even when two people race. None: nothing was redeemed (the
+    /// caller reads the invitation to say why).
+    pub async fn redeem_invitation(
+        &self,
+        code_hash: &str,
+        joiner: Joiner<'_>,
+        now: Timestamp,
+    ) -> Result<Option<Role>> {
+        with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            let mut tx = pool.begin().await?;
+            let claimed: Option<(PartyId, String)> = sqlx::query_as(
+                "UPDATE invitations SET redeemed_at = $2, redeemed_by = $3 WHERE code_hash = $1 \
+                 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+                 RETURNING organisation_id, role",
+            )
+            .bind(code_hash)
+            .bind(now)
+            .bind(joiner.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((organisation, role)) = claimed else {
+                return Ok(None);
+            };
+            let new = NewParty {
+                id: joiner.id,
+                kind: PartyKind::Member,
+                display_name: joiner.display_name,
+                registration: joiner.registration,
+                jwk: Some(joiner.jwk),
+            };
+            insert_party_in!(tx, new, now);
+            sqlx::query(
+                "INSERT INTO memberships (member_id, organisation_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(joiner.id)
+            .bind(&organisation)
+            .bind(&role)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Some(parse_role(&role)?))
+        })
+    }
+}
+
+/// `text` with LIKE's wildcards escaped (the escape character is `\`).
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
