@@ -43,6 +43,18 @@ macro_rules! backend_tests {
     };
 }
 
+/// Runs `$body` with `$pool` bound to a [`wp_server::Store`]'s SQLite or PostgreSQL pool, for
+/// tests that reach around the API into the database (tampering, moving times).
+#[macro_export]
+macro_rules! on_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            ::wp_server::Store::Sqlite($pool, _) => $body,
+            ::wp_server::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Says that a test did not run, straight to the process's stderr: libtest captures the
 /// `eprintln!` of a passing test, and a skip nobody sees is a skip nobody fixes.
 pub fn say_skipped(what: &str) {

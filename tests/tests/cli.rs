@@ -68,6 +68,12 @@ impl Party {
         run_wp(Some(&self.dir), &self.server, args).await
     }
 
+    /// The same, for arguments built up at run time.
+    async fn run_owned(&self, args: Vec<String>) -> Run {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args).await
+    }
+
     fn public_jwk_file(&self) -> String {
         self.dir.join("public.jwk").display().to_string()
     }
@@ -97,6 +103,17 @@ async fn run_wp(profile: Option<&Path>, server: &str, args: &[&str]) -> Run {
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
         stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
     }
+}
+
+/// An adjustment body, as requested.
+fn headphones() -> String {
+    json!({
+        "title": "Noise-cancelling headphones",
+        "category": "equipment_assistive_technology",
+        "addresses": "Difficulty concentrating in the open-plan office.",
+        "status": "requested"
+    })
+    .to_string()
 }
 
 fn text(v: &Value) -> &str {
@@ -207,13 +224,7 @@ async fn employee_ot_employer_journey() {
     ])
     .await
     .ok();
-    let adjustment = json!({
-        "title": "Noise-cancelling headphones",
-        "category": "equipment_assistive_technology",
-        "addresses": "Difficulty concentrating in the open-plan office.",
-        "status": "requested"
-    })
-    .to_string();
+    let adjustment = headphones();
     let added = alex
         .run(&[
             "--json",
@@ -595,62 +606,18 @@ async fn organisation_invite_join_and_grant_by_role() {
     alex.run(&["keygen"]).await.ok();
     alex.run(&["register", "--name", "Alex Smith"]).await.ok();
     alex.run(&["passport", "create"]).await.ok();
-    let adjustment = json!({
-        "title": "Noise-cancelling headphones",
-        "category": "equipment_assistive_technology",
-        "addresses": "Difficulty concentrating in the open-plan office.",
-        "status": "requested"
-    })
-    .to_string();
+    let adjustment = headphones();
     let adj = alex
         .run(&["-q", "record", "add", "adjustments", "--body", &adjustment])
         .await
         .ok()
         .trim()
         .to_owned();
-    // An organisation needs to be told who there may use the grant.
-    let stderr = alex
-        .run(&[
-            "grant",
-            "add",
-            "--to",
-            &acme_id,
-            "--read",
-            "summary",
-            "--purpose",
-            "p",
-            "--days",
-            "1",
-        ])
-        .await
-        .fails(1);
-    assert!(stderr.contains("--role"), "{stderr}");
-    let stderr = alex
-        .run(&[
-            "grant",
-            "add",
-            "--to",
-            &acme_id,
-            "--role",
-            "clinician",
-            "--read",
-            "summary",
-            "--purpose",
-            "p",
-            "--days",
-            "1",
-        ])
-        .await
-        .fails(1);
-    assert!(stderr.contains("no clinician role"), "{stderr}");
-    let made = alex
-        .run(&[
-            "grant",
-            "add",
-            "--to",
-            &acme_id,
-            "--role",
-            "line_manager",
+    // An organisation needs to be told who there may use the grant, in its own roles.
+    let grant_to_acme = |who: &[&str]| {
+        let mut args = vec!["grant", "add", "--to", acme_id.as_str()];
+        args.extend_from_slice(who);
+        args.extend([
             "--read",
             "summary",
             "--agree",
@@ -659,9 +626,14 @@ async fn organisation_invite_join_and_grant_by_role() {
             "Workplace adjustments at Acme Ltd",
             "--days",
             "30",
-        ])
-        .await
-        .ok();
+        ]);
+        alex.run_owned(args.into_iter().map(str::to_owned).collect())
+    };
+    let stderr = grant_to_acme(&[]).await.fails(1);
+    assert!(stderr.contains("--role"), "{stderr}");
+    let stderr = grant_to_acme(&["--role", "clinician"]).await.fails(1);
+    assert!(stderr.contains("no clinician role"), "{stderr}");
+    let made = grant_to_acme(&["--role", "line_manager"]).await.ok();
     assert!(
         made.contains("Granted Acme Ltd (line managers) until"),
         "{made}"
@@ -733,7 +705,8 @@ async fn organisation_invite_join_and_grant_by_role() {
         removed.contains("Removed Sam Patel (line manager) from Acme Ltd"),
         "{removed}"
     );
-    sam.run(&["fetch", "--grant", &grant]).await.fails(1);
+    // Consent has ended for him: exit code 3.
+    sam.run(&["fetch", "--grant", &grant]).await.fails(3);
     server.stop().await;
 }
 

@@ -11,18 +11,8 @@ use wp_schemas::jose::{b64, b64_decode, sha256_b64};
 use wp_schemas::sections::{Section, example_body};
 use wp_server::Store;
 use wp_tests::{
-    Backend, PassportId, ServerProcess, TestServer, backend_tests, id, process_database,
+    Backend, PassportId, ServerProcess, TestServer, backend_tests, id, on_db, process_database,
 };
-
-/// Runs `$body` with `$pool` bound to the server database's pool, whichever the backend.
-macro_rules! on_db {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite($pool, _) => $body,
-            Store::Postgres($pool) => $body,
-        }
-    };
-}
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
     Scope {

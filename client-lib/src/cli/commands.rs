@@ -749,8 +749,9 @@ async fn grant_list(ctx: &Ctx, client: &Client, grants: Vec<Grant>, side: Side) 
     }
 }
 
-/// Who at the grantee may use a grant: an organisation needs --role or --member (its roles
-/// only, its members only); anyone else takes neither.
+/// Who at the grantee may use a grant: an organisation without a key of its own (whose people
+/// act for it) needs --role or --member, and takes only its own roles; an employer enrolled
+/// with a key acts itself and may take them or not; anyone else takes neither.
 fn check_covered(grantee: &Party, roles: &[Role], members: &[String]) -> Result<()> {
     let name = &grantee.display_name;
     if !grantee.kind.is_organisation() {
@@ -768,7 +769,7 @@ fn check_covered(grantee: &Party, roles: &[Role], members: &[String]) -> Result<
         }
         return Ok(());
     }
-    if roles.is_empty() && members.is_empty() {
+    if roles.is_empty() && members.is_empty() && grantee.keys.is_empty() {
         bail!(
             "{name} is an organisation: say who there may use this grant, with --role ROLE \
              (everyone in that role) or --member PARTY_ID (one person; see `wp org members`)"
