@@ -13,7 +13,7 @@ use wp_client::consent::describe_actor;
 use wp_client::{Client, ClientError, SigningKey};
 use wp_schemas::api::{
     AccessLogEntry, Action, CreateGrant, InvitationStatus, LogAction, OnBehalfOf, Outcome, Party,
-    PartyKind, Role, Scope,
+    PartyKind, RedeemInvitation, Role, Scope,
 };
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
@@ -540,6 +540,39 @@ async fn invitation_codes_work_once_and_only_while_pending(backend: Backend) {
     assert!(code.starts_with("wpi_") && code.len() == 47, "{code}");
     assert_eq!(invitation.status, InvitationStatus::Pending);
     assert!(invitation.expires_at <= Utc::now() + Duration::days(1) + Duration::seconds(5));
+
+    // A proof of possession made for another URL (registration), or by another key, joins
+    // nobody, and leaves the code unused.
+    let key = SigningKey::generate();
+    let other = SigningKey::generate();
+    for (signer, aud) in [
+        (&key, format!("{}/v1/parties", server.url)),
+        (&other, format!("{}/v1/invitations/redeem", server.url)),
+    ] {
+        let body = RedeemInvitation {
+            code: code.clone(),
+            display_name: "Mallory".into(),
+            jwk: key.public_jwk().clone(),
+            proof: wp_client::proofs::key_proof(signer, &aud),
+            registration: None,
+        };
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/invitations/redeem", server.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, problem) = problem_of(response).await;
+        assert_eq!(
+            (status, problem.kind()),
+            (400, Some(ProblemType::InvalidKeyProof)),
+            "{aud}: {problem:?}"
+        );
+    }
+    assert_eq!(
+        admin.invitations(&acme.id).await.unwrap()[0].status,
+        InvitationStatus::Pending
+    );
 
     // Redeemed once: the client becomes the new member.
     let mut priya = Client::new(&server.url, SigningKey::generate());
