@@ -1074,6 +1074,77 @@ mod tests {
     }
 
     #[test]
+    fn an_invitation_shows_its_code_once_and_quiet_prints_only_the_code() {
+        let invitation: Invitation = serde_json::from_value(json!({
+            "id": "i1",
+            "organisation": "o1",
+            "role": "line_manager",
+            "code": "wpi_code",
+            "status": "pending",
+            "created_by": "admin",
+            "created_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2026-01-08T00:00:00Z",
+        }))
+        .unwrap();
+        let invited = Invited {
+            invitation: invitation.clone(),
+            org_name: "Acme Ltd".into(),
+        };
+        assert_eq!(
+            invited.human(),
+            "Invitation i1 to join Acme Ltd as line manager, until 2026-01-08 00:00 UTC.\n\
+             Code: wpi_code\n\
+             Give the code to the person (it is not shown again); they run\n  \
+             wp join wpi_code --name \"Their Name\"\n"
+        );
+        assert_eq!(invited.quiet().as_deref(), Some("wpi_code"));
+        assert_eq!(invited.json()["code"], "wpi_code");
+        let listed = InvitationList {
+            invitations: vec![Invitation {
+                code: None,
+                ..invitation
+            }],
+            org_name: "Acme Ltd".into(),
+            names: Names([("admin".to_owned(), "Ada (admin)".to_owned())].into()),
+        };
+        assert!(
+            listed
+                .human()
+                .contains("line_manager  pending  Ada (admin)")
+        );
+        assert!(!listed.human().contains("wpi_"));
+    }
+
+    #[test]
+    fn a_member_removed_or_leaving_is_told_apart() {
+        let member: Member = serde_json::from_value(json!({
+            "party": "m1",
+            "display_name": "Sam Patel",
+            "role": "line_manager",
+            "joined_at": "2026-01-01T00:00:00Z",
+            "removed_at": "2026-02-01T00:00:00Z",
+        }))
+        .unwrap();
+        let removed = MemberRemoved {
+            member: member.clone(),
+            org_name: "Acme Ltd".into(),
+            left: false,
+        };
+        assert!(
+            removed
+                .human()
+                .starts_with("Removed Sam Patel (line manager) from Acme Ltd:")
+        );
+        assert_eq!(removed.quiet().as_deref(), Some("m1"));
+        let left = MemberRemoved {
+            member,
+            org_name: "Acme Ltd".into(),
+            left: true,
+        };
+        assert!(left.human().starts_with("You left Acme Ltd:"));
+    }
+
+    #[test]
     fn a_party_not_looked_up_shows_as_its_id() {
         let names = Names([("p1".to_owned(), "Acme Ltd (employer)".to_owned())].into());
         assert_eq!(names.of("p1"), "Acme Ltd (employer)");
