@@ -114,6 +114,13 @@ impl Role {
     }
 }
 
+/// How an agreement names a member who agrees an adjustment for their organisation, in the
+/// adjustment's `agreed_by`: "Priya Shah (HR, Acme Ltd)". The server refuses a member's
+/// agreement that names anyone else, so the next employer sees who agreed, where.
+pub fn agreed_by(display_name: &str, role: Role, organisation_name: &str) -> String {
+    format!("{display_name} ({}, {organisation_name})", role.title())
+}
+
 /// A member's place: which organisation they act for, and as what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Membership {

@@ -163,7 +163,8 @@ impl From<VersionRefusal> for Error {
             | R::AgreementDeletes
             | R::AgreementNotAgreed
             | R::NotAgreeable
-            | R::AgreementChangesMore => ProblemType::Forbidden,
+            | R::AgreementChangesMore
+            | R::AgreedByOther(_) => ProblemType::Forbidden,
             R::BadJws(_)
             | R::UnregisteredKey
             | R::NotCallersKey
