@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::domain::access::Denial;
+use crate::domain::access_request::RequestRefusal;
 use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::version::VersionRefusal;
 use crate::error::Error;
@@ -142,6 +143,21 @@ impl From<OrganisationRefusal> for Error {
             R::Used => ProblemType::InvitationUsed,
             R::Expired => ProblemType::InvitationExpired,
             R::Revoked => ProblemType::InvitationRevoked,
+        };
+        Error::client(kind, refusal.to_string())
+    }
+}
+
+/// A refused access-request step as the problem a client sees (RFC 9457).
+impl From<RequestRefusal> for Error {
+    fn from(refusal: RequestRefusal) -> Self {
+        use RequestRefusal as R;
+        let kind = match refusal {
+            R::UnknownCode => ProblemType::NotFound,
+            R::NotForCaller | R::NoPassport => ProblemType::Forbidden,
+            R::Decided(_) => ProblemType::RequestDecided,
+            R::Expired => ProblemType::RequestExpired,
+            R::Widens(why) => return Error::invalid_field("scopes", why),
         };
         Error::client(kind, refusal.to_string())
     }
