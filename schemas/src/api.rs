@@ -114,6 +114,13 @@ impl Role {
     }
 }
 
+/// How an agreement names a member who agrees an adjustment for their organisation, in the
+/// adjustment's `agreed_by`: "Priya Shah (HR, Acme Ltd)". The server refuses a member's
+/// agreement that names anyone else, so the next employer sees who agreed, where.
+pub fn agreed_by(display_name: &str, role: Role, organisation_name: &str) -> String {
+    format!("{display_name} ({}, {organisation_name})", role.title())
+}
+
 /// A member's place: which organisation they act for, and as what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Membership {
@@ -307,6 +314,103 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// Longest an access request waits for the employee, and its default.
+pub const MAX_REQUEST_DAYS: i64 = 30;
+pub const DEFAULT_REQUEST_DAYS: i64 = 14;
+/// Longest a grant lasts, in days (two years, as `ends_at` allows).
+pub const MAX_GRANT_DAYS: i64 = 732;
+
+/// `POST /v1/organisations/{oid}/access-requests`: a member asks an employee for access. The
+/// answer carries a one-time code for the employee; the request grants nothing by itself.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccessRequest {
+    /// What the organisation asks for (as in a grant).
+    #[schemars(length(min = 1))]
+    pub scopes: Vec<Scope>,
+    /// Who at the organisation would be covered; by default the requester's own role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// Why, in the organisation's words, e.g. "workplace adjustments in your new job".
+    #[schemars(length(max = MAX_PURPOSE_CHARS), pattern(LINE_PATTERN))]
+    pub purpose: String,
+    /// How long the access would last, in days (1 to 732).
+    #[schemars(range(min = 1, max = MAX_GRANT_DAYS))]
+    pub duration_days: i64,
+    /// The employee it is for (their party id), if the organisation knows it: then only they may
+    /// open, approve or decline it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(UUID_PATTERN))]
+    pub employee: Option<String>,
+    /// Days until the request expires: 1 to 30, 14 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_REQUEST_DAYS))]
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessRequestStatus {
+    Pending,
+    Approved,
+    Declined,
+    Expired,
+}
+
+/// An access request, as the organisation and the employee see it. `code` is present only in
+/// the answer that creates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessRequest {
+    pub id: String,
+    pub organisation: String,
+    pub organisation_name: String,
+    pub requested_by: String,
+    pub requested_by_name: String,
+    pub roles: Vec<Role>,
+    pub scopes: Vec<Scope>,
+    pub purpose: String,
+    pub duration_days: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub status: AccessRequestStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The grant an approval made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+}
+
+/// `POST /v1/access-requests/open` and `.../decline`: the employee names the request by its code.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRequestCode {
+    #[schemars(pattern(ACCESS_REQUEST_CODE_PATTERN))]
+    pub code: String,
+}
+
+/// An access request code: `wpr_` and 43 base64url characters (256 random bits).
+pub const ACCESS_REQUEST_CODE_PATTERN: &str = "^wpr_[A-Za-z0-9_-]{43}$";
+
+/// `POST /v1/access-requests/approve`: the employee approves, as asked or narrowed (fewer
+/// sections or actions, an earlier end); this creates the grant on their passport.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveAccessRequest {
+    #[schemars(pattern(ACCESS_REQUEST_CODE_PATTERN))]
+    pub code: String,
+    /// A subset of what was asked; by default all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<Scope>>,
+    /// No later than the asked duration from now; by default exactly that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The consent text the employee was shown and agreed to.
+    #[schemars(length(max = MAX_CONSENT_TEXT_CHARS), pattern(TEXT_PATTERN))]
+    pub consent_text: String,
 }
 
 /// An entry of the organisation directory (`GET /v1/organisations?name=`).

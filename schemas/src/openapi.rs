@@ -92,7 +92,7 @@ const PATH_PARAMS: [(&str, &str, &str); 8] = [
     ),
 ];
 
-const TAGS: [(&str, &str); 7] = [
+const TAGS: [(&str, &str); 8] = [
     (
         "meta",
         "Liveness, readiness, the server's keys and this document.",
@@ -108,6 +108,10 @@ const TAGS: [(&str, &str); 7] = [
     (
         "organisations",
         "Employers and practices, the people who act for them, and the invitations that bring them in.",
+    ),
+    (
+        "access requests",
+        "An organisation asks an employee for access; the employee approves, narrows or declines.",
     ),
 ];
 

@@ -34,12 +34,14 @@ pub enum ProblemType {
     InvitationUsed,
     InvitationExpired,
     InvitationRevoked,
+    RequestDecided,
+    RequestExpired,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 28] = [
+    pub const ALL: [ProblemType; 30] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -68,6 +70,8 @@ impl ProblemType {
         Self::InvitationUsed,
         Self::InvitationExpired,
         Self::InvitationRevoked,
+        Self::RequestDecided,
+        Self::RequestExpired,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -100,6 +104,8 @@ impl ProblemType {
             Self::InvitationUsed => "invitation-used",
             Self::InvitationExpired => "invitation-expired",
             Self::InvitationRevoked => "invitation-revoked",
+            Self::RequestDecided => "request-decided",
+            Self::RequestExpired => "request-expired",
         }
     }
 
@@ -126,8 +132,14 @@ impl ProblemType {
             Self::Forbidden | Self::ConsentInactive => 403,
             Self::NotFound | Self::InvalidInvitation => 404,
             Self::MethodNotAllowed => 405,
-            Self::Conflict | Self::VersionConflict | Self::InvitationUsed => 409,
-            Self::Gone | Self::InvitationExpired | Self::InvitationRevoked => 410,
+            Self::Conflict
+            | Self::VersionConflict
+            | Self::InvitationUsed
+            | Self::RequestDecided => 409,
+            Self::Gone
+            | Self::InvitationExpired
+            | Self::InvitationRevoked
+            | Self::RequestExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::InvalidBody | Self::LimitExceeded => 422,
@@ -168,6 +180,8 @@ impl ProblemType {
             Self::InvitationUsed => "The invitation was already used",
             Self::InvitationExpired => "The invitation has expired",
             Self::InvitationRevoked => "The invitation was revoked",
+            Self::RequestDecided => "The access request was already approved or declined",
+            Self::RequestExpired => "The access request has expired",
         }
     }
 }

@@ -1,127 +1,168 @@
-//! A database made before organisations existed upgrades in place, with its data: the parties
-//! and keys written under the first migrations survive the ones that add organisations (on
-//! SQLite, the parties table is rebuilt while other tables refer to it), and the server then
-//! signs those parties in as before. Tests that start from an empty database cannot see this.
+//! A database written by the release before organisations upgrades in place when the current
+//! server opens it: its parties, grants and access log come through unchanged (the log's chain
+//! still verifies), and the new kinds, roles and columns work alongside them. On both databases.
+
+use std::path::Path;
 
 use sqlx::migrate::Migrator;
-use wp_client::{Client, SigningKey};
-use wp_schemas::api::PartyKind;
-use wp_tests::{Backend, ServerProcess, backend_tests, process_database};
+use wp_schemas::api::{AccessLogEntry, LogAction, Outcome, PartyKind, Role};
+use wp_schemas::chain::{log_entry_hash, log_genesis, verify_log};
+use wp_server::Store;
+use wp_tests::{Backend, PartyId, PassportId, Timestamp, backend_tests, id, process_database};
 
-backend_tests!(a_database_from_before_organisations_upgrades_with_its_parties);
-
-/// The migrations that came before organisations.
-const BEFORE_ORGANISATIONS: [&str; 2] = ["0001_init.sql", "0002_installation_keys.sql"];
-
-/// A migrator for the first migrations only, from the repository's files.
-async fn old_migrator(backend: Backend, dir: &std::path::Path) -> Migrator {
+/// The migrations of the release before organisations (0001 and 0002), for `backend`.
+async fn old_migrator(backend: Backend, dir: &Path) -> Migrator {
     let dialect = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../migrations")
         .join(dialect);
     let old = dir.join("old-migrations");
     std::fs::create_dir_all(&old).unwrap();
-    for file in BEFORE_ORGANISATIONS {
-        std::fs::copy(source.join(file), old.join(file)).unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("0001_") || name.starts_with("0002_") {
+            std::fs::copy(&path, old.join(&name)).unwrap();
+        }
     }
-    Migrator::new(old.as_path())
-        .await
-        .expect("the old migrations")
+    Migrator::new(old.as_path()).await.unwrap()
 }
 
-const INSERT_PARTY: &str =
-    "INSERT INTO parties (id, kind, display_name, created_at) VALUES ($1, $2, $3, $4)";
-const INSERT_KEY: &str =
-    "INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)";
+/// Rows as the old server wrote them: an employee, an employer with a key, a passport, a grant
+/// and the passport's first log entry (hashed the old way: ten members). Each statement with
+/// the indexes, into the values, of its parameters `$1`, `$2`...
+const OLD_ROWS: [(&str, &[usize]); 6] = [
+    (
+        "INSERT INTO parties (id, kind, display_name, created_at) VALUES ($1, 'employee', 'Alex', 1764000000)",
+        &[0],
+    ),
+    (
+        "INSERT INTO parties (id, kind, display_name, created_at) VALUES ($1, 'employer', 'Acme Ltd', 1764000000)",
+        &[1],
+    ),
+    (
+        "INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, 1764000000)",
+        &[6, 1, 7],
+    ),
+    (
+        "INSERT INTO passports (id, owner_id, seq, head, log_seq, log_head, created_at) VALUES ($1, $2, 0, 'h', 1, $3, 1764000000)",
+        &[2, 0, 4],
+    ),
+    (
+        "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at) \
+         VALUES ($1, $2, $3, $4, '[{\"section\":\"summary\",\"actions\":[\"read\"]}]', 'adjustments', 'I agree', 1764000000, 4102444800, 1764000000)",
+        &[3, 2, 0, 1],
+    ),
+    (
+        "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash) \
+         VALUES ($1, 1, 1764000000, $2, NULL, 'passport_created', '', 'allowed', 'owner', $3, $4)",
+        &[2, 0, 5, 4],
+    ),
+];
 
-async fn a_database_from_before_organisations_upgrades_with_its_parties(backend: Backend) {
+async fn upgrade_keeps_what_exists(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (database_url, _database) = process_database(backend, dir.path()).await;
+    let (url, _database) = process_database(backend, dir.path()).await;
+    let (employee, acme) = (PartyId::random(), PartyId::random());
+    let (passport, grant) = (PassportId::random(), uuid::Uuid::new_v4().to_string());
+    let mut entry = AccessLogEntry {
+        passport_id: passport.to_string(),
+        seq: 1,
+        at: Timestamp::from_secs(1_764_000_000).to_datetime(),
+        actor: Some(employee.to_string()),
+        grant_id: None,
+        on_behalf_of: None,
+        action: LogAction::PassportCreated,
+        sections: vec![],
+        outcome: Outcome::Allowed,
+        reason: "owner".into(),
+        prev_hash: log_genesis(passport.as_str()),
+        hash: String::new(),
+    };
+    entry.hash = log_entry_hash(&entry);
+    let key = wp_schemas::jose::SigningKey::generate();
+    let jwk = serde_json::to_string(key.public_jwk()).unwrap();
     let migrator = old_migrator(backend, dir.path()).await;
-    let employer = SigningKey::generate();
-    let employee = SigningKey::generate();
-    let parties = [
-        (
-            uuid::Uuid::new_v4().to_string(),
-            "employer",
-            "Acme Ltd",
-            &employer,
-        ),
-        (
-            uuid::Uuid::new_v4().to_string(),
-            "employee",
-            "Alice",
-            &employee,
-        ),
+    let values = [
+        employee.as_str(),
+        acme.as_str(),
+        passport.as_str(),
+        grant.as_str(),
+        entry.hash.as_str(),
+        entry.prev_hash.as_str(),
+        key.kid(),
+        jwk.as_str(),
     ];
-    let now = chrono::Utc::now().timestamp();
-
-    // The database as it was: the first migrations, and two parties with a key each.
-    macro_rules! populate {
-        ($pool:expr) => {{
-            let pool = $pool;
-            migrator.run(&pool).await.expect("the old migrations run");
-            for (id, kind, name, key) in &parties {
-                sqlx::query(INSERT_PARTY)
-                    .bind(id)
-                    .bind(*kind)
-                    .bind(*name)
-                    .bind(now)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlx::query(INSERT_KEY)
-                    .bind(key.kid())
-                    .bind(id)
-                    .bind(serde_json::to_string(key.public_jwk()).unwrap())
-                    .bind(now)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            pool.close().await;
-        }};
-    }
     match backend {
         Backend::Sqlite => {
-            use std::str::FromStr;
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&database_url)
-                .unwrap()
-                .create_if_missing(true)
-                .foreign_keys(true);
-            populate!(sqlx::SqlitePool::connect_with(options).await.unwrap())
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+            for (sql, params) in OLD_ROWS {
+                let mut query = sqlx::query(sql);
+                for i in params {
+                    query = query.bind(values[*i]);
+                }
+                query.execute(&pool).await.unwrap();
+            }
+            pool.close().await;
         }
-        Backend::Postgres => populate!(sqlx::PgPool::connect(&database_url).await.unwrap()),
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+            for (sql, params) in OLD_ROWS {
+                let mut query = sqlx::query(sql);
+                for i in params {
+                    query = query.bind(values[*i]);
+                }
+                query.execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
     }
 
-    // The server of today upgrades it as it starts, and knows both parties and their keys.
-    let server = ServerProcess::spawn(
-        env!("CARGO_BIN_EXE_wp-test-server"),
-        dir.path(),
-        &database_url,
-        &[],
-    )
-    .await;
-    for (id, kind, name, key) in &parties {
-        let client = Client::for_party(&server.url, (*key).clone(), id);
-        let me = client.me().await.expect("signed in after the upgrade");
-        assert_eq!(
-            (me.party.kind, me.party.display_name.as_str()),
-            (PartyKind::parse(kind).unwrap(), *name)
-        );
-        assert_eq!(me.party.keys.len(), 1);
-        assert_eq!(me.party.membership, None);
-    }
-    // And what is new works on the upgraded database.
-    let alice = Client::for_party(&server.url, employee.clone(), &parties[1].0);
-    let found = alice.find_organisations("Acme").await.unwrap();
+    // The current server's store applies the new migrations on open.
+    let store = Store::connect(&url, 2).await.expect("the upgrade applies");
+    let acme_party = store.party(&acme).await.unwrap().expect("Acme survives");
+    assert_eq!(acme_party.kind, PartyKind::Employer);
+    assert_eq!(acme_party.keys.len(), 1);
+    assert!(acme_party.membership.is_none());
+    let old_grant = store
+        .grant(&id(&grant))
+        .await
+        .unwrap()
+        .expect("the grant survives");
+    assert_eq!(old_grant.grantee, acme);
+    assert!(old_grant.roles.is_empty() && old_grant.members.is_empty());
+    let log = store.log_page(&passport, None, None, 10).await.unwrap();
     assert_eq!(
-        found.len(),
-        1,
-        "the employer enrolled before is in the directory"
+        log,
+        vec![entry.clone()],
+        "the old entry reads back as it was"
     );
-    assert_eq!(found[0].id, parties[0].0);
+    assert_eq!(verify_log(passport.as_str(), &log, None), Ok(()));
+
+    // The new kinds fit the upgraded schema.
+    let practice = PartyId::random();
+    let now = Timestamp::from_secs(1_764_000_100);
+    store
+        .create_organisation(&practice, PartyKind::Practice, "Hale OT", now)
+        .await
+        .unwrap();
+    let found = store.find_organisations("hale", 20).await.unwrap();
+    assert_eq!(
+        found,
+        vec![(practice.clone(), PartyKind::Practice, "Hale OT".into())]
+    );
+    let found = store.find_organisations("ACME", 20).await.unwrap();
+    assert_eq!(found.len(), 1, "an old employer is in the directory too");
+    assert!(Role::Clinician.fits(PartyKind::Practice));
+    store.close().await;
 }
+
+backend_tests!(upgrade_keeps_what_exists);

@@ -166,7 +166,7 @@ impl Access {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wp_schemas::api::Scope;
+    use wp_schemas::api::{PartyKind, Role, Scope};
 
     fn id(n: u32) -> (PartyId, PassportId) {
         (PartyId::nth(n), PassportId::nth(n))
@@ -305,5 +305,42 @@ mod tests {
             .unwrap_err(),
             Denial::GrantGone
         );
+    }
+
+    #[test]
+    fn members_act_under_grants_to_their_organisation() {
+        let (owner, pid) = id(1);
+        let acme = PartyId::nth(2);
+        let (sam, priya) = (PartyId::nth(5), PartyId::nth(6));
+        let mut g = grant(None);
+        g.roles = vec![Role::Hr];
+        g.members = vec![priya.clone()];
+        let membership =
+            |who: &PartyId, role: Role, removed_at: Option<i64>, org: &PartyId| MembershipRecord {
+                member: who.clone(),
+                organisation: org.clone(),
+                organisation_kind: PartyKind::Employer,
+                organisation_name: "Acme Ltd".into(),
+                role,
+                joined_at: at(100),
+                removed_at: removed_at.map(at),
+            };
+        let decide = |who: &PartyId, m: Option<&MembershipRecord>| {
+            resolve(who, Some(&consent(1)), &pid, &owner, Some(&g), m, at(150))
+        };
+        let hr = membership(&sam, Role::Hr, None, &acme);
+        assert!(decide(&sam, Some(&hr)).is_ok(), "the grant covers HR");
+        let manager = membership(&sam, Role::LineManager, None, &acme);
+        assert_eq!(decide(&sam, Some(&manager)), Err(Denial::NotCovered));
+        let named = membership(&priya, Role::LineManager, None, &acme);
+        assert!(
+            decide(&priya, Some(&named)).is_ok(),
+            "the grant names Priya"
+        );
+        let removed = membership(&sam, Role::Hr, Some(140), &acme);
+        assert_eq!(decide(&sam, Some(&removed)), Err(Denial::NoLongerMember));
+        let elsewhere = membership(&sam, Role::Hr, None, &PartyId::nth(9));
+        assert_eq!(decide(&sam, Some(&elsewhere)), Err(Denial::OtherParty));
+        assert_eq!(decide(&sam, None), Err(Denial::OtherParty));
     }
 }

@@ -114,54 +114,7 @@ pub fn new_grant(
         ));
     }
     let (roles, members) = covered(request, grantee_kind)?;
-    if request.scopes.is_empty() {
-        return Err(Error::invalid_field(
-            "scopes",
-            "at least one section must be granted",
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    let mut scopes = Vec::with_capacity(request.scopes.len());
-    for (i, scope) in request.scopes.iter().enumerate() {
-        let field = format!("scopes[{i}]");
-        if !seen.insert(scope.section) {
-            return Err(Error::invalid_field(
-                format!("{field}.section"),
-                "each section may appear once",
-            ));
-        }
-        let actions: BTreeSet<Action> = scope.actions.iter().copied().collect();
-        if actions.is_empty() {
-            return Err(Error::invalid_field(
-                format!("{field}.actions"),
-                "at least one action",
-            ));
-        }
-        for action in &actions {
-            let allowed = match action {
-                Action::Read => true,
-                Action::Write => {
-                    matches!(grantee_kind, PartyKind::Professional | PartyKind::Practice)
-                }
-                Action::Agree => {
-                    grantee_kind == PartyKind::Employer && scope.section == Section::Adjustments
-                }
-            };
-            if !allowed {
-                return Err(Error::invalid_field(
-                    format!("{field}.actions"),
-                    format!(
-                        "{} is not allowed here: only professionals and practices write, and only employers agree adjustments",
-                        action.as_str()
-                    ),
-                ));
-            }
-        }
-        scopes.push(Scope {
-            section: scope.section,
-            actions: actions.into_iter().collect(),
-        });
-    }
+    let scopes = check_scopes(&request.scopes, grantee_kind)?;
     let starts_at = request.starts_at.as_ref().map_or(now, Timestamp::of);
     let ends_at = Timestamp::of(&request.ends_at);
     if starts_at < now - CLOCK_SKEW_SECS {
@@ -204,6 +157,60 @@ pub fn new_grant(
         revoked_at: None,
         created_at: now,
     })
+}
+
+/// The scopes a grantee of `kind` may be given: at least one section, each once, each with at
+/// least one action; professionals and practices write, employers agree adjustments.
+pub fn check_scopes(requested: &[Scope], grantee_kind: PartyKind) -> Result<Vec<Scope>> {
+    if requested.is_empty() {
+        return Err(Error::invalid_field(
+            "scopes",
+            "at least one section must be granted",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut scopes = Vec::with_capacity(requested.len());
+    for (i, scope) in requested.iter().enumerate() {
+        let field = format!("scopes[{i}]");
+        if !seen.insert(scope.section) {
+            return Err(Error::invalid_field(
+                format!("{field}.section"),
+                "each section may appear once",
+            ));
+        }
+        let actions: BTreeSet<Action> = scope.actions.iter().copied().collect();
+        if actions.is_empty() {
+            return Err(Error::invalid_field(
+                format!("{field}.actions"),
+                "at least one action",
+            ));
+        }
+        for action in &actions {
+            let allowed = match action {
+                Action::Read => true,
+                Action::Write => {
+                    matches!(grantee_kind, PartyKind::Professional | PartyKind::Practice)
+                }
+                Action::Agree => {
+                    grantee_kind == PartyKind::Employer && scope.section == Section::Adjustments
+                }
+            };
+            if !allowed {
+                return Err(Error::invalid_field(
+                    format!("{field}.actions"),
+                    format!(
+                        "{} is not allowed here: only professionals and practices write, and only employers agree adjustments",
+                        action.as_str()
+                    ),
+                ));
+            }
+        }
+        scopes.push(Scope {
+            section: scope.section,
+            actions: actions.into_iter().collect(),
+        });
+    }
+    Ok(scopes)
 }
 
 /// The roles and members a grant to an organisation covers: roles that fit its kind, members

@@ -143,6 +143,11 @@ uuid_id!(
     "a grant id (a lower-case UUID)"
 );
 uuid_id!(
+    /// An organisation's request for access to an employee's passport.
+    AccessRequestId,
+    "an access request id (a lower-case UUID)"
+);
+uuid_id!(
     /// An invitation to join an organisation.
     InvitationId,
     "an invitation id (a lower-case UUID)"

@@ -2,6 +2,7 @@
 //! grant acceptable. Everything here takes the time as an argument so it can be tested exactly.
 
 pub mod access;
+pub mod access_request;
 pub mod audit;
 pub mod auth;
 pub mod grant;

@@ -186,3 +186,129 @@ pub fn check_member_or_admin(
         Err(OrganisationRefusal::NotMember)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    fn member(role: Role, removed_at: Option<i64>) -> MembershipRecord {
+        MembershipRecord {
+            member: PartyId::nth(2),
+            organisation: PartyId::nth(1),
+            organisation_kind: PartyKind::Employer,
+            organisation_name: "Acme Ltd".into(),
+            role,
+            joined_at: at(100),
+            removed_at: removed_at.map(at),
+        }
+    }
+
+    fn invitation() -> InvitationRecord {
+        InvitationRecord {
+            id: InvitationId::nth(1),
+            organisation: PartyId::nth(1),
+            role: Role::Hr,
+            code_hash: code_hash("wpi_x"),
+            created_by: PartyId::nth(3),
+            created_at: at(100),
+            expires_at: at(200),
+            redeemed_at: None,
+            redeemed_by: None,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn who_manages_and_who_sees() {
+        let acme = PartyId::nth(1);
+        let globex = PartyId::nth(7);
+        let admin = member(Role::OrgAdmin, None);
+        let hr = member(Role::Hr, None);
+        let now = at(150);
+        assert_eq!(check_manager(PartyKind::Admin, None, &globex, now), Ok(()));
+        assert_eq!(
+            check_manager(PartyKind::Member, Some(&admin), &acme, now),
+            Ok(())
+        );
+        assert_eq!(
+            check_manager(PartyKind::Member, Some(&admin), &globex, now),
+            Err(OrganisationRefusal::NotManager),
+            "an org_admin of Acme does not manage Globex"
+        );
+        assert_eq!(
+            check_manager(PartyKind::Member, Some(&hr), &acme, now),
+            Err(OrganisationRefusal::NotManager)
+        );
+        let removed_admin = member(Role::OrgAdmin, Some(120));
+        assert_eq!(
+            check_manager(PartyKind::Member, Some(&removed_admin), &acme, now),
+            Err(OrganisationRefusal::NotManager)
+        );
+        assert_eq!(
+            check_member_or_admin(PartyKind::Member, Some(&hr), &acme, now),
+            Ok(())
+        );
+        assert_eq!(
+            check_member_or_admin(PartyKind::Member, Some(&hr), &globex, now),
+            Err(OrganisationRefusal::NotMember)
+        );
+        assert_eq!(
+            check_member_or_admin(PartyKind::Employee, None, &acme, now),
+            Err(OrganisationRefusal::NotMember)
+        );
+    }
+
+    #[test]
+    fn an_invitation_is_redeemed_once_before_it_expires_unless_revoked() {
+        let pending = invitation();
+        assert_eq!(pending.check_redeemable(at(150)), Ok(()));
+        assert_eq!(
+            pending.check_redeemable(at(200)),
+            Err(OrganisationRefusal::Expired)
+        );
+        let used = InvitationRecord {
+            redeemed_at: Some(at(160)),
+            ..invitation()
+        };
+        assert_eq!(
+            used.check_redeemable(at(170)),
+            Err(OrganisationRefusal::Used)
+        );
+        let revoked = InvitationRecord {
+            revoked_at: Some(at(160)),
+            ..invitation()
+        };
+        assert_eq!(
+            revoked.check_redeemable(at(170)),
+            Err(OrganisationRefusal::Revoked)
+        );
+        assert_eq!(revoked.status(at(300)), InvitationStatus::Revoked);
+    }
+
+    #[test]
+    fn codes_and_roles() {
+        let code = code_of(&[7u8; 32]);
+        assert!(code.starts_with(INVITATION_CODE_PREFIX));
+        assert_eq!(code.len(), 4 + 43);
+        assert_ne!(code_hash(&code), code, "only the hash is kept");
+        assert_eq!(check_role(Role::LineManager, PartyKind::Employer), Ok(()));
+        assert_eq!(
+            check_role(Role::Clinician, PartyKind::Employer),
+            Err(OrganisationRefusal::RoleDoesNotFit(
+                Role::Clinician,
+                PartyKind::Employer
+            ))
+        );
+        assert_eq!(
+            check_role(Role::Hr, PartyKind::Practice),
+            Err(OrganisationRefusal::RoleDoesNotFit(
+                Role::Hr,
+                PartyKind::Practice
+            ))
+        );
+    }
+}

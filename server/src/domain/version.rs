@@ -146,6 +146,9 @@ pub enum VersionRefusal {
     NotAgreeable,
     #[error("an agreement may change only status and agreed_by")]
     AgreementChangesMore,
+    /// A member's agreement names someone other than the member who signed it.
+    #[error("agreed_by must name the member who signs the agreement: {0}")]
+    AgreedByOther(String),
 }
 
 impl VersionRefusal {
@@ -278,12 +281,21 @@ fn not_successor(why: NotSuccessor) -> VersionRefusal {
 /// the previous one with `status` set to `agreed` and `agreed_by` filled in. Bodies are compared
 /// as typed values, never as JSON text: the same date or an omitted versus a `null` member must
 /// not make an honest agreement fail.
-pub fn check_agreement(previous: &Value, next: Option<&SectionBody>) -> Result<(), VersionRefusal> {
+pub fn check_agreement(
+    previous: &Value,
+    next: Option<&SectionBody>,
+    signer: Option<&str>,
+) -> Result<(), VersionRefusal> {
     let Some(SectionBody::Adjustments(next)) = next else {
         return Err(VersionRefusal::AgreementDeletes);
     };
     if next.status != AdjustmentStatus::Agreed || next.agreed_by.is_none() {
         return Err(VersionRefusal::AgreementNotAgreed);
+    }
+    if let Some(signer) = signer
+        && next.agreed_by.as_deref() != Some(signer)
+    {
+        return Err(VersionRefusal::AgreedByOther(signer.to_owned()));
     }
     let Ok(SectionBody::Adjustments(mut expected)) = parse_body(Section::Adjustments, previous)
     else {
@@ -314,7 +326,7 @@ mod tests {
         let mut previous = example_body(Section::Adjustments);
         previous["status"] = json!("requested");
         previous.as_object_mut().unwrap().remove("agreed_by");
-        assert!(check_agreement(&previous, Some(&agreed(previous.clone()))).is_ok());
+        assert!(check_agreement(&previous, Some(&agreed(previous.clone())), None).is_ok());
 
         // The same body written differently: members in another order, an explicit null.
         let mut reordered = serde_json::Map::new();
@@ -323,33 +335,50 @@ mod tests {
         }
         reordered.insert("declined_reason".into(), Value::Null);
         assert!(
-            check_agreement(&Value::Object(reordered), Some(&agreed(previous.clone()))).is_ok()
+            check_agreement(
+                &Value::Object(reordered),
+                Some(&agreed(previous.clone())),
+                None
+            )
+            .is_ok()
         );
 
         // Anything else changed is refused.
         let mut moved = previous.clone();
         moved["start_date"] = json!("2025-01-14");
         assert_eq!(
-            check_agreement(&previous, Some(&agreed(moved))),
+            check_agreement(&previous, Some(&agreed(moved)), None),
             Err(VersionRefusal::AgreementChangesMore)
         );
         let mut dropped = previous.clone();
         dropped.as_object_mut().unwrap().remove("review_date");
         assert_eq!(
-            check_agreement(&previous, Some(&agreed(dropped))),
+            check_agreement(&previous, Some(&agreed(dropped)), None),
             Err(VersionRefusal::AgreementChangesMore)
         );
 
         // Not agreed, or not an adjustment, or a previous body that is not one.
         assert_eq!(
-            check_agreement(&previous, None),
+            check_agreement(&previous, None, None),
             Err(VersionRefusal::AgreementDeletes)
         );
         let mut loose = previous.clone();
         loose["start_date"] = json!("2025-1-13");
         assert_eq!(
-            check_agreement(&loose, Some(&agreed(previous.clone()))),
+            check_agreement(&loose, Some(&agreed(previous.clone())), None),
             Err(VersionRefusal::NotAgreeable)
+        );
+
+        // A member's agreement names the member who signs it, and no one else.
+        let priya = "Priya Shah (HR, Acme Ltd)";
+        let mut by_priya = previous.clone();
+        by_priya["agreed_by"] = json!(priya);
+        by_priya["status"] = json!("agreed");
+        let by_priya = parse_body(Section::Adjustments, &by_priya).unwrap();
+        assert!(check_agreement(&previous, Some(&by_priya), Some(priya)).is_ok());
+        assert_eq!(
+            check_agreement(&previous, Some(&agreed(previous.clone())), Some(priya)),
+            Err(VersionRefusal::AgreedByOther(priya.into()))
         );
     }
 }

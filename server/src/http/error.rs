@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::domain::access::Denial;
+use crate::domain::access_request::RequestRefusal;
 use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::version::VersionRefusal;
 use crate::error::Error;
@@ -147,6 +148,21 @@ impl From<OrganisationRefusal> for Error {
     }
 }
 
+/// A refused access-request step as the problem a client sees (RFC 9457).
+impl From<RequestRefusal> for Error {
+    fn from(refusal: RequestRefusal) -> Self {
+        use RequestRefusal as R;
+        let kind = match refusal {
+            R::UnknownCode => ProblemType::NotFound,
+            R::NotForCaller | R::NoPassport => ProblemType::Forbidden,
+            R::Decided(_) => ProblemType::RequestDecided,
+            R::Expired => ProblemType::RequestExpired,
+            R::Widens(why) => return Error::invalid_field("scopes", why),
+        };
+        Error::client(kind, refusal.to_string())
+    }
+}
+
 /// A refused version as the problem a client sees (RFC 9457).
 impl From<VersionRefusal> for Error {
     fn from(refusal: VersionRefusal) -> Self {
@@ -163,7 +179,8 @@ impl From<VersionRefusal> for Error {
             | R::AgreementDeletes
             | R::AgreementNotAgreed
             | R::NotAgreeable
-            | R::AgreementChangesMore => ProblemType::Forbidden,
+            | R::AgreementChangesMore
+            | R::AgreedByOther(_) => ProblemType::Forbidden,
             R::BadJws(_)
             | R::UnregisteredKey
             | R::NotCallersKey

@@ -16,6 +16,7 @@ use wp_schemas::problem::{Problem, ProblemType};
 use crate::error::Error;
 pub use crate::service::{AppState, Inner};
 
+mod access_requests;
 pub mod error;
 pub mod extract;
 mod grants;

@@ -9,15 +9,16 @@ use axum::http::Method;
 use axum::routing::{self, MethodRouter};
 use serde_json::{Value, json};
 use wp_schemas::api::{
-    AccessLogPage, AddKey, Changes, CreateGrant, CreateInvitation, CreateOrganisation, EnrolParty,
-    Grant, Health, Invitation, Me, Member, OrganisationEntry, Party, PassportInfo, PassportView,
+    AccessLogPage, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest, Changes,
+    CreateAccessRequest, CreateGrant, CreateInvitation, CreateOrganisation, EnrolParty, Grant,
+    Health, Invitation, Me, Member, OrganisationEntry, Party, PassportInfo, PassportView,
     RecordHistory, RedeemInvitation, RegisterEmployee, SubmitVersion, TokenResponse, UUID_PATTERN,
     VersionEnvelope,
 };
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
 use wp_schemas::problem::ProblemType;
 
-use super::{AppState, grants, meta, organisations, parties, passports, token};
+use super::{AppState, access_requests, grants, meta, organisations, parties, passports, token};
 
 /// One route: a method and path, the handler that answers it, and its operation.
 pub struct Route {
@@ -83,6 +84,7 @@ pub fn table() -> Vec<Route> {
         ("records", record_routes()),
         ("grants", grant_routes()),
         ("organisations", organisation_routes()),
+        ("access requests", access_request_routes()),
     ]
     .into_iter()
     .flat_map(|(tag, routes)| routes.into_iter().map(move |r| Route { tag, ..r }))
@@ -509,6 +511,64 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("Remove a member (service admin or org_admin), or leave (the member): their access ends on their next request")
                 .ok(200, Schemas::of::<Member>)
                 .problems(manage),
+        ),
+    ]
+}
+
+/// Access requests: an organisation asks, the employee decides.
+fn access_request_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    let decide: &[ProblemType] = &[
+        P::Forbidden,
+        P::NotFound,
+        P::RequestDecided,
+        P::RequestExpired,
+    ];
+    vec![
+        post(
+            "/v1/organisations/{oid}/access-requests",
+            access_requests::create,
+            op("createAccessRequest")
+                .summary("Ask an employee for access (an active member of the organisation): the one-time code for the employee is in this answer only")
+                .json_body(Schemas::of::<CreateAccessRequest>)
+                .ok(201, Schemas::of::<AccessRequest>)
+                .problems(&[P::Forbidden]),
+        ),
+        get(
+            "/v1/organisations/{oid}/access-requests",
+            access_requests::list,
+            op("listAccessRequests")
+                .summary("The organisation's access requests, without their codes (members and the service admin)")
+                .ok(200, Schemas::of::<Vec<AccessRequest>>)
+                .problems(&[P::Forbidden]),
+        ),
+        post(
+            "/v1/access-requests/open",
+            access_requests::open,
+            op("openAccessRequest")
+                .summary("The employee opens a request by its code: who asks for what, why and for how long")
+                .json_body(Schemas::of::<AccessRequestCode>)
+                .ok(200, Schemas::of::<AccessRequest>)
+                .problems(decide),
+        ),
+        post(
+            "/v1/access-requests/approve",
+            access_requests::approve,
+            op("approveAccessRequest")
+                .summary("The employee approves, as asked or narrowed: the grant to the organisation is made on their passport")
+                .json_body(Schemas::of::<ApproveAccessRequest>)
+                .ok(201, Schemas::of::<Grant>)
+                .problems(decide),
+        ),
+        post(
+            "/v1/access-requests/decline",
+            access_requests::decline,
+            op("declineAccessRequest")
+                .summary("The employee declines a request")
+                .json_body(Schemas::of::<AccessRequestCode>)
+                .ok(200, Schemas::of::<AccessRequest>)
+                .problems(decide),
         ),
     ]
 }

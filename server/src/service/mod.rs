@@ -3,6 +3,7 @@
 //! their keys ([`parties`]), and the orchestration of a version write ([`versions`]). Handlers
 //! in `http/` parse, call these and shape the answer.
 
+pub mod access_requests;
 pub mod caller;
 pub mod guard;
 pub mod organisations;

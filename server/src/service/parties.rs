@@ -36,6 +36,17 @@ pub async fn enrol(state: &AppState, caller: &Caller, request: EnrolParty) -> Re
     if caller.kind != PartyKind::Admin || caller.consent.is_some() {
         return Err(Error::forbidden("only an admin enrols parties"));
     }
+    if !matches!(
+        request.kind,
+        PartyKind::Employer | PartyKind::Professional | PartyKind::Admin
+    ) {
+        return Err(Error::invalid_field(
+            "kind",
+            "an admin enrols an employer, a professional or an admin; employees register, \
+             practices are organisations (POST /v1/admin/organisations) and members join by \
+             invitation",
+        ));
+    }
     let now = clock::now();
     let name = party::display_name(&request.display_name)?;
     let jwk = party::public_key(&request.jwk)?;

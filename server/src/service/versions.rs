@@ -3,7 +3,7 @@
 //! verified), place it after the record's head, seal it and append it with its log entry.
 //! Every refused or conflicting write by a known caller is in the passport's access log.
 
-use wp_schemas::api::{Action, LogAction, VersionEnvelope, VersionPayload};
+use wp_schemas::api::{Action, LogAction, VersionEnvelope, VersionPayload, agreed_by};
 use wp_schemas::jose::CompactJws;
 use wp_schemas::sections::Section;
 
@@ -296,6 +296,25 @@ impl WriteAttempt<'_, '_> {
             .and_then(|j| j.claims::<VersionPayload>().ok())
             .and_then(|p| p.body)
             .unwrap_or_default();
-        Ok(version::check_agreement(&previous_body, accepted.body())?)
+        let signer = self.signer_identity().await?;
+        Ok(version::check_agreement(
+            &previous_body,
+            accepted.body(),
+            signer.as_deref(),
+        )?)
+    }
+
+    /// How a member who agrees for their organisation must be named in `agreed_by`; None for
+    /// a grantee acting for itself (an organisation of one names whom it likes).
+    async fn signer_identity(&self) -> Result<Option<String>, WriteFailure> {
+        let g = self.guard;
+        if g.on_behalf_of.is_none() {
+            return Ok(None);
+        }
+        let party = g.state.store.party(&g.caller.party_id).await?;
+        let party = party.ok_or(VersionRefusal::UnregisteredKey)?;
+        Ok(party
+            .membership
+            .map(|m| agreed_by(&party.display_name, m.role, &m.organisation_name)))
     }
 }

@@ -63,6 +63,34 @@ pub(super) fn list_text<T>(items: &[T], text: impl Fn(&T) -> &str) -> String {
     items.iter().map(text).collect::<Vec<_>>().join(",")
 }
 
+/// Inserts `$grant` and logs its creation (`$event`) inside transaction `$tx`.
+macro_rules! insert_grant_in {
+    ($tx:expr, $grant:expr, $event:expr, $now:expr) => {{
+        let grant: &$crate::domain::grant::GrantRecord = $grant;
+        let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
+        $crate::store::log::append_log_in!($tx, &grant.passport_id, $event, $now);
+        sqlx::query(
+            "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at, roles, members) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.passport_id)
+        .bind(&grant.grantor)
+        .bind(&grant.grantee)
+        .bind(&scopes)
+        .bind(&grant.purpose)
+        .bind(&grant.consent_text)
+        .bind(grant.starts_at)
+        .bind(grant.ends_at)
+        .bind(grant.created_at)
+        .bind($crate::store::grants::list_text(&grant.roles, |r| r.as_str()))
+        .bind($crate::store::grants::list_text(&grant.members, $crate::domain::ids::PartyId::as_str))
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(super) use insert_grant_in;
+
 fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
     rows.into_iter().map(GrantRow::into_grant).collect()
 }
@@ -75,29 +103,10 @@ impl Store {
         event: LogEvent,
         now: Timestamp,
     ) -> Result<()> {
-        let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
-            append_log_in!(tx, &grant.passport_id, event, now);
-            sqlx::query(
-                "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at, roles, members) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&grant.id)
-            .bind(&grant.passport_id)
-            .bind(&grant.grantor)
-            .bind(&grant.grantee)
-            .bind(&scopes)
-            .bind(&grant.purpose)
-            .bind(&grant.consent_text)
-            .bind(grant.starts_at)
-            .bind(grant.ends_at)
-            .bind(grant.created_at)
-            .bind(list_text(&grant.roles, |r| r.as_str()))
-            .bind(list_text(&grant.members, PartyId::as_str))
-            .execute(&mut *tx)
-            .await?;
+            insert_grant_in!(tx, grant, event, now);
             tx.commit().await?;
         });
         Ok(())

@@ -18,6 +18,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
+mod access_requests;
 mod grants;
 pub mod log;
 mod organisations;

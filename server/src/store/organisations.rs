@@ -42,8 +42,16 @@ pub(super) fn parse_role(role: &str) -> Result<Role> {
 }
 
 const MEMBERSHIP_COLUMNS: &str = "SELECT m.member_id, m.organisation_id, o.kind AS organisation_kind, \
-     o.display_name AS organisation_name, m.role, m.joined_at, m.removed_at \
+     o.display_name AS organisation_name, m.role, m.joined_at, m.removed_at, p.display_name AS member_name \
      FROM memberships m JOIN parties o ON o.id = m.organisation_id";
+
+/// A membership with the member's display name.
+#[derive(FromRow)]
+struct MemberRow {
+    #[sqlx(flatten)]
+    membership: MembershipRow,
+    member_name: String,
+}
 
 #[derive(FromRow)]
 struct InvitationRow {
@@ -134,7 +142,9 @@ impl Store {
     /// The membership of `member`, if they are (or were) a member of an organisation.
     pub async fn membership(&self, member: &PartyId) -> Result<Option<MembershipRecord>> {
         let row: Option<MembershipRow> = with_pool!(self, pool => {
-            sqlx::query_as(&format!("{MEMBERSHIP_COLUMNS} WHERE m.member_id = $1"))
+            sqlx::query_as(&format!(
+                "{MEMBERSHIP_COLUMNS} JOIN parties p ON p.id = m.member_id WHERE m.member_id = $1"
+            ))
                 .bind(member)
                 .fetch_optional(pool)
                 .await?
@@ -144,22 +154,19 @@ impl Store {
 
     /// The members of an organisation (with their display names), removed ones included.
     pub async fn members(&self, organisation: &PartyId) -> Result<Vec<(MembershipRecord, String)>> {
-        let rows: Vec<(PartyId, String)> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT p.id, p.display_name FROM memberships m JOIN parties p ON p.id = m.member_id \
-                 WHERE m.organisation_id = $1 ORDER BY m.joined_at, p.id",
-            )
+        let rows: Vec<(String, MembershipRow)> = with_pool!(self, pool => {
+            let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+                "{MEMBERSHIP_COLUMNS} JOIN parties p ON p.id = m.member_id \
+                 WHERE m.organisation_id = $1 ORDER BY m.joined_at, m.member_id"
+            ))
             .bind(organisation)
             .fetch_all(pool)
-            .await?
+            .await?;
+            rows.into_iter().map(|r| (r.member_name, r.membership)).collect()
         });
-        let mut members = Vec::with_capacity(rows.len());
-        for (id, name) in rows {
-            if let Some(membership) = self.membership(&id).await? {
-                members.push((membership, name));
-            }
-        }
-        Ok(members)
+        rows.into_iter()
+            .map(|(name, row)| Ok((row.into_record()?, name)))
+            .collect()
     }
 
     /// Ends a membership (idempotent: the first removal time stays).

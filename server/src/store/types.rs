@@ -6,7 +6,9 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
-use crate::domain::ids::{GrantId, InvitationId, Kid, PartyId, PassportId, RecordId};
+use crate::domain::ids::{
+    AccessRequestId, GrantId, InvitationId, Kid, PartyId, PassportId, RecordId,
+};
 use crate::domain::time::Timestamp;
 
 /// Stores `$name` as `$repr`, converting with `From` (to store) and `TryFrom` (to read).
@@ -47,5 +49,5 @@ macro_rules! stored_as {
     )+};
 }
 
-stored_as!(String: PartyId, PassportId, RecordId, GrantId, InvitationId, Kid);
+stored_as!(String: PartyId, PassportId, RecordId, GrantId, InvitationId, AccessRequestId, Kid);
 stored_as!(i64: Timestamp);
