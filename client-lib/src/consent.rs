@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use wp_schemas::api::{AccessLogEntry, Action, CreateGrant, Party, Role, Scope};
+use wp_schemas::api::{AccessLogEntry, Action, CreateGrant, Party, Role, Scope, agreed_by};
 use wp_schemas::sections::Section;
 
 use crate::error::{ClientError, Result};
@@ -138,6 +138,13 @@ pub fn describe_party(p: &Party) -> String {
         about += ", no longer a member";
     }
     format!("{} ({about})", p.display_name)
+}
+
+/// The name a member's agreement must carry in `agreed_by`: "Priya Shah (HR, Acme Ltd)" (the
+/// server refuses a member's agreement naming anyone else). None for anyone not a member.
+pub fn agreement_name(p: &Party) -> Option<String> {
+    let m = p.membership.as_ref()?;
+    Some(agreed_by(&p.display_name, m.role, &m.organisation_name))
 }
 
 /// Who made an access-log entry, in plain words, from the parties looked up (by id). A member
@@ -466,6 +473,11 @@ mod tests {
             "Priya Shah (HR, Acme Ltd, no longer a member)"
         );
         assert_eq!(describe_party(&acme()), "Acme Ltd (employer)");
+        assert_eq!(
+            agreement_name(&member(SAM, "Sam Patel", "line_manager")).as_deref(),
+            Some("Sam Patel (line manager, Acme Ltd)")
+        );
+        assert_eq!(agreement_name(&acme()), None);
         let mut dana = dana();
         dana.registration = Some(wp_schemas::api::ProfessionalRegistration {
             profession: "occupational therapist".into(),

@@ -279,6 +279,16 @@ impl<'c> PassportClient<'c> {
         self.write_after(&head.envelope, Some(body)).await
     }
 
+    /// As a member of an organisation with `agree` on adjustments: agrees in their own name,
+    /// as the server requires of a member ([`crate::consent::agreement_name`]).
+    pub async fn agree_adjustment_as_member(&self, record_id: &str) -> Result<VerifiedVersion> {
+        let me = self.client.party(self.client.party_id()?).await?;
+        let name = crate::consent::agreement_name(&me).ok_or_else(|| {
+            ClientError::Other("only a member agrees in their own name: give agreed_by".into())
+        })?;
+        self.agree_adjustment(record_id, &name).await
+    }
+
     /// The raw changes feed after `since` (see [`crate::replica`] for a verified, synced copy).
     pub async fn changes(&self, since: i64) -> Result<Changes> {
         self.get(&format!("/changes?since={since}")).await

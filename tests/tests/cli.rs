@@ -655,18 +655,20 @@ async fn organisation_invite_join_and_grant_by_role() {
     assert_eq!(to_sam[0]["id"], grant.as_str());
     assert!(priya.run(&["--json", "grants"]).await.json()[0].is_null());
     sam.run(&["fetch", "--grant", &grant]).await.ok();
+    // A member agrees in their own name, not another.
+    let stderr = sam
+        .run(&["agree", "--grant", &grant, &adj, "--by", "Someone Else"])
+        .await
+        .fails(1);
+    assert!(stderr.contains("leave out --by"), "{stderr}");
     let agreed = sam
-        .run(&[
-            "--json",
-            "agree",
-            "--grant",
-            &grant,
-            &adj,
-            "--by",
-            "Sam Patel",
-        ])
+        .run(&["--json", "agree", "--grant", &grant, &adj])
         .await
         .json();
+    assert_eq!(
+        agreed["body"]["agreed_by"],
+        "Sam Patel (line manager, Acme Ltd)"
+    );
     assert_eq!(agreed["author"]["id"], sam_id.as_str());
     assert_eq!(agreed["author"]["membership"]["role"], "line_manager");
     priya.run(&["fetch", "--grant", &grant]).await.fails(1);

@@ -262,10 +262,17 @@ async fn organisation_journey(backend: Backend) {
     );
     assert_eq!(sam_token["sub"], sam.party_id().unwrap());
     let as_priya = priya.granted_passport(&acme_grant.id).await.unwrap();
-    let agreed = as_priya
-        .agree_adjustment(&rid, "Priya Shah, HR")
+    // A member's agreement names the member who signs it, and no one else.
+    let refused = as_priya
+        .agree_adjustment(&rid, "Sam Patel (line manager, Acme Ltd)")
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(refused.problem_type(), Some(ProblemType::Forbidden));
+    let agreed = as_priya.agree_adjustment_as_member(&rid).await.unwrap();
+    assert_eq!(
+        agreed.payload.body.as_ref().unwrap()["agreed_by"],
+        "Priya Shah (HR, Acme Ltd)"
+    );
     assert_eq!(agreed.author.id, priya.party_id().unwrap());
     assert_eq!(
         agreed.author.membership.as_ref().map(|m| m.role),

@@ -211,16 +211,19 @@ pub enum Command {
         db: Option<PathBuf>,
     },
 
-    /// Record that an adjustment is agreed, as a version signed by you (employer).
+    /// Record that an adjustment is agreed, as a version signed by you (employer, or a member
+    /// of one).
     Agree {
         /// The grant id (see `wp grants`); it must allow `agree` on adjustments.
         #[arg(long, value_name = "GRANT_ID")]
         grant: String,
         /// The adjustment's record id (see `wp fetch`).
         record_id: String,
-        /// Who agreed it, e.g. "Sam Patel, line manager".
+        /// Who agreed it, e.g. "Sam Patel, line manager" (an employer with a key of its own).
+        /// A member of an organisation leaves it out: their agreement names them, e.g. "Priya
+        /// Shah (HR, Acme Ltd)".
         #[arg(long)]
-        by: String,
+        by: Option<String>,
     },
 }
 

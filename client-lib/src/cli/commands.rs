@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             grant,
             record_id,
             by,
-        } => agree(&ctx, &grant, &record_id, &by).await,
+        } => agree(&ctx, &grant, &record_id, by.as_deref()).await,
     }
 }
 
@@ -945,13 +945,25 @@ async fn fetch(ctx: &Ctx, grant: &str) -> Result<()> {
     Ok(())
 }
 
-async fn agree(ctx: &Ctx, grant: &str, record_id: &str, by: &str) -> Result<()> {
+async fn agree(ctx: &Ctx, grant: &str, record_id: &str, by: Option<&str>) -> Result<()> {
     let client = ctx.profile.client()?;
+    // A member agrees in their own name ("Priya Shah (HR, Acme Ltd)"); the server refuses any
+    // other.
+    let me = client.party(client.party_id()?).await?;
+    let by = match (consent::agreement_name(&me), by) {
+        (Some(own), None) => own,
+        (Some(own), Some(given)) if given == own => own,
+        (Some(own), Some(given)) => {
+            bail!("as a member you agree in your own name, {own:?}, not {given:?}: leave out --by")
+        }
+        (None, Some(given)) => given.to_owned(),
+        (None, None) => bail!("say who agreed it with --by, e.g. --by \"Sam Patel, line manager\""),
+    };
     let pc = client
         .granted_passport(grant)
         .await
         .with_context(|| format!("opening the passport shared under grant {grant}"))?;
-    let result = pc.agree_adjustment(record_id, by).await;
+    let result = pc.agree_adjustment(record_id, &by).await;
     let version = explain_conflict(&client, record_id, result).await?;
     ctx.show(&Written {
         change: Change::Agreed,
