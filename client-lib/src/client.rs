@@ -7,7 +7,8 @@ use reqwest::{Method, StatusCode, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wp_schemas::api::{
-    ASSERTION_TYPE, AddKey, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
+    ASSERTION_TYPE, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest,
+    CreateAccessRequest, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
     Invitation, Me, Member, OrganisationEntry, Party, PartyKind, PassportInfo,
     ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope, TokenResponse,
 };
@@ -441,6 +442,60 @@ impl Client {
     pub async fn remove_member(&self, organisation: &str, member: &str) -> Result<Member> {
         let path = format!("/v1/organisations/{organisation}/members/{member}/remove");
         self.call(Method::POST, &path, None, None::<&()>).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Access requests: a member asks, the employee decides
+
+    /// As a member of `organisation`: asks an employee for access. The answer holds the
+    /// one-time code to give the employee; the request grants nothing by itself.
+    pub async fn request_access(
+        &self,
+        organisation: &str,
+        request: &CreateAccessRequest,
+    ) -> Result<AccessRequest> {
+        let path = format!("/v1/organisations/{organisation}/access-requests");
+        self.call(Method::POST, &path, None, Some(request)).await
+    }
+
+    /// The access requests of `organisation` (without their codes).
+    pub async fn access_requests(&self, organisation: &str) -> Result<Vec<AccessRequest>> {
+        let path = format!("/v1/organisations/{organisation}/access-requests");
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// As the employee: who asks for what, and why, under `code`.
+    pub async fn open_access_request(&self, code: &str) -> Result<AccessRequest> {
+        let body = AccessRequestCode {
+            code: code.trim().to_owned(),
+        };
+        self.call(Method::POST, "/v1/access-requests/open", None, Some(&body))
+            .await
+    }
+
+    /// As the employee: approves, as asked or narrowed; this makes the grant.
+    pub async fn approve_access_request(&self, approval: &ApproveAccessRequest) -> Result<Grant> {
+        self.call(
+            Method::POST,
+            "/v1/access-requests/approve",
+            None,
+            Some(approval),
+        )
+        .await
+    }
+
+    /// As the employee: declines the request under `code`.
+    pub async fn decline_access_request(&self, code: &str) -> Result<AccessRequest> {
+        let body = AccessRequestCode {
+            code: code.trim().to_owned(),
+        };
+        self.call(
+            Method::POST,
+            "/v1/access-requests/decline",
+            None,
+            Some(&body),
+        )
+        .await
     }
 
     // -----------------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use wp_client::consent::describe_actor;
 use wp_client::{Client, ClientError, SigningKey};
 use wp_schemas::api::{
-    AccessLogEntry, Action, CreateGrant, InvitationStatus, LogAction, OnBehalfOf, Outcome, Party,
-    PartyKind, RedeemInvitation, Role, Scope,
+    AccessLogEntry, AccessRequestStatus, Action, ApproveAccessRequest, CreateAccessRequest,
+    CreateGrant, InvitationStatus, LogAction, OnBehalfOf, Outcome, Party, PartyKind,
+    RedeemInvitation, Role, Scope,
 };
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
@@ -25,6 +26,7 @@ backend_tests!(
     a_removed_member_is_refused_on_the_next_request,
     invitation_codes_work_once_and_only_while_pending,
     organisation_admins_act_only_for_their_own,
+    an_access_request_through_the_library,
 );
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
@@ -761,5 +763,73 @@ async fn organisation_admins_act_only_for_their_own(backend: Backend) {
         server.admin().invitations(&globex.id).await.unwrap().len(),
         1
     );
+    server.stop().await;
+}
+
+/// The library's side of an access request: Priya (HR at Acme) asks Alice; Alice opens it,
+/// approves it narrowed to the summary, and Priya reads under the grant it made; a second
+/// request is declined.
+async fn an_access_request_through_the_library(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let acme = server.organisation(PartyKind::Employer, "Acme Ltd").await;
+    let priya = server.member(&acme.id, Role::Hr, "Priya Shah").await;
+    let (alice, pid) = alice_with_summary(&server).await;
+    let asked = CreateAccessRequest {
+        scopes: vec![
+            scope(Section::Summary, &[Action::Read]),
+            scope(Section::Adjustments, &[Action::Read, Action::Agree]),
+        ],
+        roles: Vec::new(),
+        purpose: "workplace adjustments in your new job".into(),
+        duration_days: 365,
+        employee: Some(alice.party_id().unwrap().to_owned()),
+        expires_in_days: None,
+    };
+    let request = priya.request_access(&acme.id, &asked).await.unwrap();
+    let code = request.code.clone().expect("the code, once");
+    let seen = alice.open_access_request(&code).await.unwrap();
+    assert_eq!(
+        (
+            seen.organisation_name.as_str(),
+            seen.requested_by_name.as_str(),
+            seen.status
+        ),
+        ("Acme Ltd", "Priya Shah", AccessRequestStatus::Pending)
+    );
+    let grant = alice
+        .approve_access_request(&ApproveAccessRequest {
+            code: code.clone(),
+            scopes: Some(vec![scope(Section::Summary, &[Action::Read])]),
+            ends_at: None,
+            consent_text: "I agree to share my summary with Acme's HR.".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (grant.grantee.as_str(), grant.roles.as_slice()),
+        (acme.id.as_str(), [Role::Hr].as_slice())
+    );
+    let seen = priya
+        .granted_passport(&grant.id)
+        .await
+        .unwrap()
+        .read()
+        .await
+        .unwrap();
+    assert_eq!(seen.id, pid);
+    assert_eq!(
+        seen.sections.keys().copied().collect::<Vec<_>>(),
+        [Section::Summary]
+    );
+    let listed = priya.access_requests(&acme.id).await.unwrap();
+    assert_eq!(listed[0].status, AccessRequestStatus::Approved);
+    assert_eq!(listed[0].grant_id.as_deref(), Some(grant.id.as_str()));
+
+    let again = priya.request_access(&acme.id, &asked).await.unwrap();
+    let declined = alice
+        .decline_access_request(again.code.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(declined.status, AccessRequestStatus::Declined);
     server.stop().await;
 }
