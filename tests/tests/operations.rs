@@ -813,14 +813,29 @@ async fn corrupt_sqlite_page_is_refused_at_start() {
         std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
         "the WAL was checkpointed at shutdown"
     );
-    // Overwrite one b-tree page in the middle of the file with garbage.
+    // Overwrite one b-tree page with garbage: the root page of the passports table (a leaf,
+    // with a dozen rows). Not a page of the schema itself, which has outgrown page 1: SQLite
+    // reads that at connect, before any integrity check could name the damage.
+    let root: i64 = {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let root =
+            sqlx::query_scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'passports'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        conn.close().await.unwrap();
+        root
+    };
     let mut bytes = std::fs::read(&db).unwrap();
     let page_size = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
-    let pages = bytes.len() / page_size;
-    let page = (pages / 2..pages)
-        .chain(1..pages / 2)
-        .find(|&p| matches!(bytes[p * page_size], 0x02 | 0x05 | 0x0a | 0x0d))
-        .expect("a b-tree page");
+    let page = usize::try_from(root).unwrap() - 1;
+    assert!(
+        matches!(bytes[page * page_size], 0x02 | 0x05 | 0x0a | 0x0d),
+        "a b-tree page"
+    );
     bytes[page * page_size..(page + 1) * page_size].fill(0x5a);
     std::fs::write(&db, &bytes).unwrap();
 
