@@ -3,12 +3,12 @@
 //! or narrowed: this makes the grant on their passport) or declines it. A request grants
 //! nothing by itself, expires, and is decided once.
 
-use ring::rand::SecureRandom;
 use wp_schemas::api::{
     AccessRequest, ApproveAccessRequest, CreateAccessRequest, CreateGrant, DEFAULT_REQUEST_DAYS,
     Grant, LogAction, MAX_GRANT_DAYS, MAX_PURPOSE_CHARS, MAX_REQUEST_DAYS, PartyKind,
 };
 
+use super::organisations::{membership_of, require_member_or_admin};
 use super::parties::party_or_404;
 use super::{AppState, Caller};
 use crate::clock;
@@ -16,9 +16,7 @@ use crate::domain::access_request::{self, AccessRequestRecord, RequestRefusal};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant;
 use crate::domain::ids::{AccessRequestId, PartyId};
-use crate::domain::organisation::{
-    OrganisationRefusal, check_member_or_admin, check_role, code_hash,
-};
+use crate::domain::organisation::{OrganisationRefusal, check_role, code_hash};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
@@ -31,11 +29,8 @@ pub async fn create(
     request: CreateAccessRequest,
 ) -> Result<AccessRequest> {
     let now = clock::now();
-    let membership = match (caller.kind, &caller.consent) {
-        (PartyKind::Member, None) => state.store.membership(&caller.party_id).await?,
-        _ => None,
-    };
-    let membership = membership
+    let membership = membership_of(state, caller)
+        .await?
         .filter(|m| m.organisation == *oid && m.active_at(now))
         .ok_or(OrganisationRefusal::NotMember)?;
     let kind = membership.organisation_kind;
@@ -63,13 +58,7 @@ pub async fn create(
             Error::invalid_field("employee", "must be a party id (a lower-case UUID)")
         })?),
     };
-    let mut random = [0u8; 32];
-    state
-        .master
-        .rng()
-        .fill(&mut random)
-        .map_err(|_| anyhow::anyhow!("no system randomness"))?;
-    let code = access_request::code_of(&random);
+    let code = access_request::code_of(&state.random_secret()?);
     let requester = party_or_404(state, &caller.party_id).await?;
     let record = AccessRequestRecord {
         id: AccessRequestId::random(),
@@ -97,16 +86,7 @@ pub async fn create(
 /// The requests of organisation `oid`, for its members and the service admin.
 pub async fn list(state: &AppState, caller: &Caller, oid: &PartyId) -> Result<Vec<AccessRequest>> {
     let now = clock::now();
-    let membership = match caller.consent {
-        None => state.store.membership(&caller.party_id).await?,
-        Some(_) => None,
-    };
-    let kind = if caller.consent.is_some() {
-        PartyKind::Member
-    } else {
-        caller.kind
-    };
-    check_member_or_admin(kind, membership.as_ref(), oid, now)?;
+    require_member_or_admin(state, caller, oid).await?;
     let requests = state.store.access_requests(oid).await?;
     Ok(requests.iter().map(|r| r.to_wire(None, now)).collect())
 }

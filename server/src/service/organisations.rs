@@ -3,7 +3,6 @@
 //! redeems a code with a key they prove they hold and becomes a member; members are listed and
 //! removed (or leave). Who may do which is `domain::organisation`'s rule.
 
-use ring::rand::SecureRandom;
 use wp_schemas::api::{
     CreateInvitation, CreateOrganisation, DEFAULT_INVITATION_DAYS, Invitation, MAX_INVITATION_DAYS,
     Member, OrganisationEntry, Party, PartyKind, RedeemInvitation,
@@ -93,12 +92,26 @@ fn acting_kind(caller: &Caller) -> PartyKind {
     }
 }
 
-/// The caller's membership, if they are a member anywhere.
-async fn membership_of(state: &AppState, caller: &Caller) -> Result<Option<MembershipRecord>> {
+/// The caller's membership, if they are a member anywhere (never under a consent token).
+pub(super) async fn membership_of(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<MembershipRecord>> {
     if caller.kind != PartyKind::Member || caller.consent.is_some() {
         return Ok(None);
     }
     state.store.membership(&caller.party_id).await
+}
+
+/// The caller must be the service admin or an active member of organisation `id`.
+pub(super) async fn require_member_or_admin(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+) -> Result<()> {
+    let membership = membership_of(state, caller).await?;
+    check_member_or_admin(acting_kind(caller), membership.as_ref(), id, clock::now())?;
+    Ok(())
 }
 
 /// The caller must manage organisation `id` (the service admin, or an org_admin of it).
@@ -122,13 +135,7 @@ pub async fn invite(
     if !(1..=MAX_INVITATION_DAYS).contains(&days) {
         return Err(Error::invalid_field("expires_in_days", "1 to 30 days"));
     }
-    let mut random = [0u8; 32];
-    state
-        .master
-        .rng()
-        .fill(&mut random)
-        .map_err(|_| anyhow::anyhow!("no system randomness"))?;
-    let code = organisation::code_of(&random);
+    let code = organisation::code_of(&state.random_secret()?);
     let now = clock::now();
     let invitation = InvitationRecord {
         id: InvitationId::random(),
@@ -215,8 +222,7 @@ pub async fn redeem(state: &AppState, request: RedeemInvitation) -> Result<Party
 /// The members of organisation `id`, for the service admin and its members.
 pub async fn members(state: &AppState, caller: &Caller, id: &PartyId) -> Result<Vec<Member>> {
     organisation(state, id).await?;
-    let membership = membership_of(state, caller).await?;
-    check_member_or_admin(acting_kind(caller), membership.as_ref(), id, clock::now())?;
+    require_member_or_admin(state, caller, id).await?;
     let members = state.store.members(id).await?;
     Ok(members
         .into_iter()

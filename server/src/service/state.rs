@@ -82,6 +82,17 @@ impl AppState {
         AppState(Arc::new(inner))
     }
 
+    /// 32 bytes from the system's secure random source: the secret of a one-time code.
+    pub fn random_secret(&self) -> Result<[u8; 32]> {
+        use ring::rand::SecureRandom;
+        let mut random = [0u8; 32];
+        self.master
+            .rng()
+            .fill(&mut random)
+            .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+        Ok(random)
+    }
+
     /// A token's verified claims: from the cache, or verified now (RFC 9068 checks) and cached.
     pub fn verify_token(
         &self,

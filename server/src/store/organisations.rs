@@ -108,13 +108,7 @@ impl Store {
             registration: None,
             jwk: None,
         };
-        with_pool!(self, pool => {
-            let _writing = self.write_guard().await;
-            let mut tx = pool.begin().await?;
-            insert_party_in!(tx, new, now);
-            tx.commit().await?;
-        });
-        Ok(())
+        self.insert_party(new, now).await
     }
 
     /// Organisations whose name contains `name` (any case), at most `limit`, by name.

@@ -126,6 +126,11 @@ impl Store {
             registration,
             jwk: Some(jwk),
         };
+        self.insert_party(new, now).await
+    }
+
+    /// Inserts a party (and its first key, if it has one), in one transaction.
+    pub(super) async fn insert_party(&self, new: NewParty<'_>, now: Timestamp) -> Result<()> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
