@@ -272,4 +272,63 @@ async fn access_requests(backend: Backend) {
     server.stop().await;
 }
 
-backend_tests!(access_requests);
+/// What the organisation routes refuse as malformed or out of place, and the access-request
+/// refusals the journey above does not reach: each with its problem type, nothing made.
+async fn out_of_place_requests_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (acme, priya) = member_of_new_employer(&server, "Acme Ltd", "Priya Shah", Role::Hr).await;
+    let admin = server.admin();
+    let mallory = server.employee("Mallory").await;
+
+    // Practices are organisations and members join by invitation: neither is enrolled.
+    for kind in ["practice", "member", "employee"] {
+        let body =
+            json!({"kind": kind, "display_name": "X", "jwk": SigningKey::generate().public_jwk()});
+        assert_eq!(
+            refused(&admin, "/v1/admin/parties", body).await,
+            ProblemType::InvalidBody,
+            "{kind}"
+        );
+    }
+    // A role that an employer does not have.
+    let invite = format!("/v1/organisations/{acme}/invitations");
+    assert_eq!(
+        refused(&admin, &invite, json!({"role": "clinician"})).await,
+        ProblemType::InvalidBody
+    );
+    // Roles and members name people at an organisation, not at a lone professional.
+    let alex = server.employee("Alex Morgan").await;
+    let info = alex.create_passport().await.unwrap();
+    let jo = server.professional("Jo Smith").await;
+    let mut to_jo = wp_tests::grant_to(&jo, &[(Section::Summary, &[Action::Read])], 3600);
+    to_jo.roles = vec![Role::Hr];
+    let error = alex.own_passport(&info.id).grant(&to_jo).await.unwrap_err();
+    assert_eq!(error.problem_type(), Some(ProblemType::InvalidBody));
+
+    // An unknown code names nothing; a request for anyone is still only approved by someone
+    // with a passport to grant from.
+    let unknown = json!({"code": format!("wpr_{}", "A".repeat(43))});
+    assert_eq!(
+        refused(&alex, "/v1/access-requests/open", unknown).await,
+        ProblemType::NotFound
+    );
+    let path = format!("/v1/organisations/{acme}/access-requests");
+    let ask = json!({"scopes": [scope(Section::Summary, &[Action::Read])],
+                     "purpose": "workplace adjustments", "duration_days": 30});
+    let (status, open) = send(&priya, Method::POST, &path, Some(ask)).await;
+    assert_eq!(status, 201, "{open}");
+    let approve = json!({"code": open["code"], "consent_text": "I agree."});
+    assert_eq!(
+        refused(&mallory, "/v1/access-requests/approve", approve).await,
+        ProblemType::Forbidden,
+        "Mallory has no passport to grant from"
+    );
+    let (_, list) = send(&priya, Method::GET, &path, None).await;
+    assert_eq!(
+        list[0]["status"], "pending",
+        "a refused approval decides nothing"
+    );
+    server.stop().await;
+}
+
+backend_tests!(access_requests, out_of_place_requests_are_refused);
