@@ -1,10 +1,10 @@
 //! Verification of everything the server hands back: a record version is data only after its
 //! author's signature, its place in the record's chain and its section have been checked.
 
-use wp_schemas::api::{Action, Party, Scope, VERSION_JWS, VersionEnvelope, VersionPayload};
-use wp_schemas::chain::{self, NotSuccessor, RecordHead, version_hash};
-use wp_schemas::jose::CompactJws;
+use wp_schemas::api::{Action, Party, Scope, VersionEnvelope, VersionPayload};
+use wp_schemas::chain::{self, NotSuccessor, RecordHead};
 use wp_schemas::sections::Section;
+use wp_schemas::verify;
 
 use crate::error::{ClientError, Result};
 
@@ -21,54 +21,15 @@ fn fail(why: impl Into<String>) -> ClientError {
     ClientError::Verification(why.into())
 }
 
-fn what(envelope: &VersionEnvelope) -> String {
-    format!("record {} version {}", envelope.record_id, envelope.version)
-}
-
 /// Checks one version of passport `passport_id` against its author's registered keys. Its
-/// place in its record's chain is [`successor`]'s question.
+/// place in its record's chain is [`successor`]'s question. The rule is
+/// [`wp_schemas::verify::version`], which export bundles are checked with too.
 pub fn version(
     envelope: &VersionEnvelope,
     passport_id: &str,
     author: &Party,
 ) -> Result<VersionPayload> {
-    let what = what(envelope);
-    // The same header rules as the server's: a version that a stricter verifier would refuse
-    // is refused here too.
-    let jws = CompactJws::parse_as(&envelope.jws, &VERSION_JWS)
-        .map_err(|e| fail(format!("{what}: not a record version: {e}")))?;
-    if version_hash(&envelope.jws) != envelope.hash {
-        return Err(fail(format!("{what}: hash does not match its JWS")));
-    }
-    let kid = jws.header_str("kid").unwrap_or_default();
-    let key = author
-        .keys
-        .iter()
-        .find(|k| k.kid == kid)
-        .ok_or_else(|| fail(format!("{what}: signed by a key its author does not hold")))?;
-    jws.verify(&key.jwk)
-        .map_err(|_| fail(format!("{what}: the signature does not verify")))?;
-    let payload: VersionPayload = jws.claims().map_err(|e| fail(format!("{what}: {e}")))?;
-    // The server accepts a version only while its key is active; both times are the server's
-    // (whole seconds), so a version accepted in the second of the revocation still stands.
-    if let Some(revoked) = key.revoked_at
-        && envelope.created_at > revoked
-    {
-        return Err(fail(format!("{what}: signed after its key was revoked")));
-    }
-    let matches = payload.passport == passport_id
-        && payload.record == envelope.record_id
-        && payload.section == envelope.section
-        && payload.version == envelope.version
-        && payload.author == envelope.author
-        && payload.author == author.id
-        && payload.deleted == envelope.deleted;
-    if !matches {
-        return Err(fail(format!(
-            "{what}: the signed payload does not match where the server put it"
-        )));
-    }
-    Ok(payload)
+    wp_schemas::verify::version(envelope, passport_id, author).map_err(ClientError::Verification)
 }
 
 /// The head a verified version leaves its record at, for checking the next one.
@@ -103,7 +64,7 @@ pub fn successor(
         }
         (Err(_), _) => "does not chain to the previous version".to_owned(),
     };
-    Err(fail(format!("{}: {why}", what(envelope))))
+    Err(fail(format!("{}: {why}", verify::what(envelope))))
 }
 
 /// Sections a grantee may read, from its consent token's scopes; None for the owner.

@@ -229,6 +229,11 @@ pub struct Party {
     /// An organisation made without a key of its own has none: its members act for it.
     pub keys: Vec<PartyKey>,
     pub created_at: DateTime<Utc>,
+    /// Set for a party known here only from an imported passport (an author of its versions):
+    /// the public URL of the server it is registered at. Its keys are the ones the bundle
+    /// carried; it cannot sign in here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -747,6 +752,13 @@ pub struct CheckpointClaims {
     pub seq: i64,
     pub head: String,
     pub iat: i64,
+    /// In an export bundle's checkpoint only: the access log's last sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_seq: Option<i64>,
+    /// In an export bundle's checkpoint only: the `hash` of the log entry at `log_seq` (the
+    /// log's genesis when it is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_head: Option<String>,
 }
 
 /// `GET /v1/passports/{pid}/changes?since=N`.
@@ -783,6 +795,9 @@ pub enum LogAction {
     Exported,
     /// Erasing the passport (only its refusals remain: erasure deletes the log).
     PassportErased,
+    /// The passport arrived here in a bundle from another server; the entries before this one
+    /// were written there.
+    PassportImported,
 }
 
 impl LogAction {
@@ -800,6 +815,7 @@ impl LogAction {
             Self::AccessLogRead => "access_log_read",
             Self::Exported => "exported",
             Self::PassportErased => "passport_erased",
+            Self::PassportImported => "passport_imported",
         }
     }
 

@@ -5,6 +5,7 @@
 //! route table (see [`openapi`]).
 
 pub mod api;
+pub mod bundle;
 pub mod chain;
 pub mod files;
 pub mod jose;
@@ -12,3 +13,4 @@ pub mod openapi;
 pub mod problem;
 pub mod sections;
 pub mod text;
+pub mod verify;

@@ -36,12 +36,15 @@ pub enum ProblemType {
     InvitationRevoked,
     RequestDecided,
     RequestExpired,
+    InvalidBundle,
+    BundleNotYours,
+    PassportExists,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 30] = [
+    pub const ALL: [ProblemType; 33] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -72,6 +75,9 @@ impl ProblemType {
         Self::InvitationRevoked,
         Self::RequestDecided,
         Self::RequestExpired,
+        Self::InvalidBundle,
+        Self::BundleNotYours,
+        Self::PassportExists,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -106,6 +112,9 @@ impl ProblemType {
             Self::InvitationRevoked => "invitation-revoked",
             Self::RequestDecided => "request-decided",
             Self::RequestExpired => "request-expired",
+            Self::InvalidBundle => "invalid-bundle",
+            Self::BundleNotYours => "bundle-not-yours",
+            Self::PassportExists => "passport-exists",
         }
     }
 
@@ -129,20 +138,21 @@ impl ProblemType {
             | Self::InvalidToken
             | Self::InvalidDpopProof
             | Self::ReplayedDpopProof => 401,
-            Self::Forbidden | Self::ConsentInactive => 403,
+            Self::Forbidden | Self::ConsentInactive | Self::BundleNotYours => 403,
             Self::NotFound | Self::InvalidInvitation => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict
             | Self::VersionConflict
             | Self::InvitationUsed
-            | Self::RequestDecided => 409,
+            | Self::RequestDecided
+            | Self::PassportExists => 409,
             Self::Gone
             | Self::InvitationExpired
             | Self::InvitationRevoked
             | Self::RequestExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::InvalidBody | Self::LimitExceeded => 422,
+            Self::InvalidBody | Self::LimitExceeded | Self::InvalidBundle => 422,
             Self::Internal => 500,
             Self::Unavailable | Self::DatabaseUnavailable => 503,
         }
@@ -182,6 +192,9 @@ impl ProblemType {
             Self::InvitationRevoked => "The invitation was revoked",
             Self::RequestDecided => "The access request was already approved or declined",
             Self::RequestExpired => "The access request has expired",
+            Self::InvalidBundle => "The bundle is malformed or does not verify",
+            Self::BundleNotYours => "The bundle is not the caller's passport",
+            Self::PassportExists => "The passport is already on this server",
         }
     }
 }

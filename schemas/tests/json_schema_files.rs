@@ -70,3 +70,22 @@ fn examples_are_objects_with_only_schema_properties() {
         assert_eq!(schema["additionalProperties"], false, "{section}");
     }
 }
+
+/// The export bundle's schema (`docs/BUNDLE.md`), generated from `wp_schemas::bundle::Bundle`.
+#[test]
+fn bundle_schema_file_is_up_to_date() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/bundle.schema.json");
+    let schema = schemars::schema_for!(wp_schemas::bundle::Bundle);
+    let mut expected = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    expected.push('\n');
+    if std::env::var("UPDATE_SCHEMAS").is_ok_and(|v| v == "1") {
+        fs::write(&path, &expected).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    } else {
+        assert_eq!(
+            fs::read_to_string(&path).ok().as_deref(),
+            Some(expected.as_str()),
+            "{} is missing or out of date; {REGENERATE}",
+            path.display()
+        );
+    }
+}

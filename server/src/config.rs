@@ -99,6 +99,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "WP_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest export bundle accepted by `POST /v1/passports/import`, in bytes.
+    #[arg(long, global = true, env = "WP_MAX_BUNDLE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_bundle_bytes: usize,
+
     /// Most records one passport may hold.
     #[arg(long, global = true, env = "WP_MAX_RECORDS", default_value_t = 2000)]
     pub max_records_per_passport: i64,
@@ -139,6 +143,7 @@ impl Settings {
             master_keys: None,
             db_connections: None,
             max_body_bytes: 64 * 1024,
+            max_bundle_bytes: 32 * 1024 * 1024,
             request_timeout: 30,
             max_records_per_passport: 2000,
             wait_for_database: 0,

@@ -40,6 +40,7 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         master,
         issuer,
         max_body_bytes: settings.max_body_bytes,
+        max_bundle_bytes: settings.max_bundle_bytes,
         request_timeout: std::time::Duration::from_secs(settings.request_timeout),
         max_records_per_passport: settings.max_records_per_passport,
         verified_tokens: Default::default(),

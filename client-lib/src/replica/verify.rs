@@ -289,6 +289,8 @@ mod tests {
             seq,
             head: head.into(),
             iat: 0,
+            log_seq: None,
+            log_head: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod grant;
 pub mod ids;
+pub mod import;
 pub mod organisation;
 pub mod party;
 pub mod time;

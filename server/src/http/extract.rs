@@ -17,24 +17,30 @@ use crate::service::caller::Credentials;
 /// not match the type, naming the field that failed (422).
 pub struct ApiJson<T>(pub T);
 
+/// Refuses a body that is not `application/json` (415).
+pub fn require_json(headers: &HeaderMap) -> Result<(), Error> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or_default().trim();
+            mime.eq_ignore_ascii_case("application/json")
+        });
+    if is_json {
+        Ok(())
+    } else {
+        Err(Error::client(
+            ProblemType::UnsupportedMediaType,
+            "send the body as application/json",
+        ))
+    }
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                let mime = v.split(';').next().unwrap_or_default().trim();
-                mime.eq_ignore_ascii_case("application/json")
-            });
-        if !is_json {
-            return Err(Error::client(
-                ProblemType::UnsupportedMediaType,
-                "send the body as application/json",
-            ));
-        }
+        require_json(req.headers())?;
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;

@@ -46,6 +46,13 @@ pub async fn create(
         .party(&grantee_id)
         .await?
         .ok_or_else(|| Error::invalid_field("grantee", "no such party"))?;
+    if grantee.origin.is_some() {
+        // Known here only as the author of an imported passport's versions: it cannot sign in.
+        return Err(Error::invalid_field(
+            "grantee",
+            "an external party (known here only from an imported passport) cannot be granted",
+        ));
+    }
     let grantee = (&grantee_id, grantee.kind);
     let record = grant::new_grant(&req, &pid, &caller.party_id, grantee, now)?;
     organisations::check_members(&state, &grantee_id, &record.members).await?;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,17 +12,18 @@ use wp_schemas::api::{
     AccessLogPage, CHECKPOINT_TYP, Changes, CheckpointClaims, LogAction, PartyKind, PassportInfo,
     PassportView, RecordHistory, SubmitVersion, VersionEnvelope,
 };
+use wp_schemas::bundle::Bundle;
 use wp_schemas::jose::KeyRef;
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, require_json};
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId, RecordId};
 use crate::error::{Error, Result};
-use crate::service::{AuthorizedPassport, versions};
+use crate::service::{AuthorizedPassport, bundles, versions};
 use crate::vault;
 
 /// The guard for `action` on passport `pid`, for requests that name no sections.
@@ -290,6 +292,8 @@ async fn checkpoint(guard: &AuthorizedPassport<'_>) -> Result<String> {
             seq: head.seq,
             head: head.head,
             iat: guard.now.secs(),
+            log_seq: None,
+            log_head: None,
         },
     ))
 }
@@ -324,4 +328,38 @@ pub async fn access_log(
         entries,
         next_before,
     }))
+}
+
+/// `GET /v1/passports/{pid}/export`: the owner's whole passport as one bundle (docs/BUNDLE.md),
+/// for their client to sign.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(pid): ApiPath<PassportId>,
+) -> Result<Json<Bundle>> {
+    Ok(Json(bundles::export(&state, &caller, &pid).await?))
+}
+
+/// `POST /v1/passports/import`: a bundle its owner signed, to continue the passport here. The
+/// body has its own limit (`--max-bundle-bytes`), not the API's.
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<PassportInfo>)> {
+    require_json(&headers)?;
+    let bytes = axum::body::to_bytes(body, state.max_bundle_bytes)
+        .await
+        .map_err(|_| {
+            Error::client(
+                ProblemType::PayloadTooLarge,
+                format!(
+                    "the bundle is larger than this server accepts ({} bytes)",
+                    state.max_bundle_bytes
+                ),
+            )
+        })?;
+    let info = bundles::import(&state, &caller, &bytes).await?;
+    Ok((StatusCode::CREATED, Json(info)))
 }

@@ -15,6 +15,7 @@ use wp_schemas::api::{
     RecordHistory, RedeemInvitation, RegisterEmployee, SubmitVersion, TokenResponse, UUID_PATTERN,
     VersionEnvelope,
 };
+use wp_schemas::bundle::Bundle;
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
 use wp_schemas::problem::ProblemType;
 
@@ -267,6 +268,43 @@ fn passport_routes() -> Vec<Route> {
                 .summary("Erase the passport by destroying its data key (owner only)")
                 .reply(204, "Erased: the passport now answers 410.")
                 .problems(PASSPORT),
+        ),
+        get(
+            "/v1/passports/{pid}/export",
+            passports::export,
+            op("exportPassport")
+                .summary("The whole passport as one verifiable bundle (owner only)")
+                .about(
+                    "Every version of every record as its author's JWS, the parties and keys \
+                    that check them, the grants, the whole access log and a server-signed \
+                    checkpoint over the history and the log (docs/BUNDLE.md). The owner's client \
+                    signs the body's digest before the bundle travels. Logged as `exported`.",
+                )
+                .ok(200, Schemas::of::<Bundle>)
+                .problems(PASSPORT),
+        ),
+        post(
+            "/v1/passports/import",
+            passports::import,
+            op("importPassport")
+                .summary("Continue a passport here from a bundle its owner signed (employees)")
+                .about(
+                    "The caller must hold, registered here, the key that signed the bundle as its \
+                    owner. Every signature and chain is checked; the versions, their authors (as \
+                    external parties) and the access log are kept as they were, the log continues \
+                    with a `passport_imported` entry; grants do not travel. All or nothing. The \
+                    body limit is the server's `--max-bundle-bytes`, not the API's.",
+                )
+                .json_body(Schemas::of::<Bundle>)
+                .ok(201, Schemas::of::<PassportInfo>)
+                .problems(&[
+                    P::Forbidden,
+                    P::InvalidBundle,
+                    P::BundleNotYours,
+                    P::PassportExists,
+                    P::Conflict,
+                    P::LimitExceeded,
+                ]),
         ),
     ];
     routes.extend(feed_routes());

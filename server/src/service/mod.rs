@@ -4,6 +4,7 @@
 //! in `http/` parse, call these and shape the answer.
 
 pub mod access_requests;
+pub mod bundles;
 pub mod caller;
 pub mod guard;
 pub mod organisations;

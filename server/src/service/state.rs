@@ -27,6 +27,8 @@ pub struct Inner {
     /// The public base URL: token issuer and audience, and the base of DPoP `htu`.
     pub issuer: String,
     pub max_body_bytes: usize,
+    /// Largest export bundle accepted for import (its own limit: a bundle is a whole passport).
+    pub max_bundle_bytes: usize,
     /// A request running longer is answered 503 with a problem.
     pub request_timeout: Duration,
     pub max_records_per_passport: i64,

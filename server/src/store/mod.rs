@@ -19,6 +19,7 @@ use crate::domain::time::Timestamp;
 use crate::error::Result;
 
 mod access_requests;
+mod bundles;
 mod grants;
 pub mod log;
 mod organisations;
@@ -28,6 +29,7 @@ mod replay;
 mod types;
 mod writer;
 
+pub use bundles::PassportHeads;
 pub use organisations::Joiner;
 pub use parties::*;
 pub use passports::*;

@@ -120,7 +120,7 @@ impl Store {
         let pattern = format!("%{}%", like_escaped(&name.to_lowercase()));
         let rows: Vec<(PartyId, String, String)> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, kind, display_name FROM parties WHERE kind IN ('employer', 'practice') \
+                "SELECT id, kind, display_name FROM parties WHERE kind IN ('employer', 'practice') AND origin IS NULL \
                  AND LOWER(display_name) LIKE $1 ESCAPE '\\' ORDER BY display_name, id LIMIT $2",
             )
             .bind(&pattern)

@@ -20,6 +20,7 @@ struct PartyRow {
     registration_body: Option<String>,
     registration_number: Option<String>,
     created_at: Timestamp,
+    origin: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -146,7 +147,13 @@ impl Store {
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
-            let keys: Vec<KeyRow> = sqlx::query_as(&format!("{KEY_COLUMNS} WHERE k.party_id = $1 ORDER BY k.created_at, k.kid"))
+            // A party's own keys, and (for an external party) the keys its bundle carried.
+            let keys: Vec<KeyRow> = sqlx::query_as(&format!(
+                "{KEY_COLUMNS} WHERE k.party_id = $1 UNION ALL \
+                 SELECT e.kid, e.party_id, p.kind, e.jwk, e.created_at, e.revoked_at \
+                 FROM external_keys e JOIN parties p ON p.id = e.party_id WHERE e.party_id = $1 \
+                 ORDER BY 5, 1"
+            ))
                 .bind(id)
                 .fetch_all(pool)
                 .await?;
@@ -188,6 +195,7 @@ impl Store {
             membership: membership.map(|m| m.to_wire()),
             keys,
             created_at: row.created_at.to_datetime(),
+            origin: row.origin,
         }))
     }
 

@@ -85,6 +85,8 @@ pub async fn measure(store: &Store, s: &Sample<'_>, n: usize) -> anyhow::Result<
                 seq: 1,
                 head: "x".repeat(43),
                 iat: now.secs(),
+                log_seq: None,
+                log_head: None,
             },
         ))
     })

@@ -1,0 +1,227 @@
+//! Importing a passport from another server's export bundle (docs/BUNDLE.md): whose it is, what
+//! of it travels, and what it becomes here. The bundle's own checks (signatures, chains, the
+//! checkpoint) are `wp_schemas::bundle::check`'s; this decides on a bundle that passed them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use wp_schemas::api::{AccessLogEntry, Party, PartyKind, Role};
+use wp_schemas::bundle::{Bundle, Report};
+use wp_schemas::chain::log_genesis;
+use wp_schemas::sections::Section;
+
+use super::ids::{Kid, PartyId, PassportId, RecordId};
+use super::time::Timestamp;
+
+/// Why a bundle is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportRefusal {
+    /// Malformed, or a check failed: the text says which.
+    Invalid(String),
+    /// The caller is not the bundle's owner.
+    NotYours(&'static str),
+    /// More records than a passport here may hold.
+    TooManyRecords,
+}
+
+/// A party of the bundle that becomes an external party here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalParty {
+    pub party: Party,
+    pub id: PartyId,
+}
+
+/// A version as it is stored here: the original JWS, where it sat, when it was first stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedVersion {
+    pub record_id: RecordId,
+    pub version: i64,
+    pub seq: i64,
+    pub section: Section,
+    pub author: PartyId,
+    pub hash: String,
+    pub deleted: bool,
+    pub jws: String,
+    pub created_at: Timestamp,
+}
+
+/// A record's head after the imported versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRecord {
+    pub id: RecordId,
+    pub section: Section,
+    pub version: i64,
+    pub hash: String,
+    pub deleted: bool,
+}
+
+/// What an import writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct ImportPlan {
+    pub passport_id: PassportId,
+    pub created_at: Timestamp,
+    /// The server the bundle came from.
+    pub origin: String,
+    /// Authors (and the organisations of member authors) to know here as external parties.
+    pub parties: Vec<ExternalParty>,
+    /// (member, organisation, role, joined) of external member authors.
+    pub memberships: Vec<(PartyId, PartyId, Role, Timestamp)>,
+    pub versions: Vec<ImportedVersion>,
+    pub records: Vec<ImportedRecord>,
+    /// The history's sequence and head after the imported versions.
+    pub seq: i64,
+    pub head: String,
+    /// The access log written at the origin, kept as it is: the log here continues its chain.
+    pub log: Vec<AccessLogEntry>,
+    pub log_head: String,
+}
+
+/// Decides on a checked bundle: it must be sound, signed by its owner with `signing` key, one
+/// of the `caller`'s active keys here; its authors become external parties; its versions and log
+/// travel; its grants do not (the owner grants again here).
+pub fn plan(
+    bundle: &Bundle,
+    report: &Report,
+    caller: &PartyId,
+    caller_kids: &[Kid],
+    max_records: i64,
+) -> Result<ImportPlan, ImportRefusal> {
+    if !report.is_sound() {
+        return Err(ImportRefusal::Invalid(report.failures.join("; ")));
+    }
+    let body = &bundle.body;
+    let signed_by = report.signed_by.as_deref().unwrap_or_default();
+    if !caller_kids.iter().any(|k| k.as_str() == signed_by) {
+        return Err(ImportRefusal::NotYours(
+            "the bundle is signed by its owner with a key that is not one of yours here: register \
+             here with the key your passport's owner signs with, and sign the bundle with it",
+        ));
+    }
+    let invalid = |what: &str| ImportRefusal::Invalid(what.to_owned());
+    let passport_id = PassportId::parse(&body.passport_id)
+        .ok_or_else(|| invalid("the passport id is not a UUID"))?;
+    PartyId::parse(&body.owner).ok_or_else(|| invalid("the owner id is not a UUID"))?;
+
+    let mut versions = Vec::with_capacity(body.versions.len());
+    let mut records: BTreeMap<RecordId, ImportedRecord> = BTreeMap::new();
+    let mut authors: BTreeSet<&str> = BTreeSet::new();
+    for v in &body.versions {
+        let record_id =
+            RecordId::parse(&v.record_id).ok_or_else(|| invalid("a record id is not a UUID"))?;
+        let author =
+            PartyId::parse(&v.author).ok_or_else(|| invalid("an author id is not a UUID"))?;
+        authors.insert(&v.author);
+        records.insert(
+            record_id.clone(),
+            ImportedRecord {
+                id: record_id.clone(),
+                section: v.section,
+                version: v.version,
+                hash: v.hash.clone(),
+                deleted: v.deleted,
+            },
+        );
+        versions.push(ImportedVersion {
+            record_id,
+            version: v.version,
+            seq: v.seq,
+            section: v.section,
+            author,
+            hash: v.hash.clone(),
+            deleted: v.deleted,
+            jws: v.jws.clone(),
+            created_at: Timestamp::of(&v.created_at),
+        });
+    }
+    if records.len() as i64 > max_records {
+        return Err(ImportRefusal::TooManyRecords);
+    }
+
+    // The owner's identity there is an external party here like any author: versions they
+    // signed name that id. The caller's own party here is another id holding the same key.
+    authors.insert(&body.owner);
+    let by_id: BTreeMap<&str, &Party> = body.parties.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    for id in &authors {
+        let party = by_id
+            .get(id)
+            .ok_or_else(|| invalid("an author is not among the parties"))?;
+        wanted.insert(id);
+        if let Some(m) = &party.membership
+            && by_id.contains_key(m.organisation.as_str())
+        {
+            wanted.insert(m.organisation.as_str());
+        }
+    }
+    let mut parties = Vec::new();
+    let mut memberships = Vec::new();
+    for id in wanted {
+        let party = by_id[id];
+        let pid = PartyId::parse(id).ok_or_else(|| invalid("a party id is not a UUID"))?;
+        if &pid == caller {
+            continue;
+        }
+        if party.kind == PartyKind::Admin {
+            return Err(invalid("an admin cannot author a passport's versions"));
+        }
+        if let Some(m) = &party.membership {
+            let organisation = PartyId::parse(&m.organisation)
+                .ok_or_else(|| invalid("an organisation id is not a UUID"))?;
+            if by_id.contains_key(m.organisation.as_str()) {
+                memberships.push((
+                    pid.clone(),
+                    organisation,
+                    m.role,
+                    Timestamp::of(&m.joined_at),
+                ));
+            }
+        }
+        parties.push(ExternalParty {
+            party: party.clone(),
+            id: pid,
+        });
+    }
+    let seq = versions.last().map_or(0, |v| v.seq);
+    let head = versions.iter().fold(
+        wp_schemas::chain::history_genesis(passport_id.as_str()),
+        |h, v| wp_schemas::chain::history_next(&h, &v.hash),
+    );
+    let log_head = body
+        .access_log
+        .last()
+        .map_or_else(|| log_genesis(passport_id.as_str()), |e| e.hash.clone());
+    Ok(ImportPlan {
+        passport_id,
+        created_at: Timestamp::of(&body.created_at),
+        origin: body.server.clone(),
+        parties,
+        memberships,
+        versions,
+        records: records.into_values().collect(),
+        seq,
+        head,
+        log: body.access_log.clone(),
+        log_head,
+    })
+}
+
+/// A bundle party that this server already knows under the same id may be used as it is only
+/// if it is the same party: an external party from the same server, or a party of this server
+/// holding every key the bundle says it holds. Otherwise a bundle could give a party here a
+/// key it never had.
+pub fn check_known(incoming: &Party, known: &Party, origin: &str) -> Result<(), ImportRefusal> {
+    let same = match &known.origin {
+        Some(o) => o == origin,
+        None => incoming
+            .keys
+            .iter()
+            .all(|k| known.keys.iter().any(|own| own.kid == k.kid)),
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(ImportRefusal::Invalid(format!(
+            "the bundle names party {} with keys this server does not know it by",
+            incoming.id
+        )))
+    }
+}

@@ -1,0 +1,226 @@
+//! Export bundles (docs/BUNDLE.md), without the HTTP: the owner exports their whole passport,
+//! and imports it into another server, which checks every signature and chain first.
+
+use std::collections::BTreeSet;
+
+use wp_schemas::api::{
+    CHECKPOINT_TYP, CheckpointClaims, LogAction, Party, PartyKind, PassportInfo,
+};
+use wp_schemas::bundle::{BUNDLE_FORMAT, Bundle, BundleBody};
+use wp_schemas::jose::KeyRef;
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::Section;
+
+use super::{AppState, AuthorizedPassport, Caller};
+use crate::clock;
+use crate::domain::audit::LogEvent;
+use crate::domain::ids::{Kid, PartyId, PassportId};
+use crate::domain::import::{self, ImportRefusal};
+use crate::error::{Error, Result};
+use crate::vault;
+
+/// The owner's passport as one bundle, without the owner's signature (their client adds it).
+/// The export is logged after it is read, like every owner read; the bundle's log ends just
+/// before that entry, where its checkpoint says it does.
+pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Result<Bundle> {
+    let guard =
+        AuthorizedPassport::authorize(state, caller, pid, LogAction::Exported, &Section::ALL)
+            .await?;
+    guard.require_owner("export the passport").await?;
+    let heads = state
+        .store
+        .passport_heads(pid)
+        .await?
+        .ok_or_else(|| Error::not_found("no such passport"))?;
+    // Everything up to the heads read first: a version or entry that commits meanwhile is
+    // after them, so the bundle is the passport as of that one moment.
+    let key = guard.key()?;
+    let mut versions = Vec::new();
+    for row in state.store.versions_since(pid, 0, i64::MAX).await? {
+        if row.seq <= heads.seq {
+            versions.push(vault::open(&key, pid, row)?);
+        }
+    }
+    let access_log = state.store.log_upto(pid, heads.log_seq).await?;
+    let now = guard.now;
+    let grants: Vec<_> = state
+        .store
+        .grants_of_passport(pid)
+        .await?
+        .iter()
+        .map(|g| g.to_wire(now))
+        .collect();
+
+    // The owner, every author and grantee, and the organisation of each member among them.
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    ids.insert(guard.passport.owner_id.to_string());
+    ids.extend(versions.iter().map(|v| v.author.clone()));
+    ids.extend(grants.iter().map(|g| g.grantee.clone()));
+    let mut parties: Vec<Party> = Vec::new();
+    for id in &ids {
+        if let Some(party) = party_by_text(state, id).await? {
+            parties.push(party);
+        }
+    }
+    let organisations: BTreeSet<String> = parties
+        .iter()
+        .filter_map(|p| p.membership.as_ref().map(|m| m.organisation.clone()))
+        .filter(|o| !ids.contains(o))
+        .collect();
+    for id in &organisations {
+        if let Some(party) = party_by_text(state, id).await? {
+            parties.push(party);
+        }
+    }
+
+    let checkpoint = state.keys.active().sign_json(
+        CHECKPOINT_TYP,
+        KeyRef::Kid,
+        &CheckpointClaims {
+            passport: pid.to_string(),
+            seq: heads.seq,
+            head: heads.head,
+            iat: now.secs(),
+            log_seq: Some(heads.log_seq),
+            log_head: Some(heads.log_head),
+        },
+    );
+    let server_keys = state.keys.published(now).map(|k| k.jwk.clone()).collect();
+    let bundle = Bundle {
+        format: BUNDLE_FORMAT.to_owned(),
+        body: BundleBody {
+            passport_id: pid.to_string(),
+            owner: guard.passport.owner_id.to_string(),
+            created_at: guard.passport.created_at.to_datetime(),
+            exported_at: now.to_datetime(),
+            server: state.issuer.clone(),
+            versions,
+            parties,
+            grants,
+            access_log,
+            checkpoint,
+            server_keys,
+        },
+        owner_signature: None,
+    };
+    guard.allowed(Section::ALL.to_vec(), "owner").await?;
+    tracing::info!(passport = %pid, "passport exported");
+    Ok(bundle)
+}
+
+async fn party_by_text(state: &AppState, id: &str) -> Result<Option<Party>> {
+    match PartyId::parse(id) {
+        Some(id) => state.store.party(&id).await,
+        None => Ok(None),
+    }
+}
+
+/// Imports a bundle the caller (an employee, with their own access token) signed as its owner:
+/// checks it whole, then writes it in one transaction, or nothing.
+pub async fn import(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<PassportInfo> {
+    if caller.kind != PartyKind::Employee || caller.consent.is_some() {
+        return Err(Error::forbidden(
+            "only an employee imports a passport, their own, with their own access token",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        Error::client(
+            ProblemType::InvalidBundle,
+            format!("the bundle is not JSON (truncated?): {e}"),
+        )
+    })?;
+    let (report, bundle) = wp_schemas::bundle::check(&value);
+    let Some(bundle) = bundle else {
+        return Err(Error::client(
+            ProblemType::InvalidBundle,
+            report.failures.join("; "),
+        ));
+    };
+    let me = state
+        .store
+        .party(&caller.party_id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such party"))?;
+    let my_kids: Vec<Kid> = me
+        .keys
+        .iter()
+        .filter(|k| k.revoked_at.is_none())
+        .filter_map(|k| Kid::parse(&k.kid))
+        .collect();
+    let plan = import::plan(
+        &bundle,
+        &report,
+        &caller.party_id,
+        &my_kids,
+        state.max_records_per_passport,
+    )
+    .map_err(refusal)?;
+    for external in &plan.parties {
+        if let Some(known) = state.store.party(&external.id).await? {
+            import::check_known(&external.party, &known, &plan.origin).map_err(refusal)?;
+        }
+    }
+    if state.store.passport_exists(&plan.passport_id).await? {
+        return Err(Error::client(
+            ProblemType::PassportExists,
+            "this passport is already on this server (was this bundle imported before?)",
+        ));
+    }
+
+    let (master_kid, wrapped) = state.master.new_data_key(&plan.passport_id);
+    let key = state
+        .master
+        .unwrap(&master_kid, &plan.passport_id, &wrapped)?;
+    let sealed: Vec<Vec<u8>> = plan
+        .versions
+        .iter()
+        .map(|v| {
+            vault::seal(
+                &state.master,
+                &key,
+                &plan.passport_id,
+                &v.record_id,
+                v.version,
+                &v.jws,
+            )
+        })
+        .collect();
+    let now = clock::now();
+    let event = LogEvent::allowed(
+        &caller.party_id,
+        None,
+        LogAction::PassportImported,
+        vec![],
+        format!("owner; moved here from {}", plan.origin),
+    );
+    state
+        .store
+        .import_passport(
+            &plan,
+            &caller.party_id,
+            &sealed,
+            &master_kid,
+            &wrapped,
+            event,
+            now,
+        )
+        .await?;
+    tracing::info!(passport = %plan.passport_id, versions = plan.versions.len(), "passport imported");
+    Ok(PassportInfo {
+        id: plan.passport_id.to_string(),
+        owner: caller.party_id.to_string(),
+        created_at: plan.created_at.to_datetime(),
+        seq: plan.seq,
+    })
+}
+
+fn refusal(refusal: ImportRefusal) -> Error {
+    match refusal {
+        ImportRefusal::Invalid(why) => Error::client(ProblemType::InvalidBundle, why),
+        ImportRefusal::NotYours(why) => Error::client(ProblemType::BundleNotYours, why),
+        ImportRefusal::TooManyRecords => Error::client(
+            ProblemType::LimitExceeded,
+            "the bundle holds more records than a passport here may",
+        ),
+    }
+}
