@@ -2,6 +2,7 @@
 //! therapists' tools use passports. It signs every request (private_key_jwt assertions, DPoP
 //! proofs), signs record versions with the caller's key, and verifies every version it returns.
 
+pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod consent;

@@ -15,7 +15,8 @@ Profiles:
   --profile-dir DIR (or WP_PROFILE), or --profile NAME for ~/.work-passport/NAME.
 
 Journeys:
-  employee:      keygen, register, passport create, record add, grant add, log --verify, grant revoke
+  employee:      keygen, register, passport create, record add, grant add, log --verify, grant revoke;
+                 passport export, bundle verify, passport import --to URL (move to another server)
   admin:         keygen (then the operator runs `work-passport-server add-admin`), login-as, admin enrol
   employer:      keygen (an admin enrols public.jwk), login-as, grants, fetch, agree
   professional:  keygen (an admin enrols public.jwk), login-as, grants, fetch, record edit/add --grant
@@ -158,9 +159,13 @@ pub enum Command {
     #[command(subcommand)]
     Org(OrgCommand),
 
-    /// Your passport (employee): create, show, erase.
+    /// Your passport (employee): create, show, export, import, erase.
     #[command(subcommand)]
     Passport(PassportCommand),
+
+    /// Passport bundles: verify one with no server.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
 
     /// Records: add, show, edit, delete, history. With --grant, in a passport shared with you.
     #[command(subcommand)]
@@ -335,6 +340,48 @@ pub enum PassportCommand {
         /// Confirm: there is no undo.
         #[arg(long)]
         yes: bool,
+    },
+    /// Download your whole passport as one bundle, checked and signed by you.
+    ///
+    /// Every version as its author signed it, the keys that check them, your grants and the
+    /// whole access log, with the server's signed checkpoint; you sign it too. Anyone can check
+    /// it with `wp bundle verify`, with no server; `wp passport import` moves it.
+    Export {
+        /// Write the bundle here (readable by you only) [default: print it].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Move your passport to another Work Passport server, with the same key.
+    ///
+    /// Exports it from this profile's server (or takes --file), registers this profile's key
+    /// at --to as you, imports it there, and switches this profile to the new server. Grants do
+    /// not travel: grant again there. The old server keeps its copy until you erase it there.
+    Import {
+        /// The new server's URL.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// A bundle made with `wp passport export --out` [default: export one now].
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Your name at the new server [default: the one in this profile].
+        #[arg(long)]
+        name: Option<String>,
+        /// Your party id at the new server, if this key is registered there already.
+        #[arg(long, value_name = "PARTY_ID")]
+        party_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Check a passport bundle with no server, and say what it proves and what failed.
+    ///
+    /// Checks every version's signature by its author's key valid at the time, every record's
+    /// chain, the history and the access log against the server's signed checkpoint, the log's
+    /// chain, and the owner's signature over the whole bundle. Exit code 4 if anything fails.
+    Verify {
+        /// The bundle file (`-` reads stdin).
+        file: PathBuf,
     },
 }
 

@@ -13,19 +13,21 @@ use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::{Section, example_body, parse_body};
 
 use super::args::{
-    AdminCommand, BodyArgs, Cli, Command, EnrolKind, GrantAdd, GrantCommand, KeysCommand,
-    OrgCommand, OrgKind, PassportCommand, RecordCommand,
+    AdminCommand, BodyArgs, BundleCommand, Cli, Command, EnrolKind, GrantAdd, GrantCommand,
+    KeysCommand, OrgCommand, OrgKind, PassportCommand, RecordCommand,
 };
 use super::output::{self, Mode, Render};
 use super::profile::Profile;
+use super::profile::write_atomic;
 use super::views::{
-    AccessLog, Change, Enrolled, GrantList, GrantMade, GrantRevoked, History, InvitationList,
-    InvitationRevoked, Invited, Joined, KeyCreated, KeyRevoked, KeyRotated, MemberList,
-    MemberRemoved, Names, OrgCreated, OrgList, OwnPassport, PassportCreated, PassportErased,
-    RecordShown, Registered, SharedPassport, Side, SignedIn, Synced, WhoAmI, Written,
+    AccessLog, BundleChecked, Change, Enrolled, Exported, GrantList, GrantMade, GrantRevoked,
+    History, Imported, InvitationList, InvitationRevoked, Invited, Joined, KeyCreated, KeyRevoked,
+    KeyRotated, MemberList, MemberRemoved, Names, OrgCreated, OrgList, OwnPassport,
+    PassportCreated, PassportErased, RecordShown, Registered, SharedPassport, Side, SignedIn,
+    Synced, WhoAmI, Written,
 };
 use crate::consent::{self, GrantTerms};
-use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, keys};
+use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, bundle, keys};
 
 struct Ctx {
     mode: Mode,
@@ -105,6 +107,25 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Passport(PassportCommand::Create) => passport_create(&mut ctx).await,
         Command::Passport(PassportCommand::Show) => passport_show(&mut ctx).await,
         Command::Passport(PassportCommand::Erase { yes }) => passport_erase(&mut ctx, yes).await,
+        Command::Passport(PassportCommand::Export { out }) => {
+            passport_export(&mut ctx, out.as_deref()).await
+        }
+        Command::Passport(PassportCommand::Import {
+            to,
+            file,
+            name,
+            party_id,
+        }) => {
+            passport_import(
+                &mut ctx,
+                &to,
+                file.as_deref(),
+                name.as_deref(),
+                party_id.as_deref(),
+            )
+            .await
+        }
+        Command::Bundle(BundleCommand::Verify { file }) => bundle_verify(&ctx, &file),
         Command::Record(command) => record(&mut ctx, command).await,
         Command::Grant(command) => grant(&mut ctx, command).await,
         Command::Log {
@@ -914,6 +935,116 @@ async fn log(ctx: &mut Ctx, verify: bool, actor: Option<&str>, limit: Option<usi
         last_seq,
         parties,
         me: client.party_id().ok().map(str::to_owned),
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles: export, verify, import
+
+async fn passport_export(ctx: &mut Ctx, out: Option<&Path>) -> Result<()> {
+    let client = ctx.profile.client()?;
+    let pc = open_passport(ctx, &client, None).await?;
+    let bundle = pc.export().await?;
+    let report = bundle::verify(&bundle);
+    let text = serde_json::to_string_pretty(&bundle)? + "\n";
+    match out {
+        Some(path) => {
+            write_atomic(path, text.as_bytes(), 0o600)?;
+            ctx.show(&Exported {
+                report,
+                file: Some(path.display().to_string()),
+            });
+        }
+        // The bundle itself is the output: nothing else goes to stdout.
+        None => output::emit(format_args!("{text}")),
+    }
+    Ok(())
+}
+
+fn read_bundle(file: &Path) -> Result<Value> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    }
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not JSON (a truncated or damaged bundle?)",
+            file.display()
+        )
+    })
+}
+
+fn bundle_verify(ctx: &Ctx, file: &Path) -> Result<()> {
+    let value = read_bundle(file)?;
+    let report = bundle::verify(&value);
+    let failed = report.failures.len();
+    ctx.show(&BundleChecked(report));
+    if failed > 0 {
+        return Err(ClientError::Verification(format!(
+            "{} does not verify: {failed} check(s) failed",
+            file.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+async fn passport_import(
+    ctx: &mut Ctx,
+    to: &str,
+    file: Option<&Path>,
+    name: Option<&str>,
+    party_id: Option<&str>,
+) -> Result<()> {
+    let to = to.trim_end_matches('/').to_owned();
+    let bundle = match file {
+        Some(f) => read_bundle(f)?,
+        None => {
+            let client = ctx.profile.client()?;
+            let pc = open_passport(ctx, &client, None).await?;
+            pc.export().await?
+        }
+    };
+    let report = bundle::verify(&bundle);
+    if !report.is_sound() {
+        return Err(ClientError::Verification(format!(
+            "the bundle does not verify, so it was not sent: {}",
+            report.failures.join("; ")
+        ))
+        .into());
+    }
+    let key = ctx.profile.key()?;
+    let client = match party_id {
+        Some(id) => Client::for_party(&to, key, id),
+        None => {
+            let name = name
+                .map(str::to_owned)
+                .or_else(|| ctx.profile.config.display_name.clone())
+                .ok_or_else(|| anyhow!("give your name at the new server with --name"))?;
+            let mut client = Client::new(&to, key);
+            client.register_employee(&name).await.with_context(|| {
+                format!("registering this key at {to} (already registered there? pass --party-id)")
+            })?;
+            client
+        }
+    };
+    let info = client.import_passport(&bundle).await?;
+    let me = client.me().await?;
+    let config = &mut ctx.profile.config;
+    let from = config.server.replace(to.clone());
+    config.party_id = Some(me.party.id.clone());
+    config.kind = Some(me.party.kind);
+    config.display_name = Some(me.party.display_name.clone());
+    config.passport_id = Some(info.id.clone());
+    ctx.profile.save()?;
+    ctx.show(&Imported {
+        info,
+        from: report.server.or(from),
+        to,
     });
     Ok(())
 }

@@ -1040,6 +1040,106 @@ impl Render for Synced {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bundles
+
+/// What a bundle proves and what failed, as `wp bundle verify` prints it.
+pub struct BundleChecked(pub crate::bundle::Report);
+
+fn report_lines(report: &crate::bundle::Report) -> String {
+    let mut out = String::new();
+    if report.is_sound() {
+        out.push_str("VERIFIED: every check passed. This bundle proves:\n");
+    } else {
+        out.push_str(&format!(
+            "NOT VERIFIED: {} check(s) failed:\n",
+            report.failures.len()
+        ));
+        for failure in &report.failures {
+            out.push_str(&format!("  - {failure}\n"));
+        }
+        out.push_str("What did check out (do not rely on it while anything above failed):\n");
+    }
+    for line in &report.proves {
+        out.push_str(&format!("  {line}\n"));
+    }
+    out
+}
+
+impl Render for BundleChecked {
+    fn human(&self) -> String {
+        report_lines(&self.0)
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+}
+
+/// `wp passport export --out FILE`.
+pub struct Exported {
+    pub report: crate::bundle::Report,
+    pub file: Option<String>,
+}
+
+impl Render for Exported {
+    fn human(&self) -> String {
+        let r = &self.report;
+        format!(
+            "Passport {} exported to {}: {} versions, {} access-log entries, checked and signed \
+             by you (key {}).\nAnyone can check it with `wp bundle verify {}`; move it with \
+             `wp passport import --to URL --file {}`.\n",
+            r.passport_id.as_deref().unwrap_or_default(),
+            self.file.as_deref().unwrap_or("stdout"),
+            r.versions,
+            r.log_entries,
+            r.signed_by.as_deref().unwrap_or_default(),
+            self.file.as_deref().unwrap_or("FILE"),
+            self.file.as_deref().unwrap_or("FILE"),
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({"file": self.file, "report": to_json(&self.report)})
+    }
+
+    fn quiet(&self) -> Option<String> {
+        self.report.passport_id.clone()
+    }
+}
+
+/// `wp passport import --to URL`.
+pub struct Imported {
+    pub info: PassportInfo,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+impl Render for Imported {
+    fn human(&self) -> String {
+        format!(
+            "Passport {} moved from {} to {}: {} versions, every signature and the access log \
+             checked there too. This profile now uses {} as party {}.\nGrants did not travel: \
+             share again with `wp grant add`. The old server keeps its copy until you run `wp \
+             passport erase` there.\n",
+            self.info.id,
+            self.from.as_deref().unwrap_or("the old server"),
+            self.to,
+            self.info.seq,
+            self.to,
+            self.info.owner
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({"imported": to_json(&self.info), "from": self.from, "to": self.to})
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.info.id.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
