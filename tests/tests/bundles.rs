@@ -1,0 +1,464 @@
+//! The passport travels (docs/BUNDLE.md): an owner exports their passport as a bundle signed by
+//! the server and by them, anyone checks it with no server, and the owner moves it to a second
+//! server (its own database and keys), which checks it whole, keeps every original signature
+//! and the old access log verifiable, and carries on. Every bad bundle is refused, and nothing
+//! of it is written.
+//!
+//! The move goes from a SQLite server to a PostgreSQL one (`TEST_DATABASE_URL`; skipped loudly
+//! without it, failing in CI). `tests/fixtures/bundle-v1.json` is a bundle written by this code
+//! that must keep verifying (`UPDATE_BUNDLE_FIXTURE=1` rewrites it, which a format change must
+//! never need).
+
+use chrono::{Duration, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use wp_client::bundle::{self, Report};
+use wp_client::{Client, ClientError};
+use wp_schemas::api::{Action, CreateGrant, LogAction, Party, PartyKind, Role, Scope};
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::{Section, example_body};
+use wp_tests::{Backend, TestServer, on_db, postgres_url, problem_of};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.json");
+
+fn scope(section: Section, actions: &[Action]) -> Scope {
+    Scope {
+        section,
+        actions: actions.to_vec(),
+    }
+}
+
+fn grant(grantee: &str, roles: &[Role], scopes: Vec<Scope>) -> CreateGrant {
+    CreateGrant {
+        grantee: grantee.to_owned(),
+        roles: roles.to_vec(),
+        members: Vec::new(),
+        scopes,
+        purpose: "Workplace adjustments".into(),
+        starts_at: None,
+        ends_at: Utc::now() + Duration::days(30),
+        consent_text: "I agree to share these sections until the end date.".into(),
+    }
+}
+
+/// A passport on `server` with versions by its owner (Alex), an occupational therapist (Dana)
+/// and an employer's agreement (Priya, HR at Acme Ltd). Returns Alex, the passport id and the
+/// adjustment's record id.
+async fn passport_with_history(server: &TestServer) -> (Client, String, String) {
+    let alex = server.employee("Alex Smith").await;
+    let pid = alex.create_passport().await.unwrap().id;
+    let own = alex.own_passport(&pid);
+    own.create_record(Section::Summary, example_body(Section::Summary))
+        .await
+        .unwrap();
+    let adjustment = own
+        .create_record(
+            Section::Adjustments,
+            json!({"title": "Noise-cancelling headphones",
+                   "category": "equipment_assistive_technology",
+                   "addresses": "Concentration in the open-plan office.",
+                   "status": "requested"}),
+        )
+        .await
+        .unwrap();
+    let rid = adjustment.envelope.record_id.clone();
+
+    let dana = server.professional("Dana Okafor").await;
+    let ot = own
+        .grant(&grant(
+            dana.party_id().unwrap(),
+            &[],
+            vec![
+                scope(Section::Adjustments, &[Action::Read, Action::Write]),
+                scope(Section::FitNotes, &[Action::Read, Action::Write]),
+            ],
+        ))
+        .await
+        .unwrap();
+    let as_dana = dana.granted_passport(&ot.id).await.unwrap();
+    let mut body = as_dana.record(&rid).await.unwrap().payload.body.unwrap();
+    body["notes"] = json!("Also a quiet room two afternoons a week.");
+    as_dana.update_record(&rid, body).await.unwrap();
+    as_dana
+        .create_record(Section::FitNotes, example_body(Section::FitNotes))
+        .await
+        .unwrap();
+
+    let acme = server.organisation(PartyKind::Employer, "Acme Ltd").await;
+    let priya = server.member(&acme.id, Role::Hr, "Priya Shah").await;
+    let hr = own
+        .grant(&grant(
+            &acme.id,
+            &[Role::Hr],
+            vec![scope(Section::Adjustments, &[Action::Read, Action::Agree])],
+        ))
+        .await
+        .unwrap();
+    let as_priya = priya.granted_passport(&hr.id).await.unwrap();
+    as_priya.agree_adjustment_as_member(&rid).await.unwrap();
+    own.revoke(&ot.id).await.unwrap();
+    own.read().await.unwrap();
+    (alex, pid, rid)
+}
+
+fn failures_mention(report: &Report, text: &str) -> bool {
+    report.failures.iter().any(|f| f.contains(text))
+}
+
+/// Flips one character of `text` at `at` to another base64url character.
+fn flip(text: &str, at: usize) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_verifies_offline_and_says_what_it_proves() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (alex, pid, rid) = passport_with_history(&server).await;
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    assert_eq!(bundle["format"], bundle::BUNDLE_FORMAT);
+    let report = bundle::verify(&bundle);
+    assert!(report.is_sound(), "{:#?}", report.failures);
+    assert_eq!(report.versions, 5);
+    let proves = report.proves.join("\n");
+    for expected in [
+        "Alex Smith (the employee) released exactly this bundle",
+        "Dana Okafor (professional: occupational therapist, HCPC",
+        &format!("Priya Shah (HR at Acme Ltd) agreed adjustments record {rid} (version 3)"),
+        "chain one to the next",
+        "having agreed to: \"I agree to share these sections until the end date.\"",
+    ] {
+        assert!(proves.contains(expected), "{expected:?} not in:\n{proves}");
+    }
+    // Grants travel in the bundle with their consent text, revoked ones too.
+    assert_eq!(bundle["body"]["grants"].as_array().unwrap().len(), 2);
+    // The export is an owner read: logged after it, as `exported`.
+    let log = alex.own_passport(&pid).verified_access_log().await.unwrap();
+    let last_in_bundle = bundle["body"]["access_log"].as_array().unwrap().len() as i64;
+    let exported = log.iter().find(|e| e.seq == last_in_bundle + 1).unwrap();
+    assert_eq!(exported.action, LogAction::Exported);
+    // Only the owner exports; the refusal is logged too.
+    let acme_member = server.employee("Mallory").await;
+    let refused = acme_member.own_passport(&pid).export().await.unwrap_err();
+    assert_eq!(refused.problem_type(), Some(ProblemType::Forbidden));
+
+    if std::env::var("UPDATE_BUNDLE_FIXTURE").is_ok_and(|v| v == "1") {
+        let text = serde_json::to_string_pretty(&bundle).unwrap() + "\n";
+        std::fs::create_dir_all(std::path::Path::new(FIXTURE).parent().unwrap()).unwrap();
+        std::fs::write(FIXTURE, text).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipping_a_byte_anywhere_is_detected() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (alex, pid, _) = passport_with_history(&server).await;
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    assert!(bundle::verify(&bundle).is_sound());
+
+    // A byte of a version (in its signed payload).
+    let mut v = bundle.clone();
+    let jws = v["body"]["versions"][2]["jws"].as_str().unwrap().to_owned();
+    let at = jws.find('.').unwrap() + 20;
+    v["body"]["versions"][2]["jws"] = json!(flip(&jws, at));
+    let report = bundle::verify(&v);
+    assert!(!report.is_sound());
+    assert!(
+        failures_mention(&report, "version 2"),
+        "{:#?}",
+        report.failures
+    );
+    assert!(failures_mention(
+        &report,
+        "changed after its owner signed it"
+    ));
+
+    // Even re-signed by the owner, a changed version does not verify: its author's signature.
+    bundle::cosign(&mut v, alex.key()).unwrap();
+    let report = bundle::verify(&v);
+    assert!(!failures_mention(
+        &report,
+        "changed after its owner signed it"
+    ));
+    assert!(
+        failures_mention(&report, "version 2"),
+        "{:#?}",
+        report.failures
+    );
+
+    // A byte of an access-log entry.
+    let mut l = bundle.clone();
+    let reason = l["body"]["access_log"][3]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    l["body"]["access_log"][3]["reason"] = json!(format!("{reason}."));
+    let report = bundle::verify(&l);
+    assert!(
+        failures_mention(&report, "access log's chain is broken at entry 4"),
+        "{:#?}",
+        report.failures
+    );
+    assert!(failures_mention(
+        &report,
+        "changed after its owner signed it"
+    ));
+
+    // A byte of a key (the occupational therapist's).
+    let mut k = bundle.clone();
+    let dana = k["body"]["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["display_name"] == "Dana Okafor")
+        .unwrap();
+    let x = k["body"]["parties"][dana]["keys"][0]["jwk"]["x"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    k["body"]["parties"][dana]["keys"][0]["jwk"]["x"] = json!(flip(&x, 5));
+    let report = bundle::verify(&k);
+    assert!(
+        failures_mention(&report, "the signature does not verify"),
+        "{:#?}",
+        report.failures
+    );
+
+    // The server's checkpoint and the owner's own signature.
+    let mut c = bundle.clone();
+    let checkpoint = c["body"]["checkpoint"].as_str().unwrap().to_owned();
+    c["body"]["checkpoint"] = json!(flip(&checkpoint, checkpoint.len() - 5));
+    assert!(failures_mention(&bundle::verify(&c), "checkpoint"));
+    let mut o = bundle.clone();
+    let signature = o["owner_signature"].as_str().unwrap().to_owned();
+    o["owner_signature"] = json!(flip(&signature, signature.len() - 5));
+    assert!(failures_mention(
+        &bundle::verify(&o),
+        "the owner's signature does not verify"
+    ));
+    // A version removed (and the bundle re-signed): the chain and the checkpoint say so.
+    let mut r = bundle.clone();
+    r["body"]["versions"].as_array_mut().unwrap().remove(1);
+    bundle::cosign(&mut r, alex.key()).unwrap();
+    let report = bundle::verify(&r);
+    assert!(
+        failures_mention(&report, "not whole"),
+        "{:#?}",
+        report.failures
+    );
+}
+
+#[test]
+fn the_committed_sample_bundle_still_verifies() {
+    let text = std::fs::read_to_string(FIXTURE).expect("tests/fixtures/bundle-v1.json");
+    let bundle: Value = serde_json::from_str(&text).unwrap();
+    let report = bundle::verify(&bundle);
+    assert!(report.is_sound(), "{:#?}", report.failures);
+    assert_eq!(report.versions, 5);
+    let proves = report.proves.join("\n");
+    assert!(proves.contains("Priya Shah (HR at Acme Ltd) agreed adjustments record"));
+    assert!(proves.contains("released exactly this bundle"));
+}
+
+/// POSTs `body` as a bundle, as `client`, and answers the problem.
+async fn import_raw(client: &Client, body: Vec<u8>) -> (u16, wp_schemas::problem::Problem) {
+    let url = format!("{}/v1/passports/import", client.base_url());
+    let token = client.access_token().await.unwrap();
+    let response = client
+        .http()
+        .request(Method::POST, &url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header(
+            "DPoP",
+            wp_client::proofs::dpop(client.key(), "POST", &url, Some(&token)),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    problem_of(response).await
+}
+
+fn refused(err: ClientError) -> ProblemType {
+    err.problem_type()
+        .unwrap_or_else(|| panic!("not a problem: {err:?}"))
+}
+
+/// The whole move, SQLite to PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passport_moves_from_sqlite_to_postgres() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let a = TestServer::start(Backend::Sqlite).await;
+    let b = TestServer::start_with(Backend::Postgres, |s| s.max_bundle_bytes = 512 * 1024).await;
+    let (alex, pid, rid) = passport_with_history(&a).await;
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    let history_at_a = alex.own_passport(&pid).history(&rid).await.unwrap();
+
+    // Alex registers at B with the same key.
+    let mut alex_b = Client::new(&b.url, alex.key().clone());
+    alex_b.register_employee("Alex Smith").await.unwrap();
+
+    // Every bad bundle is refused, and nothing of it is written.
+    let eve = b.employee("Eve").await;
+    assert_eq!(
+        refused(eve.import_passport(&bundle).await.unwrap_err()),
+        ProblemType::BundleNotYours,
+        "someone else's passport"
+    );
+    let mut broken = bundle.clone();
+    broken["body"]["versions"].as_array_mut().unwrap().remove(2);
+    bundle::cosign(&mut broken, alex.key()).unwrap();
+    let err = alex_b.import_passport(&broken).await.unwrap_err();
+    assert_eq!(refused(err), ProblemType::InvalidBundle, "a broken chain");
+    let mut forged = bundle.clone();
+    let jws = forged["body"]["versions"][0]["jws"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    forged["body"]["versions"][0]["jws"] = json!(flip(&jws, jws.len() - 3));
+    bundle::cosign(&mut forged, alex.key()).unwrap();
+    let err = alex_b.import_passport(&forged).await.unwrap_err();
+    assert_eq!(
+        refused(err),
+        ProblemType::InvalidBundle,
+        "a broken signature"
+    );
+    let mut log = bundle.clone();
+    log["body"]["access_log"].as_array_mut().unwrap().pop();
+    bundle::cosign(&mut log, alex.key()).unwrap();
+    let err = alex_b.import_passport(&log).await.unwrap_err();
+    assert_eq!(refused(err), ProblemType::InvalidBundle, "a shortened log");
+    let unsigned = {
+        let mut u = bundle.clone();
+        u.as_object_mut().unwrap().remove("owner_signature");
+        u
+    };
+    let err = alex_b.import_passport(&unsigned).await.unwrap_err();
+    assert_eq!(
+        refused(err),
+        ProblemType::InvalidBundle,
+        "not signed by its owner"
+    );
+    let text = serde_json::to_vec(&bundle).unwrap();
+    let (status, problem) = import_raw(&alex_b, text[..text.len() / 2].to_vec()).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (422, Some(ProblemType::InvalidBundle)),
+        "truncated"
+    );
+    let (status, problem) = import_raw(&alex_b, b"{\"format\": 1}".to_vec()).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (422, Some(ProblemType::InvalidBundle)),
+        "malformed"
+    );
+    let mut big = bundle.clone();
+    big["padding"] = json!("x".repeat(600 * 1024));
+    let (status, problem) = import_raw(&alex_b, serde_json::to_vec(&big).unwrap()).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (413, Some(ProblemType::PayloadTooLarge)),
+        "too large"
+    );
+    let store = b.store().await;
+    let (passports, external): (i64, i64) = on_db!(&store, pool => {
+        let (p,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passports").fetch_one(pool).await.unwrap();
+        let (e,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM parties WHERE origin IS NOT NULL").fetch_one(pool).await.unwrap();
+        (p, e)
+    });
+    assert_eq!((passports, external), (0, 0), "nothing half-written");
+
+    // The good bundle: the same passport, now Alex's at B.
+    let info = alex_b.import_passport(&bundle).await.unwrap();
+    assert_eq!(info.id, pid);
+    assert_eq!(info.owner, alex_b.party_id().unwrap());
+    assert_eq!(info.seq, 5);
+    assert_eq!(
+        refused(alex_b.import_passport(&bundle).await.unwrap_err()),
+        ProblemType::PassportExists,
+        "the same bundle twice"
+    );
+
+    // At B, every version keeps its original JWS and author, verified by B's party lookups.
+    let own_b = alex_b.own_passport(&pid);
+    let history_at_b = own_b.history(&rid).await.unwrap();
+    let jws = |h: &[wp_client::VerifiedVersion]| -> Vec<String> {
+        h.iter().map(|v| v.envelope.jws.clone()).collect()
+    };
+    assert_eq!(jws(&history_at_b), jws(&history_at_a));
+    let priya_at_b: &Party = &history_at_b[2].author;
+    assert_eq!(priya_at_b.origin.as_deref(), Some(a.url.as_str()));
+    assert_eq!(
+        priya_at_b.membership.as_ref().map(|m| m.role),
+        Some(Role::Hr)
+    );
+    // The old access log and the new one are one chain, from entry 1.
+    let log_b = own_b.verified_access_log().await.unwrap();
+    let old = bundle["body"]["access_log"].as_array().unwrap().len();
+    assert_eq!(log_b[old].action, LogAction::PassportImported);
+    assert_eq!(
+        serde_json::to_value(&log_b[..old]).unwrap(),
+        bundle["body"]["access_log"]
+    );
+    // The changes feed's checkpoint, signed by B, covers the whole history.
+    let changes = own_b.changes(0).await.unwrap();
+    let head = changes
+        .versions
+        .iter()
+        .fold(wp_schemas::chain::history_genesis(&pid), |h, v| {
+            wp_schemas::chain::history_next(&h, &v.hash)
+        });
+    let claims: wp_schemas::api::CheckpointClaims =
+        wp_schemas::jose::CompactJws::parse(&changes.checkpoint)
+            .unwrap()
+            .claims()
+            .unwrap();
+    assert_eq!((claims.seq, claims.head), (5, head));
+
+    // Alex carries on at B: new versions chain on top.
+    let mut summary = example_body(Section::Summary);
+    summary["about_me"] = json!("Moved jobs; the same passport.");
+    let summary_id = own_b.read().await.unwrap().records(Section::Summary)[0]
+        .envelope
+        .record_id
+        .clone();
+    let next = own_b.update_record(&summary_id, summary).await.unwrap();
+    assert_eq!((next.envelope.seq, next.envelope.version), (6, 2));
+
+    // A new employer at B reads the adjustment and checks the first employer's agreement.
+    let beta = b.employer("Beta plc").await;
+    let g = own_b
+        .grant(&grant(
+            beta.party_id().unwrap(),
+            &[],
+            vec![scope(Section::Adjustments, &[Action::Read, Action::Agree])],
+        ))
+        .await
+        .unwrap();
+    let as_beta = beta.granted_passport(&g.id).await.unwrap();
+    let seen = as_beta.read().await.unwrap();
+    let agreed = &seen.records(Section::Adjustments)[0];
+    assert_eq!(agreed.author.display_name, "Priya Shah");
+    assert_eq!(agreed.payload.body.as_ref().unwrap()["status"], "agreed");
+    // Grants did not travel, and an external party cannot be granted here.
+    assert_eq!(own_b.grants().await.unwrap().len(), 1);
+    let err = own_b
+        .grant(&grant(
+            &priya_at_b.id,
+            &[],
+            vec![scope(Section::Summary, &[Action::Read])],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(err), ProblemType::InvalidBody);
+
+    // A bundle exported at B verifies offline too, history and both logs included.
+    let again = own_b.export().await.unwrap();
+    let report = bundle::verify(&again);
+    assert!(report.is_sound(), "{:#?}", report.failures);
+    assert_eq!(report.versions, 6);
+}
