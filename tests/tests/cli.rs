@@ -765,6 +765,86 @@ async fn key_rotation_keeps_earlier_signatures_valid() {
     server.stop().await;
 }
 
+/// The README's "Move your passport": export, verify with no server, import at a second
+/// server with the same key; a damaged bundle fails `wp bundle verify` with exit code 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passport_moves_with_three_commands() {
+    let (a, b) = (
+        TestServer::start(Backend::Sqlite).await,
+        TestServer::start(Backend::Sqlite).await,
+    );
+    let root = tempfile::tempdir().expect("temp dir");
+    let alex = Party::new(root.path(), "alex", &a);
+    alex.run(&["keygen"]).await.ok();
+    alex.run(&["register", "--name", "Alex Smith"]).await.ok();
+    let pid = alex
+        .run(&["-q", "passport", "create"])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
+    let adjustment = headphones();
+    alex.run(&["record", "add", "adjustments", "--body", &adjustment])
+        .await
+        .ok();
+
+    let file = root.path().join("alex-passport.json");
+    let file_arg = file.display().to_string();
+    let out = alex
+        .run(&["passport", "export", "--out", &file_arg])
+        .await
+        .ok();
+    assert!(out.contains(&pid) && out.contains("signed by you"), "{out}");
+    let verified = run_wp(None, "http://127.0.0.1:9", &["bundle", "verify", &file_arg])
+        .await
+        .ok();
+    assert!(verified.starts_with("VERIFIED"), "{verified}");
+    assert!(
+        verified.contains("Alex Smith (the employee) wrote adjustments record"),
+        "{verified}"
+    );
+
+    let mut damaged: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    damaged["body"]["access_log"][0]["reason"] = json!("someone else");
+    let damaged_file = root.path().join("damaged.json");
+    std::fs::write(&damaged_file, damaged.to_string()).unwrap();
+    let damaged_arg = damaged_file.display().to_string();
+    let run = run_wp(
+        None,
+        "http://127.0.0.1:9",
+        &["bundle", "verify", &damaged_arg],
+    )
+    .await;
+    assert!(run.stdout.starts_with("NOT VERIFIED"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("access log's chain is broken at entry 1"),
+        "{}",
+        run.stdout
+    );
+    run.fails(4);
+
+    let moved = alex
+        .run(&["passport", "import", "--to", &b.url, "--file", &file_arg])
+        .await
+        .ok();
+    assert!(moved.contains(&format!("Passport {pid} moved")), "{moved}");
+    // The profile now names the new server (the test's WP_SERVER still wins, so say it).
+    let at_b = Party::new(root.path(), "alex", &b);
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.path().join("alex/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["server"], b.url.as_str());
+    assert_eq!(config["passport_id"], pid.as_str());
+    let shown = at_b.run(&["passport", "show"]).await.ok();
+    assert!(shown.contains("Noise-cancelling headphones"), "{shown}");
+    at_b.run(&["log", "--verify"]).await.ok();
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_are_valid_bodies() {
     for section in Section::ALL {
@@ -802,6 +882,10 @@ async fn help_on_every_command() {
         &["passport", "create"],
         &["passport", "show"],
         &["passport", "erase"],
+        &["passport", "export"],
+        &["passport", "import"],
+        &["bundle"],
+        &["bundle", "verify"],
         &["record"],
         &["record", "add"],
         &["record", "show"],
