@@ -278,6 +278,7 @@ async fn attack_matrix(backend: Backend) {
         |r: &VersionEnvelope| format!("/v1/passports/{pa}/records/{}/versions", r.record_id);
     let grants = format!("/v1/passports/{pa}/grants");
     let log = format!("/v1/passports/{pa}/access-log");
+    let export = format!("/v1/passports/{pa}/export");
     let changes = format!("/v1/passports/{pa}/changes?since=0");
     let write = |attacker: &Client, head: &VersionEnvelope| {
         Some(next_version(
@@ -397,6 +398,17 @@ async fn attack_matrix(backend: Backend) {
         Token(t_bob.clone()),
         Method::GET,
         log.clone(),
+        None,
+        403,
+        Forbidden,
+        alice_log,
+    );
+    case(
+        "employee exports another's passport",
+        bob_i,
+        Token(t_bob.clone()),
+        Method::GET,
+        export.clone(),
         None,
         403,
         Forbidden,
@@ -607,6 +619,17 @@ async fn attack_matrix(backend: Backend) {
         Token(t_reader.clone()),
         Method::GET,
         log.clone(),
+        None,
+        403,
+        Forbidden,
+        alice_log,
+    );
+    case(
+        "reader exports the passport",
+        reader_i,
+        Token(t_reader.clone()),
+        Method::GET,
+        export.clone(),
         None,
         403,
         Forbidden,

@@ -43,8 +43,8 @@ fn grant(grantee: &str, roles: &[Role], scopes: Vec<Scope>) -> CreateGrant {
 
 /// A passport on `server` with versions by its owner (Alex), an occupational therapist (Dana)
 /// and an employer's agreement (Priya, HR at Acme Ltd). Returns Alex, the passport id and the
-/// adjustment's record id.
-async fn passport_with_history(server: &TestServer) -> (Client, String, String) {
+/// adjustment's record id, and Dana.
+async fn passport_with_history(server: &TestServer) -> (Client, String, String, Client) {
     let alex = server.employee("Alex Smith").await;
     let pid = alex.create_passport().await.unwrap().id;
     let own = alex.own_passport(&pid);
@@ -98,7 +98,7 @@ async fn passport_with_history(server: &TestServer) -> (Client, String, String) 
     as_priya.agree_adjustment_as_member(&rid).await.unwrap();
     own.revoke(&ot.id).await.unwrap();
     own.read().await.unwrap();
-    (alex, pid, rid)
+    (alex, pid, rid, dana)
 }
 
 fn failures_mention(report: &Report, text: &str) -> bool {
@@ -115,7 +115,7 @@ fn flip(text: &str, at: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_verifies_offline_and_says_what_it_proves() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let (alex, pid, rid) = passport_with_history(&server).await;
+    let (alex, pid, rid, _) = passport_with_history(&server).await;
     let bundle = alex.own_passport(&pid).export().await.unwrap();
     assert_eq!(bundle["format"], bundle::BUNDLE_FORMAT);
     let report = bundle::verify(&bundle);
@@ -153,7 +153,7 @@ async fn an_export_verifies_offline_and_says_what_it_proves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flipping_a_byte_anywhere_is_detected() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let (alex, pid, _) = passport_with_history(&server).await;
+    let (alex, pid, _, _) = passport_with_history(&server).await;
     let bundle = alex.own_passport(&pid).export().await.unwrap();
     assert!(bundle::verify(&bundle).is_sound());
 
@@ -294,7 +294,7 @@ async fn a_passport_moves_from_sqlite_to_postgres() {
     }
     let a = TestServer::start(Backend::Sqlite).await;
     let b = TestServer::start_with(Backend::Postgres, |s| s.max_bundle_bytes = 512 * 1024).await;
-    let (alex, pid, rid) = passport_with_history(&a).await;
+    let (alex, pid, rid, dana) = passport_with_history(&a).await;
     let bundle = alex.own_passport(&pid).export().await.unwrap();
     let history_at_a = alex.own_passport(&pid).history(&rid).await.unwrap();
 
@@ -396,6 +396,14 @@ async fn a_passport_moves_from_sqlite_to_postgres() {
         priya_at_b.membership.as_ref().map(|m| m.role),
         Some(Role::Hr)
     );
+    // An external party's keys never sign anyone in at B, and the owner's old identity is not
+    // the owner there.
+    let dana_at_b = Client::for_party(&b.url, dana.key().clone(), dana.party_id().unwrap());
+    let err = dana_at_b.access_token().await.unwrap_err();
+    assert_eq!(refused(err), ProblemType::InvalidAssertion);
+    let old_alex = Client::for_party(&b.url, alex.key().clone(), alex.party_id().unwrap());
+    let err = old_alex.access_token().await.unwrap_err();
+    assert_eq!(refused(err), ProblemType::InvalidAssertion);
     // The old access log and the new one are one chain, from entry 1.
     let log_b = own_b.verified_access_log().await.unwrap();
     let old = bundle["body"]["access_log"].as_array().unwrap().len();

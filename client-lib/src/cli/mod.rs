@@ -83,9 +83,10 @@ fn report(err: &anyhow::Error) -> i32 {
         ) => (
             EXIT_VERIFICATION,
             Some(
-                "VERIFICATION FAILED: the server sent data that does not check out (a bad \
-                 signature, a broken chain, a section outside the consent, or a rewritten \
-                 history). None of it was shown or used. Report this to the operator.",
+                "VERIFICATION FAILED: the server (or the bundle) holds data that does not check \
+                 out (a bad signature, a broken chain, a section outside the consent, or a \
+                 rewritten history). None of it was used as if it were sound. Report this to \
+                 the operator (or to whoever gave you the bundle).",
             ),
         ),
         Some(ClientError::Conflict { .. }) => (EXIT_CONFLICT, None),

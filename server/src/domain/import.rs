@@ -205,10 +205,13 @@ pub fn plan(
 }
 
 /// A bundle party that this server already knows under the same id may be used as it is only
-/// if it is the same party: an external party from the same server, or a party of this server
-/// holding every key the bundle says it holds. Otherwise a bundle could give a party here a
-/// key it never had.
+/// if it is the same party: an external party from the same server (`origin`: the bundle's
+/// server, or the party's own origin when the exporting server knew it from an import), or a
+/// party of this server holding every key the bundle says it holds. Otherwise a bundle could
+/// give a party here a key it never had.
 pub fn check_known(incoming: &Party, known: &Party, origin: &str) -> Result<(), ImportRefusal> {
+    // A party the exporting server itself knew from an import keeps its first origin.
+    let origin = incoming.origin.as_deref().unwrap_or(origin);
     let same = match &known.origin {
         Some(o) => o == origin,
         None => incoming
@@ -223,5 +226,111 @@ pub fn check_known(incoming: &Party, known: &Party, origin: &str) -> Result<(), 
             "the bundle names party {} with keys this server does not know it by",
             incoming.id
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use wp_schemas::api::PartyKey;
+    use wp_schemas::bundle::{BUNDLE_FORMAT, BundleBody};
+    use wp_schemas::jose::SigningKey;
+
+    fn party(id: &PartyId, key: &SigningKey, origin: Option<&str>) -> Party {
+        let at = Utc.timestamp_opt(1_764_000_000, 0).unwrap();
+        Party {
+            id: id.to_string(),
+            kind: PartyKind::Employee,
+            display_name: "Alex".into(),
+            registration: None,
+            membership: None,
+            keys: vec![PartyKey {
+                kid: key.kid().to_owned(),
+                jwk: key.public_jwk().clone(),
+                created_at: at,
+                revoked_at: None,
+            }],
+            created_at: at,
+            origin: origin.map(str::to_owned),
+        }
+    }
+
+    fn bundle(owner: &Party) -> Bundle {
+        let at = Utc.timestamp_opt(1_764_000_000, 0).unwrap();
+        Bundle {
+            format: BUNDLE_FORMAT.into(),
+            body: BundleBody {
+                passport_id: PassportId::random().to_string(),
+                owner: owner.id.clone(),
+                created_at: at,
+                exported_at: at,
+                server: "https://a.example".into(),
+                versions: vec![],
+                parties: vec![owner.clone()],
+                grants: vec![],
+                access_log: vec![],
+                checkpoint: String::new(),
+                server_keys: vec![],
+            },
+            owner_signature: None,
+        }
+    }
+
+    fn sound(kid: &str) -> Report {
+        Report {
+            signed_by: Some(kid.to_owned()),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn only_a_sound_bundle_signed_with_one_of_the_callers_keys_is_planned() {
+        let key = SigningKey::generate();
+        let (old_id, new_id) = (PartyId::random(), PartyId::random());
+        let owner = party(&old_id, &key, None);
+        let b = bundle(&owner);
+        let mine = [Kid::parse(key.kid()).unwrap()];
+        let plan = plan(&b, &sound(key.kid()), &new_id, &mine, 10).unwrap();
+        // The owner's identity there becomes an external party here, beside the caller.
+        assert_eq!(plan.parties.len(), 1);
+        assert_eq!(plan.parties[0].id, old_id);
+        assert_eq!(plan.seq, 0);
+
+        let failed = Report {
+            failures: vec!["the owner's signature does not verify".into()],
+            ..sound(key.kid())
+        };
+        assert!(matches!(
+            plan_err(&b, &failed, &new_id, &mine),
+            ImportRefusal::Invalid(why) if why.contains("does not verify")
+        ));
+        let other = [Kid::parse(SigningKey::generate().kid()).unwrap()];
+        assert!(matches!(
+            plan_err(&b, &sound(key.kid()), &new_id, &other),
+            ImportRefusal::NotYours(_)
+        ));
+    }
+
+    fn plan_err(b: &Bundle, r: &Report, caller: &PartyId, kids: &[Kid]) -> ImportRefusal {
+        plan(b, r, caller, kids, 10).unwrap_err()
+    }
+
+    #[test]
+    fn a_known_party_is_reused_only_when_it_is_the_same() {
+        let key = SigningKey::generate();
+        let id = PartyId::random();
+        let incoming = party(&id, &key, None);
+        let a = "https://a.example";
+        // An external party from the same server; a party of this server with that key.
+        assert!(check_known(&incoming, &party(&id, &key, Some(a)), a).is_ok());
+        assert!(check_known(&incoming, &party(&id, &key, None), a).is_ok());
+        // From another server; a party here that never had that key.
+        assert!(check_known(&incoming, &party(&id, &key, Some("https://c.example")), a).is_err());
+        let other = SigningKey::generate();
+        assert!(check_known(&incoming, &party(&id, &other, None), a).is_err());
+        // A party the exporting server knew from an import keeps its first origin.
+        let travelled = party(&id, &key, Some("https://c.example"));
+        assert!(check_known(&travelled, &party(&id, &key, Some("https://c.example")), a).is_ok());
     }
 }

@@ -99,7 +99,7 @@ impl Store {
                 .bind(registration.map(|r| r.registration_body.as_str()))
                 .bind(registration.map(|r| r.registration_number.as_str()))
                 .bind(Timestamp::of(&p.created_at))
-                .bind(&plan.origin)
+                .bind(p.origin.as_deref().unwrap_or(&plan.origin))
                 .execute(&mut *tx)
                 .await?;
                 let (origin,): (Option<String>,) = sqlx::query_as("SELECT origin FROM parties WHERE id = $1")
