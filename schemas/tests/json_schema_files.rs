@@ -89,3 +89,21 @@ fn bundle_schema_file_is_up_to_date() {
         );
     }
 }
+
+/// The committed sample bundle (`tests/fixtures/bundle-v1.json`) is valid under the published
+/// schema, which an outside verifier may start from.
+#[test]
+fn the_sample_bundle_matches_the_bundle_schema() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let schema = read(dir.join("json/bundle.schema.json"));
+    let sample = read(dir.join("../tests/fixtures/bundle-v1.json"));
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&sample)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}

@@ -143,7 +143,13 @@ impl Store {
 
     pub async fn party(&self, id: &PartyId) -> Result<Option<Party>> {
         let (row, keys) = with_pool!(self, pool => {
-            let row: Option<PartyRow> = sqlx::query_as("SELECT * FROM parties WHERE id = $1")
+            // Columns named, never `*`: a pooled SQLite connection opened before a migration
+            // added a column prepares `*` with the old column count and steps it with the new
+            // one, which sqlx cannot decode.
+            let row: Option<PartyRow> = sqlx::query_as(
+                "SELECT id, kind, display_name, profession, registration_body, registration_number, created_at, origin \
+                 FROM parties WHERE id = $1",
+            )
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
