@@ -292,8 +292,21 @@ async fn a_passport_moves_from_sqlite_to_postgres() {
     if postgres_url().is_none() {
         return;
     }
-    let a = TestServer::start(Backend::Sqlite).await;
-    let b = TestServer::start_with(Backend::Postgres, |s| s.max_bundle_bytes = 512 * 1024).await;
+    a_passport_moves(Backend::Sqlite, Backend::Postgres).await;
+}
+
+/// And back the other way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passport_moves_from_postgres_to_sqlite() {
+    if postgres_url().is_none() {
+        return;
+    }
+    a_passport_moves(Backend::Postgres, Backend::Sqlite).await;
+}
+
+async fn a_passport_moves(from: Backend, to: Backend) {
+    let a = TestServer::start(from).await;
+    let b = TestServer::start_with(to, |s| s.max_bundle_bytes = 512 * 1024).await;
     let (alex, pid, rid, dana) = passport_with_history(&a).await;
     let bundle = alex.own_passport(&pid).export().await.unwrap();
     let history_at_a = alex.own_passport(&pid).history(&rid).await.unwrap();
