@@ -312,6 +312,55 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn versions_travel_with_their_heads_and_the_record_limit_holds() {
+        let key = SigningKey::generate();
+        let (old_id, new_id) = (PartyId::random(), PartyId::random());
+        let owner = party(&old_id, &key, None);
+        let mut b = bundle(&owner);
+        let record = RecordId::random().to_string();
+        let at = Utc.timestamp_opt(1_764_000_000, 0).unwrap();
+        for (seq, hash) in [(1, "h1"), (2, "h2")] {
+            b.body.versions.push(wp_schemas::api::VersionEnvelope {
+                seq,
+                record_id: record.clone(),
+                section: Section::Summary,
+                version: seq,
+                author: old_id.to_string(),
+                hash: hash.into(),
+                deleted: false,
+                jws: "a.b.c".into(),
+                created_at: at,
+            });
+        }
+        let mine = [Kid::parse(key.kid()).unwrap()];
+        let plan = plan(&b, &sound(key.kid()), &new_id, &mine, 1).unwrap();
+        assert_eq!(plan.seq, 2);
+        assert_eq!(plan.records.len(), 1);
+        assert_eq!(
+            (plan.records[0].version, plan.records[0].hash.as_str()),
+            (2, "h2")
+        );
+        let genesis = wp_schemas::chain::history_genesis(&b.body.passport_id);
+        let head =
+            wp_schemas::chain::history_next(&wp_schemas::chain::history_next(&genesis, "h1"), "h2");
+        assert_eq!(plan.head, head);
+        assert_eq!(
+            plan_with_limit(&b, &sound(key.kid()), &new_id, &mine, 0),
+            ImportRefusal::TooManyRecords
+        );
+    }
+
+    fn plan_with_limit(
+        b: &Bundle,
+        r: &Report,
+        caller: &PartyId,
+        kids: &[Kid],
+        limit: i64,
+    ) -> ImportRefusal {
+        plan(b, r, caller, kids, limit).unwrap_err()
+    }
+
     fn plan_err(b: &Bundle, r: &Report, caller: &PartyId, kids: &[Kid]) -> ImportRefusal {
         plan(b, r, caller, kids, 10).unwrap_err()
     }
