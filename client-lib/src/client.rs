@@ -9,14 +9,14 @@ use serde::de::DeserializeOwned;
 use wp_schemas::api::{
     ASSERTION_TYPE, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest,
     CreateAccessRequest, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
-    Invitation, Me, Member, OrganisationEntry, Party, PartyKind, PassportInfo,
+    Invitation, Me, Member, OnBehalfOf, OrganisationEntry, Party, PartyKind, PassportInfo,
     ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope, TokenResponse,
 };
 use wp_schemas::jose::{PublicJwk, SigningKey};
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::error::{ClientError, Result};
-use crate::passport::PassportClient;
+use crate::passport::{Consent, PassportClient};
 use crate::proofs;
 
 /// How often a read is retried when the server answers 503 (the database is unavailable).
@@ -52,6 +52,7 @@ struct CachedToken {
     expires_at: i64,
     passport_id: Option<String>,
     scopes: Option<Vec<Scope>>,
+    on_behalf_of: Option<OnBehalfOf>,
 }
 
 /// A party's connection to a Work Passport server, signing with its own key.
@@ -159,6 +160,7 @@ impl Client {
             expires_at: proofs::now() + token.expires_in,
             passport_id: token.passport_id,
             scopes: token.scopes,
+            on_behalf_of: token.on_behalf_of,
         })
     }
 
@@ -509,7 +511,7 @@ impl Client {
 
     /// The passport `id`, as its owner.
     pub fn own_passport(&self, id: &str) -> PassportClient<'_> {
-        PassportClient::new(self, id.to_owned(), None, None)
+        PassportClient::new(self, id.to_owned(), None)
     }
 
     /// The passport shared under `grant_id`, as its grantee: obtains a consent token.
@@ -518,12 +520,12 @@ impl Client {
         let pid = token
             .passport_id
             .ok_or_else(|| ClientError::Protocol("a consent token without its passport".into()))?;
-        Ok(PassportClient::new(
-            self,
-            pid,
-            Some(grant_id.to_owned()),
-            Some(token.scopes.unwrap_or_default()),
-        ))
+        let consent = Consent {
+            grant_id: grant_id.to_owned(),
+            scopes: token.scopes.unwrap_or_default(),
+            on_behalf_of: token.on_behalf_of,
+        };
+        Ok(PassportClient::new(self, pid, Some(consent)))
     }
 
     /// As a grantee: the grants made to this party; for a member, the grants to their

@@ -560,6 +560,10 @@ pub struct TokenResponse {
     pub passport_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<Scope>>,
+    /// A consent token for a member under a grant to their organisation: the organisation and
+    /// their role, as in the token's `authorization_details`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<OnBehalfOf>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -239,6 +239,14 @@ async fn organisation_journey(backend: Backend) {
     body["notes"] = json!("Assessed: a six-week trial, then review.");
     let by_olu = as_olu.update_record(&rid, body).await.unwrap();
     assert_eq!(by_olu.author.id, olu.party_id().unwrap());
+    assert_eq!(
+        as_olu.on_behalf_of(),
+        Some(&OnBehalfOf {
+            organisation: practice.id.clone(),
+            role: Role::Clinician
+        }),
+        "the token response names the organisation and role"
+    );
     let olu_token = claims(&olu.consent_token(&practice_grant.id).await.unwrap());
     assert_eq!(
         olu_token["authorization_details"][0]["on_behalf_of"],

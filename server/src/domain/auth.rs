@@ -139,6 +139,18 @@ pub struct ConsentClaim {
     pub on_behalf_of: Option<(PartyId, Role)>,
 }
 
+impl ConsentClaim {
+    /// `on_behalf_of` as tokens and token responses carry it.
+    pub fn on_behalf_of_wire(&self) -> Option<OnBehalfOf> {
+        self.on_behalf_of
+            .as_ref()
+            .map(|(organisation, role)| OnBehalfOf {
+                organisation: organisation.to_string(),
+                role: *role,
+            })
+    }
+}
+
 /// Issues an access token for `party`, bound to `jkt`; with `consent`, a consent token that
 /// expires at `not_after` at the latest (the grant's end).
 pub fn issue_token(
@@ -172,10 +184,7 @@ pub fn issue_token(
                 grant_id: c.grant_id.to_string(),
                 passport_id: c.passport_id.to_string(),
                 scopes: c.scopes.clone(),
-                on_behalf_of: c.on_behalf_of.as_ref().map(|(org, role)| OnBehalfOf {
-                    organisation: org.to_string(),
-                    role: *role,
-                }),
+                on_behalf_of: c.on_behalf_of_wire(),
             }]
         }),
     };
