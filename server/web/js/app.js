@@ -1,0 +1,676 @@
+// The pages: a hash router and one function per page. Each page is a client of the JSON API
+// (api.js), signs with this device's key, and verifies what it shows (verify.js).
+
+import * as api from "./api.js";
+import * as jose from "./jose.js";
+import * as keystore from "./keystore.js";
+import * as forms from "./forms.js";
+import { Verifier, verifyLog } from "./verify.js";
+import * as words from "./words.js";
+import {
+  h, page, announce, errorSummary, showErrors, link, button, submit, summaryList, tag, warning,
+  para, inset, textField, choices, checkedValues, clearErrors, date, dateTime,
+} from "./ui.js";
+
+/** Who is signed in on this page; passport contents are kept nowhere but in memory. */
+const state = { session: null, me: null, passportId: null, device: null, recovery: null };
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+const ROUTES = [
+  [/^\/?$/, landing],
+  [/^\/signup$/, signUp],
+  [/^\/recovery-key$/, recoveryKey],
+  [/^\/recover$/, recover],
+  [/^\/passport$/, signedIn(overview)],
+  [/^\/section\/([a-z_]+)$/, signedIn(sectionPage)],
+  [/^\/section\/([a-z_]+)\/new$/, signedIn(recordForm)],
+  [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn(editRecord)],
+  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn(history)],
+  [/^\/share$/, signedIn(share)],
+  [/^\/grants$/, signedIn(grants)],
+  [/^\/log$/, signedIn(accessLog)],
+  [/^\/devices$/, signedIn(devices)],
+  [/^\/erase$/, signedIn(erase)],
+  [/^\/signout$/, signOut],
+];
+
+async function route() {
+  const path = location.hash.replace(/^#/, "") || "/";
+  announceNext();
+  for (const [pattern, show] of ROUTES) {
+    const match = path.match(pattern);
+    if (match) {
+      try {
+        await show(...match.slice(1));
+      } catch (e) {
+        failure(e);
+      }
+      nav();
+      return;
+    }
+  }
+  page("Page not found", para("There is no page at this address."), para(link("#/", "Go to the start")));
+}
+
+function go(path, message) {
+  pending = message;
+  if (location.hash === `#${path}`) route();
+  else location.hash = path;
+}
+
+// A message to announce once the next page is shown ("Saved and signed").
+let pending;
+function announceNext() {
+  announce(pending);
+  pending = undefined;
+}
+
+/** Pages that need a signed-in person: without one, the start page. */
+function signedIn(show) {
+  return async (...args) => {
+    if (!state.session && !(await resume())) return landing();
+    return show(...args);
+  };
+}
+
+async function resume() {
+  const device = await keystore.load();
+  if (!device || device.base !== api.BASE) return false;
+  state.device = device;
+  state.session = new api.Session(device.partyId, device, device.jwk);
+  const me = await state.session.call("GET", "/v1/me");
+  state.me = me.party;
+  state.passportId = me.passport_id || null;
+  return true;
+}
+
+function nav() {
+  const links = state.session
+    ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+    : [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"]];
+  const current = location.hash || "#/";
+  document.getElementById("nav").replaceChildren(
+    h("ul", { class: "nav__list" }, links.map(([href, text]) =>
+      h("li", {}, h("a", { href, class: "nav__link", "aria-current": current === href ? "page" : undefined }, text)))),
+  );
+}
+
+/** An error page a person can act on; the problem's request id helps support find it. */
+function failure(e) {
+  if (e instanceof api.ApiError && e.kind === "gone") {
+    return page("This passport was erased", para("Its contents no longer exist anywhere on the server."));
+  }
+  const detail = e instanceof api.ApiError ? e.message : "Something went wrong on this page.";
+  page(
+    "Sorry, there is a problem",
+    para(detail),
+    e?.problem?.instance && para(`If you contact support, give them this reference: ${e.problem.instance}.`),
+    para(link("#/passport", "Go back to your passport")),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting: sign up, the recovery key, signing in on a new device
+
+async function landing() {
+  const device = await keystore.load();
+  const known = device && device.base === api.BASE;
+  page(
+    "Your health and work passport",
+    para("Write down once what helps you work well, and the adjustments you need. Share it with an employer or an occupational therapist, choose what they see and for how long, and see every time they look."),
+    para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
+    known
+      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go("/passport"); }))]
+      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start", role: "button" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
+  );
+}
+
+async function signUp() {
+  const form = h(
+    "form",
+    { novalidate: true },
+    textField({ id: "name", label: "Your name", hint: "As the people you share your passport with will see it.", autocomplete: "name" }),
+    warning("We will give you a recovery key. Keep it safe: if you lose this device and your recovery key, nobody can get your passport back, not even us."),
+    submit("Create my passport"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const name = form.elements.name.value.trim();
+    const problem = !name ? "Enter your name" : name.length > 200 ? "Your name must be 200 characters or fewer" : null;
+    if (problem) {
+      showErrors([{ id: "name", text: problem }]);
+      forms.mark([{ id: "name", text: problem }]);
+      return;
+    }
+    await busy(form, "Creating your passport", () => createPassport(name));
+  });
+  page("Create your passport", para("It takes a minute. You need nothing but this browser."), form);
+}
+
+async function createPassport(name) {
+  const device = await jose.generateKey(false);
+  const party = await api.register(name, device);
+  const jwk = await jose.publicJwk(device.publicKey);
+  state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name, base: api.BASE };
+  await keystore.save(state.device);
+  state.session = new api.Session(party.id, device, jwk);
+  state.me = party;
+  const passport = await state.session.call("POST", "/v1/passports");
+  state.passportId = passport.id;
+  await makeRecoveryKey();
+  go("/recovery-key", "Your passport is ready.");
+}
+
+/** A second key, registered like any other, shown once for the person to keep. */
+async function makeRecoveryKey() {
+  const recovery = await jose.generateKey(true);
+  const party = await state.session.addKey(recovery);
+  const pub = await jose.publicJwk(recovery.publicKey);
+  state.device.recoveryKid = pub.kid;
+  await keystore.save(state.device);
+  state.me = party;
+  state.recovery = {
+    type: "work-passport-recovery-key",
+    server: api.BASE,
+    party_id: state.session.partyId,
+    name: state.device.name,
+    created_at: new Date().toISOString(),
+    jwk: { ...(await jose.privateJwk(recovery.privateKey)), kid: pub.kid },
+  };
+}
+
+async function recoveryKey() {
+  if (!state.recovery) return go("/devices");
+  const text = JSON.stringify(state.recovery, null, 2);
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const form = h(
+    "form",
+    { novalidate: true },
+    choices({ id: "saved", legend: "Have you saved your recovery key?", type: "checkbox", options: [["yes", "I have saved my recovery key somewhere safe"]] }),
+    submit("Continue to my passport"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    if (!checkedValues(form, "saved").length) {
+      const errors = [{ id: "saved", text: "Save your recovery key, then tick the box" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    state.recovery = null;
+    URL.revokeObjectURL(url);
+    go("/passport");
+  });
+  page(
+    "Save your recovery key",
+    para("Your recovery key lets you sign in on a new device if you lose this one. It is shown only now."),
+    warning("Anyone with your recovery key can read and change your passport. Keep it private: print it or save the file somewhere only you can reach."),
+    h("p", {}, h("a", { href: url, download: "work-passport-recovery-key.json", class: "button button--secondary" }, "Download recovery key"), " ",
+      button("Print recovery key", () => window.print(), "secondary")),
+    h("details", { class: "details" }, h("summary", {}, "Show the recovery key"), h("pre", { class: "recovery-key" }, text)),
+    form,
+  );
+}
+
+async function recover() {
+  const form = h(
+    "form",
+    { novalidate: true },
+    h("div", { class: "form-group", "data-field": "file" },
+      h("label", { class: "label", for: "file" }, "Recovery key file"),
+      h("div", { class: "hint", id: "file-hint" }, "The file work-passport-recovery-key.json you saved when you made your passport."),
+      h("input", { class: "file-upload", id: "file", name: "file", type: "file", accept: ".json,application/json", "aria-describedby": "file-hint" })),
+    textField({ id: "pasted", label: "Or paste your recovery key", hint: "Everything from the first { to the last }.", multiline: true }),
+    submit("Sign in and add this device"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const file = form.elements.file.files[0];
+    const text = file ? await file.text() : form.elements.pasted.value.trim();
+    let key;
+    try {
+      key = JSON.parse(text);
+      if (key.type !== "work-passport-recovery-key") throw new Error();
+    } catch {
+      const errors = [{ id: file ? "file" : "pasted", text: text ? "This is not a Work Passport recovery key" : "Choose your recovery key file, or paste the key" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Signing in", () => addThisDevice(key));
+  });
+  page("Sign in with your recovery key", para("Use this on a new device. This device gets a key of its own; your recovery key keeps working."), form);
+}
+
+async function addThisDevice(file) {
+  const recovery = await jose.importPrivateJwk(file.jwk);
+  const recoveryJwk = await jose.publicJwk(recovery.publicKey);
+  const viaRecovery = new api.Session(file.party_id, recovery, recoveryJwk);
+  const device = await jose.generateKey(false);
+  const party = await viaRecovery.addKey(device);
+  const jwk = await jose.publicJwk(device.publicKey);
+  state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE, recoveryKid: recoveryJwk.kid };
+  await keystore.save(state.device);
+  state.session = null;
+  await resume();
+  go("/passport", "This device is added. You are signed in.");
+}
+
+/** Runs `work` with the form's button disabled and a message announced; shows a refusal. */
+async function busy(form, message, work) {
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  announce(`${message}...`);
+  try {
+    await work();
+  } catch (e) {
+    announce("");
+    const errors = e instanceof api.ApiError ? [...forms.serverErrors(e.problem), ...(e.problem.errors?.length ? [] : [{ text: e.message }])] : [{ text: e.message }];
+    showErrors(errors);
+    forms.mark(errors);
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The passport: overview, sections, records, history
+
+async function readPassport() {
+  const view = await state.session.call("GET", `/v1/passports/${state.passportId}`);
+  const verifier = new Verifier(state.session);
+  const checked = {};
+  for (const [section, envelopes] of Object.entries(view.sections)) {
+    checked[section] = await Promise.all(envelopes.map(async (e) => ({ envelope: e, check: await verifier.version(e) })));
+  }
+  return checked;
+}
+
+function signature(check, envelope) {
+  const who = words.party(check.author, state.session.partyId);
+  return check.ok
+    ? h("p", { class: "signature" }, tag("Verified", "green"), ` Signed by ${who} on ${dateTime(envelope.created_at)}.`)
+    : h("p", { class: "signature" }, tag("Not verified", "red"), ` Do not rely on this version: ${check.reason}.`);
+}
+
+async function overview() {
+  if (!state.passportId) {
+    return page("Your passport", para("You have no passport yet."), button("Create my passport", async () => {
+      const passport = await state.session.call("POST", "/v1/passports");
+      state.passportId = passport.id;
+      go("/passport", "Your passport is ready.");
+    }));
+  }
+  const sections = await readPassport();
+  page(
+    "Your passport",
+    para(`Everything here is signed and checked on this device. You decide who sees which part: `, link("#/share", "share your passport"), "."),
+    words.SECTIONS.map((s) => {
+      const records = sections[s.id] || [];
+      return h("section", { class: "section-card", "aria-labelledby": `h-${s.id}` },
+        h("h2", { class: "heading-m", id: `h-${s.id}` }, s.title),
+        para(s.about),
+        records.length
+          ? h("ul", { class: "list" }, records.map(({ envelope, check }) =>
+              h("li", {}, words.recordTitle(s.id, envelope.deleted ? null : check.payload?.body), " ", check.ok ? "" : tag("Not verified", "red"))))
+          : para(`No ${s.one} yet.`),
+        h("p", {}, records.length
+          ? link(`#/section/${s.id}`, `View and change ${s.title.toLowerCase()}`)
+          : link(`#/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
+    }),
+    h("h2", { class: "heading-m" }, "Erase"),
+    para("You can erase your passport at any time: ", link("#/erase", "erase my passport"), "."),
+  );
+}
+
+function article(noun) {
+  return /^[aeiou]/.test(noun) ? "an" : "a";
+}
+
+async function sectionPage(sectionId) {
+  const s = words.section(sectionId);
+  if (!s) return route404();
+  const records = (await readPassport())[sectionId] || [];
+  const cards = await Promise.all(records.map(async ({ envelope, check }, i) =>
+    h("section", { class: "record", "aria-labelledby": `r-${i}` },
+      h("h2", { class: "heading-m", id: `r-${i}` }, words.recordTitle(sectionId, check.payload?.body)),
+      signature(check, envelope),
+      check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
+      h("p", {}, link(`#/record/${envelope.record_id}/edit`, "Change", { "aria-describedby": `r-${i}` }), " ",
+        link(`#/record/${envelope.record_id}/history`, "History", { "aria-describedby": `r-${i}` })))));
+  page(
+    s.title,
+    para(s.about),
+    cards.length ? cards : para(`You have no ${s.one} yet.`),
+    h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button", role: "button" })),
+    para(link("#/passport", "Back to your passport")),
+  );
+}
+
+function route404() {
+  page("Page not found", para("There is no page at this address."), para(link("#/passport", "Go to your passport")));
+}
+
+async function editRecord(recordId) {
+  const head = await state.session.call("GET", `/v1/passports/${state.passportId}/records/${recordId}`);
+  const check = await new Verifier(state.session).version(head);
+  if (!check.ok) throw new Error(`This record's latest version cannot be trusted: ${check.reason}.`);
+  return recordForm(head.section, head, check.payload.body);
+}
+
+/** The form for a new record, or for the next version of `head`. */
+async function recordForm(sectionId, head, body) {
+  const s = words.section(sectionId);
+  if (!s) return route404();
+  const form = h("form", { novalidate: true }, await forms.fields(sectionId, body), submit(head ? "Save and sign" : `Add and sign`));
+  const recordId = head ? head.record_id : crypto.randomUUID();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const { body: next, errors } = await forms.read(sectionId, form);
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Signing and saving", () => write(sectionId, recordId, head, next));
+  });
+  page(head ? `Change ${s.one}` : `Add ${article(s.one)} ${s.one}`,
+    para("What you save is signed on this device with your key, and kept as a new version: earlier versions stay in its history."),
+    form, para(link(`#/section/${sectionId}`, `Back to ${s.title.toLowerCase()}`)));
+}
+
+async function write(sectionId, recordId, head, body) {
+  const fields = { passport: state.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
+  if (head) fields.prev = head.hash;
+  const jws = await state.session.signVersion(fields);
+  const path = head ? `/v1/passports/${state.passportId}/records/${recordId}/versions` : `/v1/passports/${state.passportId}/records`;
+  try {
+    await state.session.call("POST", path, { jws });
+  } catch (e) {
+    if (e instanceof api.ApiError && e.kind === "version-conflict" && e.problem.current_head) {
+      return conflict(sectionId, recordId, e.problem.current_head, body);
+    }
+    throw e;
+  }
+  go(`/section/${sectionId}`, "Saved and signed.");
+}
+
+/** Someone else saved a version first: show both, and let the person re-apply theirs on top. */
+async function conflict(sectionId, recordId, current, mine) {
+  const check = await new Verifier(state.session).version(current);
+  page(
+    "Someone else changed this meanwhile",
+    para("Your change is not saved yet. Compare the two, then save yours on top of theirs, or keep theirs."),
+    h("h2", { class: "heading-m" }, "Their version"),
+    signature(check, current),
+    check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
+    h("h2", { class: "heading-m" }, "Your change"),
+    summaryList(await forms.rows(sectionId, mine)),
+    h("p", {}, button("Save my change on top of theirs", () => write(sectionId, recordId, current, mine).catch(failure)), " ",
+      link(`#/section/${sectionId}`, "Keep theirs", { class: "button button--secondary", role: "button" })),
+  );
+}
+
+async function history(recordId) {
+  const answer = await state.session.call("GET", `/v1/passports/${state.passportId}/records/${recordId}/versions`);
+  const checks = await new Verifier(state.session).history(answer.versions);
+  const s = words.section(answer.section);
+  const all = checks.every((c) => c.ok);
+  page(
+    `History of ${s.one}`,
+    all ? inset(`All ${checks.length} versions are signed and follow one another: verified on this device.`)
+      : warning("Part of this history does not verify: do not rely on the versions marked so."),
+    h("ol", { class: "history", reversed: true }, await Promise.all([...answer.versions].reverse().map(async (v, i) => {
+      const check = checks[checks.length - 1 - i];
+      return h("li", { class: "history__version" },
+        h("h2", { class: "heading-s" }, `Version ${v.version}`),
+        signature(check, v),
+        check.ok && (v.deleted ? para("Removed.") : summaryList(await forms.rows(answer.section, check.payload.body))));
+    }))),
+    para(link(`#/section/${answer.section}`, `Back to ${s.title.toLowerCase()}`)),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sharing: grants, the access log
+
+const DURATIONS = [["30", "1 month"], ["91", "3 months"], ["182", "6 months"], ["365", "12 months"]];
+
+async function share() {
+  const sectionOptions = words.SECTIONS.map((s) => [s.id, s.title]);
+  const form = h(
+    "form",
+    { novalidate: true },
+    textField({ id: "grantee", label: "Their Work Passport id", hint: "The employer, organisation or professional gives you this id. It looks like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f.", width: 30 }),
+    choices({ id: "roles", legend: "Who at the organisation", type: "checkbox", hint: "Only when sharing with an organisation: the people in these roles there.", options: Object.entries(words.ROLES).filter(([r]) => r !== "org_admin").map(([r, t]) => [r, label(t)]) }),
+    choices({ id: "read", legend: "What they may read", type: "checkbox", options: sectionOptions }),
+    choices({ id: "agree", legend: "May they agree your adjustments?", type: "checkbox", hint: "Employers: they record that an adjustment is agreed, signed by them.", options: [["adjustments", "Yes, they may agree adjustments"]] }),
+    choices({ id: "write", legend: "What they may write", type: "checkbox", hint: "Occupational therapists and other professionals: they add and update these, signed by them.", options: sectionOptions }),
+    textField({ id: "purpose", label: "Why you are sharing", hint: "For example: workplace adjustments in my new job at Acme Ltd." }),
+    choices({ id: "duration", legend: "For how long", hint: "Sharing always ends. You can stop it sooner at any time.", options: DURATIONS, checked: ["91"] }),
+    submit("Continue"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const grantee = form.elements.grantee.value.trim().toLowerCase();
+    const read = checkedValues(form, "read");
+    const agree = checkedValues(form, "agree");
+    const write = checkedValues(form, "write");
+    const purpose = form.elements.purpose.value.trim();
+    const errors = [];
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(grantee)) errors.push({ id: "grantee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f" });
+    if (!read.length && !agree.length && !write.length) errors.push({ id: "read", text: "Choose at least one part of your passport to share" });
+    if (!purpose) errors.push({ id: "purpose", text: "Enter why you are sharing" });
+    let party;
+    if (!errors.length) {
+      try {
+        party = await state.session.call("GET", `/v1/parties/${grantee}`);
+      } catch {
+        errors.push({ id: "grantee", text: "There is nobody with this Work Passport id" });
+      }
+    }
+    const roles = checkedValues(form, "roles");
+    if (party && ["employer", "practice"].includes(party.kind) && !party.keys.length && !roles.length) {
+      errors.push({ id: "roles", text: `Choose who at ${party.display_name} may use it` });
+    }
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    const days = Number(checkedValues(form, "duration")[0] || "91");
+    const endsAt = new Date(Date.now() + days * 86400000);
+    confirmShare({ party, roles, read, agree, write, purpose, endsAt });
+  });
+  page("Share your passport", para("Choose who, what and for how long. You will see what you agree to before anything is shared."), form);
+}
+
+function label(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function scopesOf({ read, agree, write }) {
+  const actions = new Map();
+  const add = (sections, action) => sections.forEach((s) => {
+    const set = actions.get(s) || new Set();
+    set.add("read");
+    set.add(action);
+    actions.set(s, set);
+  });
+  add(read, "read");
+  add(write, "write");
+  add(agree, "agree");
+  return [...actions].map(([section, set]) => ({ section, actions: ["read", "write", "agree"].filter((a) => set.has(a)) }));
+}
+
+function confirmShare(choice) {
+  const scopes = scopesOf(choice);
+  const who = choice.roles.length
+    ? `${choice.party.display_name} (${words.words(choice.roles.map((r) => words.ROLES[r]))})`
+    : words.party(choice.party);
+  const until = choice.endsAt.toISOString().slice(0, 10);
+  const text = `I, ${state.me.display_name}, agree to share my Work Passport with ${who} for: ${choice.purpose}. They may ${words.scopes(scopes)}. This consent ends on ${until} unless I revoke it sooner.`;
+  page(
+    "Check what you are agreeing to",
+    summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", choice.purpose], ["Until", date(choice.endsAt.toISOString())]]),
+    h("h2", { class: "heading-m" }, "Your consent"),
+    inset(text),
+    para("Every time they look, it is written in your access log. You can stop sharing at any time."),
+    h("p", {}, button("Confirm and share", async (event) => {
+      event.target.disabled = true;
+      try {
+        await state.session.call("POST", `/v1/passports/${state.passportId}/grants`, {
+          grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose,
+          ends_at: choice.endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
+        });
+        go("/grants", `Shared with ${who}.`);
+      } catch (e) {
+        failure(e);
+      }
+    }), " ", link("#/share", "Change", { class: "button button--secondary", role: "button" })),
+  );
+}
+
+async function grants() {
+  const list = await state.session.call("GET", `/v1/passports/${state.passportId}/grants`);
+  const verifier = new Verifier(state.session);
+  const rows = await Promise.all(list.map(async (g) => {
+    const party = await verifier.party(g.grantee).catch(() => null);
+    const who = g.roles?.length ? `${party?.display_name} (${words.words(g.roles.map((r) => words.ROLES[r]))})` : words.party(party);
+    return { g, who };
+  }));
+  const active = rows.filter(({ g }) => g.status === "active");
+  const ended = rows.filter(({ g }) => g.status !== "active");
+  const card = ({ g, who }, i) => h("section", { class: "record", "aria-labelledby": `g-${i}` },
+    h("h3", { class: "heading-s", id: `g-${i}` }, who),
+    summaryList([["They may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
+    g.status === "active" && h("p", {}, button(`Stop sharing with ${who}`, () => revoke(g, who), "warning")));
+  page(
+    "Who can see your passport",
+    h("h2", { class: "heading-m" }, "Sharing now"),
+    active.length ? active.map(card) : para("You are not sharing your passport with anyone."),
+    h("p", {}, link("#/share", "Share your passport", { class: "button", role: "button" })),
+    ended.length > 0 && [h("h2", { class: "heading-m" }, "Ended"), ended.map((r, i) => card(r, i + active.length))],
+  );
+}
+
+async function revoke(g, who) {
+  await state.session.call("POST", `/v1/passports/${state.passportId}/grants/${g.id}/revoke`);
+  go("/grants", `You stopped sharing with ${who}. Their next request is refused.`);
+}
+
+async function accessLog() {
+  const entries = [];
+  let before;
+  do {
+    const query = before ? `?limit=500&before=${before}` : "?limit=500";
+    const answer = await state.session.call("GET", `/v1/passports/${state.passportId}/access-log${query}`);
+    entries.push(...answer.entries);
+    before = answer.next_before;
+  } while (before);
+  const chain = await verifyLog(state.passportId, entries);
+  const verifier = new Verifier(state.session);
+  const names = new Map();
+  for (const e of entries) {
+    for (const id of [e.actor, e.on_behalf_of?.organisation]) {
+      if (id && !names.has(id)) names.set(id, await verifier.party(id).catch(() => null));
+    }
+  }
+  const who = (e) => {
+    if (!e.actor) return "Someone unknown";
+    const p = names.get(e.actor);
+    if (e.on_behalf_of) {
+      const org = names.get(e.on_behalf_of.organisation);
+      return `${p?.display_name || e.actor} (${words.ROLES[e.on_behalf_of.role]}, ${org?.display_name || e.on_behalf_of.organisation})`;
+    }
+    return e.actor === state.session.partyId ? "You" : words.party(p);
+  };
+  page(
+    "Access log",
+    chain.ok ? inset(`All ${chain.count} entries are linked in an unbroken chain: verified on this device. Nothing was removed or changed.`)
+      : warning(`The log's chain is broken at entry ${chain.at}: entries may have been changed or removed. Contact the service.`),
+    h("ol", { class: "log", reversed: true }, entries.map((e) =>
+      h("li", { class: e.outcome === "denied" ? "log__entry log__entry--denied" : "log__entry" },
+        h("span", { class: "log__time" }, dateTime(e.at)), " ",
+        e.outcome === "denied" ? tag("Refused", "red") : null, " ",
+        words.logEntry(e, who(e))))),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices, erasing, signing out
+
+async function devices() {
+  const me = (await state.session.call("GET", "/v1/me")).party;
+  const keys = me.keys.filter((k) => !k.revoked_at);
+  const which = (k) => k.kid === state.session.jwk.kid ? "This device" : k.kid === state.device.recoveryKid ? "Your recovery key" : "Another device";
+  page(
+    "Your devices",
+    para("Each device you use has a key of its own. Remove a device you no longer use or have lost: it stops working at once."),
+    keys.map((k, i) => h("section", { class: "record", "aria-labelledby": `k-${i}` },
+      h("h2", { class: "heading-s", id: `k-${i}` }, which(k)),
+      summaryList([["Added", dateTime(k.created_at)], ["Key id", h("code", {}, k.kid)]]),
+      k.kid !== state.session.jwk.kid && h("p", {}, button(`Remove ${which(k).toLowerCase()}`, async () => {
+        await state.session.call("POST", `/v1/parties/${me.id}/keys/${k.kid}/revoke`);
+        go("/devices", `${which(k)} removed.`);
+      }, "warning")))),
+    h("h2", { class: "heading-m" }, "Recovery key"),
+    para("Lost your recovery key? Make a new one: remove the old one above afterwards."),
+    h("p", {}, button("Make a new recovery key", async () => {
+      await makeRecoveryKey();
+      go("/recovery-key");
+    }, "secondary")),
+  );
+}
+
+async function erase() {
+  const form = h(
+    "form",
+    { novalidate: true },
+    choices({ id: "sure", legend: "Are you sure?", type: "checkbox", options: [["yes", "I understand my passport and its history will be erased for good"]] }),
+    submit("Erase my passport", "warning"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    if (!checkedValues(form, "sure").length) {
+      const errors = [{ id: "sure", text: "Tick the box to confirm you want to erase your passport" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Erasing", async () => {
+      await state.session.call("DELETE", `/v1/passports/${state.passportId}`);
+      state.passportId = null;
+      go("/passport", "Your passport was erased.");
+    });
+  });
+  page(
+    "Erase your passport",
+    warning("This cannot be undone. Everything you and others wrote is erased, and everyone you shared it with loses access at once."),
+    form,
+  );
+}
+
+function signOut() {
+  state.session?.forget();
+  Object.assign(state, { session: null, me: null, passportId: null, device: null, recovery: null });
+  pending = "You are signed out. Nothing from your passport is kept in this browser.";
+  go("/");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
+window.addEventListener("hashchange", route);
+route();
