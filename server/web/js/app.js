@@ -25,9 +25,17 @@ const ROUTES = [
   [/^\/recover$/, recover],
   [/^\/passport$/, signedIn(overview)],
   [/^\/section\/([a-z_]+)$/, signedIn(sectionPage)],
-  [/^\/section\/([a-z_]+)\/new$/, signedIn(recordForm)],
-  [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn(editRecord)],
-  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn(history)],
+  [/^\/section\/([a-z_]+)\/new$/, signedIn((s) => recordForm(own(), s))],
+  [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn((r) => editRecord(own(), r))],
+  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn((r) => history(own(), r))],
+  [/^\/shared$/, signedIn(sharedWithMe)],
+  [/^\/shared\/([0-9a-f-]{36})$/, signedIn(sharedPassport)],
+  [/^\/shared\/([0-9a-f-]{36})\/section\/([a-z_]+)\/new$/, signedIn(async (g, s) => recordForm(await granted(g), s))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => history(await granted(g), r))],
+  [/^\/join$/, join],
+  [/^\/request$/, signedIn(respondToRequest)],
+  [/^\/organisation$/, signedIn(organisation)],
   [/^\/share$/, signedIn(share)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/log$/, signedIn(accessLog)],
@@ -87,9 +95,12 @@ async function resume() {
 }
 
 function nav() {
-  const links = state.session
-    ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
-    : [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"]];
+  const employee = state.me?.kind === "employee";
+  const links = !state.session
+    ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
+    : employee
+      ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+      : [["#/shared", "Shared with you"], state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"], ["#/devices", "Devices"], ["#/signout", "Sign out"]].filter(Boolean);
   const current = location.hash || "#/";
   document.getElementById("nav").replaceChildren(
     h("ul", { class: "nav__list" }, links.map(([href, text]) =>
@@ -99,6 +110,7 @@ function nav() {
 
 /** An error page a person can act on; the problem's request id helps support find it. */
 function failure(e) {
+  if (e instanceof api.ApiError && e.kind === "consent-inactive") return consentEnded();
   if (e instanceof api.ApiError && e.kind === "gone") {
     return page("This passport was erased", para("Its contents no longer exist anywhere on the server."));
   }
@@ -122,7 +134,7 @@ async function landing() {
     para("Write down once what helps you work well, and the adjustments you need. Share it with an employer or an occupational therapist, choose what they see and for how long, and see every time they look."),
     para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
     known
-      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go("/passport"); }))]
+      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go(state.me.kind === "employee" ? "/passport" : "/shared"); }))]
       : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start", role: "button" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
   );
 }
@@ -281,9 +293,20 @@ async function busy(form, message, work) {
 // ---------------------------------------------------------------------------------------------
 // The passport: overview, sections, records, history
 
-async function readPassport() {
-  const view = await state.session.call("GET", `/v1/passports/${state.passportId}`);
-  const verifier = new Verifier(state.session);
+/** The owner's own passport, as a place pages read and write in. */
+function own() {
+  return { passportId: state.passportId, grantId: undefined, home: "/passport", prefix: "" };
+}
+
+/** A passport shared with this person under `grantId` (a consent token names it). */
+async function granted(grantId) {
+  const token = await state.session.token(grantId);
+  return { passportId: token.passport_id, grantId, home: `/shared/${grantId}`, prefix: `/shared/${grantId}`, scopes: token.scopes };
+}
+
+async function readPassport(place = own()) {
+  const view = await state.session.call("GET", `/v1/passports/${place.passportId}`, undefined, place.grantId);
+  const verifier = new Verifier(state.session, place.grantId);
   const checked = {};
   for (const [section, envelopes] of Object.entries(view.sections)) {
     checked[section] = await Promise.all(envelopes.map(async (e) => ({ envelope: e, check: await verifier.version(e) })));
@@ -341,8 +364,7 @@ async function sectionPage(sectionId) {
       h("h2", { class: "heading-m", id: `r-${i}` }, words.recordTitle(sectionId, check.payload?.body)),
       signature(check, envelope),
       check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
-      h("p", {}, link(`#/record/${envelope.record_id}/edit`, "Change", { "aria-describedby": `r-${i}` }), " ",
-        link(`#/record/${envelope.record_id}/history`, "History", { "aria-describedby": `r-${i}` })))));
+      recordLinks(own(), envelope, `r-${i}`, true))));
   page(
     s.title,
     para(s.about),
@@ -356,15 +378,15 @@ function route404() {
   page("Page not found", para("There is no page at this address."), para(link("#/passport", "Go to your passport")));
 }
 
-async function editRecord(recordId) {
-  const head = await state.session.call("GET", `/v1/passports/${state.passportId}/records/${recordId}`);
-  const check = await new Verifier(state.session).version(head);
+async function editRecord(place, recordId) {
+  const head = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}`, undefined, place.grantId);
+  const check = await new Verifier(state.session, place.grantId).version(head);
   if (!check.ok) throw new Error(`This record's latest version cannot be trusted: ${check.reason}.`);
-  return recordForm(head.section, head, check.payload.body);
+  return recordForm(place, head.section, head, check.payload.body);
 }
 
 /** The form for a new record, or for the next version of `head`. */
-async function recordForm(sectionId, head, body) {
+async function recordForm(place, sectionId, head, body) {
   const s = words.section(sectionId);
   if (!s) return route404();
   const form = h("form", { novalidate: true }, await forms.fields(sectionId, body), submit(head ? "Save and sign" : `Add and sign`));
@@ -378,32 +400,38 @@ async function recordForm(sectionId, head, body) {
       forms.mark(errors);
       return;
     }
-    await busy(form, "Signing and saving", () => write(sectionId, recordId, head, next));
+    await busy(form, "Signing and saving", () => write(place, sectionId, recordId, head, next));
   });
   page(head ? `Change ${s.one}` : `Add ${article(s.one)} ${s.one}`,
     para("What you save is signed on this device with your key, and kept as a new version: earlier versions stay in its history."),
-    form, para(link(`#/section/${sectionId}`, `Back to ${s.title.toLowerCase()}`)));
+    form, para(link(`#${back(place, sectionId)}`, "Go back without saving")));
 }
 
-async function write(sectionId, recordId, head, body) {
-  const fields = { passport: state.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
+/** Where a page about `sectionId` returns to: the section page, or the shared passport. */
+function back(place, sectionId) {
+  return place.grantId ? place.home : `/section/${sectionId}`;
+}
+
+async function write(place, sectionId, recordId, head, body, done = "Saved and signed.") {
+  const fields = { passport: place.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
   if (head) fields.prev = head.hash;
   const jws = await state.session.signVersion(fields);
-  const path = head ? `/v1/passports/${state.passportId}/records/${recordId}/versions` : `/v1/passports/${state.passportId}/records`;
+  const records = `/v1/passports/${place.passportId}/records`;
+  const path = head ? `${records}/${recordId}/versions` : records;
   try {
-    await state.session.call("POST", path, { jws });
+    await state.session.call("POST", path, { jws }, place.grantId);
   } catch (e) {
     if (e instanceof api.ApiError && e.kind === "version-conflict" && e.problem.current_head) {
-      return conflict(sectionId, recordId, e.problem.current_head, body);
+      return conflict(place, sectionId, recordId, e.problem.current_head, body);
     }
     throw e;
   }
-  go(`/section/${sectionId}`, "Saved and signed.");
+  go(back(place, sectionId), done);
 }
 
 /** Someone else saved a version first: show both, and let the person re-apply theirs on top. */
-async function conflict(sectionId, recordId, current, mine) {
-  const check = await new Verifier(state.session).version(current);
+async function conflict(place, sectionId, recordId, current, mine) {
+  const check = await new Verifier(state.session, place.grantId).version(current);
   page(
     "Someone else changed this meanwhile",
     para("Your change is not saved yet. Compare the two, then save yours on top of theirs, or keep theirs."),
@@ -412,14 +440,14 @@ async function conflict(sectionId, recordId, current, mine) {
     check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
     h("h2", { class: "heading-m" }, "Your change"),
     summaryList(await forms.rows(sectionId, mine)),
-    h("p", {}, button("Save my change on top of theirs", () => write(sectionId, recordId, current, mine).catch(failure)), " ",
-      link(`#/section/${sectionId}`, "Keep theirs", { class: "button button--secondary", role: "button" })),
+    h("p", {}, button("Save my change on top of theirs", () => write(place, sectionId, recordId, current, mine).catch(failure)), " ",
+      link(`#${back(place, sectionId)}`, "Keep theirs", { class: "button button--secondary", role: "button" })),
   );
 }
 
-async function history(recordId) {
-  const answer = await state.session.call("GET", `/v1/passports/${state.passportId}/records/${recordId}/versions`);
-  const checks = await new Verifier(state.session).history(answer.versions);
+async function history(place, recordId) {
+  const answer = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}/versions`, undefined, place.grantId);
+  const checks = await new Verifier(state.session, place.grantId).history(answer.versions);
   const s = words.section(answer.section);
   const all = checks.every((c) => c.ok);
   page(
@@ -433,7 +461,7 @@ async function history(recordId) {
         signature(check, v),
         check.ok && (v.deleted ? para("Removed.") : summaryList(await forms.rows(answer.section, check.payload.body))));
     }))),
-    para(link(`#/section/${answer.section}`, `Back to ${s.title.toLowerCase()}`)),
+    para(link(`#${back(place, answer.section)}`, "Back")),
   );
 }
 
@@ -556,7 +584,8 @@ async function grants() {
     "Who can see your passport",
     h("h2", { class: "heading-m" }, "Sharing now"),
     active.length ? active.map(card) : para("You are not sharing your passport with anyone."),
-    h("p", {}, link("#/share", "Share your passport", { class: "button", role: "button" })),
+    h("p", {}, link("#/share", "Share your passport", { class: "button", role: "button" }), " ",
+      link("#/request", "Respond to an access request", { class: "button button--secondary", role: "button" })),
     ended.length > 0 && [h("h2", { class: "heading-m" }, "Ended"), ended.map((r, i) => card(r, i + active.length))],
   );
 }
@@ -601,6 +630,254 @@ async function accessLog() {
         h("span", { class: "log__time" }, dateTime(e.at)), " ",
         e.outcome === "denied" ? tag("Refused", "red") : null, " ",
         words.logEntry(e, who(e))))),
+  );
+}
+
+/** "Change" and "History" links for a record, named by the record's heading for screen readers. */
+function recordLinks(place, envelope, labelledBy, canWrite) {
+  return h("p", {},
+    canWrite && !envelope.deleted && [link(`#${place.prefix}/record/${envelope.record_id}/edit`, "Change", { "aria-describedby": labelledBy }), " "],
+    link(`#${place.prefix}/record/${envelope.record_id}/history`, "History", { "aria-describedby": labelledBy }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passports shared with me (employers' people, professionals)
+
+async function sharedWithMe() {
+  const list = await state.session.call("GET", "/v1/grants");
+  const verifier = new Verifier(state.session);
+  const cards = await Promise.all(list.map(async (g, i) => {
+    const owner = await verifier.party(g.grantor).catch(() => null);
+    const name = owner?.display_name || "Someone";
+    return h("section", { class: "record", "aria-labelledby": `s-${i}` },
+      h("h2", { class: "heading-m", id: `s-${i}` }, `${name}'s passport`),
+      summaryList([["You may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
+      g.status === "active" && h("p", {}, link(`#/shared/${g.id}`, `Open ${name}'s passport`, { class: "button", role: "button" })));
+  }));
+  page(
+    "Passports shared with you",
+    state.me.membership && para(`You act as ${words.ROLES[state.me.membership.role]} at ${state.me.membership.organisation_name}. Each time you open a passport, its owner sees it was you.`),
+    cards.length ? cards : para("Nobody has shared a passport with you yet. Ask the employee to share theirs, or send them an access request."),
+  );
+}
+
+async function sharedPassport(grantId) {
+  let place, sections;
+  try {
+    place = await granted(grantId);
+    sections = await readPassport(place);
+  } catch (e) {
+    if (e instanceof api.ApiError && ["consent-inactive", "forbidden"].includes(e.kind)) return consentEnded();
+    throw e;
+  }
+  const may = (section, action) => (place.scopes || []).some((sc) => sc.section === section && sc.actions.includes(action));
+  const grant = (await state.session.call("GET", "/v1/grants")).find((g) => g.id === grantId);
+  const owner = grant && (await new Verifier(state.session, grantId).party(grant.grantor).catch(() => null));
+  const blocks = await Promise.all(words.SECTIONS.filter((s) => sections[s.id] || may(s.id, "write")).map(async (s) => {
+    const records = sections[s.id] || [];
+    const cards = await Promise.all(records.map(async ({ envelope, check }, i) => {
+      const id = `r-${s.id}-${i}`;
+      const body = check.payload?.body;
+      const agreeable = check.ok && s.id === "adjustments" && may("adjustments", "agree") && body && body.status !== "agreed";
+      return h("section", { class: "record", "aria-labelledby": id },
+        h("h3", { class: "heading-s", id }, words.recordTitle(s.id, body)),
+        signature(check, envelope),
+        check.ok && body && summaryList(await forms.rows(s.id, body)),
+        agreeable && h("p", {}, button(`Agree this adjustment: ${words.recordTitle(s.id, body)}`, () => agree(place, envelope, body).catch(failure))),
+        recordLinks(place, envelope, id, may(s.id, "write")));
+    }));
+    return h("section", { "aria-labelledby": `h-${s.id}` },
+      h("h2", { class: "heading-m", id: `h-${s.id}` }, s.title),
+      cards.length ? cards : para(`No ${s.one} yet.`),
+      may(s.id, "write") && h("p", {}, link(`#${place.prefix}/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
+  }));
+  page(
+    owner ? `${owner.display_name}'s passport` : "Shared passport",
+    para("Only the parts shared with you are shown. Every version is checked on this device."),
+    grant && summaryList([["You may", words.scopes(grant.scopes)], ["Why", grant.purpose], ["Until", date(grant.ends_at)]]),
+    blocks,
+    para(link("#/shared", "Back to passports shared with you")),
+  );
+}
+
+/** An agreement: the same body with status "agreed", signed by this person in their own name. */
+async function agree(place, head, body) {
+  const m = state.me.membership;
+  const agreedBy = m ? `${state.me.display_name} (${words.ROLES[m.role]}, ${m.organisation_name})` : state.me.display_name;
+  await write(place, "adjustments", head.record_id, head, { ...body, status: "agreed", agreed_by: agreedBy }, `Agreed and signed by ${agreedBy}.`);
+}
+
+function consentEnded() {
+  page(
+    "Your access to this passport has ended",
+    para("The employee stopped sharing it with you, or the time they chose has passed. Nothing from it is kept on this device."),
+    para("If you still need it, ask the employee to share it again."),
+    para(link("#/shared", "Back to passports shared with you")),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Joining an organisation, access requests, organisation admin
+
+async function join() {
+  const form = h(
+    "form",
+    { novalidate: true },
+    textField({ id: "code", label: "Invitation code", hint: "It starts with wpi_. Whoever invited you gave it to you.", autocomplete: "off" }),
+    textField({ id: "name", label: "Your name", hint: "As your organisation and the employees who share with you will see it.", autocomplete: "name" }),
+    h("details", { class: "details" }, h("summary", {}, "Clinicians: your professional registration"),
+      textField({ id: "profession", label: "Profession", hint: "For example, occupational therapist." }),
+      textField({ id: "registration_body", label: "Registration body", hint: "For example, HCPC, NMC or GMC." }),
+      textField({ id: "registration_number", label: "Registration number", hint: "For example, OT12345." })),
+    warning("Your key is made and kept in this browser. To use another device, ask your organisation admin for another invitation."),
+    submit("Join"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const value = (id) => form.elements[id].value.trim();
+    const errors = [];
+    if (!/^wpi_[A-Za-z0-9_-]{43}$/.test(value("code"))) errors.push({ id: "code", text: "Enter the invitation code, starting wpi_" });
+    if (!value("name")) errors.push({ id: "name", text: "Enter your name" });
+    const registration = ["profession", "registration_body", "registration_number"].map(value);
+    if (registration.some(Boolean) && !registration.every(Boolean)) {
+      errors.push({ id: registration[0] ? (registration[1] ? "registration_number" : "registration_body") : "profession", text: "Clinicians: enter profession, registration body and number" });
+    }
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Joining", async () => {
+      const device = await jose.generateKey(false);
+      const [profession, registration_body, registration_number] = registration;
+      const party = await api.redeemInvitation(value("code"), value("name"), device,
+        profession ? { profession, registration_body, registration_number } : undefined);
+      const jwk = await jose.publicJwk(device.publicKey);
+      state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
+      await keystore.save(state.device);
+      state.session = null;
+      await resume();
+      go("/shared", `You joined ${party.membership.organisation_name} as ${words.ROLES[party.membership.role]}.`);
+    });
+  });
+  page("Join your organisation", para("Your organisation invited you to Work Passport. You sign in as yourself, with a key made in this browser."), form);
+}
+
+async function respondToRequest() {
+  const form = h("form", { novalidate: true },
+    textField({ id: "code", label: "Request code", hint: "It starts with wpr_. The organisation that asks gave it to you.", autocomplete: "off" }),
+    submit("Continue"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const code = form.elements.code.value.trim();
+    if (!/^wpr_[A-Za-z0-9_-]{43}$/.test(code)) {
+      const errors = [{ id: "code", text: "Enter the request code, starting wpr_" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Opening the request", async () => decide(code, await state.session.call("POST", "/v1/access-requests/open", { code })));
+  });
+  page("Respond to an access request", para("An organisation asked to see your passport. Nothing is shared until you approve."), form);
+}
+
+/** Who asks for what and why; approve as asked or narrowed, or decline. */
+function decide(code, request) {
+  const who = request.roles.length ? `${request.organisation_name} (${words.words(request.roles.map((r) => words.ROLES[r]))})` : request.organisation_name;
+  if (request.status !== "pending") {
+    return page("This request is closed", para(`The request from ${who} is ${request.status}.`), para(link("#/grants", "See who can see your passport")));
+  }
+  const asked = request.scopes.map((sc) => sc.section);
+  const form = h("form", { novalidate: true },
+    choices({ id: "sections", legend: "What to share", type: "checkbox", hint: "Untick anything you do not want to share.", options: asked.map((id) => [id, words.section(id).title]), checked: asked }),
+    choices({ id: "duration", legend: "For how long", options: DURATIONS.filter(([d]) => Number(d) <= request.duration_days).concat([[String(request.duration_days), `${request.duration_days} days, as asked`]]), checked: [String(request.duration_days)] }),
+    submit("Continue"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const chosen = checkedValues(form, "sections");
+    if (!chosen.length) {
+      const errors = [{ id: "sections", text: "Choose at least one part to share, or decline the request" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    const days = Number(checkedValues(form, "duration")[0]);
+    const scopes = request.scopes.filter((sc) => chosen.includes(sc.section));
+    const endsAt = new Date(Date.now() + days * 86400000 - 60000);
+    const text = `I, ${state.me.display_name}, agree to share my Work Passport with ${who} for: ${request.purpose}. They may ${words.scopes(scopes)}. This consent ends on ${endsAt.toISOString().slice(0, 10)} unless I revoke it sooner.`;
+    page("Check what you are agreeing to",
+      summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", request.purpose], ["Until", date(endsAt.toISOString())]]),
+      h("h2", { class: "heading-m" }, "Your consent"), inset(text),
+      h("p", {}, button("Confirm and share", async () => {
+        try {
+          await state.session.call("POST", "/v1/access-requests/approve", {
+            code, scopes, ends_at: endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
+          });
+          go("/grants", `Shared with ${who}.`);
+        } catch (e) {
+          failure(e);
+        }
+      })));
+  });
+  page(
+    `${request.organisation_name} asks to see your passport`,
+    summaryList([["Who asks", `${request.requested_by_name}, for ${who}`], ["They ask to", words.scopes(request.scopes)], ["Why", request.purpose], ["For", `${request.duration_days} days`], ["Answer by", date(request.expires_at)]]),
+    form,
+    h("p", {}, button("Decline this request", async () => {
+      await state.session.call("POST", "/v1/access-requests/decline", { code });
+      go("/grants", `You declined the request from ${who}. Nothing was shared.`);
+    }, "warning")),
+  );
+}
+
+async function organisation() {
+  const m = state.me.membership;
+  if (!m || m.role !== "org_admin") {
+    return page("Your organisation", para(m ? `You are ${words.ROLES[m.role]} at ${m.organisation_name}. Your organisation admin invites and removes people.` : "You are not a member of an organisation."));
+  }
+  const [members, invitations] = await Promise.all([
+    state.session.call("GET", `/v1/organisations/${m.organisation}/members`),
+    state.session.call("GET", `/v1/organisations/${m.organisation}/invitations`),
+  ]);
+  const roles = Object.keys(words.ROLES).filter((r) => (m.organisation_kind === "practice") === (r === "clinician") || r === "org_admin");
+  const form = h("form", { novalidate: true },
+    choices({ id: "role", legend: "Their role", options: roles.map((r) => [r, label(words.ROLES[r])]) }),
+    submit("Make an invitation"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const role = checkedValues(form, "role")[0];
+    if (!role) {
+      const errors = [{ id: "role", text: "Choose their role" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Making the invitation", async () => {
+      const invitation = await state.session.call("POST", `/v1/organisations/${m.organisation}/invitations`, { role });
+      page("Invitation made",
+        para(`Give this code to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
+        h("p", {}, h("code", { class: "code-block" }, invitation.code)),
+        para(`They open ${api.BASE}/#/join and enter it.`),
+        para(link("#/organisation", "Back to your organisation")));
+    });
+  });
+  page(
+    m.organisation_name,
+    h("h2", { class: "heading-m" }, "Members"),
+    members.filter((x) => !x.removed_at).map((x, i) => h("section", { class: "record", "aria-labelledby": `m-${i}` },
+      h("h3", { class: "heading-s", id: `m-${i}` }, `${x.display_name}, ${words.ROLES[x.role]}`),
+      x.party !== state.session.partyId && h("p", {}, button(`Remove ${x.display_name}`, async () => {
+        await state.session.call("POST", `/v1/organisations/${m.organisation}/members/${x.party}/remove`);
+        go("/organisation", `${x.display_name} was removed: their next request is refused.`);
+      }, "warning")))),
+    h("h2", { class: "heading-m" }, "Invite someone"),
+    form,
+    h("h2", { class: "heading-m" }, "Invitations"),
+    invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${i.status}, until ${date(i.expires_at)}`))) : para("No invitations yet."),
   );
 }
 
