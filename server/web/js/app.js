@@ -36,6 +36,8 @@ const ROUTES = [
   [/^\/join$/, join],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
+  [/^\/requests$/, signedIn(requestsSent)],
+  [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/log$/, signedIn(accessLog)],
@@ -100,7 +102,13 @@ function nav() {
     ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
     : employee
       ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
-      : [["#/shared", "Shared with you"], state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"], ["#/devices", "Devices"], ["#/signout", "Sign out"]].filter(Boolean);
+      : [
+          ["#/shared", "Shared with you"],
+          state.me?.membership && ["#/requests", "Access requests"],
+          state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          ["#/devices", "Devices"],
+          ["#/signout", "Sign out"],
+        ].filter(Boolean);
   const current = location.hash || "#/";
   document.getElementById("nav").replaceChildren(
     h("ul", { class: "nav__list" }, links.map(([href, text]) =>
@@ -224,6 +232,7 @@ async function recoveryKey() {
     h("p", {}, h("a", { href: url, download: "work-passport-recovery-key.json", class: "button button--secondary" }, "Download recovery key"), " ",
       button("Print recovery key", () => window.print(), "secondary")),
     h("details", { class: "details" }, h("summary", {}, "Show the recovery key"), h("pre", { class: "recovery-key" }, text)),
+    h("pre", { class: "recovery-key print-only", "aria-hidden": "true" }, text),
     form,
   );
 }
@@ -330,9 +339,14 @@ async function overview() {
     }));
   }
   const sections = await readPassport();
+  const due = reviewsDue(sections);
   page(
     "Your passport",
     para(`Everything here is signed and checked on this device. You decide who sees which part: `, link("#/share", "share your passport"), "."),
+    due.length > 0 && h("section", { class: "inset-text", "aria-labelledby": "h-due" },
+      h("h2", { class: "heading-s", id: "h-due" }, "Reviews due"),
+      h("ul", { class: "list" }, due.map((d) => h("li", {}, `${words.recordTitle(d.section, d.body)}: review by ${date(d.body.review_date)}`)))),
+    para(link("#/print", "A one-page summary for a new manager"), " (to print or save as PDF)."),
     words.SECTIONS.map((s) => {
       const records = sections[s.id] || [];
       return h("section", { class: "section-card", "aria-labelledby": `h-${s.id}` },
@@ -879,6 +893,95 @@ async function organisation() {
     h("h2", { class: "heading-m" }, "Invitations"),
     invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${i.status}, until ${date(i.expires_at)}`))) : para("No invitations yet."),
   );
+}
+
+/** A member asks an employee for access, and sees the requests their organisation sent. */
+async function requestsSent() {
+  const m = state.me.membership;
+  if (!m) return page("Access requests", para("Only people at an organisation send access requests."));
+  const sent = await state.session.call("GET", `/v1/organisations/${m.organisation}/access-requests`).catch((e) => {
+    if (e instanceof api.ApiError && e.kind === "forbidden") return null;
+    throw e;
+  });
+  const sectionOptions = words.SECTIONS.map((x) => [x.id, x.title]);
+  const clinician = m.organisation_kind === "practice";
+  const form = h("form", { novalidate: true },
+    choices({ id: "read", legend: "What you ask to read", type: "checkbox", options: sectionOptions }),
+    clinician
+      ? choices({ id: "write", legend: "What you ask to write", type: "checkbox", hint: "After an assessment: you add and update these, signed by you.", options: sectionOptions })
+      : choices({ id: "agree", legend: "Do you ask to agree adjustments?", type: "checkbox", options: [["adjustments", "Yes, we ask to agree adjustments"]] }),
+    textField({ id: "purpose", label: "Why you ask", hint: "The employee sees this, for example: workplace adjustments in your new job." }),
+    choices({ id: "duration", legend: "For how long", options: DURATIONS, checked: ["365"] }),
+    textField({ id: "employee", label: "The employee's Work Passport id (optional)", hint: "If you know it: then only they can open the request.", width: 30 }),
+    submit("Make the request"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const read = checkedValues(form, "read");
+    const write = clinician ? checkedValues(form, "write") : [];
+    const agree = clinician ? [] : checkedValues(form, "agree");
+    const purpose = form.elements.purpose.value.trim();
+    const employee = form.elements.employee.value.trim().toLowerCase();
+    const errors = [];
+    if (!read.length && !write.length && !agree.length) errors.push({ id: "read", text: "Choose at least one part of the passport" });
+    if (!purpose) errors.push({ id: "purpose", text: "Enter why you ask" });
+    if (employee && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(employee)) errors.push({ id: "employee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f, or leave it empty" });
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Making the request", async () => {
+      const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
+      if (employee) body.employee = employee;
+      const made = await state.session.call("POST", `/v1/organisations/${m.organisation}/access-requests`, body);
+      page("Request made",
+        para(`Give this code to the employee, privately. It works once, until ${date(made.expires_at)}, and grants nothing until they approve.`),
+        h("p", {}, h("code", { class: "code-block" }, made.code)),
+        para(`They sign in at ${api.BASE}/, choose "Who can see it", then "Respond to an access request", and enter it.`),
+        para(link("#/requests", "Back to access requests")));
+    });
+  });
+  page(
+    "Access requests",
+    para(`Ask an employee to share their passport with ${m.organisation_name}. They see who asks, for what and why, and choose.`),
+    h("h2", { class: "heading-m" }, "Ask for access"),
+    form,
+    sent && [h("h2", { class: "heading-m" }, "Requests sent"),
+      sent.length ? h("ul", { class: "list" }, sent.map((r) =>
+        h("li", {}, `${r.requested_by_name}: ${words.scopes(r.scopes)}, for ${r.purpose}. ${label(r.status)}${r.status === "pending" ? `, until ${date(r.expires_at)}` : ""}.`)))
+        : para("None yet.")],
+  );
+}
+
+/** One page for a new manager: what helps, and the adjustments in place; print it or save a PDF. */
+async function printable() {
+  const sections = await readPassport();
+  const trusted = (id) => (sections[id] || []).filter((r) => r.check.ok && r.check.payload.body);
+  const summary = trusted("summary")[0]?.check.payload.body;
+  const adjustments = trusted("adjustments").map((r) => r.check.payload.body).filter((b) => ["agreed", "in_place", "trialled", "requested"].includes(b.status));
+  const impacts = trusted("impacts").map((r) => r.check.payload.body);
+  page(
+    `${state.me.display_name}: what helps me at work`,
+    h("p", { class: "no-print" }, button("Print this page", () => window.print(), "secondary")),
+    summary && [h("h2", { class: "heading-m" }, "About me"), para(summary.about_me),
+      summary.what_helps?.length && [h("h3", { class: "heading-s" }, "What helps"), h("ul", { class: "list" }, summary.what_helps.map((x) => h("li", {}, x)))],
+      summary.communication_preferences && [h("h3", { class: "heading-s" }, "How to communicate with me"), para(summary.communication_preferences)]],
+    adjustments.length > 0 && [h("h2", { class: "heading-m" }, "My adjustments"),
+      h("ul", { class: "list" }, adjustments.map((a) => h("li", {}, `${a.title}: ${label(a.status.replace(/_/g, " "))}${a.review_date ? `, review by ${date(a.review_date)}` : ""}.`)))],
+    impacts.length > 0 && [h("h2", { class: "heading-m" }, "Good days and bad days"),
+      impacts.map((i) => [h("h3", { class: "heading-s" }, i.area), summaryList([["Good day", i.good_day], ["Bad day", i.bad_day]])])],
+    !summary && !adjustments.length && !impacts.length && para("Write your summary, impacts and adjustments first: they appear here."),
+    h("p", { class: "body-s" }, `Printed from my Work Passport on ${date(new Date().toISOString())}. Every part is signed; ask me for the shared passport to check it.`),
+  );
+}
+
+/** Adjustments and plans whose review date is within `days` (or past). */
+function reviewsDue(sections, days = 42) {
+  const soon = Date.now() + days * 86400000;
+  return ["adjustments", "plans"].flatMap((id) => (sections[id] || [])
+    .filter((r) => r.check.ok && r.check.payload.body?.review_date && Date.parse(r.check.payload.body.review_date) <= soon && r.check.payload.body.status !== "ended")
+    .map((r) => ({ section: id, body: r.check.payload.body })));
 }
 
 // ---------------------------------------------------------------------------------------------
