@@ -27,13 +27,15 @@ const ROUTES = [
   [/^\/section\/([a-z_]+)$/, signedIn(sectionPage)],
   [/^\/section\/([a-z_]+)\/new$/, signedIn((s) => recordForm(own(), s))],
   [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn((r) => editRecord(own(), r))],
-  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn((r) => history(own(), r))],
+  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn((r) => recordHistory(own(), r))],
   [/^\/shared$/, signedIn(sharedWithMe)],
   [/^\/shared\/([0-9a-f-]{36})$/, signedIn(sharedPassport)],
   [/^\/shared\/([0-9a-f-]{36})\/section\/([a-z_]+)\/new$/, signedIn(async (g, s) => recordForm(await granted(g), s))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
-  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => history(await granted(g), r))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
   [/^\/join$/, join],
+  [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
+  [/^\/admin$/, signedIn(admin)],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
   [/^\/requests$/, signedIn(requestsSent)],
@@ -96,13 +98,20 @@ async function resume() {
   return true;
 }
 
+/** Where each kind of person starts. */
+function home() {
+  return { employee: "/passport", admin: "/admin" }[state.me?.kind] || "/shared";
+}
+
 function nav() {
   const employee = state.me?.kind === "employee";
   const links = !state.session
     ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
     : employee
       ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
-      : [
+      : state.me?.kind === "admin"
+        ? [["#/admin", "Organisations"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+        : [
           ["#/shared", "Shared with you"],
           state.me?.membership && ["#/requests", "Access requests"],
           state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
@@ -122,6 +131,7 @@ function failure(e) {
   if (e instanceof api.ApiError && e.kind === "gone") {
     return page("This passport was erased", para("Its contents no longer exist anywhere on the server."));
   }
+  if (!(e instanceof api.ApiError)) console.error(e);
   const detail = e instanceof api.ApiError ? e.message : "Something went wrong on this page.";
   page(
     "Sorry, there is a problem",
@@ -142,7 +152,7 @@ async function landing() {
     para("Write down once what helps you work well, and the adjustments you need. Share it with an employer or an occupational therapist, choose what they see and for how long, and see every time they look."),
     para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
     known
-      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go(state.me.kind === "employee" ? "/passport" : "/shared"); }))]
+      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go(home()); }))]
       : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start", role: "button" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
   );
 }
@@ -459,7 +469,7 @@ async function conflict(place, sectionId, recordId, current, mine) {
   );
 }
 
-async function history(place, recordId) {
+async function recordHistory(place, recordId) {
   const answer = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}/versions`, undefined, place.grantId);
   const checks = await new Verifier(state.session, place.grantId).history(answer.versions);
   const s = words.section(answer.section);
@@ -982,6 +992,85 @@ function reviewsDue(sections, days = 42) {
   return ["adjustments", "plans"].flatMap((id) => (sections[id] || [])
     .filter((r) => r.check.ok && r.check.payload.body?.review_date && Date.parse(r.check.payload.body.review_date) <= soon && r.check.payload.body.status !== "ended")
     .map((r) => ({ section: id, body: r.check.payload.body })));
+}
+
+/** The operator's one-time link: whoever opens it first becomes an admin, with a key made here. */
+async function adminJoin(invitation) {
+  // The invitation is a secret: keep it in memory, not in the address bar or the history.
+  window.history.replaceState(null, "", "#/admin-join");
+  const form = h("form", { novalidate: true },
+    textField({ id: "name", label: "Your name", hint: "As organisations and other admins will see it.", autocomplete: "name" }),
+    warning("Your admin key is made and kept in this browser. Keep this device safe."),
+    submit("Become an admin"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const name = form.elements.name.value.trim();
+    if (!name) {
+      const errors = [{ id: "name", text: "Enter your name" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Setting up your admin key", async () => {
+      const device = await jose.generateKey(false);
+      const party = await api.joinAsAdmin(invitation, name, device);
+      const jwk = await jose.publicJwk(device.publicKey);
+      state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
+      await keystore.save(state.device);
+      state.session = null;
+      await resume();
+      go("/admin", "You are an admin of this Work Passport service.");
+    });
+  });
+  page("Become an admin", para("The operator of this service gave you a one-time link. It works once."), form);
+}
+
+/** The service admin: organisations, and the first person invited to run each. */
+async function admin() {
+  if (state.me.kind !== "admin") return page("Organisations", para("Only a service admin sets up organisations."));
+  const create = h("form", { novalidate: true },
+    choices({ id: "kind", legend: "What kind of organisation", options: [["employer", "Employer", "Its HR and line managers read passports and agree adjustments."], ["practice", "Practice", "An occupational health or therapy practice: its clinicians read and write."]] }),
+    textField({ id: "org_name", label: "Its name", hint: "For example, Acme Ltd." }),
+    submit("Create and invite its first admin"));
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(create);
+    const kind = checkedValues(create, "kind")[0];
+    const name = create.elements.org_name.value.trim();
+    const errors = [];
+    if (!kind) errors.push({ id: "kind", text: "Choose what kind of organisation" });
+    if (!name) errors.push({ id: "org_name", text: "Enter its name" });
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(create, "Creating the organisation", async () => {
+      const org = await state.session.call("POST", "/v1/admin/organisations", { kind, display_name: name });
+      const invitation = await state.session.call("POST", `/v1/organisations/${org.id}/invitations`, { role: "org_admin" });
+      page(`${org.display_name} is set up`,
+        summaryList([["Work Passport id", h("code", {}, org.id)], ["Kind", label(org.kind)]]),
+        para(`Give this invitation code to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}.`),
+        h("p", {}, h("code", { class: "code-block" }, invitation.code)),
+        para(`They open ${api.BASE}/#/join and enter it; then they invite their colleagues.`),
+        para(link("#/admin", "Back to organisations")));
+    });
+  });
+  const search = h("form", { novalidate: true, role: "search" },
+    textField({ id: "find", label: "Find an organisation", hint: "Any part of its name." }),
+    submit("Search", "secondary"),
+    h("div", { id: "found" }));
+  search.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = search.elements.find.value.trim();
+    const found = name ? await state.session.call("GET", `/v1/organisations?name=${encodeURIComponent(name)}`) : [];
+    search.querySelector("#found").replaceChildren(found.length
+      ? h("ul", { class: "list" }, found.map((o) => h("li", {}, `${o.display_name} (${o.kind}): `, h("code", {}, o.id))))
+      : para("No organisation has that name."));
+    announce(`${found.length} found.`);
+  });
+  page("Organisations", h("h2", { class: "heading-m" }, "Set up an organisation"), create, h("h2", { class: "heading-m" }, "Find one"), search);
 }
 
 // ---------------------------------------------------------------------------------------------
