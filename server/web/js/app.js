@@ -153,7 +153,7 @@ async function landing() {
     para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
     known
       ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go(home()); }))]
-      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start", role: "button" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
+      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
   );
 }
 
@@ -393,7 +393,7 @@ async function sectionPage(sectionId) {
     s.title,
     para(s.about),
     cards.length ? cards : para(`You have no ${s.one} yet.`),
-    h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button", role: "button" })),
+    h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button" })),
     para(link("#/passport", "Back to your passport")),
   );
 }
@@ -465,7 +465,7 @@ async function conflict(place, sectionId, recordId, current, mine) {
     h("h2", { class: "heading-m" }, "Your change"),
     summaryList(await forms.rows(sectionId, mine)),
     h("p", {}, button("Save my change on top of theirs", () => write(place, sectionId, recordId, current, mine).catch(failure)), " ",
-      link(`#${back(place, sectionId)}`, "Keep theirs", { class: "button button--secondary", role: "button" })),
+      link(`#${back(place, sectionId)}`, "Keep theirs", { class: "button button--secondary" })),
   );
 }
 
@@ -586,7 +586,7 @@ function confirmShare(choice) {
       } catch (e) {
         failure(e);
       }
-    }), " ", link("#/share", "Change", { class: "button button--secondary", role: "button" })),
+    }), " ", link("#/share", "Change", { class: "button button--secondary" })),
   );
 }
 
@@ -608,8 +608,8 @@ async function grants() {
     "Who can see your passport",
     h("h2", { class: "heading-m" }, "Sharing now"),
     active.length ? active.map(card) : para("You are not sharing your passport with anyone."),
-    h("p", {}, link("#/share", "Share your passport", { class: "button", role: "button" }), " ",
-      link("#/request", "Respond to an access request", { class: "button button--secondary", role: "button" })),
+    h("p", {}, link("#/share", "Share your passport", { class: "button" }), " ",
+      link("#/request", "Respond to an access request", { class: "button button--secondary" })),
     ended.length > 0 && [h("h2", { class: "heading-m" }, "Ended"), ended.map((r, i) => card(r, i + active.length))],
   );
 }
@@ -676,7 +676,7 @@ async function sharedWithMe() {
     return h("section", { class: "record", "aria-labelledby": `s-${i}` },
       h("h2", { class: "heading-m", id: `s-${i}` }, `${name}'s passport`),
       summaryList([["You may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
-      g.status === "active" && h("p", {}, link(`#/shared/${g.id}`, `Open ${name}'s passport`, { class: "button", role: "button" })));
+      g.status === "active" && h("p", {}, link(`#/shared/${g.id}`, `Open ${name}'s passport`, { class: "button" })));
   }));
   page(
     "Passports shared with you",
@@ -1090,6 +1090,20 @@ async function devices() {
         await state.session.call("POST", `/v1/parties/${me.id}/keys/${k.kid}/revoke`);
         go("/devices", `${which(k)} removed.`);
       }, "warning")))),
+    h("h2", { class: "heading-m" }, "This device"),
+    para("On a shared or borrowed computer, remove this device when you finish: its key is revoked and deleted from this browser. To sign in again you need your recovery key or another device."),
+    h("p", {}, button("Remove this device and sign out", async () => {
+      try {
+        await state.session.call("POST", `/v1/parties/${me.id}/keys/${state.session.jwk.kid}/revoke`);
+      } catch (e) {
+        if (e instanceof api.ApiError && e.kind === "conflict") {
+          return showErrors([{ text: "This is your only key: make a recovery key first, then remove this device." }]);
+        }
+        throw e;
+      }
+      await keystore.forget();
+      signOut();
+    }, "warning")),
     h("h2", { class: "heading-m" }, "Recovery key"),
     para("Lost your recovery key? Make a new one: remove the old one above afterwards."),
     h("p", {}, button("Make a new recovery key", async () => {
