@@ -79,15 +79,20 @@ function announceNext() {
   pending = undefined;
 }
 
-/** Pages that need a signed-in person: without one, the start page. */
+// Set by "Sign out": this page then shows the start page until the person continues.
+let signedOut = false;
+
+/** Pages that need a signed-in person: without one, the start page. A new page on a device with
+ * a key signs in with it. */
 function signedIn(show) {
   return async (...args) => {
-    if (!state.session && !(await resume())) return landing();
+    if (!state.session && (signedOut || !(await resume()))) return landing();
     return show(...args);
   };
 }
 
 async function resume() {
+  signedOut = false;
   const device = await keystore.load();
   if (!device || device.base !== api.BASE) return false;
   state.device = device;
@@ -152,7 +157,10 @@ async function landing() {
     para("Write down once what helps you work well, and the adjustments you need. Share it with an employer or an occupational therapist, choose what they see and for how long, and see every time they look."),
     para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
     known
-      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go(home()); }))]
+      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => {
+        await resume();
+        go(home());
+      }))]
       : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
   );
 }
@@ -299,6 +307,8 @@ async function busy(form, message, work) {
   announce(`${message}...`);
   try {
     await work();
+    // A page shown without a message of its own (e.g. a conflict) drops "Saving...".
+    if (document.getElementById("status").textContent === `${message}...`) announce("");
   } catch (e) {
     announce("");
     const errors = e instanceof api.ApiError ? [...forms.serverErrors(e.problem), ...(e.problem.errors?.length ? [] : [{ text: e.message }])] : [{ text: e.message }];
@@ -325,7 +335,7 @@ async function granted(grantId) {
 
 async function readPassport(place = own()) {
   const view = await state.session.call("GET", `/v1/passports/${place.passportId}`, undefined, place.grantId);
-  const verifier = new Verifier(state.session, place.grantId);
+  const verifier = new Verifier(state.session, place.grantId, place.passportId);
   const checked = {};
   for (const [section, envelopes] of Object.entries(view.sections)) {
     checked[section] = await Promise.all(envelopes.map(async (e) => ({ envelope: e, check: await verifier.version(e) })));
@@ -353,9 +363,7 @@ async function overview() {
   page(
     "Your passport",
     para(`Everything here is signed and checked on this device. You decide who sees which part: `, link("#/share", "share your passport"), "."),
-    due.length > 0 && h("section", { class: "inset-text", "aria-labelledby": "h-due" },
-      h("h2", { class: "heading-s", id: "h-due" }, "Reviews due"),
-      h("ul", { class: "list" }, due.map((d) => h("li", {}, `${words.recordTitle(d.section, d.body)}: review by ${date(d.body.review_date)}`)))),
+    dueSoon(due),
     para(link("#/print", "A one-page summary for a new manager"), " (to print or save as PDF)."),
     words.SECTIONS.map((s) => {
       const records = sections[s.id] || [];
@@ -404,7 +412,7 @@ function route404() {
 
 async function editRecord(place, recordId) {
   const head = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}`, undefined, place.grantId);
-  const check = await new Verifier(state.session, place.grantId).version(head);
+  const check = await new Verifier(state.session, place.grantId, place.passportId).version(head);
   if (!check.ok) throw new Error(`This record's latest version cannot be trusted: ${check.reason}.`);
   return recordForm(place, head.section, head, check.payload.body);
 }
@@ -455,7 +463,7 @@ async function write(place, sectionId, recordId, head, body, done = "Saved and s
 
 /** Someone else saved a version first: show both, and let the person re-apply theirs on top. */
 async function conflict(place, sectionId, recordId, current, mine) {
-  const check = await new Verifier(state.session, place.grantId).version(current);
+  const check = await new Verifier(state.session, place.grantId, place.passportId).version(current);
   page(
     "Someone else changed this meanwhile",
     para("Your change is not saved yet. Compare the two, then save yours on top of theirs, or keep theirs."),
@@ -471,7 +479,7 @@ async function conflict(place, sectionId, recordId, current, mine) {
 
 async function recordHistory(place, recordId) {
   const answer = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}/versions`, undefined, place.grantId);
-  const checks = await new Verifier(state.session, place.grantId).history(answer.versions);
+  const checks = await new Verifier(state.session, place.grantId, place.passportId).history(answer.versions);
   const s = words.section(answer.section);
   const all = checks.every((c) => c.ok);
   page(
@@ -719,6 +727,7 @@ async function sharedPassport(grantId) {
     owner ? `${owner.display_name}'s passport` : "Shared passport",
     para("Only the parts shared with you are shown. Every version is checked on this device."),
     grant && summaryList([["You may", words.scopes(grant.scopes)], ["Why", grant.purpose], ["Until", date(grant.ends_at)]]),
+    dueSoon(reviewsDue(sections)),
     blocks,
     para(link("#/shared", "Back to passports shared with you")),
   );
@@ -986,6 +995,13 @@ async function printable() {
   );
 }
 
+/** The "Reviews due" box, or nothing. */
+function dueSoon(due) {
+  return due.length > 0 && h("section", { class: "inset-text", "aria-labelledby": "h-due" },
+    h("h2", { class: "heading-s", id: "h-due" }, "Reviews due"),
+    h("ul", { class: "list" }, due.map((d) => h("li", {}, `${words.recordTitle(d.section, d.body)}: review by ${date(d.body.review_date)}`))));
+}
+
 /** Adjustments and plans whose review date is within `days` (or past). */
 function reviewsDue(sections, days = 42) {
   const soon = Date.now() + days * 86400000;
@@ -1143,6 +1159,7 @@ async function erase() {
 }
 
 function signOut() {
+  signedOut = true;
   state.session?.forget();
   Object.assign(state, { session: null, me: null, passportId: null, device: null, recovery: null });
   pending = "You are signed out. Nothing from your passport is kept in this browser.";
