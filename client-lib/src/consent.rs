@@ -280,6 +280,8 @@ fn consent_sentence(
     scopes: &[Scope],
     ends_at: DateTime<Utc>,
 ) -> String {
+    // "for: my new job." would end in two full stops.
+    let purpose = purpose.trim_end_matches(['.', '!', '?', ' ']);
     format!(
         "I, {}, agree to share my Work Passport with {who} for: {purpose}. They may {}. \
          This consent ends on {} unless I revoke it sooner.",
@@ -410,7 +412,11 @@ mod tests {
                 .starts_with("I, the passport owner, agree")
         );
         let own = terms(Some("My words.")).into_grant(&dana(), &[], Some("Alex Smith"));
-        assert_eq!(own.consent_text, "My words.");
+        assert_eq!(own.consent_text, "My words.");        // A purpose written as a sentence does not end in two full stops.
+        let mut stopped = terms(None);
+        stopped.purpose = "Workplace assessment.".into();
+        let text = stopped.into_grant(&dana(), &[], None).consent_text;
+        assert!(text.contains("for: Workplace assessment. They may"), "{text}");
     }
 
     fn party(value: serde_json::Value) -> Party {

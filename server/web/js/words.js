@@ -56,6 +56,14 @@ export function scopes(list) {
     .join("; ");
 }
 
+/** The consent an owner gives, in one sentence naming who, what, why and until when (the
+ * same words as the client library's `consent` module). */
+export function consentText(owner, who, purpose, scopeList, endsAt) {
+  const why = purpose.replace(/[.!?\s]+$/, "");
+  const until = endsAt.toISOString().slice(0, 10);
+  return `I, ${owner}, agree to share my Work Passport with ${who} for: ${why}. They may ${scopes(scopeList)}. This consent ends on ${until} unless I revoke it sooner.`;
+}
+
 /** "a", "a and b", "a, b and c". */
 export function words(items) {
   if (items.length < 2) return items.join("");

@@ -5,7 +5,7 @@ import * as api from "../api.js";
 import * as forms from "../forms.js";
 import * as words from "../words.js";
 import { Verifier } from "../verify.js";
-import { button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, submit, summaryList, tag, warning } from "../ui.js";
+import { announce, button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, submit, summaryList, tag, warning } from "../ui.js";
 import { article, busy, failure, go, label, notFound, refuse } from "../flow.js";
 import { own, state } from "../session.js";
 
@@ -112,6 +112,7 @@ export function back(place, sectionId) {
 }
 
 export async function write(place, sectionId, recordId, head, body, done = "Saved and signed.") {
+  const from = location.hash;
   const fields = { passport: place.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
   if (head) fields.prev = head.hash;
   const jws = await state.session.signVersion(fields);
@@ -125,7 +126,9 @@ export async function write(place, sectionId, recordId, head, body, done = "Save
     }
     throw e;
   }
-  go(back(place, sectionId), done);
+  // The person may have moved on while it was saving: say so, but leave them where they are.
+  if (location.hash === from) go(back(place, sectionId), done);
+  else announce(done);
 }
 
 /** Someone else saved a version first: show both, and let the person re-apply theirs on top. */

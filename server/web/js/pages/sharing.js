@@ -76,8 +76,7 @@ export function confirmShare(choice) {
   const who = choice.roles.length
     ? `${choice.party.display_name} (${words.words(choice.roles.map((r) => words.ROLES[r]))})`
     : words.party(choice.party);
-  const until = choice.endsAt.toISOString().slice(0, 10);
-  const text = `I, ${state.me.display_name}, agree to share my Work Passport with ${who} for: ${choice.purpose}. They may ${words.scopes(scopes)}. This consent ends on ${until} unless I revoke it sooner.`;
+  const text = words.consentText(state.me.display_name, who, choice.purpose, scopes, choice.endsAt);
   page(
     "Check what you are agreeing to",
     summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", choice.purpose], ["Until", date(choice.endsAt.toISOString())]]),
@@ -207,7 +206,7 @@ export function decide(code, request) {
     const days = Number(checkedValues(form, "duration")[0]);
     const scopes = request.scopes.filter((sc) => chosen.includes(sc.section));
     const endsAt = new Date(Date.now() + days * 86400000 - 60000);
-    const text = `I, ${state.me.display_name}, agree to share my Work Passport with ${who} for: ${request.purpose}. They may ${words.scopes(scopes)}. This consent ends on ${endsAt.toISOString().slice(0, 10)} unless I revoke it sooner.`;
+    const text = words.consentText(state.me.display_name, who, request.purpose, scopes, endsAt);
     page("Check what you are agreeing to",
       summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", request.purpose], ["Until", date(endsAt.toISOString())]]),
       h("h2", { class: "heading-m" }, "Your consent"), inset(text),
