@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use wp_schemas::api::{
     ASSERTION_TYPE, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest,
     CreateAccessRequest, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
-    Invitation, Me, Member, OnBehalfOf, OrganisationEntry, Party, PartyKind, PassportInfo,
-    ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope, TokenResponse,
+    Invitation, JoinAsAdmin, Me, Member, OnBehalfOf, OrganisationEntry, Party, PartyKind,
+    PassportInfo, ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope,
+    TokenResponse,
 };
 use wp_schemas::jose::{PublicJwk, SigningKey};
 use wp_schemas::problem::{Problem, ProblemType};
@@ -314,6 +315,22 @@ impl Client {
             jwk: self.key.public_jwk().clone(),
             proof: proofs::key_proof(&self.key, &url),
             registration,
+        };
+        let party: Party = self.post_anonymous(&url, &body).await?;
+        self.party_id = Some(party.id.clone());
+        Ok(party)
+    }
+
+    /// Becomes an admin with the operator's one-time invitation (`work-passport-server
+    /// admin-link` prints it, after `#/admin-join/` in a link): registers this client's key,
+    /// proving possession of it.
+    pub async fn join_as_admin(&mut self, invitation: &str, display_name: &str) -> Result<Party> {
+        let url = format!("{}/v1/admin/join", self.base);
+        let body = JoinAsAdmin {
+            invitation: invitation.trim().to_owned(),
+            display_name: display_name.into(),
+            jwk: self.key.public_jwk().clone(),
+            proof: proofs::key_proof(&self.key, &url),
         };
         let party: Party = self.post_anonymous(&url, &body).await?;
         self.party_id = Some(party.id.clone());

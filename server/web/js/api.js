@@ -65,6 +65,13 @@ export async function redeemInvitation(code, displayName, keyPair, registration)
   return send("POST", "/v1/invitations/redeem", { body });
 }
 
+/** Becomes an admin with the operator's one-time invitation and `keyPair`; answers the Party. */
+export async function joinAsAdmin(invitation, displayName, keyPair) {
+  const jwk = await jose.publicJwk(keyPair.publicKey);
+  const proof = await keyProof(keyPair, jwk, "/v1/admin/join");
+  return send("POST", "/v1/admin/join", { body: { invitation, display_name: displayName, jwk, proof } });
+}
+
 /** One party signed in with one key: obtains tokens and signs each request. */
 export class Session {
   constructor(partyId, keyPair, jwk) {

@@ -25,9 +25,21 @@ const ROUTES = [
   [/^\/recover$/, recover],
   [/^\/passport$/, signedIn(overview)],
   [/^\/section\/([a-z_]+)$/, signedIn(sectionPage)],
-  [/^\/section\/([a-z_]+)\/new$/, signedIn(recordForm)],
-  [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn(editRecord)],
-  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn(history)],
+  [/^\/section\/([a-z_]+)\/new$/, signedIn((s) => recordForm(own(), s))],
+  [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn((r) => editRecord(own(), r))],
+  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn((r) => recordHistory(own(), r))],
+  [/^\/shared$/, signedIn(sharedWithMe)],
+  [/^\/shared\/([0-9a-f-]{36})$/, signedIn(sharedPassport)],
+  [/^\/shared\/([0-9a-f-]{36})\/section\/([a-z_]+)\/new$/, signedIn(async (g, s) => recordForm(await granted(g), s))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
+  [/^\/join$/, join],
+  [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
+  [/^\/admin$/, signedIn(admin)],
+  [/^\/request$/, signedIn(respondToRequest)],
+  [/^\/organisation$/, signedIn(organisation)],
+  [/^\/requests$/, signedIn(requestsSent)],
+  [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/log$/, signedIn(accessLog)],
@@ -67,15 +79,20 @@ function announceNext() {
   pending = undefined;
 }
 
-/** Pages that need a signed-in person: without one, the start page. */
+// Set by "Sign out": this page then shows the start page until the person continues.
+let signedOut = false;
+
+/** Pages that need a signed-in person: without one, the start page. A new page on a device with
+ * a key signs in with it. */
 function signedIn(show) {
   return async (...args) => {
-    if (!state.session && !(await resume())) return landing();
+    if (!state.session && (signedOut || !(await resume()))) return landing();
     return show(...args);
   };
 }
 
 async function resume() {
+  signedOut = false;
   const device = await keystore.load();
   if (!device || device.base !== api.BASE) return false;
   state.device = device;
@@ -86,10 +103,26 @@ async function resume() {
   return true;
 }
 
+/** Where each kind of person starts. */
+function home() {
+  return { employee: "/passport", admin: "/admin" }[state.me?.kind] || "/shared";
+}
+
 function nav() {
-  const links = state.session
-    ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
-    : [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"]];
+  const employee = state.me?.kind === "employee";
+  const links = !state.session
+    ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
+    : employee
+      ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+      : state.me?.kind === "admin"
+        ? [["#/admin", "Organisations"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+        : [
+          ["#/shared", "Shared with you"],
+          state.me?.membership && ["#/requests", "Access requests"],
+          state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          ["#/devices", "Devices"],
+          ["#/signout", "Sign out"],
+        ].filter(Boolean);
   const current = location.hash || "#/";
   document.getElementById("nav").replaceChildren(
     h("ul", { class: "nav__list" }, links.map(([href, text]) =>
@@ -99,9 +132,11 @@ function nav() {
 
 /** An error page a person can act on; the problem's request id helps support find it. */
 function failure(e) {
+  if (e instanceof api.ApiError && e.kind === "consent-inactive") return consentEnded();
   if (e instanceof api.ApiError && e.kind === "gone") {
     return page("This passport was erased", para("Its contents no longer exist anywhere on the server."));
   }
+  if (!(e instanceof api.ApiError)) console.error(e);
   const detail = e instanceof api.ApiError ? e.message : "Something went wrong on this page.";
   page(
     "Sorry, there is a problem",
@@ -122,8 +157,11 @@ async function landing() {
     para("Write down once what helps you work well, and the adjustments you need. Share it with an employer or an occupational therapist, choose what they see and for how long, and see every time they look."),
     para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
     known
-      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => { await resume(); go("/passport"); }))]
-      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start", role: "button" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
+      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => {
+        await resume();
+        go(home());
+      }))]
+      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
   );
 }
 
@@ -212,6 +250,7 @@ async function recoveryKey() {
     h("p", {}, h("a", { href: url, download: "work-passport-recovery-key.json", class: "button button--secondary" }, "Download recovery key"), " ",
       button("Print recovery key", () => window.print(), "secondary")),
     h("details", { class: "details" }, h("summary", {}, "Show the recovery key"), h("pre", { class: "recovery-key" }, text)),
+    h("pre", { class: "recovery-key print-only", "aria-hidden": "true" }, text),
     form,
   );
 }
@@ -268,6 +307,8 @@ async function busy(form, message, work) {
   announce(`${message}...`);
   try {
     await work();
+    // A page shown without a message of its own (e.g. a conflict) drops "Saving...".
+    if (document.getElementById("status").textContent === `${message}...`) announce("");
   } catch (e) {
     announce("");
     const errors = e instanceof api.ApiError ? [...forms.serverErrors(e.problem), ...(e.problem.errors?.length ? [] : [{ text: e.message }])] : [{ text: e.message }];
@@ -281,9 +322,20 @@ async function busy(form, message, work) {
 // ---------------------------------------------------------------------------------------------
 // The passport: overview, sections, records, history
 
-async function readPassport() {
-  const view = await state.session.call("GET", `/v1/passports/${state.passportId}`);
-  const verifier = new Verifier(state.session);
+/** The owner's own passport, as a place pages read and write in. */
+function own() {
+  return { passportId: state.passportId, grantId: undefined, home: "/passport", prefix: "" };
+}
+
+/** A passport shared with this person under `grantId` (a consent token names it). */
+async function granted(grantId) {
+  const token = await state.session.token(grantId);
+  return { passportId: token.passport_id, grantId, home: `/shared/${grantId}`, prefix: `/shared/${grantId}`, scopes: token.scopes };
+}
+
+async function readPassport(place = own()) {
+  const view = await state.session.call("GET", `/v1/passports/${place.passportId}`, undefined, place.grantId);
+  const verifier = new Verifier(state.session, place.grantId, place.passportId);
   const checked = {};
   for (const [section, envelopes] of Object.entries(view.sections)) {
     checked[section] = await Promise.all(envelopes.map(async (e) => ({ envelope: e, check: await verifier.version(e) })));
@@ -307,9 +359,12 @@ async function overview() {
     }));
   }
   const sections = await readPassport();
+  const due = reviewsDue(sections);
   page(
     "Your passport",
     para(`Everything here is signed and checked on this device. You decide who sees which part: `, link("#/share", "share your passport"), "."),
+    dueSoon(due),
+    para(link("#/print", "A one-page summary for a new manager"), " (to print or save as PDF)."),
     words.SECTIONS.map((s) => {
       const records = sections[s.id] || [];
       return h("section", { class: "section-card", "aria-labelledby": `h-${s.id}` },
@@ -341,13 +396,12 @@ async function sectionPage(sectionId) {
       h("h2", { class: "heading-m", id: `r-${i}` }, words.recordTitle(sectionId, check.payload?.body)),
       signature(check, envelope),
       check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
-      h("p", {}, link(`#/record/${envelope.record_id}/edit`, "Change", { "aria-describedby": `r-${i}` }), " ",
-        link(`#/record/${envelope.record_id}/history`, "History", { "aria-describedby": `r-${i}` })))));
+      recordLinks(own(), envelope, `r-${i}`, true))));
   page(
     s.title,
     para(s.about),
     cards.length ? cards : para(`You have no ${s.one} yet.`),
-    h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button", role: "button" })),
+    h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button" })),
     para(link("#/passport", "Back to your passport")),
   );
 }
@@ -356,15 +410,15 @@ function route404() {
   page("Page not found", para("There is no page at this address."), para(link("#/passport", "Go to your passport")));
 }
 
-async function editRecord(recordId) {
-  const head = await state.session.call("GET", `/v1/passports/${state.passportId}/records/${recordId}`);
-  const check = await new Verifier(state.session).version(head);
+async function editRecord(place, recordId) {
+  const head = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}`, undefined, place.grantId);
+  const check = await new Verifier(state.session, place.grantId, place.passportId).version(head);
   if (!check.ok) throw new Error(`This record's latest version cannot be trusted: ${check.reason}.`);
-  return recordForm(head.section, head, check.payload.body);
+  return recordForm(place, head.section, head, check.payload.body);
 }
 
 /** The form for a new record, or for the next version of `head`. */
-async function recordForm(sectionId, head, body) {
+async function recordForm(place, sectionId, head, body) {
   const s = words.section(sectionId);
   if (!s) return route404();
   const form = h("form", { novalidate: true }, await forms.fields(sectionId, body), submit(head ? "Save and sign" : `Add and sign`));
@@ -378,32 +432,38 @@ async function recordForm(sectionId, head, body) {
       forms.mark(errors);
       return;
     }
-    await busy(form, "Signing and saving", () => write(sectionId, recordId, head, next));
+    await busy(form, "Signing and saving", () => write(place, sectionId, recordId, head, next));
   });
   page(head ? `Change ${s.one}` : `Add ${article(s.one)} ${s.one}`,
     para("What you save is signed on this device with your key, and kept as a new version: earlier versions stay in its history."),
-    form, para(link(`#/section/${sectionId}`, `Back to ${s.title.toLowerCase()}`)));
+    form, para(link(`#${back(place, sectionId)}`, "Go back without saving")));
 }
 
-async function write(sectionId, recordId, head, body) {
-  const fields = { passport: state.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
+/** Where a page about `sectionId` returns to: the section page, or the shared passport. */
+function back(place, sectionId) {
+  return place.grantId ? place.home : `/section/${sectionId}`;
+}
+
+async function write(place, sectionId, recordId, head, body, done = "Saved and signed.") {
+  const fields = { passport: place.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
   if (head) fields.prev = head.hash;
   const jws = await state.session.signVersion(fields);
-  const path = head ? `/v1/passports/${state.passportId}/records/${recordId}/versions` : `/v1/passports/${state.passportId}/records`;
+  const records = `/v1/passports/${place.passportId}/records`;
+  const path = head ? `${records}/${recordId}/versions` : records;
   try {
-    await state.session.call("POST", path, { jws });
+    await state.session.call("POST", path, { jws }, place.grantId);
   } catch (e) {
     if (e instanceof api.ApiError && e.kind === "version-conflict" && e.problem.current_head) {
-      return conflict(sectionId, recordId, e.problem.current_head, body);
+      return conflict(place, sectionId, recordId, e.problem.current_head, body);
     }
     throw e;
   }
-  go(`/section/${sectionId}`, "Saved and signed.");
+  go(back(place, sectionId), done);
 }
 
 /** Someone else saved a version first: show both, and let the person re-apply theirs on top. */
-async function conflict(sectionId, recordId, current, mine) {
-  const check = await new Verifier(state.session).version(current);
+async function conflict(place, sectionId, recordId, current, mine) {
+  const check = await new Verifier(state.session, place.grantId, place.passportId).version(current);
   page(
     "Someone else changed this meanwhile",
     para("Your change is not saved yet. Compare the two, then save yours on top of theirs, or keep theirs."),
@@ -412,14 +472,14 @@ async function conflict(sectionId, recordId, current, mine) {
     check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
     h("h2", { class: "heading-m" }, "Your change"),
     summaryList(await forms.rows(sectionId, mine)),
-    h("p", {}, button("Save my change on top of theirs", () => write(sectionId, recordId, current, mine).catch(failure)), " ",
-      link(`#/section/${sectionId}`, "Keep theirs", { class: "button button--secondary", role: "button" })),
+    h("p", {}, button("Save my change on top of theirs", () => write(place, sectionId, recordId, current, mine).catch(failure)), " ",
+      link(`#${back(place, sectionId)}`, "Keep theirs", { class: "button button--secondary" })),
   );
 }
 
-async function history(recordId) {
-  const answer = await state.session.call("GET", `/v1/passports/${state.passportId}/records/${recordId}/versions`);
-  const checks = await new Verifier(state.session).history(answer.versions);
+async function recordHistory(place, recordId) {
+  const answer = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}/versions`, undefined, place.grantId);
+  const checks = await new Verifier(state.session, place.grantId, place.passportId).history(answer.versions);
   const s = words.section(answer.section);
   const all = checks.every((c) => c.ok);
   page(
@@ -433,7 +493,7 @@ async function history(recordId) {
         signature(check, v),
         check.ok && (v.deleted ? para("Removed.") : summaryList(await forms.rows(answer.section, check.payload.body))));
     }))),
-    para(link(`#/section/${answer.section}`, `Back to ${s.title.toLowerCase()}`)),
+    para(link(`#${back(place, answer.section)}`, "Back")),
   );
 }
 
@@ -534,7 +594,7 @@ function confirmShare(choice) {
       } catch (e) {
         failure(e);
       }
-    }), " ", link("#/share", "Change", { class: "button button--secondary", role: "button" })),
+    }), " ", link("#/share", "Change", { class: "button button--secondary" })),
   );
 }
 
@@ -556,7 +616,8 @@ async function grants() {
     "Who can see your passport",
     h("h2", { class: "heading-m" }, "Sharing now"),
     active.length ? active.map(card) : para("You are not sharing your passport with anyone."),
-    h("p", {}, link("#/share", "Share your passport", { class: "button", role: "button" })),
+    h("p", {}, link("#/share", "Share your passport", { class: "button" }), " ",
+      link("#/request", "Respond to an access request", { class: "button button--secondary" })),
     ended.length > 0 && [h("h2", { class: "heading-m" }, "Ended"), ended.map((r, i) => card(r, i + active.length))],
   );
 }
@@ -604,6 +665,430 @@ async function accessLog() {
   );
 }
 
+/** "Change" and "History" links for a record, named by the record's heading for screen readers. */
+function recordLinks(place, envelope, labelledBy, canWrite) {
+  return h("p", {},
+    canWrite && !envelope.deleted && [link(`#${place.prefix}/record/${envelope.record_id}/edit`, "Change", { "aria-describedby": labelledBy }), " "],
+    link(`#${place.prefix}/record/${envelope.record_id}/history`, "History", { "aria-describedby": labelledBy }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passports shared with me (employers' people, professionals)
+
+async function sharedWithMe() {
+  const list = await state.session.call("GET", "/v1/grants");
+  const verifier = new Verifier(state.session);
+  const cards = await Promise.all(list.map(async (g, i) => {
+    const owner = await verifier.party(g.grantor).catch(() => null);
+    const name = owner?.display_name || "Someone";
+    return h("section", { class: "record", "aria-labelledby": `s-${i}` },
+      h("h2", { class: "heading-m", id: `s-${i}` }, `${name}'s passport`),
+      summaryList([["You may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
+      g.status === "active" && h("p", {}, link(`#/shared/${g.id}`, `Open ${name}'s passport`, { class: "button" })));
+  }));
+  page(
+    "Passports shared with you",
+    state.me.membership && para(`You act as ${words.ROLES[state.me.membership.role]} at ${state.me.membership.organisation_name}. Each time you open a passport, its owner sees it was you.`),
+    cards.length ? cards : para("Nobody has shared a passport with you yet. Ask the employee to share theirs, or send them an access request."),
+  );
+}
+
+async function sharedPassport(grantId) {
+  let place, sections;
+  try {
+    place = await granted(grantId);
+    sections = await readPassport(place);
+  } catch (e) {
+    if (e instanceof api.ApiError && ["consent-inactive", "forbidden"].includes(e.kind)) return consentEnded();
+    throw e;
+  }
+  const may = (section, action) => (place.scopes || []).some((sc) => sc.section === section && sc.actions.includes(action));
+  const grant = (await state.session.call("GET", "/v1/grants")).find((g) => g.id === grantId);
+  const owner = grant && (await new Verifier(state.session, grantId).party(grant.grantor).catch(() => null));
+  const blocks = await Promise.all(words.SECTIONS.filter((s) => sections[s.id] || may(s.id, "write")).map(async (s) => {
+    const records = sections[s.id] || [];
+    const cards = await Promise.all(records.map(async ({ envelope, check }, i) => {
+      const id = `r-${s.id}-${i}`;
+      const body = check.payload?.body;
+      const agreeable = check.ok && s.id === "adjustments" && may("adjustments", "agree") && body && body.status !== "agreed";
+      return h("section", { class: "record", "aria-labelledby": id },
+        h("h3", { class: "heading-s", id }, words.recordTitle(s.id, body)),
+        signature(check, envelope),
+        check.ok && body && summaryList(await forms.rows(s.id, body)),
+        agreeable && h("p", {}, button(`Agree this adjustment: ${words.recordTitle(s.id, body)}`, () => agree(place, envelope, body).catch(failure))),
+        recordLinks(place, envelope, id, may(s.id, "write")));
+    }));
+    return h("section", { "aria-labelledby": `h-${s.id}` },
+      h("h2", { class: "heading-m", id: `h-${s.id}` }, s.title),
+      cards.length ? cards : para(`No ${s.one} yet.`),
+      may(s.id, "write") && h("p", {}, link(`#${place.prefix}/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
+  }));
+  page(
+    owner ? `${owner.display_name}'s passport` : "Shared passport",
+    para("Only the parts shared with you are shown. Every version is checked on this device."),
+    grant && summaryList([["You may", words.scopes(grant.scopes)], ["Why", grant.purpose], ["Until", date(grant.ends_at)]]),
+    dueSoon(reviewsDue(sections)),
+    blocks,
+    para(link("#/shared", "Back to passports shared with you")),
+  );
+}
+
+/** An agreement: the same body with status "agreed", signed by this person in their own name. */
+async function agree(place, head, body) {
+  const m = state.me.membership;
+  const agreedBy = m ? `${state.me.display_name} (${words.ROLES[m.role]}, ${m.organisation_name})` : state.me.display_name;
+  await write(place, "adjustments", head.record_id, head, { ...body, status: "agreed", agreed_by: agreedBy }, `Agreed and signed by ${agreedBy}.`);
+}
+
+function consentEnded() {
+  page(
+    "Your access to this passport has ended",
+    para("The employee stopped sharing it with you, or the time they chose has passed. Nothing from it is kept on this device."),
+    para("If you still need it, ask the employee to share it again."),
+    para(link("#/shared", "Back to passports shared with you")),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Joining an organisation, access requests, organisation admin
+
+async function join() {
+  const form = h(
+    "form",
+    { novalidate: true },
+    textField({ id: "code", label: "Invitation code", hint: "It starts with wpi_. Whoever invited you gave it to you.", autocomplete: "off" }),
+    textField({ id: "name", label: "Your name", hint: "As your organisation and the employees who share with you will see it.", autocomplete: "name" }),
+    h("details", { class: "details" }, h("summary", {}, "Clinicians: your professional registration"),
+      textField({ id: "profession", label: "Profession", hint: "For example, occupational therapist." }),
+      textField({ id: "registration_body", label: "Registration body", hint: "For example, HCPC, NMC or GMC." }),
+      textField({ id: "registration_number", label: "Registration number", hint: "For example, OT12345." })),
+    warning("Your key is made and kept in this browser. To use another device, ask your organisation admin for another invitation."),
+    submit("Join"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const value = (id) => form.elements[id].value.trim();
+    const errors = [];
+    if (!/^wpi_[A-Za-z0-9_-]{43}$/.test(value("code"))) errors.push({ id: "code", text: "Enter the invitation code, starting wpi_" });
+    if (!value("name")) errors.push({ id: "name", text: "Enter your name" });
+    const registration = ["profession", "registration_body", "registration_number"].map(value);
+    if (registration.some(Boolean) && !registration.every(Boolean)) {
+      errors.push({ id: registration[0] ? (registration[1] ? "registration_number" : "registration_body") : "profession", text: "Clinicians: enter profession, registration body and number" });
+    }
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Joining", async () => {
+      const device = await jose.generateKey(false);
+      const [profession, registration_body, registration_number] = registration;
+      const party = await api.redeemInvitation(value("code"), value("name"), device,
+        profession ? { profession, registration_body, registration_number } : undefined);
+      const jwk = await jose.publicJwk(device.publicKey);
+      state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
+      await keystore.save(state.device);
+      state.session = null;
+      await resume();
+      go("/shared", `You joined ${party.membership.organisation_name} as ${words.ROLES[party.membership.role]}.`);
+    });
+  });
+  page("Join your organisation", para("Your organisation invited you to Work Passport. You sign in as yourself, with a key made in this browser."), form);
+}
+
+async function respondToRequest() {
+  const form = h("form", { novalidate: true },
+    textField({ id: "code", label: "Request code", hint: "It starts with wpr_. The organisation that asks gave it to you.", autocomplete: "off" }),
+    submit("Continue"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const code = form.elements.code.value.trim();
+    if (!/^wpr_[A-Za-z0-9_-]{43}$/.test(code)) {
+      const errors = [{ id: "code", text: "Enter the request code, starting wpr_" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Opening the request", async () => decide(code, await state.session.call("POST", "/v1/access-requests/open", { code })));
+  });
+  page("Respond to an access request", para("An organisation asked to see your passport. Nothing is shared until you approve."), form);
+}
+
+/** Who asks for what and why; approve as asked or narrowed, or decline. */
+function decide(code, request) {
+  const who = request.roles.length ? `${request.organisation_name} (${words.words(request.roles.map((r) => words.ROLES[r]))})` : request.organisation_name;
+  if (request.status !== "pending") {
+    return page("This request is closed", para(`The request from ${who} is ${request.status}.`), para(link("#/grants", "See who can see your passport")));
+  }
+  const asked = request.scopes.map((sc) => sc.section);
+  const form = h("form", { novalidate: true },
+    choices({ id: "sections", legend: "What to share", type: "checkbox", hint: "Untick anything you do not want to share.", options: asked.map((id) => [id, words.section(id).title]), checked: asked }),
+    choices({ id: "duration", legend: "For how long", options: DURATIONS.filter(([d]) => Number(d) <= request.duration_days).concat([[String(request.duration_days), `${request.duration_days} days, as asked`]]), checked: [String(request.duration_days)] }),
+    submit("Continue"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const chosen = checkedValues(form, "sections");
+    if (!chosen.length) {
+      const errors = [{ id: "sections", text: "Choose at least one part to share, or decline the request" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    const days = Number(checkedValues(form, "duration")[0]);
+    const scopes = request.scopes.filter((sc) => chosen.includes(sc.section));
+    const endsAt = new Date(Date.now() + days * 86400000 - 60000);
+    const text = `I, ${state.me.display_name}, agree to share my Work Passport with ${who} for: ${request.purpose}. They may ${words.scopes(scopes)}. This consent ends on ${endsAt.toISOString().slice(0, 10)} unless I revoke it sooner.`;
+    page("Check what you are agreeing to",
+      summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", request.purpose], ["Until", date(endsAt.toISOString())]]),
+      h("h2", { class: "heading-m" }, "Your consent"), inset(text),
+      h("p", {}, button("Confirm and share", async () => {
+        try {
+          await state.session.call("POST", "/v1/access-requests/approve", {
+            code, scopes, ends_at: endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
+          });
+          go("/grants", `Shared with ${who}.`);
+        } catch (e) {
+          failure(e);
+        }
+      })));
+  });
+  page(
+    `${request.organisation_name} asks to see your passport`,
+    summaryList([["Who asks", `${request.requested_by_name}, for ${who}`], ["They ask to", words.scopes(request.scopes)], ["Why", request.purpose], ["For", `${request.duration_days} days`], ["Answer by", date(request.expires_at)]]),
+    form,
+    h("p", {}, button("Decline this request", async () => {
+      await state.session.call("POST", "/v1/access-requests/decline", { code });
+      go("/grants", `You declined the request from ${who}. Nothing was shared.`);
+    }, "warning")),
+  );
+}
+
+async function organisation() {
+  const m = state.me.membership;
+  if (!m || m.role !== "org_admin") {
+    return page("Your organisation", para(m ? `You are ${words.ROLES[m.role]} at ${m.organisation_name}. Your organisation admin invites and removes people.` : "You are not a member of an organisation."));
+  }
+  const [members, invitations] = await Promise.all([
+    state.session.call("GET", `/v1/organisations/${m.organisation}/members`),
+    state.session.call("GET", `/v1/organisations/${m.organisation}/invitations`),
+  ]);
+  const roles = Object.keys(words.ROLES).filter((r) => (m.organisation_kind === "practice") === (r === "clinician") || r === "org_admin");
+  const form = h("form", { novalidate: true },
+    choices({ id: "role", legend: "Their role", options: roles.map((r) => [r, label(words.ROLES[r])]) }),
+    submit("Make an invitation"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const role = checkedValues(form, "role")[0];
+    if (!role) {
+      const errors = [{ id: "role", text: "Choose their role" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Making the invitation", async () => {
+      const invitation = await state.session.call("POST", `/v1/organisations/${m.organisation}/invitations`, { role });
+      page("Invitation made",
+        para(`Give this code to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
+        h("p", {}, h("code", { class: "code-block" }, invitation.code)),
+        para(`They open ${api.BASE}/#/join and enter it.`),
+        para(link("#/organisation", "Back to your organisation")));
+    });
+  });
+  page(
+    m.organisation_name,
+    h("h2", { class: "heading-m" }, "Members"),
+    members.filter((x) => !x.removed_at).map((x, i) => h("section", { class: "record", "aria-labelledby": `m-${i}` },
+      h("h3", { class: "heading-s", id: `m-${i}` }, `${x.display_name}, ${words.ROLES[x.role]}`),
+      x.party !== state.session.partyId && h("p", {}, button(`Remove ${x.display_name}`, async () => {
+        await state.session.call("POST", `/v1/organisations/${m.organisation}/members/${x.party}/remove`);
+        go("/organisation", `${x.display_name} was removed: their next request is refused.`);
+      }, "warning")))),
+    h("h2", { class: "heading-m" }, "Invite someone"),
+    form,
+    h("h2", { class: "heading-m" }, "Invitations"),
+    invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${i.status}, until ${date(i.expires_at)}`))) : para("No invitations yet."),
+  );
+}
+
+/** A member asks an employee for access, and sees the requests their organisation sent. */
+async function requestsSent() {
+  const m = state.me.membership;
+  if (!m) return page("Access requests", para("Only people at an organisation send access requests."));
+  const sent = await state.session.call("GET", `/v1/organisations/${m.organisation}/access-requests`).catch((e) => {
+    if (e instanceof api.ApiError && e.kind === "forbidden") return null;
+    throw e;
+  });
+  const sectionOptions = words.SECTIONS.map((x) => [x.id, x.title]);
+  const clinician = m.organisation_kind === "practice";
+  const form = h("form", { novalidate: true },
+    choices({ id: "read", legend: "What you ask to read", type: "checkbox", options: sectionOptions }),
+    clinician
+      ? choices({ id: "write", legend: "What you ask to write", type: "checkbox", hint: "After an assessment: you add and update these, signed by you.", options: sectionOptions })
+      : choices({ id: "agree", legend: "Do you ask to agree adjustments?", type: "checkbox", options: [["adjustments", "Yes, we ask to agree adjustments"]] }),
+    textField({ id: "purpose", label: "Why you ask", hint: "The employee sees this, for example: workplace adjustments in your new job." }),
+    choices({ id: "duration", legend: "For how long", options: DURATIONS, checked: ["365"] }),
+    textField({ id: "employee", label: "The employee's Work Passport id (optional)", hint: "If you know it: then only they can open the request.", width: 30 }),
+    submit("Make the request"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const read = checkedValues(form, "read");
+    const write = clinician ? checkedValues(form, "write") : [];
+    const agree = clinician ? [] : checkedValues(form, "agree");
+    const purpose = form.elements.purpose.value.trim();
+    const employee = form.elements.employee.value.trim().toLowerCase();
+    const errors = [];
+    if (!read.length && !write.length && !agree.length) errors.push({ id: "read", text: "Choose at least one part of the passport" });
+    if (!purpose) errors.push({ id: "purpose", text: "Enter why you ask" });
+    if (employee && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(employee)) errors.push({ id: "employee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f, or leave it empty" });
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Making the request", async () => {
+      const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
+      if (employee) body.employee = employee;
+      const made = await state.session.call("POST", `/v1/organisations/${m.organisation}/access-requests`, body);
+      page("Request made",
+        para(`Give this code to the employee, privately. It works once, until ${date(made.expires_at)}, and grants nothing until they approve.`),
+        h("p", {}, h("code", { class: "code-block" }, made.code)),
+        para(`They sign in at ${api.BASE}/, choose "Who can see it", then "Respond to an access request", and enter it.`),
+        para(link("#/requests", "Back to access requests")));
+    });
+  });
+  page(
+    "Access requests",
+    para(`Ask an employee to share their passport with ${m.organisation_name}. They see who asks, for what and why, and choose.`),
+    h("h2", { class: "heading-m" }, "Ask for access"),
+    form,
+    sent && [h("h2", { class: "heading-m" }, "Requests sent"),
+      sent.length ? h("ul", { class: "list" }, sent.map((r) =>
+        h("li", {}, `${r.requested_by_name}: ${words.scopes(r.scopes)}, for ${r.purpose}. ${label(r.status)}${r.status === "pending" ? `, until ${date(r.expires_at)}` : ""}.`)))
+        : para("None yet.")],
+  );
+}
+
+/** One page for a new manager: what helps, and the adjustments in place; print it or save a PDF. */
+async function printable() {
+  const sections = await readPassport();
+  const trusted = (id) => (sections[id] || []).filter((r) => r.check.ok && r.check.payload.body);
+  const summary = trusted("summary")[0]?.check.payload.body;
+  const adjustments = trusted("adjustments").map((r) => r.check.payload.body).filter((b) => ["agreed", "in_place", "trialled", "requested"].includes(b.status));
+  const impacts = trusted("impacts").map((r) => r.check.payload.body);
+  page(
+    `${state.me.display_name}: what helps me at work`,
+    h("p", { class: "no-print" }, button("Print this page", () => window.print(), "secondary")),
+    summary && [h("h2", { class: "heading-m" }, "About me"), para(summary.about_me),
+      summary.what_helps?.length && [h("h3", { class: "heading-s" }, "What helps"), h("ul", { class: "list" }, summary.what_helps.map((x) => h("li", {}, x)))],
+      summary.communication_preferences && [h("h3", { class: "heading-s" }, "How to communicate with me"), para(summary.communication_preferences)]],
+    adjustments.length > 0 && [h("h2", { class: "heading-m" }, "My adjustments"),
+      h("ul", { class: "list" }, adjustments.map((a) => h("li", {}, `${a.title}: ${label(a.status.replace(/_/g, " "))}${a.review_date ? `, review by ${date(a.review_date)}` : ""}.`)))],
+    impacts.length > 0 && [h("h2", { class: "heading-m" }, "Good days and bad days"),
+      impacts.map((i) => [h("h3", { class: "heading-s" }, i.area), summaryList([["Good day", i.good_day], ["Bad day", i.bad_day]])])],
+    !summary && !adjustments.length && !impacts.length && para("Write your summary, impacts and adjustments first: they appear here."),
+    h("p", { class: "body-s" }, `Printed from my Work Passport on ${date(new Date().toISOString())}. Every part is signed; ask me for the shared passport to check it.`),
+  );
+}
+
+/** The "Reviews due" box, or nothing. */
+function dueSoon(due) {
+  return due.length > 0 && h("section", { class: "inset-text", "aria-labelledby": "h-due" },
+    h("h2", { class: "heading-s", id: "h-due" }, "Reviews due"),
+    h("ul", { class: "list" }, due.map((d) => h("li", {}, `${words.recordTitle(d.section, d.body)}: review by ${date(d.body.review_date)}`))));
+}
+
+/** Adjustments and plans whose review date is within `days` (or past). */
+function reviewsDue(sections, days = 42) {
+  const soon = Date.now() + days * 86400000;
+  return ["adjustments", "plans"].flatMap((id) => (sections[id] || [])
+    .filter((r) => r.check.ok && r.check.payload.body?.review_date && Date.parse(r.check.payload.body.review_date) <= soon && r.check.payload.body.status !== "ended")
+    .map((r) => ({ section: id, body: r.check.payload.body })));
+}
+
+/** The operator's one-time link: whoever opens it first becomes an admin, with a key made here. */
+async function adminJoin(invitation) {
+  // The invitation is a secret: keep it in memory, not in the address bar or the history.
+  window.history.replaceState(null, "", "#/admin-join");
+  const form = h("form", { novalidate: true },
+    textField({ id: "name", label: "Your name", hint: "As organisations and other admins will see it.", autocomplete: "name" }),
+    warning("Your admin key is made and kept in this browser. Keep this device safe."),
+    submit("Become an admin"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const name = form.elements.name.value.trim();
+    if (!name) {
+      const errors = [{ id: "name", text: "Enter your name" }];
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(form, "Setting up your admin key", async () => {
+      const device = await jose.generateKey(false);
+      const party = await api.joinAsAdmin(invitation, name, device);
+      const jwk = await jose.publicJwk(device.publicKey);
+      state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
+      await keystore.save(state.device);
+      state.session = null;
+      await resume();
+      go("/admin", "You are an admin of this Work Passport service.");
+    });
+  });
+  page("Become an admin", para("The operator of this service gave you a one-time link. It works once."), form);
+}
+
+/** The service admin: organisations, and the first person invited to run each. */
+async function admin() {
+  if (state.me.kind !== "admin") return page("Organisations", para("Only a service admin sets up organisations."));
+  const create = h("form", { novalidate: true },
+    choices({ id: "kind", legend: "What kind of organisation", options: [["employer", "Employer", "Its HR and line managers read passports and agree adjustments."], ["practice", "Practice", "An occupational health or therapy practice: its clinicians read and write."]] }),
+    textField({ id: "org_name", label: "Its name", hint: "For example, Acme Ltd." }),
+    submit("Create and invite its first admin"));
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(create);
+    const kind = checkedValues(create, "kind")[0];
+    const name = create.elements.org_name.value.trim();
+    const errors = [];
+    if (!kind) errors.push({ id: "kind", text: "Choose what kind of organisation" });
+    if (!name) errors.push({ id: "org_name", text: "Enter its name" });
+    if (errors.length) {
+      showErrors(errors);
+      forms.mark(errors);
+      return;
+    }
+    await busy(create, "Creating the organisation", async () => {
+      const org = await state.session.call("POST", "/v1/admin/organisations", { kind, display_name: name });
+      const invitation = await state.session.call("POST", `/v1/organisations/${org.id}/invitations`, { role: "org_admin" });
+      page(`${org.display_name} is set up`,
+        summaryList([["Work Passport id", h("code", {}, org.id)], ["Kind", label(org.kind)]]),
+        para(`Give this invitation code to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}.`),
+        h("p", {}, h("code", { class: "code-block" }, invitation.code)),
+        para(`They open ${api.BASE}/#/join and enter it; then they invite their colleagues.`),
+        para(link("#/admin", "Back to organisations")));
+    });
+  });
+  const search = h("form", { novalidate: true, role: "search" },
+    textField({ id: "find", label: "Find an organisation", hint: "Any part of its name." }),
+    submit("Search", "secondary"),
+    h("div", { id: "found" }));
+  search.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = search.elements.find.value.trim();
+    const found = name ? await state.session.call("GET", `/v1/organisations?name=${encodeURIComponent(name)}`) : [];
+    search.querySelector("#found").replaceChildren(found.length
+      ? h("ul", { class: "list" }, found.map((o) => h("li", {}, `${o.display_name} (${o.kind}): `, h("code", {}, o.id))))
+      : para("No organisation has that name."));
+    announce(`${found.length} found.`);
+  });
+  page("Organisations", h("h2", { class: "heading-m" }, "Set up an organisation"), create, h("h2", { class: "heading-m" }, "Find one"), search);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Devices, erasing, signing out
 
@@ -621,6 +1106,20 @@ async function devices() {
         await state.session.call("POST", `/v1/parties/${me.id}/keys/${k.kid}/revoke`);
         go("/devices", `${which(k)} removed.`);
       }, "warning")))),
+    h("h2", { class: "heading-m" }, "This device"),
+    para("On a shared or borrowed computer, remove this device when you finish: its key is revoked and deleted from this browser. To sign in again you need your recovery key or another device."),
+    h("p", {}, button("Remove this device and sign out", async () => {
+      try {
+        await state.session.call("POST", `/v1/parties/${me.id}/keys/${state.session.jwk.kid}/revoke`);
+      } catch (e) {
+        if (e instanceof api.ApiError && e.kind === "conflict") {
+          return showErrors([{ text: "This is your only key: make a recovery key first, then remove this device." }]);
+        }
+        throw e;
+      }
+      await keystore.forget();
+      signOut();
+    }, "warning")),
     h("h2", { class: "heading-m" }, "Recovery key"),
     para("Lost your recovery key? Make a new one: remove the old one above afterwards."),
     h("p", {}, button("Make a new recovery key", async () => {
@@ -660,6 +1159,7 @@ async function erase() {
 }
 
 function signOut() {
+  signedOut = true;
   state.session?.forget();
   Object.assign(state, { session: null, me: null, passportId: null, device: null, recovery: null });
   pending = "You are signed out. Nothing from your passport is kept in this browser.";

@@ -5,9 +5,10 @@ import * as jose from "./jose.js";
 
 /** Looks up and caches authors, and checks versions and the log. */
 export class Verifier {
-  constructor(session, grantId) {
+  constructor(session, grantId, passportId) {
     this.session = session;
     this.grantId = grantId;
+    this.passportId = passportId;
     this.parties = new Map();
   }
 
@@ -42,6 +43,7 @@ export class Verifier {
     if (!key) return fail("it is signed with a key its author did not hold", author);
     if (!(await jose.verify(envelope.jws, key.jwk))) return fail("its signature does not verify", author);
     const same =
+      (!this.passportId || payload.passport === this.passportId) &&
       payload.record === envelope.record_id &&
       payload.section === envelope.section &&
       payload.version === envelope.version &&
