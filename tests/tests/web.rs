@@ -3,8 +3,9 @@
 //! the security headers, the weight of the assets and that no request leaves the origin, and
 //! walks the employee's journey with the keyboard only (tests/web/README.md says what it checks).
 //!
-//! This test starts the server, enrols the employer the employee shares with, runs the script,
-//! and answers its hooks: when the script has shared with the employer, the employer reads the
+//! This test starts the server, enrols the employer the employee shares with, makes an
+//! organisation and an invitation for its line manager (who joins in the browser), runs the
+//! script, and answers its hooks: when the script has shared with the employer, the employer reads the
 //! passport through that grant with the client library (so the browser's access log has the
 //! read to show), and after the revoke the employer is refused.
 //!
@@ -19,7 +20,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use wp_client::Client;
-use wp_schemas::api::GrantStatus;
+use wp_schemas::api::{GrantStatus, PartyKind, Role};
 use wp_schemas::sections::Section;
 use wp_tests::{Backend, TestServer, backend_tests};
 
@@ -179,6 +180,18 @@ async fn web_pages(backend: Backend) {
     let _one = ONE_BROWSER.lock().await;
     let server = TestServer::start(backend).await;
     let employer = server.employer("Acme Ltd").await;
+    // An organisation whose line manager joins in the browser with this invitation code, to
+    // read and agree with the keyboard.
+    let organisation = server
+        .organisation(PartyKind::Employer, "Beacon Care Ltd")
+        .await;
+    let invitation = server
+        .admin()
+        .invite(&organisation.id, Role::LineManager, None)
+        .await
+        .expect("invite a line manager")
+        .code
+        .expect("a new invitation shows its code");
     let out = screenshots_dir(backend);
     std::fs::create_dir_all(&out).expect("screenshot directory");
     let tag = format!("[web {backend:?}]");
@@ -191,6 +204,9 @@ async fn web_pages(backend: Backend) {
         .env("WP_CHROMIUM", chromium())
         .env("WP_EMPLOYER_ID", employer.party_id().expect("employer id"))
         .env("WP_EMPLOYER_NAME", "Acme Ltd")
+        .env("WP_ORGANISATION_ID", &organisation.id)
+        .env("WP_ORGANISATION_NAME", "Beacon Care Ltd")
+        .env("WP_INVITATION_CODE", &invitation)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

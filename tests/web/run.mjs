@@ -9,9 +9,14 @@
 // 3. the load of every view: time to `load` and to the first <h1> visible, bytes transferred
 //    (fails over 300 KB of assets, or on any request to another origin);
 // 4. the employee's journey with the keyboard only (page.keyboard: Tab, Shift+Tab, Enter, Space,
-//    typing; no click, no fill), then sign-out and what the browser still holds.
+//    typing, and arrows within a radio group; no click, no fill), then sign-out and what the
+//    browser still holds;
+// 5. the employer's line manager with the keyboard only: join with an invitation code, read a
+//    passport shared with the organisation, agree an adjustment, see the access end.
 //
 // Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
+// WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
+// an unused line-manager invitation to it;
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
 // /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
 
@@ -46,10 +51,13 @@ const OUT = path.resolve(outArg);
 fs.mkdirSync(OUT, { recursive: true });
 // Screenshots of an earlier run would pass for this one's.
 for (const file of fs.readdirSync(OUT)) {
-  if (/^(\d\d-.*|unreachable-.*|keyboard-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
+  if (/^(\d\d-.*|unreachable-.*|.*-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
 }
 const EMPLOYER_ID = process.env.WP_EMPLOYER_ID || '';
 const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
+const ORGANISATION_ID = process.env.WP_ORGANISATION_ID || '';
+const ORGANISATION_NAME = process.env.WP_ORGANISATION_NAME || 'Beacon Care Ltd';
+const INVITATION_CODE = process.env.WP_INVITATION_CODE || '';
 const ASSET_BUDGET = 300 * 1024;
 
 // What the journeys type: health data, which must never appear in a URL nor stay in the browser
@@ -59,6 +67,8 @@ const HEALTH = {
   aboutMe: 'I have ADHD and a back injury; mornings are hardest.',
   adjustment: 'Standing desk and short breaks every hour',
   addresses: 'Back pain when sitting for long periods.',
+  memberAboutMe: 'I have long COVID; my energy runs out after lunch.',
+  memberAdjustment: 'Afternoons working from home',
 };
 
 // Everything the browser asked for or navigated to, to search for health data.
@@ -255,7 +265,7 @@ async function tour() {
         await expectHeading(page, 'History of summary');
       }],
       ['summary-form-change', async () => {
-        await linkTo(page, 'Back to summary').click();
+        await linkTo(page, 'Back').click();
         await expectHeading(page, 'Summary');
         await linkTo(page, 'Change').first().click();
         await expectHeading(page, 'Change summary');
@@ -317,6 +327,9 @@ async function tour() {
         await page.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
       }],
       view('grants', '/grants', 'Who can see your passport'),
+      view('request-empty', '/request', 'Respond to an access request'),
+      submitEmpty('request-error', 'Continue'),
+      view('print', '/print', /what helps me at work/),
       view('log', '/log', 'Access log'),
       view('devices', '/devices', 'Your devices'),
       view('erase-empty', '/erase', 'Erase your passport'),
@@ -508,6 +521,133 @@ async function checkStorage(page) {
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// 5. The employer's side with the keyboard only: a line manager joins the organisation with an
+// invitation code, opens the passport an employee shared with the organisation's line
+// managers, reads it and agrees an adjustment; after the employee stops sharing, the line
+// manager is told the access has ended. The employee's side here is set up with Playwright's
+// locators (the employee's own keyboard journey is above), the line manager's with the keyboard.
+
+async function employeeSharesWithOrganisation(page) {
+  await page.goto(route('/signup'));
+  await page.getByLabel('Your name', { exact: true }).fill('Jo Shared');
+  await button(page, 'Create my passport').click();
+  await expectHeading(page, 'Save your recovery key');
+  await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+  await button(page, 'Continue to my passport').click();
+  await expectHeading(page, 'Your passport');
+  await page.goto(route('/section/summary/new'));
+  await page.getByLabel('About me', { exact: true }).fill(HEALTH.memberAboutMe);
+  await button(page, 'Add and sign').click();
+  await expectHeading(page, 'Summary');
+  await page.goto(route('/section/adjustments/new'));
+  await page.getByLabel('Title', { exact: true }).fill(HEALTH.memberAdjustment);
+  await radio(page, 'Category', 'Working pattern hours');
+  await page.getByLabel('Addresses', { exact: true }).fill('Fatigue in the afternoons.');
+  await radio(page, 'Status', 'Requested');
+  await button(page, 'Add and sign').click();
+  await expectHeading(page, 'Adjustments');
+  await page.goto(route('/share'));
+  await page.getByLabel('Their Work Passport id', { exact: true }).fill(ORGANISATION_ID);
+  await check(page, 'Who at the organisation', 'Line manager');
+  await check(page, 'What they may read', 'Summary');
+  await check(page, 'What they may read', 'Adjustments');
+  await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
+  await page.getByLabel('Why you are sharing', { exact: true }).fill('Adjustments with my line manager.');
+  await button(page, 'Continue').click();
+  await expectHeading(page, 'Check what you are agreeing to');
+  await button(page, 'Confirm and share').click();
+  await expectHeading(page, 'Who can see your passport');
+}
+
+async function memberJourney() {
+  if (!ORGANISATION_ID || !INVITATION_CODE) {
+    fail('member journey: WP_ORGANISATION_ID and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
+    return;
+  }
+  const employee = await launch('member-employee', BASE, watch);
+  const member = await launch('member', BASE, watch);
+  const e = employee.context.pages()[0] || (await employee.context.newPage());
+  const m = member.context.pages()[0] || (await member.context.newPage());
+  const step = (what) => log(`member keyboard: ${what}`);
+  const mainText = () => m.locator('main').innerText();
+  try {
+    step(`an employee shares with ${ORGANISATION_NAME}'s line managers`);
+    await employeeSharesWithOrganisation(e);
+
+    step('join with the invitation code');
+    await m.goto(route('/'));
+    await expectHeading(m, 'Your health and work passport');
+    await press(m, 'Join an organisation', 'link');
+    await focusOnHeading(m, 'Join your organisation');
+    await audit(m, 'join-empty');
+    await press(m, 'Join', 'button');
+    await m.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(m, 'join-error');
+    await typeInto(m, 'Invitation code', INVITATION_CODE);
+    await typeInto(m, 'Your name', 'Sam Patel');
+    await press(m, 'Join', 'button');
+    await focusOnHeading(m, 'Passports shared with you');
+    await audit(m, 'shared-list');
+
+    step('open the passport, read it');
+    await press(m, "Open Jo Shared's passport", 'link');
+    await focusOnHeading(m, "Jo Shared's passport");
+    const grantUrl = m.url();
+    const seen = await mainText();
+    if (!seen.includes(HEALTH.memberAboutMe) || !seen.includes(HEALTH.memberAdjustment)) {
+      throw new Error(`the shared passport does not show the summary and the adjustment:\n${seen}`);
+    }
+    await audit(m, 'shared-passport');
+
+    step('agree the adjustment');
+    await press(m, `Agree this adjustment: ${HEALTH.memberAdjustment}`, 'button');
+    await m.locator('[role="status"]', { hasText: 'Agreed and signed' }).waitFor();
+    await focusOnHeading(m, "Jo Shared's passport");
+    if (!/Agreed/.test(await mainText())) fail('member keyboard: the agreed adjustment does not show as agreed');
+    await audit(m, 'shared-passport-agreed');
+
+    step('access requests page');
+    await press(m, 'Access requests', 'link', true);
+    await focusOnHeading(m, 'Access requests');
+    await audit(m, 'requests');
+
+    step('the employee sees the read and the agreement, and stops sharing');
+    await e.goto(route('/log'));
+    await expectHeading(e, 'Access log');
+    const logText = await e.locator('main').innerText();
+    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) read`)) {
+      fail(`member journey: the employee's access log does not name the line manager's read:\n${logText}`);
+    }
+    await e.goto(route('/section/adjustments'));
+    await expectHeading(e, 'Adjustments');
+    if (!/Signed by Sam Patel/.test(await e.locator('main').innerText())) {
+      fail("member journey: the employee's adjustment does not show the line manager's signed agreement");
+    }
+    await e.goto(route('/grants'));
+    await expectHeading(e, 'Who can see your passport');
+    await e.getByRole('button', { name: new RegExp(`^Stop sharing with ${ORGANISATION_NAME}`) }).click();
+    await e.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
+
+    step('the access has ended');
+    // The line manager comes back to the address they had open (a bookmark, not a click).
+    await m.goto('about:blank');
+    await m.goto(grantUrl);
+    await expectHeading(m, 'Your access to this passport has ended');
+    if ((await mainText()).includes(HEALTH.memberAboutMe)) fail('member journey: the ended page still shows the passport');
+    await audit(m, 'consent-ended');
+    step('done');
+  } catch (error) {
+    fail(`member journey: ${error.message}`);
+    await m.screenshot({ path: path.join(OUT, 'member-keyboard-failed.png'), fullPage: true }).catch(() => {});
+    await e.screenshot({ path: path.join(OUT, 'member-employee-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await employee.close();
+    await member.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function checkUrls() {
@@ -531,6 +671,7 @@ for (const [name, run] of [
   ['headers', checkHeaders],
   ['tour', tour],
   ['keyboard journey', keyboardJourney],
+  ['member journey', memberJourney],
 ]) {
   try {
     await run();
