@@ -89,7 +89,15 @@ pub async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::AdminLink { hours } => {
-            let keys = ServerKeys::load(&settings.signing_keys_path())?;
+            let path = settings.signing_keys_path();
+            if !path.exists() {
+                anyhow::bail!(
+                    "no signing key file at {}: start the server once (it makes one), then run \
+                     admin-link again",
+                    path.display()
+                );
+            }
+            let keys = ServerKeys::load(&path)?;
             let issuer = settings.issuer(settings.listen);
             let (invitation, claims) =
                 crate::domain::auth::issue_admin_invitation(&keys, &issuer, hours, clock::now());

@@ -45,10 +45,27 @@ fn references(text: &str, base: &str) -> Vec<String> {
             found.push(format!("/web/{}", part.split('"').next().unwrap()));
         }
     }
-    for part in text.split("from \"./").skip(1) {
-        found.push(format!("{base}{}", part.split('"').next().unwrap()));
+    for part in text.split(" from \"").skip(1) {
+        found.push(resolve(base, part.split('"').next().unwrap()));
     }
     found
+}
+
+/// `./x.js` or `../x.js` relative to the directory `base` (ending in `/`).
+fn resolve(base: &str, relative: &str) -> String {
+    let mut dir: Vec<&str> = base.trim_end_matches('/').split('/').collect();
+    let mut rest = relative;
+    loop {
+        if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("../") {
+            dir.pop();
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    format!("{}/{rest}", dir.join("/"))
 }
 
 async fn every_asset_is_served_with_the_headers(backend: Backend) {

@@ -29,6 +29,42 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/app.css"),
     ),
     ("js/app.js", JS, include_bytes!("../../web/js/app.js")),
+    (
+        "js/session.js",
+        JS,
+        include_bytes!("../../web/js/session.js"),
+    ),
+    ("js/flow.js", JS, include_bytes!("../../web/js/flow.js")),
+    (
+        "js/pages/start.js",
+        JS,
+        include_bytes!("../../web/js/pages/start.js"),
+    ),
+    (
+        "js/pages/passport.js",
+        JS,
+        include_bytes!("../../web/js/pages/passport.js"),
+    ),
+    (
+        "js/pages/sharing.js",
+        JS,
+        include_bytes!("../../web/js/pages/sharing.js"),
+    ),
+    (
+        "js/pages/shared.js",
+        JS,
+        include_bytes!("../../web/js/pages/shared.js"),
+    ),
+    (
+        "js/pages/organisations.js",
+        JS,
+        include_bytes!("../../web/js/pages/organisations.js"),
+    ),
+    (
+        "js/pages/devices.js",
+        JS,
+        include_bytes!("../../web/js/pages/devices.js"),
+    ),
     ("js/api.js", JS, include_bytes!("../../web/js/api.js")),
     ("js/jose.js", JS, include_bytes!("../../web/js/jose.js")),
     (
