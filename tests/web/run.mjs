@@ -87,9 +87,13 @@ async function heading(page) {
   return (await h1.first().innerText()).trim();
 }
 
-// Waits until the view's <h1> says `text` (a string or RegExp).
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// Waits until the view's <h1> says `text` (a string, matched whole, or a RegExp). Whole: "Add a
+// summary" must not pass for "Summary", or a step would go on before the save it waits for.
 async function expectHeading(page, text) {
-  const h1 = page.locator('h1', { hasText: text });
+  const pattern = typeof text === 'string' ? new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) : text;
+  const h1 = page.locator('h1', { hasText: pattern });
   await h1.first().waitFor({ state: 'visible' }).catch(async () => {
     throw new Error(`expected a heading ${text} on ${page.url()}, found "${await heading(page).catch(() => '(none)')}"`);
   });
@@ -348,7 +352,7 @@ async function tour() {
 // Waits until focus is on the <h1> of the view named `text` (as the pages promise after every
 // move), failing when it does not get there.
 async function focusOnHeading(page, text) {
-  const pattern = text instanceof RegExp ? text.source : `^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+  const pattern = text instanceof RegExp ? text.source : `^${escapeRegExp(text)}$`;
   try {
     await page.waitForFunction(
       (source) => {
