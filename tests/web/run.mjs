@@ -340,6 +340,35 @@ async function tour() {
       submitEmpty('erase-error', 'Erase my passport'),
       view('not-found', '/no-such-page', 'Page not found'),
     ]);
+
+    // Reflow (WCAG 1.4.10): at 320 CSS pixels wide nothing scrolls sideways. Each view is
+    // audited again at that width, with a screenshot.
+    await page.setViewportSize({ width: 320, height: 640 });
+    for (const [name, hash, h1] of [
+      ['landing', '/', 'Your health and work passport'],
+      ['passport', '/passport', 'Your passport'],
+      ['summary', '/section/summary', 'Summary'],
+      ['adjustments-form', '/section/adjustments/new', 'Add an adjustment'],
+      ['share', '/share', 'Share your passport'],
+      ['grants', '/grants', 'Who can see your passport'],
+      ['log', '/log', 'Access log'],
+      ['devices', '/devices', 'Your devices'],
+    ]) {
+      await chain(page, [
+        [`320px-${name}`, async () => {
+          await page.goto('about:blank');
+          await page.goto(route(hash));
+          await expectHeading(page, h1);
+          await page.waitForLoadState('networkidle');
+          const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+            .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}`)
+            .slice(0, 5));
+          const scroll = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+          if (scroll > 0) fail(`reflow ${name}: at 320 CSS px the page scrolls sideways by ${scroll} px (${wide.join(', ')})`);
+        }],
+      ]);
+    }
   } finally {
     await close();
   }
