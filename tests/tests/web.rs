@@ -4,8 +4,8 @@
 //! walks the employee's journey with the keyboard only (tests/web/README.md says what it checks).
 //!
 //! This test starts the server, enrols the employer the employee shares with, makes an
-//! organisation and an invitation for its line manager (who joins in the browser), runs the
-//! script, and answers its hooks: when the script has shared with the employer, the employer reads the
+//! employer organisation and a practice with invitations for a line manager and a clinician
+//! (who join in the browser), runs the script, and answers its hooks: when the script has shared with the employer, the employer reads the
 //! passport through that grant with the client library (so the browser's access log has the
 //! read to show), and after the revoke the employer is refused.
 //!
@@ -192,6 +192,17 @@ async fn web_pages(backend: Backend) {
         .expect("invite a line manager")
         .code
         .expect("a new invitation shows its code");
+    // A practice whose occupational therapist joins in the browser, to write with the keyboard.
+    let practice = server
+        .organisation(PartyKind::Practice, "Riverside OT Practice")
+        .await;
+    let clinician_invitation = server
+        .admin()
+        .invite(&practice.id, Role::Clinician, None)
+        .await
+        .expect("invite a clinician")
+        .code
+        .expect("a new invitation shows its code");
     let out = screenshots_dir(backend);
     std::fs::create_dir_all(&out).expect("screenshot directory");
     let tag = format!("[web {backend:?}]");
@@ -207,6 +218,9 @@ async fn web_pages(backend: Backend) {
         .env("WP_ORGANISATION_ID", &organisation.id)
         .env("WP_ORGANISATION_NAME", "Beacon Care Ltd")
         .env("WP_INVITATION_CODE", &invitation)
+        .env("WP_PRACTICE_ID", &practice.id)
+        .env("WP_PRACTICE_NAME", "Riverside OT Practice")
+        .env("WP_CLINICIAN_CODE", &clinician_invitation)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

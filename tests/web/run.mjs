@@ -12,11 +12,14 @@
 //    typing, and arrows within a radio group; no click, no fill), then sign-out and what the
 //    browser still holds;
 // 5. the employer's line manager with the keyboard only: join with an invitation code, read a
-//    passport shared with the organisation, agree an adjustment, see the access end.
+//    passport shared with the organisation, agree an adjustment, see the access end;
+// 6. the occupational therapist with the keyboard only: join a practice, add a fit note and
+//    update an adjustment in a passport shared with the practice's clinicians.
 //
 // Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
 // WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
-// an unused line-manager invitation to it;
+// an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME and
+// WP_CLINICIAN_CODE a practice and an unused clinician invitation to it;
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
 // /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
 
@@ -58,6 +61,9 @@ const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
 const ORGANISATION_ID = process.env.WP_ORGANISATION_ID || '';
 const ORGANISATION_NAME = process.env.WP_ORGANISATION_NAME || 'Beacon Care Ltd';
 const INVITATION_CODE = process.env.WP_INVITATION_CODE || '';
+const PRACTICE_ID = process.env.WP_PRACTICE_ID || '';
+const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
+const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
 const ASSET_BUDGET = 300 * 1024;
 
 // What the journeys type: health data, which must never appear in a URL nor stay in the browser
@@ -69,6 +75,9 @@ const HEALTH = {
   addresses: 'Back pain when sitting for long periods.',
   memberAboutMe: 'I have long COVID; my energy runs out after lunch.',
   memberAdjustment: 'Afternoons working from home',
+  otAdjustment: 'Ergonomic chair and a foot rest',
+  otCondition: 'Lower back pain after a fall',
+  otNotes: 'Reviewed after assessment: trial for six weeks.',
 };
 
 // Everything the browser asked for or navigated to, to search for health data.
@@ -681,6 +690,121 @@ async function memberJourney() {
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// 6. The occupational therapist with the keyboard only: joins the practice with an invitation
+// code and a professional registration, opens the passport an employee shared with the
+// practice's clinicians (read and write adjustments and fit notes), adds a fit note and updates
+// the adjustment, signed; the employee sees both signed by the therapist.
+
+async function clinicianJourney() {
+  if (!PRACTICE_ID || !CLINICIAN_CODE) {
+    fail('clinician journey: WP_PRACTICE_ID and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
+    return;
+  }
+  const employee = await launch('clinician-employee', BASE, watch);
+  const clinician = await launch('clinician', BASE, watch);
+  const e = employee.context.pages()[0] || (await employee.context.newPage());
+  const c = clinician.context.pages()[0] || (await clinician.context.newPage());
+  const step = (what) => log(`clinician keyboard: ${what}`);
+  const mainText = () => c.locator('main').innerText();
+  try {
+    step(`an employee shares with ${PRACTICE_NAME}'s clinicians`);
+    await e.goto(route('/signup'));
+    await e.getByLabel('Your name', { exact: true }).fill('Ola Assessed');
+    await button(e, 'Create my passport').click();
+    await expectHeading(e, 'Save your recovery key');
+    await check(e, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+    await button(e, 'Continue to my passport').click();
+    await expectHeading(e, 'Your passport');
+    await e.goto(route('/section/adjustments/new'));
+    await e.getByLabel('Title', { exact: true }).fill(HEALTH.otAdjustment);
+    await radio(e, 'Category', 'Equipment assistive technology');
+    await e.getByLabel('Addresses', { exact: true }).fill('Back pain when sitting.');
+    await radio(e, 'Status', 'Requested');
+    await button(e, 'Add and sign').click();
+    await expectHeading(e, 'Adjustments');
+    await e.goto(route('/share'));
+    await e.getByLabel('Their Work Passport id', { exact: true }).fill(PRACTICE_ID);
+    await check(e, 'Who at the organisation', 'Clinician');
+    await check(e, 'What they may write', 'Adjustments');
+    await check(e, 'What they may write', 'Fit notes');
+    await e.getByLabel('Why you are sharing', { exact: true }).fill('Assessment for a phased return.');
+    await button(e, 'Continue').click();
+    await expectHeading(e, 'Check what you are agreeing to');
+    await button(e, 'Confirm and share').click();
+    await expectHeading(e, 'Who can see your passport');
+
+    step('join with the invitation code and a registration');
+    await c.goto(route('/'));
+    await expectHeading(c, 'Your health and work passport');
+    await press(c, 'Join an organisation', 'link');
+    await focusOnHeading(c, 'Join your organisation');
+    await typeInto(c, 'Invitation code', CLINICIAN_CODE);
+    await typeInto(c, 'Your name', 'Dana Okafor');
+    await press(c, 'Clinicians: your professional registration', 'summary');
+    await typeInto(c, 'Profession', 'occupational therapist');
+    await typeInto(c, 'Registration body', 'HCPC');
+    await typeInto(c, 'Registration number', 'OT12345');
+    await audit(c, 'join-clinician-filled');
+    await press(c, 'Join', 'button');
+    await focusOnHeading(c, 'Passports shared with you');
+
+    step('open the passport, add a fit note');
+    await press(c, "Open Ola Assessed's passport", 'link');
+    await focusOnHeading(c, "Ola Assessed's passport");
+    await audit(c, 'clinician-passport');
+    await press(c, 'Add a fit note', 'link');
+    await focusOnHeading(c, 'Add a fit note');
+    await press(c, 'Add and sign', 'button');
+    await c.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(c, 'clinician-fit-note-error');
+    await chooseRadio(c, 'Fitness', 'May be fit');
+    await typeInto(c, 'Condition', HEALTH.otCondition);
+    await typeInto(c, 'Assessed on', '2026-11-20');
+    await typeInto(c, 'Period from', '2026-11-23');
+    await typeInto(c, 'Period to', '2026-12-21');
+    await tickIn(c, 'Advice', 'Phased return');
+    await chooseRadio(c, 'Reassessment needed', 'No');
+    await typeInto(c, 'Issuer name', 'Dana Okafor');
+    await typeInto(c, 'Issuer profession', 'occupational therapist');
+    await audit(c, 'clinician-fit-note-filled');
+    await press(c, 'Add and sign', 'button');
+    await focusOnHeading(c, "Ola Assessed's passport");
+    if (!(await mainText()).includes(HEALTH.otCondition)) throw new Error('the fit note is not shown after saving');
+
+    step('update the adjustment');
+    await press(c, 'Change', 'link');
+    await focusOnHeading(c, 'Change adjustment');
+    await typeInto(c, 'Notes', HEALTH.otNotes);
+    await press(c, 'Save and sign', 'button');
+    await focusOnHeading(c, "Ola Assessed's passport");
+    if (!(await mainText()).includes(HEALTH.otNotes)) throw new Error("the adjustment's new notes are not shown after saving");
+    await audit(c, 'clinician-passport-written');
+
+    step('the employee sees both, signed by the therapist');
+    for (const [hash, h1, text] of [
+      ['/section/fit_notes', 'Fit notes', HEALTH.otCondition],
+      ['/section/adjustments', 'Adjustments', HEALTH.otNotes],
+    ]) {
+      await e.goto(route(hash));
+      await expectHeading(e, h1);
+      const shown = await e.locator('main').innerText();
+      if (!shown.includes(text) || !/Signed by Dana Okafor/.test(shown)) {
+        fail(`clinician journey: the employee's ${h1.toLowerCase()} do not show the therapist's signed version:\n${shown}`);
+      }
+    }
+    step('done');
+  } catch (error) {
+    fail(`clinician journey: ${error.message}`);
+    await c.screenshot({ path: path.join(OUT, 'clinician-keyboard-failed.png'), fullPage: true }).catch(() => {});
+    await e.screenshot({ path: path.join(OUT, 'clinician-employee-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await employee.close();
+    await clinician.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function checkUrls() {
@@ -705,6 +829,7 @@ for (const [name, run] of [
   ['tour', tour],
   ['keyboard journey', keyboardJourney],
   ['member journey', memberJourney],
+  ['clinician journey', clinicianJourney],
 ]) {
   try {
     await run();
