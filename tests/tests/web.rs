@@ -5,7 +5,8 @@
 //!
 //! This test starts the server, enrols the employer the employee shares with, makes an
 //! employer organisation and a practice with invitations for a line manager and a clinician
-//! (who join in the browser), runs the script, and answers its hooks: when the script has shared with the employer, the employer reads the
+//! (who join in the browser) and the operator's one-time admin link, runs the script, and
+//! answers its hooks: when the script has shared with the employer, the employer reads the
 //! passport through that grant with the client library (so the browser's access log has the
 //! read to show), and after the revoke the employer is refused.
 //!
@@ -22,6 +23,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use wp_client::Client;
 use wp_schemas::api::{GrantStatus, PartyKind, Role};
 use wp_schemas::sections::Section;
+use wp_server::keys::ServerKeys;
+use wp_server::{Settings, clock};
 use wp_tests::{Backend, TestServer, backend_tests};
 
 const INSTALL: &str =
@@ -203,6 +206,14 @@ async fn web_pages(backend: Backend) {
         .expect("invite a clinician")
         .code
         .expect("a new invitation shows its code");
+    // The operator's one-time admin link, as `admin-link` makes it (the server is up by now, so
+    // its signing keys exist).
+    let keys =
+        ServerKeys::load(&Settings::for_data_dir(server.data_dir.path()).signing_keys_path())
+            .expect("the server's signing keys");
+    let (admin_invitation, _) =
+        wp_server::domain::auth::issue_admin_invitation(&keys, &server.url, 1, clock::now());
+    let admin_link = format!("{}/#/admin-join/{admin_invitation}", server.url);
     let out = screenshots_dir(backend);
     std::fs::create_dir_all(&out).expect("screenshot directory");
     let tag = format!("[web {backend:?}]");
@@ -221,6 +232,7 @@ async fn web_pages(backend: Backend) {
         .env("WP_PRACTICE_ID", &practice.id)
         .env("WP_PRACTICE_NAME", "Riverside OT Practice")
         .env("WP_CLINICIAN_CODE", &clinician_invitation)
+        .env("WP_ADMIN_LINK", &admin_link)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -19,7 +19,8 @@
 // Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
 // WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
 // an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME and
-// WP_CLINICIAN_CODE a practice and an unused clinician invitation to it;
+// WP_CLINICIAN_CODE a practice and an unused clinician invitation to it; WP_ADMIN_LINK the
+// operator's one-time admin link (`admin-link`);
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
 // /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
 
@@ -64,6 +65,7 @@ const INVITATION_CODE = process.env.WP_INVITATION_CODE || '';
 const PRACTICE_ID = process.env.WP_PRACTICE_ID || '';
 const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
 const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
+const ADMIN_LINK = process.env.WP_ADMIN_LINK || '';
 const ASSET_BUDGET = 300 * 1024;
 
 // What the journeys type: health data, which must never appear in a URL nor stay in the browser
@@ -805,6 +807,75 @@ async function clinicianJourney() {
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// 7. The service admin and an organisation admin with the keyboard only: the operator's link
+// makes an admin, who sets up an employer and gets its first admin's invitation code; that
+// person joins and invites a line manager.
+
+async function adminJourney() {
+  if (!ADMIN_LINK) {
+    fail('admin journey: WP_ADMIN_LINK is not set (tests/tests/web.rs sets it)');
+    return;
+  }
+  const admin = await launch('admin', BASE, watch);
+  const orgAdmin = await launch('org-admin', BASE, watch);
+  const a = admin.context.pages()[0] || (await admin.context.newPage());
+  const o = orgAdmin.context.pages()[0] || (await orgAdmin.context.newPage());
+  const step = (what) => log(`admin keyboard: ${what}`);
+  try {
+    step("open the operator's link, become an admin");
+    await a.goto(ADMIN_LINK);
+    await expectHeading(a, 'Become an admin');
+    if (a.url().includes(ADMIN_LINK.split('/').pop())) fail('admin journey: the one-time admin code stays in the address bar');
+    await audit(a, 'admin-join-empty');
+    await press(a, 'Become an admin', 'button');
+    await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(a, 'admin-join-error');
+    await typeInto(a, 'Your name', 'Ada Admin');
+    await press(a, 'Become an admin', 'button');
+    await focusOnHeading(a, 'Organisations');
+    await audit(a, 'admin-organisations');
+
+    step('set up an employer');
+    await press(a, 'Create and invite its first admin', 'button');
+    await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(a, 'admin-organisations-error');
+    await chooseRadio(a, 'What kind of organisation', 'Employer');
+    await typeInto(a, 'Its name', 'Harbour Foods Ltd');
+    await press(a, 'Create and invite its first admin', 'button');
+    await focusOnHeading(a, 'Harbour Foods Ltd is set up');
+    await audit(a, 'admin-organisation-set-up');
+    const code = (await a.locator('main code', { hasText: /^wpi_/ }).first().innerText()).trim();
+
+    step('the organisation admin joins and invites a line manager');
+    await o.goto(route('/join'));
+    await expectHeading(o, 'Join your organisation');
+    await typeInto(o, 'Invitation code', code);
+    await typeInto(o, 'Your name', 'Olu Owner');
+    await press(o, 'Join', 'button');
+    await focusOnHeading(o, 'Passports shared with you');
+    await press(o, 'Your organisation', 'link', true);
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    await audit(o, 'organisation');
+    await press(o, 'Make an invitation', 'button');
+    await o.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(o, 'organisation-error');
+    await chooseRadio(o, 'Their role', 'Line manager');
+    await press(o, 'Make an invitation', 'button');
+    await focusOnHeading(o, 'Invitation made');
+    await audit(o, 'organisation-invitation-made');
+    step('done');
+  } catch (error) {
+    fail(`admin journey: ${error.message}`);
+    await a.screenshot({ path: path.join(OUT, 'admin-keyboard-failed.png'), fullPage: true }).catch(() => {});
+    await o.screenshot({ path: path.join(OUT, 'org-admin-keyboard-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await admin.close();
+    await orgAdmin.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function checkUrls() {
@@ -830,6 +901,7 @@ for (const [name, run] of [
   ['keyboard journey', keyboardJourney],
   ['member journey', memberJourney],
   ['clinician journey', clinicianJourney],
+  ['admin journey', adminJourney],
 ]) {
   try {
     await run();
