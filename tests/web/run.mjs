@@ -918,7 +918,7 @@ for (const row of axeTable) {
 log('page loads (full reload, cache off):');
 for (const row of loadTable) {
   log(
-    `  ${row.name.padEnd(12)} load ${row.loaded.toFixed(0).padStart(5)} ms, h1 ${row.h1.toFixed(0).padStart(5)} ms, ` +
+    `  ${row.name.padEnd(24)} load ${row.loaded.toFixed(0).padStart(5)} ms, h1 ${row.h1.toFixed(0).padStart(5)} ms, ` +
       `assets ${(row.assets / 1024).toFixed(1).padStart(6)} KB, API ${(row.api / 1024).toFixed(1).padStart(6)} KB`,
   );
 }
