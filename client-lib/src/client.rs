@@ -9,14 +9,15 @@ use serde::de::DeserializeOwned;
 use wp_schemas::api::{
     ASSERTION_TYPE, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest,
     CreateAccessRequest, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
-    Invitation, Me, Member, OrganisationEntry, Party, PartyKind, PassportInfo,
-    ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope, TokenResponse,
+    Invitation, JoinAsAdmin, Me, Member, OnBehalfOf, OrganisationEntry, Party, PartyKind,
+    PassportInfo, ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope,
+    TokenResponse,
 };
 use wp_schemas::jose::{PublicJwk, SigningKey};
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::error::{ClientError, Result};
-use crate::passport::PassportClient;
+use crate::passport::{Consent, PassportClient};
 use crate::proofs;
 
 /// How often a read is retried when the server answers 503 (the database is unavailable).
@@ -52,6 +53,7 @@ struct CachedToken {
     expires_at: i64,
     passport_id: Option<String>,
     scopes: Option<Vec<Scope>>,
+    on_behalf_of: Option<OnBehalfOf>,
 }
 
 /// A party's connection to a Work Passport server, signing with its own key.
@@ -159,6 +161,7 @@ impl Client {
             expires_at: proofs::now() + token.expires_in,
             passport_id: token.passport_id,
             scopes: token.scopes,
+            on_behalf_of: token.on_behalf_of,
         })
     }
 
@@ -312,6 +315,22 @@ impl Client {
             jwk: self.key.public_jwk().clone(),
             proof: proofs::key_proof(&self.key, &url),
             registration,
+        };
+        let party: Party = self.post_anonymous(&url, &body).await?;
+        self.party_id = Some(party.id.clone());
+        Ok(party)
+    }
+
+    /// Becomes an admin with the operator's one-time invitation (`work-passport-server
+    /// admin-link` prints it, after `#/admin-join/` in a link): registers this client's key,
+    /// proving possession of it.
+    pub async fn join_as_admin(&mut self, invitation: &str, display_name: &str) -> Result<Party> {
+        let url = format!("{}/v1/admin/join", self.base);
+        let body = JoinAsAdmin {
+            invitation: invitation.trim().to_owned(),
+            display_name: display_name.into(),
+            jwk: self.key.public_jwk().clone(),
+            proof: proofs::key_proof(&self.key, &url),
         };
         let party: Party = self.post_anonymous(&url, &body).await?;
         self.party_id = Some(party.id.clone());
@@ -509,7 +528,7 @@ impl Client {
 
     /// The passport `id`, as its owner.
     pub fn own_passport(&self, id: &str) -> PassportClient<'_> {
-        PassportClient::new(self, id.to_owned(), None, None)
+        PassportClient::new(self, id.to_owned(), None)
     }
 
     /// The passport shared under `grant_id`, as its grantee: obtains a consent token.
@@ -518,12 +537,12 @@ impl Client {
         let pid = token
             .passport_id
             .ok_or_else(|| ClientError::Protocol("a consent token without its passport".into()))?;
-        Ok(PassportClient::new(
-            self,
-            pid,
-            Some(grant_id.to_owned()),
-            Some(token.scopes.unwrap_or_default()),
-        ))
+        let consent = Consent {
+            grant_id: grant_id.to_owned(),
+            scopes: token.scopes.unwrap_or_default(),
+            on_behalf_of: token.on_behalf_of,
+        };
+        Ok(PassportClient::new(self, pid, Some(consent)))
     }
 
     /// As a grantee: the grants made to this party; for a member, the grants to their

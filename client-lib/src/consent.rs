@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use wp_schemas::api::{AccessLogEntry, Action, CreateGrant, Party, Role, Scope, agreed_by};
+use wp_schemas::api::{
+    AccessLogEntry, AccessRequest, Action, CreateGrant, Party, Role, Scope, agreed_by,
+};
 use wp_schemas::sections::Section;
 
 use crate::error::{ClientError, Result};
@@ -233,16 +235,60 @@ impl GrantTerms {
         members: &[Party],
         owner: Option<&str>,
     ) -> String {
-        format!(
-            "I, {}, agree to share my Work Passport with {} for: {}. They may {}. \
-             This consent ends on {} unless I revoke it sooner.",
-            owner.unwrap_or("the passport owner"),
-            describe_grantee(grantee, &self.roles, &self.member_names(members)),
-            self.purpose,
-            describe_scopes(&self.scopes),
-            self.ends_at.format("%Y-%m-%d")
+        consent_sentence(
+            owner,
+            &describe_grantee(grantee, &self.roles, &self.member_names(members)),
+            &self.purpose,
+            &self.scopes,
+            self.ends_at,
         )
     }
+}
+
+/// Who asks in an access request: "Acme Ltd (HR and line managers)".
+pub fn describe_requester(request: &AccessRequest) -> String {
+    let covered = describe_covered(&request.roles, &[]);
+    if covered.is_empty() {
+        request.organisation_name.clone()
+    } else {
+        format!("{} ({covered})", request.organisation_name)
+    }
+}
+
+/// The consent an employee gives by approving `request`, with `scopes` (what they chose to
+/// give: all or part of what was asked) until `ends_at`: a sentence naming who, what, why and
+/// until when, as [`GrantTerms`] writes for a grant made unasked.
+pub fn approval_text(
+    request: &AccessRequest,
+    scopes: &[Scope],
+    ends_at: DateTime<Utc>,
+    owner: Option<&str>,
+) -> String {
+    consent_sentence(
+        owner,
+        &describe_requester(request),
+        &request.purpose,
+        scopes,
+        ends_at,
+    )
+}
+
+fn consent_sentence(
+    owner: Option<&str>,
+    who: &str,
+    purpose: &str,
+    scopes: &[Scope],
+    ends_at: DateTime<Utc>,
+) -> String {
+    // "for: my new job." would end in two full stops.
+    let purpose = purpose.trim_end_matches(['.', '!', '?', ' ']);
+    format!(
+        "I, {}, agree to share my Work Passport with {who} for: {purpose}. They may {}. \
+         This consent ends on {} unless I revoke it sooner.",
+        owner.unwrap_or("the passport owner"),
+        describe_scopes(scopes),
+        ends_at.format("%Y-%m-%d")
+    )
 }
 
 #[cfg(test)]
@@ -366,7 +412,14 @@ mod tests {
                 .starts_with("I, the passport owner, agree")
         );
         let own = terms(Some("My words.")).into_grant(&dana(), &[], Some("Alex Smith"));
-        assert_eq!(own.consent_text, "My words.");
+        assert_eq!(own.consent_text, "My words."); // A purpose written as a sentence does not end in two full stops.
+        let mut stopped = terms(None);
+        stopped.purpose = "Workplace assessment.".into();
+        let text = stopped.into_grant(&dana(), &[], None).consent_text;
+        assert!(
+            text.contains("for: Workplace assessment. They may"),
+            "{text}"
+        );
     }
 
     fn party(value: serde_json::Value) -> Party {

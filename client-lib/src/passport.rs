@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::Value;
 use wp_schemas::api::{
-    AccessLogEntry, AccessLogPage, Changes, CreateGrant, Grant, PassportView, RecordHistory, Scope,
-    VersionEnvelope,
+    AccessLogEntry, AccessLogPage, Changes, CreateGrant, Grant, OnBehalfOf, PassportView,
+    RecordHistory, Scope, VersionEnvelope,
 };
 use wp_schemas::chain::verify_log;
 use wp_schemas::sections::{AdjustmentStatus, Section};
@@ -34,32 +34,41 @@ impl VerifiedPassport {
 pub struct PassportClient<'c> {
     client: &'c Client,
     pub id: String,
-    grant_id: Option<String>,
-    /// A grantee's scopes; None for the owner.
-    scopes: Option<Vec<Scope>>,
+    /// A grantee's consent; None for the owner.
+    consent: Option<Consent>,
+}
+
+/// What a grantee's consent token allows, as the token endpoint answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Consent {
+    pub grant_id: String,
+    pub scopes: Vec<Scope>,
+    /// For a member: the organisation and role they act for.
+    pub on_behalf_of: Option<OnBehalfOf>,
 }
 
 impl<'c> PassportClient<'c> {
-    pub(crate) fn new(
-        client: &'c Client,
-        id: String,
-        grant_id: Option<String>,
-        scopes: Option<Vec<Scope>>,
-    ) -> Self {
+    pub(crate) fn new(client: &'c Client, id: String, consent: Option<Consent>) -> Self {
         PassportClient {
             client,
             id,
-            grant_id,
-            scopes,
+            consent,
         }
     }
 
     pub fn grant_id(&self) -> Option<&str> {
-        self.grant_id.as_deref()
+        self.consent.as_ref().map(|c| c.grant_id.as_str())
     }
 
+    /// A grantee's scopes; None for the owner.
     pub fn scopes(&self) -> Option<&[Scope]> {
-        self.scopes.as_deref()
+        self.consent.as_ref().map(|c| c.scopes.as_slice())
+    }
+
+    /// For a member under a grant to their organisation: the organisation and the role they
+    /// act for, as their consent token names them.
+    pub fn on_behalf_of(&self) -> Option<&OnBehalfOf> {
+        self.consent.as_ref()?.on_behalf_of.as_ref()
     }
 
     /// The connection this passport is reached through (the replica sends its own requests).
@@ -73,12 +82,7 @@ impl<'c> PassportClient<'c> {
 
     pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, rest: &str) -> Result<T> {
         self.client
-            .call(
-                Method::GET,
-                &self.path(rest),
-                self.grant_id.as_deref(),
-                None::<&()>,
-            )
+            .call(Method::GET, &self.path(rest), self.grant_id(), None::<&()>)
             .await
     }
 
@@ -88,22 +92,14 @@ impl<'c> PassportClient<'c> {
         body: Option<&Value>,
     ) -> Result<T> {
         self.client
-            .call(
-                Method::POST,
-                &self.path(rest),
-                self.grant_id.as_deref(),
-                body,
-            )
+            .call(Method::POST, &self.path(rest), self.grant_id(), body)
             .await
     }
 
     /// Verifies one version against its author's keys (refreshing them once: a key may be new).
     /// Its place in its record's chain is checked apart, with [`verify::successor`].
     pub async fn verify(&self, envelope: &VersionEnvelope) -> Result<VerifiedVersion> {
-        verify::in_scope(
-            envelope.section,
-            verify::readable(self.scopes.as_deref()).as_deref(),
-        )?;
+        verify::in_scope(envelope.section, verify::readable(self.scopes()).as_deref())?;
         let author = self.client.party(&envelope.author).await?;
         let payload = match verify::version(envelope, &self.id, &author) {
             Ok(p) => p,
@@ -366,7 +362,7 @@ impl<'c> PassportClient<'c> {
             .send(
                 Method::DELETE,
                 &self.path(""),
-                self.grant_id.as_deref(),
+                self.grant_id(),
                 None::<&()>,
                 None,
             )

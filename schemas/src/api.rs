@@ -174,6 +174,22 @@ pub struct RegisterEmployee {
     pub proof: String,
 }
 
+/// `POST /v1/admin/join`: the operator's one-time admin invitation (`work-passport-server
+/// admin-link`), redeemed with a key the new admin proves they hold (`aud` BASE/v1/admin/join).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinAsAdmin {
+    /// The invitation: a JWT signed by the server (`typ` wp-admin-invitation+jwt).
+    #[schemars(pattern(COMPACT_JWS_PATTERN))]
+    pub invitation: String,
+    #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
+    pub display_name: String,
+    pub jwk: PublicJwk,
+    /// A compact JWS over [`KeyProofClaims`] signed by `jwk`'s private key.
+    #[schemars(pattern(COMPACT_JWS_PATTERN))]
+    pub proof: String,
+}
+
 /// `POST /v1/admin/parties`: an admin enrols an employer, a professional or another admin.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -443,6 +459,8 @@ pub const GRANT_TYPE: &str = "client_credentials";
 pub const VERSION_TYP: &str = "wp-version+jws";
 /// `typ` of a sync checkpoint JWS.
 pub const CHECKPOINT_TYP: &str = "wp-checkpoint+jws";
+/// `typ` of the operator's one-time admin invitation, signed by the server.
+pub const ADMIN_INVITATION_TYP: &str = "wp-admin-invitation+jwt";
 /// `typ` of a DPoP proof (RFC 9449 section 4.2).
 pub const DPOP_TYP: &str = "dpop+jwt";
 /// `typ` of an access or consent token (RFC 9068 section 2.1).
@@ -487,6 +505,25 @@ pub const CHECKPOINT_JWS: JwsProfile = JwsProfile {
     typ_optional: false,
     key: KeyRef::Kid,
 };
+
+/// The operator's one-time admin invitation, signed by the server: `{alg, typ:
+/// wp-admin-invitation+jwt, kid}`.
+pub const ADMIN_INVITATION_JWS: JwsProfile = JwsProfile {
+    typ: ADMIN_INVITATION_TYP,
+    typ_optional: false,
+    key: KeyRef::Kid,
+};
+
+/// Claims of an admin invitation: issuer and audience the server's base URL, used once (`jti`)
+/// before `exp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AdminInvitationClaims {
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
 
 /// Claims of a client assertion (RFC 7523 section 3).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -565,6 +602,10 @@ pub struct TokenResponse {
     pub passport_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<Scope>>,
+    /// A consent token for a member under a grant to their organisation: the organisation and
+    /// their role, as in the token's `authorization_details`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<OnBehalfOf>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -88,6 +88,27 @@ pub async fn main() -> anyhow::Result<()> {
             println!("{id}");
             Ok(())
         }
+        Command::AdminLink { hours } => {
+            let path = settings.signing_keys_path();
+            if !path.exists() {
+                anyhow::bail!(
+                    "no signing key file at {}: start the server once (it makes one), then run \
+                     admin-link again",
+                    path.display()
+                );
+            }
+            let keys = ServerKeys::load(&path)?;
+            let issuer = settings.issuer(settings.listen);
+            let (invitation, claims) =
+                crate::domain::auth::issue_admin_invitation(&keys, &issuer, hours, clock::now());
+            let until = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+            eprintln!(
+                "Open this link in a browser to become an admin (it works once, until {until}; \
+                 keep it private):"
+            );
+            println!("{issuer}/#/admin-join/{invitation}");
+            Ok(())
+        }
         Command::RotateSigningKey => {
             let path = settings.signing_keys_path();
             let kid = if path.exists() {

@@ -35,6 +35,13 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Print a one-time link that makes whoever opens it first an admin, with a key made in
+    /// their browser (the web pages' way to the first admin; `add-admin` is the key-file way).
+    AdminLink {
+        /// Hours until the link expires (1 to 72).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=72))]
+        hours: i64,
+    },
     /// Register an admin party with the public key in a JWK file, and print its id.
     AddAdmin {
         /// A JWK file holding the admin's Ed25519 public key (a private JWK works too; only the
@@ -171,6 +178,15 @@ impl Settings {
         }
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).ok()?;
         Some(options.get_filename().to_path_buf())
+    }
+
+    /// The public base URL: `public_url`, or `http://` and the address the server listens on.
+    pub fn issuer(&self, listening_on: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listening_on}"))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     pub fn signing_keys_path(&self) -> PathBuf {

@@ -54,12 +54,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let issuer = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let issuer = settings.issuer(addr);
     let state = build_state(&settings, issuer.clone()).await?;
     let store = state.store.clone();
     let purge = tokio::spawn(purge_jtis(store.clone()));

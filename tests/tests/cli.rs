@@ -693,6 +693,86 @@ async fn organisation_invite_join_and_grant_by_role() {
         assert_eq!(e["actor_name"], "Sam Patel (line manager, Acme Ltd)");
     }
 
+    // Priya (HR) asks Alex for the summary; Alex opens it, narrows it to 10 days, approves.
+    let alex_id = alex.run(&["-q", "whoami"]).await.ok().trim().to_owned();
+    let ask = |purpose: &str| {
+        priya.run_owned(
+            [
+                "-q",
+                "request",
+                "create",
+                "Acme Ltd",
+                "--read",
+                "summary,adjustments",
+                "--purpose",
+                purpose,
+                "--days",
+                "90",
+                "--employee",
+                alex_id.as_str(),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        )
+    };
+    let code = ask("Your return to work").await.ok().trim().to_owned();
+    assert!(code.starts_with("wpr_"), "{code}");
+    let opened = alex.run(&["request", "open", &code]).await.ok();
+    assert!(
+        opened.contains("Acme Ltd (HR), asked by Priya Shah, asks to read summary, adjustments"),
+        "{opened}"
+    );
+    // Someone it was not sent to cannot open it.
+    sam.run(&["request", "open", &code]).await.fails(1);
+    let approved = alex
+        .run(&[
+            "request", "approve", &code, "--read", "summary", "--days", "10",
+        ])
+        .await
+        .ok();
+    assert!(
+        approved.contains("Granted Acme Ltd (HR) until"),
+        "{approved}"
+    );
+    assert!(
+        approved.contains("share my Work Passport with Acme Ltd (HR) for: Your return to work. They may read summary."),
+        "{approved}"
+    );
+    let priya_grant = approved
+        .lines()
+        .find_map(|l| l.strip_prefix("Grant id: "))
+        .expect("the grant id")
+        .to_owned();
+    let read = priya
+        .run(&["--json", "fetch", "--grant", &priya_grant])
+        .await
+        .json();
+    assert!(read["sections"].get("adjustments").is_none(), "{read}");
+    // Approved once only; a declined request grants nothing.
+    let stderr = alex.run(&["request", "approve", &code]).await.fails(1);
+    assert!(stderr.contains("409"), "{stderr}");
+    let other = ask("Something else").await.ok().trim().to_owned();
+    let declined = alex.run(&["request", "decline", &other]).await.ok();
+    assert!(
+        declined.contains("Declined the request from Acme Ltd (HR)"),
+        "{declined}"
+    );
+    let listed = priya
+        .run(&["--json", "request", "list", "Acme Ltd"])
+        .await
+        .json();
+    let statuses: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| text(&r["status"]))
+        .collect();
+    assert_eq!(statuses.len(), 2);
+    assert!(
+        statuses.contains(&"approved") && statuses.contains(&"declined"),
+        "{listed}"
+    );
+
     // Priya leaves; Sam is removed by the admin.
     let left = priya
         .run(&["org", "remove", &acme_id, text(&priya_party["id"])])

@@ -27,6 +27,7 @@ backend_tests!(
     invitation_codes_work_once_and_only_while_pending,
     organisation_admins_act_only_for_their_own,
     an_access_request_through_the_library,
+    the_operators_admin_link_works_once,
 );
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
@@ -239,6 +240,14 @@ async fn organisation_journey(backend: Backend) {
     body["notes"] = json!("Assessed: a six-week trial, then review.");
     let by_olu = as_olu.update_record(&rid, body).await.unwrap();
     assert_eq!(by_olu.author.id, olu.party_id().unwrap());
+    assert_eq!(
+        as_olu.on_behalf_of(),
+        Some(&OnBehalfOf {
+            organisation: practice.id.clone(),
+            role: Role::Clinician
+        }),
+        "the token response names the organisation and role"
+    );
     let olu_token = claims(&olu.consent_token(&practice_grant.id).await.unwrap());
     assert_eq!(
         olu_token["authorization_details"][0]["on_behalf_of"],
@@ -831,5 +840,79 @@ async fn an_access_request_through_the_library(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(declined.status, AccessRequestStatus::Declined);
+    server.stop().await;
+}
+
+/// The operator's `admin-link` command, run against the running installation, prints a link
+/// whose invitation makes one admin, once; a forged one makes nobody.
+async fn the_operators_admin_link_works_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    // Once the server answers, its key files exist for the command to read.
+    let ready = reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap();
+    assert!(ready.status().is_success());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wp-test-server"))
+        .arg("--data-dir")
+        .arg(server.data_dir.path())
+        .args(["--database-url", &server.database_url])
+        .args(["--public-url", &server.url])
+        .args(["admin-link", "--hours", "2"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run admin-link");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let invitation = link
+        .strip_prefix(&format!("{}/#/admin-join/", server.url))
+        .unwrap_or_else(|| panic!("a link to this server's pages: {link}"))
+        .to_owned();
+
+    let mut admin = Client::new(&server.url, SigningKey::generate());
+    let party = admin
+        .join_as_admin(&invitation, "Sam Operator")
+        .await
+        .unwrap();
+    assert_eq!(
+        (party.kind, party.display_name.as_str()),
+        (PartyKind::Admin, "Sam Operator")
+    );
+    // The new admin acts as one: it creates an organisation.
+    let acme = admin
+        .create_organisation(PartyKind::Employer, "Acme Ltd")
+        .await
+        .unwrap();
+    assert_eq!(acme.kind, PartyKind::Employer);
+
+    let refused = |invitation: String| {
+        let url = server.url.clone();
+        async move {
+            let mut mallory = Client::new(&url, SigningKey::generate());
+            let error = mallory
+                .join_as_admin(&invitation, "Mallory")
+                .await
+                .expect_err("refused");
+            assert!(mallory.party_id().is_err());
+            error.problem_type()
+        }
+    };
+    assert_eq!(
+        refused(invitation.clone()).await,
+        Some(ProblemType::InvitationUsed)
+    );
+    // A flipped signature byte, or an access token, is no invitation.
+    let mut forged = invitation.into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    assert_eq!(
+        refused(String::from_utf8(forged).unwrap()).await,
+        Some(ProblemType::InvalidInvitation)
+    );
+    let token = admin.access_token().await.unwrap();
+    assert_eq!(refused(token).await, Some(ProblemType::InvalidInvitation));
     server.stop().await;
 }

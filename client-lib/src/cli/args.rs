@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wp_schemas::api::Role;
+use wp_schemas::api::{Role, Scope};
 use wp_schemas::sections::Section;
 
 const AFTER_HELP: &str = "\
@@ -158,6 +158,11 @@ pub enum Command {
     /// Organisations and their people: create, find, invite, members, remove.
     #[command(subcommand)]
     Org(OrgCommand),
+
+    /// Access requests: an organisation asks, the employee approves (as asked or narrowed) or
+    /// declines.
+    #[command(subcommand)]
+    Request(RequestCommand),
 
     /// Your passport (employee): create, show, export, import, erase.
     #[command(subcommand)]
@@ -329,6 +334,90 @@ pub enum OrgCommand {
     },
 }
 
+/// What to share, by section and action (as in `wp grant add`).
+#[derive(Debug, Args)]
+pub struct Sections {
+    /// Sections to read, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+    pub read: Vec<Section>,
+    /// Sections to write, comma-separated (professionals, practices).
+    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+    pub write: Vec<Section>,
+    /// Sections to agree, comma-separated (employers; adjustments only).
+    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
+    pub agree: Vec<Section>,
+}
+
+impl Sections {
+    /// One scope per named section; empty when none is named.
+    pub fn scopes(&self) -> Vec<Scope> {
+        crate::consent::scopes(&self.read, &self.write, &self.agree)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Ask an employee for access, as a member of ORG (its HR, or its clinicians).
+    ///
+    /// Prints the code, once: give it to the employee, who runs `wp request open CODE`. The
+    /// request grants nothing by itself.
+    Create {
+        /// Your organisation: its id, or its exact name.
+        org: String,
+        #[command(flatten)]
+        sections: Sections,
+        /// Who there would be covered (repeatable) [default: your own role].
+        #[arg(long = "role", value_name = "ROLE", value_parser = role_parser())]
+        roles: Vec<Role>,
+        /// Why, e.g. "workplace adjustments in your new job".
+        #[arg(long)]
+        purpose: String,
+        /// For how many days the access would last, once approved (1 to 732).
+        #[arg(long, value_name = "N")]
+        days: i64,
+        /// The employee's party id, if you know it: then only they may open it.
+        #[arg(long, value_name = "PARTY_ID")]
+        employee: Option<String>,
+        /// Days until the request expires (1 to 30) [default: 14].
+        #[arg(long, value_name = "N")]
+        expires_in: Option<i64>,
+    },
+    /// List ORG's access requests and whether each is pending, approved, declined or expired.
+    List {
+        /// The organisation: its id, or its exact name.
+        org: String,
+    },
+    /// See who asks for what, for how long and why (employee).
+    Open {
+        /// The request code (wpr_...) the organisation gave you.
+        code: String,
+    },
+    /// Approve a request, as asked or narrowed: this makes the grant (employee).
+    ///
+    /// Name sections to give fewer than asked; --days or --until to end it sooner.
+    Approve {
+        /// The request code (wpr_...).
+        code: String,
+        #[command(flatten)]
+        sections: Sections,
+        /// End sooner: this many days from now.
+        #[arg(long, value_name = "N", conflicts_with = "until")]
+        days: Option<i64>,
+        /// End sooner: on this date (YYYY-MM-DD, end of the day UTC) or time (RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// The consent text you agree to [default: a sentence naming who, what, why, until
+        /// when].
+        #[arg(long)]
+        consent_text: Option<String>,
+    },
+    /// Decline a request: its code stops working (employee).
+    Decline {
+        /// The request code (wpr_...).
+        code: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PassportCommand {
     /// Create your passport (once).
@@ -478,15 +567,8 @@ pub struct GrantAdd {
     /// (repeatable).
     #[arg(long = "member", value_name = "PARTY_ID")]
     pub members: Vec<String>,
-    /// Sections they may read, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
-    pub read: Vec<Section>,
-    /// Sections they may write, comma-separated (professionals).
-    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
-    pub write: Vec<Section>,
-    /// Sections they may agree, comma-separated (employers; adjustments only).
-    #[arg(long, value_delimiter = ',', value_parser = section_parser())]
-    pub agree: Vec<Section>,
+    #[command(flatten)]
+    pub sections: Sections,
     /// Why they may see it, e.g. "workplace adjustments at Acme Ltd".
     #[arg(long)]
     pub purpose: String,

@@ -8,13 +8,16 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use wp_schemas::api::{Grant, Party, PartyKind, ProfessionalRegistration, Role};
+use wp_schemas::api::{
+    ApproveAccessRequest, CreateAccessRequest, Grant, Party, PartyKind, ProfessionalRegistration,
+    Role,
+};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::{Section, example_body, parse_body};
 
 use super::args::{
     AdminCommand, BodyArgs, BundleCommand, Cli, Command, EnrolKind, GrantAdd, GrantCommand,
-    KeysCommand, OrgCommand, OrgKind, PassportCommand, RecordCommand,
+    KeysCommand, OrgCommand, OrgKind, PassportCommand, RecordCommand, RequestCommand,
 };
 use super::output::{self, Mode, Render};
 use super::profile::Profile;
@@ -23,8 +26,9 @@ use super::views::{
     AccessLog, BundleChecked, Change, Enrolled, Exported, GrantList, GrantMade, GrantRevoked,
     History, Imported, InvitationList, InvitationRevoked, Invited, Joined, KeyCreated, KeyRevoked,
     KeyRotated, MemberList, MemberRemoved, Names, OrgCreated, OrgList, OwnPassport,
-    PassportCreated, PassportErased, RecordShown, Registered, SharedPassport, Side, SignedIn,
-    Synced, WhoAmI, Written,
+    PassportCreated, PassportErased, RecordShown, Registered, RequestApproved, RequestDeclined,
+    RequestList, RequestMade, RequestShown, SharedPassport, Side, SignedIn, Synced, WhoAmI,
+    Written,
 };
 use crate::consent::{self, GrantTerms};
 use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, bundle, keys};
@@ -104,6 +108,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             join(&mut ctx, &code, &name, registration).await
         }
         Command::Org(command) => org(&ctx, command).await,
+        Command::Request(command) => request(&ctx, command).await,
         Command::Passport(PassportCommand::Create) => passport_create(&mut ctx).await,
         Command::Passport(PassportCommand::Show) => passport_show(&mut ctx).await,
         Command::Passport(PassportCommand::Erase { yes }) => passport_erase(&mut ctx, yes).await,
@@ -400,6 +405,86 @@ async fn org(ctx: &Ctx, command: OrgCommand) -> Result<()> {
                 org_name,
                 left,
             });
+        }
+    }
+    Ok(())
+}
+
+async fn request(ctx: &Ctx, command: RequestCommand) -> Result<()> {
+    let client = ctx.profile.client()?;
+    match command {
+        RequestCommand::Create {
+            org,
+            sections,
+            roles,
+            purpose,
+            days,
+            employee,
+            expires_in,
+        } => {
+            let scopes = sections.scopes();
+            if scopes.is_empty() {
+                bail!("name at least one section with --read, --write or --agree");
+            }
+            let (oid, _) = organisation(&client, &org).await?;
+            let asked = CreateAccessRequest {
+                scopes,
+                roles,
+                purpose,
+                duration_days: days,
+                employee,
+                expires_in_days: expires_in,
+            };
+            let request = client.request_access(&oid, &asked).await?;
+            ctx.show(&RequestMade(request));
+        }
+        RequestCommand::List { org } => {
+            let (oid, org_name) = organisation(&client, &org).await?;
+            let requests = client.access_requests(&oid).await?;
+            ctx.show(&RequestList { requests, org_name });
+        }
+        RequestCommand::Open { code } => {
+            let request = client.open_access_request(&code).await?;
+            ctx.show(&RequestShown(request));
+        }
+        RequestCommand::Approve {
+            code,
+            sections,
+            days,
+            until,
+            consent_text,
+        } => {
+            let request = client.open_access_request(&code).await?;
+            let narrowed = sections.scopes();
+            let scopes = if narrowed.is_empty() {
+                request.scopes.clone()
+            } else {
+                narrowed.clone()
+            };
+            let ends_at = match (days, until) {
+                (None, None) => None,
+                (days, until) => Some(ends_at(days, until)?),
+            };
+            let text_ends_at = match ends_at {
+                Some(t) => t,
+                None => consent::ends_in_days(request.duration_days)?,
+            };
+            let consent_text = consent_text.unwrap_or_else(|| {
+                let owner = ctx.profile.config.display_name.as_deref();
+                consent::approval_text(&request, &scopes, text_ends_at, owner)
+            });
+            let approval = ApproveAccessRequest {
+                code,
+                scopes: (!narrowed.is_empty()).then_some(narrowed),
+                ends_at,
+                consent_text,
+            };
+            let grant = client.approve_access_request(&approval).await?;
+            ctx.show(&RequestApproved { grant, request });
+        }
+        RequestCommand::Decline { code } => {
+            let request = client.decline_access_request(&code).await?;
+            ctx.show(&RequestDeclined(request));
         }
     }
     Ok(())
@@ -837,15 +922,13 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
                 to,
                 roles,
                 members,
-                read,
-                write,
-                agree,
+                sections,
                 purpose,
                 days,
                 until,
                 consent_text,
             } = *add;
-            let scopes = consent::scopes(&read, &write, &agree);
+            let scopes = sections.scopes();
             if scopes.is_empty() {
                 bail!("name at least one section with --read, --write or --agree");
             }

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use wp_schemas::api::{
-    AccessLogEntry, Action, Grant, Invitation, InvitationStatus, Me, Member, OrganisationEntry,
-    Party, PartyKind, PassportInfo, Scope,
+    AccessLogEntry, AccessRequest, AccessRequestStatus, Action, Grant, Invitation,
+    InvitationStatus, Me, Member, OrganisationEntry, Party, PartyKind, PassportInfo, Scope,
 };
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::Section;
 
 use super::output::{self, Render, Table, pretty, to_json};
-use crate::consent::{describe_actor, describe_covered, describe_grantee, describe_scopes};
+use crate::consent::{
+    describe_actor, describe_covered, describe_grantee, describe_requester, describe_scopes,
+};
 use crate::{LocalRecord, SyncReport, VerifiedPassport, VerifiedVersion};
 
 /// Parties' names for display ("Dana Okafor (professional, HCPC OT12345)"), looked up before
@@ -193,6 +195,11 @@ impl Render for WhoAmI {
             "passport_id": self.me.passport_id,
             "current_kid": self.current_kid,
         })
+    }
+
+    /// The party id, e.g. to give to an organisation that will ask for access.
+    fn quiet(&self) -> Option<String> {
+        Some(self.me.party.id.clone())
     }
 }
 
@@ -1137,6 +1144,158 @@ impl Render for Imported {
 
     fn quiet(&self) -> Option<String> {
         Some(self.info.id.clone())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access requests
+
+fn request_status(status: AccessRequestStatus) -> String {
+    format!("{status:?}").to_lowercase()
+}
+
+/// "Acme Ltd (HR) asks to read summary; agree adjustments, for 365 days, for: ...".
+fn request_terms(r: &AccessRequest) -> String {
+    format!(
+        "{}, asked by {}, asks to {} for {} days, for: {}.",
+        describe_requester(r),
+        r.requested_by_name,
+        describe_scopes(&r.scopes),
+        r.duration_days,
+        r.purpose
+    )
+}
+
+/// A new access request, with its code: the only time the code is shown.
+pub struct RequestMade(pub AccessRequest);
+
+impl Render for RequestMade {
+    fn human(&self) -> String {
+        let r = &self.0;
+        let code = r.code.as_deref().unwrap_or("CODE");
+        format!(
+            "Access request {}: {}\nCode: {code}\nGive the code to the employee (it is not shown \
+             again) before {}; they run\n  wp request open {code}\nIt grants nothing until they \
+             approve it.\n",
+            r.id,
+            request_terms(r),
+            output::time(&r.expires_at),
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+
+    /// The code, for `CODE=$(wp -q request create ...)`.
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.code.clone().unwrap_or_else(|| self.0.id.clone()))
+    }
+}
+
+pub struct RequestList {
+    pub requests: Vec<AccessRequest>,
+    pub org_name: String,
+}
+
+impl Render for RequestList {
+    fn human(&self) -> String {
+        let mut table = Table::new(&[
+            "request", "by", "scopes", "days", "purpose", "status", "expires", "grant",
+        ]);
+        for r in &self.requests {
+            table.row(vec![
+                r.id.clone(),
+                r.requested_by_name.clone(),
+                describe_scopes(&r.scopes),
+                r.duration_days.to_string(),
+                output::truncate(&r.purpose, 40),
+                request_status(r.status),
+                output::date(&r.expires_at),
+                r.grant_id.clone().unwrap_or_default(),
+            ]);
+        }
+        format!("Access requests of {}:\n{}", self.org_name, table.render())
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.requests)
+    }
+}
+
+/// What the employee sees before deciding.
+pub struct RequestShown(pub AccessRequest);
+
+impl Render for RequestShown {
+    fn human(&self) -> String {
+        let r = &self.0;
+        let next = match r.status {
+            AccessRequestStatus::Pending => format!(
+                "To share as asked: wp request approve CODE\n\
+                 To share less: add --read/--write/--agree with fewer sections, or --days N\n\
+                 To say no: wp request decline CODE\n\
+                 The request is open until {}.\n",
+                output::time(&r.expires_at)
+            ),
+            status => format!("This request is {}.\n", request_status(status)),
+        };
+        format!("{}\n{next}", request_terms(r))
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.id.clone())
+    }
+}
+
+pub struct RequestApproved {
+    pub grant: Grant,
+    pub request: AccessRequest,
+}
+
+impl Render for RequestApproved {
+    fn human(&self) -> String {
+        let g = &self.grant;
+        format!(
+            "Granted {} until {}: {}.\nGrant id: {}\nConsent text: {}\n\
+             You end it with `wp grant revoke {}`.\n",
+            describe_requester(&self.request),
+            output::time(&g.ends_at),
+            describe_scopes(&g.scopes),
+            g.id,
+            g.consent_text,
+            g.id
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.grant)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.grant.id.clone())
+    }
+}
+
+pub struct RequestDeclined(pub AccessRequest);
+
+impl Render for RequestDeclined {
+    fn human(&self) -> String {
+        format!(
+            "Declined the request from {}: nothing is shared, and its code no longer works.\n",
+            describe_requester(&self.0)
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.id.clone())
     }
 }
 

@@ -2,14 +2,16 @@
 //! DPoP binding (RFC 9449). Verification uses ring; tokens are signed with josekit.
 
 use wp_schemas::api::{
-    ACCESS_TOKEN_JWS, ASSERTION_JWS, AccessTokenClaims, AssertionClaims, AuthorizationDetail,
-    Confirmation, DPOP_JWS, DpopClaims, OnBehalfOf, PartyKind, Role, Scope,
+    ACCESS_TOKEN_JWS, ADMIN_INVITATION_JWS, ADMIN_INVITATION_TYP, ASSERTION_JWS, AccessTokenClaims,
+    AdminInvitationClaims, AssertionClaims, AuthorizationDetail, Confirmation, DPOP_JWS,
+    DpopClaims, OnBehalfOf, PartyKind, Role, Scope,
 };
 pub use wp_schemas::api::{AT_TYP, DPOP_TYP};
 use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, sha256_b64};
 use wp_schemas::problem::ProblemType;
 
 use super::ids::{GrantId, Kid, PartyId, PassportId};
+use super::organisation::OrganisationRefusal;
 use super::party::{CLOCK_SKEW_SECS, RegisteredKey, check_lifetime};
 use super::time::Timestamp;
 use crate::error::{Error, Result};
@@ -139,6 +141,18 @@ pub struct ConsentClaim {
     pub on_behalf_of: Option<(PartyId, Role)>,
 }
 
+impl ConsentClaim {
+    /// `on_behalf_of` as tokens and token responses carry it.
+    pub fn on_behalf_of_wire(&self) -> Option<OnBehalfOf> {
+        self.on_behalf_of
+            .as_ref()
+            .map(|(organisation, role)| OnBehalfOf {
+                organisation: organisation.to_string(),
+                role: *role,
+            })
+    }
+}
+
 /// Issues an access token for `party`, bound to `jkt`; with `consent`, a consent token that
 /// expires at `not_after` at the latest (the grant's end).
 pub fn issue_token(
@@ -172,10 +186,7 @@ pub fn issue_token(
                 grant_id: c.grant_id.to_string(),
                 passport_id: c.passport_id.to_string(),
                 scopes: c.scopes.clone(),
-                on_behalf_of: c.on_behalf_of.as_ref().map(|(org, role)| OnBehalfOf {
-                    organisation: org.to_string(),
-                    role: *role,
-                }),
+                on_behalf_of: c.on_behalf_of_wire(),
             }]
         }),
     };
@@ -244,6 +255,62 @@ pub fn consent_of(claims: &AccessTokenClaims) -> Result<Option<ConsentClaim>> {
             None => None,
         },
     }))
+}
+
+/// An admin invitation lives at most this long.
+pub const ADMIN_INVITATION_MAX_HOURS: i64 = 72;
+
+/// The operator's one-time admin invitation: a JWT signed by the server, for `issuer`, valid
+/// for `hours` (1 to [`ADMIN_INVITATION_MAX_HOURS`]). Whoever redeems it first becomes an admin;
+/// its `jti` is admitted once, like a proof's.
+pub fn issue_admin_invitation(
+    keys: &ServerKeys,
+    issuer: &str,
+    hours: i64,
+    now: Timestamp,
+) -> (String, AdminInvitationClaims) {
+    let claims = AdminInvitationClaims {
+        iss: issuer.to_owned(),
+        aud: issuer.to_owned(),
+        iat: now.secs(),
+        exp: now.secs() + hours.clamp(1, ADMIN_INVITATION_MAX_HOURS) * 3600,
+        jti: uuid::Uuid::new_v4().to_string(),
+    };
+    let token = keys
+        .active()
+        .sign_json(ADMIN_INVITATION_TYP, KeyRef::Kid, &claims);
+    (token, claims)
+}
+
+/// Checks an admin invitation's signature, issuer and expiry (not whether it was used: the
+/// caller admits its `jti` once). Anything but a genuine invitation of this server is
+/// [`OrganisationRefusal::UnknownCode`], as for an invitation code.
+pub fn verify_admin_invitation(
+    token: &str,
+    keys: &ServerKeys,
+    issuer: &str,
+    now: Timestamp,
+) -> std::result::Result<AdminInvitationClaims, OrganisationRefusal> {
+    let unknown = || OrganisationRefusal::UnknownCode;
+    let jws = CompactJws::parse_as(token, &ADMIN_INVITATION_JWS).map_err(|_| unknown())?;
+    let key = jws
+        .header_str("kid")
+        .and_then(|kid| keys.find(kid, now))
+        .ok_or_else(unknown)?;
+    jws.verify_raw(&key.raw).map_err(|_| unknown())?;
+    let claims: AdminInvitationClaims = jws.claims().map_err(|_| unknown())?;
+    if claims.iss != issuer || claims.aud != issuer {
+        return Err(unknown());
+    }
+    if claims.exp <= now.secs() {
+        return Err(OrganisationRefusal::Expired);
+    }
+    if claims.iat > now.secs() + CLOCK_SKEW_SECS
+        || claims.exp - claims.iat > ADMIN_INVITATION_MAX_HOURS * 3600
+    {
+        return Err(unknown());
+    }
+    Ok(claims)
 }
 
 #[cfg(test)]
@@ -382,5 +449,54 @@ mod tests {
         assert_eq!(claims.exp, 1100, "a consent token never outlives its grant");
         assert_eq!(consent_of(&claims).unwrap(), Some(consent));
         assert_eq!(subject_of(&claims).unwrap(), p1);
+    }
+
+    #[test]
+    fn admin_invitations_verify_only_as_issued_and_until_they_expire() {
+        let keys = ServerKeys::for_tests();
+        let (token, claims) = issue_admin_invitation(&keys, "http://i", 24, at(1000));
+        assert_eq!(claims.exp, 1000 + 24 * 3600);
+        assert_eq!(
+            verify_admin_invitation(&token, &keys, "http://i", at(1001)),
+            Ok(claims)
+        );
+        assert_eq!(
+            verify_admin_invitation(&token, &keys, "http://i", at(1000 + 24 * 3600)),
+            Err(OrganisationRefusal::Expired)
+        );
+        assert_eq!(
+            verify_admin_invitation(&token, &keys, "http://elsewhere", at(1001)),
+            Err(OrganisationRefusal::UnknownCode)
+        );
+        // Another server's keys, a flipped byte, or an access token are no invitation.
+        let other = ServerKeys::for_tests();
+        assert_eq!(
+            verify_admin_invitation(&token, &other, "http://i", at(1001)),
+            Err(OrganisationRefusal::UnknownCode)
+        );
+        let mut forged = token.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            verify_admin_invitation(&forged, &keys, "http://i", at(1001)),
+            Err(OrganisationRefusal::UnknownCode)
+        );
+        let (access, _) = issue_token(
+            &keys,
+            "http://i",
+            &PartyId::nth(1),
+            PartyKind::Admin,
+            &Kid::parse(&"A".repeat(43)).unwrap(),
+            None,
+            at(1000),
+        );
+        assert_eq!(
+            verify_admin_invitation(&access, &keys, "http://i", at(1001)),
+            Err(OrganisationRefusal::UnknownCode)
+        );
+        // At most three days, whatever is asked.
+        let (_, long) = issue_admin_invitation(&keys, "http://i", 1000, at(0));
+        assert_eq!(long.exp, ADMIN_INVITATION_MAX_HOURS * 3600);
     }
 }

@@ -26,6 +26,7 @@ mod parties;
 mod passports;
 pub mod routes;
 mod token;
+pub mod web;
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(error::REQUEST_ID);
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(route.path, route.handler);
     }
     router
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use wp_schemas::api::{AddKey, EnrolParty, Me, Party, RegisterEmployee};
+use wp_schemas::api::{AddKey, EnrolParty, JoinAsAdmin, Me, Party, RegisterEmployee};
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Caller};
@@ -19,6 +19,17 @@ pub async fn register(
     Ok((
         StatusCode::CREATED,
         Json(parties::register(&state, req).await?),
+    ))
+}
+
+/// `POST /v1/admin/join`: the operator's one-time admin invitation, redeemed with a key.
+pub async fn join_as_admin(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<JoinAsAdmin>,
+) -> Result<(StatusCode, Json<Party>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(parties::join_as_admin(&state, req).await?),
     ))
 }
 

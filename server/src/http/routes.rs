@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use wp_schemas::api::{
     AccessLogPage, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest, Changes,
     CreateAccessRequest, CreateGrant, CreateInvitation, CreateOrganisation, EnrolParty, Grant,
-    Health, Invitation, Me, Member, OrganisationEntry, Party, PassportInfo, PassportView,
-    RecordHistory, RedeemInvitation, RegisterEmployee, SubmitVersion, TokenResponse, UUID_PATTERN,
-    VersionEnvelope,
+    Health, Invitation, JoinAsAdmin, Me, Member, OrganisationEntry, Party, PassportInfo,
+    PassportView, RecordHistory, RedeemInvitation, RegisterEmployee, SubmitVersion, TokenResponse,
+    UUID_PATTERN, VersionEnvelope,
 };
 use wp_schemas::bundle::Bundle;
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
@@ -195,6 +195,23 @@ fn party_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<RegisterEmployee>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
+        ),
+        post(
+            "/v1/admin/join",
+            parties::join_as_admin,
+            op("joinAsAdmin")
+                .summary("Become an admin with the operator's one-time invitation, proving possession of the key")
+                .public()
+                .json_body(Schemas::of::<JoinAsAdmin>)
+                .ok(201, Schemas::of::<Party>)
+                .problems(&[
+                    P::InvalidInvitation,
+                    P::InvitationUsed,
+                    P::InvitationExpired,
+                    P::InvalidKey,
+                    P::InvalidKeyProof,
+                    P::Conflict,
+                ]),
         ),
         post(
             "/v1/admin/parties",

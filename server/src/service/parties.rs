@@ -1,15 +1,16 @@
 //! Parties and their keys, without the HTTP: an employee registers with a key they prove they
 //! hold, an admin enrols the other kinds, and a party adds and revokes its own keys.
 
-use wp_schemas::api::{AddKey, EnrolParty, Party, PartyKind, RegisterEmployee};
+use wp_schemas::api::{AddKey, EnrolParty, JoinAsAdmin, Party, PartyKind, RegisterEmployee};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::problem::ProblemType;
 
 use super::{AppState, Caller};
 use crate::clock;
 use crate::domain::ids::{Kid, PartyId};
-use crate::domain::party;
+use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::time::Timestamp;
+use crate::domain::{auth, party};
 use crate::error::{Error, Result};
 use crate::store::KeyRevocation;
 
@@ -28,6 +29,35 @@ pub async fn register(state: &AppState, request: RegisterEmployee) -> Result<Par
         .create_party(&id, PartyKind::Employee, &name, None, &jwk, now)
         .await?;
     tracing::info!(party = %id, "employee registered");
+    party_or_404(state, &id).await
+}
+
+/// The path an admin invitation is redeemed at, which the new admin's proof names.
+pub const ADMIN_JOIN_PATH: &str = "/v1/admin/join";
+
+/// Whoever holds the operator's one-time admin invitation (`work-passport-server admin-link`)
+/// becomes an admin with a key they prove they hold; the invitation works once.
+pub async fn join_as_admin(state: &AppState, request: JoinAsAdmin) -> Result<Party> {
+    let now = clock::now();
+    let invitation =
+        auth::verify_admin_invitation(&request.invitation, &state.keys, &state.issuer, now)?;
+    let name = party::display_name(&request.display_name)?;
+    let jwk = party::public_key(&request.jwk)?;
+    check_key_proof(state, &jwk, &request.proof, ADMIN_JOIN_PATH, now).await?;
+    let once = format!("admin-invitation:{}", invitation.jti);
+    if !state
+        .store
+        .use_jti(&once, Timestamp::from_secs(invitation.exp))
+        .await?
+    {
+        return Err(OrganisationRefusal::Used.into());
+    }
+    let id = PartyId::random();
+    state
+        .store
+        .create_party(&id, PartyKind::Admin, &name, None, &jwk, now)
+        .await?;
+    tracing::info!(party = %id, "admin joined with the operator's invitation");
     party_or_404(state, &id).await
 }
 

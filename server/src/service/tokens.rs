@@ -111,6 +111,7 @@ fn access_token(
         grant_id: consent.map(|(c, _)| c.grant_id.to_string()),
         passport_id: consent.map(|(c, _)| c.passport_id.to_string()),
         scopes: consent.map(|(c, _)| c.scopes.clone()),
+        on_behalf_of: consent.and_then(|(c, _)| c.on_behalf_of_wire()),
     }
 }
 

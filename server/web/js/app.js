@@ -1,0 +1,102 @@
+// The pages: a hash router from addresses to page functions (in pages/), and the navigation.
+// Each page is a client of the JSON API (api.js), signs with this device's key, and verifies
+// what it shows (verify.js).
+
+import { h } from "./ui.js";
+import { announceNext, failure, notFound } from "./flow.js";
+import { granted, own, resume, state } from "./session.js";
+import { devices } from "./pages/devices.js";
+import { admin, organisation, requestsSent } from "./pages/organisations.js";
+import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
+import { sharedPassport, sharedWithMe } from "./pages/shared.js";
+import { accessLog, grants, respondToRequest, share } from "./pages/sharing.js";
+import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
+
+const ROUTES = [
+  [/^\/?$/, landing],
+  [/^\/signup$/, signUp],
+  [/^\/recovery-key$/, recoveryKey],
+  [/^\/recover$/, recover],
+  [/^\/passport$/, signedIn(overview)],
+  [/^\/section\/([a-z_]+)$/, signedIn(sectionPage)],
+  [/^\/section\/([a-z_]+)\/new$/, signedIn((s) => recordForm(own(), s))],
+  [/^\/record\/([0-9a-f-]{36})\/edit$/, signedIn((r) => editRecord(own(), r))],
+  [/^\/record\/([0-9a-f-]{36})\/history$/, signedIn((r) => recordHistory(own(), r))],
+  [/^\/shared$/, signedIn(sharedWithMe)],
+  [/^\/shared\/([0-9a-f-]{36})$/, signedIn(sharedPassport)],
+  [/^\/shared\/([0-9a-f-]{36})\/section\/([a-z_]+)\/new$/, signedIn(async (g, s) => recordForm(await granted(g), s))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
+  [/^\/join$/, join],
+  [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
+  [/^\/admin$/, signedIn(admin)],
+  [/^\/request$/, signedIn(respondToRequest)],
+  [/^\/organisation$/, signedIn(organisation)],
+  [/^\/requests$/, signedIn(requestsSent)],
+  [/^\/print$/, signedIn(printable)],
+  [/^\/share$/, signedIn(share)],
+  [/^\/grants$/, signedIn(grants)],
+  [/^\/log$/, signedIn(accessLog)],
+  [/^\/devices$/, signedIn(devices)],
+  [/^\/erase$/, signedIn(erase)],
+  [/^\/signout$/, signOut],
+];
+
+// Pages are shown one after another, each for the address current when its turn comes: a slow
+// page (one that reads a passport) never draws over a page asked for after it.
+let showing = Promise.resolve();
+
+function route() {
+  showing = showing.then(show);
+  return showing;
+}
+
+async function show() {
+  const path = location.hash.replace(/^#/, "") || "/";
+  announceNext();
+  const found = ROUTES.map(([pattern, view]) => [path.match(pattern), view]).find(([m]) => m);
+  try {
+    await (found ? found[1](...found[0].slice(1)) : notFound());
+  } catch (e) {
+    failure(e);
+  }
+  nav();
+}
+
+/** Pages that need a signed-in person: without one, the start page. A new page on a device with
+ * a key signs in with it. */
+function signedIn(show) {
+  return async (...args) => {
+    if (!state.session && (state.signedOut || !(await resume()))) return landing();
+    return show(...args);
+  };
+}
+
+function nav() {
+  const employee = state.me?.kind === "employee";
+  const links = !state.session
+    ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
+    : employee
+      ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+      : state.me?.kind === "admin"
+        ? [["#/admin", "Organisations"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+        : [
+          ["#/shared", "Shared with you"],
+          state.me?.membership && ["#/requests", "Access requests"],
+          state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          ["#/devices", "Devices"],
+          ["#/signout", "Sign out"],
+        ].filter(Boolean);
+  const current = location.hash || "#/";
+  document.getElementById("nav").replaceChildren(
+    h("ul", { class: "nav__list" }, links.map(([href, text]) =>
+      h("li", {}, h("a", { href, class: "nav__link", "aria-current": current === href ? "page" : undefined }, text)))),
+  );
+}
+
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,75 @@
+// The grantee's side: passports shared with me, read, written and agreed under consent.
+
+import * as api from "../api.js";
+import * as forms from "../forms.js";
+import * as words from "../words.js";
+import { Verifier } from "../verify.js";
+import { button, date, h, link, page, para, summaryList } from "../ui.js";
+import { article, consentEnded, failure, label } from "../flow.js";
+import { granted, state } from "../session.js";
+import { dueSoon, readPassport, recordLinks, reviewsDue, signature, write } from "./passport.js";
+
+export async function sharedWithMe() {
+  const list = await state.session.call("GET", "/v1/grants");
+  const verifier = new Verifier(state.session);
+  const cards = await Promise.all(list.map(async (g, i) => {
+    const owner = await verifier.party(g.grantor).catch(() => null);
+    const name = owner?.display_name || "Someone";
+    return h("section", { class: "record", "aria-labelledby": `s-${i}` },
+      h("h2", { class: "heading-m", id: `s-${i}` }, `${name}'s passport`),
+      summaryList([["You may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
+      g.status === "active" && h("p", {}, link(`#/shared/${g.id}`, `Open ${name}'s passport`, { class: "button" })));
+  }));
+  page(
+    "Passports shared with you",
+    state.me.membership && para(`You act as ${words.ROLES[state.me.membership.role]} at ${state.me.membership.organisation_name}. Each time you open a passport, its owner sees it was you.`),
+    cards.length ? cards : para("Nobody has shared a passport with you yet. Ask the employee to share theirs, or send them an access request."),
+  );
+}
+
+export async function sharedPassport(grantId) {
+  let place, sections;
+  try {
+    place = await granted(grantId);
+    sections = await readPassport(place);
+  } catch (e) {
+    if (e instanceof api.ApiError && ["consent-inactive", "forbidden"].includes(e.kind)) return consentEnded();
+    throw e;
+  }
+  const may = (section, action) => (place.scopes || []).some((sc) => sc.section === section && sc.actions.includes(action));
+  const grant = (await state.session.call("GET", "/v1/grants")).find((g) => g.id === grantId);
+  const owner = grant && (await new Verifier(state.session, grantId).party(grant.grantor).catch(() => null));
+  const blocks = await Promise.all(words.SECTIONS.filter((s) => sections[s.id] || may(s.id, "write")).map(async (s) => {
+    const records = sections[s.id] || [];
+    const cards = await Promise.all(records.map(async ({ envelope, check }, i) => {
+      const id = `r-${s.id}-${i}`;
+      const body = check.payload?.body;
+      const agreeable = check.ok && s.id === "adjustments" && may("adjustments", "agree") && body && body.status !== "agreed";
+      return h("section", { class: "record", "aria-labelledby": id },
+        h("h3", { class: "heading-s", id }, words.recordTitle(s.id, body)),
+        signature(check, envelope),
+        check.ok && body && summaryList(await forms.rows(s.id, body)),
+        agreeable && h("p", {}, button(`Agree this adjustment: ${words.recordTitle(s.id, body)}`, () => agree(place, envelope, body).catch(failure))),
+        recordLinks(place, envelope, id, may(s.id, "write")));
+    }));
+    return h("section", { "aria-labelledby": `h-${s.id}` },
+      h("h2", { class: "heading-m", id: `h-${s.id}` }, s.title),
+      cards.length ? cards : para(`No ${s.one} yet.`),
+      may(s.id, "write") && h("p", {}, link(`#${place.prefix}/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
+  }));
+  page(
+    owner ? `${owner.display_name}'s passport` : "Shared passport",
+    para("Only the parts shared with you are shown. Every version is checked on this device."),
+    grant && summaryList([["You may", words.scopes(grant.scopes)], ["Why", grant.purpose], ["Until", date(grant.ends_at)]]),
+    dueSoon(reviewsDue(sections)),
+    blocks,
+    para(link("#/shared", "Back to passports shared with you")),
+  );
+}
+
+/** An agreement: the same body with status "agreed", signed by this person in their own name. */
+export async function agree(place, head, body) {
+  const m = state.me.membership;
+  const agreedBy = m ? `${state.me.display_name} (${words.ROLES[m.role]}, ${m.organisation_name})` : state.me.display_name;
+  await write(place, "adjustments", head.record_id, head, { ...body, status: "agreed", agreed_by: agreedBy }, `Agreed and signed by ${agreedBy}.`);
+}

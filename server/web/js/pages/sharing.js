@@ -1,0 +1,233 @@
+// The owner's side of consent: sharing, answering access requests, stopping, the access log.
+
+import * as words from "../words.js";
+import { Verifier, verifyLog } from "../verify.js";
+import { button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, submit, summaryList, tag, textField, warning } from "../ui.js";
+import { busy, failure, go, label, refuse } from "../flow.js";
+import { state } from "../session.js";
+
+export const DURATIONS = [["30", "1 month"], ["91", "3 months"], ["182", "6 months"], ["365", "12 months"]];
+
+export async function share() {
+  const sectionOptions = words.SECTIONS.map((s) => [s.id, s.title]);
+  const form = h(
+    "form",
+    { novalidate: true },
+    textField({ id: "grantee", label: "Their Work Passport id", hint: "The employer, organisation or professional gives you this id. It looks like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f.", width: 30 }),
+    choices({ id: "roles", legend: "Who at the organisation", type: "checkbox", hint: "Only when sharing with an organisation: the people in these roles there.", options: Object.entries(words.ROLES).filter(([r]) => r !== "org_admin").map(([r, t]) => [r, label(t)]) }),
+    choices({ id: "read", legend: "What they may read", type: "checkbox", options: sectionOptions }),
+    choices({ id: "agree", legend: "May they agree your adjustments?", type: "checkbox", hint: "Employers: they record that an adjustment is agreed, signed by them.", options: [["adjustments", "Yes, they may agree adjustments"]] }),
+    choices({ id: "write", legend: "What they may write", type: "checkbox", hint: "Occupational therapists and other professionals: they add and update these, signed by them.", options: sectionOptions }),
+    textField({ id: "purpose", label: "Why you are sharing", hint: "For example: workplace adjustments in my new job at Acme Ltd." }),
+    choices({ id: "duration", legend: "For how long", hint: "Sharing always ends. You can stop it sooner at any time.", options: DURATIONS, checked: ["91"] }),
+    submit("Continue"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const grantee = form.elements.grantee.value.trim().toLowerCase();
+    const read = checkedValues(form, "read");
+    const agree = checkedValues(form, "agree");
+    const write = checkedValues(form, "write");
+    const purpose = form.elements.purpose.value.trim();
+    const errors = [];
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(grantee)) errors.push({ id: "grantee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f" });
+    if (!read.length && !agree.length && !write.length) errors.push({ id: "read", text: "Choose at least one part of your passport to share" });
+    if (!purpose) errors.push({ id: "purpose", text: "Enter why you are sharing" });
+    let party;
+    if (!errors.length) {
+      try {
+        party = await state.session.call("GET", `/v1/parties/${grantee}`);
+      } catch {
+        errors.push({ id: "grantee", text: "There is nobody with this Work Passport id" });
+      }
+    }
+    const roles = checkedValues(form, "roles");
+    if (party && ["employer", "practice"].includes(party.kind) && !party.keys.length && !roles.length) {
+      errors.push({ id: "roles", text: `Choose who at ${party.display_name} may use it` });
+    }
+    if (errors.length) {
+      refuse(errors);
+      return;
+    }
+    const days = Number(checkedValues(form, "duration")[0] || "91");
+    const endsAt = new Date(Date.now() + days * 86400000);
+    confirmShare({ party, roles, read, agree, write, purpose, endsAt });
+  });
+  page("Share your passport", para("Choose who, what and for how long. You will see what you agree to before anything is shared."), form);
+}
+
+export function scopesOf({ read, agree, write }) {
+  const actions = new Map();
+  const add = (sections, action) => sections.forEach((s) => {
+    const set = actions.get(s) || new Set();
+    set.add("read");
+    set.add(action);
+    actions.set(s, set);
+  });
+  add(read, "read");
+  add(write, "write");
+  add(agree, "agree");
+  return [...actions].map(([section, set]) => ({ section, actions: ["read", "write", "agree"].filter((a) => set.has(a)) }));
+}
+
+export function confirmShare(choice) {
+  const scopes = scopesOf(choice);
+  const who = choice.roles.length
+    ? `${choice.party.display_name} (${words.words(choice.roles.map((r) => words.ROLES[r]))})`
+    : words.party(choice.party);
+  const text = words.consentText(state.me.display_name, who, choice.purpose, scopes, choice.endsAt);
+  page(
+    "Check what you are agreeing to",
+    summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", choice.purpose], ["Until", date(choice.endsAt.toISOString())]]),
+    h("h2", { class: "heading-m" }, "Your consent"),
+    inset(text),
+    para("Every time they look, it is written in your access log. You can stop sharing at any time."),
+    h("p", {}, button("Confirm and share", async (event) => {
+      event.target.disabled = true;
+      try {
+        await state.session.call("POST", `/v1/passports/${state.passportId}/grants`, {
+          grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose,
+          ends_at: choice.endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
+        });
+        go("/grants", `Shared with ${who}.`);
+      } catch (e) {
+        failure(e);
+      }
+    }), " ", link("#/share", "Change", { class: "button button--secondary" })),
+  );
+}
+
+export async function grants() {
+  const list = await state.session.call("GET", `/v1/passports/${state.passportId}/grants`);
+  const verifier = new Verifier(state.session);
+  const rows = await Promise.all(list.map(async (g) => {
+    const party = await verifier.party(g.grantee).catch(() => null);
+    const who = g.roles?.length ? `${party?.display_name} (${words.words(g.roles.map((r) => words.ROLES[r]))})` : words.party(party);
+    return { g, who };
+  }));
+  const active = rows.filter(({ g }) => g.status === "active");
+  const ended = rows.filter(({ g }) => g.status !== "active");
+  const card = ({ g, who }, i) => h("section", { class: "record", "aria-labelledby": `g-${i}` },
+    h("h3", { class: "heading-s", id: `g-${i}` }, who),
+    summaryList([["They may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
+    g.status === "active" && h("p", {}, button(`Stop sharing with ${who}`, () => revoke(g, who), "warning")));
+  page(
+    "Who can see your passport",
+    h("h2", { class: "heading-m" }, "Sharing now"),
+    active.length ? active.map(card) : para("You are not sharing your passport with anyone."),
+    h("p", {}, link("#/share", "Share your passport", { class: "button" }), " ",
+      link("#/request", "Respond to an access request", { class: "button button--secondary" })),
+    ended.length > 0 && [h("h2", { class: "heading-m" }, "Ended"), ended.map((r, i) => card(r, i + active.length))],
+  );
+}
+
+export async function revoke(g, who) {
+  await state.session.call("POST", `/v1/passports/${state.passportId}/grants/${g.id}/revoke`);
+  go("/grants", `You stopped sharing with ${who}. Their next request is refused.`);
+}
+
+export async function accessLog() {
+  const entries = [];
+  let before;
+  do {
+    const query = before ? `?limit=500&before=${before}` : "?limit=500";
+    const answer = await state.session.call("GET", `/v1/passports/${state.passportId}/access-log${query}`);
+    entries.push(...answer.entries);
+    before = answer.next_before;
+  } while (before);
+  const chain = await verifyLog(state.passportId, entries);
+  const verifier = new Verifier(state.session);
+  const names = new Map();
+  for (const e of entries) {
+    for (const id of [e.actor, e.on_behalf_of?.organisation]) {
+      if (id && !names.has(id)) names.set(id, await verifier.party(id).catch(() => null));
+    }
+  }
+  const who = (e) => {
+    if (!e.actor) return "Someone unknown";
+    const p = names.get(e.actor);
+    if (e.on_behalf_of) {
+      const org = names.get(e.on_behalf_of.organisation);
+      return `${p?.display_name || e.actor} (${words.ROLES[e.on_behalf_of.role]}, ${org?.display_name || e.on_behalf_of.organisation})`;
+    }
+    return e.actor === state.session.partyId ? "You" : words.party(p);
+  };
+  page(
+    "Access log",
+    chain.ok ? inset(`All ${chain.count} entries are linked in an unbroken chain: verified on this device. Nothing was removed or changed.`)
+      : warning(`The log's chain is broken at entry ${chain.at}: entries may have been changed or removed. Contact the service.`),
+    h("ol", { class: "log", reversed: true }, entries.map((e) =>
+      h("li", { class: e.outcome === "denied" ? "log__entry log__entry--denied" : "log__entry" },
+        h("span", { class: "log__time" }, dateTime(e.at)), " ",
+        e.outcome === "denied" ? tag("Refused", "red") : null, " ",
+        words.logEntry(e, who(e))))),
+  );
+}
+
+export async function respondToRequest() {
+  const form = h("form", { novalidate: true },
+    textField({ id: "code", label: "Request code", hint: "It starts with wpr_. The organisation that asks gave it to you.", autocomplete: "off" }),
+    submit("Continue"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const code = form.elements.code.value.trim();
+    if (!/^wpr_[A-Za-z0-9_-]{43}$/.test(code)) {
+      const errors = [{ id: "code", text: "Enter the request code, starting wpr_" }];
+      refuse(errors);
+      return;
+    }
+    await busy(form, "Opening the request", async () => decide(code, await state.session.call("POST", "/v1/access-requests/open", { code })));
+  });
+  page("Respond to an access request", para("An organisation asked to see your passport. Nothing is shared until you approve."), form);
+}
+
+/** Who asks for what and why; approve as asked or narrowed, or decline. */
+export function decide(code, request) {
+  const who = request.roles.length ? `${request.organisation_name} (${words.words(request.roles.map((r) => words.ROLES[r]))})` : request.organisation_name;
+  if (request.status !== "pending") {
+    return page("This request is closed", para(`The request from ${who} is ${request.status}.`), para(link("#/grants", "See who can see your passport")));
+  }
+  const asked = request.scopes.map((sc) => sc.section);
+  const form = h("form", { novalidate: true },
+    choices({ id: "sections", legend: "What to share", type: "checkbox", hint: "Untick anything you do not want to share.", options: asked.map((id) => [id, words.section(id).title]), checked: asked }),
+    choices({ id: "duration", legend: "For how long", options: DURATIONS.filter(([d]) => Number(d) <= request.duration_days).concat([[String(request.duration_days), `${request.duration_days} days, as asked`]]), checked: [String(request.duration_days)] }),
+    submit("Continue"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const chosen = checkedValues(form, "sections");
+    if (!chosen.length) {
+      const errors = [{ id: "sections", text: "Choose at least one part to share, or decline the request" }];
+      refuse(errors);
+      return;
+    }
+    const days = Number(checkedValues(form, "duration")[0]);
+    const scopes = request.scopes.filter((sc) => chosen.includes(sc.section));
+    const endsAt = new Date(Date.now() + days * 86400000 - 60000);
+    const text = words.consentText(state.me.display_name, who, request.purpose, scopes, endsAt);
+    page("Check what you are agreeing to",
+      summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", request.purpose], ["Until", date(endsAt.toISOString())]]),
+      h("h2", { class: "heading-m" }, "Your consent"), inset(text),
+      h("p", {}, button("Confirm and share", async () => {
+        try {
+          await state.session.call("POST", "/v1/access-requests/approve", {
+            code, scopes, ends_at: endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
+          });
+          go("/grants", `Shared with ${who}.`);
+        } catch (e) {
+          failure(e);
+        }
+      })));
+  });
+  page(
+    `${request.organisation_name} asks to see your passport`,
+    summaryList([["Who asks", `${request.requested_by_name}, for ${who}`], ["They ask to", words.scopes(request.scopes)], ["Why", request.purpose], ["For", `${request.duration_days} days`], ["Answer by", date(request.expires_at)]]),
+    form,
+    h("p", {}, button("Decline this request", async () => {
+      await state.session.call("POST", "/v1/access-requests/decline", { code });
+      go("/grants", `You declined the request from ${who}. Nothing was shared.`);
+    }, "warning")),
+  );
+}

@@ -1,0 +1,37 @@
+// Who is signed in on this page, and the passport they are looking at. Passport contents are
+// kept nowhere but in the page's memory; the device's key is in IndexedDB (keystore.js).
+
+import * as api from "./api.js";
+import * as keystore from "./keystore.js";
+
+/** Who is signed in, their passport, and `signedOut` once they sign out of this page. */
+export const state = { session: null, me: null, passportId: null, device: null, recovery: null, signedOut: false };
+
+/** Signs in with this device's key, if it has one for this server. */
+export async function resume() {
+  state.signedOut = false;
+  const device = await keystore.load();
+  if (!device || device.base !== api.BASE) return false;
+  state.device = device;
+  state.session = new api.Session(device.partyId, device, device.jwk);
+  const me = await state.session.call("GET", "/v1/me");
+  state.me = me.party;
+  state.passportId = me.passport_id || null;
+  return true;
+}
+
+/** Where each kind of person starts. */
+export function home() {
+  return { employee: "/passport", admin: "/admin" }[state.me?.kind] || "/shared";
+}
+
+/** The owner's own passport, as a place pages read and write in. */
+export function own() {
+  return { passportId: state.passportId, grantId: undefined, home: "/passport", prefix: "" };
+}
+
+/** A passport shared with this person under `grantId` (a consent token names it). */
+export async function granted(grantId) {
+  const token = await state.session.token(grantId);
+  return { passportId: token.passport_id, grantId, home: `/shared/${grantId}`, prefix: `/shared/${grantId}`, scopes: token.scopes };
+}

@@ -1,0 +1,929 @@
+#!/usr/bin/env node
+// The browser tests of the Work Passport pages, in the system's headless Chromium:
+//
+//   node tests/web/run.mjs BASE_URL OUT_DIR
+//
+// 1. the security headers of `/`;
+// 2. a tour of every page state (empty, filled, error) with axe-core (WCAG 2.2 AA tags) and a
+//    full-page screenshot of each in OUT_DIR;
+// 3. the load of every view: time to `load` and to the first <h1> visible, bytes transferred
+//    (fails over 300 KB of assets, or on any request to another origin);
+// 4. the employee's journey with the keyboard only (page.keyboard: Tab, Shift+Tab, Enter, Space,
+//    typing, and arrows within a radio group; no click, no fill), then sign-out and what the
+//    browser still holds;
+// 5. the employer's line manager with the keyboard only: join with an invitation code, read a
+//    passport shared with the organisation, agree an adjustment, see the access end;
+// 6. the occupational therapist with the keyboard only: join a practice, add a fit note and
+//    update an adjustment in a passport shared with the practice's clinicians.
+//
+// Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
+// WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
+// an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME and
+// WP_CLINICIAN_CODE a practice and an unused clinician invitation to it; WP_ADMIN_LINK the
+// operator's one-time admin link (`admin-link`);
+// WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
+// /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  AXE_TAGS,
+  AXE_VERSION,
+  CHROMIUM,
+  browserStorage,
+  chooseRadio,
+  describe,
+  fail,
+  failures,
+  focused,
+  hook,
+  launch,
+  log,
+  matches,
+  measureLoad,
+  runAxe,
+  tabTo,
+} from './lib.mjs';
+
+const [baseArg, outArg] = process.argv.slice(2);
+if (!baseArg || !outArg) {
+  console.error('usage: node run.mjs BASE_URL OUT_DIR');
+  process.exit(2);
+}
+const BASE = baseArg.replace(/\/+$/, '');
+const OUT = path.resolve(outArg);
+fs.mkdirSync(OUT, { recursive: true });
+// Screenshots of an earlier run would pass for this one's.
+for (const file of fs.readdirSync(OUT)) {
+  if (/^(\d\d-.*|unreachable-.*|.*-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
+}
+const EMPLOYER_ID = process.env.WP_EMPLOYER_ID || '';
+const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
+const ORGANISATION_ID = process.env.WP_ORGANISATION_ID || '';
+const ORGANISATION_NAME = process.env.WP_ORGANISATION_NAME || 'Beacon Care Ltd';
+const INVITATION_CODE = process.env.WP_INVITATION_CODE || '';
+const PRACTICE_ID = process.env.WP_PRACTICE_ID || '';
+const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
+const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
+const ADMIN_LINK = process.env.WP_ADMIN_LINK || '';
+const ASSET_BUDGET = 300 * 1024;
+
+// What the journeys type: health data, which must never appear in a URL nor stay in the browser
+// after sign-out.
+const HEALTH = {
+  tourAboutMe: 'I have dyslexia and migraines that come with bright light.',
+  aboutMe: 'I have ADHD and a back injury; mornings are hardest.',
+  adjustment: 'Standing desk and short breaks every hour',
+  addresses: 'Back pain when sitting for long periods.',
+  memberAboutMe: 'I have long COVID; my energy runs out after lunch.',
+  memberAdjustment: 'Afternoons working from home',
+  otAdjustment: 'Ergonomic chair and a foot rest',
+  otCondition: 'Lower back pain after a fall',
+  otNotes: 'Reviewed after assessment: trial for six weeks.',
+};
+
+// Everything the browser asked for or navigated to, to search for health data.
+const watch = { urls: [] };
+const axeTable = [];
+const loadTable = [];
+
+const route = (hash) => `${BASE}/#${hash}`;
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers (the tour may use the mouse-free Playwright locators; the keyboard journey not).
+
+async function heading(page) {
+  const h1 = page.locator('h1');
+  await h1.first().waitFor({ state: 'visible' });
+  return (await h1.first().innerText()).trim();
+}
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// Waits until the view's <h1> says `text` (a string, matched whole, or a RegExp). Whole: "Add a
+// summary" must not pass for "Summary", or a step would go on before the save it waits for.
+async function expectHeading(page, text) {
+  const pattern = typeof text === 'string' ? new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) : text;
+  const h1 = page.locator('h1', { hasText: pattern });
+  await h1.first().waitFor({ state: 'visible' }).catch(async () => {
+    throw new Error(`expected a heading ${text} on ${page.url()}, found "${await heading(page).catch(() => '(none)')}"`);
+  });
+}
+
+// The contract every view keeps: exactly one <h1>, and a title that names the view.
+async function checkView(page, state) {
+  const count = await page.locator('h1').count();
+  if (count !== 1) fail(`${state}: ${count} <h1> elements (each view has exactly one)`);
+  const title = await page.title();
+  const h1 = count ? await heading(page) : '';
+  if (!title || (h1 && !title.toLowerCase().includes(h1.toLowerCase()) && !title.includes('problem'))) {
+    log(`  note: ${state}: title "${title}" and heading "${h1}"`);
+  }
+  return { title, h1 };
+}
+
+async function errorSummaryShown(page) {
+  const alert = page.locator('[role="alert"]', { hasText: 'There is a problem' });
+  await alert.first().waitFor({ state: 'visible' });
+  const links = await alert.first().locator('a').count();
+  if (!links) fail(`${page.url()}: the error summary has no links to the fields`);
+}
+
+// Runs axe on the page as it is, prints every violation with its nodes, saves a screenshot.
+async function audit(page, state) {
+  const { title, h1 } = await checkView(page, state);
+  const file = `${String(axeTable.length + 1).padStart(2, '0')}-${state}.png`;
+  await page.screenshot({ path: path.join(OUT, file), fullPage: true });
+  const result = await runAxe(page);
+  const nodes = result.violations.reduce((n, v) => n + v.nodes.length, 0);
+  axeTable.push({ state, violations: result.violations.length, nodes, rules: result.violations.map((v) => v.id) });
+  log(`axe ${state}: ${result.violations.length} violation(s), ${result.incomplete} to review by hand; "${h1}" / "${title}" -> ${file}`);
+  for (const v of result.violations) {
+    fail(`axe ${state}: ${v.id} (${v.impact}): ${v.help} ${v.helpUrl}`);
+    for (const n of v.nodes) {
+      log(`    at ${n.target}\n       ${n.html}\n       ${n.summary.replace(/\n/g, '\n       ')}`);
+    }
+  }
+}
+
+// Page states reached one after another from the state before: reaching each is part of the
+// test. When one cannot be reached, the states after it in the chain are failed as not reached
+// (never skipped silently), and the tour goes on with the next chain.
+async function chain(page, states) {
+  for (let i = 0; i < states.length; i++) {
+    const [name, reach] = states[i];
+    try {
+      await reach();
+    } catch (error) {
+      fail(`state ${name} could not be reached: ${error.message.split('\n')[0]}`);
+      await page.screenshot({ path: path.join(OUT, `unreachable-${name}.png`), fullPage: true }).catch(() => {});
+      for (const [after] of states.slice(i + 1)) fail(`state ${after} not reached: it comes after ${name}`);
+      return false;
+    }
+    if (name) await audit(page, name);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Headers of `/`.
+
+async function checkHeaders() {
+  const response = await fetch(`${BASE}/`);
+  if (!response.ok) fail(`GET / answered ${response.status}`);
+  const csp = response.headers.get('content-security-policy') || '';
+  log(`headers: Content-Security-Policy: ${csp}`);
+  const directives = Object.fromEntries(
+    csp
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...values]) => [name.toLowerCase(), values]),
+  );
+  const scripts = directives['script-src'] || directives['default-src'];
+  if (!directives['script-src'] || !directives['script-src'].includes("'self'")) {
+    fail(`CSP has no script-src 'self': ${csp || '(no header)'}`);
+  }
+  for (const bad of ["'unsafe-inline'", "'unsafe-eval'", "'wasm-unsafe-eval'", '*', 'data:', 'http:', 'https:']) {
+    if ((scripts || []).includes(bad)) fail(`CSP allows scripts from ${bad}: ${csp}`);
+  }
+  if (!(directives['frame-ancestors'] || []).includes("'none'")) fail(`CSP has no frame-ancestors 'none': ${csp}`);
+  const referrer = response.headers.get('referrer-policy');
+  log(`headers: Referrer-Policy: ${referrer}`);
+  if (referrer !== 'no-referrer') fail(`Referrer-Policy is ${referrer}, not no-referrer`);
+  const html = await response.text();
+  if (/<script(?![^>]*\bsrc=)[^>]*>/i.test(html)) fail('the page shell has an inline <script>');
+  if (/\son[a-z]+\s*=/i.test(html)) fail('the page shell has an inline event handler attribute');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 and 3. The tour: every page state audited, every view's load measured. The tour may use
+// Playwright's locators and clicks; the keyboard journey below may not.
+
+const button = (page, name) => page.getByRole('button', { name, exact: true });
+const linkTo = (page, name) => page.getByRole('link', { name, exact: true });
+
+// Ticks the checkbox `option` in the fieldset whose legend is `legend`.
+async function check(page, legend, option) {
+  await page.getByRole('group', { name: legend }).getByRole('checkbox', { name: option, exact: true }).check();
+}
+async function radio(page, legend, option) {
+  await page.getByRole('group', { name: legend }).getByRole('radio', { name: option, exact: true }).check();
+}
+
+async function tour() {
+  const { context, close } = await launch('tour', BASE, watch);
+  const page = context.pages()[0] || (await context.newPage());
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+  const measure = async (name, hash, h1) => {
+    const m = await measureLoad(page, route(hash));
+    loadTable.push({ name, ...m });
+    log(
+      `load ${name}: load ${m.loaded.toFixed(0)} ms, first h1 ${m.h1.toFixed(0)} ms, ` +
+        `assets ${(m.assets / 1024).toFixed(1)} KB, API ${(m.api / 1024).toFixed(1)} KB, ${m.requests} requests`,
+    );
+    if (m.assets > ASSET_BUDGET) {
+      fail(`load ${name}: ${m.assets} bytes of assets, over the ${ASSET_BUDGET} byte budget`);
+      for (const f of m.files) log(`    ${f.bytes} ${f.url}`);
+    }
+    await expectHeading(page, h1);
+  };
+  // A view reached by its address, after a full reload (which is what is measured).
+  const view = (name, hash, h1) => [name, () => measure(name, hash, h1)];
+  const submitEmpty = (name, label) => [name, async () => {
+    await button(page, label).click();
+    await errorSummaryShown(page);
+  }];
+  // The empty form and its error state for a new record in `section`.
+  const newRecord = (section, one, h1) => [
+    view(`${section}-form-empty`, `/section/${section}/new`, h1),
+    submitEmpty(`${section}-form-error`, 'Add and sign'),
+  ];
+  try {
+    await chain(page, [
+      view('landing', '/', 'Your health and work passport'),
+      view('signup-empty', '/signup', 'Create your passport'),
+      submitEmpty('signup-error', 'Create my passport'),
+      ['signup-filled', () => page.getByLabel('Your name', { exact: true }).fill('Tess Tour')],
+      ['recovery-key', async () => {
+        await button(page, 'Create my passport').click();
+        await expectHeading(page, 'Save your recovery key');
+      }],
+      ['recovery-key-shown', () => page.locator('summary', { hasText: 'Show the recovery key' }).click()],
+      submitEmpty('recovery-key-error', 'Continue to my passport'),
+      ['passport-empty', async () => {
+        await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+        await button(page, 'Continue to my passport').click();
+        await expectHeading(page, 'Your passport');
+      }],
+      // Sign-in with a recovery key: the form, and its error with nothing given.
+      view('recover-empty', '/recover', 'Sign in with your recovery key'),
+      submitEmpty('recover-error', 'Sign in and add this device'),
+    ]);
+
+    await chain(page, [
+      ...newRecord('summary', 'summary', 'Add a summary'),
+      ['summary-form-filled', async () => {
+        await page.getByLabel('About me', { exact: true }).fill(HEALTH.tourAboutMe);
+        await page.getByLabel('What helps', { exact: true }).fill('Dimmed lights\nWritten instructions');
+        await page.getByLabel('Communication preferences', { exact: true }).fill('Email first, please.');
+      }],
+      ['summary-section', async () => {
+        await button(page, 'Add and sign').click();
+        await expectHeading(page, 'Summary');
+        await page.getByText('Saved and signed.').waitFor();
+      }],
+      ['summary-history', async () => {
+        await linkTo(page, 'History').first().click();
+        await expectHeading(page, 'History of summary');
+      }],
+      ['summary-form-change', async () => {
+        await linkTo(page, 'Back').click();
+        await expectHeading(page, 'Summary');
+        await linkTo(page, 'Change').first().click();
+        await expectHeading(page, 'Change summary');
+      }],
+    ]);
+
+    await chain(page, [
+      ...newRecord('adjustments', 'adjustment', 'Add an adjustment'),
+      ['adjustments-form-filled', async () => {
+        await page.getByLabel('Title', { exact: true }).fill('Screen reader and a quiet room');
+        await radio(page, 'Category', 'Equipment assistive technology');
+        await page.getByLabel('Addresses', { exact: true }).fill('Migraines from bright light.');
+        await radio(page, 'Status', 'Requested');
+        await page.getByLabel('Review date', { exact: true }).fill('2027-03-31');
+      }],
+      ['adjustments-form-date-error', async () => {
+        await page.getByLabel('Start date', { exact: true }).fill('next week');
+        await button(page, 'Add and sign').click();
+        await errorSummaryShown(page);
+        await page.getByLabel('Start date', { exact: true }).fill('');
+      }],
+      ['adjustments-section', async () => {
+        await button(page, 'Add and sign').click();
+        await expectHeading(page, 'Adjustments');
+      }],
+    ]);
+
+    for (const [section, one, h1] of [
+      ['impacts', 'impact', 'Add an impact'],
+      ['conditions', 'condition', 'Add a condition'],
+      ['fit_notes', 'fit note', 'Add a fit note'],
+      ['plans', 'plan', 'Add a plan'],
+    ]) {
+      await chain(page, newRecord(section, one, h1));
+    }
+
+    await chain(page, [
+      view('passport-filled', '/passport', 'Your passport'),
+      view('share-empty', '/share', 'Share your passport'),
+      submitEmpty('share-error', 'Continue'),
+      ['share-filled', async () => {
+        await page.getByLabel('Their Work Passport id', { exact: true }).fill(EMPLOYER_ID || '00000000-0000-4000-8000-000000000000');
+        await check(page, 'What they may read', 'Summary');
+        await check(page, 'What they may read', 'Adjustments');
+        await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
+        await page.getByLabel('Why you are sharing', { exact: true }).fill('Workplace adjustments in my new job at Acme Ltd.');
+      }],
+      ['share-confirm', async () => {
+        if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
+        await button(page, 'Continue').click();
+        await expectHeading(page, 'Check what you are agreeing to');
+      }],
+      ['grants-active', async () => {
+        await button(page, 'Confirm and share').click();
+        await expectHeading(page, 'Who can see your passport');
+      }],
+      ['grants-ended', async () => {
+        await page.getByRole('button', { name: /^Stop sharing with / }).first().click();
+        await page.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
+      }],
+      view('grants', '/grants', 'Who can see your passport'),
+      view('request-empty', '/request', 'Respond to an access request'),
+      submitEmpty('request-error', 'Continue'),
+      view('print', '/print', /what helps me at work/),
+      view('log', '/log', 'Access log'),
+      view('devices', '/devices', 'Your devices'),
+      view('erase-empty', '/erase', 'Erase your passport'),
+      submitEmpty('erase-error', 'Erase my passport'),
+      view('not-found', '/no-such-page', 'Page not found'),
+    ]);
+
+    // Reflow (WCAG 1.4.10): at 320 CSS pixels wide nothing scrolls sideways. Each view is
+    // audited again at that width, with a screenshot.
+    await page.setViewportSize({ width: 320, height: 640 });
+    for (const [name, hash, h1] of [
+      ['landing', '/', 'Your health and work passport'],
+      ['passport', '/passport', 'Your passport'],
+      ['summary', '/section/summary', 'Summary'],
+      ['adjustments-form', '/section/adjustments/new', 'Add an adjustment'],
+      ['share', '/share', 'Share your passport'],
+      ['grants', '/grants', 'Who can see your passport'],
+      ['log', '/log', 'Access log'],
+      ['devices', '/devices', 'Your devices'],
+    ]) {
+      await chain(page, [
+        [`320px-${name}`, async () => {
+          await page.goto('about:blank');
+          await page.goto(route(hash));
+          await expectHeading(page, h1);
+          await page.waitForLoadState('networkidle');
+          const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+            .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}`)
+            .slice(0, 5));
+          const scroll = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+          if (scroll > 0) fail(`reflow ${name}: at 320 CSS px the page scrolls sideways by ${scroll} px (${wide.join(', ')})`);
+        }],
+      ]);
+    }
+  } finally {
+    await close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. The employee's journey with the keyboard only: page.keyboard and nothing else to act;
+// page.evaluate only to read where focus is and what the page says.
+
+// Waits until focus is on the <h1> of the view named `text` (as the pages promise after every
+// move), failing when it does not get there.
+async function focusOnHeading(page, text) {
+  const pattern = text instanceof RegExp ? text.source : `^${escapeRegExp(text)}$`;
+  try {
+    await page.waitForFunction(
+      (source) => {
+        const el = document.activeElement;
+        return el && el.tagName === 'H1' && new RegExp(source).test(el.textContent.trim());
+      },
+      pattern,
+      { timeout: 8_000 },
+    );
+  } catch {
+    const f = await focused(page);
+    const h1 = await page.locator('h1').first().innerText().catch(() => '(none)');
+    throw new Error(`expected focus on the <h1> "${text}"; the heading is "${h1}" and focus is on ${describe(f)}`);
+  }
+}
+
+async function typeInto(page, label, text) {
+  await tabTo(page, label, { kind: 'field', what: `the field "${label}"` });
+  await page.keyboard.type(text);
+}
+
+// Tabs to the control named `name` and presses Enter (links and buttons); `back` for the
+// header's navigation, which comes before the view.
+async function press(page, name, kind, back = false) {
+  await tabTo(page, name, { kind, back, what: `"${name}"` });
+  await page.keyboard.press('Enter');
+}
+
+// Ticks a checkbox `option` in the group `legend` (the share page has two "Summary" boxes).
+async function tickIn(page, legend, option) {
+  const f = await tabTo(page, (x) => x.type === 'checkbox' && x.group === legend && x.name === option, {
+    kind: 'input',
+    what: `the checkbox "${option}" in "${legend}"`,
+  });
+  if (!f.checked) await page.keyboard.press('Space');
+  if (!(await focused(page)).checked) throw new Error(`Space did not tick "${option}" in "${legend}"`);
+}
+
+async function keyboardJourney() {
+  const { context, close } = await launch('keyboard', BASE, watch);
+  const page = context.pages()[0] || (await context.newPage());
+  const step = (what) => log(`keyboard: ${what}`);
+  const mainText = () => page.locator('main').innerText();
+  const status = () => page.locator('[role="status"]').innerText();
+  try {
+    await page.goto(route('/'));
+    await expectHeading(page, 'Your health and work passport');
+
+    step('sign up');
+    await press(page, 'Create your passport', 'link');
+    await focusOnHeading(page, 'Create your passport');
+    await press(page, 'Create my passport', 'button');
+    await page.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    const onSummary = await focused(page);
+    if (onSummary.role !== 'alert') fail(`keyboard: the sign-up error summary did not take focus (focus on ${describe(onSummary)})`);
+    await press(page, 'Enter your name', 'link');
+    const onField = await focused(page);
+    if (!matches(onField, 'Your name')) fail(`keyboard: the error summary's link did not move focus to the field (focus on ${describe(onField)})`);
+    await page.keyboard.type('Kim Keyboard');
+    await press(page, 'Create my passport', 'button');
+    await focusOnHeading(page, 'Save your recovery key');
+    await chooseRecoveryKeySaved(page);
+    await press(page, 'Continue to my passport', 'button');
+    await focusOnHeading(page, 'Your passport');
+
+    step('write the summary');
+    await press(page, 'Add a summary', 'link');
+    await focusOnHeading(page, 'Add a summary');
+    await typeInto(page, 'About me', HEALTH.aboutMe);
+    await typeInto(page, 'What helps', 'A standing desk');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('Short breaks');
+    await press(page, 'Add and sign', 'button');
+    await focusOnHeading(page, 'Summary');
+    if (!(await mainText()).includes(HEALTH.aboutMe)) throw new Error('the saved summary is not shown');
+    if (!/Saved and signed/.test(await status())) fail('keyboard: "Saved and signed." was not announced in the status region');
+
+    step('add an adjustment');
+    await press(page, 'Your passport', 'link', true);
+    await focusOnHeading(page, 'Your passport');
+    await press(page, 'Add an adjustment', 'link');
+    await focusOnHeading(page, 'Add an adjustment');
+    await typeInto(page, 'Title', HEALTH.adjustment);
+    await chooseRadio(page, 'Category', 'Workplace environment');
+    await typeInto(page, 'Addresses', HEALTH.addresses);
+    await chooseRadio(page, 'Status', 'Requested');
+    await press(page, 'Add and sign', 'button');
+    await focusOnHeading(page, 'Adjustments');
+    if (!(await mainText()).includes(HEALTH.adjustment)) throw new Error('the saved adjustment is not shown');
+
+    step(`share with ${EMPLOYER_NAME}`);
+    if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
+    await press(page, 'Share', 'link', true);
+    await focusOnHeading(page, 'Share your passport');
+    await typeInto(page, 'Their Work Passport id', EMPLOYER_ID);
+    await tickIn(page, 'What they may read', 'Summary');
+    await tickIn(page, 'What they may read', 'Adjustments');
+    await tickIn(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
+    await typeInto(page, 'Why you are sharing', 'Adjustments in my new job');
+    await chooseRadio(page, 'For how long', '1 month');
+    await press(page, 'Continue', 'button');
+    await focusOnHeading(page, 'Check what you are agreeing to');
+    const consent = await mainText();
+    if (!consent.includes(EMPLOYER_NAME) || !/I, Kim Keyboard, agree/.test(consent)) {
+      throw new Error(`the consent text does not name the employer and the person:\n${consent}`);
+    }
+    await press(page, 'Confirm and share', 'button');
+    await focusOnHeading(page, 'Who can see your passport');
+    if (!(await mainText()).includes(EMPLOYER_NAME)) throw new Error(`${EMPLOYER_NAME} is not listed as sharing now`);
+    const read = await hook('employer-read', { summary: HEALTH.aboutMe });
+    if (read !== null) step(`the employer read the passport: ${read}`);
+
+    step('see the access log');
+    await press(page, 'Access log', 'link', true);
+    await focusOnHeading(page, 'Access log');
+    const logText = await mainText();
+    if (!/unbroken chain: verified/.test(logText)) fail(`keyboard: the access log's chain is not shown as verified:\n${logText}`);
+    if (read !== null && !new RegExp(`${EMPLOYER_NAME}[^\\n]* read summary`).test(logText)) {
+      fail(`keyboard: the access log does not say that ${EMPLOYER_NAME} read the summary:\n${logText}`);
+    }
+
+    step('revoke');
+    await press(page, 'Who can see it', 'link', true);
+    await focusOnHeading(page, 'Who can see your passport');
+    await press(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}`), 'button');
+    await page.locator('[role="status"]', { hasText: 'You stopped sharing' }).waitFor();
+    await focusOnHeading(page, 'Who can see your passport');
+    if (!/Ended/.test(await mainText())) fail('keyboard: the revoked share is not listed as ended');
+    const refused = await hook('employer-refused', {});
+    if (refused !== null) step(`the employer after the revoke: ${refused}`);
+
+    step('sign out');
+    await press(page, 'Sign out', 'link', true);
+    await focusOnHeading(page, 'Your health and work passport');
+    const said = await status();
+    if (!/signed out/i.test(said)) fail(`keyboard: signing out was not announced (the status region says "${said}")`);
+    await checkStorage(page);
+    step('done');
+  } catch (error) {
+    fail(`keyboard journey: ${error.message}`);
+    await page.screenshot({ path: path.join(OUT, 'keyboard-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await close();
+  }
+}
+
+async function chooseRecoveryKeySaved(page) {
+  await tickIn(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+}
+
+// After sign-out: nothing typed in the journey is left in the browser.
+async function checkStorage(page) {
+  const stored = await browserStorage(page);
+  const text = JSON.stringify(stored);
+  for (const [what, value] of Object.entries(HEALTH)) {
+    if (text.includes(value)) fail(`after sign-out, the browser still holds health data (${what}): ${text.slice(0, 2000)}`);
+  }
+  const summary = {
+    localStorage: Object.keys(stored.localStorage),
+    sessionStorage: Object.keys(stored.sessionStorage),
+    indexedDB: Object.fromEntries(Object.entries(stored.indexedDB).map(([db, stores]) => [db, Object.fromEntries(Object.entries(stores).map(([s, rows]) => [s, rows.map((r) => r.key)]))])),
+    caches: stored.caches,
+    cookies: stored.cookies,
+  };
+  log(`after sign-out the browser holds: ${JSON.stringify(summary)}`);
+  for (const [db, stores] of Object.entries(stored.indexedDB)) {
+    for (const [name, rows] of Object.entries(stores)) {
+      for (const row of rows) log(`  ${db}/${name}/${row.key}: ${JSON.stringify(row.value).slice(0, 400)}`);
+    }
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// 5. The employer's side with the keyboard only: a line manager joins the organisation with an
+// invitation code, opens the passport an employee shared with the organisation's line
+// managers, reads it and agrees an adjustment; after the employee stops sharing, the line
+// manager is told the access has ended. The employee's side here is set up with Playwright's
+// locators (the employee's own keyboard journey is above), the line manager's with the keyboard.
+
+async function employeeSharesWithOrganisation(page) {
+  await page.goto(route('/signup'));
+  await page.getByLabel('Your name', { exact: true }).fill('Jo Shared');
+  await button(page, 'Create my passport').click();
+  await expectHeading(page, 'Save your recovery key');
+  await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+  await button(page, 'Continue to my passport').click();
+  await expectHeading(page, 'Your passport');
+  await page.goto(route('/section/summary/new'));
+  await page.getByLabel('About me', { exact: true }).fill(HEALTH.memberAboutMe);
+  await button(page, 'Add and sign').click();
+  await expectHeading(page, 'Summary');
+  await page.goto(route('/section/adjustments/new'));
+  await page.getByLabel('Title', { exact: true }).fill(HEALTH.memberAdjustment);
+  await radio(page, 'Category', 'Working pattern hours');
+  await page.getByLabel('Addresses', { exact: true }).fill('Fatigue in the afternoons.');
+  await radio(page, 'Status', 'Requested');
+  await button(page, 'Add and sign').click();
+  await expectHeading(page, 'Adjustments');
+  await page.goto(route('/share'));
+  await page.getByLabel('Their Work Passport id', { exact: true }).fill(ORGANISATION_ID);
+  await check(page, 'Who at the organisation', 'Line manager');
+  await check(page, 'What they may read', 'Summary');
+  await check(page, 'What they may read', 'Adjustments');
+  await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
+  await page.getByLabel('Why you are sharing', { exact: true }).fill('Adjustments with my line manager.');
+  await button(page, 'Continue').click();
+  await expectHeading(page, 'Check what you are agreeing to');
+  await button(page, 'Confirm and share').click();
+  await expectHeading(page, 'Who can see your passport');
+}
+
+async function memberJourney() {
+  if (!ORGANISATION_ID || !INVITATION_CODE) {
+    fail('member journey: WP_ORGANISATION_ID and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
+    return;
+  }
+  const employee = await launch('member-employee', BASE, watch);
+  const member = await launch('member', BASE, watch);
+  const e = employee.context.pages()[0] || (await employee.context.newPage());
+  const m = member.context.pages()[0] || (await member.context.newPage());
+  const step = (what) => log(`member keyboard: ${what}`);
+  const mainText = () => m.locator('main').innerText();
+  try {
+    step(`an employee shares with ${ORGANISATION_NAME}'s line managers`);
+    await employeeSharesWithOrganisation(e);
+
+    step('join with the invitation code');
+    await m.goto(route('/'));
+    await expectHeading(m, 'Your health and work passport');
+    await press(m, 'Join an organisation', 'link');
+    await focusOnHeading(m, 'Join your organisation');
+    await audit(m, 'join-empty');
+    await press(m, 'Join', 'button');
+    await m.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(m, 'join-error');
+    await typeInto(m, 'Invitation code', INVITATION_CODE);
+    await typeInto(m, 'Your name', 'Sam Patel');
+    await press(m, 'Join', 'button');
+    await focusOnHeading(m, 'Passports shared with you');
+    await audit(m, 'shared-list');
+
+    step('open the passport, read it');
+    await press(m, "Open Jo Shared's passport", 'link');
+    await focusOnHeading(m, "Jo Shared's passport");
+    const grantUrl = m.url();
+    const seen = await mainText();
+    if (!seen.includes(HEALTH.memberAboutMe) || !seen.includes(HEALTH.memberAdjustment)) {
+      throw new Error(`the shared passport does not show the summary and the adjustment:\n${seen}`);
+    }
+    await audit(m, 'shared-passport');
+
+    step('agree the adjustment');
+    await press(m, `Agree this adjustment: ${HEALTH.memberAdjustment}`, 'button');
+    await m.locator('[role="status"]', { hasText: 'Agreed and signed' }).waitFor();
+    await focusOnHeading(m, "Jo Shared's passport");
+    if (!/Agreed/.test(await mainText())) fail('member keyboard: the agreed adjustment does not show as agreed');
+    await audit(m, 'shared-passport-agreed');
+
+    step('access requests page');
+    await press(m, 'Access requests', 'link', true);
+    await focusOnHeading(m, 'Access requests');
+    await audit(m, 'requests');
+
+    step('the employee sees the read and the agreement, and stops sharing');
+    await e.goto(route('/log'));
+    await expectHeading(e, 'Access log');
+    const logText = await e.locator('main').innerText();
+    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) read`)) {
+      fail(`member journey: the employee's access log does not name the line manager's read:\n${logText}`);
+    }
+    await e.goto(route('/section/adjustments'));
+    await expectHeading(e, 'Adjustments');
+    if (!/Signed by Sam Patel/.test(await e.locator('main').innerText())) {
+      fail("member journey: the employee's adjustment does not show the line manager's signed agreement");
+    }
+    await e.goto(route('/grants'));
+    await expectHeading(e, 'Who can see your passport');
+    await e.getByRole('button', { name: new RegExp(`^Stop sharing with ${ORGANISATION_NAME}`) }).click();
+    await e.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
+
+    step('the access has ended');
+    // The line manager comes back to the address they had open (a bookmark, not a click).
+    await m.goto('about:blank');
+    await m.goto(grantUrl);
+    await expectHeading(m, 'Your access to this passport has ended');
+    if ((await mainText()).includes(HEALTH.memberAboutMe)) fail('member journey: the ended page still shows the passport');
+    await audit(m, 'consent-ended');
+    step('done');
+  } catch (error) {
+    fail(`member journey: ${error.message}`);
+    await m.screenshot({ path: path.join(OUT, 'member-keyboard-failed.png'), fullPage: true }).catch(() => {});
+    await e.screenshot({ path: path.join(OUT, 'member-employee-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await employee.close();
+    await member.close();
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// 6. The occupational therapist with the keyboard only: joins the practice with an invitation
+// code and a professional registration, opens the passport an employee shared with the
+// practice's clinicians (read and write adjustments and fit notes), adds a fit note and updates
+// the adjustment, signed; the employee sees both signed by the therapist.
+
+async function clinicianJourney() {
+  if (!PRACTICE_ID || !CLINICIAN_CODE) {
+    fail('clinician journey: WP_PRACTICE_ID and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
+    return;
+  }
+  const employee = await launch('clinician-employee', BASE, watch);
+  const clinician = await launch('clinician', BASE, watch);
+  const e = employee.context.pages()[0] || (await employee.context.newPage());
+  const c = clinician.context.pages()[0] || (await clinician.context.newPage());
+  const step = (what) => log(`clinician keyboard: ${what}`);
+  const mainText = () => c.locator('main').innerText();
+  try {
+    step(`an employee shares with ${PRACTICE_NAME}'s clinicians`);
+    await e.goto(route('/signup'));
+    await e.getByLabel('Your name', { exact: true }).fill('Ola Assessed');
+    await button(e, 'Create my passport').click();
+    await expectHeading(e, 'Save your recovery key');
+    await check(e, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+    await button(e, 'Continue to my passport').click();
+    await expectHeading(e, 'Your passport');
+    await e.goto(route('/section/adjustments/new'));
+    await e.getByLabel('Title', { exact: true }).fill(HEALTH.otAdjustment);
+    await radio(e, 'Category', 'Equipment assistive technology');
+    await e.getByLabel('Addresses', { exact: true }).fill('Back pain when sitting.');
+    await radio(e, 'Status', 'Requested');
+    await button(e, 'Add and sign').click();
+    await expectHeading(e, 'Adjustments');
+    await e.goto(route('/share'));
+    await e.getByLabel('Their Work Passport id', { exact: true }).fill(PRACTICE_ID);
+    await check(e, 'Who at the organisation', 'Clinician');
+    await check(e, 'What they may write', 'Adjustments');
+    await check(e, 'What they may write', 'Fit notes');
+    await e.getByLabel('Why you are sharing', { exact: true }).fill('Assessment for a phased return.');
+    await button(e, 'Continue').click();
+    await expectHeading(e, 'Check what you are agreeing to');
+    await button(e, 'Confirm and share').click();
+    await expectHeading(e, 'Who can see your passport');
+
+    step('join with the invitation code and a registration');
+    await c.goto(route('/'));
+    await expectHeading(c, 'Your health and work passport');
+    await press(c, 'Join an organisation', 'link');
+    await focusOnHeading(c, 'Join your organisation');
+    await typeInto(c, 'Invitation code', CLINICIAN_CODE);
+    await typeInto(c, 'Your name', 'Dana Okafor');
+    await press(c, 'Clinicians: your professional registration', 'summary');
+    await typeInto(c, 'Profession', 'occupational therapist');
+    await typeInto(c, 'Registration body', 'HCPC');
+    await typeInto(c, 'Registration number', 'OT12345');
+    await audit(c, 'join-clinician-filled');
+    await press(c, 'Join', 'button');
+    await focusOnHeading(c, 'Passports shared with you');
+
+    step('open the passport, add a fit note');
+    await press(c, "Open Ola Assessed's passport", 'link');
+    await focusOnHeading(c, "Ola Assessed's passport");
+    await audit(c, 'clinician-passport');
+    await press(c, 'Add a fit note', 'link');
+    await focusOnHeading(c, 'Add a fit note');
+    await press(c, 'Add and sign', 'button');
+    await c.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(c, 'clinician-fit-note-error');
+    await chooseRadio(c, 'Fitness', 'May be fit');
+    await typeInto(c, 'Condition', HEALTH.otCondition);
+    await typeInto(c, 'Assessed on', '2026-11-20');
+    await typeInto(c, 'Period from', '2026-11-23');
+    await typeInto(c, 'Period to', '2026-12-21');
+    await tickIn(c, 'Advice', 'Phased return');
+    await chooseRadio(c, 'Reassessment needed', 'No');
+    await typeInto(c, 'Issuer name', 'Dana Okafor');
+    await typeInto(c, 'Issuer profession', 'occupational therapist');
+    await audit(c, 'clinician-fit-note-filled');
+    await press(c, 'Add and sign', 'button');
+    await focusOnHeading(c, "Ola Assessed's passport");
+    if (!(await mainText()).includes(HEALTH.otCondition)) throw new Error('the fit note is not shown after saving');
+
+    step('update the adjustment');
+    await press(c, 'Change', 'link');
+    await focusOnHeading(c, 'Change adjustment');
+    await typeInto(c, 'Notes', HEALTH.otNotes);
+    await press(c, 'Save and sign', 'button');
+    await focusOnHeading(c, "Ola Assessed's passport");
+    if (!(await mainText()).includes(HEALTH.otNotes)) throw new Error("the adjustment's new notes are not shown after saving");
+    await audit(c, 'clinician-passport-written');
+
+    step('the employee sees both, signed by the therapist');
+    for (const [hash, h1, text] of [
+      ['/section/fit_notes', 'Fit notes', HEALTH.otCondition],
+      ['/section/adjustments', 'Adjustments', HEALTH.otNotes],
+    ]) {
+      await e.goto(route(hash));
+      await expectHeading(e, h1);
+      const shown = await e.locator('main').innerText();
+      if (!shown.includes(text) || !/Signed by Dana Okafor/.test(shown)) {
+        fail(`clinician journey: the employee's ${h1.toLowerCase()} do not show the therapist's signed version:\n${shown}`);
+      }
+    }
+    step('done');
+  } catch (error) {
+    fail(`clinician journey: ${error.message}`);
+    await c.screenshot({ path: path.join(OUT, 'clinician-keyboard-failed.png'), fullPage: true }).catch(() => {});
+    await e.screenshot({ path: path.join(OUT, 'clinician-employee-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await employee.close();
+    await clinician.close();
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// 7. The service admin and an organisation admin with the keyboard only: the operator's link
+// makes an admin, who sets up an employer and gets its first admin's invitation code; that
+// person joins and invites a line manager.
+
+async function adminJourney() {
+  if (!ADMIN_LINK) {
+    fail('admin journey: WP_ADMIN_LINK is not set (tests/tests/web.rs sets it)');
+    return;
+  }
+  const admin = await launch('admin', BASE, watch);
+  const orgAdmin = await launch('org-admin', BASE, watch);
+  const a = admin.context.pages()[0] || (await admin.context.newPage());
+  const o = orgAdmin.context.pages()[0] || (await orgAdmin.context.newPage());
+  const step = (what) => log(`admin keyboard: ${what}`);
+  try {
+    step("open the operator's link, become an admin");
+    await a.goto(ADMIN_LINK);
+    await expectHeading(a, 'Become an admin');
+    if (a.url().includes(ADMIN_LINK.split('/').pop())) fail('admin journey: the one-time admin code stays in the address bar');
+    await audit(a, 'admin-join-empty');
+    await press(a, 'Become an admin', 'button');
+    await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(a, 'admin-join-error');
+    await typeInto(a, 'Your name', 'Ada Admin');
+    await press(a, 'Become an admin', 'button');
+    await focusOnHeading(a, 'Organisations');
+    await audit(a, 'admin-organisations');
+
+    step('set up an employer');
+    await press(a, 'Create and invite its first admin', 'button');
+    await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(a, 'admin-organisations-error');
+    await chooseRadio(a, 'What kind of organisation', 'Employer');
+    await typeInto(a, 'Its name', 'Harbour Foods Ltd');
+    await press(a, 'Create and invite its first admin', 'button');
+    await focusOnHeading(a, 'Harbour Foods Ltd is set up');
+    await audit(a, 'admin-organisation-set-up');
+    const code = (await a.locator('main code', { hasText: /^wpi_/ }).first().innerText()).trim();
+
+    step('the organisation admin joins and invites a line manager');
+    await o.goto(route('/join'));
+    await expectHeading(o, 'Join your organisation');
+    await typeInto(o, 'Invitation code', code);
+    await typeInto(o, 'Your name', 'Olu Owner');
+    await press(o, 'Join', 'button');
+    await focusOnHeading(o, 'Passports shared with you');
+    await press(o, 'Your organisation', 'link', true);
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    await audit(o, 'organisation');
+    await press(o, 'Make an invitation', 'button');
+    await o.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
+    await audit(o, 'organisation-error');
+    await chooseRadio(o, 'Their role', 'Line manager');
+    await press(o, 'Make an invitation', 'button');
+    await focusOnHeading(o, 'Invitation made');
+    await audit(o, 'organisation-invitation-made');
+    step('done');
+  } catch (error) {
+    fail(`admin journey: ${error.message}`);
+    await a.screenshot({ path: path.join(OUT, 'admin-keyboard-failed.png'), fullPage: true }).catch(() => {});
+    await o.screenshot({ path: path.join(OUT, 'org-admin-keyboard-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await admin.close();
+    await orgAdmin.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function checkUrls() {
+  const words = Object.values(HEALTH);
+  for (const url of watch.urls) {
+    let decoded = url;
+    try {
+      decoded = decodeURIComponent(url.replace(/\+/g, ' '));
+    } catch {
+      // keep it as it is
+    }
+    for (const text of words) {
+      if (decoded.includes(text)) fail(`health data in a URL: ${url}`);
+    }
+  }
+  log(`urls: ${watch.urls.length} visited or requested, none with health data unless said above`);
+}
+
+log(`browser tests: ${BASE}, Chromium ${CHROMIUM}, axe-core ${AXE_VERSION} (${AXE_TAGS.join(', ')}), screenshots in ${OUT}`);
+for (const [name, run] of [
+  ['headers', checkHeaders],
+  ['tour', tour],
+  ['keyboard journey', keyboardJourney],
+  ['member journey', memberJourney],
+  ['clinician journey', clinicianJourney],
+  ['admin journey', adminJourney],
+]) {
+  try {
+    await run();
+  } catch (error) {
+    fail(`${name}: ${error.stack || error.message}`);
+  }
+}
+checkUrls();
+
+log('\naxe-core results per page state:');
+for (const row of axeTable) {
+  log(`  ${row.state.padEnd(28)} ${row.violations} violation(s), ${row.nodes} node(s)${row.rules.length ? ': ' + row.rules.join(', ') : ''}`);
+}
+log('page loads (full reload, cache off):');
+for (const row of loadTable) {
+  log(
+    `  ${row.name.padEnd(24)} load ${row.loaded.toFixed(0).padStart(5)} ms, h1 ${row.h1.toFixed(0).padStart(5)} ms, ` +
+      `assets ${(row.assets / 1024).toFixed(1).padStart(6)} KB, API ${(row.api / 1024).toFixed(1).padStart(6)} KB`,
+  );
+}
+log(`\nweb: ${axeTable.length} page states audited, ${failures.length} failure(s)`);
+if (failures.length) {
+  for (const f of failures) log(`  FAIL: ${f.split('\n')[0]}`);
+  process.exit(1);
+}
