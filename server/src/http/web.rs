@@ -65,6 +65,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../../web/js/pages/devices.js"),
     ),
+    (
+        "js/pages/move.js",
+        JS,
+        include_bytes!("../../web/js/pages/move.js"),
+    ),
     ("js/api.js", JS, include_bytes!("../../web/js/api.js")),
     ("js/jose.js", JS, include_bytes!("../../web/js/jose.js")),
     (

@@ -6,6 +6,7 @@ import { h } from "./ui.js";
 import { announceNext, failure, notFound } from "./flow.js";
 import { granted, own, resume, state } from "./session.js";
 import { devices } from "./pages/devices.js";
+import { download, moveHere } from "./pages/move.js";
 import { admin, organisation, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
 import { sharedPassport, sharedWithMe } from "./pages/shared.js";
@@ -39,6 +40,8 @@ const ROUTES = [
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
   [/^\/erase$/, signedIn(erase)],
+  [/^\/download$/, signedIn(download)],
+  [/^\/move$/, moveHere],
   [/^\/signout$/, signOut],
 ];
 

@@ -54,6 +54,8 @@ export async function overview() {
           ? link(`#/section/${s.id}`, `View and change ${s.title.toLowerCase()}`)
           : link(`#/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
     }),
+    h("h2", { class: "heading-m" }, "Download or move"),
+    para(link("#/download", "Download your passport"), ", checked and signed by you, to keep or to move to another Work Passport server."),
     h("h2", { class: "heading-m" }, "Erase"),
     para("You can erase your passport at any time: ", link("#/erase", "erase my passport"), "."),
   );

@@ -21,7 +21,7 @@ export async function landing() {
         await resume();
         go(home());
       }))]
-      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })), para(link("#/recover", "I already have a passport: sign in with my recovery key"))],
+      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })), para(link("#/recover", "I already have a passport: sign in with my recovery key")), para(link("#/move", "Move a passport here from another Work Passport server"))],
   );
 }
 

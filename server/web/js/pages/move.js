@@ -1,0 +1,125 @@
+// The passport travels (docs/BUNDLE.md): download it as a bundle checked and co-signed on this
+// device, and move it to another Work Passport server with the recovery key.
+
+import * as api from "../api.js";
+import * as jose from "../jose.js";
+import * as keystore from "../keystore.js";
+import { Verifier, verifyLog } from "../verify.js";
+import { button, clearErrors, h, link, page, para, submit, warning } from "../ui.js";
+import { busy, go, refuse } from "../flow.js";
+import { resume, state } from "../session.js";
+
+const FORMAT = "work-passport-bundle/1";
+
+/** RFC 8785 (JCS) for the JSON a bundle holds: members sorted, no white space. */
+export function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const members = Object.keys(value).filter((k) => value[k] !== undefined).sort();
+    return `{${members.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The owner's signature over the bundle's body (BUNDLE.md section 3), by `session`'s key. */
+async function cosign(bundle, session) {
+  const payload = { passport: bundle.body.passport_id, owner: bundle.body.owner, digest: await jose.hash(canonical(bundle.body)), iat: jose.now() };
+  return jose.sign(session.keyPair.privateKey, { alg: "EdDSA", typ: "wp-bundle+jws", kid: session.jwk.kid }, payload);
+}
+
+/** Checks, before signing, that every version verifies with its author's key as the bundle
+ * gives it, every record's chain, and the access log's chain. */
+async function check(body) {
+  const verifier = new Verifier(state.session, undefined, body.passport_id);
+  for (const p of body.parties) verifier.parties.set(p.id, Promise.resolve(p));
+  const records = new Map();
+  for (const v of body.versions) records.set(v.record_id, [...(records.get(v.record_id) || []), v]);
+  for (const versions of records.values()) {
+    const failed = (await verifier.history(versions)).find((r) => !r.ok);
+    if (failed) throw new Error(`A version in the download does not verify (${failed.reason}): it was not signed.`);
+  }
+  const log = await verifyLog(body.passport_id, body.access_log);
+  if (!log.ok) throw new Error(`The access log in the download is broken at entry ${log.at}: it was not signed.`);
+  return { versions: body.versions.length, records: records.size, entries: body.access_log.length };
+}
+
+export async function download() {
+  const out = h("div", { id: "download" });
+  page(
+    "Download your passport",
+    para("One file with every version of every record as its author signed it, the keys that check them, who you shared with and the words you agreed, and your whole access log. This device checks it and signs it as released by you."),
+    para("Anyone can check the file without a server, and another Work Passport server can take it in."),
+    warning("The file holds your health information. Keep it as safe as your passport."),
+    h("p", {}, button("Download my passport", async (event) => {
+      event.target.disabled = true;
+      try {
+        const bundle = await state.session.call("GET", `/v1/passports/${state.passportId}/export`);
+        if (bundle.format !== FORMAT || bundle.body.owner !== state.session.partyId) throw new Error("The server sent something that is not your passport.");
+        const counts = await check(bundle.body);
+        bundle.owner_signature = await cosign(bundle, state.session);
+        const url = URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: "application/json" }));
+        out.replaceChildren(
+          para(`Checked and signed: ${counts.versions} versions of ${counts.records} records, ${counts.entries} access-log entries.`),
+          h("p", {}, h("a", { href: url, download: "work-passport.json", class: "button" }, "Save the file")),
+        );
+        out.querySelector("a").focus();
+      } catch (e) {
+        refuse([{ text: e.message }]);
+      } finally {
+        event.target.disabled = false;
+      }
+    })),
+    out,
+    h("h2", { class: "heading-m" }, "Move to another Work Passport server"),
+    para("Open the other server's pages, choose \"Move a passport here\", and give it this file and your recovery key. Then erase your passport here."),
+  );
+}
+
+/** On the new server: the bundle and the recovery key; the key registers here, re-signs the
+ * bundle as its owner, and the passport continues here. */
+export async function moveHere() {
+  const fileField = (id, label, hint) => h("div", { class: "form-group", "data-field": id },
+    h("label", { class: "label", for: id }, label),
+    h("div", { class: "hint", id: `${id}-hint` }, hint),
+    h("input", { class: "file-upload", id, name: id, type: "file", accept: ".json,application/json", "aria-describedby": `${id}-hint` }));
+  const form = h("form", { novalidate: true },
+    fileField("bundle", "Your passport file", "The work-passport.json you downloaded from your old server."),
+    fileField("key", "Your recovery key file", "The work-passport-recovery-key.json you saved when you made your passport."),
+    submit("Move my passport here"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const read = async (id) => {
+      const file = form.elements[id].files[0];
+      try {
+        return file && JSON.parse(await file.text());
+      } catch {
+        return null;
+      }
+    };
+    const [bundle, key] = [await read("bundle"), await read("key")];
+    const errors = [];
+    if (bundle?.format !== FORMAT) errors.push({ id: "bundle", text: "Choose your passport file (work-passport.json)" });
+    if (key?.type !== "work-passport-recovery-key") errors.push({ id: "key", text: "Choose your recovery key file" });
+    if (errors.length) return refuse(errors);
+    await busy(form, "Moving your passport", () => move(bundle, key));
+  });
+  page("Move a passport here", para("Your passport continues on this server with its whole history: every version keeps its signature, and the access log carries on. Sharing does not move: share again here."), form);
+}
+
+async function move(bundle, file) {
+  const recovery = await jose.importPrivateJwk(file.jwk);
+  const owner = bundle.body.parties.find((p) => p.id === bundle.body.owner);
+  const party = await api.register(owner?.display_name || file.name, recovery);
+  const viaRecovery = new api.Session(party.id, recovery, await jose.publicJwk(recovery.publicKey));
+  bundle.owner_signature = await cosign(bundle, viaRecovery);
+  await viaRecovery.call("POST", "/v1/passports/import", bundle);
+  const device = await jose.generateKey(false);
+  await viaRecovery.addKey(device);
+  const jwk = await jose.publicJwk(device.publicKey);
+  state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE, recoveryKid: viaRecovery.jwk.kid };
+  await keystore.save(state.device);
+  state.session = null;
+  await resume();
+  go("/passport", "Your passport moved here. Share it again with whoever needs it, then erase it at the old server.");
+}
