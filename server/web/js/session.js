@@ -2,6 +2,7 @@
 // kept nowhere but in the page's memory; the device's key is in IndexedDB (keystore.js).
 
 import * as api from "./api.js";
+import * as jose from "./jose.js";
 import * as keystore from "./keystore.js";
 
 /** Who is signed in, their passport, and `signedOut` once they sign out of this page. */
@@ -18,6 +19,15 @@ export async function resume() {
   state.me = me.party;
   state.passportId = me.passport_id || null;
   return true;
+}
+
+/** Keeps `keyPair` as this device's key for `party` (in IndexedDB) and signs in with it. */
+export async function adopt(keyPair, party, recoveryKid) {
+  const jwk = await jose.publicJwk(keyPair.publicKey);
+  const device = { privateKey: keyPair.privateKey, publicKey: keyPair.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
+  await keystore.save(recoveryKid ? { ...device, recoveryKid } : device);
+  state.session = null;
+  return resume();
 }
 
 /** Where each kind of person starts. */

@@ -36,6 +36,16 @@ export function recordTitle(sectionId, body) {
 
 export const ROLES = { org_admin: "organisation admin", hr: "HR", line_manager: "line manager", clinician: "clinician" };
 
+/** An organisation and who there a grant covers: "Acme Ltd (HR and line managers)". */
+export function covering(name, roles) {
+  return roles?.length ? `${name} (${words(roles.map((r) => ROLES[r]))})` : name;
+}
+
+/** Whether `text` is a Work Passport id (a canonical lower-case UUID). */
+export function isId(text) {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text);
+}
+
 /** A party in plain words: "Sam Patel (line manager, Acme Ltd)". */
 export function party(p, me) {
   if (!p) return "someone unknown";

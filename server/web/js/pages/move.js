@@ -3,11 +3,10 @@
 
 import * as api from "../api.js";
 import * as jose from "../jose.js";
-import * as keystore from "../keystore.js";
 import { Verifier, verifyLog } from "../verify.js";
-import { button, clearErrors, h, link, page, para, submit, warning } from "../ui.js";
+import { button, clearErrors, h, page, para, submit, warning } from "../ui.js";
 import { busy, go, refuse } from "../flow.js";
-import { resume, state } from "../session.js";
+import { adopt, state } from "../session.js";
 
 const FORMAT = "work-passport-bundle/1";
 
@@ -116,10 +115,6 @@ async function move(bundle, file) {
   await viaRecovery.call("POST", "/v1/passports/import", bundle);
   const device = await jose.generateKey(false);
   await viaRecovery.addKey(device);
-  const jwk = await jose.publicJwk(device.publicKey);
-  state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE, recoveryKid: viaRecovery.jwk.kid };
-  await keystore.save(state.device);
-  state.session = null;
-  await resume();
+  await adopt(device, party, viaRecovery.jwk.kid);
   go("/passport", "Your passport moved here. Share it again with whoever needs it, then erase it at the old server.");
 }

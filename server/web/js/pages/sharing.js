@@ -31,7 +31,7 @@ export async function share() {
     const write = checkedValues(form, "write");
     const purpose = form.elements.purpose.value.trim();
     const errors = [];
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(grantee)) errors.push({ id: "grantee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f" });
+    if (!words.isId(grantee)) errors.push({ id: "grantee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f" });
     if (!read.length && !agree.length && !write.length) errors.push({ id: "read", text: "Choose at least one part of your passport to share" });
     if (!purpose) errors.push({ id: "purpose", text: "Enter why you are sharing" });
     let party;
@@ -73,28 +73,34 @@ export function scopesOf({ read, agree, write }) {
 
 export function confirmShare(choice) {
   const scopes = scopesOf(choice);
-  const who = choice.roles.length
-    ? `${choice.party.display_name} (${words.words(choice.roles.map((r) => words.ROLES[r]))})`
-    : words.party(choice.party);
-  const text = words.consentText(state.me.display_name, who, choice.purpose, scopes, choice.endsAt);
+  const who = choice.roles.length ? words.covering(choice.party.display_name, choice.roles) : words.party(choice.party);
+  checkConsent({
+    who, scopes, purpose: choice.purpose, endsAt: choice.endsAt, change: "#/share",
+    send: (text, endsAt) => state.session.call("POST", `/v1/passports/${state.passportId}/grants`, {
+      grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
+    }),
+  });
+}
+
+/** The consent in full before anything is shared; `send(text, endsAt)` makes the grant, then
+ * the person sees who can see their passport. */
+function checkConsent({ who, scopes, purpose, endsAt, change, send }) {
+  const text = words.consentText(state.me.display_name, who, purpose, scopes, endsAt);
   page(
     "Check what you are agreeing to",
-    summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", choice.purpose], ["Until", date(choice.endsAt.toISOString())]]),
+    summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", purpose], ["Until", date(endsAt.toISOString())]]),
     h("h2", { class: "heading-m" }, "Your consent"),
     inset(text),
     para("Every time they look, it is written in your access log. You can stop sharing at any time."),
     h("p", {}, button("Confirm and share", async (event) => {
       event.target.disabled = true;
       try {
-        await state.session.call("POST", `/v1/passports/${state.passportId}/grants`, {
-          grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose,
-          ends_at: choice.endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
-        });
+        await send(text, endsAt.toISOString().replace(/\.\d+Z$/, "Z"));
         go("/grants", `Shared with ${who}.`);
       } catch (e) {
         failure(e);
       }
-    }), " ", link("#/share", "Change", { class: "button button--secondary" })),
+    }), change && [" ", link(change, "Change", { class: "button button--secondary" })]),
   );
 }
 
@@ -103,7 +109,7 @@ export async function grants() {
   const verifier = new Verifier(state.session);
   const rows = await Promise.all(list.map(async (g) => {
     const party = await verifier.party(g.grantee).catch(() => null);
-    const who = g.roles?.length ? `${party?.display_name} (${words.words(g.roles.map((r) => words.ROLES[r]))})` : words.party(party);
+    const who = g.roles?.length ? words.covering(party?.display_name, g.roles) : words.party(party);
     return { g, who };
   }));
   const active = rows.filter(({ g }) => g.status === "active");
@@ -185,7 +191,7 @@ export async function respondToRequest() {
 
 /** Who asks for what and why; approve as asked or narrowed, or decline. */
 export function decide(code, request) {
-  const who = request.roles.length ? `${request.organisation_name} (${words.words(request.roles.map((r) => words.ROLES[r]))})` : request.organisation_name;
+  const who = words.covering(request.organisation_name, request.roles);
   if (request.status !== "pending") {
     return page("This request is closed", para(`The request from ${who} is ${request.status}.`), para(link("#/grants", "See who can see your passport")));
   }
@@ -205,21 +211,12 @@ export function decide(code, request) {
     }
     const days = Number(checkedValues(form, "duration")[0]);
     const scopes = request.scopes.filter((sc) => chosen.includes(sc.section));
+    // A minute short of the asked end: never later than the server allows.
     const endsAt = new Date(Date.now() + days * 86400000 - 60000);
-    const text = words.consentText(state.me.display_name, who, request.purpose, scopes, endsAt);
-    page("Check what you are agreeing to",
-      summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", request.purpose], ["Until", date(endsAt.toISOString())]]),
-      h("h2", { class: "heading-m" }, "Your consent"), inset(text),
-      h("p", {}, button("Confirm and share", async () => {
-        try {
-          await state.session.call("POST", "/v1/access-requests/approve", {
-            code, scopes, ends_at: endsAt.toISOString().replace(/\.\d+Z$/, "Z"), consent_text: text,
-          });
-          go("/grants", `Shared with ${who}.`);
-        } catch (e) {
-          failure(e);
-        }
-      })));
+    checkConsent({
+      who, scopes, purpose: request.purpose, endsAt,
+      send: (text, end) => state.session.call("POST", "/v1/access-requests/approve", { code, scopes, ends_at: end, consent_text: text }),
+    });
   });
   page(
     `${request.organisation_name} asks to see your passport`,

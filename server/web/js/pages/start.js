@@ -7,7 +7,7 @@ import * as keystore from "../keystore.js";
 import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
 import { busy, go, label, refuse } from "../flow.js";
-import { home, resume, state } from "../session.js";
+import { adopt, home, resume, state } from "../session.js";
 
 export async function landing() {
   const device = await keystore.load();
@@ -49,11 +49,7 @@ export async function signUp() {
 export async function createPassport(name) {
   const device = await jose.generateKey(false);
   const party = await api.register(name, device);
-  const jwk = await jose.publicJwk(device.publicKey);
-  state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name, base: api.BASE };
-  await keystore.save(state.device);
-  state.session = new api.Session(party.id, device, jwk);
-  state.me = party;
+  await adopt(device, party);
   const passport = await state.session.call("POST", "/v1/passports");
   state.passportId = passport.id;
   await makeRecoveryKey();
@@ -148,11 +144,7 @@ export async function addThisDevice(file) {
   const viaRecovery = new api.Session(file.party_id, recovery, recoveryJwk);
   const device = await jose.generateKey(false);
   const party = await viaRecovery.addKey(device);
-  const jwk = await jose.publicJwk(device.publicKey);
-  state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE, recoveryKid: recoveryJwk.kid };
-  await keystore.save(state.device);
-  state.session = null;
-  await resume();
+  await adopt(device, party, recoveryJwk.kid);
   go("/passport", "This device is added. You are signed in.");
 }
 
@@ -189,11 +181,7 @@ export async function join() {
       const [profession, registration_body, registration_number] = registration;
       const party = await api.redeemInvitation(value("code"), value("name"), device,
         profession ? { profession, registration_body, registration_number } : undefined);
-      const jwk = await jose.publicJwk(device.publicKey);
-      state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
-      await keystore.save(state.device);
-      state.session = null;
-      await resume();
+      await adopt(device, party);
       go("/shared", `You joined ${party.membership.organisation_name} as ${words.ROLES[party.membership.role]}.`);
     });
   });
@@ -220,11 +208,7 @@ export async function adminJoin(invitation) {
     await busy(form, "Setting up your admin key", async () => {
       const device = await jose.generateKey(false);
       const party = await api.joinAsAdmin(invitation, name, device);
-      const jwk = await jose.publicJwk(device.publicKey);
-      state.device = { privateKey: device.privateKey, publicKey: device.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE };
-      await keystore.save(state.device);
-      state.session = null;
-      await resume();
+      await adopt(device, party);
       go("/admin", "You are an admin of this Work Passport service.");
     });
   });
