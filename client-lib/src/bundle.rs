@@ -36,7 +36,37 @@ pub fn cosign(bundle: &mut Value, key: &SigningKey) -> Result<()> {
     }
 }
 
+/// The FHIR R4 view of a bundle (docs/FHIR.md), made here with no server; only from a bundle
+/// that verifies, so every Provenance in it carries a signature that checked.
+pub fn fhir(bundle: &Value) -> Result<Value> {
+    let report = verify(bundle);
+    if !report.is_sound() {
+        return Err(ClientError::Verification(format!(
+            "the bundle does not verify: {}",
+            report.failures.join("; ")
+        )));
+    }
+    let bundle: Bundle = serde_json::from_value(bundle.clone())
+        .map_err(|e| ClientError::Protocol(format!("the bundle cannot be read: {e}")))?;
+    wp_schemas::fhir::from_bundle(&bundle).map_err(ClientError::Protocol)
+}
+
 impl PassportClient<'_> {
+    /// The FHIR R4 view of the whole passport (docs/FHIR.md), as the server makes it from the
+    /// export: for health systems. It is not signed as a whole; each Provenance carries its
+    /// version's original JWS. The owner only; logged as an export.
+    pub async fn export_fhir(&self) -> Result<Value> {
+        let fhir: Value = self.get("/export?format=fhir").await?;
+        let names_this_passport = fhir["resourceType"] == "Bundle"
+            && fhir["identifier"]["value"].as_str() == Some(self.id.as_str());
+        if !names_this_passport {
+            return Err(ClientError::Verification(
+                "the server's FHIR export is not a Bundle of this passport".into(),
+            ));
+        }
+        Ok(fhir)
+    }
+
     /// The whole passport as the server exports it, checked and signed by its owner (this
     /// client's key): ready to keep, to give to anyone who should check it, or to import into
     /// another server. Refused (nothing is signed) if anything the server sent does not verify.

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod bundle;
 pub mod chain;
+pub mod fhir;
 pub mod files;
 pub mod jose;
 pub mod openapi;

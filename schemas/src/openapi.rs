@@ -244,6 +244,21 @@ impl Schemas {
         self.0.subschema_for::<T>().to_value()
     }
 
+    /// A FHIR R4 Bundle (its own schema is FHIR's, not ours: docs/FHIR.md).
+    pub fn fhir_bundle(&mut self) -> Value {
+        json!({
+            "type": "object",
+            "description": "A FHIR R4 Bundle of type `collection` (docs/FHIR.md); it validates \
+                against the FHIR R4 JSON Schema (http://hl7.org/fhir/R4/fhir.schema.json).",
+            "required": ["resourceType", "type", "entry"],
+            "properties": {
+                "resourceType": {"const": "Bundle"},
+                "type": {"const": "collection"},
+                "entry": {"type": "array", "items": {"type": "object"}},
+            },
+        })
+    }
+
     /// Any JSON object (this document's own schema).
     pub fn any_object(&mut self) -> Value {
         json!({"type": "object"})
@@ -340,6 +355,8 @@ pub struct Operation {
     parameters: Vec<Value>,
     body: Option<(&'static str, SchemaOf)>,
     responses: Vec<(u16, Reply)>,
+    /// Other media types a response may come in (chosen by a query parameter).
+    alternatives: Vec<(u16, &'static str, SchemaOf)>,
     response_headers: Vec<(u16, &'static str, &'static str)>,
     problems: Vec<ProblemType>,
 }
@@ -355,6 +372,7 @@ impl Operation {
             parameters: Vec::new(),
             body: None,
             responses: Vec::new(),
+            alternatives: Vec::new(),
             response_headers: Vec::new(),
             problems: Vec::new(),
         }
@@ -440,6 +458,12 @@ impl Operation {
         self
     }
 
+    /// The answer with this status may instead be `media_type`, of this schema.
+    pub fn ok_also(mut self, status: u16, media_type: &'static str, schema: SchemaOf) -> Self {
+        self.alternatives.push((status, media_type, schema));
+        self
+    }
+
     /// A header of the answer with this status.
     pub fn response_header(
         mut self,
@@ -510,6 +534,12 @@ impl Operation {
                 Reply::Fixed(response) => response.clone(),
             };
             responses.insert(status.to_string(), response);
+        }
+        for (status, media_type, schema) in &self.alternatives {
+            let response = responses
+                .get_mut(&status.to_string())
+                .unwrap_or_else(|| panic!("{}: an alternative to no response {status}", self.id));
+            response["content"][*media_type] = json!({"schema": schema(schemas)});
         }
         for (status, name, description) in &self.response_headers {
             let response = responses

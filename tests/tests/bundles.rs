@@ -483,3 +483,280 @@ async fn a_passport_moves(from: Backend, to: Backend) {
     assert!(report.is_sound(), "{:#?}", report.failures);
     assert_eq!(report.versions, 6);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The FHIR R4 view (docs/FHIR.md)
+
+const FHIR_SCHEMA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/fhir/fhir.schema.json.gz"
+);
+const FHIR_SCHEMA_SHA256: &str = "15b9548af6412c44faaa411456e0652542de286fd1c58ef882b09bdc8947909d";
+
+/// The official FHIR R4 JSON Schema (tests/fixtures/fhir/README.md), checked against its digest.
+fn fhir_validator() -> jsonschema::Validator {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(FHIR_SCHEMA).expect(FHIR_SCHEMA))
+        .read_to_end(&mut text)
+        .expect("the FHIR schema unzips");
+    let digest = ring::digest::digest(&ring::digest::SHA256, &text);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, FHIR_SCHEMA_SHA256, "the vendored FHIR schema changed");
+    let schema: Value = serde_json::from_slice(&text).unwrap();
+    jsonschema::validator_for(&schema).expect("the FHIR R4 schema compiles")
+}
+
+/// Every way `fhir` breaks the FHIR R4 schema, one line each.
+fn fhir_errors(validator: &jsonschema::Validator, fhir: &Value) -> Vec<String> {
+    validator
+        .iter_errors(fhir)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+fn resources<'a>(fhir: &'a Value, kind: &str) -> Vec<&'a Value> {
+    fhir["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == kind)
+        .collect()
+}
+
+fn decoded(data: &Value) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.as_str().unwrap())
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fhir_view_validates_against_fhir_r4_on_sqlite() {
+    the_fhir_view_validates_against_fhir_r4(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fhir_view_validates_against_fhir_r4_on_postgres() {
+    if postgres_url().is_none() {
+        return;
+    }
+    the_fhir_view_validates_against_fhir_r4(Backend::Postgres).await;
+}
+
+async fn the_fhir_view_validates_against_fhir_r4(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (alex, pid, headphones, dana) = passport_with_history(&server).await;
+    let own = alex.own_passport(&pid);
+    for section in [Section::Conditions, Section::Impacts, Section::Plans] {
+        own.create_record(section, example_body(section))
+            .await
+            .unwrap();
+    }
+    let reminders = own
+        .create_record(
+            Section::Adjustments,
+            json!({"title": "Written reminders of meetings",
+                   "category": "communication",
+                   "addresses": "Remembering what was agreed.",
+                   "status": "in_place",
+                   "start_date": "2026-01-05",
+                   "review_date": "2026-07-05",
+                   "funding": "employer"}),
+        )
+        .await
+        .unwrap();
+    let gone = own
+        .create_record(
+            Section::Adjustments,
+            json!({"title": "A standing desk", "category": "workplace_environment",
+                   "addresses": "Back pain.", "status": "requested"}),
+        )
+        .await
+        .unwrap();
+    own.delete_record(&gone.envelope.record_id).await.unwrap();
+
+    let bundle = own.export().await.unwrap();
+    let fhir = own.export_fhir().await.unwrap();
+    let validator = fhir_validator();
+    let errors = fhir_errors(&validator, &fhir);
+    assert!(
+        errors.is_empty(),
+        "not valid FHIR R4:\n{}",
+        errors.join("\n")
+    );
+    // The schema is live: it refuses what FHIR refuses.
+    let flag_at = fhir["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| e["resource"]["resourceType"] == "Flag")
+        .unwrap();
+    let mut wrong = fhir.clone();
+    wrong["entry"][flag_at]["resource"]["status"] = json!("agreed");
+    assert!(
+        !fhir_errors(&validator, &wrong).is_empty(),
+        "a status FHIR lacks"
+    );
+    let mut wrong = fhir.clone();
+    wrong["entry"][flag_at]["resource"]["agreedBy"] = json!("Priya");
+    assert!(
+        !fhir_errors(&validator, &wrong).is_empty(),
+        "a member FHIR lacks"
+    );
+
+    assert_eq!(fhir["type"], "collection");
+    assert_eq!(fhir["identifier"]["value"], json!(pid));
+
+    // Each version a Provenance, carrying its JWS byte for byte and naming its author.
+    let versions = bundle["body"]["versions"].as_array().unwrap();
+    let provenance = resources(&fhir, "Provenance");
+    assert_eq!(provenance.len(), versions.len());
+    for (p, v) in provenance.iter().zip(versions) {
+        assert_eq!(
+            decoded(&p["signature"][0]["data"]),
+            v["jws"].as_str().unwrap()
+        );
+        assert_eq!(p["signature"][0]["sigFormat"], "application/jose");
+        assert_eq!(
+            p["agent"][0]["who"]["reference"],
+            json!(format!("urn:uuid:{}", v["author"].as_str().unwrap()))
+        );
+    }
+    let priya_signed = provenance
+        .iter()
+        .find(|p| p["agent"][0]["who"]["display"] == "Priya Shah")
+        .expect("the agreement's Provenance");
+    assert_eq!(priya_signed["activity"]["coding"][0]["code"], "UPDATE");
+    assert_eq!(
+        priya_signed["agent"][0]["onBehalfOf"]["display"],
+        "Acme Ltd"
+    );
+    assert_eq!(
+        priya_signed["agent"][0]["role"][0]["coding"][0]["code"],
+        "hr"
+    );
+    let deleted: Vec<_> = provenance
+        .iter()
+        .filter(|p| p["activity"]["coding"][0]["code"] == "DELETE")
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert!(deleted[0]["target"][0].get("reference").is_none());
+
+    // The live adjustments are Flags: the deleted one is not; NHS England's category where one fits.
+    let flags = resources(&fhir, "Flag");
+    assert_eq!(flags.len(), 2, "{flags:#?}");
+    let flag_of = |rid: &str| *flags.iter().find(|f| f["id"] == rid).unwrap();
+    let communication = flag_of(&reminders.envelope.record_id);
+    assert_eq!(communication["category"][0]["coding"][0]["code"], "NRAF");
+    let codings = communication["category"][1]["coding"].as_array().unwrap();
+    assert!(codings.iter().any(|c| c["system"] == wp_schemas::fhir::NHS_ADJUSTMENT_CATEGORY && c["code"] == "001"));
+    assert_eq!(communication["status"], "active");
+    assert_eq!(communication["period"]["start"], "2026-01-05");
+    let equipment = flag_of(&headphones);
+    let codings = equipment["category"][1]["coding"].as_array().unwrap();
+    assert_eq!(
+        codings.len(),
+        1,
+        "no NHS category fits equipment: {codings:?}"
+    );
+    assert_eq!(codings[0]["code"], "equipment_assistive_technology");
+    assert_eq!(equipment["meta"]["versionId"], "3");
+    assert!(
+        equipment["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["url"] == "urn:work-passport:extension:agreed-by"
+                && e["valueString"].as_str().unwrap().contains("Priya Shah"))
+    );
+
+    // The fit note, the plan, the condition and the impact; the owner, the OT, Acme.
+    let documents = resources(&fhir, "DocumentReference");
+    let fit_note = documents
+        .iter()
+        .find(|d| d["type"]["coding"][0]["code"] == "fit_notes")
+        .unwrap();
+    assert_eq!(fit_note["authenticator"]["display"], "Dana Okafor");
+    let signed_body: Value =
+        serde_json::from_str(&decoded(&fit_note["content"][0]["attachment"]["data"])).unwrap();
+    assert_eq!(signed_body, example_body(Section::FitNotes));
+    assert_eq!(resources(&fhir, "CarePlan").len(), 1);
+    assert_eq!(resources(&fhir, "Condition").len(), 1);
+    assert_eq!(resources(&fhir, "Observation").len(), 1);
+    assert_eq!(
+        resources(&fhir, "Patient")[0]["name"][0]["text"],
+        "Alex Smith"
+    );
+    assert!(
+        resources(&fhir, "Practitioner")
+            .iter()
+            .any(|p| p["name"][0]["text"] == "Dana Okafor")
+    );
+    assert_eq!(resources(&fhir, "Organization")[0]["name"], "Acme Ltd");
+
+    // Each grant a Consent, with the words the employee agreed to.
+    let consents = resources(&fhir, "Consent");
+    assert_eq!(consents.len(), 2);
+    let statuses: Vec<&str> = consents
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"inactive") && statuses.contains(&"active"),
+        "{statuses:?}"
+    );
+    for consent in &consents {
+        assert_eq!(
+            decoded(&consent["sourceAttachment"]["data"]),
+            "I agree to share these sections until the end date."
+        );
+    }
+
+    // The same view made offline from the bundle.
+    assert_eq!(bundle::fhir(&bundle).unwrap(), fhir);
+
+    // The owner only: the OT (whose grant was revoked), another employee, and a stolen token
+    // without its key are refused; a format we do not make is a clear 400.
+    let sam = server.employee("Sam Jones").await;
+    let as_sam = sam.own_passport(&pid);
+    assert_eq!(
+        refused(as_sam.export_fhir().await.unwrap_err()),
+        ProblemType::Forbidden
+    );
+    let as_dana = dana.own_passport(&pid);
+    assert_eq!(
+        refused(as_dana.export_fhir().await.unwrap_err()),
+        ProblemType::Forbidden
+    );
+    let token = alex.access_token().await.unwrap();
+    let path = format!("/v1/passports/{pid}/export?format=fhir");
+    let stolen = wp_tests::raw_request(&sam, Method::GET, &path, &token, None).await;
+    assert_eq!(problem_of(stolen).await.0, 401);
+    let odd = format!("/v1/passports/{pid}/export?format=xml");
+    let (status, problem) =
+        problem_of(wp_tests::raw_request(&alex, Method::GET, &odd, &token, None).await).await;
+    assert_eq!(status, 400, "{problem:?}");
+    // And the answer says what it is.
+    let answer = wp_tests::raw_request(&alex, Method::GET, &path, &token, None).await;
+    assert_eq!(
+        answer.headers()["content-type"],
+        wp_schemas::fhir::FHIR_JSON
+    );
+}
+
+#[test]
+fn the_committed_sample_bundle_has_a_valid_fhir_view() {
+    let text = std::fs::read_to_string(FIXTURE).expect("tests/fixtures/bundle-v1.json");
+    let bundle: Value = serde_json::from_str(&text).unwrap();
+    let fhir = bundle::fhir(&bundle).unwrap();
+    let errors = fhir_errors(&fhir_validator(), &fhir);
+    assert!(
+        errors.is_empty(),
+        "not valid FHIR R4:\n{}",
+        errors.join("\n")
+    );
+    assert_eq!(resources(&fhir, "Provenance").len(), 5);
+}

@@ -439,6 +439,10 @@ pub enum PassportCommand {
         /// Write the bundle here (readable by you only) [default: print it].
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Export the FHIR R4 view instead (for health systems; docs/FHIR.md): adjustments as
+        /// Flags, grants as Consents, each version a Provenance carrying its signature.
+        #[arg(long)]
+        fhir: bool,
     },
     /// Move your passport to another Work Passport server, with the same key.
     ///
@@ -469,6 +473,14 @@ pub enum BundleCommand {
     /// chain, the history and the access log against the server's signed checkpoint, the log's
     /// chain, and the owner's signature over the whole bundle. Exit code 4 if anything fails.
     Verify {
+        /// The bundle file (`-` reads stdin).
+        file: PathBuf,
+    },
+    /// Print the FHIR R4 view of a bundle (docs/FHIR.md), made with no server.
+    ///
+    /// Only a bundle that verifies is converted. The view is the same as the server's
+    /// `export?format=fhir`.
+    Fhir {
         /// The bundle file (`-` reads stdin).
         file: PathBuf,
     },

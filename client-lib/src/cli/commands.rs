@@ -23,12 +23,12 @@ use super::output::{self, Mode, Render};
 use super::profile::Profile;
 use super::profile::write_atomic;
 use super::views::{
-    AccessLog, BundleChecked, Change, Enrolled, Exported, GrantList, GrantMade, GrantRevoked,
-    History, Imported, InvitationList, InvitationRevoked, Invited, Joined, KeyCreated, KeyRevoked,
-    KeyRotated, MemberList, MemberRemoved, Names, OrgCreated, OrgList, OwnPassport,
-    PassportCreated, PassportErased, RecordShown, Registered, RequestApproved, RequestDeclined,
-    RequestList, RequestMade, RequestShown, SharedPassport, Side, SignedIn, Synced, WhoAmI,
-    Written,
+    AccessLog, BundleChecked, Change, Enrolled, Exported, FhirWritten, GrantList, GrantMade,
+    GrantRevoked, History, Imported, InvitationList, InvitationRevoked, Invited, Joined,
+    KeyCreated, KeyRevoked, KeyRotated, MemberList, MemberRemoved, Names, OrgCreated, OrgList,
+    OwnPassport, PassportCreated, PassportErased, RecordShown, Registered, RequestApproved,
+    RequestDeclined, RequestList, RequestMade, RequestShown, SharedPassport, Side, SignedIn,
+    Synced, WhoAmI, Written,
 };
 use crate::consent::{self, GrantTerms};
 use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, bundle, keys};
@@ -112,8 +112,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Passport(PassportCommand::Create) => passport_create(&mut ctx).await,
         Command::Passport(PassportCommand::Show) => passport_show(&mut ctx).await,
         Command::Passport(PassportCommand::Erase { yes }) => passport_erase(&mut ctx, yes).await,
-        Command::Passport(PassportCommand::Export { out }) => {
-            passport_export(&mut ctx, out.as_deref()).await
+        Command::Passport(PassportCommand::Export { out, fhir }) => {
+            passport_export(&mut ctx, out.as_deref(), fhir).await
         }
         Command::Passport(PassportCommand::Import {
             to,
@@ -131,6 +131,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Bundle(BundleCommand::Verify { file }) => bundle_verify(&ctx, &file),
+        Command::Bundle(BundleCommand::Fhir { file }) => {
+            let fhir = bundle::fhir(&read_bundle(&file)?)?;
+            output::emit(format_args!("{}\n", serde_json::to_string_pretty(&fhir)?));
+            Ok(())
+        }
         Command::Record(command) => record(&mut ctx, command).await,
         Command::Grant(command) => grant(&mut ctx, command).await,
         Command::Log {
@@ -1025,9 +1030,20 @@ async fn log(ctx: &mut Ctx, verify: bool, actor: Option<&str>, limit: Option<usi
 // ---------------------------------------------------------------------------------------------
 // Bundles: export, verify, import
 
-async fn passport_export(ctx: &mut Ctx, out: Option<&Path>) -> Result<()> {
+async fn passport_export(ctx: &mut Ctx, out: Option<&Path>, fhir: bool) -> Result<()> {
     let client = ctx.profile.client()?;
     let pc = open_passport(ctx, &client, None).await?;
+    if fhir {
+        let text = serde_json::to_string_pretty(&pc.export_fhir().await?)? + "\n";
+        match out {
+            Some(path) => {
+                write_atomic(path, text.as_bytes(), 0o600)?;
+                ctx.show(&FhirWritten(path.display().to_string()));
+            }
+            None => output::emit(format_args!("{text}")),
+        }
+        return Ok(());
+    }
     let bundle = pc.export().await?;
     let report = bundle::verify(&bundle);
     let text = serde_json::to_string_pretty(&bundle)? + "\n";

@@ -1083,6 +1083,27 @@ impl Render for BundleChecked {
     }
 }
 
+/// `wp passport export --fhir --out FILE`: the FHIR view, written.
+pub struct FhirWritten(pub String);
+
+impl Render for FhirWritten {
+    fn human(&self) -> String {
+        format!(
+            "The FHIR R4 view of your passport is in {}. It is a copy for health systems; \
+             your proof is the bundle (`wp passport export`).\n",
+            self.0
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({"file": self.0})
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.0.clone())
+    }
+}
+
 /// `wp passport export --out FILE`.
 pub struct Exported {
     pub report: crate::bundle::Report,

@@ -12,7 +12,6 @@ use wp_schemas::api::{
     AccessLogPage, CHECKPOINT_TYP, Changes, CheckpointClaims, LogAction, PartyKind, PassportInfo,
     PassportView, RecordHistory, SubmitVersion, VersionEnvelope,
 };
-use wp_schemas::bundle::Bundle;
 use wp_schemas::jose::KeyRef;
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
@@ -330,14 +329,39 @@ pub async fn access_log(
     }))
 }
 
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    #[default]
+    Bundle,
+    Fhir,
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: ExportFormat,
+}
+
 /// `GET /v1/passports/{pid}/export`: the owner's whole passport as one bundle (docs/BUNDLE.md),
-/// for their client to sign.
+/// for their client to sign; with `?format=fhir`, the same as a FHIR R4 Bundle (docs/FHIR.md).
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(pid): ApiPath<PassportId>,
-) -> Result<Json<Bundle>> {
-    Ok(Json(bundles::export(&state, &caller, &pid).await?))
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response> {
+    let bundle = bundles::export(&state, &caller, &pid).await?;
+    if query.format == ExportFormat::Bundle {
+        return Ok(Json(bundle).into_response());
+    }
+    let fhir =
+        wp_schemas::fhir::from_bundle(&bundle).map_err(|why| Error::Other(anyhow::anyhow!(why)))?;
+    Ok((
+        [(header::CONTENT_TYPE, wp_schemas::fhir::FHIR_JSON)],
+        Json(fhir),
+    )
+        .into_response())
 }
 
 /// `POST /v1/passports/import`: a bundle its owner signed, to continue the passport here. The

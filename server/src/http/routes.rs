@@ -295,9 +295,18 @@ fn passport_routes() -> Vec<Route> {
                     "Every version of every record as its author's JWS, the parties and keys \
                     that check them, the grants, the whole access log and a server-signed \
                     checkpoint over the history and the log (docs/BUNDLE.md). The owner's client \
-                    signs the body's digest before the bundle travels. Logged as `exported`.",
+                    signs the body's digest before the bundle travels. With `format=fhir`, the \
+                    same content as a FHIR R4 Bundle (`application/fhir+json`, docs/FHIR.md): \
+                    adjustments as Flags, grants as Consents, every version a Provenance carrying \
+                    its JWS. Logged as `exported` either way.",
+                )
+                .query(
+                    "format",
+                    json!({"type": "string", "enum": ["bundle", "fhir"], "default": "bundle"}),
+                    "`bundle` (docs/BUNDLE.md) or `fhir` (FHIR R4, docs/FHIR.md).",
                 )
                 .ok(200, Schemas::of::<Bundle>)
+                .ok_also(200, wp_schemas::fhir::FHIR_JSON, Schemas::fhir_bundle)
                 .problems(PASSPORT),
         ),
         post(
