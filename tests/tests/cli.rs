@@ -905,6 +905,45 @@ async fn a_passport_moves_with_three_commands() {
     );
     run.fails(4);
 
+    // The FHIR view: from the server, and the same from the bundle with no server; never from
+    // a bundle that does not verify.
+    let fhir_file = root.path().join("alex-passport.fhir.json");
+    let fhir_arg = fhir_file.display().to_string();
+    let out = alex
+        .run(&["passport", "export", "--fhir", "--out", &fhir_arg])
+        .await
+        .ok();
+    assert!(out.contains(&fhir_arg), "{out}");
+    let fhir: Value = serde_json::from_str(&std::fs::read_to_string(&fhir_file).unwrap()).unwrap();
+    assert_eq!(fhir["resourceType"], "Bundle");
+    let flag = fhir["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "Flag")
+        .expect("the adjustment as a Flag");
+    assert_eq!(
+        flag["resource"]["code"]["text"],
+        "Noise-cancelling headphones"
+    );
+    let offline: Value = serde_json::from_str(
+        &run_wp(None, "http://127.0.0.1:9", &["bundle", "fhir", &file_arg])
+            .await
+            .ok(),
+    )
+    .unwrap();
+    assert_eq!(
+        offline["entry"].as_array().unwrap().len(),
+        fhir["entry"].as_array().unwrap().len()
+    );
+    run_wp(
+        None,
+        "http://127.0.0.1:9",
+        &["bundle", "fhir", &damaged_arg],
+    )
+    .await
+    .fails(4);
+
     let moved = alex
         .run(&["passport", "import", "--to", &b.url, "--file", &file_arg])
         .await
@@ -966,6 +1005,7 @@ async fn help_on_every_command() {
         &["passport", "import"],
         &["bundle"],
         &["bundle", "verify"],
+        &["bundle", "fhir"],
         &["record"],
         &["record", "add"],
         &["record", "show"],

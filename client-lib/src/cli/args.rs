@@ -16,7 +16,8 @@ Profiles:
 
 Journeys:
   employee:      keygen, register, passport create, record add, grant add, log --verify, grant revoke;
-                 passport export, bundle verify, passport import --to URL (move to another server)
+                 passport export [--fhir], bundle verify, bundle fhir,
+                 passport import --to URL (move to another server)
   admin:         keygen (then the operator runs `work-passport-server add-admin`), login-as, admin enrol
   employer:      keygen (an admin enrols public.jwk), login-as, grants, fetch, agree
   professional:  keygen (an admin enrols public.jwk), login-as, grants, fetch, record edit/add --grant
