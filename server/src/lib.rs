@@ -44,6 +44,7 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         request_timeout: std::time::Duration::from_secs(settings.request_timeout),
         max_records_per_passport: settings.max_records_per_passport,
         verified_tokens: Default::default(),
+        heads: Default::default(),
     }))
 }
 

@@ -444,6 +444,100 @@ async fn revocation_across_instances(backend: Backend) {
     drop((a, b));
 }
 
+/// Reads through one instance see every change made through another at once: a new version,
+/// a new record, a deletion and the erasure (the read path keeps recently read heads in
+/// memory, checked against the passport's sequence on every request).
+async fn reads_see_changes_made_on_another_instance(backend: Backend) {
+    let binary = env!("CARGO_BIN_EXE_wp-test-server");
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _guard) = wp_tests::process_database(backend, dir.path()).await;
+    let admin_key = SigningKey::generate();
+    let admin_id = ServerProcess::add_admin(binary, dir.path(), &database_url, &admin_key);
+    let a = ServerProcess::spawn(binary, dir.path(), &database_url, &[]).await;
+    let b = ServerProcess::spawn(binary, dir.path(), &database_url, &[]).await;
+
+    let admin = Client::for_party(&a.url, admin_key, &admin_id);
+    let acme_key = SigningKey::generate();
+    let acme_party = admin
+        .enrol(
+            wp_schemas::api::PartyKind::Employer,
+            "Acme",
+            acme_key.public_jwk(),
+            None,
+        )
+        .await
+        .unwrap();
+    let acme = Client::for_party(&a.url, acme_key, &acme_party.id);
+    let mut alice = Client::new(&b.url, SigningKey::generate());
+    alice.register_employee("Alice").await.unwrap();
+    let info = alice.create_passport().await.unwrap();
+    let mine = alice.own_passport(&info.id);
+    let summary = mine
+        .create_record(Section::Summary, example_body(Section::Summary))
+        .await
+        .unwrap();
+    let rid = summary.envelope.record_id.clone();
+    let grant = mine
+        .grant(&grant_to(
+            &acme,
+            vec![
+                scope(Section::Summary, &[Action::Read]),
+                scope(Section::Adjustments, &[Action::Read]),
+            ],
+            30,
+        ))
+        .await
+        .unwrap();
+    let as_acme = acme.granted_passport(&grant.id).await.unwrap();
+    let about_me = |p: &wp_client::VerifiedPassport| {
+        p.records(Section::Summary)
+            .iter()
+            .map(|v| v.payload.body.as_ref().unwrap()["about_me"].clone())
+            .collect::<Vec<_>>()
+    };
+    // Read twice through A (the second from its memory), then change through B.
+    for _ in 0..2 {
+        let seen = as_acme.read().await.unwrap();
+        assert_eq!(
+            about_me(&seen),
+            vec![example_body(Section::Summary)["about_me"].clone()]
+        );
+    }
+    let mut body = example_body(Section::Summary);
+    body["about_me"] = json!("Changed through the other instance.");
+    mine.update_record(&rid, body).await.unwrap();
+    assert_eq!(
+        about_me(&as_acme.read().await.unwrap()),
+        vec![json!("Changed through the other instance.")]
+    );
+    mine.create_record(Section::Adjustments, example_body(Section::Adjustments))
+        .await
+        .unwrap();
+    assert_eq!(
+        as_acme
+            .read()
+            .await
+            .unwrap()
+            .records(Section::Adjustments)
+            .len(),
+        1
+    );
+    mine.delete_record(&rid).await.unwrap();
+    assert!(
+        as_acme
+            .read()
+            .await
+            .unwrap()
+            .records(Section::Summary)
+            .is_empty()
+    );
+    mine.erase().await.unwrap();
+    // The passport answers 410 through A too, before anything of it is read.
+    let after = as_acme.read().await.unwrap_err();
+    assert_eq!(after.problem_type(), Some(ProblemType::Gone), "{after:?}");
+    drop((a, b));
+}
+
 /// Many reads at once on several passports: every read is logged once, and every passport's
 /// log stays one unbroken chain (the server writes log entries of many requests together).
 async fn concurrent_reads_keep_every_log_chain(backend: Backend) {
@@ -506,4 +600,5 @@ backend_tests!(
     tampered_log_is_detected,
     grant_windows_and_validation,
     revocation_across_instances,
+    reads_see_changes_made_on_another_instance,
 );

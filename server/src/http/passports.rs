@@ -22,7 +22,7 @@ use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId, RecordId};
 use crate::error::{Error, Result};
-use crate::service::{AuthorizedPassport, bundles, versions};
+use crate::service::{AuthorizedPassport, bundles, heads, versions};
 use crate::vault;
 
 /// The guard for `action` on passport `pid`, for requests that name no sections.
@@ -82,7 +82,7 @@ pub async fn read(
     let key = guard.key()?;
     let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
         readable.iter().map(|s| (*s, Vec::new())).collect();
-    for row in state.store.live_heads_in(&pid, &readable).await? {
+    for row in heads::live_heads(&state, &guard.passport, &readable).await? {
         if let Some(list) = sections.get_mut(&row.section) {
             list.push(vault::open(&key, &pid, row)?);
         }
@@ -105,6 +105,7 @@ pub async fn erase(
     let guard = authorize(&state, &caller, &pid, LogAction::PassportErased).await?;
     guard.require_owner("erase the passport").await?;
     state.store.erase_passport(&pid, guard.now).await?;
+    state.heads.evict(&pid);
     tracing::info!(passport = %pid, "passport erased");
     Ok(StatusCode::NO_CONTENT)
 }

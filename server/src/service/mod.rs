@@ -7,6 +7,7 @@ pub mod access_requests;
 pub mod bundles;
 pub mod caller;
 pub mod guard;
+pub mod heads;
 pub mod organisations;
 pub mod parties;
 pub mod state;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use wp_schemas::api::AccessTokenClaims;
 use wp_schemas::problem::ProblemType;
 
+use super::heads::HeadsCache;
 use crate::domain::auth::{self, DpopProof};
 use crate::domain::ids::PartyId;
 use crate::domain::time::Timestamp;
@@ -34,6 +35,8 @@ pub struct Inner {
     pub max_records_per_passport: i64,
     /// Access tokens whose signature and claims were verified, until they expire.
     pub verified_tokens: TokenCache,
+    /// The live heads of recently read passports, sealed, checked against each read's context.
+    pub heads: HeadsCache,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
