@@ -64,7 +64,7 @@ const OUT = path.resolve(outArg);
 fs.mkdirSync(OUT, { recursive: true });
 // Screenshots of an earlier run would pass for this one's.
 for (const file of fs.readdirSync(OUT)) {
-  if (/^(\d\d-.*|unreachable-.*|.*-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
+  if (/^(\d{2,}-.*|unreachable-.*|.*-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
 }
 const EMPLOYER_ID = process.env.WP_EMPLOYER_ID || '';
 const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
