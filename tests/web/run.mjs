@@ -1386,6 +1386,7 @@ function checkUrls() {
   log(`urls: ${watch.urls.length} visited or requested, none with health data unless said above`);
 }
 
+const runStarted = performance.now();
 log(`browser tests: ${BASE}, Chromium ${CHROMIUM}, axe-core ${AXE_VERSION} (${AXE_TAGS.join(', ')}), screenshots in ${OUT}`);
 for (const [name, run] of [
   ['headers', checkHeaders],
@@ -1415,7 +1416,8 @@ for (const row of loadTable) {
       `assets ${(row.assets / 1024).toFixed(1).padStart(6)} KB, API ${(row.api / 1024).toFixed(1).padStart(6)} KB`,
   );
 }
-log(`\nweb: ${axeTable.length} page states audited, ${failures.length} failure(s)`);
+const violations = axeTable.reduce((n, row) => n + row.violations, 0);
+log(`\nweb: ${axeTable.length} page states audited, ${violations} axe violation(s), ${failures.length} failure(s), in ${((performance.now() - runStarted) / 1000).toFixed(0)} s`);
 if (failures.length) {
   for (const f of failures) log(`  FAIL: ${f.split('\n')[0]}`);
   process.exit(1);
