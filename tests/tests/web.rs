@@ -5,7 +5,8 @@
 //!
 //! This test starts the server, enrols the employer the employee shares with, makes an
 //! employer organisation and a practice with invitations for a line manager and a clinician
-//! (who join in the browser) and the operator's one-time admin link, runs the script, and
+//! (who join in the browser), the operator's one-time admin link and a second, empty server
+//! (for a passport downloaded from the first to move to), runs the script, and
 //! answers its hooks: when the script has shared with the employer, the employer reads the
 //! passport through that grant with the client library (so the browser's access log has the
 //! read to show), and after the revoke the employer is refused.
@@ -214,6 +215,8 @@ async fn web_pages(backend: Backend) {
     let (admin_invitation, _) =
         wp_server::domain::auth::issue_admin_invitation(&keys, &server.url, 1, clock::now());
     let admin_link = format!("{}/#/admin-join/{admin_invitation}", server.url);
+    // Another Work Passport server, empty, for a passport downloaded from the first to move to.
+    let other = TestServer::start(backend).await;
     let out = screenshots_dir(backend);
     std::fs::create_dir_all(&out).expect("screenshot directory");
     let tag = format!("[web {backend:?}]");
@@ -233,6 +236,7 @@ async fn web_pages(backend: Backend) {
         .env("WP_PRACTICE_NAME", "Riverside OT Practice")
         .env("WP_CLINICIAN_CODE", &clinician_invitation)
         .env("WP_ADMIN_LINK", &admin_link)
+        .env("WP_OTHER_SERVER", &other.url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -290,6 +294,7 @@ async fn web_pages(backend: Backend) {
         out.display()
     );
     server.stop().await;
+    other.stop().await;
 }
 
 backend_tests!(web_pages);

@@ -14,17 +14,26 @@
 // 5. the employer's line manager with the keyboard only: join with an invitation code, read a
 //    passport shared with the organisation, agree an adjustment, see the access end;
 // 6. the occupational therapist with the keyboard only: join a practice, add a fit note and
-//    update an adjustment in a passport shared with the practice's clinicians.
+//    update an adjustment in a passport shared with the practice's clinicians;
+// 7. the admins with the keyboard only: the operator's link, an employer set up, an invitation;
+// 8. two devices: sign-in with the downloaded recovery key on a fresh browser, an edit conflict
+//    saved on top, a version's signature altered in transit shown as "Not verified", the
+//    passport downloaded (the file checked) and moved to another server;
+// and, in the tour, text at 200%; in the line manager's journey, an access request made in the
+// pages and approved, narrowed, by a new employee.
 //
 // Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
 // WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
 // an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME and
 // WP_CLINICIAN_CODE a practice and an unused clinician invitation to it; WP_ADMIN_LINK the
-// operator's one-time admin link (`admin-link`);
+// operator's one-time admin link (`admin-link`); WP_OTHER_SERVER another, empty server to move a
+// passport to;
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
 // /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   AXE_TAGS,
@@ -55,7 +64,7 @@ const OUT = path.resolve(outArg);
 fs.mkdirSync(OUT, { recursive: true });
 // Screenshots of an earlier run would pass for this one's.
 for (const file of fs.readdirSync(OUT)) {
-  if (/^(\d\d-.*|unreachable-.*|.*-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
+  if (/^(\d{2,}-.*|unreachable-.*|.*-failed)\.png$/.test(file)) fs.rmSync(path.join(OUT, file));
 }
 const EMPLOYER_ID = process.env.WP_EMPLOYER_ID || '';
 const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
@@ -66,6 +75,7 @@ const PRACTICE_ID = process.env.WP_PRACTICE_ID || '';
 const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
 const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
 const ADMIN_LINK = process.env.WP_ADMIN_LINK || '';
+const OTHER_SERVER = process.env.WP_OTHER_SERVER || '';
 const ASSET_BUDGET = 300 * 1024;
 
 // What the journeys type: health data, which must never appear in a URL nor stay in the browser
@@ -80,6 +90,11 @@ const HEALTH = {
   otAdjustment: 'Ergonomic chair and a foot rest',
   otCondition: 'Lower back pain after a fall',
   otNotes: 'Reviewed after assessment: trial for six weeks.',
+  devicesAboutMe: 'I have epilepsy; flashing screens are a trigger.',
+  theirChange: 'I have epilepsy; written on my second device.',
+  myChange: 'I have epilepsy; written on my first device, saved on top.',
+  requestAboutMe: 'I have Crohn\'s disease and need a desk near the toilets.',
+  requestAdjustment: 'Paid time off for hospital appointments',
 };
 
 // Everything the browser asked for or navigated to, to search for health data.
@@ -148,10 +163,11 @@ async function audit(page, state) {
 
 // Page states reached one after another from the state before: reaching each is part of the
 // test. When one cannot be reached, the states after it in the chain are failed as not reached
-// (never skipped silently), and the tour goes on with the next chain.
+// (never skipped silently), and the tour goes on with the next chain. A state is audited on
+// `page`, or on the page given as its third element (a chain may pass between two people).
 async function chain(page, states) {
   for (let i = 0; i < states.length; i++) {
-    const [name, reach] = states[i];
+    const [name, reach, on] = states[i];
     try {
       await reach();
     } catch (error) {
@@ -160,7 +176,7 @@ async function chain(page, states) {
       for (const [after] of states.slice(i + 1)) fail(`state ${after} not reached: it comes after ${name}`);
       return false;
     }
-    if (name) await audit(page, name);
+    if (name) await audit(on || page, name);
   }
   return true;
 }
@@ -380,9 +396,94 @@ async function tour() {
         }],
       ]);
     }
+
+    // Text resized to 200% (WCAG 1.4.4): Chromium's default font size doubled, as a person
+    // sets it in the browser's settings (the CSS sizes all text in rem from the root's 100%).
+    // At 1280 CSS px wide no text may be cut off or drawn over other text: the page does not
+    // scroll sideways, no box that hides its overflow has more content than it shows, no
+    // line-height is smaller than its text, and no two boxes side by side or one above the
+    // other overlap.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto('about:blank');
+    await page.goto(route('/'));
+    await expectHeading(page, 'Your health and work passport');
+    const normal = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+    await cdp.send('Page.enable');
+    await cdp.send('Page.setFontSizes', { fontSizes: { standard: 32, fixed: 26 } });
+    for (const [name, hash, h1, then] of [
+      ['landing', '/', 'Your health and work passport'],
+      ['signup', '/signup', 'Create your passport'],
+      ['passport', '/passport', 'Your passport'],
+      ['summary', '/section/summary', 'Summary'],
+      ['adjustments-form-error', '/section/adjustments/new', 'Add an adjustment', async () => {
+        await button(page, 'Add and sign').click();
+        await errorSummaryShown(page);
+      }],
+      ['share', '/share', 'Share your passport'],
+      ['log', '/log', 'Access log'],
+    ]) {
+      await chain(page, [
+        [`200pct-${name}`, async () => {
+          await page.goto('about:blank');
+          await page.goto(route(hash));
+          await expectHeading(page, h1);
+          await page.waitForLoadState('networkidle');
+          if (then) await then();
+          const size = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+          if (size < normal * 1.95) throw new Error(`the text is ${size} px, not 200% of ${normal} px: the resize did not apply`);
+          const problems = await page.evaluate(textProblems);
+          for (const p of problems) fail(`text at 200% ${name}: ${p}`);
+        }],
+      ]);
+    }
+    await cdp.send('Page.setFontSizes', { fontSizes: { standard: 16, fixed: 13 } });
   } finally {
     await close();
   }
+}
+
+// Run in the page: what shows text cut off or drawn over other text (at any text size).
+function textProblems() {
+  const problems = [];
+  const name = (el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\s+/).join('.') : ''}` +
+    ` "${(el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 40)}"`;
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) problems.push(`the page scrolls sideways by ${root.scrollWidth - root.clientWidth} px`);
+  const shown = (el) => {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') return false;
+    const r = el.getBoundingClientRect();
+    // Visually hidden text (for screen readers: a 1px clipped box) is hidden on purpose.
+    return r.width > 1 && r.height > 1;
+  };
+  const all = [...document.body.querySelectorAll('*')].filter(shown);
+  for (const el of all) {
+    const style = getComputedStyle(el);
+    const hides = (o) => ['hidden', 'clip'].includes(o);
+    if ((hides(style.overflowX) && el.scrollWidth > el.clientWidth + 1) || (hides(style.overflowY) && el.scrollHeight > el.clientHeight + 1)) {
+      problems.push(`${name(el)} hides part of its content (${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight})`);
+    }
+    const text = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (text && style.lineHeight !== 'normal' && parseFloat(style.lineHeight) < parseFloat(style.fontSize) * 0.95) {
+      problems.push(`${name(el)} has lines ${style.lineHeight} high for ${style.fontSize} text: its lines overlap`);
+    }
+    if (text && el.getBoundingClientRect().right > root.clientWidth + 1) problems.push(`${name(el)} runs off the right edge`);
+  }
+  // Boxes in the flow next to one another must not overlap (positioned ones are left alone).
+  const flow = (el) => shown(el) && ['static', 'relative'].includes(getComputedStyle(el).position) && getComputedStyle(el).display !== 'inline' && getComputedStyle(el).display !== 'contents';
+  for (const parent of all.concat(document.body)) {
+    const kids = [...parent.children].filter(flow);
+    for (let i = 0; i < kids.length; i++) {
+      for (let j = i + 1; j < kids.length; j++) {
+        const a = kids[i].getBoundingClientRect();
+        const b = kids[j].getBoundingClientRect();
+        const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (x > 1 && y > 1) problems.push(`${name(kids[i])} and ${name(kids[j])} overlap by ${x.toFixed(0)}x${y.toFixed(0)} px`);
+      }
+    }
+  }
+  return [...new Set(problems)].slice(0, 20);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -657,6 +758,9 @@ async function memberJourney() {
     await focusOnHeading(m, 'Access requests');
     await audit(m, 'requests');
 
+step('ask an employee for access (the pages), who opens it, narrows it and approves');
+    await accessRequest(m);
+
     step('the employee sees the read and the agreement, and stops sharing');
     await e.goto(route('/log'));
     await expectHeading(e, 'Access log');
@@ -692,6 +796,104 @@ async function memberJourney() {
   }
 }
 
+// Signs up a new employee with `name` in `page` (Playwright's locators), with a summary and an
+// adjustment.
+async function newEmployee(page, name, aboutMe, adjustment) {
+  await page.goto(route('/signup'));
+  await page.getByLabel('Your name', { exact: true }).fill(name);
+  await button(page, 'Create my passport').click();
+  await expectHeading(page, 'Save your recovery key');
+  await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+  await button(page, 'Continue to my passport').click();
+  await expectHeading(page, 'Your passport');
+  await page.goto(route('/section/summary/new'));
+  await page.getByLabel('About me', { exact: true }).fill(aboutMe);
+  await button(page, 'Add and sign').click();
+  await expectHeading(page, 'Summary');
+  await page.goto(route('/section/adjustments/new'));
+  await page.getByLabel('Title', { exact: true }).fill(adjustment);
+  await radio(page, 'Category', 'Working pattern hours');
+  await page.getByLabel('Addresses', { exact: true }).fill('Fatigue.');
+  await radio(page, 'Status', 'Requested');
+  await button(page, 'Add and sign').click();
+  await expectHeading(page, 'Adjustments');
+}
+
+// The line manager (on `m`, signed in, on "Access requests") asks through the pages for the
+// summary and the adjustments; a new employee opens the request with its code, narrows it to
+// the summary, reads the consent sentence, confirms; the line manager then reads the summary
+// and not the adjustments. Every state is audited.
+async function accessRequest(m) {
+  const employee = await launch('request-employee', BASE, watch);
+  const r = employee.context.pages()[0] || (await employee.context.newPage());
+  let code = '';
+  try {
+    await newEmployee(r, 'Rae Requested', HEALTH.requestAboutMe, HEALTH.requestAdjustment);
+    await chain(m, [
+      ['requests-error', async () => {
+        await expectHeading(m, 'Access requests');
+        await button(m, 'Make the request').click();
+        await errorSummaryShown(m);
+      }],
+      ['request-made', async () => {
+        await check(m, 'What you ask to read', 'Summary');
+        await check(m, 'What you ask to read', 'Adjustments');
+        await check(m, 'Do you ask to agree adjustments?', 'Yes, we ask to agree adjustments');
+        await m.getByLabel('Why you ask', { exact: true }).fill('Support in your new team.');
+        await button(m, 'Make the request').click();
+        await expectHeading(m, 'Request made');
+        code = (await m.locator('main code', { hasText: /^wpr_/ }).first().innerText()).trim();
+      }],
+      ['request-open', async () => {
+        await r.goto(route('/grants'));
+        await expectHeading(r, 'Who can see your passport');
+        await linkTo(r, 'Respond to an access request').click();
+        await expectHeading(r, 'Respond to an access request');
+        await r.getByLabel('Request code', { exact: true }).fill(code);
+        await button(r, 'Continue').click();
+        await expectHeading(r, `${ORGANISATION_NAME} asks to see your passport`);
+        const shown = await r.locator('main').innerText();
+        if (!shown.includes('Sam Patel') || !shown.includes('Support in your new team')) {
+          throw new Error(`the request does not say who asks and why:\n${shown}`);
+        }
+      }, r],
+      ['request-narrow-error', async () => {
+        await r.getByRole('group', { name: 'What to share' }).getByRole('checkbox', { name: 'Summary', exact: true }).uncheck();
+        await r.getByRole('group', { name: 'What to share' }).getByRole('checkbox', { name: 'Adjustments', exact: true }).uncheck();
+        await button(r, 'Continue').click();
+        await errorSummaryShown(r);
+      }, r],
+      ['request-consent', async () => {
+        await check(r, 'What to share', 'Summary');
+        await button(r, 'Continue').click();
+        await expectHeading(r, 'Check what you are agreeing to');
+        const consent = await r.locator('.inset-text').innerText();
+        const expected = new RegExp(`^I, Rae Requested, agree to share my Work Passport with ${escapeRegExp(ORGANISATION_NAME)} \\(line manager\\) for: Support in your new team\\. They may read summary\\. This consent ends on \\d{4}-\\d{2}-\\d{2} unless I revoke it sooner\\.$`);
+        if (!expected.test(consent.trim())) throw new Error(`the consent sentence is not the narrowed one: "${consent}"`);
+      }, r],
+      ['grants-after-request', async () => {
+        await button(r, 'Confirm and share').click();
+        await expectHeading(r, 'Who can see your passport');
+        const shown = await r.locator('main').innerText();
+        if (!shown.includes(ORGANISATION_NAME) || !/read summary/.test(shown) || /adjustments/i.test(shown)) {
+          throw new Error(`the grant made is not the narrowed one:\n${shown}`);
+        }
+      }, r],
+      ['requested-passport', async () => {
+        await m.goto(route('/shared'));
+        await expectHeading(m, 'Passports shared with you');
+        await linkTo(m, "Open Rae Requested's passport").click();
+        await expectHeading(m, "Rae Requested's passport");
+        await m.waitForLoadState('networkidle');
+        const shown = await m.locator('main').innerText();
+        if (!shown.includes(HEALTH.requestAboutMe)) throw new Error(`the line manager cannot read the summary:\n${shown}`);
+        if (shown.includes(HEALTH.requestAdjustment)) throw new Error('the line manager reads the adjustments the employee did not share');
+      }],
+    ]);
+  } finally {
+    await employee.close();
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 6. The occupational therapist with the keyboard only: joins the practice with an invitation
@@ -877,6 +1079,296 @@ async function adminJourney() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 8. Two devices, a conflict, a tampered answer, the download and the move, with Playwright's
+// locators: an employee signs up and downloads the recovery key the page offers; a fresh
+// browser (no key in its IndexedDB) signs in with that file and reads the passport; both change
+// the summary at once, and the conflict page saves one on top of the other (the history shows
+// both); an API answer whose signature is altered in transit shows "Not verified"; the
+// passport is downloaded (a real file: the bundle, co-signed by the owner, checked here) and
+// moved to another server (WP_OTHER_SERVER) after its error states (no files, a garbled file,
+// someone else's recovery key).
+
+// RFC 8785 for the JSON a bundle holds (integers and strings only), as the pages compute it.
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const members = Object.keys(value).filter((k) => value[k] !== undefined).sort();
+    return `{${members.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const b64u = (bytes) => Buffer.from(bytes).toString('base64url');
+const sha256 = (text) => b64u(crypto.createHash('sha256').update(text, 'utf8').digest());
+
+// The bundle file as BUNDLE.md describes it: the format, and an owner's signature over the
+// body's RFC 8785 digest by one of the owner's keys. Answers what is wrong, or null.
+function checkBundle(bundle) {
+  if (bundle?.format !== 'work-passport-bundle/1') return `format is ${JSON.stringify(bundle?.format)}`;
+  if (typeof bundle.owner_signature !== 'string') return 'it has no owner_signature';
+  const [h, p, s] = bundle.owner_signature.split('.');
+  let header, payload;
+  try {
+    header = JSON.parse(Buffer.from(h, 'base64url'));
+    payload = JSON.parse(Buffer.from(p, 'base64url'));
+  } catch {
+    return 'the owner_signature is not a compact JWS';
+  }
+  if (header.typ !== 'wp-bundle+jws' || header.alg !== 'EdDSA') return `the owner_signature's header is ${JSON.stringify(header)}`;
+  const owner = (bundle.body?.parties || []).find((x) => x.id === bundle.body.owner);
+  const key = owner?.keys?.find((k) => k.kid === header.kid);
+  if (!key) return "the owner_signature's kid is not one of the owner's keys";
+  const publicKey = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: key.jwk?.x ?? key.x }, format: 'jwk' });
+  if (!crypto.verify(null, Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'))) return 'the owner_signature does not verify';
+  if (payload.passport !== bundle.body.passport_id || payload.owner !== bundle.body.owner) return 'the owner_signature names another passport or owner';
+  if (payload.digest !== sha256(canonical(bundle.body))) return "the owner_signature's digest is not the body's";
+  return null;
+}
+
+// Clicks what starts a download and saves the file in `dir`; answers its path.
+async function download(page, locator, dir) {
+  const [file] = await Promise.all([page.waitForEvent('download'), locator.click()]);
+  const failure = await file.failure();
+  if (failure) throw new Error(`the download of ${file.suggestedFilename()} failed: ${failure}`);
+  const where = path.join(dir, file.suggestedFilename());
+  await file.saveAs(where);
+  return where;
+}
+
+async function sectionText(page, section, h1) {
+  await page.goto(route(`/section/${section}`));
+  await expectHeading(page, h1);
+  await page.waitForLoadState('networkidle');
+  return page.locator('main').innerText();
+}
+
+async function devicesJourney() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wp-web-files-'));
+  const first = await launch('first-device', BASE, watch);
+  const second = await launch('second-device', BASE, watch);
+  const a = first.context.pages()[0] || (await first.context.newPage());
+  const b = second.context.pages()[0] || (await second.context.newPage());
+  const step = (what) => log(`devices: ${what}`);
+  try {
+    step('sign up on the first device, download the recovery key the page offers');
+    await a.goto(route('/signup'));
+    await a.getByLabel('Your name', { exact: true }).fill('Dev Dual');
+    await button(a, 'Create my passport').click();
+    await expectHeading(a, 'Save your recovery key');
+    const keyFile = await download(a, linkTo(a, 'Download recovery key'), dir);
+    const key = JSON.parse(fs.readFileSync(keyFile, 'utf8'));
+    if (key.type !== 'work-passport-recovery-key' || !key.jwk?.d) throw new Error(`the recovery key file is not a recovery key: ${Object.keys(key)}`);
+    await check(a, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+    await button(a, 'Continue to my passport').click();
+    await expectHeading(a, 'Your passport');
+    await a.goto(route('/section/summary/new'));
+    await a.getByLabel('About me', { exact: true }).fill(HEALTH.devicesAboutMe);
+    await button(a, 'Add and sign').click();
+    await expectHeading(a, 'Summary');
+    await a.getByText('Saved and signed.').waitFor();
+
+    step('a new device with no key signs in with the recovery key file');
+    await b.goto(route('/'));
+    await expectHeading(b, 'Your health and work passport');
+    const held = await browserStorage(b);
+    if (Object.values(held.indexedDB).some((stores) => Object.values(stores).some((rows) => rows.length))) {
+      fail(`devices: the new device already holds a key: ${JSON.stringify(held.indexedDB).slice(0, 400)}`);
+    }
+    const garbled = path.join(dir, 'garbled.json');
+    fs.writeFileSync(garbled, '{"type": "work-passport-recovery-key", "jwk": {');
+    const ok = await chain(b, [
+      ['recover-new-device', async () => {
+        await linkTo(b, 'I already have a passport: sign in with my recovery key').click();
+        await expectHeading(b, 'Sign in with your recovery key');
+      }],
+      ['recover-garbled-file', async () => {
+        await b.getByLabel('Recovery key file', { exact: true }).setInputFiles(garbled);
+        await button(b, 'Sign in and add this device').click();
+        await errorSummaryShown(b);
+        const said = await b.locator('[role="alert"]').innerText();
+        if (!/not a Work Passport recovery key/.test(said)) throw new Error(`the error does not say the file is no recovery key: ${said}`);
+      }],
+      ['recover-file-chosen', () => b.getByLabel('Recovery key file', { exact: true }).setInputFiles(keyFile)],
+      ['passport-new-device', async () => {
+        await button(b, 'Sign in and add this device').click();
+        await expectHeading(b, 'Your passport');
+        await b.locator('[role="status"]', { hasText: 'This device is added' }).waitFor();
+      }],
+      ['summary-new-device', async () => {
+        const shown = await sectionText(b, 'summary', 'Summary');
+        if (!shown.includes(HEALTH.devicesAboutMe) || !/Verified/.test(shown)) {
+          throw new Error(`the new device does not show the summary, verified:\n${shown}`);
+        }
+      }],
+    ]);
+    if (!ok) return;
+    const stored = JSON.stringify(await browserStorage(b));
+    if (!/CryptoKey private Ed25519 extractable=false/.test(stored)) fail(`devices: the new device keeps no key of its own: ${stored.slice(0, 400)}`);
+
+    step('both devices change the summary: a conflict');
+    const openChange = async (page) => {
+      await page.goto(route('/section/summary'));
+      await expectHeading(page, 'Summary');
+      await linkTo(page, 'Change').first().click();
+      await expectHeading(page, 'Change summary');
+    };
+    await openChange(a);
+    await openChange(b);
+    await b.getByLabel('About me', { exact: true }).fill(HEALTH.theirChange);
+    await button(b, 'Save and sign').click();
+    await expectHeading(b, 'Summary');
+    await b.getByText('Saved and signed.').waitFor();
+    await chain(a, [
+      ['conflict', async () => {
+        await a.getByLabel('About me', { exact: true }).fill(HEALTH.myChange);
+        await button(a, 'Save and sign').click();
+        await expectHeading(a, 'Someone else changed this meanwhile');
+        const shown = await a.locator('main').innerText();
+        if (!shown.includes(HEALTH.theirChange) || !shown.includes(HEALTH.myChange)) {
+          throw new Error(`the conflict page does not show both versions:\n${shown}`);
+        }
+      }],
+      ['history-after-conflict', async () => {
+        await button(a, 'Save my change on top of theirs').click();
+        await expectHeading(a, 'Summary');
+        await a.getByText('Saved and signed.').waitFor();
+        if (!(await a.locator('main').innerText()).includes(HEALTH.myChange)) throw new Error('the change saved on top is not shown');
+        await linkTo(a, 'History').first().click();
+        await expectHeading(a, 'History of summary');
+        const history = await a.locator('main').innerText();
+        for (const text of [HEALTH.devicesAboutMe, HEALTH.theirChange, HEALTH.myChange, 'Version 3', 'All 3 versions are signed']) {
+          if (!history.includes(text)) throw new Error(`the history does not show "${text}":\n${history}`);
+        }
+      }],
+    ]);
+
+    step('an answer altered in transit: one character of a signature');
+    let altered = null;
+    await a.route((url) => /^\/v1\/passports\/[0-9a-f-]{36}$/.test(url.pathname), async (r) => {
+      if (r.request().method() !== 'GET') return r.continue();
+      const response = await r.fetch();
+      const view = await response.json();
+      const envelope = view.sections?.summary?.[0];
+      if (envelope) {
+        const [h, p, s] = envelope.jws.split('.');
+        const i = 20;
+        const flipped = s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+        envelope.jws = `${h}.${p}.${flipped}`;
+        // The hash is recomputed, as a server lying on purpose would: only the signature tells.
+        envelope.hash = sha256(envelope.jws);
+        altered = envelope.record_id;
+      }
+      await r.fulfill({ response, json: view });
+    });
+    await chain(a, [
+      ['record-not-verified', async () => {
+        const shown = await sectionText(a, 'summary', 'Summary');
+        if (!altered) throw new Error('no summary version was altered');
+        if (!/Not verified/.test(shown) || !/Do not rely on this version: its signature does not verify/.test(shown)) {
+          throw new Error(`the altered version is not shown as not verified, with its reason:\n${shown}`);
+        }
+        if (shown.includes(HEALTH.myChange)) throw new Error('the altered version\'s contents are shown as if they could be trusted');
+      }],
+    ]);
+    await a.unrouteAll({ behavior: 'wait' });
+
+    step('download the passport: a real file, the bundle co-signed by its owner');
+    let bundleFile = null;
+    await chain(a, [
+      ['download-empty', async () => {
+        await a.goto(route('/download'));
+        await expectHeading(a, 'Download your passport');
+      }],
+      ['download-ready', async () => {
+        await button(a, 'Download my passport').click();
+        await a.getByText(/^Checked and signed: \d+ versions of \d+ records/).waitFor();
+      }],
+      [null, async () => {
+        bundleFile = await download(a, linkTo(a, 'Save the file'), dir);
+        const bundle = JSON.parse(fs.readFileSync(bundleFile, 'utf8'));
+        const wrong = checkBundle(bundle);
+        if (wrong) throw new Error(`the downloaded bundle is wrong: ${wrong}`);
+        if (bundle.body.versions.length !== 3) throw new Error(`the bundle holds ${bundle.body.versions.length} versions, not 3`);
+        log(`  downloaded ${path.basename(bundleFile)}: ${fs.statSync(bundleFile).size} bytes, format ${bundle.format}, owner's signature verified`);
+      }],
+    ]);
+
+    step('move it to another server');
+    if (!OTHER_SERVER) {
+      fail('devices: WP_OTHER_SERVER is not set (tests/tests/web.rs sets it): the move is not tried');
+      return;
+    }
+    if (!bundleFile) {
+      fail('devices: no downloaded passport to move');
+      return;
+    }
+    const stranger = crypto.generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+    const strangerFile = path.join(dir, 'someone-else-recovery-key.json');
+    fs.writeFileSync(strangerFile, JSON.stringify({ ...key, jwk: { kty: 'OKP', crv: 'Ed25519', x: stranger.x, d: stranger.d } }));
+    const third = await launch('other-server', OTHER_SERVER, watch);
+    const c = third.context.pages()[0] || (await third.context.newPage());
+    const other = (hash) => `${OTHER_SERVER.replace(/\/+$/, '')}/#${hash}`;
+    const moveWith = async (bundlePath, keyPath) => {
+      await c.getByLabel('Your passport file', { exact: true }).setInputFiles(bundlePath);
+      await c.getByLabel('Your recovery key file', { exact: true }).setInputFiles(keyPath);
+      await button(c, 'Move my passport here').click();
+    };
+    const said = async (pattern) => {
+      await errorSummaryShown(c);
+      const text = await c.locator('[role="alert"]').innerText();
+      if (!pattern.test(text)) throw new Error(`the error summary says "${text}", not ${pattern}`);
+    };
+    try {
+      await chain(c, [
+        ['move-empty', async () => {
+          await c.goto(other('/'));
+          await expectHeading(c, 'Your health and work passport');
+          await linkTo(c, 'Move a passport here from another Work Passport server').click();
+          await expectHeading(c, 'Move a passport here');
+        }],
+        ['move-error', async () => {
+          await button(c, 'Move my passport here').click();
+          await said(/Choose your passport file[\s\S]*Choose your recovery key file/);
+        }],
+        ['move-garbled-bundle', async () => {
+          await moveWith(garbled, keyFile);
+          await said(/This file is not a Work Passport download/);
+        }],
+        ['move-wrong-key', async () => {
+          await moveWith(bundleFile, strangerFile);
+          await said(/This recovery key is not the one for this passport/);
+        }],
+        ['passport-moved', async () => {
+          await moveWith(bundleFile, keyFile);
+          await expectHeading(c, 'Your passport');
+          await c.locator('[role="status"]', { hasText: 'Your passport moved here' }).waitFor();
+        }],
+        ['summary-moved', async () => {
+          await c.goto(other('/section/summary'));
+          await expectHeading(c, 'Summary');
+          await c.waitForLoadState('networkidle');
+          const shown = await c.locator('main').innerText();
+          if (!shown.includes(HEALTH.myChange) || !/Verified/.test(shown) || /Not verified/.test(shown)) {
+            throw new Error(`the moved passport does not show the summary, verified:\n${shown}`);
+          }
+        }],
+      ]);
+    } finally {
+      await third.close();
+    }
+    step('done');
+  } catch (error) {
+    fail(`devices journey: ${error.message}`);
+    await a.screenshot({ path: path.join(OUT, 'devices-first-failed.png'), fullPage: true }).catch(() => {});
+    await b.screenshot({ path: path.join(OUT, 'devices-second-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await first.close();
+    await second.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function checkUrls() {
   const words = Object.values(HEALTH);
@@ -894,6 +1386,7 @@ function checkUrls() {
   log(`urls: ${watch.urls.length} visited or requested, none with health data unless said above`);
 }
 
+const runStarted = performance.now();
 log(`browser tests: ${BASE}, Chromium ${CHROMIUM}, axe-core ${AXE_VERSION} (${AXE_TAGS.join(', ')}), screenshots in ${OUT}`);
 for (const [name, run] of [
   ['headers', checkHeaders],
@@ -902,6 +1395,7 @@ for (const [name, run] of [
   ['member journey', memberJourney],
   ['clinician journey', clinicianJourney],
   ['admin journey', adminJourney],
+  ['devices journey', devicesJourney],
 ]) {
   try {
     await run();
@@ -922,7 +1416,8 @@ for (const row of loadTable) {
       `assets ${(row.assets / 1024).toFixed(1).padStart(6)} KB, API ${(row.api / 1024).toFixed(1).padStart(6)} KB`,
   );
 }
-log(`\nweb: ${axeTable.length} page states audited, ${failures.length} failure(s)`);
+const violations = axeTable.reduce((n, row) => n + row.violations, 0);
+log(`\nweb: ${axeTable.length} page states audited, ${violations} axe violation(s), ${failures.length} failure(s), in ${((performance.now() - runStarted) / 1000).toFixed(0)} s`);
 if (failures.length) {
   for (const f of failures) log(`  FAIL: ${f.split('\n')[0]}`);
   process.exit(1);

@@ -97,9 +97,14 @@ export async function moveHere() {
       }
     };
     const [bundle, key] = [await read("bundle"), await read("key")];
+    const chosen = (id) => form.elements[id].files.length > 0;
     const errors = [];
-    if (bundle?.format !== FORMAT) errors.push({ id: "bundle", text: "Choose your passport file (work-passport.json)" });
-    if (key?.type !== "work-passport-recovery-key") errors.push({ id: "key", text: "Choose your recovery key file" });
+    if (bundle?.format !== FORMAT) {
+      errors.push({ id: "bundle", text: chosen("bundle") ? "This file is not a Work Passport download: choose work-passport.json" : "Choose your passport file (work-passport.json)" });
+    }
+    if (key?.type !== "work-passport-recovery-key") {
+      errors.push({ id: "key", text: chosen("key") ? "This file is not a Work Passport recovery key" : "Choose your recovery key file" });
+    }
     if (errors.length) return refuse(errors);
     await busy(form, "Moving your passport", () => move(bundle, key));
   });
@@ -109,6 +114,12 @@ export async function moveHere() {
 async function move(bundle, file) {
   const recovery = await jose.importPrivateJwk(file.jwk);
   const owner = bundle.body.parties.find((p) => p.id === bundle.body.owner);
+  // Before anything is registered here: a key that is not the owner's would leave a party on
+  // this server that holds no passport, and the server would refuse the bundle anyway.
+  const { kid } = await jose.publicJwk(recovery.publicKey);
+  if (!owner?.keys?.some((k) => k.kid === kid && !k.revoked_at)) {
+    return refuse([{ id: "key", text: "This recovery key is not the one for this passport: choose the recovery key file saved with it" }]);
+  }
   const party = await api.register(owner?.display_name || file.name, recovery);
   const viaRecovery = new api.Session(party.id, recovery, await jose.publicJwk(recovery.publicKey));
   bundle.owner_signature = await cosign(bundle, viaRecovery);
