@@ -307,7 +307,8 @@ fn passport_routes() -> Vec<Route> {
                 )
                 .ok(200, Schemas::of::<Bundle>)
                 .ok_also(200, wp_schemas::fhir::FHIR_JSON, Schemas::fhir_bundle)
-                .problems(PASSPORT),
+                .problems(PASSPORT)
+                .problems(&[P::BadRequest]),
         ),
         post(
             "/v1/passports/import",
