@@ -250,11 +250,30 @@ impl Schemas {
             "type": "object",
             "description": "A FHIR R4 Bundle of type `collection` (docs/FHIR.md); it validates \
                 against the FHIR R4 JSON Schema (http://hl7.org/fhir/R4/fhir.schema.json).",
-            "required": ["resourceType", "type", "entry"],
+            "required": ["resourceType", "id", "type", "entry"],
             "properties": {
                 "resourceType": {"const": "Bundle"},
+                "id": {"type": "string", "description": "The passport id."},
+                "meta": {"type": "object", "properties": {"lastUpdated": {"type": "string"}}},
+                "identifier": {
+                    "type": "object",
+                    "properties": {"system": {"type": "string"}, "value": {"type": "string"}},
+                },
                 "type": {"const": "collection"},
-                "entry": {"type": "array", "items": {"type": "object"}},
+                "timestamp": {"type": "string", "description": "When it was exported."},
+                "entry": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["fullUrl", "resource"],
+                    "properties": {
+                        "fullUrl": {"type": "string", "description": "`urn:uuid:` and the resource's id."},
+                        "resource": {
+                            "type": "object",
+                            "description": "A FHIR R4 resource (docs/FHIR.md says which).",
+                            "required": ["resourceType", "id"],
+                            "additionalProperties": true,
+                        },
+                    },
+                }},
             },
         })
     }
