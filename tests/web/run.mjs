@@ -1313,10 +1313,16 @@ async function devicesJourney() {
       await c.getByLabel('Your recovery key file', { exact: true }).setInputFiles(keyPath);
       await button(c, 'Move my passport here').click();
     };
+    // The previous state's summary may still be up while this attempt is checked: wait for
+    // this one's words rather than read whichever summary is shown first.
     const said = async (pattern) => {
       await errorSummaryShown(c);
-      const text = await c.locator('[role="alert"]').innerText();
-      if (!pattern.test(text)) throw new Error(`the error summary says "${text}", not ${pattern}`);
+      try {
+        await c.locator('[role="alert"]').filter({ hasText: pattern }).first().waitFor({ timeout: 15000 });
+      } catch {
+        const text = await c.locator('[role="alert"]').first().innerText();
+        throw new Error(`the error summary says "${text}", not ${pattern}`);
+      }
     };
     try {
       await chain(c, [
