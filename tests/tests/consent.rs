@@ -386,11 +386,22 @@ async fn grant_windows_and_validation(backend: Backend) {
     server.stop().await;
 }
 
-/// Revocation on one server instance stops the grantee on another, at once.
-async fn revocation_across_instances(backend: Backend) {
+/// Two server processes on one database: an employer (Acme) that talks to instance A, and an
+/// employee (Alice) with a passport, who talks to instance B.
+struct TwoInstances {
+    acme: Client,
+    alice: Client,
+    passport_id: String,
+    // Dropped last: the servers, then the database and the data directory.
+    _servers: (ServerProcess, ServerProcess),
+    _database: Option<Box<dyn Send + Sync>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn two_instances(backend: Backend) -> TwoInstances {
     let binary = env!("CARGO_BIN_EXE_wp-test-server");
     let dir = tempfile::tempdir().unwrap();
-    let (database_url, _guard) = wp_tests::process_database(backend, dir.path()).await;
+    let (database_url, guard) = wp_tests::process_database(backend, dir.path()).await;
     let admin_key = SigningKey::generate();
     let admin_id = ServerProcess::add_admin(binary, dir.path(), &database_url, &admin_key);
     // Both instances share the database and the key files of one data directory.
@@ -411,8 +422,26 @@ async fn revocation_across_instances(backend: Backend) {
     let acme = Client::for_party(&a.url, acme_key, &acme_party.id);
     let mut alice = Client::new(&b.url, SigningKey::generate());
     alice.register_employee("Alice").await.unwrap();
-    let info = alice.create_passport().await.unwrap();
-    let mine = alice.own_passport(&info.id);
+    let passport_id = alice.create_passport().await.unwrap().id;
+    TwoInstances {
+        acme,
+        alice,
+        passport_id,
+        _servers: (a, b),
+        _database: guard.map(|g| Box::new(g) as Box<dyn Send + Sync>),
+        _dir: dir,
+    }
+}
+
+/// Revocation on one server instance stops the grantee on another, at once.
+async fn revocation_across_instances(backend: Backend) {
+    let TwoInstances {
+        acme,
+        alice,
+        passport_id,
+        ..
+    } = &two_instances(backend).await;
+    let mine = alice.own_passport(passport_id);
     mine.create_record(Section::Summary, example_body(Section::Summary))
         .await
         .unwrap();
@@ -441,37 +470,19 @@ async fn revocation_across_instances(backend: Backend) {
         as_acme.read().await.unwrap_err(),
         ClientError::ConsentEnded(_)
     ));
-    drop((a, b));
 }
 
 /// Reads through one instance see every change made through another at once: a new version,
 /// a new record, a deletion and the erasure (the read path keeps recently read heads in
 /// memory, checked against the passport's sequence on every request).
 async fn reads_see_changes_made_on_another_instance(backend: Backend) {
-    let binary = env!("CARGO_BIN_EXE_wp-test-server");
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, _guard) = wp_tests::process_database(backend, dir.path()).await;
-    let admin_key = SigningKey::generate();
-    let admin_id = ServerProcess::add_admin(binary, dir.path(), &database_url, &admin_key);
-    let a = ServerProcess::spawn(binary, dir.path(), &database_url, &[]).await;
-    let b = ServerProcess::spawn(binary, dir.path(), &database_url, &[]).await;
-
-    let admin = Client::for_party(&a.url, admin_key, &admin_id);
-    let acme_key = SigningKey::generate();
-    let acme_party = admin
-        .enrol(
-            wp_schemas::api::PartyKind::Employer,
-            "Acme",
-            acme_key.public_jwk(),
-            None,
-        )
-        .await
-        .unwrap();
-    let acme = Client::for_party(&a.url, acme_key, &acme_party.id);
-    let mut alice = Client::new(&b.url, SigningKey::generate());
-    alice.register_employee("Alice").await.unwrap();
-    let info = alice.create_passport().await.unwrap();
-    let mine = alice.own_passport(&info.id);
+    let TwoInstances {
+        acme,
+        alice,
+        passport_id,
+        ..
+    } = &two_instances(backend).await;
+    let mine = alice.own_passport(passport_id);
     let summary = mine
         .create_record(Section::Summary, example_body(Section::Summary))
         .await
@@ -535,7 +546,6 @@ async fn reads_see_changes_made_on_another_instance(backend: Backend) {
     // The passport answers 410 through A too, before anything of it is read.
     let after = as_acme.read().await.unwrap_err();
     assert_eq!(after.problem_type(), Some(ProblemType::Gone), "{after:?}");
-    drop((a, b));
 }
 
 /// Many reads at once on several passports: every read is logged once, and every passport's
