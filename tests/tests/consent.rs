@@ -447,7 +447,7 @@ async fn revocation_across_instances(backend: Backend) {
         .unwrap();
     let grant = mine
         .grant(&grant_to(
-            &acme,
+            acme,
             vec![scope(Section::Summary, &[Action::Read])],
             30,
         ))
@@ -490,7 +490,7 @@ async fn reads_see_changes_made_on_another_instance(backend: Backend) {
     let rid = summary.envelope.record_id.clone();
     let grant = mine
         .grant(&grant_to(
-            &acme,
+            acme,
             vec![
                 scope(Section::Summary, &[Action::Read]),
                 scope(Section::Adjustments, &[Action::Read]),
