@@ -1463,4 +1463,118 @@ async fn forged_jws_matrix(backend: Backend) {
     server.stop().await;
 }
 
-backend_tests!(attack_matrix, forged_jws_matrix);
+/// A read admits its proof in the transaction that writes its log entry. A stolen request
+/// replayed as it was (the same token and proof) is refused on every read route, and the
+/// owner's log holds the first read only; a proof used on a passport that does not exist is
+/// used all the same.
+async fn replayed_reads_leave_no_entry(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alice = server.employee("Alice").await;
+    let pid = alice.create_passport().await.unwrap().id;
+    let mine = alice.own_passport(&pid);
+    let summary = mine
+        .create_record(Section::Summary, example_body(Section::Summary))
+        .await
+        .unwrap();
+    let reader = server.employer("Reader").await;
+    let grant = mine
+        .grant(&grant_to(
+            &reader,
+            &[(Section::Summary, &[Action::Read])],
+            3600,
+        ))
+        .await
+        .unwrap();
+    let token = reader.consent_token(&grant.id).await.unwrap();
+    let rid = summary.envelope.record_id.clone();
+    let routes = [
+        format!("/v1/passports/{pid}"),
+        format!("/v1/passports/{pid}/records/{rid}"),
+        format!("/v1/passports/{pid}/records/{rid}/versions"),
+        format!("/v1/passports/{pid}/changes?since=0"),
+        format!("/v1/passports/{}", wp_tests::PassportId::random()),
+    ];
+    for path in &routes {
+        let url = format!("{}{path}", reader.base_url());
+        let htu = url.split('?').next().unwrap().to_owned();
+        let proof = proofs::dpop(reader.key(), "GET", &htu, Some(&token));
+        let send = || {
+            reader
+                .http()
+                .get(&url)
+                .header("Authorization", format!("DPoP {token}"))
+                .header("DPoP", proof.clone())
+                .send()
+        };
+        let first = send().await.unwrap().status().as_u16();
+        let expected = if path.contains(pid.as_str()) {
+            200
+        } else {
+            404
+        };
+        assert_eq!(first, expected, "{path}: the first use");
+        let (status, problem) = problem_of(send().await.unwrap()).await;
+        assert_eq!(
+            (status, problem.kind()),
+            (401, Some(ProblemType::ReplayedDpopProof)),
+            "{path}: the replay"
+        );
+    }
+    // One entry per read of the passport, none for the replays.
+    let entries = mine.verified_access_log().await.unwrap();
+    let by_reader = entries
+        .iter()
+        .filter(|e| e.actor.as_deref() == reader.party_id().ok())
+        .filter(|e| e.action != wp_schemas::api::LogAction::TokenIssued)
+        .count();
+    assert_eq!(by_reader, 4, "{entries:#?}");
+
+    // A version write replayed as it was: refused as a replay (not as a stale write), and the
+    // record holds the one version.
+    let token = alice.access_token().await.unwrap();
+    let body = next_version(
+        alice.key(),
+        alice.party_id().unwrap(),
+        &pid,
+        &summary.envelope,
+        example_body(Section::Summary),
+    );
+    let url = format!(
+        "{}/v1/passports/{pid}/records/{rid}/versions",
+        alice.base_url()
+    );
+    let proof = proofs::dpop(alice.key(), "POST", &url, Some(&token));
+    let send = || {
+        alice
+            .http()
+            .post(&url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof.clone())
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status().as_u16(), 201);
+    let (status, problem) = problem_of(send().await.unwrap()).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (401, Some(ProblemType::ReplayedDpopProof)),
+        "the write's replay"
+    );
+    assert_eq!(mine.history(&rid).await.unwrap().len(), 2);
+    let entries = mine.verified_access_log().await.unwrap();
+    let writes = entries
+        .iter()
+        .filter(|e| e.action == wp_schemas::api::LogAction::VersionWritten)
+        .count();
+    assert_eq!(
+        writes, 2,
+        "the record's two versions, no refusal: {entries:#?}"
+    );
+    server.stop().await;
+}
+
+backend_tests!(
+    attack_matrix,
+    forged_jws_matrix,
+    replayed_reads_leave_no_entry
+);

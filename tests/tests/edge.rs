@@ -14,7 +14,7 @@ use wp_schemas::jose::{KeyRef, b64, sha256_b64};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
 use wp_server::domain::audit::LogEvent;
-use wp_server::store::{Admission, Append};
+use wp_server::store::{Admission, Append, Item};
 use wp_tests::{
     Backend, Kid, PartyId, PassportId, TestServer, Timestamp, backend_tests, id, join_all,
     problem_of, raw_request,
@@ -402,7 +402,8 @@ async fn poisoned_requests_fail_alone(backend: Backend) {
 
 /// The group commit on a real store: a batch that holds an item the database refuses answers
 /// every other item with its own outcome. On SQLite the NUL is stored; on PostgreSQL it is an
-/// error for that item alone.
+/// error for that item alone. A read's proof and its log entry commit together: a replayed
+/// proof writes no entry.
 async fn store_batch_isolates_a_failing_item(backend: Backend) {
     let server = TestServer::start(backend).await;
     let alice = server.employee("Alice").await;
@@ -417,52 +418,55 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
         kid: kid.clone(),
         party_id: party.clone(),
     };
+    let admit = |jti: &str| Item {
+        admission: Some(admission(jti)),
+        append: None,
+    };
     let jtis: Vec<String> = (0..6).map(|_| uuid::Uuid::new_v4().to_string()).collect();
-    let mut batch: Vec<Admission> = jtis.iter().map(|j| admission(j)).collect();
-    batch.insert(3, admission(NUL));
-    let results = store.admit_batch(&batch).await;
+    let mut batch: Vec<Item> = jtis.iter().map(|j| admit(j)).collect();
+    batch.insert(3, admit(NUL));
+    let results = store.write_batch(&batch).await;
     assert_eq!(results.len(), batch.len());
     for (i, result) in results.iter().enumerate() {
         if i != 3 {
-            assert!(matches!(result, Ok(true)), "item {i}: {result:?}");
+            assert!(
+                matches!(result, Ok(w) if w.admitted),
+                "item {i}: {result:?}"
+            );
         }
     }
     match backend {
-        Backend::Sqlite => assert!(matches!(results[3], Ok(true))),
+        Backend::Sqlite => assert!(matches!(&results[3], Ok(w) if w.admitted)),
         Backend::Postgres => assert!(results[3].is_err()),
     }
     // Admitted for good: the same ids again are replays, answered item by item.
-    let again = store.admit_batch(&batch[..3]).await;
-    assert!(again.iter().all(|r| matches!(r, Ok(false))), "{again:?}");
+    let again = store.write_batch(&batch[..3]).await;
+    assert!(
+        again.iter().all(|r| matches!(r, Ok(w) if !w.admitted)),
+        "{again:?}"
+    );
 
     // The poison is a NUL in the reason, which PostgreSQL refuses in text and SQLite stores.
     let event =
         |reason: &str| LogEvent::allowed(&party, None, LogAction::PassportRead, vec![], reason);
     let now = Timestamp::from_secs(proofs::now());
     let pid: PassportId = id(&pid);
+    let append = |pid: &PassportId, reason: &str| Append {
+        passport_id: pid.clone(),
+        event: event(reason),
+        now,
+    };
+    let log = |pid: &PassportId, reason: &str| Item {
+        admission: None,
+        append: Some(append(pid, reason)),
+    };
     let appends = vec![
-        Append {
-            passport_id: pid.clone(),
-            event: event("owner"),
-            now,
-        },
-        Append {
-            passport_id: pid.clone(),
-            event: event(NUL),
-            now,
-        },
-        Append {
-            passport_id: pid.clone(),
-            event: event("owner"),
-            now,
-        },
-        Append {
-            passport_id: PassportId::random(),
-            event: event("owner"),
-            now,
-        },
+        log(&pid, "owner"),
+        log(&pid, NUL),
+        log(&pid, "owner"),
+        log(&PassportId::random(), "owner"),
     ];
-    let results = store.append_batch(&appends).await;
+    let results = store.write_batch(&appends).await;
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
     assert_eq!(
         results[3].as_ref().err().and_then(|e| e.kind()),
@@ -473,12 +477,55 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
         Backend::Sqlite => assert!(results[1].is_ok()),
         Backend::Postgres => assert!(results[1].is_err()),
     }
-    // The chain stayed whole.
-    alice
+
+    // Proofs with the entries of what they were used for.
+    let read = |jti: &str, pid: &PassportId, reason: &str| Item {
+        admission: Some(admission(jti)),
+        append: Some(append(pid, reason)),
+    };
+    let (fresh, twice, elsewhere) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let reads = vec![
+        read(&fresh, &pid, "read with a fresh proof"),
+        read(&jtis[0], &pid, "read with a used proof"),
+        read(&twice, &pid, "read with a proof"),
+        read(&twice, &pid, "read with the same proof again"),
+        read(&elsewhere, &PassportId::random(), "read of no passport"),
+    ];
+    let results = store.write_batch(&reads).await;
+    let outcome = |i: usize| match &results[i] {
+        Ok(w) => (w.admitted, w.entry.as_ref().map(|e| e.reason.clone())),
+        Err(e) => panic!("item {i}: {e:?}"),
+    };
+    assert_eq!(outcome(0), (true, Some("read with a fresh proof".into())));
+    assert_eq!(outcome(1), (false, None), "a used proof writes no entry");
+    assert_eq!(outcome(2), (true, Some("read with a proof".into())));
+    assert_eq!(outcome(3), (false, None), "a proof twice in one batch");
+    assert_eq!(
+        results[4].as_ref().err().and_then(|e| e.kind()),
+        Some(ProblemType::Gone)
+    );
+    // The proof of a request that found no passport is used all the same.
+    let again = store.write_batch(&[admit(&elsewhere)]).await;
+    assert!(matches!(&again[0], Ok(w) if !w.admitted), "{again:?}");
+
+    // The chain stayed whole, and holds the admitted reads' entries only.
+    let entries = alice
         .own_passport(pid.as_str())
         .verified_access_log()
         .await
         .unwrap();
+    let reasons: Vec<&str> = entries.iter().map(|e| e.reason.as_str()).collect();
+    assert!(reasons.contains(&"read with a fresh proof"), "{reasons:?}");
+    assert!(reasons.contains(&"read with a proof"), "{reasons:?}");
+    assert!(!reasons.contains(&"read with a used proof"), "{reasons:?}");
+    assert!(
+        !reasons.contains(&"read with the same proof again"),
+        "{reasons:?}"
+    );
     store.close().await;
     server.stop().await;
 }

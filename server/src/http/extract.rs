@@ -10,8 +10,8 @@ use wp_schemas::problem::ProblemType;
 
 use super::AppState;
 use crate::error::Error;
-pub use crate::service::Caller;
 use crate::service::caller::Credentials;
+pub use crate::service::{Caller, PendingCaller};
 
 /// A JSON body. Refuses other media types (415), bodies over the limit (413), and bodies that do
 /// not match the type, naming the field that failed (422).
@@ -149,22 +149,35 @@ pub fn dpop_header(headers: &HeaderMap) -> Result<&str, Error> {
     }
 }
 
-/// The authenticated caller ([`Caller::authenticate`]), from the request's one `Authorization`
-/// header and one `DPoP` proof.
+/// The request's credentials: its one `Authorization` header and one `DPoP` proof.
+fn credentials(parts: &Parts) -> Result<Credentials<'_>, Error> {
+    let authorization = single_header(&parts.headers, "authorization")
+        .map_err(|()| invalid_token("one Authorization header, please"))?
+        .ok_or_else(|| invalid_token("the request carries no access token"))?;
+    Ok(Credentials {
+        authorization,
+        dpop: dpop_header(&parts.headers),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+    })
+}
+
+/// The authenticated caller ([`Caller::authenticate`]), its proof admitted.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let authorization = single_header(&parts.headers, "authorization")
-            .map_err(|()| invalid_token("one Authorization header, please"))?
-            .ok_or_else(|| invalid_token("the request carries no access token"))?;
-        let credentials = Credentials {
-            authorization,
-            dpop: dpop_header(&parts.headers),
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-        };
-        Caller::authenticate(state, credentials).await
+        Caller::authenticate(state, credentials(parts)?).await
+    }
+}
+
+/// A reader whose credentials verify ([`Caller::verify`]), its proof to be admitted with the
+/// read's log entry by [`crate::service::AuthorizedPassport::authorize_pending`].
+impl FromRequestParts<AppState> for PendingCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        Caller::verify(state, credentials(parts)?)
     }
 }
 

@@ -17,7 +17,7 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, require_json};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, PendingCaller, require_json};
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId, RecordId};
@@ -33,6 +33,16 @@ async fn authorize<'a>(
     action: LogAction,
 ) -> Result<AuthorizedPassport<'a>> {
     AuthorizedPassport::authorize(state, caller, pid, action, &[]).await
+}
+
+/// The guard for a read of passport `pid`, whose proof is admitted with its log entry.
+async fn authorize_read<'a>(
+    state: &'a AppState,
+    reader: &'a PendingCaller,
+    pid: &PassportId,
+    action: LogAction,
+) -> Result<AuthorizedPassport<'a>> {
+    AuthorizedPassport::authorize_pending(state, reader, pid, action, &[]).await
 }
 
 /// `POST /v1/passports`: an employee creates their (one) passport.
@@ -74,10 +84,10 @@ pub async fn create(
 /// caller may read. Other sections are absent.
 pub async fn read(
     State(state): State<AppState>,
-    caller: Caller,
+    reader: PendingCaller,
     ApiPath(pid): ApiPath<PassportId>,
 ) -> Result<Json<PassportView>> {
-    let guard = authorize(&state, &caller, &pid, LogAction::PassportRead).await?;
+    let guard = authorize_read(&state, &reader, &pid, LogAction::PassportRead).await?;
     let readable = guard.access.readable();
     let key = guard.key()?;
     let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
@@ -145,10 +155,10 @@ async fn write_version(
 /// `GET /v1/passports/{pid}/records/{rid}`: the record's latest version.
 pub async fn read_record(
     State(state): State<AppState>,
-    caller: Caller,
+    reader: PendingCaller,
     ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
 ) -> Result<Json<VersionEnvelope>> {
-    let guard = authorize(&state, &caller, &pid, LogAction::PassportRead).await?;
+    let guard = authorize_read(&state, &reader, &pid, LogAction::PassportRead).await?;
     let row = state.store.head_version(&pid, &rid).await?;
     let section = guard
         .readable_record(row.as_ref().map(|r| r.section))
@@ -162,10 +172,10 @@ pub async fn read_record(
 /// `GET /v1/passports/{pid}/records/{rid}/versions`: the record's whole history.
 pub async fn history(
     State(state): State<AppState>,
-    caller: Caller,
+    reader: PendingCaller,
     ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
 ) -> Result<Json<RecordHistory>> {
-    let guard = authorize(&state, &caller, &pid, LogAction::HistoryRead).await?;
+    let guard = authorize_read(&state, &reader, &pid, LogAction::HistoryRead).await?;
     let rows = state.store.history(&pid, &rid).await?;
     let section = guard
         .readable_record(rows.first().map(|r| r.section))
@@ -194,7 +204,7 @@ pub struct ChangesQuery {
 /// caller may read, and a server-signed checkpoint of the passport's history.
 pub async fn changes(
     State(state): State<AppState>,
-    caller: Caller,
+    reader: PendingCaller,
     ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
     headers: HeaderMap,
@@ -203,9 +213,10 @@ pub async fn changes(
     if query.since < 0 {
         return Err(Error::bad_request("since must not be negative"));
     }
-    let guard = authorize(&state, &caller, &pid, LogAction::ChangesRead).await?;
+    let guard = authorize_read(&state, &reader, &pid, LogAction::ChangesRead).await?;
     if query.since > guard.passport.seq {
         // The client has seen more than the server holds: a rollback, never a reason to resync.
+        guard.admit().await?;
         return Err(Error::client(
             ProblemType::Conflict,
             "the cursor is ahead of the server's history: the server may have been rolled back",
@@ -309,11 +320,11 @@ pub struct LogQuery {
 /// `GET /v1/passports/{pid}/access-log`: newest first; the owner only.
 pub async fn access_log(
     State(state): State<AppState>,
-    caller: Caller,
+    reader: PendingCaller,
     ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<AccessLogPage>> {
-    let guard = authorize(&state, &caller, &pid, LogAction::AccessLogRead).await?;
+    let guard = authorize_read(&state, &reader, &pid, LogAction::AccessLogRead).await?;
     guard.require_owner("read the access log").await?;
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
     let entries = state

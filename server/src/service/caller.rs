@@ -9,6 +9,7 @@ use crate::clock;
 use crate::domain::auth::{self, ConsentClaim};
 use crate::domain::ids::{Kid, PartyId};
 use crate::error::{Error, Result};
+use crate::store::Admission;
 
 /// The authenticated caller: a valid access token, sent with the DPoP scheme, with a fresh,
 /// unreplayed DPoP proof for this request by the key the token is bound to, whose key is still
@@ -38,8 +39,27 @@ fn invalid_token(why: &str) -> Error {
     Error::client(ProblemType::InvalidToken, why.to_owned())
 }
 
+/// A caller whose token and proof verify, with the proof not yet admitted. A read admits it
+/// in the transaction that writes the read's access-log entry
+/// ([`super::AuthorizedPassport::authorize_pending`]): one commit for both, and never an
+/// entry for a replayed proof.
+#[derive(Debug, Clone)]
+pub struct PendingCaller {
+    pub caller: Caller,
+    pub proof: Admission,
+}
+
 impl Caller {
+    /// Verifies the credentials and admits the proof (once, across instances).
     pub async fn authenticate(state: &AppState, credentials: Credentials<'_>) -> Result<Caller> {
+        let pending = Caller::verify(state, credentials)?;
+        state.admit_proof(&pending.proof).await?;
+        Ok(pending.caller)
+    }
+
+    /// The checks that need no database: the token (RFC 9068) and the proof (RFC 9449), bound
+    /// to each other. The proof is still to be admitted.
+    pub fn verify(state: &AppState, credentials: Credentials<'_>) -> Result<PendingCaller> {
         let now = clock::now();
         let token = dpop_token(credentials.authorization)?;
         let claims = state.verify_token(token, now)?;
@@ -53,12 +73,20 @@ impl Caller {
             ));
         }
         let party_id = auth::subject_of(&claims)?;
-        state.check_key_and_proof(&party_id, &proof).await?;
-        Ok(Caller {
-            consent: auth::consent_of(&claims)?,
-            party_id,
-            kind: claims.party_kind,
-            jkt: proof.jkt,
+        let admission = Admission {
+            jti: format!("dpop:{}:{}", proof.jkt, proof.jti),
+            expires_at: proof.replay_until,
+            kid: proof.jkt.clone(),
+            party_id: party_id.clone(),
+        };
+        Ok(PendingCaller {
+            caller: Caller {
+                consent: auth::consent_of(&claims)?,
+                party_id,
+                kind: claims.party_kind,
+                jkt: proof.jkt,
+            },
+            proof: admission,
         })
     }
 }

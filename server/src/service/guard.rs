@@ -12,7 +12,7 @@ use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::AppState;
-use super::Caller;
+use super::{Caller, PendingCaller};
 use crate::clock;
 use crate::domain::access::{Access, Denial, resolve};
 use crate::domain::audit::LogEvent;
@@ -21,7 +21,7 @@ use crate::domain::organisation::MembershipRecord;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
-use crate::store::PassportRow;
+use crate::store::{Admission, PassportRow};
 
 /// A caller's authorised standing on one passport, for one logged action.
 pub struct AuthorizedPassport<'a> {
@@ -35,6 +35,9 @@ pub struct AuthorizedPassport<'a> {
     /// The sections the request names, for the log entry of an owner-only refusal.
     sections: Vec<Section>,
     pub now: Timestamp,
+    /// A read's DPoP proof, admitted with the first entry this guard logs (or by
+    /// [`AuthorizedPassport::admit`] for an answer that logs nothing).
+    proof: std::sync::Mutex<Option<Admission>>,
 }
 
 impl<'a> AuthorizedPassport<'a> {
@@ -47,17 +50,52 @@ impl<'a> AuthorizedPassport<'a> {
         action: LogAction,
         sections: &[Section],
     ) -> Result<Self> {
+        Self::authorize_with(state, caller, None, pid, action, sections).await
+    }
+
+    /// As [`AuthorizedPassport::authorize`], for a read whose proof is not yet admitted: it is
+    /// admitted with the read's log entry, in one transaction, before anything is answered.
+    /// Only for reads whose every answer but a server failure is logged: a change commits its
+    /// own entry ([`AuthorizedPassport::allowed_event`]) and comes from an admitted [`Caller`].
+    pub async fn authorize_pending(
+        state: &'a AppState,
+        pending: &'a PendingCaller,
+        pid: &PassportId,
+        action: LogAction,
+        sections: &[Section],
+    ) -> Result<Self> {
+        let proof = Some(pending.proof.clone());
+        Self::authorize_with(state, &pending.caller, proof, pid, action, sections).await
+    }
+
+    async fn authorize_with(
+        state: &'a AppState,
+        caller: &'a Caller,
+        proof: Option<Admission>,
+        pid: &PassportId,
+        action: LogAction,
+        sections: &[Section],
+    ) -> Result<Self> {
         let now = clock::now();
         let grant_id = caller.consent.as_ref().map(|c| &c.grant_id);
         let context = state
             .store
             .access_context(pid, grant_id, &caller.party_id)
-            .await?
-            .ok_or_else(|| Error::not_found("no such passport"))?;
+            .await?;
+        // No entry to carry the proof: a missing or erased passport admits it on its own.
+        let context = match context {
+            Some(c) if c.passport.erased_at.is_none() => c,
+            missing => {
+                if let Some(proof) = &proof {
+                    state.admit_proof(proof).await?;
+                }
+                return Err(match missing {
+                    None => Error::not_found("no such passport"),
+                    Some(_) => erased(),
+                });
+            }
+        };
         let (passport, grant, membership) = (context.passport, context.grant, context.membership);
-        if passport.erased_at.is_some() {
-            return Err(erased());
-        }
         let consent = caller.consent.as_ref();
         match resolve(
             &caller.party_id,
@@ -77,6 +115,7 @@ impl<'a> AuthorizedPassport<'a> {
                 action,
                 sections: sections.to_vec(),
                 now,
+                proof: std::sync::Mutex::new(proof),
             }),
             Err(denial) => {
                 let event = LogEvent::denied(
@@ -87,7 +126,7 @@ impl<'a> AuthorizedPassport<'a> {
                     denial.to_string(),
                 )
                 .acting_for(membership.as_ref().map(MembershipRecord::acting_as));
-                state.writer.log(pid, event, now).await?;
+                state.log_admitting(pid, event, now, proof).await?;
                 Err(denial.into())
             }
         }
@@ -148,12 +187,20 @@ impl<'a> AuthorizedPassport<'a> {
 
     /// Logs that the action was allowed on `sections`.
     pub async fn allowed(&self, sections: Vec<Section>, reason: &str) -> Result<()> {
-        self.log(self.allowed_event(sections, reason)).await
+        self.log(self.event_allowed(sections, reason)).await
     }
 
     /// The entry that records the action as allowed, for a store call that commits it with
     /// the change it allows.
     pub fn allowed_event(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
+        debug_assert!(
+            self.proof.lock().expect("the pending proof").is_none(),
+            "a change is made by an admitted caller (see authorize_pending)"
+        );
+        self.event_allowed(sections, reason)
+    }
+
+    fn event_allowed(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
         LogEvent::allowed(
             &self.caller.party_id,
             self.access.grant_id(),
@@ -165,8 +212,23 @@ impl<'a> AuthorizedPassport<'a> {
     }
 
     async fn log(&self, event: LogEvent) -> Result<()> {
-        self.state.writer.log(self.pid(), event, self.now).await?;
-        Ok(())
+        let proof = self.pending_proof();
+        self.state
+            .log_admitting(self.pid(), event, self.now, proof)
+            .await
+    }
+
+    /// Admits the read's proof now, if it is still pending: for an answer that logs nothing.
+    pub async fn admit(&self) -> Result<()> {
+        match self.pending_proof() {
+            Some(proof) => self.state.admit_proof(&proof).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The proof still to admit, taken: it is admitted once, with whatever comes first.
+    fn pending_proof(&self) -> Option<Admission> {
+        self.proof.lock().expect("the pending proof").take()
     }
 
     /// Why the action is allowed, as the log says it.

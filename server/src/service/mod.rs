@@ -14,6 +14,6 @@ pub mod state;
 pub mod tokens;
 pub mod versions;
 
-pub use caller::Caller;
+pub use caller::{Caller, PendingCaller};
 pub use guard::AuthorizedPassport;
 pub use state::{AppState, Inner, TokenCache};

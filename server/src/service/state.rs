@@ -8,12 +8,13 @@ use wp_schemas::api::AccessTokenClaims;
 use wp_schemas::problem::ProblemType;
 
 use super::heads::HeadsCache;
-use crate::domain::auth::{self, DpopProof};
-use crate::domain::ids::PartyId;
+use crate::domain::audit::LogEvent;
+use crate::domain::auth;
+use crate::domain::ids::PassportId;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::store::{Store, Writer};
+use crate::store::{Admission, Store, Writer};
 
 /// Everything a handler needs, shared by every request.
 #[derive(Clone)]
@@ -111,28 +112,51 @@ impl AppState {
         Ok(self.verified_tokens.insert(token, claims, now))
     }
 
-    /// The per-request checks that need the database: the proof's `jti` was never seen (on
-    /// any instance), and the token's key is still registered to the caller and not revoked.
-    pub async fn check_key_and_proof(&self, party_id: &PartyId, proof: &DpopProof) -> Result<()> {
-        let jti = format!("dpop:{}:{}", proof.jkt, proof.jti);
-        if self
-            .writer
-            .admit(jti, proof.replay_until, &proof.jkt, party_id)
-            .await?
-        {
+    /// Admits a request's DPoP proof now: its `jti` was never seen (on any instance), and the
+    /// token's key is still registered to the caller and not revoked.
+    pub async fn admit_proof(&self, proof: &Admission) -> Result<()> {
+        if self.writer.admit(proof.clone()).await? {
             return Ok(());
         }
-        // Refused: say why. A key is revoked (or was never this party's), or the proof is a replay.
-        let key = self.store.key(&proof.jkt).await?;
-        if !key.is_some_and(|k| k.party_id == *party_id && k.active_at(crate::clock::now())) {
-            return Err(Error::client(
-                ProblemType::InvalidToken,
-                "the token's key is revoked",
-            ));
+        Err(self.refused_proof(proof).await)
+    }
+
+    /// Appends `event` to passport `pid`'s log. With `proof`, the proof is admitted in the same
+    /// transaction and the entry written only if it is: a read and its proof commit together.
+    pub async fn log_admitting(
+        &self,
+        pid: &PassportId,
+        event: LogEvent,
+        now: Timestamp,
+        proof: Option<Admission>,
+    ) -> Result<()> {
+        let Some(proof) = proof else {
+            self.writer.log(pid, event, now).await?;
+            return Ok(());
+        };
+        match self
+            .writer
+            .admit_and_log(proof.clone(), pid, event, now)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(self.refused_proof(&proof).await),
         }
-        Err(Error::client(
+    }
+
+    /// Why a proof was not admitted: its key is revoked (or was never this party's), or the
+    /// proof is a replay.
+    async fn refused_proof(&self, proof: &Admission) -> Error {
+        let key = match self.store.key(&proof.kid).await {
+            Ok(key) => key,
+            Err(e) => return e,
+        };
+        if !key.is_some_and(|k| k.party_id == proof.party_id && k.active_at(crate::clock::now())) {
+            return Error::client(ProblemType::InvalidToken, "the token's key is revoked");
+        }
+        Error::client(
             ProblemType::ReplayedDpopProof,
             "the DPoP proof was already used",
-        ))
+        )
     }
 }

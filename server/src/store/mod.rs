@@ -25,7 +25,7 @@ pub mod log;
 mod organisations;
 mod parties;
 mod passports;
-mod replay;
+pub(crate) mod replay;
 mod types;
 mod writer;
 
@@ -33,7 +33,7 @@ pub use bundles::PassportHeads;
 pub use organisations::Joiner;
 pub use parties::*;
 pub use passports::*;
-pub use writer::{Admission, Append, Writer};
+pub use writer::{Admission, Append, Item, Writer, Written};
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

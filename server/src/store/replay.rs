@@ -4,6 +4,37 @@ use super::{Store, with_pool};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
+/// Admits DPoP proofs (a slice of `&Admission`) in `$executor`, a pool or a transaction: records
+/// each `jti` that is new and whose key is still registered to its party and not revoked.
+/// Evaluates to the set of jtis admitted. The one statement that admits a proof: the
+/// group-commit writer and a version's own transaction both come here.
+macro_rules! admit_proofs {
+    ($executor:expr, $admissions:expr) => {{
+        let mut admitted = std::collections::HashSet::new();
+        // 4 parameters each; SQLite allows 32766 in a statement.
+        for part in $admissions.chunks(1024) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO used_jtis (jti, expires_at) SELECT v.column1, v.column2 FROM (",
+            );
+            query.push_values(part, |mut row, a: &&$crate::store::Admission| {
+                row.push_bind(&a.jti)
+                    .push_bind(a.expires_at)
+                    .push_bind(&a.kid)
+                    .push_bind(&a.party_id);
+            });
+            query.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM party_keys k WHERE k.kid = v.column3 \
+                 AND k.party_id = v.column4 AND k.revoked_at IS NULL) \
+                 ON CONFLICT (jti) DO NOTHING RETURNING jti",
+            );
+            let rows: Vec<(String,)> = query.build_query_as().fetch_all($executor).await?;
+            admitted.extend(rows.into_iter().map(|r| r.0));
+        }
+        admitted
+    }};
+}
+pub(crate) use admit_proofs;
+
 impl Store {
     /// Records `jti` as used until `expires_at`. Returns false if it was already used: a replay.
     pub async fn use_jti(&self, jti: &str, expires_at: Timestamp) -> Result<bool> {

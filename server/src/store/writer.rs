@@ -1,8 +1,10 @@
 //! Group commit for the small writes every request makes: admitting its DPoP proof (the `jti`
-//! replay check) and appending to an access log. Requests hand their write to one task per
-//! server instance, which applies everything that arrived meanwhile in one statement or one
-//! transaction and answers each request after the commit: the same durability as a commit per
-//! request, at a fraction of the commits (PRODUCT.md 4b: commits, not SQL, are the cost).
+//! replay check) and appending to an access log. Requests hand their writes to one task per
+//! server instance, which applies everything that arrived meanwhile in one transaction (the
+//! admissions, then the log entries) and answers each request after the commit: the same
+//! durability as a commit per request, at a fraction of the commits (PRODUCT.md 4b: commits,
+//! not SQL, are the cost). A read hands over its proof and its log entry as one job, so that
+//! both commit together or neither does.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -15,7 +17,7 @@ use crate::domain::ids::{Kid, PartyId, PassportId};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
-/// Most writes in one batch (SQLite allows 32766 parameters; a log entry takes 11).
+/// Most requests in one batch (SQLite allows 32766 parameters; a log entry takes 13).
 const MAX_BATCH: usize = 256;
 
 /// A request's DPoP proof to admit: its `jti` is recorded if, and only if, it is new and `kid`
@@ -36,19 +38,39 @@ pub struct Append {
     pub now: Timestamp,
 }
 
-enum Job {
-    Admit(Admission, oneshot::Sender<Result<bool>>),
-    Log(Append, oneshot::Sender<Result<AccessLogEntry>>),
+/// One request's writes: a proof to admit, an entry to append, or both, in which case the
+/// entry is appended only if the proof is admitted.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub admission: Option<Admission>,
+    pub append: Option<Append>,
 }
+
+/// What became of an item: whether its proof was admitted (true when it had none) and the
+/// entry appended (none when it had none, or its proof was refused).
+#[derive(Debug)]
+pub struct Written {
+    pub admitted: bool,
+    pub entry: Option<AccessLogEntry>,
+}
+
+type Reply = oneshot::Sender<Result<Written>>;
 
 /// The handle requests use; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<(Item, Reply)>,
 }
 
 fn gone() -> Error {
     Error::Other(anyhow::anyhow!("the write task has stopped"))
+}
+
+fn erased() -> Error {
+    Error::client(
+        wp_schemas::problem::ProblemType::Gone,
+        "the passport was erased by its owner",
+    )
 }
 
 impl Writer {
@@ -59,28 +81,21 @@ impl Writer {
         Writer { jobs }
     }
 
-    /// Admits a request's DPoP proof: records its `jti` if, and only if, the id is new and the
-    /// key it is bound to is still registered to `party_id` and not revoked. False means one of
-    /// the two failed; [`Store::key`] tells which.
-    pub async fn admit(
-        &self,
-        jti: String,
-        expires_at: Timestamp,
-        kid: &Kid,
-        party_id: &PartyId,
-    ) -> Result<bool> {
+    async fn submit(&self, item: Item) -> Result<Written> {
         let (reply, answer) = oneshot::channel();
-        let job = Admission {
-            jti,
-            expires_at,
-            kid: kid.clone(),
-            party_id: party_id.clone(),
-        };
-        self.jobs
-            .send(Job::Admit(job, reply))
-            .await
-            .map_err(|_| gone())?;
+        self.jobs.send((item, reply)).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// Admits a request's DPoP proof: records its `jti` if, and only if, the id is new and the
+    /// key it is bound to is still registered to its party and not revoked. False means one of
+    /// the two failed; [`Store::key`] tells which.
+    pub async fn admit(&self, admission: Admission) -> Result<bool> {
+        let item = Item {
+            admission: Some(admission),
+            append: None,
+        };
+        Ok(self.submit(item).await?.admitted)
     }
 
     /// Appends an event to a passport's access log; answers once it is committed.
@@ -90,61 +105,61 @@ impl Writer {
         event: LogEvent,
         now: Timestamp,
     ) -> Result<AccessLogEntry> {
-        let (reply, answer) = oneshot::channel();
-        let job = Append {
-            passport_id: passport_id.clone(),
-            event,
-            now,
+        let item = Item {
+            admission: None,
+            append: Some(Append {
+                passport_id: passport_id.clone(),
+                event,
+                now,
+            }),
         };
-        self.jobs
-            .send(Job::Log(job, reply))
-            .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.submit(item).await?.entry.ok_or_else(gone)
+    }
+
+    /// Admits a proof and appends the entry of what it was used for, in one transaction: the
+    /// entry only if the proof is admitted. None means the proof was refused (as by
+    /// [`Writer::admit`]) and nothing was written.
+    pub async fn admit_and_log(
+        &self,
+        admission: Admission,
+        passport_id: &PassportId,
+        event: LogEvent,
+        now: Timestamp,
+    ) -> Result<Option<AccessLogEntry>> {
+        let item = Item {
+            admission: Some(admission),
+            append: Some(Append {
+                passport_id: passport_id.clone(),
+                event,
+                now,
+            }),
+        };
+        let written = self.submit(item).await?;
+        Ok(written.admitted.then_some(written.entry).flatten())
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<(Item, Reply)>) {
     while let Some(first) = rx.recv().await {
-        let (mut admissions, mut admission_replies) = (Vec::new(), Vec::new());
-        let (mut appends, mut append_replies) = (Vec::new(), Vec::new());
-        let mut next = Some(first);
-        while let Some(job) = next {
-            match job {
-                Job::Admit(a, reply) => {
-                    admissions.push(a);
-                    admission_replies.push(reply);
-                }
-                Job::Log(l, reply) => {
-                    appends.push(l);
-                    append_replies.push(reply);
-                }
-            }
-            next = if admissions.len() + appends.len() < MAX_BATCH {
-                rx.try_recv().ok()
-            } else {
-                None
+        let (mut items, mut replies) = (vec![first.0], vec![first.1]);
+        while items.len() < MAX_BATCH {
+            let Ok((item, reply)) = rx.try_recv() else {
+                break;
             };
+            items.push(item);
+            replies.push(reply);
         }
-        if !admissions.is_empty() {
-            let results = store.admit_batch(&admissions).await;
-            for (reply, result) in admission_replies.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
-        }
-        if !appends.is_empty() {
-            let results = store.append_batch(&appends).await;
-            for (reply, result) in append_replies.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
+        let results = store.write_batch(&items).await;
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
         }
     }
 }
 
 /// Runs `write` on the whole batch and, if the batch fails, again on each item alone, so that an
-/// item the database refuses fails its own request and never another caller's (one statement
-/// or one transaction per batch: a failed batch wrote nothing, so a retry is safe). `write`
-/// answers one outcome per item, in order.
+/// item the database refuses fails its own request and never another caller's (one transaction
+/// per batch: a failed batch wrote nothing, so a retry is safe). `write` answers one outcome
+/// per item, in order.
 async fn isolated<'a, J, T, F, Fut>(jobs: &'a [J], write: F) -> Vec<Result<T>>
 where
     F: Fn(&'a [J]) -> Fut,
@@ -180,131 +195,75 @@ where
 }
 
 impl Store {
-    /// Admits proofs in one statement: a `jti` is recorded only if it is new and its key is
-    /// active. Each item gets its own outcome, even if another item makes the statement fail.
-    pub async fn admit_batch(&self, jobs: &[Admission]) -> Vec<Result<bool>> {
-        // A jti twice in one batch: the second is a replay of the first.
+    /// Writes a batch in one transaction; each item gets its own outcome (a refused proof, an
+    /// erased or unknown passport), even if another item makes the transaction fail.
+    pub async fn write_batch(&self, items: &[Item]) -> Vec<Result<Written>> {
+        isolated(items, |batch| self.batch_transaction(batch)).await
+    }
+
+    async fn batch_transaction(&self, items: &[Item]) -> Result<Vec<Result<Written>>> {
+        // A jti twice in one batch: the second is a replay of the first. In jti order, so that
+        // two batches meet the jtis they share in the same order.
         let mut seen = HashSet::new();
-        let fresh: Vec<bool> = jobs.iter().map(|j| seen.insert(j.jti.as_str())).collect();
-        let firsts: Vec<&Admission> = jobs
+        let mut firsts: Vec<&Admission> = items
             .iter()
-            .zip(&fresh)
-            .filter(|(_, f)| **f)
-            .map(|(j, _)| j)
+            .filter_map(|i| i.admission.as_ref())
+            .filter(|a| seen.insert(a.jti.as_str()))
             .collect();
-        let mut outcomes = isolated(&firsts, |batch| self.admit_statement(batch))
-            .await
-            .into_iter();
-        fresh
-            .into_iter()
-            .map(|f| match f {
-                true => outcomes.next().unwrap_or_else(|| Err(gone())),
-                false => Ok(false),
-            })
-            .collect()
-    }
-
-    /// Run on its own (not in the log transaction) so that it holds no row lock while waiting
-    /// on another instance's insert of the same `jti`.
-    async fn admit_statement(&self, jobs: &[&Admission]) -> Result<Vec<Result<bool>>> {
-        let rows: Vec<(String,)> = with_pool!(self, pool => {
-            let _writing = self.write_guard().await;
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO used_jtis (jti, expires_at) SELECT v.column1, v.column2 FROM (",
-            );
-            query.push_values(jobs, |mut row, job| {
-                row.push_bind(&job.jti)
-                    .push_bind(job.expires_at)
-                    .push_bind(&job.kid)
-                    .push_bind(&job.party_id);
-            });
-            query.push(
-                ") AS v WHERE EXISTS (SELECT 1 FROM party_keys k WHERE k.kid = v.column3 \
-                 AND k.party_id = v.column4 AND k.revoked_at IS NULL) \
-                 ON CONFLICT (jti) DO NOTHING RETURNING jti",
-            );
-            query.build_query_as().fetch_all(pool).await?
-        });
-        let admitted: HashSet<String> = rows.into_iter().map(|r| r.0).collect();
-        Ok(jobs.iter().map(|j| Ok(admitted.contains(&j.jti))).collect())
-    }
-
-    /// Appends log entries in one transaction; each item gets its own outcome (an erased or
-    /// unknown passport is refused with `gone`), even if another item makes the batch fail.
-    pub async fn append_batch(&self, jobs: &[Append]) -> Vec<Result<AccessLogEntry>> {
-        isolated(jobs, |batch| self.append_transaction(batch)).await
-    }
-
-    async fn append_transaction(&self, jobs: &[Append]) -> Result<Vec<Result<AccessLogEntry>>> {
-        let mut by_passport: BTreeMap<&PassportId, Vec<&Append>> = BTreeMap::new();
-        for job in jobs {
-            by_passport.entry(&job.passport_id).or_default().push(job);
-        }
-        let mut written = self.write_appends(&by_passport).await?;
-        // Entries come back per passport in the order their jobs were given.
-        let mut entries: BTreeMap<&PassportId, std::vec::IntoIter<AccessLogEntry>> =
-            BTreeMap::new();
-        for pid in by_passport.keys() {
-            if let Some(list) = written.remove(*pid) {
-                entries.insert(pid, list.into_iter());
-            }
-        }
-        Ok(jobs
-            .iter()
-            .map(|job| {
-                entries
-                    .get_mut(&job.passport_id)
-                    .and_then(Iterator::next)
-                    .ok_or_else(|| {
-                        Error::client(
-                            wp_schemas::problem::ProblemType::Gone,
-                            "the passport was erased by its owner",
-                        )
-                    })
-            })
-            .collect())
-    }
-
-    /// One transaction for all log appends. Passports are locked in id order, so that two
-    /// instances' batches can never wait on each other in a cycle.
-    async fn write_appends(
-        &self,
-        by_passport: &BTreeMap<&PassportId, Vec<&Append>>,
-    ) -> Result<BTreeMap<PassportId, Vec<AccessLogEntry>>> {
+        firsts.sort_by(|a, b| a.jti.cmp(&b.jti));
+        let admitted: HashSet<String>;
         let mut written: BTreeMap<PassportId, Vec<AccessLogEntry>> = BTreeMap::new();
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
+            if items.iter().all(|i| i.append.is_none()) {
+                // Proofs alone: one statement, its own transaction.
+                admitted = crate::store::replay::admit_proofs!(pool, firsts);
+                return Ok(outcomes(items, &admitted, BTreeMap::new()));
+            }
             let mut tx = pool.begin().await?;
-            if matches!(self, Store::Postgres(_)) {
-                // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR UPDATE),
-                // so that batches of several instances never wait on each other in a cycle.
-                let mut lock = sqlx::QueryBuilder::new("SELECT id FROM passports WHERE id IN (");
-                let mut list = lock.separated(", ");
+            // Proofs first, before any passport row is locked: a transaction waiting here on
+            // another instance's insert of the same jti holds no lock that instance could need.
+            admitted = crate::store::replay::admit_proofs!(&mut *tx, firsts);
+            // The entries of the items whose proof (if any) was admitted, grouped by passport.
+            let mut by_passport: BTreeMap<&PassportId, Vec<&Append>> = BTreeMap::new();
+            for (item, admitted) in items.iter().zip(admitted_items(items, &admitted)) {
+                if let (Some(append), true) = (&item.append, admitted) {
+                    by_passport.entry(&append.passport_id).or_default().push(append);
+                }
+            }
+            if !by_passport.is_empty() {
+                if matches!(self, Store::Postgres(_)) {
+                    // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR
+                    // UPDATE), so that batches of several instances never wait on each other
+                    // in a cycle.
+                    let mut lock = sqlx::QueryBuilder::new("SELECT id FROM passports WHERE id IN (");
+                    let mut list = lock.separated(", ");
+                    for pid in by_passport.keys() {
+                        list.push_bind(*pid);
+                    }
+                    lock.push(") ORDER BY id FOR UPDATE");
+                    lock.build().execute(&mut *tx).await?;
+                }
+                // Claim each passport's next log sequence numbers, and read its chain head, at once.
+                let mut claim = sqlx::QueryBuilder::new("UPDATE passports SET log_seq = log_seq + CASE id");
+                for (pid, appends) in &by_passport {
+                    claim.push(" WHEN ").push_bind(*pid).push(" THEN ").push_bind(appends.len() as i64);
+                }
+                claim.push(" END WHERE erased_at IS NULL AND id IN (");
+                let mut list = claim.separated(", ");
                 for pid in by_passport.keys() {
                     list.push_bind(*pid);
                 }
-                lock.push(") ORDER BY id FOR UPDATE");
-                lock.build().execute(&mut *tx).await?;
-            }
-            // Claim each passport's next log sequence numbers, and read its chain head, at once.
-            let mut claim = sqlx::QueryBuilder::new("UPDATE passports SET log_seq = log_seq + CASE id");
-            for (pid, jobs) in by_passport {
-                claim.push(" WHEN ").push_bind(*pid).push(" THEN ").push_bind(jobs.len() as i64);
-            }
-            claim.push(" END WHERE erased_at IS NULL AND id IN (");
-            let mut list = claim.separated(", ");
-            for pid in by_passport.keys() {
-                list.push_bind(*pid);
-            }
-            claim.push(") RETURNING id, log_seq, log_head");
-            let claimed: Vec<(PassportId, i64, String)> =
-                claim.build_query_as().fetch_all(&mut *tx).await?;
-            for (pid, last, head) in claimed {
-                let Some(jobs) = by_passport.get(&pid) else { continue };
-                let first = last - jobs.len() as i64 + 1;
-                let events = jobs.iter().map(|job| (job.event.clone(), job.now));
-                let entries = crate::domain::audit::chain(&pid, first, head, events);
-                written.insert(pid, entries);
+                claim.push(") RETURNING id, log_seq, log_head");
+                let claimed: Vec<(PassportId, i64, String)> =
+                    claim.build_query_as().fetch_all(&mut *tx).await?;
+                for (pid, last, head) in claimed {
+                    let Some(appends) = by_passport.get(&pid) else { continue };
+                    let first = last - appends.len() as i64 + 1;
+                    let events = appends.iter().map(|a| (a.event.clone(), a.now));
+                    let entries = crate::domain::audit::chain(&pid, first, head, events);
+                    written.insert(pid, entries);
+                }
             }
             if !written.is_empty() {
                 let mut heads = sqlx::QueryBuilder::new("UPDATE passports SET log_head = CASE id");
@@ -319,13 +278,55 @@ impl Store {
                 }
                 heads.push(")");
                 heads.build().execute(&mut *tx).await?;
+                let all: Vec<&AccessLogEntry> = written.values().flatten().collect();
+                crate::insert_log_entries!(tx, all);
             }
-            let all: Vec<&AccessLogEntry> = written.values().flatten().collect();
-            crate::insert_log_entries!(tx, all);
             tx.commit().await?;
         });
-        Ok(written)
+        Ok(outcomes(items, &admitted, written))
     }
+}
+
+/// Each item's outcome, from the jtis admitted and the entries written per passport (in the
+/// order their items were given).
+fn outcomes(
+    items: &[Item],
+    admitted: &HashSet<String>,
+    written: BTreeMap<PassportId, Vec<AccessLogEntry>>,
+) -> Vec<Result<Written>> {
+    let mut entries: BTreeMap<PassportId, std::vec::IntoIter<AccessLogEntry>> = written
+        .into_iter()
+        .map(|(pid, list)| (pid, list.into_iter()))
+        .collect();
+    items
+        .iter()
+        .zip(admitted_items(items, admitted))
+        .map(|(item, admitted)| {
+            let entry = match &item.append {
+                Some(append) if admitted => Some(
+                    entries
+                        .get_mut(&append.passport_id)
+                        .and_then(Iterator::next)
+                        .ok_or_else(erased)?,
+                ),
+                _ => None,
+            };
+            Ok(Written { admitted, entry })
+        })
+        .collect()
+}
+
+/// Whether each item's proof was admitted: true for an item without one, false for the second
+/// item with the same jti in a batch (a replay of the first).
+fn admitted_items(items: &[Item], admitted: &HashSet<String>) -> Vec<bool> {
+    let mut seen = HashSet::new();
+    items
+        .iter()
+        .map(|item| match &item.admission {
+            None => true,
+            Some(a) => seen.insert(a.jti.as_str()) && admitted.contains(&a.jti),
+        })
+        .collect()
 }
 
 #[cfg(test)]
