@@ -420,7 +420,7 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
     };
     let admit = |jti: &str| Item {
         admission: Some(admission(jti)),
-        append: None,
+        ..Item::default()
     };
     let jtis: Vec<String> = (0..6).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let mut batch: Vec<Item> = jtis.iter().map(|j| admit(j)).collect();
@@ -457,8 +457,8 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
         now,
     };
     let log = |pid: &PassportId, reason: &str| Item {
-        admission: None,
         append: Some(append(pid, reason)),
+        ..Item::default()
     };
     let appends = vec![
         log(&pid, "owner"),
@@ -482,6 +482,7 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
     let read = |jti: &str, pid: &PassportId, reason: &str| Item {
         admission: Some(admission(jti)),
         append: Some(append(pid, reason)),
+        version: None,
     };
     let (fresh, twice, elsewhere) = (
         uuid::Uuid::new_v4().to_string(),

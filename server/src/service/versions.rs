@@ -15,7 +15,7 @@ use crate::domain::party::RegisteredKey;
 use crate::domain::version::{self, AcceptedVersion, Head, VersionRefusal};
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
-use crate::store::{AppendError, NewVersion};
+use crate::store::{AppendError, VersionAppend};
 use crate::vault;
 
 /// A version write that did not happen.
@@ -200,14 +200,17 @@ impl WriteAttempt<'_, '_> {
             accepted.version(),
             accepted.jws(),
         );
-        let new = NewVersion::new(accepted, sealed);
-        let event = g.allowed_event(vec![section], why);
-        let limit = g.state.max_records_per_passport;
-        let store = &g.state.store;
-        match store
-            .append_version(g.pid(), new, head, limit, event, g.now)
-            .await
-        {
+        let version = VersionAppend {
+            passport_id: g.pid().clone(),
+            version: accepted.clone(),
+            sealed,
+            expected: head.cloned(),
+            max_records: g.state.max_records_per_passport,
+            event: g.allowed_event(vec![section], why),
+            now: g.now,
+        };
+        let limit = version.max_records;
+        match g.state.writer.append_version(version).await {
             Ok(seq) => Ok(seq),
             Err(AppendError::Stale) => {
                 Err(self.not_successor(record_id, VersionRefusal::Stale).await)

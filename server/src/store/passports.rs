@@ -1,7 +1,7 @@
 //! Passports, their data keys, records and record versions.
 
 use sqlx::FromRow;
-use wp_schemas::chain::{history_genesis, history_next, log_genesis};
+use wp_schemas::chain::{history_genesis, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
@@ -95,16 +95,18 @@ struct HeadRow {
     deleted: bool,
 }
 
-/// A version ready to be stored: an accepted version, sealed with the passport's data key.
-pub struct NewVersion<'a> {
-    version: &'a AcceptedVersion,
-    sealed: Vec<u8>,
-}
-
-impl<'a> NewVersion<'a> {
-    pub fn new(version: &'a AcceptedVersion, sealed: Vec<u8>) -> Self {
-        NewVersion { version, sealed }
-    }
+/// A version to append: accepted, sealed with the passport's data key, with the record head it
+/// must follow (None: a new record) and the log entry that allows it. The group-commit writer
+/// appends it ([`crate::store::Writer::append_version`]).
+#[derive(Debug, Clone)]
+pub struct VersionAppend {
+    pub passport_id: PassportId,
+    pub version: AcceptedVersion,
+    pub sealed: Vec<u8>,
+    pub expected: Option<Head>,
+    pub max_records: i64,
+    pub event: LogEvent,
+    pub now: Timestamp,
 }
 
 /// Why a version was not appended.
@@ -413,111 +415,6 @@ impl Store {
         }))
     }
 
-    /// Appends a version if the record's head is still `expected` (None: the record must not
-    /// exist yet), gives it the passport's next sequence number, extends the history hash and
-    /// logs the write, all in one transaction. Returns the version's sequence number.
-    ///
-    /// The first statement bumps the passport's sequence: on PostgreSQL it takes the row lock,
-    /// on SQLite the write lock, so concurrent writers queue here and the sequence has no gaps
-    /// (a refused write rolls its increment back).
-    pub async fn append_version(
-        &self,
-        passport_id: &PassportId,
-        new: NewVersion<'_>,
-        expected: Option<&Head>,
-        max_records: i64,
-        event: LogEvent,
-        now: Timestamp,
-    ) -> Result<i64, AppendError> {
-        let (v, sealed) = (new.version, &new.sealed);
-        let seq = with_pool!(self, pool => {
-            let _writing = self.write_guard().await;
-            let mut tx = pool.begin().await?;
-            // Claim the next version and log sequence numbers in one statement.
-            let bumped: Option<(i64, String, i64, String)> = sqlx::query_as(
-                "UPDATE passports SET seq = seq + 1, log_seq = log_seq + 1 WHERE id = $1 AND erased_at IS NULL \
-                 RETURNING seq, head, log_seq, log_head",
-            )
-            .bind(passport_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((seq, history_head, log_seq, log_head)) = bumped else {
-                return Err(AppendError::Other(Error::client(ProblemType::Gone, "the passport was erased")));
-            };
-            // Move the record's head only if it is still the one the version names: a
-            // compare-and-set, so a concurrent writer's version is never overwritten.
-            let moved = match expected {
-                None => sqlx::query(
-                    "INSERT INTO records (passport_id, id, section, head_version, head_hash, deleted) \
-                     SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT COUNT(*) FROM records WHERE passport_id = $1) < $7 \
-                     ON CONFLICT (passport_id, id) DO NOTHING",
-                )
-                .bind(passport_id)
-                .bind(v.record())
-                .bind(v.section().as_str())
-                .bind(v.version())
-                .bind(v.hash())
-                .bind(v.deleted())
-                .bind(max_records)
-                .execute(&mut *tx)
-                .await?,
-                Some(e) => sqlx::query(
-                    "UPDATE records SET head_version = $3, head_hash = $4, deleted = $5 \
-                     WHERE passport_id = $1 AND id = $2 AND head_version = $6 AND head_hash = $7",
-                )
-                .bind(passport_id)
-                .bind(v.record())
-                .bind(v.version())
-                .bind(v.hash())
-                .bind(v.deleted())
-                .bind(e.version)
-                .bind(&e.hash)
-                .execute(&mut *tx)
-                .await?,
-            }
-            .rows_affected();
-            if moved == 0 {
-                // Either another writer got there first, or (for a new record) the passport is full.
-                let exists: Option<(i64,)> = sqlx::query_as("SELECT head_version FROM records WHERE passport_id = $1 AND id = $2")
-                    .bind(passport_id)
-                    .bind(v.record())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if expected.is_none() && exists.is_none() {
-                    return Err(AppendError::Full);
-                }
-                return Err(AppendError::Stale);
-            }
-            sqlx::query(
-                "INSERT INTO record_versions (passport_id, record_id, version, seq, section, author_id, hash, deleted, sealed, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(passport_id)
-            .bind(v.record())
-            .bind(v.version())
-            .bind(seq)
-            .bind(v.section().as_str())
-            .bind(v.author())
-            .bind(v.hash())
-            .bind(v.deleted())
-            .bind(sealed)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let entries = crate::domain::audit::chain(passport_id, log_seq, log_head, [(event, now)]);
-            crate::insert_log_entries!(tx, entries);
-            sqlx::query("UPDATE passports SET head = $2, log_head = $3 WHERE id = $1")
-                .bind(passport_id)
-                .bind(history_next(&history_head, v.hash()))
-                .bind(&entries[0].hash)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            seq
-        });
-        Ok(seq)
-    }
-
     /// Erases a passport: destroys its data key (crypto-shredding), then deletes its records,
     /// grants and log. The passport row stays, marked erased, so that later requests get 410.
     pub async fn erase_passport(&self, passport_id: &PassportId, now: Timestamp) -> Result<bool> {
@@ -544,3 +441,118 @@ impl Store {
         Ok(true)
     }
 }
+
+/// Appends a version (a `&VersionAppend`) inside transaction `$tx` if the record's head is still
+/// the one it names (for a new record: the record does not exist and the passport has room),
+/// gives it the passport's next sequence number, extends the history hash and logs the write.
+/// Evaluates to the version's sequence number, or why it was refused; a database error returns
+/// from the enclosing function. The record's head moves first, by compare-and-set, so a refused
+/// version has written nothing and the rest of its transaction goes on. On PostgreSQL the
+/// caller holds the passport's row lock already (the writer locks its batch's passports in id
+/// order), so the sequence numbers have no gaps.
+macro_rules! append_version_in {
+    ($tx:expr, $job:expr) => {{
+        let job: &$crate::store::VersionAppend = $job;
+        let (passport_id, v) = (&job.passport_id, &job.version);
+        let moved = match &job.expected {
+            None => sqlx::query(
+                "INSERT INTO records (passport_id, id, section, head_version, head_hash, deleted) \
+                 SELECT $1, $2, $3, $4, $5, $6 \
+                 WHERE (SELECT COUNT(*) FROM records WHERE passport_id = $1) < $7 \
+                 AND EXISTS (SELECT 1 FROM passports WHERE id = $1 AND erased_at IS NULL) \
+                 ON CONFLICT (passport_id, id) DO NOTHING",
+            )
+            .bind(passport_id)
+            .bind(v.record())
+            .bind(v.section().as_str())
+            .bind(v.version())
+            .bind(v.hash())
+            .bind(v.deleted())
+            .bind(job.max_records)
+            .execute(&mut *$tx)
+            .await?,
+            // An erased passport has no records left to match.
+            Some(e) => sqlx::query(
+                "UPDATE records SET head_version = $3, head_hash = $4, deleted = $5 \
+                 WHERE passport_id = $1 AND id = $2 AND head_version = $6 AND head_hash = $7",
+            )
+            .bind(passport_id)
+            .bind(v.record())
+            .bind(v.version())
+            .bind(v.hash())
+            .bind(v.deleted())
+            .bind(e.version)
+            .bind(&e.hash)
+            .execute(&mut *$tx)
+            .await?,
+        }
+        .rows_affected();
+        if moved == 0 {
+            // Refused: the passport is gone, another writer got there first, or (for a new
+            // record) the passport is full.
+            let live: Option<(bool,)> =
+                sqlx::query_as("SELECT erased_at IS NULL FROM passports WHERE id = $1")
+                    .bind(passport_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            let exists: Option<(i64,)> = sqlx::query_as(
+                "SELECT head_version FROM records WHERE passport_id = $1 AND id = $2",
+            )
+            .bind(passport_id)
+            .bind(v.record())
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if live != Some((true,)) {
+                Err($crate::store::AppendError::Other($crate::error::Error::client(
+                    wp_schemas::problem::ProblemType::Gone,
+                    "the passport was erased",
+                )))
+            } else if job.expected.is_none() && exists.is_none() {
+                Err($crate::store::AppendError::Full)
+            } else {
+                Err($crate::store::AppendError::Stale)
+            }
+        } else {
+            // Claim the next version and log sequence numbers in one statement.
+            let (seq, history_head, log_seq, log_head): (i64, String, i64, String) =
+                sqlx::query_as(
+                    "UPDATE passports SET seq = seq + 1, log_seq = log_seq + 1 WHERE id = $1 \
+                     RETURNING seq, head, log_seq, log_head",
+                )
+                .bind(passport_id)
+                .fetch_one(&mut *$tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO record_versions (passport_id, record_id, version, seq, section, author_id, hash, deleted, sealed, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(passport_id)
+            .bind(v.record())
+            .bind(v.version())
+            .bind(seq)
+            .bind(v.section().as_str())
+            .bind(v.author())
+            .bind(v.hash())
+            .bind(v.deleted())
+            .bind(&job.sealed)
+            .bind(job.now)
+            .execute(&mut *$tx)
+            .await?;
+            let entries = $crate::domain::audit::chain(
+                passport_id,
+                log_seq,
+                log_head,
+                [(job.event.clone(), job.now)],
+            );
+            $crate::insert_log_entries!($tx, entries);
+            sqlx::query("UPDATE passports SET head = $2, log_head = $3 WHERE id = $1")
+                .bind(passport_id)
+                .bind(wp_schemas::chain::history_next(&history_head, v.hash()))
+                .bind(&entries[0].hash)
+                .execute(&mut *$tx)
+                .await?;
+            Ok(seq)
+        }
+    }};
+}
+pub(crate) use append_version_in;

@@ -6,12 +6,12 @@
 //! not SQL, are the cost). A read hands over its proof and its log entry as one job, so that
 //! both commit together or neither does.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use tokio::sync::{mpsc, oneshot};
 use wp_schemas::api::AccessLogEntry;
 
-use super::{Store, with_pool};
+use super::{AppendError, Store, VersionAppend, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{Kid, PartyId, PassportId};
 use crate::domain::time::Timestamp;
@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 
 /// Most requests in one batch (SQLite allows 32766 parameters; a log entry takes 13).
 const MAX_BATCH: usize = 256;
+
+/// Batches committed at once on PostgreSQL (of the pool's 16 connections by default).
+const POSTGRES_WRITERS: usize = 2;
 
 /// A request's DPoP proof to admit: its `jti` is recorded if, and only if, it is new and `kid`
 /// is still registered to `party_id` and not revoked.
@@ -39,19 +42,22 @@ pub struct Append {
 }
 
 /// One request's writes: a proof to admit, an entry to append, or both, in which case the
-/// entry is appended only if the proof is admitted.
-#[derive(Debug, Clone)]
+/// entry is appended only if the proof is admitted; or a version to append.
+#[derive(Debug, Clone, Default)]
 pub struct Item {
     pub admission: Option<Admission>,
     pub append: Option<Append>,
+    pub version: Option<VersionAppend>,
 }
 
-/// What became of an item: whether its proof was admitted (true when it had none) and the
-/// entry appended (none when it had none, or its proof was refused).
+/// What became of an item: whether its proof was admitted (true when it had none), the entry
+/// appended (none when it had none, or its proof was refused), and the version's sequence
+/// number or why it was refused.
 #[derive(Debug)]
 pub struct Written {
     pub admitted: bool,
     pub entry: Option<AccessLogEntry>,
+    pub version: Option<std::result::Result<i64, AppendError>>,
 }
 
 type Reply = oneshot::Sender<Result<Written>>;
@@ -74,10 +80,20 @@ fn erased() -> Error {
 }
 
 impl Writer {
-    /// Starts the write task for `store`; it ends when every handle is dropped.
+    /// Starts the write tasks for `store`; they end when every handle is dropped. SQLite has one
+    /// writer at a time, so one task; PostgreSQL commits several batches at once (each locks
+    /// its passports in id order, as batches of several instances do), so that version writes,
+    /// which take most of a batch's time, use more than one connection.
     pub fn spawn(store: Store) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(store, rx));
+        let tasks = match store {
+            Store::Sqlite(..) => 1,
+            Store::Postgres(_) => POSTGRES_WRITERS,
+        };
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..tasks {
+            tokio::spawn(run(store.clone(), rx.clone()));
+        }
         Writer { jobs }
     }
 
@@ -93,7 +109,7 @@ impl Writer {
     pub async fn admit(&self, admission: Admission) -> Result<bool> {
         let item = Item {
             admission: Some(admission),
-            append: None,
+            ..Item::default()
         };
         Ok(self.submit(item).await?.admitted)
     }
@@ -106,12 +122,12 @@ impl Writer {
         now: Timestamp,
     ) -> Result<AccessLogEntry> {
         let item = Item {
-            admission: None,
             append: Some(Append {
                 passport_id: passport_id.clone(),
                 event,
                 now,
             }),
+            ..Item::default()
         };
         self.submit(item).await?.entry.ok_or_else(gone)
     }
@@ -133,22 +149,44 @@ impl Writer {
                 event,
                 now,
             }),
+            version: None,
         };
         let written = self.submit(item).await?;
         Ok(written.admitted.then_some(written.entry).flatten())
     }
+
+    /// Appends a version with its log entry ([`crate::store::passports`]'s
+    /// `append_version_in!`), committed with the rest of its batch: many versions, one commit.
+    pub async fn append_version(&self, version: VersionAppend) -> Result<i64, AppendError> {
+        let item = Item {
+            version: Some(version),
+            ..Item::default()
+        };
+        let written = self.submit(item).await?;
+        written
+            .version
+            .unwrap_or_else(|| Err(AppendError::Other(gone())))
+    }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<(Item, Reply)>) {
-    while let Some(first) = rx.recv().await {
-        let (mut items, mut replies) = (vec![first.0], vec![first.1]);
-        while items.len() < MAX_BATCH {
-            let Ok((item, reply)) = rx.try_recv() else {
-                break;
+/// Takes what has arrived (up to a batch) while no other task is taking, then writes it.
+async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<(Item, Reply)>>>) {
+    loop {
+        let (items, replies) = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
             };
-            items.push(item);
-            replies.push(reply);
-        }
+            let (mut items, mut replies) = (vec![first.0], vec![first.1]);
+            while items.len() < MAX_BATCH {
+                let Ok((item, reply)) = rx.try_recv() else {
+                    break;
+                };
+                items.push(item);
+                replies.push(reply);
+            }
+            (items, replies)
+        };
         let results = store.write_batch(&items).await;
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -213,12 +251,13 @@ impl Store {
         firsts.sort_by(|a, b| a.jti.cmp(&b.jti));
         let admitted: HashSet<String>;
         let mut written: BTreeMap<PassportId, Vec<AccessLogEntry>> = BTreeMap::new();
+        let mut appended = Vec::new();
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
-            if items.iter().all(|i| i.append.is_none()) {
+            if items.iter().all(|i| i.append.is_none() && i.version.is_none()) {
                 // Proofs alone: one statement, its own transaction.
                 admitted = crate::store::replay::admit_proofs!(pool, firsts);
-                return Ok(outcomes(items, &admitted, BTreeMap::new()));
+                return Ok(outcomes(items, &admitted, BTreeMap::new(), Vec::new()));
             }
             let mut tx = pool.begin().await?;
             // Proofs first, before any passport row is locked: a transaction waiting here on
@@ -231,19 +270,31 @@ impl Store {
                     by_passport.entry(&append.passport_id).or_default().push(append);
                 }
             }
-            if !by_passport.is_empty() {
-                if matches!(self, Store::Postgres(_)) {
-                    // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR
-                    // UPDATE), so that batches of several instances never wait on each other
-                    // in a cycle.
+            let versions: Vec<&VersionAppend> = items.iter().filter_map(|i| i.version.as_ref()).collect();
+            if matches!(self, Store::Postgres(_)) {
+                // Row locks in id order (PostgreSQL only: SQLite has one writer and no FOR
+                // UPDATE), so that batches of several instances never wait on each other in a
+                // cycle.
+                let locked: BTreeSet<&PassportId> = by_passport
+                    .keys()
+                    .copied()
+                    .chain(versions.iter().map(|v| &v.passport_id))
+                    .collect();
+                if !locked.is_empty() {
                     let mut lock = sqlx::QueryBuilder::new("SELECT id FROM passports WHERE id IN (");
                     let mut list = lock.separated(", ");
-                    for pid in by_passport.keys() {
+                    for pid in &locked {
                         list.push_bind(*pid);
                     }
                     lock.push(") ORDER BY id FOR UPDATE");
                     lock.build().execute(&mut *tx).await?;
                 }
+            }
+            // Versions, one after another: a refused one writes nothing.
+            for version in &versions {
+                appended.push(crate::store::passports::append_version_in!(tx, version));
+            }
+            if !by_passport.is_empty() {
                 // Claim each passport's next log sequence numbers, and read its chain head, at once.
                 let mut claim = sqlx::QueryBuilder::new("UPDATE passports SET log_seq = log_seq + CASE id");
                 for (pid, appends) in &by_passport {
@@ -283,7 +334,7 @@ impl Store {
             }
             tx.commit().await?;
         });
-        Ok(outcomes(items, &admitted, written))
+        Ok(outcomes(items, &admitted, written, appended))
     }
 }
 
@@ -293,7 +344,9 @@ fn outcomes(
     items: &[Item],
     admitted: &HashSet<String>,
     written: BTreeMap<PassportId, Vec<AccessLogEntry>>,
+    appended: Vec<std::result::Result<i64, AppendError>>,
 ) -> Vec<Result<Written>> {
+    let mut appended = appended.into_iter();
     let mut entries: BTreeMap<PassportId, std::vec::IntoIter<AccessLogEntry>> = written
         .into_iter()
         .map(|(pid, list)| (pid, list.into_iter()))
@@ -311,7 +364,12 @@ fn outcomes(
                 ),
                 _ => None,
             };
-            Ok(Written { admitted, entry })
+            let version = item.version.as_ref().and_then(|_| appended.next());
+            Ok(Written {
+                admitted,
+                entry,
+                version,
+            })
         })
         .collect()
 }
