@@ -46,6 +46,22 @@ struct Case {
     logged_on: Option<usize>,
 }
 
+/// A request to `url` carrying `token` and exactly this `proof`: sent twice, the second is a
+/// replay.
+fn with_proof(
+    client: &Client,
+    method: Method,
+    url: &str,
+    token: &str,
+    proof: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .http()
+        .request(method, url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+}
+
 async fn send(client: &Client, case: &Case) -> reqwest::Response {
     let url = format!("{}{}", client.base_url(), case.path);
     let request = client.http().request(case.method.clone(), &url);
@@ -108,11 +124,7 @@ async fn send(client: &Client, case: &Case) -> reqwest::Response {
                 .unwrap();
             assert!(first.status().is_success(), "the token itself is good");
             // Use the proof once (on the real route), then again below.
-            let once = client
-                .http()
-                .request(case.method.clone(), &url)
-                .header("Authorization", format!("DPoP {t}"))
-                .header("DPoP", proof.clone());
+            let once = with_proof(client, case.method.clone(), &url, t, &proof);
             let _ = match &case.body {
                 Some(body) => once.json(body),
                 None => once,
@@ -1498,14 +1510,7 @@ async fn replayed_reads_leave_no_entry(backend: Backend) {
         let url = format!("{}{path}", reader.base_url());
         let htu = url.split('?').next().unwrap().to_owned();
         let proof = proofs::dpop(reader.key(), "GET", &htu, Some(&token));
-        let send = || {
-            reader
-                .http()
-                .get(&url)
-                .header("Authorization", format!("DPoP {token}"))
-                .header("DPoP", proof.clone())
-                .send()
-        };
+        let send = || with_proof(&reader, Method::GET, &url, &token, &proof).send();
         let first = send().await.unwrap().status().as_u16();
         let expected = if path.contains(pid.as_str()) {
             200
@@ -1530,7 +1535,7 @@ async fn replayed_reads_leave_no_entry(backend: Backend) {
     assert_eq!(by_reader, 4, "{entries:#?}");
 
     // A version write replayed as it was: refused as a replay (not as a stale write), and the
-    // record holds the one version.
+    // record holds its first version and the one written once, nothing more.
     let token = alice.access_token().await.unwrap();
     let body = next_version(
         alice.key(),
@@ -1545,11 +1550,7 @@ async fn replayed_reads_leave_no_entry(backend: Backend) {
     );
     let proof = proofs::dpop(alice.key(), "POST", &url, Some(&token));
     let send = || {
-        alice
-            .http()
-            .post(&url)
-            .header("Authorization", format!("DPoP {token}"))
-            .header("DPoP", proof.clone())
+        with_proof(&alice, Method::POST, &url, &token, &proof)
             .json(&body)
             .send()
     };

@@ -495,22 +495,26 @@ macro_rules! append_version_in {
                     .bind(passport_id)
                     .fetch_optional(&mut *$tx)
                     .await?;
-            let exists: Option<(i64,)> = sqlx::query_as(
-                "SELECT head_version FROM records WHERE passport_id = $1 AND id = $2",
-            )
-            .bind(passport_id)
-            .bind(v.record())
-            .fetch_optional(&mut *$tx)
-            .await?;
             if live != Some((true,)) {
                 Err($crate::store::AppendError::Other($crate::error::Error::client(
                     wp_schemas::problem::ProblemType::Gone,
                     "the passport was erased",
                 )))
-            } else if job.expected.is_none() && exists.is_none() {
-                Err($crate::store::AppendError::Full)
-            } else {
+            } else if job.expected.is_some() {
                 Err($crate::store::AppendError::Stale)
+            } else {
+                // A new record: refused because it exists already, or because there is no room.
+                let exists: Option<(i64,)> = sqlx::query_as(
+                    "SELECT head_version FROM records WHERE passport_id = $1 AND id = $2",
+                )
+                .bind(passport_id)
+                .bind(v.record())
+                .fetch_optional(&mut *$tx)
+                .await?;
+                Err(match exists {
+                    Some(_) => $crate::store::AppendError::Stale,
+                    None => $crate::store::AppendError::Full,
+                })
             }
         } else {
             // Claim the next version and log sequence numbers in one statement.
