@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use wp_client::replica::{Replica, SyncState};
 use wp_client::{Client, ClientError, PassportClient, SigningKey};
 use wp_schemas::api::{Action, CreateGrant, Grant, PartyKind, ProfessionalRegistration, Scope};
-use wp_schemas::chain::version_hash;
+use wp_schemas::chain::{history_genesis, history_next, version_hash};
 use wp_schemas::jose::{b64, b64_decode, sha256_b64};
 use wp_schemas::sections::{Section, example_body};
 use wp_server::Store;
@@ -413,7 +413,7 @@ async fn tampered_version_is_rejected(backend: Backend) {
         .unwrap()
         .unwrap();
     let row = store
-        .versions_since(&pid_id, victim.envelope.seq - 1, 1)
+        .versions_since(&pid_id, victim.envelope.seq - 1, victim.envelope.seq, 1)
         .await
         .unwrap()
         .remove(0);
@@ -782,7 +782,71 @@ async fn paging_is_never_cut_short_by_a_tag(backend: Backend) {
     server.stop().await;
 }
 
+/// A sync answer is the history at one moment, even while versions are being written: it holds
+/// no version past its checkpoint, its last page's cursor is the checkpoint's sequence, and a
+/// reader of every section recomputes the checkpoint's head from what it received.
+async fn a_sync_is_the_history_at_one_moment(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alex = server.employee("Alex").await;
+    let pid = alex.create_passport().await.unwrap().id;
+    let passport = alex.own_passport(&pid);
+    let record = passport
+        .create_record(Section::Summary, summary("v1"))
+        .await
+        .unwrap();
+    let writes = async {
+        for i in 2..=25 {
+            passport
+                .update_record(&record.envelope.record_id, summary(&format!("v{i}")))
+                .await
+                .unwrap();
+        }
+    };
+    let syncs = async {
+        let token = alex.access_token().await.unwrap();
+        let url = format!("{}/v1/passports/{pid}/changes", alex.base_url());
+        let (mut since, mut head, mut last_pages) = (0, history_genesis(&pid), 0);
+        while since < 25 {
+            let changes: Value = alex
+                .http()
+                .get(format!("{url}?since={since}&limit=3"))
+                .header("Authorization", format!("DPoP {token}"))
+                .header(
+                    "DPoP",
+                    wp_client::proofs::dpop(alex.key(), "GET", &url, Some(&token)),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let payload = changes["checkpoint"].as_str().unwrap().split('.').nth(1);
+            let checkpoint: Value =
+                serde_json::from_slice(&b64_decode(payload.unwrap()).unwrap()).unwrap();
+            for version in changes["versions"].as_array().unwrap() {
+                assert!(version["seq"].as_i64() <= checkpoint["seq"].as_i64());
+                head = history_next(&head, version["hash"].as_str().unwrap());
+            }
+            since = changes["next_since"].as_i64().unwrap();
+            if changes["more"] == false {
+                assert_eq!(
+                    checkpoint["seq"], since,
+                    "the last page ends at the checkpoint"
+                );
+                assert_eq!(checkpoint["head"], head, "and its head is recomputed");
+                last_pages += 1;
+            }
+        }
+        last_pages
+    };
+    let ((), last_pages) = tokio::join!(writes, syncs);
+    assert!(last_pages >= 1);
+    server.stop().await;
+}
+
 backend_tests!(
+    a_sync_is_the_history_at_one_moment,
     paging_is_never_cut_short_by_a_tag,
     journey_through_a_server_process,
     tampered_version_is_rejected,

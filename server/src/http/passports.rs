@@ -254,13 +254,24 @@ fn unchanged(headers: &HeaderMap, etag: &str, since: i64, seq: i64) -> bool {
 }
 
 /// One page of the feed after `since`, in the sections the caller may read, with a checkpoint.
+/// The feed is the history as the access context read it: versions up to that sequence, signed
+/// for by a checkpoint of that sequence and head. Versions committed since wait for the next
+/// sync, so a reader of every section can always recompute the checkpoint's head.
 async fn changes_page(guard: &AuthorizedPassport<'_>, since: i64, limit: i64) -> Result<Changes> {
     let (state, pid) = (guard.state, guard.pid());
     let readable = guard.access.readable();
-    let mut rows = state.store.versions_since(pid, since, limit + 1).await?;
+    let up_to = guard.passport.seq;
+    let mut rows = state
+        .store
+        .versions_since(pid, since, up_to, limit + 1)
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let last_scanned = rows.last().map(|r| r.seq);
+    let next_since = if more {
+        rows.last().map_or(since, |r| r.seq)
+    } else {
+        up_to
+    };
     let key = guard.key()?;
     let mut versions = Vec::new();
     for row in rows {
@@ -268,45 +279,32 @@ async fn changes_page(guard: &AuthorizedPassport<'_>, since: i64, limit: i64) ->
             versions.push(vault::open(&key, pid, row)?);
         }
     }
-    let next_since = if more {
-        last_scanned.unwrap_or(since)
-    } else {
-        // Every version up to the sequence read before the scan was committed before it (a
-        // version and its sequence commit together): the cursor may go that far, never to a head
-        // read after the scan, which could name a version this answer does not hold.
-        guard.passport.seq.max(last_scanned.unwrap_or(since))
-    };
     Ok(Changes {
         passport_id: pid.to_string(),
         since,
         next_since,
         more,
         versions,
-        checkpoint: checkpoint(guard).await?,
+        checkpoint: checkpoint(guard),
     })
 }
 
-/// The server-signed checkpoint of the passport's history, read after the versions so that
-/// it covers every version returned.
-async fn checkpoint(guard: &AuthorizedPassport<'_>) -> Result<String> {
-    let (state, pid) = (guard.state, guard.pid());
-    let head = state
-        .store
-        .passport(pid)
-        .await?
-        .ok_or_else(|| Error::not_found("no such passport"))?;
-    Ok(state.keys.active().sign_json(
+/// The server-signed checkpoint of the passport's history at the sequence and head the access
+/// context read.
+fn checkpoint(guard: &AuthorizedPassport<'_>) -> String {
+    let passport = &guard.passport;
+    guard.state.keys.active().sign_json(
         CHECKPOINT_TYP,
         KeyRef::Kid,
         &CheckpointClaims {
-            passport: pid.to_string(),
-            seq: head.seq,
-            head: head.head,
+            passport: passport.id.to_string(),
+            seq: passport.seq,
+            head: passport.head.clone(),
             iat: guard.now.secs(),
             log_seq: None,
             log_head: None,
         },
-    ))
+    )
 }
 
 #[derive(Deserialize)]

@@ -36,10 +36,12 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
     // after them, so the bundle is the passport as of that one moment.
     let key = guard.key()?;
     let mut versions = Vec::new();
-    for row in state.store.versions_since(pid, 0, i64::MAX).await? {
-        if row.seq <= heads.seq {
-            versions.push(vault::open(&key, pid, row)?);
-        }
+    for row in state
+        .store
+        .versions_since(pid, 0, heads.seq, i64::MAX)
+        .await?
+    {
+        versions.push(vault::open(&key, pid, row)?);
     }
     let access_log = state.store.log_upto(pid, heads.log_seq).await?;
     let now = guard.now;

@@ -396,19 +396,22 @@ impl Store {
         }))
     }
 
-    /// Versions after sequence number `since`, oldest first, at most `limit`.
+    /// Versions with sequence numbers after `since` and up to `up_to`, oldest first, at most
+    /// `limit`.
     pub async fn versions_since(
         &self,
         passport_id: &PassportId,
         since: i64,
+        up_to: i64,
         limit: i64,
     ) -> Result<Vec<VersionRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&format!(
-                "SELECT {VERSION_COLUMNS} FROM record_versions v WHERE v.passport_id = $1 AND v.seq > $2 ORDER BY v.seq LIMIT $3"
+                "SELECT {VERSION_COLUMNS} FROM record_versions v WHERE v.passport_id = $1 AND v.seq > $2 AND v.seq <= $3 ORDER BY v.seq LIMIT $4"
             ))
             .bind(passport_id)
             .bind(since)
+            .bind(up_to)
             .bind(limit)
             .fetch_all(pool)
             .await?
