@@ -604,7 +604,62 @@ async fn concurrent_reads_keep_every_log_chain(backend: Backend) {
     server.stop().await;
 }
 
+/// A DPoP proof is admitted once across instances: two instances behind one public URL (as
+/// behind a load balancer) share the replay record, so a proof used on one is refused on the
+/// other, and leaves no entry in the passport's log.
+async fn a_proof_is_admitted_once_across_instances(backend: Backend) {
+    let binary = env!("CARGO_BIN_EXE_wp-test-server");
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _database) = wp_tests::process_database(backend, dir.path()).await;
+    let port = wp_tests::free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let shared = ["--public-url", public.as_str()];
+    let a = ServerProcess::spawn_on(binary, dir.path(), &database_url, port, &shared).await;
+    let b = ServerProcess::spawn(binary, dir.path(), &database_url, &shared).await;
+    assert_eq!(a.url, public);
+
+    let mut alice = Client::new(&public, SigningKey::generate());
+    alice.register_employee("Alice").await.unwrap();
+    let pid = alice.create_passport().await.unwrap().id;
+    let token = alice.access_token().await.unwrap();
+    let path = format!("/v1/passports/{pid}");
+    let send = |base: &str, proof: &str| {
+        alice
+            .http()
+            .get(format!("{base}{path}"))
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof.to_owned())
+            .send()
+    };
+    let proof =
+        wp_client::proofs::dpop(alice.key(), "GET", &format!("{public}{path}"), Some(&token));
+    assert_eq!(send(&a.url, &proof).await.unwrap().status(), 200);
+    let (status, problem) = problem_of(send(&b.url, &proof).await.unwrap()).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (401, Some(ProblemType::ReplayedDpopProof))
+    );
+    // Instance B takes a fresh proof for the same URL: the refusal was the replay, nothing else.
+    let fresh =
+        wp_client::proofs::dpop(alice.key(), "GET", &format!("{public}{path}"), Some(&token));
+    assert_eq!(send(&b.url, &fresh).await.unwrap().status(), 200);
+    let reads = alice
+        .own_passport(&pid)
+        .access_log(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == LogAction::PassportRead)
+        .count();
+    assert_eq!(
+        reads, 2,
+        "one entry for each admitted proof, none for the replay"
+    );
+    drop((a, b));
+}
+
 backend_tests!(
+    a_proof_is_admitted_once_across_instances,
     concurrent_reads_keep_every_log_chain,
     employee_ot_employer_journey,
     tampered_log_is_detected,
