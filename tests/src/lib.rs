@@ -472,6 +472,22 @@ pub async fn raw_request(
     request.send().await.expect("request")
 }
 
+/// A request to `url` (which may name another instance than the client's) carrying `token` and
+/// exactly this `proof`: sent twice, the second is a replay.
+pub fn with_proof(
+    client: &Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    proof: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .http()
+        .request(method, url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+}
+
 /// Runs futures concurrently on the current task and returns their outputs in order (tokio's
 /// JoinSet needs 'static futures; these borrow the test's clients).
 pub async fn join_all<F: std::future::Future>(

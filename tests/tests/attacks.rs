@@ -14,7 +14,7 @@ use wp_schemas::api::{
 use wp_schemas::jose::{PublicJwk, b64, sha256_b64};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
-use wp_tests::{Backend, TestServer, backend_tests, grant_to, problem_of, raw_request};
+use wp_tests::{Backend, TestServer, backend_tests, grant_to, problem_of, raw_request, with_proof};
 
 /// How the attacker presents itself.
 #[derive(Clone)]
@@ -44,22 +44,6 @@ struct Case {
     kind: ProblemType,
     /// Whose log records the denial (an index into the owners), if the attacker is known.
     logged_on: Option<usize>,
-}
-
-/// A request to `url` carrying `token` and exactly this `proof`: sent twice, the second is a
-/// replay.
-fn with_proof(
-    client: &Client,
-    method: Method,
-    url: &str,
-    token: &str,
-    proof: &str,
-) -> reqwest::RequestBuilder {
-    client
-        .http()
-        .request(method, url)
-        .header("Authorization", format!("DPoP {token}"))
-        .header("DPoP", proof)
 }
 
 async fn send(client: &Client, case: &Case) -> reqwest::Response {

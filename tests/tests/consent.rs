@@ -10,7 +10,9 @@ use wp_schemas::api::{
 };
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
-use wp_tests::{Backend, ServerProcess, TestServer, backend_tests, problem_of, raw_request};
+use wp_tests::{
+    Backend, ServerProcess, TestServer, backend_tests, problem_of, raw_request, with_proof,
+};
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
     Scope {
@@ -624,12 +626,7 @@ async fn a_proof_is_admitted_once_across_instances(backend: Backend) {
     let token = alice.access_token().await.unwrap();
     let path = format!("/v1/passports/{pid}");
     let send = |base: &str, proof: &str| {
-        alice
-            .http()
-            .get(format!("{base}{path}"))
-            .header("Authorization", format!("DPoP {token}"))
-            .header("DPoP", proof.to_owned())
-            .send()
+        with_proof(&alice, Method::GET, &format!("{base}{path}"), &token, proof).send()
     };
     let proof =
         wp_client::proofs::dpop(alice.key(), "GET", &format!("{public}{path}"), Some(&token));

@@ -12,6 +12,7 @@ use wp_schemas::sections::{Section, example_body};
 use wp_server::Store;
 use wp_tests::{
     Backend, PassportId, ServerProcess, TestServer, backend_tests, id, on_db, process_database,
+    raw_request,
 };
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
@@ -804,20 +805,11 @@ async fn a_sync_is_the_history_at_one_moment(backend: Backend) {
     };
     let syncs = async {
         let token = alex.access_token().await.unwrap();
-        let url = format!("{}/v1/passports/{pid}/changes", alex.base_url());
         let (mut since, mut head, mut last_pages) = (0, history_genesis(&pid), 0);
         while since < 25 {
-            let changes: Value = alex
-                .http()
-                .get(format!("{url}?since={since}&limit=3"))
-                .header("Authorization", format!("DPoP {token}"))
-                .header(
-                    "DPoP",
-                    wp_client::proofs::dpop(alex.key(), "GET", &url, Some(&token)),
-                )
-                .send()
+            let path = format!("/v1/passports/{pid}/changes?since={since}&limit=3");
+            let changes: Value = raw_request(&alex, reqwest::Method::GET, &path, &token, None)
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
