@@ -813,7 +813,9 @@ pub struct Changes {
     pub more: bool,
     /// Versions after `since` in sections the caller may read, in sequence order.
     pub versions: Vec<VersionEnvelope>,
-    /// A compact JWS over [`CheckpointClaims`] signed by the server.
+    /// A compact JWS over [`CheckpointClaims`] signed by the server. The answer is the history
+    /// at the checkpoint's `seq`: no version returned is after it, and on the last page
+    /// (`more: false`) `next_since` equals it.
     pub checkpoint: String,
 }
 
