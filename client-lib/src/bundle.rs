@@ -6,8 +6,14 @@
 //! is checked with the rule every reader uses (`wp_schemas::verify::version`, which
 //! [`crate::verify`] applies to what a server sends).
 
+use std::time::Duration;
+
 use serde_json::Value;
-pub use wp_schemas::bundle::{BUNDLE_FORMAT, Bundle, BundleBody, Report, body_digest};
+pub use wp_schemas::bundle::{
+    BUNDLE_FORMAT, BUNDLE_FORMAT_V1, Bundle, BundleBody, Report, body_digest, check_origin,
+    check_origin_thumbprint,
+};
+use wp_schemas::jose::PublicJwk;
 
 use crate::error::{ClientError, Result};
 use crate::passport::PassportClient;
@@ -19,6 +25,63 @@ use crate::{Client, SigningKey, proofs};
 /// what the bundle proves, and what failed.
 pub fn verify(bundle: &Value) -> Report {
     wp_schemas::bundle::verify(bundle)
+}
+
+/// The keys a server publishes (`/.well-known/jwks.json` under its public URL `server`), to
+/// compare a bundle's attestation key with ([`check_origin`]). No redirects are followed (the
+/// keys must come from that server), and the document may not exceed 64 KiB.
+pub async fn fetch_server_keys(server: &str) -> Result<Vec<PublicJwk>> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    fetch_keys_with(&http, server).await
+}
+
+async fn fetch_keys_with(http: &reqwest::Client, server: &str) -> Result<Vec<PublicJwk>> {
+    const MAX_BYTES: usize = 64 * 1024;
+    let url = format!("{}/.well-known/jwks.json", server.trim_end_matches('/'));
+    let mut response = http.get(&url).send().await?;
+    if !response.status().is_success() {
+        return Err(ClientError::Protocol(format!(
+            "{url} answered {}",
+            response.status()
+        )));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_BYTES {
+            return Err(ClientError::Protocol(format!(
+                "{url} is larger than {MAX_BYTES} bytes"
+            )));
+        }
+    }
+    server_keys_of(
+        &serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Protocol(format!("{url} is not JSON: {e}")))?,
+    )
+}
+
+/// The Ed25519 keys of a JWKS document (`{"keys": [...]}`), by their key bytes.
+pub fn server_keys_of(jwks: &Value) -> Result<Vec<PublicJwk>> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ClientError::Protocol("not a JWKS: it has no keys".into()))?;
+    Ok(keys
+        .iter()
+        .filter_map(|k| {
+            let jwk = PublicJwk {
+                kty: k["kty"].as_str()?.to_owned(),
+                crv: k["crv"].as_str()?.to_owned(),
+                x: k["x"].as_str()?.to_owned(),
+                kid: None,
+            };
+            jwk.key_bytes().ok()?;
+            Some(jwk)
+        })
+        .collect())
 }
 
 /// Adds the owner's signature (with `key`, now) to a bundle as the server answered it.
@@ -82,7 +145,14 @@ impl PassportClient<'_> {
             ));
         }
         cosign(&mut bundle, self.client().key())?;
-        let report = verify(&bundle);
+        let mut report = verify(&bundle);
+        // The attestation must be by a key this server publishes: the one the owner is shown.
+        let published = fetch_keys_with(self.client().http(), self.client().base_url()).await?;
+        check_origin(
+            &mut report,
+            &published,
+            "fetched from it when the passport was exported",
+        );
         if !report.is_sound() {
             return Err(ClientError::Verification(format!(
                 "the export does not verify: {}",
@@ -96,13 +166,22 @@ impl PassportClient<'_> {
 impl Client {
     /// As an employee registered here with the key that signed `bundle` as its owner: continues
     /// the passport on this server. Answers the passport (same id, this party as owner).
-    pub async fn import_passport(&self, bundle: &Value) -> Result<wp_schemas::api::PassportInfo> {
-        self.call(
-            reqwest::Method::POST,
-            "/v1/passports/import",
-            None,
-            Some(bundle),
-        )
-        .await
+    ///
+    /// This server checks the bundle's attestation against the keys its exporting server
+    /// publishes when it trusts that server; otherwise it refuses (`origin-unverified`) unless
+    /// `acknowledge_unverified_origin`: the owner knows where the file came from, and the log
+    /// will say its origin could not be checked.
+    pub async fn import_passport(
+        &self,
+        bundle: &Value,
+        acknowledge_unverified_origin: bool,
+    ) -> Result<wp_schemas::api::PassportInfo> {
+        let path = if acknowledge_unverified_origin {
+            "/v1/passports/import?acknowledge_unverified_origin=true"
+        } else {
+            "/v1/passports/import"
+        };
+        self.call(reqwest::Method::POST, path, None, Some(bundle))
+            .await
     }
 }

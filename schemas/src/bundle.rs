@@ -1,11 +1,14 @@
-//! The export bundle (`work-passport-bundle/1`): a whole passport in one JSON document that
+//! The export bundle (`work-passport-bundle/2`): a whole passport in one JSON document that
 //! anyone can check with no server, and that a second server imports. `docs/BUNDLE.md` is its
 //! specification; this module is the one implementation of its checks, used by the client
 //! library (`wp bundle verify`) and by the server's import alike.
 //!
-//! A bundle is `{"format", "body", "owner_signature"}`. The server writes `format` and `body`;
-//! the owner's client adds `owner_signature`, a JWS over the SHA-256 of the body's canonical
-//! JSON ([`canonical_json`], RFC 8785).
+//! A bundle is `{"format", "body", "attestation", "owner_signature"}`. The server writes
+//! `format`, `body` and `attestation`, its JWS over the SHA-256 of the body's canonical JSON
+//! ([`canonical_json`], RFC 8785): everything in the body (parties, keys, memberships, grants,
+//! log) is the exporting server's word. The owner's client adds `owner_signature`, a JWS over
+//! the same digest. A `/1` bundle (before attestations) is still read, and reported as not
+//! attested.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,9 +25,20 @@ use crate::chain::{self, RecordHead, history_genesis, history_next, log_genesis,
 use crate::jose::{CompactJws, JwsProfile, KeyRef, PublicJwk, SigningKey, sha256_b64};
 use crate::sections::Section;
 
-/// The format this module writes and reads. A later format gets a new name; this one's rules
-/// never change, so a bundle written today verifies with every later version.
-pub const BUNDLE_FORMAT: &str = "work-passport-bundle/1";
+/// The format this module writes. A later format gets a new name; this one's rules never
+/// change, so a bundle written today verifies with every later version.
+pub const BUNDLE_FORMAT: &str = "work-passport-bundle/2";
+/// The first format, without the server's attestation: still read and checked, and always
+/// reported as not attested (nothing proves its parties, keys and grants are the server's).
+pub const BUNDLE_FORMAT_V1: &str = "work-passport-bundle/1";
+/// `typ` of the exporting server's attestation over a bundle's body.
+pub const ATTESTATION_TYP: &str = "wp-bundle-attestation+jws";
+/// The server's attestation: `{alg: EdDSA, typ: wp-bundle-attestation+jws, kid}`.
+pub const ATTESTATION_JWS: JwsProfile = JwsProfile {
+    typ: ATTESTATION_TYP,
+    typ_optional: false,
+    key: KeyRef::Kid,
+};
 /// `typ` of the owner's signature over a bundle.
 pub const BUNDLE_SIGNATURE_TYP: &str = "wp-bundle+jws";
 /// The owner's signature: `{alg: EdDSA, typ: wp-bundle+jws, kid}`, all three required.
@@ -37,12 +51,18 @@ pub const BUNDLE_SIGNATURE_JWS: JwsProfile = JwsProfile {
 /// A passport, exported: `GET /v1/passports/{pid}/export` answers it without
 /// `owner_signature`; the owner's client adds it ([`sign`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "Work Passport export bundle (work-passport-bundle/1)")]
+#[schemars(title = "Work Passport export bundle (work-passport-bundle/2)")]
 pub struct Bundle {
-    /// Always `work-passport-bundle/1`.
-    #[schemars(extend("const" = "work-passport-bundle/1"))]
+    /// `work-passport-bundle/2` (written now), or `work-passport-bundle/1` (read, never
+    /// attested).
+    #[schemars(extend("enum" = ["work-passport-bundle/2", "work-passport-bundle/1"]))]
     pub format: String,
     pub body: BundleBody,
+    /// The exporting server's compact JWS over [`AttestationClaims`]: that the whole body,
+    /// parties, keys, memberships, grants and log included, is what it held. Required in `/2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(crate::api::COMPACT_JWS_PATTERN))]
+    pub attestation: Option<String>,
     /// The owner's compact JWS over [`BundleSignatureClaims`]: that they released this body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_signature: Option<String>,
@@ -87,6 +107,36 @@ pub struct BundleSignatureClaims {
     pub digest: String,
     /// When the owner signed (seconds since the epoch).
     pub iat: i64,
+}
+
+/// What the exporting server attests: that the body whose digest this is was what it held
+/// about the passport when it exported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AttestationClaims {
+    /// `body.server`: the exporting server's public URL.
+    pub server: String,
+    /// `body.passport_id`.
+    pub passport: String,
+    /// `body.owner`.
+    pub owner: String,
+    /// [`body_digest`] of `body`.
+    pub digest: String,
+    /// When the server attested (seconds since the epoch).
+    pub iat: i64,
+}
+
+/// The exporting server's attestation over `body` (as it will be serialised), signed with
+/// `key` at `iat`.
+pub fn attest(body: &BundleBody, key: &SigningKey, iat: i64) -> String {
+    let value = serde_json::to_value(body).expect("a bundle body serialises");
+    let claims = AttestationClaims {
+        server: body.server.clone(),
+        passport: body.passport_id.clone(),
+        owner: body.owner.clone(),
+        digest: body_digest(&value),
+        iat,
+    };
+    key.sign_json(ATTESTATION_TYP, KeyRef::Kid, &claims)
 }
 
 /// The canonical JSON of a value, RFC 8785 (JCS) for the values a bundle holds (which have no
@@ -162,6 +212,14 @@ pub struct Report {
     pub server: Option<String>,
     /// The owner's key that signed the bundle (its RFC 7638 thumbprint), when it verified.
     pub signed_by: Option<String>,
+    /// The server key that attested the body (its RFC 7638 thumbprint, which is also its
+    /// `kid`), when the attestation verified with
+    /// one of the bundle's `server_keys`. That proves the server said so only once the key is
+    /// compared with the keys the server publishes ([`check_origin`]).
+    pub attested_by: Option<String>,
+    /// Whether [`check_origin`] found the attestation key among the exporting server's
+    /// published keys (fetched from it, or given by someone the verifier trusts).
+    pub origin_checked: bool,
     pub versions: usize,
     pub log_entries: usize,
     /// What the bundle proves, one statement per line, in plain words.
@@ -194,10 +252,11 @@ pub fn verify(bundle: &Value) -> Report {
 pub fn check(bundle: &Value) -> (Report, Option<Bundle>) {
     let mut report = Report::default();
     match bundle.get("format").and_then(Value::as_str) {
-        Some(BUNDLE_FORMAT) => {}
+        Some(BUNDLE_FORMAT | BUNDLE_FORMAT_V1) => {}
         Some(other) => {
             report.fail(format!(
-                "the format is {other:?}, not {BUNDLE_FORMAT:?}: not a bundle this version reads"
+                "the format is {other:?}, not {BUNDLE_FORMAT:?} or {BUNDLE_FORMAT_V1:?}: not a \
+                 bundle this version reads"
             ));
             return (report, None);
         }
@@ -235,12 +294,135 @@ pub fn check(bundle: &Value) -> (Report, Option<Bundle>) {
         day_time(body.exported_at)
     ));
 
+    check_attestation(&mut report, bundle, &parsed);
     check_owner_signature(&mut report, bundle, body, &parties, &owner_name);
     let head = check_versions(&mut report, body, &parties);
     check_log(&mut report, body);
     check_checkpoint(&mut report, body, head.as_ref());
     describe_grants(&mut report, body, &parties, &owner_name);
     (report, Some(parsed))
+}
+
+/// The exporting server's attestation over the whole body (BUNDLE.md section 4, check 7).
+fn check_attestation(report: &mut Report, bundle: &Value, parsed: &Bundle) {
+    let body = &parsed.body;
+    if parsed.format == BUNDLE_FORMAT_V1 {
+        report.fail(format!(
+            "not attested: this is a {BUNDLE_FORMAT_V1} bundle, made before servers attested \
+             their exports, so nothing proves that its parties, keys, memberships and grants \
+             are what {} held; export the passport again to get an attested bundle",
+            body.server
+        ));
+        return;
+    }
+    let Some(attestation) = parsed.attestation.as_deref() else {
+        report.fail("not attested: the bundle has no attestation by the server that exported it");
+        return;
+    };
+    let jws = match CompactJws::parse_as(attestation, &ATTESTATION_JWS) {
+        Ok(j) => j,
+        Err(e) => {
+            report.fail(format!(
+                "the server's attestation is not an attestation: {e}"
+            ));
+            return;
+        }
+    };
+    let kid = jws.header_str("kid").unwrap_or_default();
+    let Some(key) = body
+        .server_keys
+        .iter()
+        .find(|k| k.kid.as_deref() == Some(kid))
+    else {
+        report.fail("the server's attestation is signed by a key not among the server's keys");
+        return;
+    };
+    // The kid is only a name: the key is its thumbprint, which the origin check compares.
+    if key.thumbprint() != kid {
+        report
+            .fail("the server's attestation names its key by something other than its thumbprint");
+        return;
+    }
+    if jws.verify(key).is_err() {
+        report.fail("the server's attestation does not verify");
+        return;
+    }
+    let claims: AttestationClaims = match jws.claims() {
+        Ok(c) => c,
+        Err(e) => {
+            report.fail(format!("the server's attestation: {e}"));
+            return;
+        }
+    };
+    if claims.server != body.server
+        || claims.passport != body.passport_id
+        || claims.owner != body.owner
+    {
+        report.fail("the server's attestation is for another server, passport or owner");
+        return;
+    }
+    let digest = bundle.get("body").map(body_digest).unwrap_or_default();
+    if claims.digest != digest {
+        report.fail(
+            "the bundle was changed after the server exported it (the body's digest differs \
+             from the one the server attested): a party, key, membership, grant, log entry or \
+             version is not what the server held",
+        );
+        return;
+    }
+    report.attested_by = Some(kid.to_owned());
+    report.proves.push(format!(
+        "The server {} attested (key {kid}, on {}) that everything in the bundle is what it \
+         held: the versions, the parties with their keys and memberships, the grants and the \
+         access log.",
+        body.server,
+        DateTime::from_timestamp(claims.iat, 0).map_or_else(|| claims.iat.to_string(), day_time)
+    ));
+}
+
+/// Whose server keys count: compares the attestation key of a bundle that passed [`check`]
+/// with `published`, the keys its server publishes at `/.well-known/jwks.json` (fetched from
+/// it, or a copy the verifier trusts; `how` says which, in words). A key the server does not
+/// publish fails the bundle: someone else attested it, or the server has changed its keys
+/// since (export again).
+pub fn check_origin(report: &mut Report, published: &[PublicJwk], how: &str) {
+    let Some(kid) = report.attested_by.clone() else {
+        return;
+    };
+    let server = report.server.clone().unwrap_or_default();
+    // Compared by thumbprint, the key itself: a `kid` is only what a key is called.
+    let known = published.iter().any(|k| k.thumbprint() == kid);
+    if known {
+        report.origin_checked = true;
+        report.proves.push(format!(
+            "The attestation key {kid} is one that {server} publishes ({how}): the server said so."
+        ));
+    } else {
+        report.fail(format!(
+            "the attestation is signed by key {kid}, which {server} does not publish ({how}): \
+             that server did not make this bundle, or has changed its keys since (export again)"
+        ));
+    }
+}
+
+/// As [`check_origin`], with the RFC 7638 thumbprint of the server's key as the verifier was
+/// shown it (at export, by the pages or `wp passport export`).
+pub fn check_origin_thumbprint(report: &mut Report, thumbprint: &str) {
+    let Some(kid) = report.attested_by.clone() else {
+        return;
+    };
+    let server = report.server.clone().unwrap_or_default();
+    if kid == thumbprint {
+        report.origin_checked = true;
+        report.proves.push(format!(
+            "The attestation key {kid} is the one you were given for {server}: the server said so."
+        ));
+    } else {
+        report.fail(format!(
+            "the attestation is signed by key {kid}, not by {thumbprint}, the key you were given \
+             for {server}"
+        ));
+    }
 }
 
 fn check_owner_signature(
@@ -285,6 +467,11 @@ fn check_owner_signature(
     };
     if key.revoked_at.is_some() {
         report.fail("the owner's signature is made with a key revoked before the export");
+        return;
+    }
+    if key.created_at > body.exported_at {
+        report
+            .fail("the owner's signature is made with a key the owner did not hold at the export");
         return;
     }
     if claims.passport != body.passport_id || claims.owner != body.owner {

@@ -39,12 +39,13 @@ pub enum ProblemType {
     InvalidBundle,
     BundleNotYours,
     PassportExists,
+    OriginUnverified,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 33] = [
+    pub const ALL: [ProblemType; 34] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -78,6 +79,7 @@ impl ProblemType {
         Self::InvalidBundle,
         Self::BundleNotYours,
         Self::PassportExists,
+        Self::OriginUnverified,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -115,6 +117,7 @@ impl ProblemType {
             Self::InvalidBundle => "invalid-bundle",
             Self::BundleNotYours => "bundle-not-yours",
             Self::PassportExists => "passport-exists",
+            Self::OriginUnverified => "origin-unverified",
         }
     }
 
@@ -152,7 +155,10 @@ impl ProblemType {
             | Self::RequestExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::InvalidBody | Self::LimitExceeded | Self::InvalidBundle => 422,
+            Self::InvalidBody
+            | Self::LimitExceeded
+            | Self::InvalidBundle
+            | Self::OriginUnverified => 422,
             Self::Internal => 500,
             Self::Unavailable | Self::DatabaseUnavailable => 503,
         }
@@ -195,6 +201,10 @@ impl ProblemType {
             Self::InvalidBundle => "The bundle is malformed or does not verify",
             Self::BundleNotYours => "The bundle is not the caller's passport",
             Self::PassportExists => "The passport is already on this server",
+            Self::OriginUnverified => {
+                "The server the bundle came from could not be checked; import only with the \
+                 owner's acknowledgement"
+            }
         }
     }
 }

@@ -90,8 +90,9 @@ fn bundle_schema_file_is_up_to_date() {
     }
 }
 
-/// The committed sample bundle (`tests/fixtures/bundle-v1.json`) is valid under the published
-/// schema, which an outside verifier may start from.
+/// The committed sample bundles (`tests/fixtures/bundle-v2.json`, and the first format's
+/// `bundle-v1.json`) are valid under the published schema, which an outside verifier may start
+/// from.
 #[test]
 fn the_sample_bundle_matches_the_bundle_schema() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -99,11 +100,13 @@ fn the_sample_bundle_matches_the_bundle_schema() {
         serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap()
     };
     let schema = read(dir.join("json/bundle.schema.json"));
-    let sample = read(dir.join("../tests/fixtures/bundle-v1.json"));
     let validator = jsonschema::validator_for(&schema).expect("a valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(&sample)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    for name in ["bundle-v2.json", "bundle-v1.json"] {
+        let sample = read(dir.join("../tests/fixtures").join(name));
+        let errors: Vec<String> = validator
+            .iter_errors(&sample)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+    }
 }

@@ -110,6 +110,28 @@ pub struct Settings {
     #[arg(long, global = true, env = "WP_MAX_BUNDLE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_bundle_bytes: usize,
 
+    /// A Work Passport server whose exported bundles this server may import with their origin
+    /// checked: on import it fetches that server's `/.well-known/jwks.json` and requires the
+    /// bundle's attestation key among them. Repeat the flag, or separate with commas. A bundle
+    /// from any other server, or from one that cannot be reached, is imported only with its
+    /// owner's acknowledgement that its origin could not be checked (docs/BUNDLE.md section 5).
+    #[arg(
+        long = "trusted-origin",
+        global = true,
+        env = "WP_TRUSTED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub trusted_origins: Vec<String>,
+
+    /// Allow `http://` trusted origins (for tests on one machine); by default only `https://`.
+    #[arg(
+        long,
+        global = true,
+        env = "WP_ALLOW_HTTP_ORIGINS",
+        default_value_t = false
+    )]
+    pub allow_http_origins: bool,
+
     /// Most records one passport may hold.
     #[arg(long, global = true, env = "WP_MAX_RECORDS", default_value_t = 2000)]
     pub max_records_per_passport: i64,
@@ -153,6 +175,8 @@ impl Settings {
             max_bundle_bytes: 32 * 1024 * 1024,
             request_timeout: 30,
             max_records_per_passport: 2000,
+            trusted_origins: Vec::new(),
+            allow_http_origins: false,
             wait_for_database: 0,
             log_json: false,
         }

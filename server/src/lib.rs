@@ -45,6 +45,10 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
         max_records_per_passport: settings.max_records_per_passport,
         verified_tokens: Default::default(),
         heads: Default::default(),
+        origins: service::origins::Origins::new(
+            &settings.trusted_origins,
+            settings.allow_http_origins,
+        )?,
     }))
 }
 

@@ -564,6 +564,56 @@ where
     T::try_from(text.to_owned()).expect("a canonical id")
 }
 
+/// A bundle doctored and then re-signed throughout as its doctor would (docs/BUNDLE.md checks 1
+/// to 7 pass again): `server_key` of their own becomes the bundle's only server key, the
+/// checkpoint is recomputed over the versions and the log and signed with it, so is the
+/// attestation over the body, and `owner_key` signs as the owner. Only the origin check (8)
+/// can tell.
+pub fn reattest(bundle: &mut serde_json::Value, server_key: &SigningKey, owner_key: &SigningKey) {
+    use serde_json::json;
+    use wp_schemas::api::{CHECKPOINT_TYP, CheckpointClaims};
+    use wp_schemas::bundle::{ATTESTATION_TYP, AttestationClaims, body_digest};
+    use wp_schemas::chain::{history_genesis, history_next, log_genesis};
+    use wp_schemas::jose::KeyRef;
+
+    let body = &bundle["body"];
+    let text = |v: &serde_json::Value| v.as_str().expect("a string").to_owned();
+    let pid = text(&body["passport_id"]);
+    let versions = body["versions"].as_array().expect("versions");
+    let head = versions.iter().fold(history_genesis(&pid), |h, v| {
+        history_next(&h, &text(&v["hash"]))
+    });
+    let (log_seq, log_head) = body["access_log"]
+        .as_array()
+        .and_then(|log| log.last())
+        .map_or((0, log_genesis(&pid)), |e| {
+            (e["seq"].as_i64().expect("seq"), text(&e["hash"]))
+        });
+    let now = clock::now().secs();
+    let checkpoint = CheckpointClaims {
+        passport: pid.clone(),
+        seq: versions
+            .last()
+            .map_or(0, |v| v["seq"].as_i64().expect("seq")),
+        head,
+        iat: now,
+        log_seq: Some(log_seq),
+        log_head: Some(log_head),
+    };
+    bundle["body"]["checkpoint"] =
+        json!(server_key.sign_json(CHECKPOINT_TYP, KeyRef::Kid, &checkpoint));
+    bundle["body"]["server_keys"] = json!([server_key.public_jwk()]);
+    let attestation = AttestationClaims {
+        server: text(&bundle["body"]["server"]),
+        passport: pid,
+        owner: text(&bundle["body"]["owner"]),
+        digest: body_digest(&bundle["body"]),
+        iat: now,
+    };
+    bundle["attestation"] = json!(server_key.sign_json(ATTESTATION_TYP, KeyRef::Kid, &attestation));
+    wp_client::bundle::cosign(bundle, owner_key).expect("cosign");
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

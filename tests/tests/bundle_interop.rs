@@ -11,7 +11,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.json");
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v2.json");
 
 fn h(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
@@ -89,7 +89,7 @@ fn header_kid(compact: &str) -> Result<String, String> {
 
 /// Every check of BUNDLE.md §4, the first failure as the error.
 fn verify(bundle: &Value) -> Result<(), String> {
-    if bundle["format"] != "work-passport-bundle/1" {
+    if bundle["format"] != "work-passport-bundle/2" {
         return Err("format".into());
     }
     let body = &bundle["body"];
@@ -125,6 +125,32 @@ fn verify(bundle: &Value) -> Result<(), String> {
     }
     if claims["digest"] != h(canonical(body).as_bytes()).as_str() {
         return Err("owner signature digest".into());
+    }
+
+    // 7: the server's attestation over the same digest, by the key named by its thumbprint.
+    let attestation = bundle["attestation"].as_str().ok_or("no attestation")?;
+    let attested_by = header_kid(attestation)?;
+    let server_key = body["server_keys"]
+        .as_array()
+        .ok_or("server_keys")?
+        .iter()
+        .find(|k| k["kid"] == attested_by.as_str())
+        .ok_or("attestation key")?;
+    let x = server_key["x"].as_str().ok_or("x")?;
+    let thumbprint = h(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes());
+    if thumbprint != attested_by {
+        return Err("attestation kid".into());
+    }
+    let (header, claims) = jws(attestation, x).map_err(|e| format!("attestation: {e}"))?;
+    if header["typ"] != "wp-bundle-attestation+jws"
+        || claims["server"] != body["server"]
+        || claims["passport"] != pid
+        || claims["owner"] != owner
+    {
+        return Err("attestation claims".into());
+    }
+    if claims["digest"] != h(canonical(body).as_bytes()).as_str() {
+        return Err("attestation digest".into());
     }
 
     // 3 and 4: every version and every record's chain; the history hash.
@@ -259,4 +285,22 @@ fn the_sample_bundle_verifies_by_the_document_alone() {
     let mut damaged = bundle.clone();
     damaged["owner_signature"] = bundle["body"]["checkpoint"].clone();
     assert!(verify(&damaged).is_err());
+    // An attestation taken from elsewhere (here: the checkpoint, by the same key) is caught.
+    let mut damaged = bundle.clone();
+    damaged["attestation"] = bundle["body"]["checkpoint"].clone();
+    assert!(verify(&damaged).is_err());
+    // Check 8, whose key it is: the sample's server published this key (a copy of its JWKS).
+    let attested_by = header_kid(bundle["attestation"].as_str().unwrap()).unwrap();
+    let published: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/bundle-v2.jwks.json"
+        ))
+        .expect("the sample server's JWKS"),
+    )
+    .unwrap();
+    assert!(published["keys"].as_array().unwrap().iter().any(|k| {
+        let x = k["x"].as_str().unwrap();
+        h(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes()) == attested_by
+    }));
 }

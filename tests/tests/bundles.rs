@@ -5,21 +5,28 @@
 //! of it is written.
 //!
 //! The move goes from a SQLite server to a PostgreSQL one (`TEST_DATABASE_URL`; skipped loudly
-//! without it, failing in CI). `tests/fixtures/bundle-v1.json` is a bundle written by this code
+//! without it, failing in CI). `tests/fixtures/bundle-v2.json` is a bundle written by this code
 //! that must keep verifying (`UPDATE_BUNDLE_FIXTURE=1` rewrites it, which a format change must
-//! never need).
+//! never need); `bundle-v1.json`, of the first format, must keep being read and reported as not
+//! attested.
+//!
+//! The attacks of issue 23 run through three real servers on each database: a copy of someone's
+//! bundle takes no passport over, an import plants no key on anyone and changes no party known
+//! here, and an owner cannot launder a fabricated agreement by re-signing the bundle.
 
 use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
+use wp_client::SigningKey;
 use wp_client::bundle::{self, Report};
 use wp_client::{Client, ClientError};
 use wp_schemas::api::{Action, CreateGrant, LogAction, Party, PartyKind, Role, Scope};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
-use wp_tests::{Backend, TestServer, on_db, postgres_url, problem_of};
+use wp_tests::{Backend, TestServer, backend_tests, on_db, postgres_url, problem_of, reattest};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.json");
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v2.json");
+const FIXTURE_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/bundle-v1.json");
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
     Scope {
@@ -147,6 +154,15 @@ async fn an_export_verifies_offline_and_says_what_it_proves() {
         let text = serde_json::to_string_pretty(&bundle).unwrap() + "\n";
         std::fs::create_dir_all(std::path::Path::new(FIXTURE).parent().unwrap()).unwrap();
         std::fs::write(FIXTURE, text).unwrap();
+        // The server's published keys beside it: what check 8 compares the attestation with.
+        let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let text = serde_json::to_string_pretty(&jwks).unwrap() + "\n";
+        std::fs::write(FIXTURE.replace(".json", ".jwks.json"), text).unwrap();
     }
 }
 
@@ -250,8 +266,30 @@ async fn flipping_a_byte_anywhere_is_detected() {
 }
 
 #[test]
+fn a_v1_bundle_is_read_and_reported_not_attested() {
+    let text = std::fs::read_to_string(FIXTURE_V1).expect("tests/fixtures/bundle-v1.json");
+    let bundle: Value = serde_json::from_str(&text).unwrap();
+    let report = bundle::verify(&bundle);
+    // Every /1 check passes; the one failure is that nothing attests its parties.
+    assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
+    assert!(
+        failures_mention(&report, "not attested"),
+        "{:#?}",
+        report.failures
+    );
+    assert_eq!(report.versions, 5);
+    assert!(report.attested_by.is_none());
+    assert!(
+        report
+            .proves
+            .join("\n")
+            .contains("Priya Shah (HR at Acme Ltd) agreed adjustments record")
+    );
+}
+
+#[test]
 fn the_committed_sample_bundle_still_verifies() {
-    let text = std::fs::read_to_string(FIXTURE).expect("tests/fixtures/bundle-v1.json");
+    let text = std::fs::read_to_string(FIXTURE).expect("tests/fixtures/bundle-v2.json");
     let bundle: Value = serde_json::from_str(&text).unwrap();
     let report = bundle::verify(&bundle);
     assert!(report.is_sound(), "{:#?}", report.failures);
@@ -306,7 +344,11 @@ async fn a_passport_moves_from_postgres_to_sqlite() {
 
 async fn a_passport_moves(from: Backend, to: Backend) {
     let a = TestServer::start(from).await;
-    let b = TestServer::start_with(to, |s| s.max_bundle_bytes = 512 * 1024).await;
+    let b = TestServer::start_with(to, |s| {
+        s.max_bundle_bytes = 512 * 1024;
+        trust(s, &a);
+    })
+    .await;
     let (alex, pid, rid, dana) = passport_with_history(&a).await;
     let bundle = alex.own_passport(&pid).export().await.unwrap();
     let history_at_a = alex.own_passport(&pid).history(&rid).await.unwrap();
@@ -318,14 +360,14 @@ async fn a_passport_moves(from: Backend, to: Backend) {
     // Every bad bundle is refused, and nothing of it is written.
     let eve = b.employee("Eve").await;
     assert_eq!(
-        refused(eve.import_passport(&bundle).await.unwrap_err()),
+        refused(eve.import_passport(&bundle, false).await.unwrap_err()),
         ProblemType::BundleNotYours,
         "someone else's passport"
     );
     let mut broken = bundle.clone();
     broken["body"]["versions"].as_array_mut().unwrap().remove(2);
     bundle::cosign(&mut broken, alex.key()).unwrap();
-    let err = alex_b.import_passport(&broken).await.unwrap_err();
+    let err = alex_b.import_passport(&broken, false).await.unwrap_err();
     assert_eq!(refused(err), ProblemType::InvalidBundle, "a broken chain");
     let mut forged = bundle.clone();
     let jws = forged["body"]["versions"][0]["jws"]
@@ -334,7 +376,7 @@ async fn a_passport_moves(from: Backend, to: Backend) {
         .to_owned();
     forged["body"]["versions"][0]["jws"] = json!(flip(&jws, jws.len() - 3));
     bundle::cosign(&mut forged, alex.key()).unwrap();
-    let err = alex_b.import_passport(&forged).await.unwrap_err();
+    let err = alex_b.import_passport(&forged, false).await.unwrap_err();
     assert_eq!(
         refused(err),
         ProblemType::InvalidBundle,
@@ -343,14 +385,14 @@ async fn a_passport_moves(from: Backend, to: Backend) {
     let mut log = bundle.clone();
     log["body"]["access_log"].as_array_mut().unwrap().pop();
     bundle::cosign(&mut log, alex.key()).unwrap();
-    let err = alex_b.import_passport(&log).await.unwrap_err();
+    let err = alex_b.import_passport(&log, false).await.unwrap_err();
     assert_eq!(refused(err), ProblemType::InvalidBundle, "a shortened log");
     let unsigned = {
         let mut u = bundle.clone();
         u.as_object_mut().unwrap().remove("owner_signature");
         u
     };
-    let err = alex_b.import_passport(&unsigned).await.unwrap_err();
+    let err = alex_b.import_passport(&unsigned, false).await.unwrap_err();
     assert_eq!(
         refused(err),
         ProblemType::InvalidBundle,
@@ -386,12 +428,12 @@ async fn a_passport_moves(from: Backend, to: Backend) {
     assert_eq!((passports, external), (0, 0), "nothing half-written");
 
     // The good bundle: the same passport, now Alex's at B.
-    let info = alex_b.import_passport(&bundle).await.unwrap();
+    let info = alex_b.import_passport(&bundle, false).await.unwrap();
     assert_eq!(info.id, pid);
     assert_eq!(info.owner, alex_b.party_id().unwrap());
     assert_eq!(info.seq, 5);
     assert_eq!(
-        refused(alex_b.import_passport(&bundle).await.unwrap_err()),
+        refused(alex_b.import_passport(&bundle, false).await.unwrap_err()),
         ProblemType::PassportExists,
         "the same bundle twice"
     );
@@ -421,6 +463,13 @@ async fn a_passport_moves(from: Backend, to: Backend) {
     let log_b = own_b.verified_access_log().await.unwrap();
     let old = bundle["body"]["access_log"].as_array().unwrap().len();
     assert_eq!(log_b[old].action, LogAction::PassportImported);
+    assert!(
+        log_b[old]
+            .reason
+            .contains("its attestation checked against the keys it publishes"),
+        "{}",
+        log_b[old].reason
+    );
     assert_eq!(
         serde_json::to_value(&log_b[..old]).unwrap(),
         bundle["body"]["access_log"]
@@ -482,6 +531,454 @@ async fn a_passport_moves(from: Backend, to: Backend) {
     let report = bundle::verify(&again);
     assert!(report.is_sound(), "{:#?}", report.failures);
     assert_eq!(report.versions, 6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who a bundle's people are (issue 23): attacks through real servers, on both databases
+
+/// Settings that trust `origin`'s exports (its keys fetched over plain HTTP: a test on one
+/// machine).
+fn trust(settings: &mut wp_server::Settings, origin: &TestServer) {
+    settings.trusted_origins = vec![origin.url.clone()];
+    settings.allow_http_origins = true;
+}
+
+/// An employee at `server` who signs with `key`.
+async fn registered(server: &TestServer, key: &SigningKey, name: &str) -> Client {
+    let mut client = Client::new(&server.url, key.clone());
+    client.register_employee(name).await.unwrap();
+    client
+}
+
+/// What an import could have written at `server`: passports, external parties, their keys and
+/// memberships.
+async fn written(server: &TestServer) -> [i64; 4] {
+    let store = server.store().await;
+    let mut counts = [0; 4];
+    for (i, sql) in [
+        "SELECT COUNT(*) FROM passports",
+        "SELECT COUNT(*) FROM parties WHERE origin IS NOT NULL",
+        "SELECT COUNT(*) FROM external_keys",
+        "SELECT COUNT(*) FROM memberships m JOIN parties p ON p.id = m.member_id WHERE p.origin IS NOT NULL",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        counts[i] = on_db!(&store, pool => {
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.unwrap();
+            n
+        });
+    }
+    store.close().await;
+    counts
+}
+
+/// The index in `body.parties` of the party called `name`.
+fn party_at(bundle: &Value, name: &str) -> usize {
+    bundle["body"]["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["display_name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in the bundle"))
+}
+
+/// `key` added to the key history of the party called `name`, as a key they held.
+fn plant_key(bundle: &mut Value, name: &str, key: &SigningKey) {
+    let at = party_at(bundle, name);
+    let created = bundle["body"]["parties"][at]["keys"][0]["created_at"].clone();
+    bundle["body"]["parties"][at]["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kid": key.kid(), "jwk": key.public_jwk(), "created_at": created}));
+}
+
+fn refusal(result: Result<wp_schemas::api::PassportInfo, ClientError>) -> ProblemType {
+    refused(result.expect_err("the import was refused"))
+}
+
+backend_tests!(
+    a_copy_of_a_bundle_takes_no_passport_over,
+    an_import_plants_no_key_and_changes_no_known_party,
+    a_fabricated_agreement_is_not_laundered,
+    an_origin_that_cannot_be_checked_needs_the_owners_word,
+);
+
+/// Mallory holds a copy of Alex's bundle. She adds her key to Alex's entry and signs as the
+/// owner: the attestation fails everywhere. She re-attests with a key of her own: the server
+/// that trusts the origin finds that key is not the origin's; a server that does not trust it
+/// refuses without the acknowledgement. Nothing is written; then Alex moves for real.
+async fn a_copy_of_a_bundle_takes_no_passport_over(backend: Backend) {
+    let a = TestServer::start(backend).await;
+    let c = TestServer::start_with(backend, |s| trust(s, &a)).await;
+    let d = TestServer::start(backend).await;
+    let (alex, pid, _, _) = passport_with_history(&a).await;
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    let mallory_key = SigningKey::generate();
+    let mallory_c = registered(&c, &mallory_key, "Mallory").await;
+    let mallory_d = registered(&d, &mallory_key, "Mallory").await;
+    let before = (written(&c).await, written(&d).await);
+
+    // The bundle as it is: not hers.
+    assert_eq!(
+        refusal(mallory_c.import_passport(&bundle, true).await),
+        ProblemType::BundleNotYours
+    );
+    // Her key in the owner's entry, signed by her: the server's attestation no longer holds,
+    // and her acknowledgement changes nothing.
+    let mut doctored = bundle.clone();
+    plant_key(&mut doctored, "Alex Smith", &mallory_key);
+    bundle::cosign(&mut doctored, &mallory_key).unwrap();
+    let report = bundle::verify(&doctored);
+    assert!(
+        failures_mention(&report, "changed after the server exported it"),
+        "{:#?}",
+        report.failures
+    );
+    for (client, acknowledged) in [(&mallory_c, false), (&mallory_c, true), (&mallory_d, true)] {
+        assert_eq!(
+            refusal(client.import_passport(&doctored, acknowledged).await),
+            ProblemType::InvalidBundle
+        );
+    }
+    // Re-attested with a server key of her own: sound to a verifier that does not check whose
+    // key it is, refused by one that does, and by the server that trusts the origin.
+    reattest(&mut doctored, &SigningKey::generate(), &mallory_key);
+    let mut report = bundle::verify(&doctored);
+    assert!(report.is_sound(), "{:#?}", report.failures);
+    assert!(!report.origin_checked);
+    let published = bundle::fetch_server_keys(&a.url).await.unwrap();
+    bundle::check_origin(&mut report, &published, "fetched");
+    assert!(
+        failures_mention(&report, "does not publish"),
+        "{:#?}",
+        report.failures
+    );
+    for acknowledged in [false, true] {
+        let (status, problem) = import_as(&mallory_c, &doctored, acknowledged).await;
+        assert_eq!(
+            (status, problem.kind()),
+            (422, Some(ProblemType::InvalidBundle))
+        );
+        assert!(
+            problem
+                .detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("does not publish"),
+            "{problem:?}"
+        );
+    }
+    // A server that does not trust the origin cannot check it: refused without her word.
+    assert_eq!(
+        refusal(mallory_d.import_passport(&doctored, false).await),
+        ProblemType::OriginUnverified
+    );
+    assert_eq!(
+        (written(&c).await, written(&d).await),
+        before,
+        "nothing written"
+    );
+
+    // Alex himself, at C: his bundle's origin is checked, and the log says so.
+    let alex_c = registered(&c, alex.key(), "Alex Smith").await;
+    alex_c.import_passport(&bundle, false).await.unwrap();
+    let log = alex_c
+        .own_passport(&pid)
+        .verified_access_log()
+        .await
+        .unwrap();
+    let imported = log
+        .iter()
+        .find(|e| e.action == LogAction::PassportImported)
+        .unwrap();
+    assert!(
+        imported
+            .reason
+            .contains("checked against the keys it publishes")
+    );
+}
+
+/// POSTs `bundle` to the import as `client`, and answers the status and problem.
+async fn import_as(
+    client: &Client,
+    bundle: &Value,
+    acknowledged: bool,
+) -> (u16, wp_schemas::problem::Problem) {
+    let query = if acknowledged {
+        "?acknowledge_unverified_origin=true"
+    } else {
+        ""
+    };
+    let url = format!("{}/v1/passports/import", client.base_url());
+    let token = client.access_token().await.unwrap();
+    let response = client
+        .http()
+        .request(Method::POST, format!("{url}{query}"))
+        .header("Authorization", format!("DPoP {token}"))
+        .header(
+            "DPoP",
+            wp_client::proofs::dpop(client.key(), "POST", &url, Some(&token)),
+        )
+        .json(bundle)
+        .send()
+        .await
+        .unwrap();
+    problem_of(response).await
+}
+
+/// Alex adds his own key to Priya's entry (HR at Acme, who agreed his adjustment): refused, as
+/// is every other change to what the server attested (a dropped revocation, a role, a member
+/// moved, a grant widened). A server that already knows Priya from an earlier import keeps her
+/// as she is: a bundle that disagrees (even one the owner re-attested and vouched for) is
+/// refused, and her keys there are unchanged.
+async fn an_import_plants_no_key_and_changes_no_known_party(backend: Backend) {
+    let a = TestServer::start(backend).await;
+    let b = TestServer::start_with(backend, |s| trust(s, &a)).await;
+    let d = TestServer::start(backend).await;
+    let (alex, pid, _, _) = passport_with_history(&a).await;
+    // A key of Alex's, revoked, so that a revocation can be dropped.
+    let spare = SigningKey::generate();
+    alex.add_key(&spare).await.unwrap();
+    alex.revoke_key(spare.kid()).await.unwrap();
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    let alex_b = registered(&b, alex.key(), "Alex Smith").await;
+    let alex_d = registered(&d, alex.key(), "Alex Smith").await;
+    let before = written(&b).await;
+
+    let priya = party_at(&bundle, "Priya Shah");
+    let acme = party_at(&bundle, "Acme Ltd");
+    let alex_at = party_at(&bundle, "Alex Smith");
+    let mut changes: Vec<(&str, Value)> = Vec::new();
+    let mut planted = bundle.clone();
+    plant_key(&mut planted, "Priya Shah", alex.key());
+    changes.push(("a key planted on Priya", planted));
+    let mut unrevoked = bundle.clone();
+    let keys = unrevoked["body"]["parties"][alex_at]["keys"]
+        .as_array_mut()
+        .unwrap();
+    let revoked = keys
+        .iter()
+        .position(|k| k.get("revoked_at").is_some())
+        .unwrap();
+    keys[revoked].as_object_mut().unwrap().remove("revoked_at");
+    changes.push(("a key revocation dropped", unrevoked));
+    let mut role = bundle.clone();
+    role["body"]["parties"][priya]["membership"]["role"] = json!("org_admin");
+    changes.push(("a role changed", role));
+    let mut moved = bundle.clone();
+    moved["body"]["parties"][priya]["membership"]["organisation"] =
+        bundle["body"]["parties"][alex_at]["id"].clone();
+    changes.push(("a member moved to another organisation", moved));
+    let mut widened = bundle.clone();
+    widened["body"]["grants"][0]["scopes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"section": "conditions", "actions": ["read"]}));
+    changes.push(("a grant widened", widened));
+    let mut name = bundle.clone();
+    name["body"]["parties"][acme]["display_name"] = json!("Acme Holdings");
+    changes.push(("an organisation renamed", name));
+    for (what, mut changed) in changes {
+        bundle::cosign(&mut changed, alex.key()).unwrap();
+        let report = bundle::verify(&changed);
+        assert!(
+            failures_mention(&report, "changed after the server exported it"),
+            "{what}: {:#?}",
+            report.failures
+        );
+        assert_eq!(
+            refusal(alex_b.import_passport(&changed, true).await),
+            ProblemType::InvalidBundle,
+            "{what}"
+        );
+    }
+    assert_eq!(written(&b).await, before, "nothing written");
+
+    // D does not trust A; Alex's real bundle goes there on his word, and D knows Priya.
+    alex_d.import_passport(&bundle, true).await.unwrap();
+    let priya_id = bundle["body"]["parties"][priya]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let priya_at_d = alex_d.party(&priya_id).await.unwrap();
+    assert_eq!(priya_at_d.keys.len(), 1);
+    // A bundle naming Priya otherwise (re-attested by its doctor, so that it passes checks 1 to
+    // 7, and vouched for) never changes her at D.
+    let mut planted = bundle.clone();
+    plant_key(&mut planted, "Priya Shah", alex.key());
+    let mut role = bundle.clone();
+    role["body"]["parties"][priya]["membership"]["role"] = json!("org_admin");
+    for (what, mut changed) in [("a planted key", planted), ("another role", role)] {
+        reattest(&mut changed, &SigningKey::generate(), alex.key());
+        let (status, problem) = import_as(&alex_d, &changed, true).await;
+        assert_eq!(
+            (status, problem.kind()),
+            (422, Some(ProblemType::InvalidBundle)),
+            "{what}"
+        );
+        assert!(
+            problem
+                .detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains(&format!("names party {priya_id}")),
+            "{what}: {problem:?}"
+        );
+    }
+    assert_eq!(
+        alex_d.party(&priya_id).await.unwrap(),
+        priya_at_d,
+        "Priya unchanged"
+    );
+}
+
+/// Alex fabricates an agreement by Priya (a key of his planted on her, a version signed with
+/// it, the chain, the checkpoint and the attestation recomputed with a server key of his own),
+/// or removes her real one: the offline checks pass, the origin check and every importer that
+/// trusts the origin do not.
+async fn a_fabricated_agreement_is_not_laundered(backend: Backend) {
+    let a = TestServer::start(backend).await;
+    let b = TestServer::start_with(backend, |s| trust(s, &a)).await;
+    let (alex, pid, rid, _) = passport_with_history(&a).await;
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    let alex_b = registered(&b, alex.key(), "Alex Smith").await;
+    let before = written(&b).await;
+    let published = bundle::fetch_server_keys(&a.url).await.unwrap();
+
+    // A second agreement, "by Priya", of a record of Alex's.
+    let mut fabricated = bundle.clone();
+    let fake = SigningKey::generate();
+    plant_key(&mut fabricated, "Priya Shah", &fake);
+    let priya_id = fabricated["body"]["parties"][party_at(&bundle, "Priya Shah")]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let versions = fabricated["body"]["versions"].as_array().unwrap().clone();
+    let last = versions
+        .iter()
+        .rev()
+        .find(|v| v["record_id"] == rid.as_str())
+        .unwrap();
+    let mut body: Value = wp_schemas::jose::CompactJws::parse(last["jws"].as_str().unwrap())
+        .unwrap()
+        .claims::<wp_schemas::api::VersionPayload>()
+        .unwrap()
+        .body
+        .unwrap();
+    body["notes"] = json!("Agreed: a fully remote role.");
+    let version = last["version"].as_i64().unwrap() + 1;
+    let jws = wp_client::proofs::sign_version(
+        &fake,
+        &priya_id,
+        wp_client::proofs::VersionDraft {
+            passport: pid.clone(),
+            record: rid.clone(),
+            section: Section::Adjustments,
+            version,
+            prev: Some(last["hash"].as_str().unwrap().to_owned()),
+            body: Some(body),
+        },
+    );
+    let seq = versions.len() as i64 + 1;
+    fabricated["body"]["versions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "seq": seq, "record_id": rid, "section": "adjustments", "version": version,
+            "author": priya_id, "hash": wp_schemas::jose::sha256_b64(jws.as_bytes()),
+            "deleted": false, "jws": jws, "created_at": last["created_at"],
+        }));
+    // Her real agreement removed (the record's last version).
+    let mut removed = bundle.clone();
+    let agreed = removed["body"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rposition(|v| v["record_id"] == rid.as_str())
+        .unwrap();
+    assert_eq!(
+        removed["body"]["versions"][agreed]["author"],
+        priya_id.as_str()
+    );
+    removed["body"]["versions"]
+        .as_array_mut()
+        .unwrap()
+        .remove(agreed);
+    let renumbered: Vec<Value> = removed["body"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut v = v.clone();
+            v["seq"] = json!(i as i64 + 1);
+            v
+        })
+        .collect();
+    removed["body"]["versions"] = json!(renumbered);
+
+    for (what, mut changed) in [
+        ("a fabricated agreement", fabricated),
+        ("an agreement removed", removed),
+    ] {
+        reattest(&mut changed, &SigningKey::generate(), alex.key());
+        let mut report = bundle::verify(&changed);
+        assert!(report.is_sound(), "{what}: {:#?}", report.failures);
+        bundle::check_origin(&mut report, &published, "fetched");
+        assert!(failures_mention(&report, "does not publish"), "{what}");
+        for acknowledged in [false, true] {
+            assert_eq!(
+                refusal(alex_b.import_passport(&changed, acknowledged).await),
+                ProblemType::InvalidBundle,
+                "{what}"
+            );
+        }
+    }
+    assert_eq!(written(&b).await, before, "nothing written");
+}
+
+/// A trusted origin that cannot be reached: refused without the owner's word; with it, imported,
+/// and the log says the origin could not be checked.
+async fn an_origin_that_cannot_be_checked_needs_the_owners_word(backend: Backend) {
+    let a = TestServer::start(backend).await;
+    let b = TestServer::start_with(backend, |s| trust(s, &a)).await;
+    let (alex, pid, _, _) = passport_with_history(&a).await;
+    let bundle = alex.own_passport(&pid).export().await.unwrap();
+    a.stop().await;
+    let alex_b = registered(&b, alex.key(), "Alex Smith").await;
+    let before = written(&b).await;
+    let (status, problem) = import_as(&alex_b, &bundle, false).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (422, Some(ProblemType::OriginUnverified))
+    );
+    assert!(
+        problem
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("could not be reached"),
+        "{problem:?}"
+    );
+    assert_eq!(written(&b).await, before, "nothing written");
+    let info = alex_b.import_passport(&bundle, true).await.unwrap();
+    assert_eq!(info.id, pid);
+    let log = alex_b
+        .own_passport(&pid)
+        .verified_access_log()
+        .await
+        .unwrap();
+    let imported = log
+        .iter()
+        .find(|e| e.action == LogAction::PassportImported)
+        .unwrap();
+    assert!(
+        imported.reason.contains("the origin could not be checked")
+            && imported.reason.contains("owner's acknowledgement"),
+        "{}",
+        imported.reason
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,8 +1212,17 @@ async fn the_fhir_view_validates_against_fhir_r4(backend: Backend) {
         );
     }
 
-    // The same view made offline from the bundle.
-    assert_eq!(bundle::fhir(&bundle).unwrap(), fhir);
+    // The same view made offline from the bundle (but for when each export was made: the two
+    // may fall in different seconds).
+    let undated = |mut view: Value| {
+        view["meta"]["lastUpdated"] = Value::Null;
+        view["timestamp"] = Value::Null;
+        view
+    };
+    assert_eq!(
+        undated(bundle::fhir(&bundle).unwrap()),
+        undated(fhir.clone())
+    );
 
     // The owner only: the OT (whose grant was revoked), another employee, and a stolen token
     // without its key are refused; a format we do not make is a clear 400.
@@ -749,7 +1255,7 @@ async fn the_fhir_view_validates_against_fhir_r4(backend: Backend) {
 
 #[test]
 fn the_committed_sample_bundle_has_a_valid_fhir_view() {
-    let text = std::fs::read_to_string(FIXTURE).expect("tests/fixtures/bundle-v1.json");
+    let text = std::fs::read_to_string(FIXTURE).expect("tests/fixtures/bundle-v2.json");
     let bundle: Value = serde_json::from_str(&text).unwrap();
     let fhir = bundle::fhir(&bundle).unwrap();
     let errors = fhir_errors(&fhir_validator(), &fhir);

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wp_schemas::api::PartyKind;
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::{Section, parse_body};
-use wp_tests::{Backend, TestServer};
+use wp_tests::{Backend, TestServer, reattest};
 
 const WP: &str = env!("CARGO_BIN_EXE_wp-test-cli");
 
@@ -849,10 +849,13 @@ async fn key_rotation_keeps_earlier_signatures_valid() {
 /// server with the same key; a damaged bundle fails `wp bundle verify` with exit code 4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passport_moves_with_three_commands() {
-    let (a, b) = (
-        TestServer::start(Backend::Sqlite).await,
-        TestServer::start(Backend::Sqlite).await,
-    );
+    let a = TestServer::start(Backend::Sqlite).await;
+    // B checks bundles from A against the keys A publishes.
+    let b = TestServer::start_with(Backend::Sqlite, |s| {
+        s.trusted_origins = vec![a.url.clone()];
+        s.allow_http_origins = true;
+    })
+    .await;
     let root = tempfile::tempdir().expect("temp dir");
     let alex = Party::new(root.path(), "alex", &a);
     alex.run(&["keygen"]).await.ok();
@@ -904,6 +907,73 @@ async fn a_passport_moves_with_three_commands() {
         run.stdout
     );
     run.fails(4);
+
+    // Doctored and re-signed throughout (a key planted on the owner, who "signs" with it, and a
+    // server key of the doctor's own): everything in the file checks, but the origin does not.
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let server_key = wp_client::bundle::verify(&original)
+        .attested_by
+        .expect("attested");
+    let mut doctored = original.clone();
+    let planted = wp_client::SigningKey::generate();
+    let owner = doctored["body"]["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["display_name"] == "Alex Smith")
+        .unwrap();
+    let created = doctored["body"]["parties"][owner]["keys"][0]["created_at"].clone();
+    doctored["body"]["parties"][owner]["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kid": planted.kid(), "jwk": planted.public_jwk(), "created_at": created}));
+    reattest(&mut doctored, &wp_client::SigningKey::generate(), &planted);
+    let doctored_file = root.path().join("doctored.json");
+    std::fs::write(&doctored_file, doctored.to_string()).unwrap();
+    let doctored_arg = doctored_file.display().to_string();
+    let offline = run_wp(
+        None,
+        &a.url,
+        &["bundle", "verify", "--offline", &doctored_arg],
+    )
+    .await
+    .ok();
+    assert!(
+        offline.starts_with("VERIFIED, BUT NOT ITS ORIGIN"),
+        "{offline}"
+    );
+    let run = run_wp(None, &a.url, &["bundle", "verify", &doctored_arg]).await;
+    assert!(run.stdout.contains("does not publish"), "{}", run.stdout);
+    run.fails(4);
+    let run = run_wp(
+        None,
+        &a.url,
+        &[
+            "bundle",
+            "verify",
+            "--server-key",
+            &server_key,
+            &doctored_arg,
+        ],
+    )
+    .await;
+    assert!(
+        run.stdout.contains(&format!("not by {server_key}")),
+        "{}",
+        run.stdout
+    );
+    run.fails(4);
+    let checked = run_wp(
+        None,
+        &a.url,
+        &["bundle", "verify", "--server-key", &server_key, &file_arg],
+    )
+    .await
+    .ok();
+    assert!(
+        checked.starts_with("VERIFIED: every check passed"),
+        "{checked}"
+    );
 
     // The FHIR view: from the server, and the same from the bundle with no server; never from
     // a bundle that does not verify.

@@ -463,19 +463,39 @@ pub enum PassportCommand {
         /// Your party id at the new server, if this key is registered there already.
         #[arg(long, value_name = "PARTY_ID")]
         party_id: Option<String>,
+        /// Import even if the new server cannot check the old one's published keys (it does
+        /// not trust it, or cannot reach it). Only for a file you know came from your old
+        /// server: without that check nothing proves who the bundle's people are. The new
+        /// server's access log says so.
+        #[arg(long)]
+        acknowledge_unverified_origin: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
-    /// Check a passport bundle with no server, and say what it proves and what failed.
+    /// Check a passport bundle, and say what it proves and what failed.
     ///
     /// Checks every version's signature by its author's key valid at the time, every record's
     /// chain, the history and the access log against the server's signed checkpoint, the log's
-    /// chain, and the owner's signature over the whole bundle. Exit code 4 if anything fails.
+    /// chain, the server's attestation over the whole bundle, and the owner's signature. Then
+    /// whose attestation it is: by default the keys the exporting server publishes are fetched
+    /// from it and the attestation key must be one of them; --server-jwks or --server-key give
+    /// them instead, and --offline skips that check (and says so). Exit code 4 if anything
+    /// fails, the origin check included.
     Verify {
         /// The bundle file (`-` reads stdin).
         file: PathBuf,
+        /// The exporting server's published keys (a copy of its `/.well-known/jwks.json`).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["server_key", "offline"])]
+        server_jwks: Option<PathBuf>,
+        /// The thumbprint of the exporting server's key, as you were shown it at export.
+        #[arg(long, value_name = "THUMBPRINT", conflicts_with = "offline")]
+        server_key: Option<String>,
+        /// Do not contact the exporting server: everything is checked but whose attestation it
+        /// is, and the report says that was not checked.
+        #[arg(long)]
+        offline: bool,
     },
     /// Print the FHIR R4 view of a bundle (docs/FHIR.md), made with no server.
     ///

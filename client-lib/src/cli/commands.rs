@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
@@ -120,6 +120,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             file,
             name,
             party_id,
+            acknowledge_unverified_origin,
         }) => {
             passport_import(
                 &mut ctx,
@@ -127,10 +128,24 @@ pub async fn run(cli: Cli) -> Result<()> {
                 file.as_deref(),
                 name.as_deref(),
                 party_id.as_deref(),
+                acknowledge_unverified_origin,
             )
             .await
         }
-        Command::Bundle(BundleCommand::Verify { file }) => bundle_verify(&ctx, &file),
+        Command::Bundle(BundleCommand::Verify {
+            file,
+            server_jwks,
+            server_key,
+            offline,
+        }) => {
+            let origin = match (server_jwks, server_key, offline) {
+                (Some(file), _, _) => OriginKeys::Jwks(file),
+                (None, Some(thumbprint), _) => OriginKeys::Thumbprint(thumbprint),
+                (None, None, true) => OriginKeys::Offline,
+                (None, None, false) => OriginKeys::Fetch,
+            };
+            bundle_verify(&ctx, &file, origin).await
+        }
         Command::Bundle(BundleCommand::Fhir { file }) => {
             let fhir = bundle::fhir(&read_bundle(&file)?)?;
             output::emit(format_args!("{}\n", serde_json::to_string_pretty(&fhir)?));
@@ -1077,9 +1092,47 @@ fn read_bundle(file: &Path) -> Result<Value> {
     })
 }
 
-fn bundle_verify(ctx: &Ctx, file: &Path) -> Result<()> {
+/// Where `wp bundle verify` takes the exporting server's keys from.
+enum OriginKeys {
+    /// From the server the bundle names.
+    Fetch,
+    /// From a copy of its JWKS.
+    Jwks(PathBuf),
+    /// The thumbprint the owner was shown at export.
+    Thumbprint(String),
+    /// Nowhere: the origin is not checked.
+    Offline,
+}
+
+async fn bundle_verify(ctx: &Ctx, file: &Path, origin: OriginKeys) -> Result<()> {
     let value = read_bundle(file)?;
-    let report = bundle::verify(&value);
+    let mut report = bundle::verify(&value);
+    if report.attested_by.is_some() {
+        let server = report.server.clone().unwrap_or_default();
+        match origin {
+            OriginKeys::Fetch => match bundle::fetch_server_keys(&server).await {
+                Ok(keys) => bundle::check_origin(&mut report, &keys, "fetched from it just now"),
+                Err(e) => report.failures.push(format!(
+                    "the attestation key could not be compared with the keys {server} \
+                     publishes ({e}): give them with --server-jwks FILE or --server-key, or \
+                     check everything else with --offline"
+                )),
+            },
+            OriginKeys::Jwks(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let jwks: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?;
+                let keys = bundle::server_keys_of(&jwks)?;
+                let how = format!("as given in {}", path.display());
+                bundle::check_origin(&mut report, &keys, &how);
+            }
+            OriginKeys::Thumbprint(thumbprint) => {
+                bundle::check_origin_thumbprint(&mut report, &thumbprint)
+            }
+            OriginKeys::Offline => {}
+        }
+    }
     let failed = report.failures.len();
     ctx.show(&BundleChecked(report));
     if failed > 0 {
@@ -1098,6 +1151,7 @@ async fn passport_import(
     file: Option<&Path>,
     name: Option<&str>,
     party_id: Option<&str>,
+    acknowledge_unverified_origin: bool,
 ) -> Result<()> {
     let to = to.trim_end_matches('/').to_owned();
     let bundle = match file {
@@ -1131,7 +1185,9 @@ async fn passport_import(
             client
         }
     };
-    let info = client.import_passport(&bundle).await?;
+    let info = client
+        .import_passport(&bundle, acknowledge_unverified_origin)
+        .await?;
     let me = client.me().await?;
     let config = &mut ctx.profile.config;
     let from = config.server.replace(to.clone());

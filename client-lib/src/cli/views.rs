@@ -1055,7 +1055,14 @@ pub struct BundleChecked(pub crate::bundle::Report);
 
 fn report_lines(report: &crate::bundle::Report) -> String {
     let mut out = String::new();
-    if report.is_sound() {
+    if report.is_sound() && !report.origin_checked {
+        out.push_str(&format!(
+            "VERIFIED, BUT NOT ITS ORIGIN: every check passed, but the attestation key was not \
+             compared with the keys {} publishes, so nothing proves that server made this \
+             bundle (anyone can attest with a key of their own). Within that, it proves:\n",
+            report.server.as_deref().unwrap_or("its server")
+        ));
+    } else if report.is_sound() {
         out.push_str("VERIFIED: every check passed. This bundle proves:\n");
     } else {
         out.push_str(&format!(
@@ -1115,13 +1122,15 @@ impl Render for Exported {
         let r = &self.report;
         format!(
             "Passport {} exported to {}: {} versions, {} access-log entries, checked and signed \
-             by you (key {}).\nAnyone can check it with `wp bundle verify {}`; move it with \
-             `wp passport import --to URL --file {}`.\n",
+             by you (key {}).\nThe server attested it with its key {} (one it publishes): \
+             keep that key's thumbprint to check the file's origin later.\nAnyone can check it \
+             with `wp bundle verify {}`; move it with `wp passport import --to URL --file {}`.\n",
             r.passport_id.as_deref().unwrap_or_default(),
             self.file.as_deref().unwrap_or("stdout"),
             r.versions,
             r.log_entries,
             r.signed_by.as_deref().unwrap_or_default(),
+            r.attested_by.as_deref().unwrap_or_default(),
             self.file.as_deref().unwrap_or("FILE"),
             self.file.as_deref().unwrap_or("FILE"),
         )

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use wp_schemas::api::{AccessLogEntry, Party, PartyKind, Role};
+use wp_schemas::api::{AccessLogEntry, Party, PartyKey, PartyKind, Role};
 use wp_schemas::bundle::{Bundle, Report};
 use wp_schemas::chain::log_genesis;
 use wp_schemas::sections::Section;
@@ -204,36 +204,77 @@ pub fn plan(
     })
 }
 
-/// A bundle party that this server already knows under the same id may be used as it is only
-/// if it is the same party: an external party from the same server (`origin`: the bundle's
-/// server, or the party's own origin when the exporting server knew it from an import), or a
-/// party of this server holding every key the bundle says it holds. Otherwise a bundle could
-/// give a party here a key it never had.
+/// A bundle party that this server already knows under the same id is used as it is, and
+/// only if the bundle agrees with what this server knows of it: an import never changes a party
+/// (no key is added to anyone, no membership moved). An external party must come from the same
+/// server (`origin`: the bundle's server, or the party's own origin when the exporting server
+/// knew it from an import), be of the same kind, hold exactly the same keys with the same
+/// revocations, and have the same membership; a party of this server must be of the same kind
+/// and hold every key the bundle gives it (its own record is the truth, and may have grown).
 pub fn check_known(incoming: &Party, known: &Party, origin: &str) -> Result<(), ImportRefusal> {
     // A party the exporting server itself knew from an import keeps its first origin.
     let origin = incoming.origin.as_deref().unwrap_or(origin);
-    let same = match &known.origin {
-        Some(o) => o == origin,
-        None => incoming
-            .keys
-            .iter()
-            .all(|k| known.keys.iter().any(|own| own.kid == k.kid)),
-    };
-    if same {
-        Ok(())
-    } else {
+    let disagrees = |what: &str| {
         Err(ImportRefusal::Invalid(format!(
-            "the bundle names party {} with keys this server does not know it by",
+            "the bundle names party {} with {what} than this server knows it by: an import \
+             never changes a party this server knows",
             incoming.id
         )))
+    };
+    if incoming.kind != known.kind {
+        return disagrees("another kind");
     }
+    match &known.origin {
+        None => {
+            if !incoming.keys.iter().all(|k| holds(&known.keys, k)) {
+                return disagrees("other keys");
+            }
+        }
+        Some(o) => {
+            if o != origin {
+                return disagrees("another origin");
+            }
+            if !keys_agree(&incoming.keys, &known.keys) {
+                return disagrees("other keys or key revocations");
+            }
+            let place = |p: &Party| {
+                p.membership
+                    .as_ref()
+                    .map(|m| (m.organisation.clone(), m.role))
+            };
+            if place(incoming) != place(known) {
+                return disagrees("another membership");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether two key histories are the same: the same keys (by kid and key bytes), each revoked
+/// at the same time or not at all.
+pub fn keys_agree(incoming: &[PartyKey], known: &[PartyKey]) -> bool {
+    incoming.len() == known.len()
+        && incoming.iter().all(|k| {
+            known.iter().any(|own| {
+                same_key(own, k)
+                    && own.revoked_at.as_ref().map(Timestamp::of)
+                        == k.revoked_at.as_ref().map(Timestamp::of)
+            })
+        })
+}
+
+fn holds(keys: &[PartyKey], key: &PartyKey) -> bool {
+    keys.iter().any(|own| same_key(own, key))
+}
+
+fn same_key(a: &PartyKey, b: &PartyKey) -> bool {
+    a.kid == b.kid && a.jwk.x == b.jwk.x
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use wp_schemas::api::PartyKey;
     use wp_schemas::bundle::{BUNDLE_FORMAT, BundleBody};
     use wp_schemas::jose::SigningKey;
 
@@ -273,6 +314,7 @@ mod tests {
                 checkpoint: String::new(),
                 server_keys: vec![],
             },
+            attestation: None,
             owner_signature: None,
         }
     }
@@ -381,5 +423,36 @@ mod tests {
         // A party the exporting server knew from an import keeps its first origin.
         let travelled = party(&id, &key, Some("https://c.example"));
         assert!(check_known(&travelled, &party(&id, &key, Some("https://c.example")), a).is_ok());
+
+        // A key planted beside the known one, on an external party or on one of this server's.
+        let mut planted = incoming.clone();
+        planted.keys.push(party(&id, &other, None).keys[0].clone());
+        assert!(check_known(&planted, &party(&id, &key, Some(a)), a).is_err());
+        assert!(check_known(&planted, &party(&id, &key, None), a).is_err());
+        // A key revocation dropped, or added.
+        let mut revoked = party(&id, &key, Some(a));
+        revoked.keys[0].revoked_at = Some(Utc.timestamp_opt(1_764_000_100, 0).unwrap());
+        assert!(check_known(&incoming, &revoked, a).is_err());
+        assert!(check_known(&revoked, &party(&id, &key, Some(a)), a).is_err());
+        // Another kind, or a membership moved to another organisation or role.
+        let mut employer = incoming.clone();
+        employer.kind = PartyKind::Employer;
+        assert!(check_known(&employer, &party(&id, &key, Some(a)), a).is_err());
+        let membership = |organisation: &str, role: Role| wp_schemas::api::Membership {
+            organisation: organisation.into(),
+            organisation_name: "Acme Ltd".into(),
+            organisation_kind: PartyKind::Employer,
+            role,
+            joined_at: Utc.timestamp_opt(1_764_000_000, 0).unwrap(),
+            removed_at: None,
+        };
+        let mut member = party(&id, &key, Some(a));
+        member.membership = Some(membership("acme", Role::Hr));
+        let mut moved = member.clone();
+        moved.membership = Some(membership("beta", Role::Hr));
+        assert!(check_known(&moved, &member, a).is_err());
+        moved.membership = Some(membership("acme", Role::OrgAdmin));
+        assert!(check_known(&moved, &member, a).is_err());
+        assert!(check_known(&member.clone(), &member, a).is_ok());
     }
 }

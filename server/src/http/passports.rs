@@ -374,11 +374,20 @@ pub async fn export(
         .into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// The owner knows the server the bundle came from could not be checked, and imports it.
+    #[serde(default)]
+    acknowledge_unverified_origin: bool,
+}
+
 /// `POST /v1/passports/import`: a bundle its owner signed, to continue the passport here. The
 /// body has its own limit (`--max-bundle-bytes`), not the API's.
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<PassportInfo>)> {
@@ -394,6 +403,7 @@ pub async fn import(
                 ),
             )
         })?;
-    let info = bundles::import(&state, &caller, &bytes).await?;
+    let info =
+        bundles::import(&state, &caller, &bytes, query.acknowledge_unverified_origin).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }

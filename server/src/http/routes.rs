@@ -293,8 +293,9 @@ fn passport_routes() -> Vec<Route> {
                 .summary("The whole passport as one verifiable bundle (owner only)")
                 .about(
                     "Every version of every record as its author's JWS, the parties and keys \
-                    that check them, the grants, the whole access log and a server-signed \
-                    checkpoint over the history and the log (docs/BUNDLE.md). The owner's client \
+                    that check them, the grants, the whole access log, a server-signed \
+                    checkpoint over the history and the log, and the server's attestation over \
+                    the whole body (docs/BUNDLE.md). The owner's client \
                     signs the body's digest before the bundle travels. With `format=fhir`, the \
                     same content as a FHIR R4 Bundle (`application/fhir+json`, docs/FHIR.md): \
                     adjustments as Flags, grants as Consents, every version a Provenance carrying \
@@ -317,10 +318,24 @@ fn passport_routes() -> Vec<Route> {
                 .summary("Continue a passport here from a bundle its owner signed (employees)")
                 .about(
                     "The caller must hold, registered here, the key that signed the bundle as its \
-                    owner. Every signature and chain is checked; the versions, their authors (as \
-                    external parties) and the access log are kept as they were, the log continues \
-                    with a `passport_imported` entry; grants do not travel. All or nothing. The \
-                    body limit is the server's `--max-bundle-bytes`, not the API's.",
+                    owner, a key the exporting server's attested key history gave the owner at \
+                    export. Every signature and chain is checked, and the exporting server's \
+                    attestation: when this server trusts that server (`--trusted-origin`) it \
+                    fetches its published keys and requires the attestation key among them; \
+                    otherwise, or when it cannot be reached, the import is refused \
+                    (`origin-unverified`) unless `acknowledge_unverified_origin=true`, and the \
+                    log says so. A party already known here is used as it is, and a bundle that \
+                    disagrees with it (keys, revocations, kind, membership) is refused. The \
+                    versions, their authors (as external parties) and the access log are kept as \
+                    they were, the log continues with a `passport_imported` entry; grants do not \
+                    travel. All or nothing. The body limit is the server's `--max-bundle-bytes`, \
+                    not the API's (docs/BUNDLE.md section 5).",
+                )
+                .query(
+                    "acknowledge_unverified_origin",
+                    json!({"type": "boolean", "default": false}),
+                    "`true`: the owner knows the exporting server could not be checked and \
+                    imports anyway (recorded in the access log).",
                 )
                 .json_body(Schemas::of::<Bundle>)
                 .ok(201, Schemas::of::<PassportInfo>)
@@ -328,6 +343,7 @@ fn passport_routes() -> Vec<Route> {
                     P::Forbidden,
                     P::InvalidBundle,
                     P::BundleNotYours,
+                    P::OriginUnverified,
                     P::PassportExists,
                     P::Conflict,
                     P::LimitExceeded,

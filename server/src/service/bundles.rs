@@ -11,6 +11,7 @@ use wp_schemas::jose::KeyRef;
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
+use super::origins::OriginKeys;
 use super::{AppState, AuthorizedPassport, Caller};
 use crate::clock;
 use crate::domain::audit::LogEvent;
@@ -88,21 +89,26 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
         },
     );
     let server_keys = state.keys.published(now).map(|k| k.jwk.clone()).collect();
+    let body = BundleBody {
+        passport_id: pid.to_string(),
+        owner: guard.passport.owner_id.to_string(),
+        created_at: guard.passport.created_at.to_datetime(),
+        exported_at: now.to_datetime(),
+        server: state.issuer.clone(),
+        versions,
+        parties,
+        grants,
+        access_log,
+        checkpoint,
+        server_keys,
+    };
+    // The server's word on the whole body: parties, keys, memberships, grants and log are
+    // what only it knows, and no importer may change them.
+    let attestation = wp_schemas::bundle::attest(&body, state.keys.active(), now.secs());
     let bundle = Bundle {
         format: BUNDLE_FORMAT.to_owned(),
-        body: BundleBody {
-            passport_id: pid.to_string(),
-            owner: guard.passport.owner_id.to_string(),
-            created_at: guard.passport.created_at.to_datetime(),
-            exported_at: now.to_datetime(),
-            server: state.issuer.clone(),
-            versions,
-            parties,
-            grants,
-            access_log,
-            checkpoint,
-            server_keys,
-        },
+        body,
+        attestation: Some(attestation),
         owner_signature: None,
     };
     guard.allowed(Section::ALL.to_vec(), "owner").await?;
@@ -118,8 +124,16 @@ async fn party_by_text(state: &AppState, id: &str) -> Result<Option<Party>> {
 }
 
 /// Imports a bundle the caller (an employee, with their own access token) signed as its owner:
-/// checks it whole, then writes it in one transaction, or nothing.
-pub async fn import(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<PassportInfo> {
+/// checks it whole, its attestation against the published keys of the server it names when
+/// this server trusts that server (otherwise only with `acknowledged`: the owner's word that
+/// they know its origin could not be checked, which the log keeps), then writes it in one
+/// transaction, or nothing.
+pub async fn import(
+    state: &AppState,
+    caller: &Caller,
+    bytes: &[u8],
+    acknowledged: bool,
+) -> Result<PassportInfo> {
     if caller.kind != PartyKind::Employee || caller.consent.is_some() {
         return Err(Error::forbidden(
             "only an employee imports a passport, their own, with their own access token",
@@ -131,7 +145,7 @@ pub async fn import(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<P
             format!("the bundle is not JSON (truncated?): {e}"),
         )
     })?;
-    let (report, bundle) = wp_schemas::bundle::check(&value);
+    let (mut report, bundle) = wp_schemas::bundle::check(&value);
     let Some(bundle) = bundle else {
         return Err(Error::client(
             ProblemType::InvalidBundle,
@@ -149,14 +163,45 @@ pub async fn import(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<P
         .filter(|k| k.revoked_at.is_none())
         .filter_map(|k| Kid::parse(&k.kid))
         .collect();
-    let plan = import::plan(
-        &bundle,
-        &report,
-        &caller.party_id,
-        &my_kids,
-        state.max_records_per_passport,
-    )
-    .map_err(refusal)?;
+    let plan = |report: &wp_schemas::bundle::Report| {
+        import::plan(
+            &bundle,
+            report,
+            &caller.party_id,
+            &my_kids,
+            state.max_records_per_passport,
+        )
+        .map_err(refusal)
+    };
+    // Whose bundle it is first: nobody makes this server ask an origin about someone else's.
+    plan(&report)?;
+    let unchecked = match state.origins.published_keys(&bundle.body.server).await {
+        OriginKeys::Published(keys) => {
+            wp_schemas::bundle::check_origin(
+                &mut report,
+                &keys,
+                "fetched from it when the bundle was imported",
+            );
+            None
+        }
+        OriginKeys::Unchecked(why) => Some(why),
+    };
+    let plan = plan(&report)?;
+    if let Some(why) = &unchecked
+        && !acknowledged
+    {
+        return Err(Error::client(
+            ProblemType::OriginUnverified,
+            format!(
+                "the bundle is attested by key {}, but this server could not check that {} \
+                 publishes it: {why}. Without that check nothing proves who the bundle's \
+                 people are. Import it anyway only if you know where this file came from \
+                 (acknowledge_unverified_origin=true); the access log will say so",
+                report.attested_by.as_deref().unwrap_or_default(),
+                plan.origin
+            ),
+        ));
+    }
     for external in &plan.parties {
         if let Some(known) = state.store.party(&external.id).await? {
             import::check_known(&external.party, &known, &plan.origin).map_err(refusal)?;
@@ -188,12 +233,24 @@ pub async fn import(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<P
         })
         .collect();
     let now = clock::now();
+    let reason = match &unchecked {
+        None => format!(
+            "owner; moved here from {}, its attestation checked against the keys it publishes",
+            plan.origin
+        ),
+        Some(why) => format!(
+            "owner; moved here from {}; the origin could not be checked ({}), imported on the \
+             owner's acknowledgement",
+            plan.origin,
+            why.chars().take(300).collect::<String>()
+        ),
+    };
     let event = LogEvent::allowed(
         &caller.party_id,
         None,
         LogAction::PassportImported,
         vec![],
-        format!("owner; moved here from {}", plan.origin),
+        reason,
     );
     state
         .store
@@ -207,7 +264,12 @@ pub async fn import(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<P
             now,
         )
         .await?;
-    tracing::info!(passport = %plan.passport_id, versions = plan.versions.len(), "passport imported");
+    tracing::info!(
+        passport = %plan.passport_id,
+        versions = plan.versions.len(),
+        origin_checked = unchecked.is_none(),
+        "passport imported"
+    );
     Ok(PassportInfo {
         id: plan.passport_id.to_string(),
         owner: caller.party_id.to_string(),

@@ -9,6 +9,7 @@ pub mod caller;
 pub mod guard;
 pub mod heads;
 pub mod organisations;
+pub mod origins;
 pub mod parties;
 pub mod state;
 pub mod tokens;

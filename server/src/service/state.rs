@@ -38,6 +38,8 @@ pub struct Inner {
     pub verified_tokens: TokenCache,
     /// The live heads of recently read passports, sealed, checked against each read's context.
     pub heads: HeadsCache,
+    /// The servers whose exports an import checks against their published keys.
+    pub origins: super::origins::Origins,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on

@@ -1,12 +1,12 @@
 //! Export bundles: reading a passport whole, and writing an imported one in one transaction.
 
-use wp_schemas::api::AccessLogEntry;
+use wp_schemas::api::{AccessLogEntry, PartyKey};
 use wp_schemas::problem::ProblemType;
 
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId};
-use crate::domain::import::ImportPlan;
+use crate::domain::import::{self, ImportPlan};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result, ResultExt};
 
@@ -17,6 +17,20 @@ pub struct PassportHeads {
     pub head: String,
     pub log_seq: i64,
     pub log_head: String,
+}
+
+/// Stored external keys as a bundle's key history, to compare with one.
+fn known_keys(rows: Vec<(String, String, Timestamp, Option<Timestamp>)>) -> Result<Vec<PartyKey>> {
+    rows.into_iter()
+        .map(|(kid, jwk, created_at, revoked_at)| {
+            Ok(PartyKey {
+                kid,
+                jwk: serde_json::from_str(&jwk).map_err(anyhow::Error::from)?,
+                created_at: created_at.to_datetime(),
+                revoked_at: revoked_at.map(Timestamp::to_datetime),
+            })
+        })
+        .collect()
 }
 
 impl Store {
@@ -85,10 +99,14 @@ impl Store {
                     "this passport is already on this server (was this bundle imported before?)",
                 ));
             }
+            // An import never changes a party known here: a party already here (checked against
+            // the bundle before, and its keys again here, in case another import made it since)
+            // is used as it is; only new parties get keys and memberships.
+            let mut created: Vec<&PartyId> = Vec::new();
             for external in &plan.parties {
                 let p = &external.party;
                 let registration = p.registration.as_ref();
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at, origin) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
                 )
@@ -101,20 +119,38 @@ impl Store {
                 .bind(Timestamp::of(&p.created_at))
                 .bind(p.origin.as_deref().unwrap_or(&plan.origin))
                 .execute(&mut *tx)
-                .await?;
-                let (origin,): (Option<String>,) = sqlx::query_as("SELECT origin FROM parties WHERE id = $1")
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    let known: Vec<(String, String, Timestamp, Option<Timestamp>)> = sqlx::query_as(
+                        "SELECT kid, jwk, created_at, revoked_at FROM external_keys WHERE party_id = $1",
+                    )
                     .bind(&external.id)
-                    .fetch_one(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await?;
-                if origin.is_none() {
+                    let (origin,): (Option<String>,) = sqlx::query_as("SELECT origin FROM parties WHERE id = $1")
+                        .bind(&external.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     // A party of this server: its own keys stand (checked before the import).
+                    if origin.is_some() && !import::keys_agree(&p.keys, &known_keys(known)?) {
+                        return Err(Error::client(
+                            ProblemType::InvalidBundle,
+                            format!(
+                                "the bundle names party {} with other keys or key revocations \
+                                 than this server knows it by: an import never changes a party \
+                                 this server knows",
+                                external.id
+                            ),
+                        ));
+                    }
                     continue;
                 }
+                created.push(&external.id);
                 for key in &p.keys {
                     let jwk = serde_json::to_string(&key.jwk).map_err(anyhow::Error::from)?;
                     sqlx::query(
-                        "INSERT INTO external_keys (party_id, kid, jwk, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (party_id, kid) DO NOTHING",
+                        "INSERT INTO external_keys (party_id, kid, jwk, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(&external.id)
                     .bind(&key.kid)
@@ -126,10 +162,11 @@ impl Store {
                 }
             }
             for (member, organisation, role, joined) in &plan.memberships {
+                if !created.contains(&member) {
+                    continue;
+                }
                 sqlx::query(
-                    "INSERT INTO memberships (member_id, organisation_id, role, joined_at) \
-                     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM parties WHERE id = $1 AND origin IS NOT NULL) \
-                     ON CONFLICT (member_id) DO NOTHING",
+                    "INSERT INTO memberships (member_id, organisation_id, role, joined_at) VALUES ($1, $2, $3, $4)",
                 )
                 .bind(member)
                 .bind(organisation)
