@@ -1104,8 +1104,19 @@ const sha256 = (text) => b64u(crypto.createHash('sha256').update(text, 'utf8').d
 // The bundle file as BUNDLE.md describes it: the format, and an owner's signature over the
 // body's RFC 8785 digest by one of the owner's keys. Answers what is wrong, or null.
 function checkBundle(bundle) {
-  if (bundle?.format !== 'work-passport-bundle/1') return `format is ${JSON.stringify(bundle?.format)}`;
+  if (bundle?.format !== 'work-passport-bundle/2') return `format is ${JSON.stringify(bundle?.format)}`;
   if (typeof bundle.owner_signature !== 'string') return 'it has no owner_signature';
+  if (typeof bundle.attestation !== 'string') return 'it has no attestation';
+  {
+    const [ah, ap, as] = bundle.attestation.split('.');
+    const header = JSON.parse(Buffer.from(ah, 'base64url'));
+    const payload = JSON.parse(Buffer.from(ap, 'base64url'));
+    const key = (bundle.body.server_keys || []).find((k) => k.kid === header.kid);
+    if (header.typ !== 'wp-bundle-attestation+jws' || !key) return `the attestation's header is ${JSON.stringify(header)}`;
+    const serverKey = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: key.x }, format: 'jwk' });
+    if (!crypto.verify(null, Buffer.from(`${ah}.${ap}`), serverKey, Buffer.from(as, 'base64url'))) return 'the attestation does not verify';
+    if (payload.digest !== sha256(canonical(bundle.body))) return "the attestation's digest is not the body's";
+  }
   const [h, p, s] = bundle.owner_signature.split('.');
   let header, payload;
   try {
@@ -1282,6 +1293,7 @@ async function devicesJourney() {
       ['download-ready', async () => {
         await button(a, 'Download my passport').click();
         await a.getByText(/^Checked and signed: \d+ versions of \d+ records/).waitFor();
+        await a.getByText(/^This server vouched for the file with its key/).waitFor();
       }],
       [null, async () => {
         bundleFile = await download(a, linkTo(a, 'Save the file'), dir);
@@ -1344,8 +1356,19 @@ async function devicesJourney() {
           await moveWith(bundleFile, strangerFile);
           await said(/This recovery key is not the one for this passport/);
         }],
-        ['passport-moved', async () => {
+        // This second server does not trust the first: the owner is told, and confirms.
+        ['move-unverified-origin', async () => {
           await moveWith(bundleFile, keyFile);
+          await said(/could not check with/);
+          await c.getByText('Did you download this file yourself from your old server?').waitFor();
+        }],
+        ['move-unconfirmed', async () => {
+          await button(c, 'Move my passport here').click();
+          await said(/Confirm that you downloaded this file yourself/);
+        }],
+        ['passport-moved', async () => {
+          await c.getByLabel(/Yes, I downloaded it myself from/).check();
+          await button(c, 'Move my passport here').click();
           await expectHeading(c, 'Your passport');
           await c.locator('[role="status"]', { hasText: 'Your passport moved here' }).waitFor();
         }],

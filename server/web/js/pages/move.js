@@ -4,11 +4,12 @@
 import * as api from "../api.js";
 import * as jose from "../jose.js";
 import { Verifier, verifyLog } from "../verify.js";
-import { button, clearErrors, h, page, para, submit, warning } from "../ui.js";
+import { button, choices, clearErrors, h, page, para, submit, warning } from "../ui.js";
 import { busy, go, refuse } from "../flow.js";
 import { adopt, state } from "../session.js";
 
-const FORMAT = "work-passport-bundle/1";
+const FORMAT = "work-passport-bundle/2";
+const FORMAT_V1 = "work-passport-bundle/1";
 
 /** RFC 8785 (JCS) for the JSON a bundle holds: members sorted, no white space. */
 export function canonical(value) {
@@ -24,6 +25,22 @@ export function canonical(value) {
 async function cosign(bundle, session) {
   const payload = { passport: bundle.body.passport_id, owner: bundle.body.owner, digest: await jose.hash(canonical(bundle.body)), iat: jose.now() };
   return jose.sign(session.keyPair.privateKey, { alg: "EdDSA", typ: "wp-bundle+jws", kid: session.jwk.kid }, payload);
+}
+
+/** The server's attestation over the whole body (BUNDLE.md section 2), checked against the
+ * keys this server publishes: answers the attestation key's thumbprint, shown to the owner. */
+async function checkAttestation(bundle) {
+  const fail = () => { throw new Error("The server's attestation of the download does not verify: it was not signed."); };
+  if (typeof bundle.attestation !== "string") fail();
+  const { header, payload } = jose.decode(bundle.attestation);
+  const response = await fetch("/.well-known/jwks.json");
+  const published = response.ok ? (await response.json()).keys || [] : [];
+  const key = published.find((k) => k.kid === header.kid);
+  if (header.typ !== "wp-bundle-attestation+jws" || !key || !(await jose.verify(bundle.attestation, key))) fail();
+  const body = bundle.body;
+  if (payload.server !== body.server || payload.passport !== body.passport_id || payload.owner !== body.owner
+    || payload.digest !== await jose.hash(canonical(body))) fail();
+  return header.kid;
 }
 
 /** Checks, before signing, that every version verifies with its author's key as the bundle
@@ -55,10 +72,12 @@ export async function download() {
         const bundle = await state.session.call("GET", `/v1/passports/${state.passportId}/export`);
         if (bundle.format !== FORMAT || bundle.body.owner !== state.session.partyId) throw new Error("The server sent something that is not your passport.");
         const counts = await check(bundle.body);
+        const serverKey = await checkAttestation(bundle);
         bundle.owner_signature = await cosign(bundle, state.session);
         const url = URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: "application/json" }));
         out.replaceChildren(
           para(`Checked and signed: ${counts.versions} versions of ${counts.records} records, ${counts.entries} access-log entries.`),
+          para("This server vouched for the file with its key ", h("code", { dir: "ltr" }, serverKey), ". Keep a note of it: with it anyone can check later that the file came from here."),
           h("p", {}, h("a", { href: url, download: "work-passport.json", class: "button" }, "Save the file")),
         );
         out.querySelector("a").focus();
@@ -99,19 +118,51 @@ export async function moveHere() {
     const [bundle, key] = [await read("bundle"), await read("key")];
     const chosen = (id) => form.elements[id].files.length > 0;
     const errors = [];
-    if (bundle?.format !== FORMAT) {
+    if (bundle?.format === FORMAT_V1) {
+      errors.push({ id: "bundle", text: "This file was downloaded before Work Passport servers vouched for their downloads: download your passport again from your old server" });
+    } else if (bundle?.format !== FORMAT) {
       errors.push({ id: "bundle", text: chosen("bundle") ? "This file is not a Work Passport download: choose work-passport.json" : "Choose your passport file (work-passport.json)" });
     }
     if (key?.type !== "work-passport-recovery-key") {
       errors.push({ id: "key", text: chosen("key") ? "This file is not a Work Passport recovery key" : "Choose your recovery key file" });
     }
+    const acknowledged = form.elements.acknowledge?.checked === true;
+    if (form.elements.acknowledge && !acknowledged) {
+      errors.push({ id: "acknowledge", text: "Confirm that you downloaded this file yourself from your old server, or choose another file" });
+    }
     if (errors.length) return refuse(errors);
-    await busy(form, "Moving your passport", () => move(bundle, key));
+    await busy(form, "Moving your passport", async () => {
+      try {
+        await move(bundle, key, acknowledged);
+      } catch (e) {
+        if (!(e instanceof api.ApiError && e.kind === "origin-unverified") || form.elements.acknowledge) throw e;
+        // This server cannot ask the old one whether it made the file: the owner decides.
+        form.querySelector("button").before(unverifiedOrigin(bundle.body.server));
+        throw new Error(`This server could not check with ${bundle.body.server} that the file came from there`);
+      }
+    });
   });
   page("Move a passport here", para("Your passport continues on this server with its whole history: every version keeps its signature, and the access log carries on. Sharing does not move: share again here."), form);
 }
 
-async function move(bundle, file) {
+/** What the owner must know and confirm before a file whose origin could not be checked moves. */
+function unverifiedOrigin(server) {
+  return h("div", {},
+    warning(`This server could not check with ${server} that the file came from there: this server does not know that server, or could not reach it. Without that check, nothing proves that the people named in the file, and their keys, are who the file says.`),
+    choices({
+      id: "acknowledge",
+      legend: "Did you download this file yourself from your old server?",
+      hint: "Only continue with a file you downloaded yourself and kept safe. Your access log will say that the file's origin could not be checked.",
+      type: "checkbox",
+      options: [["yes", `Yes, I downloaded it myself from ${server}, move it here anyway`]],
+    }));
+}
+
+// The party registered here for a recovery key, kept for a second attempt (after the owner
+// confirmed an origin this server could not check) so the key is not registered twice.
+const registered = new Map();
+
+async function move(bundle, file, acknowledged) {
   const recovery = await jose.importPrivateJwk(file.jwk);
   const owner = bundle.body.parties.find((p) => p.id === bundle.body.owner);
   // Before anything is registered here: a key that is not the owner's would leave a party on
@@ -120,10 +171,11 @@ async function move(bundle, file) {
   if (!owner?.keys?.some((k) => k.kid === kid && !k.revoked_at)) {
     return refuse([{ id: "key", text: "This recovery key is not the one for this passport: choose the recovery key file saved with it" }]);
   }
-  const party = await api.register(owner?.display_name || file.name, recovery);
+  if (!registered.has(kid)) registered.set(kid, await api.register(owner?.display_name || file.name, recovery));
+  const party = registered.get(kid);
   const viaRecovery = new api.Session(party.id, recovery, await jose.publicJwk(recovery.publicKey));
   bundle.owner_signature = await cosign(bundle, viaRecovery);
-  await viaRecovery.call("POST", "/v1/passports/import", bundle);
+  await viaRecovery.call("POST", `/v1/passports/import${acknowledged ? "?acknowledge_unverified_origin=true" : ""}`, bundle);
   const device = await jose.generateKey(false);
   await viaRecovery.addKey(device);
   await adopt(device, party, viaRecovery.jwk.kid);
