@@ -62,6 +62,37 @@ async fn add_admin_prints_only_the_id(backend: Backend) {
     assert!(data_dir.is_dir(), "--data-dir after the subcommand is used");
 }
 
+/// Issue 23 item 6: `add-admin` takes a key by the same rule as registration: a small-order
+/// point, or an `x` that is no point of the curve, is refused before anything is written.
+#[test]
+fn add_admin_refuses_keys_that_are_no_curve_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data").display().to_string();
+    for (x, why) in [
+        (
+            "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "not a point of the Ed25519 curve",
+        ),
+        ("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "small order"),
+    ] {
+        let path = dir.path().join("weak.jwk");
+        std::fs::write(
+            &path,
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}"#),
+        )
+        .unwrap();
+        let path = path.display().to_string();
+        let output = server_command(&["add-admin", "--jwk-file", &path, "--data-dir", &data_dir]);
+        assert!(!output.status.success(), "{x} was taken");
+        assert!(stderr(&output).contains(why), "{}", stderr(&output));
+        assert!(output.stdout.is_empty());
+    }
+    assert!(
+        !dir.path().join("data").join("passport.db").exists(),
+        "nothing was written"
+    );
+}
+
 #[test]
 fn subcommand_help_shows_the_global_flags() {
     for command in ["add-admin", "serve", "rotate-master-key"] {
