@@ -427,7 +427,11 @@ pub struct ApproveAccessRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<Scope>>,
     /// No later than the asked duration from now; by default exactly that.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rfc3339::deserialize_option"
+    )]
     pub ends_at: Option<DateTime<Utc>>,
     /// The consent text the employee was shown and agreed to.
     #[schemars(length(max = MAX_CONSENT_TEXT_CHARS), pattern(TEXT_PATTERN))]
@@ -664,9 +668,14 @@ pub struct CreateGrant {
     #[schemars(length(max = MAX_PURPOSE_CHARS), pattern(LINE_PATTERN))]
     pub purpose: String,
     /// Defaults to now.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::rfc3339::deserialize_option"
+    )]
     pub starts_at: Option<DateTime<Utc>>,
     /// Required: consent always ends.
+    #[serde(deserialize_with = "crate::rfc3339::deserialize")]
     pub ends_at: DateTime<Utc>,
     /// The consent text the employee was shown and agreed to.
     #[schemars(length(max = MAX_CONSENT_TEXT_CHARS), pattern(TEXT_PATTERN))]

@@ -12,6 +12,7 @@ pub mod files;
 pub mod jose;
 pub mod openapi;
 pub mod problem;
+pub mod rfc3339;
 pub mod sections;
 pub mod text;
 pub mod verify;

@@ -378,6 +378,8 @@ pub struct Operation {
     alternatives: Vec<(u16, &'static str, SchemaOf)>,
     response_headers: Vec<(u16, &'static str, &'static str)>,
     problems: Vec<ProblemType>,
+    /// Its client errors carry the OAuth 2.0 `error` member (the token endpoint).
+    oauth_errors: bool,
 }
 
 impl Operation {
@@ -394,6 +396,17 @@ impl Operation {
             alternatives: Vec::new(),
             response_headers: Vec::new(),
             problems: Vec::new(),
+            oauth_errors: false,
+        }
+    }
+
+    /// Its problems with a 4xx status always carry `error`, the OAuth 2.0 error code (RFC 6749
+    /// section 5.2, RFC 9449): the token endpoint's. Said in their descriptions; the schema
+    /// stays the one `Problem`.
+    pub fn oauth_errors(self) -> Self {
+        Operation {
+            oauth_errors: true,
+            ..self
         }
     }
 
@@ -575,10 +588,16 @@ impl Operation {
             by_status.entry(kind.status()).or_default().push(kind);
         }
         for (status, kinds) in by_status {
-            responses.insert(
-                status.to_string(),
-                problem_response(problem, status, &kinds),
-            );
+            let mut response = problem_response(problem, status, &kinds);
+            if self.oauth_errors && status < 500 {
+                // The schema stays the one `Problem`, whose `error` is optional elsewhere.
+                let description = response["description"].as_str().unwrap_or_default();
+                response["description"] = json!(format!(
+                    "{description}\n\nAlways with `error`, the OAuth 2.0 error code (see the \
+                     operation's description)."
+                ));
+            }
+            responses.insert(status.to_string(), response);
         }
 
         let mut operation = json!({

@@ -209,6 +209,36 @@ impl ProblemType {
     }
 }
 
+/// The OAuth 2.0 error code a problem of the token endpoint (`POST /v1/token`) also carries as
+/// `error`, for OAuth clients that match on it: RFC 6749 section 5.2, and
+/// `invalid_dpop_proof` from RFC 9449 section 5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthError {
+    /// The form is malformed: a field missing or repeated, the wrong media type, too large.
+    InvalidRequest,
+    /// The client assertion (or its type) is not acceptable, or was used before.
+    InvalidClient,
+    /// The grant named by `grant_id` is unknown, not the caller's, or not active.
+    InvalidGrant,
+    /// `grant_type` is not `client_credentials`.
+    UnsupportedGrantType,
+    /// The DPoP proof is missing, invalid, or was used before.
+    InvalidDpopProof,
+}
+
+impl OAuthError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+        }
+    }
+}
+
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldError {
@@ -238,6 +268,12 @@ pub struct Problem {
     /// With `version-conflict`: the record's current head version, so the writer can rebase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_head: Option<crate::api::VersionEnvelope>,
+    /// On the token endpoint's client errors only (`POST /v1/token`, 4xx): the OAuth 2.0 error
+    /// code (RFC 6749 section 5.2, RFC 9449), beside the problem `type`. Read as text, so that
+    /// a code added later does not make the whole problem unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<OAuthError>")]
+    pub error: Option<String>,
 }
 
 impl Problem {
@@ -250,7 +286,13 @@ impl Problem {
             instance: None,
             errors: Vec::new(),
             current_head: None,
+            error: None,
         }
+    }
+
+    /// The OAuth 2.0 error code, if this problem carries one it knows.
+    pub fn oauth_error(&self) -> Option<OAuthError> {
+        serde_json::from_value(serde_json::Value::String(self.error.clone()?)).ok()
     }
 
     pub fn kind(&self) -> Option<ProblemType> {

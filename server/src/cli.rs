@@ -170,15 +170,10 @@ async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
         Store::Postgres(_) => {
             let file = to.join("passport.pgdump");
             let url = settings.database_url();
-            let output = std::process::Command::new("pg_dump")
-                .args(["--format=custom", "--no-owner", "--file"])
-                .arg(&file)
-                .arg(&url)
-                .output()
-                .with_context(|| {
-                    "running pg_dump (install the PostgreSQL client tools of the server's \
+            let output = pg_dump_command(&url, &file)?.output().with_context(|| {
+                "running pg_dump (install the PostgreSQL client tools of the server's \
                      version, or back up with your own pg_dump plus the key files)"
-                })?;
+            })?;
             if !output.status.success() {
                 bail!(
                     "pg_dump of {} failed: {}",
@@ -242,4 +237,177 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// `pg_dump` of the database `url` names into `file`, with the connection (the password
+/// included) passed in libpq's environment variables rather than on its command line, where
+/// any user of the machine sees it (`ps`, `/proc/PID/cmdline`); the environment of a process is
+/// readable only by its owner and root.
+fn pg_dump_command(url: &str, file: &Path) -> anyhow::Result<std::process::Command> {
+    let mut command = std::process::Command::new("pg_dump");
+    command
+        .args(["--format=custom", "--no-owner", "--file"])
+        .arg(file)
+        .envs(libpq_environment(url)?);
+    Ok(command)
+}
+
+/// A PostgreSQL URL (as the server takes it: `postgres://USER:PASSWORD@HOST:PORT/DATABASE?...`)
+/// as libpq's environment variables (PostgreSQL's documentation, "Environment Variables"),
+/// percent-decoded. Query parameters libpq knows become theirs (sqlx's spellings too, e.g.
+/// `ssl-mode`); sqlx's own (`statement-cache-capacity`) mean nothing to libpq and are left out,
+/// and any other is refused by name (never by value), rather than dropped unnoticed.
+fn libpq_environment(url: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let bad = || {
+        anyhow::anyhow!(
+            "DATABASE_URL is not a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
+        )
+    };
+    let parsed = url::Url::parse(url).map_err(|_| bad())?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(bad());
+    }
+    let decode = |text: &str| -> anyhow::Result<String> { percent_decode(text).ok_or_else(bad) };
+    let mut env = Vec::new();
+    if let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        env.push(("PGHOST", decode(host)?));
+    }
+    if let Some(port) = parsed.port() {
+        env.push(("PGPORT", port.to_string()));
+    }
+    if !parsed.username().is_empty() {
+        env.push(("PGUSER", decode(parsed.username())?));
+    }
+    if let Some(password) = parsed.password() {
+        env.push(("PGPASSWORD", decode(password)?));
+    }
+    let database = parsed.path().trim_start_matches('/');
+    if !database.is_empty() {
+        env.push(("PGDATABASE", decode(database)?));
+    }
+    for (name, value) in parsed.query_pairs() {
+        let variable = match name.as_ref() {
+            "host" => "PGHOST",
+            "hostaddr" => "PGHOSTADDR",
+            "port" => "PGPORT",
+            "dbname" => "PGDATABASE",
+            "user" => "PGUSER",
+            "password" => "PGPASSWORD",
+            "passfile" => "PGPASSFILE",
+            "service" => "PGSERVICE",
+            "options" => "PGOPTIONS",
+            "application_name" => "PGAPPNAME",
+            "connect_timeout" => "PGCONNECT_TIMEOUT",
+            "client_encoding" => "PGCLIENTENCODING",
+            "sslmode" | "ssl-mode" => "PGSSLMODE",
+            "sslrootcert" | "ssl-root-cert" => "PGSSLROOTCERT",
+            "sslcert" | "ssl-client-cert" => "PGSSLCERT",
+            "sslkey" | "ssl-client-key" => "PGSSLKEY",
+            "sslcrl" => "PGSSLCRL",
+            "sslcompression" => "PGSSLCOMPRESSION",
+            "sslsni" => "PGSSLSNI",
+            "ssl_min_protocol_version" => "PGSSLMINPROTOCOLVERSION",
+            "ssl_max_protocol_version" => "PGSSLMAXPROTOCOLVERSION",
+            "gssencmode" => "PGGSSENCMODE",
+            "krbsrvname" => "PGKRBSRVNAME",
+            "channel_binding" => "PGCHANNELBINDING",
+            "target_session_attrs" => "PGTARGETSESSIONATTRS",
+            "statement-cache-capacity" => continue,
+            other => bail!(
+                "DATABASE_URL has the parameter {other}, which pg_dump cannot be given: back up \
+                 with your own pg_dump (README, Backups)"
+            ),
+        };
+        env.retain(|(set, _)| *set != variable);
+        env.push((variable, value.into_owned()));
+    }
+    Ok(env)
+}
+
+/// `text` with its `%XX` escapes decoded, if they are well formed and the result is UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::path::Path;
+
+    /// Issue 23 item 5: the password (and the URL) reach pg_dump through its environment, never
+    /// its command line.
+    #[test]
+    fn pg_dump_gets_the_password_in_its_environment_only() {
+        let url = "postgres://wp%20user:s3cr%40t%2Fpw@db.example.org:6543/work%2Dpassport\
+                   ?sslmode=verify-full&sslrootcert=/etc/ca.pem&statement-cache-capacity=50";
+        let command = super::pg_dump_command(url, Path::new("/backups/passport.pgdump")).unwrap();
+        assert_eq!(command.get_program(), "pg_dump");
+        let args: Vec<&OsStr> = command.get_args().collect();
+        assert_eq!(
+            args,
+            [
+                "--format=custom",
+                "--no-owner",
+                "--file",
+                "/backups/passport.pgdump"
+            ]
+        );
+        for arg in &args {
+            let arg = arg.to_string_lossy();
+            assert!(!arg.contains("s3cr") && !arg.contains("postgres"), "{arg}");
+        }
+        let envs: Vec<(String, String)> = command
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.unwrap().to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        let get = |name: &str| {
+            envs.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("PGPASSWORD"), Some("s3cr@t/pw"));
+        assert_eq!(get("PGUSER"), Some("wp user"));
+        assert_eq!(get("PGHOST"), Some("db.example.org"));
+        assert_eq!(get("PGPORT"), Some("6543"));
+        assert_eq!(get("PGDATABASE"), Some("work-passport"));
+        assert_eq!(get("PGSSLMODE"), Some("verify-full"));
+        assert_eq!(get("PGSSLROOTCERT"), Some("/etc/ca.pem"));
+        assert_eq!(envs.len(), 7, "{envs:?}");
+    }
+
+    #[test]
+    fn libpq_environment_of_other_urls() {
+        let env =
+            super::libpq_environment("postgresql://[::1]/wp?host=/run/postgresql&user=x").unwrap();
+        assert_eq!(
+            env,
+            [
+                ("PGDATABASE", "wp".to_owned()),
+                ("PGHOST", "/run/postgresql".to_owned()),
+                ("PGUSER", "x".to_owned()),
+            ]
+        );
+        assert!(super::libpq_environment("postgres://h/db?surprise=1").is_err());
+        assert!(super::libpq_environment("mysql://h/db").is_err());
+        assert!(super::libpq_environment("postgres://u:%zz@h/db").is_err());
+    }
 }

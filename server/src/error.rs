@@ -120,11 +120,22 @@ fn database_unavailable(e: &sqlx::Error) -> bool {
                 .is_some()
             {
                 // Connection exceptions (08), shutdown and restart (57P01-57P03), too many
-                // connections (53300).
+                // connections (53300), and 55000, which is what a new connection meets while
+                // the database refuses connections (`ALTER DATABASE ... ALLOW_CONNECTIONS
+                // false`, "database ... is not currently accepting connections"). 55000
+                // ("object not in prerequisite state") has other causes, but none in the SQL
+                // this server runs (no sequences, no materialized views, no replication).
                 code.starts_with("08")
-                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                    || matches!(
+                        code.as_ref(),
+                        "55000" | "57P01" | "57P02" | "57P03" | "53300"
+                    )
             } else {
-                // SQLite, primary result code: BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14.
+                // SQLite, primary result code: BUSY 5 and LOCKED 6 (another process held the
+                // file past the busy timeout), IOERR 10, FULL 13 (a full disk: the operator's
+                // to fix, and a retry later succeeds), CANTOPEN 14 (the file or its directory
+                // gone or unreadable). Not CORRUPT 11, NOTADB 26 or READONLY 8: those do not
+                // pass by themselves, and stay 500 `internal` for the operator.
                 code.parse::<i32>()
                     .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
             }

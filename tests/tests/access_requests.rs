@@ -331,4 +331,102 @@ async fn out_of_place_requests_are_refused(backend: Backend) {
     server.stop().await;
 }
 
-backend_tests!(access_requests, out_of_place_requests_are_refused);
+/// `client` posts `body` to `path`: refused 422 `invalid-body`, naming `field`.
+async fn field_refused(client: &Client, path: &str, body: Value, field: &str) {
+    let token = client.access_token().await.expect("token");
+    let response = raw_request(client, Method::POST, path, &token, Some(&body)).await;
+    let (status, problem) = problem_of(response).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (422, Some(ProblemType::InvalidBody)),
+        "{body}: {problem:?}"
+    );
+    assert_eq!(problem.errors[0].field, field, "{body}");
+}
+
+/// Issue 23 item 2: every timestamp a client sends (a grant's `starts_at` and `ends_at`, an
+/// approval's `ends_at`) is an RFC 3339 date-time, as the OpenAPI document's `format:
+/// date-time` says: a space for the `T`, a missing offset or missing seconds are 422
+/// `invalid-body` naming the field, and nothing is granted.
+async fn timestamps_are_strict_rfc3339(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (acme, priya) = member_of_new_employer(&server, "Acme Ltd", "Priya Shah", Role::Hr).await;
+    let alex = server.employee("Alex Morgan").await;
+    let info = alex.create_passport().await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::days(10);
+    let strict = later.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let lenient = [
+        later.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        later.format("%Y-%m-%d %H:%M:%S+00:00").to_string(),
+        later.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        later.format("%Y-%m-%dT%H:%MZ").to_string(),
+    ];
+    let grants = format!("/v1/passports/{}/grants", info.id);
+    let grant = |starts_at: Option<&str>, ends_at: &str| {
+        let mut body = json!({
+            "grantee": acme,
+            "roles": ["hr"],
+            "scopes": [scope(Section::Summary, &[Action::Read])],
+            "purpose": "workplace adjustments",
+            "ends_at": ends_at,
+            "consent_text": "I agree.",
+        });
+        if let Some(starts_at) = starts_at {
+            body["starts_at"] = json!(starts_at);
+        }
+        body
+    };
+    for bad in &lenient {
+        field_refused(&alex, &grants, grant(None, bad), "ends_at").await;
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
+        let starts = if bad.contains(' ') {
+            now.as_str()
+        } else {
+            bad.as_str()
+        };
+        field_refused(&alex, &grants, grant(Some(starts), &strict), "starts_at").await;
+    }
+    assert!(
+        alex.own_passport(&info.id)
+            .grants()
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused grant grants nothing"
+    );
+    let (status, made) = send(&alex, Method::POST, &grants, Some(grant(None, &strict))).await;
+    assert_eq!(status, 201, "{made}");
+
+    // An approval's `ends_at`, the same rule.
+    let ask = json!({"scopes": [scope(Section::Summary, &[Action::Read])],
+                     "purpose": "workplace adjustments", "duration_days": 30,
+                     "employee": alex.party_id().unwrap()});
+    let path = format!("/v1/organisations/{acme}/access-requests");
+    let (status, open) = send(&priya, Method::POST, &path, Some(ask)).await;
+    assert_eq!(status, 201, "{open}");
+    let approve = |ends_at: &str| json!({"code": open["code"], "ends_at": ends_at, "consent_text": "I agree."});
+    for bad in &lenient {
+        field_refused(
+            &alex,
+            "/v1/access-requests/approve",
+            approve(bad),
+            "ends_at",
+        )
+        .await;
+    }
+    let (status, approved) = send(
+        &alex,
+        Method::POST,
+        "/v1/access-requests/approve",
+        Some(approve(&strict)),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status} {approved}");
+    server.stop().await;
+}
+
+backend_tests!(
+    access_requests,
+    out_of_place_requests_are_refused,
+    timestamps_are_strict_rfc3339,
+);

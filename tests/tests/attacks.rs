@@ -1352,6 +1352,11 @@ async fn forged_jws_matrix(backend: Backend) {
             "the identity written as p + 1",
             hex_b64("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
         ),
+        // Issue 23 item 6: y = 2 has no x on the curve (ed25519-dalek cannot decompress it).
+        (
+            "no point of the curve",
+            hex_b64("0200000000000000000000000000000000000000000000000000000000000000"),
+        ),
     ];
     let key_proof = |jwk: &PublicJwk, aud: &str| {
         forged(
@@ -1360,6 +1365,11 @@ async fn forged_jws_matrix(backend: Backend) {
         )
     };
     let add_key = format!("/v1/parties/{me}/keys");
+    let off_curve = wp_schemas::jose::b64_decode(&weak_keys[4].1).unwrap();
+    assert!(
+        ed25519_dalek::VerifyingKey::from_bytes(&off_curve.try_into().unwrap()).is_err(),
+        "the test's off-curve key must not decompress"
+    );
     for (name, x) in &weak_keys {
         let jwk = weak_jwk(x);
         let body =

@@ -586,10 +586,196 @@ async fn enrolment_is_for_admins(backend: Backend) {
     server.stop().await;
 }
 
+/// Issue 23 item 3: every client error of the token endpoint carries, besides its problem
+/// type, the OAuth 2.0 `error` code (RFC 6749 section 5.2, RFC 9449); other endpoints' do not.
+async fn token_refusals_carry_oauth_errors(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alice = server.employee("Alice").await;
+    let acme = server.employer("Acme Ltd").await;
+    let party = alice.party_id().unwrap().to_owned();
+    let token_url = format!("{}/v1/token", server.url);
+    let key = alice.key();
+    let dpop = || proofs::dpop(key, "POST", &token_url, None);
+    let assertion = || proofs::assertion(key, &party, &token_url);
+    let http = reqwest::Client::new();
+    let form = |fields: Vec<(&str, String)>, proof: Option<String>| {
+        let mut request = http.post(&token_url).form(&fields);
+        if let Some(proof) = proof {
+            request = request.header("DPoP", proof);
+        }
+        request.send()
+    };
+    let full = |grant_type: &str, assertion_type: &str, assertion: String| {
+        vec![
+            ("grant_type", grant_type.to_owned()),
+            ("client_assertion_type", assertion_type.to_owned()),
+            ("client_assertion", assertion),
+        ]
+    };
+    let oauth = |problem: Problem, code: &str| {
+        assert_eq!(problem.error.as_deref(), Some(code), "{problem:?}");
+        assert_eq!(problem.oauth_error().map(|e| e.as_str()), Some(code));
+    };
+
+    let p = expect_problem(
+        form(full("password", ASSERTION_TYPE, assertion()), Some(dpop()))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        ProblemType::BadRequest,
+    )
+    .await;
+    oauth(p, "unsupported_grant_type");
+    let p = expect_problem(
+        form(
+            full(GRANT_TYPE, "urn:example:saml", assertion()),
+            Some(dpop()),
+        )
+        .await
+        .unwrap(),
+        StatusCode::BAD_REQUEST,
+        ProblemType::BadRequest,
+    )
+    .await;
+    oauth(p, "invalid_client");
+    // A field missing, or the wrong media type.
+    let mut missing = full(GRANT_TYPE, ASSERTION_TYPE, assertion());
+    missing.pop();
+    let p = expect_problem(
+        form(missing, Some(dpop())).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        ProblemType::BadRequest,
+    )
+    .await;
+    oauth(p, "invalid_request");
+    let as_json = http
+        .post(&token_url)
+        .header("DPoP", dpop())
+        .json(&json!({"grant_type": GRANT_TYPE}))
+        .send()
+        .await
+        .unwrap();
+    let p = expect_problem(
+        as_json,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ProblemType::UnsupportedMediaType,
+    )
+    .await;
+    oauth(p, "invalid_request");
+
+    // The assertion: not signed by the key it names, then used twice.
+    let stranger = SigningKey::generate();
+    let forged = proofs::assertion(&stranger, &party, &token_url);
+    let p = expect_problem(
+        token_request(&server, &forged, Some(dpop())).await,
+        StatusCode::UNAUTHORIZED,
+        ProblemType::InvalidAssertion,
+    )
+    .await;
+    oauth(p, "invalid_client");
+    let once = assertion();
+    assert_eq!(
+        token_request(&server, &once, Some(dpop())).await.status(),
+        StatusCode::OK
+    );
+    let p = expect_problem(
+        token_request(&server, &once, Some(dpop())).await,
+        StatusCode::UNAUTHORIZED,
+        ProblemType::ReplayedAssertion,
+    )
+    .await;
+    oauth(p, "invalid_client");
+
+    // The DPoP proof: missing, then used twice.
+    let p = expect_problem(
+        token_request(&server, &assertion(), None).await,
+        StatusCode::UNAUTHORIZED,
+        ProblemType::InvalidDpopProof,
+    )
+    .await;
+    oauth(p, "invalid_dpop_proof");
+    let proof = dpop();
+    assert_eq!(
+        token_request(&server, &assertion(), Some(proof.clone()))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let p = expect_problem(
+        token_request(&server, &assertion(), Some(proof)).await,
+        StatusCode::UNAUTHORIZED,
+        ProblemType::ReplayedDpopProof,
+    )
+    .await;
+    oauth(p, "invalid_dpop_proof");
+
+    // The grant: unknown, another party's, no longer active.
+    let info = alice.create_passport().await.unwrap();
+    let mine = alice.own_passport(&info.id);
+    let grant = mine
+        .grant(&wp_tests::grant_to(
+            &acme,
+            &[(
+                wp_schemas::sections::Section::Summary,
+                &[wp_schemas::api::Action::Read],
+            )],
+            3600,
+        ))
+        .await
+        .unwrap();
+    let with_grant = |grant_id: &str| {
+        let mut fields = full(GRANT_TYPE, ASSERTION_TYPE, assertion());
+        fields.push(("grant_id", grant_id.to_owned()));
+        fields
+    };
+    for grant_id in [uuid::Uuid::new_v4().to_string(), grant.id.clone()] {
+        // Alice is not the grantee of her own grant to Acme.
+        let p = expect_problem(
+            form(with_grant(&grant_id), Some(dpop())).await.unwrap(),
+            StatusCode::FORBIDDEN,
+            ProblemType::Forbidden,
+        )
+        .await;
+        oauth(p, "invalid_grant");
+    }
+    mine.revoke(&grant.id).await.unwrap();
+    let acme_url = token_url.clone();
+    let acme_form = vec![
+        ("grant_type", GRANT_TYPE.to_owned()),
+        ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+        (
+            "client_assertion",
+            proofs::assertion(acme.key(), acme.party_id().unwrap(), &acme_url),
+        ),
+        ("grant_id", grant.id.clone()),
+    ];
+    let response = http
+        .post(&acme_url)
+        .form(&acme_form)
+        .header("DPoP", proofs::dpop(acme.key(), "POST", &acme_url, None))
+        .send()
+        .await
+        .unwrap();
+    let p = expect_problem(
+        response,
+        StatusCode::FORBIDDEN,
+        ProblemType::ConsentInactive,
+    )
+    .await;
+    oauth(p, "invalid_grant");
+
+    // Elsewhere, problems carry no OAuth code.
+    let me = get_me(&server, None, None).await;
+    let p = expect_problem(me, StatusCode::UNAUTHORIZED, ProblemType::InvalidToken).await;
+    assert_eq!(p.error, None, "{p:?}");
+    server.stop().await;
+}
+
 backend_tests!(
     operations_endpoints,
     registration_refusals,
     assertion_refusals,
     token_and_proof_refusals,
     enrolment_is_for_admins,
+    token_refusals_carry_oauth_errors,
 );

@@ -62,6 +62,37 @@ async fn add_admin_prints_only_the_id(backend: Backend) {
     assert!(data_dir.is_dir(), "--data-dir after the subcommand is used");
 }
 
+/// Issue 23 item 6: `add-admin` takes a key by the same rule as registration: a small-order
+/// point, or an `x` that is no point of the curve, is refused before anything is written.
+#[test]
+fn add_admin_refuses_keys_that_are_no_curve_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data").display().to_string();
+    for (x, why) in [
+        (
+            "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "not a point of the Ed25519 curve",
+        ),
+        ("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "small order"),
+    ] {
+        let path = dir.path().join("weak.jwk");
+        std::fs::write(
+            &path,
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}"#),
+        )
+        .unwrap();
+        let path = path.display().to_string();
+        let output = server_command(&["add-admin", "--jwk-file", &path, "--data-dir", &data_dir]);
+        assert!(!output.status.success(), "{x} was taken");
+        assert!(stderr(&output).contains(why), "{}", stderr(&output));
+        assert!(output.stdout.is_empty());
+    }
+    assert!(
+        !dir.path().join("data").join("passport.db").exists(),
+        "nothing was written"
+    );
+}
+
 #[test]
 fn subcommand_help_shows_the_global_flags() {
     for command in ["add-admin", "serve", "rotate-master-key"] {
@@ -717,6 +748,160 @@ async fn database_outage_answers_503_with_retry_after() {
         .unwrap()
         .expect("the read was retried after the outage");
     assert_eq!(passport.records(Section::Summary).len(), 1);
+    server.stop().await;
+}
+
+/// A 503 `database-unavailable` with a `Retry-After` of at least a second, or a failure saying
+/// what came instead.
+async fn assert_database_unavailable(response: reqwest::Response) {
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, problem) = wp_tests::problem_of(response).await;
+    assert_eq!(status, 503, "{problem:?}");
+    assert_eq!(problem.kind(), Some(ProblemType::DatabaseUnavailable));
+    let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!(seconds >= 1);
+}
+
+/// Makes a PostgreSQL database refuse new connections and ends those it has; allows them again
+/// when dropped, whatever happened in between (a failed assertion included).
+struct RefusingConnections {
+    admin_url: String,
+    name: String,
+}
+
+impl RefusingConnections {
+    async fn start(admin_url: &str, name: &str) -> Self {
+        use sqlx::Connection;
+        let guard = RefusingConnections {
+            admin_url: admin_url.to_owned(),
+            name: name.to_owned(),
+        };
+        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // With a timeout, pg_terminate_backend waits until each backend has gone.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.ok();
+        guard
+    }
+
+    async fn allow(admin_url: &str, name: &str) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.ok();
+    }
+}
+
+impl Drop for RefusingConnections {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async; a short-lived runtime on its own thread allows them again.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(Self::allow(&url, &name))
+        })
+        .join();
+    }
+}
+
+/// Issue 23 item 1: PostgreSQL refusing connections to our database (SQLSTATE 55000 for each
+/// new connection, 57P01 or a closed socket for those it had) answers 503
+/// `database-unavailable` with Retry-After, never 500; allowed again, the service recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_refusing_connections_answers_503() {
+    let Some(admin_url) = wp_tests::postgres_url() else {
+        return;
+    };
+    let server = wp_tests::TestServer::start_with(Backend::Postgres, |s| {
+        // Few pooled connections: the reads below soon need a new one, and meet 55000.
+        s.db_connections = Some(2);
+    })
+    .await;
+    let owner = server.employee("Alex").await;
+    let token = owner.access_token().await.unwrap();
+    let path = format!("/v1/parties/{}", owner.party_id().unwrap());
+    let name = server
+        .database_url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap()
+        .to_owned();
+    let ok = wp_tests::raw_request(&owner, reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(ok.status(), 200);
+
+    let refusing = RefusingConnections::start(&admin_url, &name).await;
+    for _ in 0..10 {
+        let response =
+            wp_tests::raw_request(&owner, reqwest::Method::GET, &path, &token, None).await;
+        assert_database_unavailable(response).await;
+    }
+
+    RefusingConnections::allow(&admin_url, &name).await;
+    drop(refusing);
+    let mut recovered = false;
+    for _ in 0..20 {
+        let response =
+            wp_tests::raw_request(&owner, reqwest::Method::GET, &path, &token, None).await;
+        if response.status() == 200 {
+            recovered = true;
+            break;
+        }
+        assert_database_unavailable(response).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the service did not recover when connections were allowed again"
+    );
+    server.stop().await;
+}
+
+/// Issue 23 item 1, SQLite: another process holding the database's write lock past the busy
+/// timeout (5 s) answers 503 `database-unavailable` with Retry-After (SQLITE_BUSY), not 500
+/// and not the request time limit's `unavailable`; released, the service goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_held_by_another_process_answers_503() {
+    use sqlx::Connection;
+    let server = wp_tests::TestServer::start(Backend::Sqlite).await;
+    let owner = server.employee("Alex").await;
+    let token = owner.access_token().await.unwrap();
+    let path = format!("/v1/parties/{}", owner.party_id().unwrap());
+
+    let mut holder = sqlx::SqliteConnection::connect(&server.database_url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // Every request admits its DPoP proof once, a write: it waits for the lock, then gives up.
+    let response = wp_tests::raw_request(&owner, reqwest::Method::GET, &path, &token, None).await;
+    assert_database_unavailable(response).await;
+
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+    let response = wp_tests::raw_request(&owner, reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(response.status(), 200);
     server.stop().await;
 }
 

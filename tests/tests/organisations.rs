@@ -28,6 +28,7 @@ backend_tests!(
     organisation_admins_act_only_for_their_own,
     an_access_request_through_the_library,
     the_operators_admin_link_works_once,
+    used_invitations_and_removed_inviters,
 );
 
 fn scope(section: Section, actions: &[Action]) -> Scope {
@@ -771,6 +772,129 @@ async fn organisation_admins_act_only_for_their_own(backend: Backend) {
     assert_eq!(
         server.admin().invitations(&globex.id).await.unwrap().len(),
         1
+    );
+    server.stop().await;
+}
+
+/// Issue 23 item 4. Revoking a used invitation is 409 `invitation-used` and changes nothing.
+/// A member's pending invitations are revoked with their removal: a removed org_admin does not
+/// come back through an `org_admin` invitation they made before. A refused redemption (a key
+/// already registered here, a clinician with no registration) leaves the code unused.
+async fn used_invitations_and_removed_inviters(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin();
+    let acme = server.organisation(PartyKind::Employer, "Acme Ltd").await;
+    let boss = server
+        .member(&acme.id, Role::OrgAdmin, "Ada Acme-Admin")
+        .await;
+
+    // A used invitation: revoking it is refused, and it stays used.
+    let used = boss.invite(&acme.id, Role::Hr, None).await.unwrap();
+    let mut priya = Client::new(&server.url, SigningKey::generate());
+    priya
+        .redeem_invitation(used.code.as_deref().unwrap(), "Priya Shah", None)
+        .await
+        .unwrap();
+    for revoker in [&admin, &boss] {
+        let error = revoker
+            .revoke_invitation(&acme.id, &used.id)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), Some(409), "{error}");
+        assert_eq!(error.problem_type(), Some(ProblemType::InvitationUsed));
+    }
+    let status_of = |list: &[wp_schemas::api::Invitation], id: &str| {
+        list.iter().find(|i| i.id == id).unwrap().status
+    };
+    let listed = admin.invitations(&acme.id).await.unwrap();
+    assert_eq!(status_of(&listed, &used.id), InvitationStatus::Redeemed);
+    // Revoking a revoked one again is harmless: it stays revoked.
+    let spare = admin.invite(&acme.id, Role::Hr, None).await.unwrap();
+    for _ in 0..2 {
+        let revoked = admin.revoke_invitation(&acme.id, &spare.id).await.unwrap();
+        assert_eq!(revoked.status, InvitationStatus::Revoked);
+    }
+
+    // A refused redemption leaves the code unused. A key registered here already:
+    let pending = boss
+        .invite(&acme.id, Role::LineManager, None)
+        .await
+        .unwrap();
+    let code = pending.code.clone().unwrap();
+    let body = RedeemInvitation {
+        code: code.clone(),
+        display_name: "Priya Again".into(),
+        jwk: priya.key().public_jwk().clone(),
+        proof: wp_client::proofs::key_proof(
+            priya.key(),
+            &format!("{}/v1/invitations/redeem", server.url),
+        ),
+        registration: None,
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/invitations/redeem", server.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let listed = admin.invitations(&acme.id).await.unwrap();
+    assert_eq!(status_of(&listed, &pending.id), InvitationStatus::Pending);
+    // A clinician invitation redeemed without a registration, then with one:
+    let practice = server
+        .organisation(PartyKind::Practice, "Pathway OT Practice")
+        .await;
+    let clinician = admin
+        .invite(&practice.id, Role::Clinician, None)
+        .await
+        .unwrap();
+    let clinician_code = clinician.code.clone().unwrap();
+    let mut olu = Client::new(&server.url, SigningKey::generate());
+    let error = olu
+        .redeem_invitation(&clinician_code, "Olu Adeyemi", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error.status(), Some(400..=499)), "{error}");
+    let registration = wp_schemas::api::ProfessionalRegistration {
+        profession: "occupational therapist".into(),
+        registration_body: "HCPC".into(),
+        registration_number: "OT12345".into(),
+    };
+    olu.redeem_invitation(&clinician_code, "Olu Adeyemi", Some(registration))
+        .await
+        .expect("the refused attempt left the code unused");
+
+    // The org_admin invites another org_admin, then is removed before it is redeemed: the
+    // invitation is revoked with the removal, and the one they made that was used stays used.
+    let comeback = boss.invite(&acme.id, Role::OrgAdmin, None).await.unwrap();
+    let others = admin.invite(&acme.id, Role::OrgAdmin, None).await.unwrap();
+    admin
+        .remove_member(&acme.id, boss.party_id().unwrap())
+        .await
+        .unwrap();
+    let listed = admin.invitations(&acme.id).await.unwrap();
+    assert_eq!(status_of(&listed, &comeback.id), InvitationStatus::Revoked);
+    assert_eq!(status_of(&listed, &pending.id), InvitationStatus::Revoked);
+    assert_eq!(status_of(&listed, &used.id), InvitationStatus::Redeemed);
+    assert_eq!(
+        status_of(&listed, &others.id),
+        InvitationStatus::Pending,
+        "only the removed member's invitations are revoked"
+    );
+    assert_eq!(
+        redeem_refused(&server, comeback.code.as_deref().unwrap()).await,
+        Some(ProblemType::InvitationRevoked)
+    );
+    // A member who leaves takes their invitations with them too.
+    let manager = server.member(&acme.id, Role::OrgAdmin, "Max Manager").await;
+    let theirs = manager.invite(&acme.id, Role::Hr, None).await.unwrap();
+    manager
+        .remove_member(&acme.id, manager.party_id().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        redeem_refused(&server, theirs.code.as_deref().unwrap()).await,
+        Some(ProblemType::InvitationRevoked)
     );
     server.stop().await;
 }

@@ -70,12 +70,27 @@ pub fn registration(
     }
 }
 
-/// Checks a public key and returns it normalised (kid = thumbprint). A small-order or
-/// non-canonically encoded point is refused (see [`wp_schemas::jose::weak_point`]): anyone
-/// could sign for such a key.
+/// Checks a public key and returns it normalised (kid = thumbprint): the one rule for every
+/// key that becomes a party's (registration, enrolment, `add-admin`, added keys, invitations,
+/// admin links). A small-order or non-canonically encoded point is refused (see
+/// [`wp_schemas::jose::weak_point`], the check every verification repeats): anyone could sign
+/// for such a key. So is an `x` that is no point of the curve at all (half of all 32-byte
+/// strings): no signature ever verifies with it, so it would register a dead key, and ring
+/// only finds out at the first verification. curve25519-dalek decompresses the point (RFC 8032
+/// section 5.1.3), once per new key, never on the verification hot path.
 pub fn public_key(jwk: &PublicJwk) -> Result<PublicJwk> {
-    jwk.key_bytes()
+    let bytes = jwk
+        .key_bytes()
         .map_err(|e| Error::client(ProblemType::InvalidKey, e.to_string()))?;
+    if curve25519_dalek::edwards::CompressedEdwardsY(bytes)
+        .decompress()
+        .is_none()
+    {
+        return Err(Error::client(
+            ProblemType::InvalidKey,
+            "x is not a point of the Ed25519 curve",
+        ));
+    }
     Ok(jwk.normalized())
 }
 
@@ -141,6 +156,25 @@ mod tests {
             check_lifetime(100, 1000, at(150)),
             Err("lives longer than 5 minutes")
         );
+    }
+
+    #[test]
+    fn new_keys_are_curve_points() {
+        let jwk = |bytes: &[u8]| PublicJwk::from_ed25519(bytes);
+        // y = 2 has no x on the curve; y = 3 has one (and is of large order).
+        let mut off = [0u8; 32];
+        off[0] = 2;
+        let error = public_key(&jwk(&off)).unwrap_err();
+        assert_eq!(error.kind(), Some(ProblemType::InvalidKey));
+        assert!(error.to_string().contains("not a point"), "{error}");
+        let mut on = [0u8; 32];
+        on[0] = 3;
+        assert!(public_key(&jwk(&on)).is_ok());
+        // The small-order rule is still the one `key_bytes` applies.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let error = public_key(&jwk(&identity)).unwrap_err();
+        assert!(error.to_string().contains("small order"), "{error}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use wp_schemas::problem::{Problem, ProblemType};
+use wp_schemas::problem::{OAuthError, Problem, ProblemType};
 
 use crate::domain::access::Denial;
 use crate::domain::access_request::RequestRefusal;
@@ -107,6 +107,75 @@ impl IntoResponse for Error {
                 ))
             }
         }
+    }
+}
+
+/// Why `POST /v1/token` failed: its form's own checks, or any error on the way to a token.
+/// Answered as the same problem as elsewhere, plus the OAuth 2.0 `error` code (RFC 6749
+/// section 5.2, RFC 9449) on a client error, for OAuth clients that match on it.
+#[derive(Debug)]
+pub enum TokenFailure {
+    /// `grant_type` is not `client_credentials`.
+    UnsupportedGrantType,
+    /// `client_assertion_type` is not the JWT bearer assertion: an unsupported way for the
+    /// client to authenticate.
+    UnsupportedAssertionType,
+    Failed(Error),
+}
+
+impl From<Error> for TokenFailure {
+    fn from(error: Error) -> Self {
+        TokenFailure::Failed(error)
+    }
+}
+
+/// The OAuth 2.0 error code of a token endpoint problem, by its type; None for a server error
+/// (RFC 6749 section 5.2 has no code for one at this endpoint).
+fn oauth_error(kind: ProblemType) -> Option<OAuthError> {
+    use ProblemType as P;
+    Some(match kind {
+        P::InvalidAssertion | P::ReplayedAssertion => OAuthError::InvalidClient,
+        P::InvalidDpopProof | P::ReplayedDpopProof => OAuthError::InvalidDpopProof,
+        P::Forbidden | P::ConsentInactive | P::NotFound => OAuthError::InvalidGrant,
+        kind if kind.status() < 500 => OAuthError::InvalidRequest,
+        _ => return None,
+    })
+}
+
+impl IntoResponse for TokenFailure {
+    fn into_response(self) -> Response {
+        let (error, code) = match self {
+            TokenFailure::UnsupportedGrantType => (
+                Error::bad_request(format!(
+                    "grant_type must be {}",
+                    wp_schemas::api::GRANT_TYPE
+                )),
+                Some(OAuthError::UnsupportedGrantType),
+            ),
+            TokenFailure::UnsupportedAssertionType => (
+                Error::bad_request(format!(
+                    "client_assertion_type must be {}",
+                    wp_schemas::api::ASSERTION_TYPE
+                )),
+                Some(OAuthError::InvalidClient),
+            ),
+            TokenFailure::Failed(error) => {
+                let code = error.kind().and_then(oauth_error);
+                (error, code)
+            }
+        };
+        let response = error.into_response();
+        let Some(code) = code else {
+            return response;
+        };
+        let (mut parts, body) = response.into_parts();
+        let Some(problem) = parts.extensions.get_mut::<Problem>() else {
+            return Response::from_parts(parts, body);
+        };
+        problem.error = Some(code.as_str().to_owned());
+        let body = serde_json::to_vec(problem).expect("a problem serializes");
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, Body::from(body))
     }
 }
 

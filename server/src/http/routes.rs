@@ -167,8 +167,15 @@ fn token_routes() -> Vec<Route> {
                 "No access token: the client authenticates with `client_assertion` (RFC 7523) \
                 and a DPoP proof by the same key. With `grant_id`, the caller must be the grant's \
                 grantee and the grant active; the consent token lasts at most 15 minutes and \
-                never past the grant's end.",
+                never past the grant's end. Every client error (4xx) carries, besides its \
+                problem `type`, the OAuth 2.0 `error` code (RFC 6749 section 5.2, RFC 9449): \
+                `unsupported_grant_type` for a wrong `grant_type`; `invalid_client` for a wrong \
+                `client_assertion_type` and for `invalid-assertion` and `replayed-assertion`; \
+                `invalid_dpop_proof` for `invalid-dpop-proof` and `replayed-dpop-proof`; \
+                `invalid_grant` for `forbidden` and `consent-inactive` (the grant); \
+                `invalid_request` for any other (a malformed form, its media type, its size).",
             )
+            .oauth_errors()
             .dpop_proof_only()
             .form_body(Schemas::token_request)
             .ok(200, Schemas::of::<TokenResponse>)

@@ -4,12 +4,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use wp_schemas::api::{ASSERTION_TYPE, GRANT_TYPE, TokenResponse};
 
 use super::AppState;
+use super::error::TokenFailure;
 use super::extract::{ApiForm, dpop_header};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::service::tokens;
 
 #[derive(Deserialize)]
@@ -22,25 +24,35 @@ pub struct TokenRequest {
     grant_id: Option<String>,
 }
 
+/// Every failure here, the form's included, is answered with its OAuth 2.0 `error` code too
+/// (`TokenFailure`).
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiForm(req): ApiForm<TokenRequest>,
-) -> Result<Json<TokenResponse>> {
+    form: Result<ApiForm<TokenRequest>, Error>,
+) -> Response {
+    match issue(&state, &headers, form).await {
+        Ok(answer) => answer.into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<ApiForm<TokenRequest>, Error>,
+) -> Result<Json<TokenResponse>, TokenFailure> {
+    let ApiForm(req) = form?;
     if req.grant_type != GRANT_TYPE {
-        return Err(Error::bad_request(format!(
-            "grant_type must be {GRANT_TYPE}"
-        )));
+        return Err(TokenFailure::UnsupportedGrantType);
     }
     if req.client_assertion_type != ASSERTION_TYPE {
-        return Err(Error::bad_request(format!(
-            "client_assertion_type must be {ASSERTION_TYPE}"
-        )));
+        return Err(TokenFailure::UnsupportedAssertionType);
     }
     let request = tokens::TokenRequest {
         assertion: &req.client_assertion,
-        dpop: dpop_header(&headers)?,
+        dpop: dpop_header(headers)?,
         grant_id: req.grant_id.as_deref(),
     };
-    Ok(Json(tokens::issue(&state, request).await?))
+    Ok(Json(tokens::issue(state, request).await?))
 }

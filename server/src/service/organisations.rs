@@ -175,6 +175,11 @@ pub async fn revoke_invitation(
     let now = clock::now();
     let revoked = state.store.revoke_invitation(id, invitation, now).await?;
     let revoked = revoked.ok_or_else(|| Error::not_found("no such invitation"))?;
+    // A used invitation made its member: revoking it would change nothing, so it is refused
+    // rather than answered as if it had worked (remove the member instead).
+    if revoked.redeemed_at.is_some() {
+        return Err(OrganisationRefusal::Used.into());
+    }
     Ok(revoked.to_wire(None, now))
 }
 
@@ -231,7 +236,8 @@ pub async fn members(state: &AppState, caller: &Caller, id: &PartyId) -> Result<
 }
 
 /// Removes member `member` from organisation `id`: by its managers, or by the member
-/// (leaving). Their access under the organisation's grants ends on their next request.
+/// (leaving). Their access under the organisation's grants ends on their next request, and
+/// the invitations they made that are still pending are revoked with the removal.
 pub async fn remove_member(
     state: &AppState,
     caller: &Caller,

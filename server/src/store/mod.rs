@@ -38,6 +38,11 @@ pub use writer::{Admission, Append, Item, Writer, Written};
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// How long a request waits for a database that does not answer (a PostgreSQL connection from
+/// the pool, a SQLite file another process holds) before it is answered 503
+/// `database-unavailable`: well within the request time limit (`--request-timeout`, 30 s).
+pub const DATABASE_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub enum Store {
     /// A SQLite database, with the queue its writers take turns in (see [`Store::write_guard`]).
@@ -165,7 +170,7 @@ impl Store {
                 // The default pings the connection on every acquire: a round trip per query.
                 .test_before_acquire(false)
                 // The database going away mid-run answers 503 soon rather than after 30 s.
-                .acquire_timeout(Duration::from_secs(5))
+                .acquire_timeout(DATABASE_WAIT)
                 .connect_with(options)
                 .await
                 .map_err(|e| anyhow::anyhow!("connecting to {target}: {e}"))?;
@@ -180,7 +185,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 // Durable: an acknowledged write survives a power cut, not only a crash.
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(30))
+                // Another process holding the file (a `sqlite3` shell in a transaction) is
+                // waited for as long as a lost PostgreSQL, then answered 503
+                // `database-unavailable`; 30 s would meet the request time limit first.
+                .busy_timeout(DATABASE_WAIT)
                 .foreign_keys(true);
             let file = options.get_filename().display().to_string();
             let pool = SqlitePoolOptions::new()

@@ -163,7 +163,10 @@ impl Store {
             .collect()
     }
 
-    /// Ends a membership (idempotent: the first removal time stays).
+    /// Ends a membership (idempotent: the first removal time stays) and, in the same
+    /// transaction, revokes the invitations to the organisation the member made that are still
+    /// pending: an invitation does not outlive the authority of whoever made it (a removed
+    /// org_admin could otherwise come back through one).
     pub async fn remove_member(
         &self,
         organisation: &PartyId,
@@ -172,6 +175,7 @@ impl Store {
     ) -> Result<Option<MembershipRecord>> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE memberships SET removed_at = $3 \
                  WHERE organisation_id = $1 AND member_id = $2 AND removed_at IS NULL",
@@ -179,8 +183,19 @@ impl Store {
             .bind(organisation)
             .bind(member)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            sqlx::query(
+                "UPDATE invitations SET revoked_at = $3 \
+                 WHERE organisation_id = $1 AND created_by = $2 \
+                 AND redeemed_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(organisation)
+            .bind(member)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
         });
         Ok(self
             .membership(member)
