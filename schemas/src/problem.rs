@@ -39,12 +39,13 @@ pub enum ProblemType {
     InvalidBundle,
     BundleNotYours,
     PassportExists,
+    RateLimited,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 33] = [
+    pub const ALL: [ProblemType; 34] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -78,6 +79,7 @@ impl ProblemType {
         Self::InvalidBundle,
         Self::BundleNotYours,
         Self::PassportExists,
+        Self::RateLimited,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -115,6 +117,7 @@ impl ProblemType {
             Self::InvalidBundle => "invalid-bundle",
             Self::BundleNotYours => "bundle-not-yours",
             Self::PassportExists => "passport-exists",
+            Self::RateLimited => "rate-limited",
         }
     }
 
@@ -152,6 +155,7 @@ impl ProblemType {
             | Self::RequestExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::RateLimited => 429,
             Self::InvalidBody | Self::LimitExceeded | Self::InvalidBundle => 422,
             Self::Internal => 500,
             Self::Unavailable | Self::DatabaseUnavailable => 503,
@@ -195,6 +199,9 @@ impl ProblemType {
             Self::InvalidBundle => "The bundle is malformed or does not verify",
             Self::BundleNotYours => "The bundle is not the caller's passport",
             Self::PassportExists => "The passport is already on this server",
+            Self::RateLimited => {
+                "Too many requests from this address, or from all; retry after Retry-After seconds"
+            }
         }
     }
 }

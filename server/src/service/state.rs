@@ -38,6 +38,8 @@ pub struct Inner {
     pub verified_tokens: TokenCache,
     /// The live heads of recently read passports, sealed, checked against each read's context.
     pub heads: HeadsCache,
+    /// The rate limits of the routes anyone can call (`http::limit` applies them).
+    pub limits: super::limits::Limits,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
