@@ -106,6 +106,22 @@ async fn organisation_search_requires_a_name(backend: Backend) {
         (status, problem_kind(&body)),
         (400, Some(ProblemType::BadRequest))
     );
+    // What the document refuses the server refuses: blank around one character, over 200.
+    let long = format!("%20{}", "a".repeat(200));
+    for name in ["a%20", "%20%20", "a", long.as_str()] {
+        let path = format!("/v1/organisations?name={name}");
+        let (status, body) = send(&admin, Method::GET, &path, None).await;
+        assert_eq!(
+            (status, problem_kind(&body)),
+            (400, Some(ProblemType::BadRequest)),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        name["schema"]["pattern"],
+        json!("\\S[\\s\\S]*\\S"),
+        "{name}"
+    );
     let (status, body) = send(&admin, Method::GET, "/v1/organisations?name=acme", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");

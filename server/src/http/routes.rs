@@ -541,8 +541,9 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("Employers and practices whose name contains `name` (at most 20)")
                 .required_query(
                     "name",
-                    json!({"type": "string", "minLength": 2, "maxLength": 200}),
-                    "Part of the organisation's name, in any case.",
+                    json!({"type": "string", "minLength": 2, "maxLength": 200, "pattern": "\\S[\\s\\S]*\\S"}),
+                    "Part of the organisation's name, in any case: at least 2 characters once \
+                    spaces around it are trimmed.",
                 )
                 .ok(200, Schemas::of::<Vec<OrganisationEntry>>)
                 .problems(&[P::BadRequest]),
