@@ -57,7 +57,7 @@ impl PartyKind {
 
     /// Whether this kind is an organisation that people join.
     pub fn is_organisation(self) -> bool {
-        matches!(self, Self::Employer | Self::Practice)
+        ORGANISATION_KINDS.contains(&self)
     }
 }
 
@@ -194,6 +194,9 @@ pub struct JoinAsAdmin {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolParty {
+    /// `employer`, `professional` or `admin`: employees register themselves, organisations
+    /// are made by `POST /v1/admin/organisations` and members join by invitation.
+    #[schemars(schema_with = "enrolled_kinds")]
     pub kind: PartyKind,
     #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
     pub display_name: String,
@@ -202,6 +205,31 @@ pub struct EnrolParty {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<ProfessionalRegistration>,
 }
+
+/// The kinds of party `kinds` names, as the schema of a field that admits only those (the
+/// server refuses the others).
+fn party_kinds(kinds: &[PartyKind]) -> schemars::Schema {
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    schemars::json_schema!({"type": "string", "enum": names})
+}
+
+fn enrolled_kinds(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    party_kinds(&ENROLLED_KINDS)
+}
+
+fn organisation_kinds(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    party_kinds(&ORGANISATION_KINDS)
+}
+
+/// What an admin enrols with `POST /v1/admin/parties`.
+pub const ENROLLED_KINDS: [PartyKind; 3] = [
+    PartyKind::Employer,
+    PartyKind::Professional,
+    PartyKind::Admin,
+];
+
+/// What `POST /v1/admin/organisations` makes.
+pub const ORGANISATION_KINDS: [PartyKind; 2] = [PartyKind::Employer, PartyKind::Practice];
 
 /// `POST /v1/parties/{id}/keys`: add a key (rotation), proving possession of it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -260,6 +288,7 @@ pub struct Party {
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganisation {
     /// `employer` or `practice`.
+    #[schemars(schema_with = "organisation_kinds")]
     pub kind: PartyKind,
     #[schemars(length(max = MAX_NAME_CHARS), pattern(LINE_PATTERN))]
     pub display_name: String,
@@ -275,7 +304,11 @@ pub const DEFAULT_INVITATION_DAYS: i64 = 7;
 pub struct CreateInvitation {
     pub role: Role,
     /// Days until the code expires: 1 to 30, 7 by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option_i64"
+    )]
     #[schemars(range(min = 1, max = MAX_INVITATION_DAYS))]
     pub expires_in_days: Option<i64>,
 }
@@ -358,6 +391,7 @@ pub struct CreateAccessRequest {
     #[schemars(length(max = MAX_PURPOSE_CHARS), pattern(LINE_PATTERN))]
     pub purpose: String,
     /// How long the access would last, in days (1 to 732).
+    #[serde(deserialize_with = "crate::integer::i64")]
     #[schemars(range(min = 1, max = MAX_GRANT_DAYS))]
     pub duration_days: i64,
     /// The employee it is for (their party id), if the organisation knows it: then only they may
@@ -366,7 +400,11 @@ pub struct CreateAccessRequest {
     #[schemars(pattern(UUID_PATTERN))]
     pub employee: Option<String>,
     /// Days until the request expires: 1 to 30, 14 by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option_i64"
+    )]
     #[schemars(range(min = 1, max = MAX_REQUEST_DAYS))]
     pub expires_in_days: Option<i64>,
 }
@@ -660,6 +698,7 @@ pub struct CreateGrant {
     pub roles: Vec<Role>,
     /// For an organisation: members (party ids) the grant covers whatever their role.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(UUID_PATTERN)))]
     pub members: Vec<String>,
     /// At least one; each section at most once.
     #[schemars(length(min = 1))]

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod chain;
 pub mod fhir;
 pub mod files;
+pub mod integer;
 pub mod jose;
 pub mod openapi;
 pub mod problem;

@@ -451,6 +451,14 @@ impl Operation {
         self.param("query", name, schema, description)
     }
 
+    /// A query parameter the request must carry (400 without it).
+    pub fn required_query(mut self, name: &str, schema: Value, description: &str) -> Self {
+        self = self.param("query", name, schema, description);
+        let last = self.parameters.last_mut().expect("just added");
+        last["required"] = json!(true);
+        self
+    }
+
     /// An optional request header.
     pub fn header(self, name: &str, description: &str) -> Self {
         self.param("header", name, json!({"type": "string"}), description)
@@ -514,6 +522,25 @@ impl Operation {
         self
     }
 
+    /// Limited per client address and in all (the server's `--rate-limit-*` settings): may
+    /// answer 429 `rate-limited` with `Retry-After`. The server's router applies the limit to
+    /// exactly the operations that say so.
+    pub fn rate_limited(self) -> Self {
+        self.problems(&[ProblemType::RateLimited])
+    }
+
+    /// The query parameters the operation declares; the server refuses any other (400).
+    pub fn query_names(&self) -> impl Iterator<Item = &str> {
+        self.parameters
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str())
+    }
+
+    pub fn is_rate_limited(&self) -> bool {
+        self.problems.contains(&ProblemType::RateLimited)
+    }
+
     /// Problems this operation answers besides those every operation of its kind does.
     pub fn problems(mut self, problems: &[ProblemType]) -> Self {
         self.problems.extend_from_slice(problems);
@@ -551,6 +578,8 @@ impl Operation {
             parameters.push(json!({"$ref": format!("{PARAMETERS}DPoP")}));
         }
         parameters.extend(self.parameters.iter().cloned());
+        // A query parameter the operation does not declare is refused.
+        problems.push(ProblemType::BadRequest);
         problems.push(ProblemType::Internal);
         if path.starts_with("/v1/") {
             problems.push(ProblemType::DatabaseUnavailable);
@@ -647,6 +676,12 @@ fn problem_response(problem: &Value, status: u16, kinds: &[ProblemType]) -> Valu
             "description": "Seconds to wait before retrying. Reads (GET) are safe to retry; \
                 a write may or may not have been applied: read before writing again.",
             "schema": {"type": "integer", "minimum": 0},
+        }});
+    }
+    if kinds.contains(&ProblemType::RateLimited) {
+        response["headers"] = json!({"Retry-After": {
+            "description": "Seconds to wait before the limit lets this client through again.",
+            "schema": {"type": "integer", "minimum": 1},
         }});
     }
     if status == 401 {

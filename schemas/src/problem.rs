@@ -40,12 +40,13 @@ pub enum ProblemType {
     BundleNotYours,
     PassportExists,
     OriginUnverified,
+    RateLimited,
 }
 
 pub const PROBLEM_BASE: &str = "urn:work-passport:problem:";
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 34] = [
+    pub const ALL: [ProblemType; 35] = [
         Self::BadRequest,
         Self::InvalidBody,
         Self::InvalidKey,
@@ -80,6 +81,7 @@ impl ProblemType {
         Self::BundleNotYours,
         Self::PassportExists,
         Self::OriginUnverified,
+        Self::RateLimited,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -118,6 +120,7 @@ impl ProblemType {
             Self::BundleNotYours => "bundle-not-yours",
             Self::PassportExists => "passport-exists",
             Self::OriginUnverified => "origin-unverified",
+            Self::RateLimited => "rate-limited",
         }
     }
 
@@ -155,6 +158,7 @@ impl ProblemType {
             | Self::RequestExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::RateLimited => 429,
             Self::InvalidBody
             | Self::LimitExceeded
             | Self::InvalidBundle
@@ -204,6 +208,9 @@ impl ProblemType {
             Self::OriginUnverified => {
                 "The server the bundle came from could not be checked; import only with the \
                  owner's acknowledgement"
+            }
+            Self::RateLimited => {
+                "Too many requests from this address, or from all; retry after Retry-After seconds"
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Configuration: flags and environment variables, with defaults that run a complete server from
 //! nothing but an empty directory.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -146,9 +146,100 @@ pub struct Settings {
     #[arg(long, global = true, env = "WP_REQUEST_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
     pub request_timeout: u64,
 
+    /// Requests a minute one client address may make to the routes anyone can call without an
+    /// access token (registration, the token endpoint, invitation and admin-link redemption)
+    /// and to import; as many may come at once. Must be below `--rate-limit-global`, so that
+    /// one address is stopped before it could slow down the others. 0: no limit per address.
+    /// IPv6 addresses count by their /64 prefix.
+    #[arg(
+        long,
+        global = true,
+        env = "WP_RATE_LIMIT_PER_ADDRESS",
+        default_value_t = 120
+    )]
+    pub rate_limit_per_address: u32,
+
+    /// Requests a minute all client addresses together may make to those routes (as many may
+    /// come at once). 0: no overall limit.
+    #[arg(
+        long,
+        global = true,
+        env = "WP_RATE_LIMIT_GLOBAL",
+        default_value_t = 6000
+    )]
+    pub rate_limit_global: u32,
+
+    /// A reverse proxy (an address, or a CIDR block such as `10.0.0.0/8`) whose
+    /// `Forwarded` / `X-Forwarded-For` header names the client; repeat the flag, or separate
+    /// them with commas. Only a request whose direct peer is one of these is counted by the
+    /// forwarded address; any other by the peer's address.
+    #[arg(
+        long = "trusted-proxy",
+        global = true,
+        env = "WP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNetwork>,
+
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// An address block: an address and how many leading bits of it count (`10.0.0.0/8`,
+/// `::1/128`; a bare address is the block of that address alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports) as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl std::str::FromStr for IpNetwork {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad =
+            || format!("expected an IP address or a CIDR block such as 10.0.0.0/8, got {text:?}");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let addr = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpNetwork { addr, prefix })
+    }
 }
 
 /// Seconds, as `60` or `60s`.
@@ -178,6 +269,9 @@ impl Settings {
             trusted_origins: Vec::new(),
             allow_http_origins: false,
             wait_for_database: 0,
+            rate_limit_per_address: 120,
+            rate_limit_global: 6000,
+            trusted_proxies: Vec::new(),
             log_json: false,
         }
     }

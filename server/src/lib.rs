@@ -27,6 +27,7 @@ pub use store::Store;
 /// Opens the installation (data directory, database, key material; see [`install`]), refusing
 /// what would lose passports, and builds the shared state.
 pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<AppState> {
+    let limits = service::limits::Limits::new(settings)?;
     let install::Installation {
         store,
         keys,
@@ -49,6 +50,7 @@ pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<
             &settings.trusted_origins,
             settings.allow_http_origins,
         )?,
+        limits,
     }))
 }
 
@@ -64,7 +66,9 @@ pub async fn run(
     let store = state.store.clone();
     let purge = tokio::spawn(purge_jtis(store.clone()));
     tracing::info!(%addr, %issuer, backend = store.backend(), "work passport listening");
-    let result = axum::serve(listener, router(state))
+    // The peer's address, for the rate limits (`http::limit`).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purge.abort();

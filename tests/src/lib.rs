@@ -171,6 +171,10 @@ impl TestServer {
                 Some(db)
             }
         };
+        // No rate limits: a test registers and asks for tokens as fast as it likes, from one
+        // address. The tests of the limits set their own (`tests/tests/limits.rs`).
+        settings.rate_limit_per_address = 0;
+        settings.rate_limit_global = 0;
         tune(&mut settings);
         let database_url = settings.database_url();
 
@@ -363,6 +367,9 @@ impl ServerProcess {
             .arg(database_url)
             .args(args)
             .env("RUST_LOG", "warn")
+            // No rate limits unless `args` set them (flags win over the environment).
+            .env("WP_RATE_LIMIT_PER_ADDRESS", "0")
+            .env("WP_RATE_LIMIT_GLOBAL", "0")
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawn the server binary");

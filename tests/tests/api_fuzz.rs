@@ -22,6 +22,25 @@ use wp_tests::{Backend, TestServer, backend_tests};
 /// `WP_FUZZ_SECONDS` overrides it, to fuzz longer by hand.
 const MAX_TIME_SECONDS: &str = "25";
 
+/// The seed of CI's run: fixed, so that a run is the same requests every time and a failure it
+/// finds is found again on the next run (and on a clean clone). `WP_FUZZ_SEED=<number>` runs
+/// another seed; `WP_FUZZ_SEED=random` a new one each time, to explore. The seed is printed
+/// with the report, and named in the failure.
+const DEFAULT_SEED: u64 = 20_261_206;
+
+fn seed() -> u64 {
+    match std::env::var("WP_FUZZ_SEED") {
+        Ok(text) if text == "random" => {
+            let bytes = uuid::Uuid::new_v4().into_bytes();
+            u64::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        }
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .unwrap_or_else(|_| panic!("WP_FUZZ_SEED={text:?}: a number, or `random`")),
+        _ => DEFAULT_SEED,
+    }
+}
+
 const INSTALL: &str = "python3 -m venv target/ci-venv && target/ci-venv/bin/pip install \
      -r tests/fuzz/requirements.txt, then set WP_SCHEMATHESIS=$PWD/target/ci-venv/bin/schemathesis \
      (bash .ci/run does this)";
@@ -194,9 +213,10 @@ async fn api_fuzz(backend: Backend) {
 
     let url = server.url.clone();
     let report_dir = dir.path().join("report");
+    let seed = seed();
     let output = tokio::task::spawn_blocking({
         let report_dir = report_dir.clone();
-        move || run_schemathesis(&schemathesis, &url, &config_path, &report_dir)
+        move || run_schemathesis(&schemathesis, &url, &config_path, &report_dir, seed)
     })
     .await
     .expect("schemathesis thread");
@@ -204,12 +224,13 @@ async fn api_fuzz(backend: Backend) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let statuses = std::fs::read_to_string(report_dir.join("statuses.txt")).unwrap_or_default();
     println!(
-        "--- schemathesis ({backend:?}) ---\n{stdout}\n{stderr}\n\
+        "--- schemathesis ({backend:?}, seed {seed}) ---\n{stdout}\n{stderr}\n\
          --- status codes per operation ({backend:?}) ---\n{statuses}"
     );
     assert!(
         output.status.success(),
-        "the API fuzz run on {backend:?} failed ({}): see schemathesis's report above",
+        "the API fuzz run on {backend:?} with seed {seed} failed ({}): see schemathesis's report \
+         above; run it again with WP_FUZZ_SEED={seed}",
         output.status
     );
     server.stop().await;
@@ -220,6 +241,7 @@ fn run_schemathesis(
     url: &str,
     config: &Path,
     report_dir: &Path,
+    seed: u64,
 ) -> std::process::Output {
     let max_time = std::env::var("WP_FUZZ_SECONDS").unwrap_or_else(|_| MAX_TIME_SECONDS.into());
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
@@ -246,6 +268,8 @@ fn run_schemathesis(
             "1",
             "--request-timeout",
             "10",
+            "--seed",
+            &seed.to_string(),
             // Nothing kept between runs: every run starts from the document alone.
             "--generation-database",
             "none",
@@ -256,6 +280,8 @@ fn run_schemathesis(
         .current_dir(report_dir.parent().expect("temp dir"))
         .env("SCHEMATHESIS_HOOKS", hooks)
         .env("WP_FUZZ_CONFIG", config)
+        // The hooks' own choices (which identity sends a request) follow the same seed.
+        .env("WP_FUZZ_SEED", seed.to_string())
         .env("WP_FUZZ_STATS", report_dir.join("statuses.txt"))
         .env("NO_COLOR", "1")
         .output()

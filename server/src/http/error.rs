@@ -13,6 +13,7 @@ use crate::domain::access_request::RequestRefusal;
 use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::version::VersionRefusal;
 use crate::error::Error;
+use crate::service::limits::RateLimited;
 use crate::service::versions::WriteFailure;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -176,6 +177,27 @@ impl IntoResponse for TokenFailure {
         let body = serde_json::to_vec(problem).expect("a problem serializes");
         parts.headers.remove(header::CONTENT_LENGTH);
         Response::from_parts(parts, Body::from(body))
+    }
+}
+
+/// A request over a rate limit (`service::limits`): 429 with the whole seconds until the
+/// budget has room again in `Retry-After` (RFC 9110 section 10.2.3), at least 1.
+impl IntoResponse for RateLimited {
+    fn into_response(self) -> Response {
+        let whom = if self.per_address {
+            "this address has"
+        } else {
+            "all clients together have"
+        };
+        let seconds = self.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut response = problem_response(Problem::new(
+            ProblemType::RateLimited,
+            format!("{whom} made too many requests; retry after {seconds} s"),
+        ));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
     }
 }
 

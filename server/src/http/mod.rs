@@ -2,6 +2,7 @@
 //! the request, call `service/` and shape the answer. The routes are one table ([`routes`])
 //! from which both the router and the OpenAPI document are built.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -20,6 +21,7 @@ mod access_requests;
 pub mod error;
 pub mod extract;
 mod grants;
+mod limit;
 mod meta;
 mod organisations;
 mod parties;
@@ -34,7 +36,27 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.request_timeout;
     let mut router = Router::new();
     for route in routes::table() {
-        router = router.route(route.path, route.handler);
+        let declared: Arc<[String]> = route.operation.query_names().map(str::to_owned).collect();
+        let handler = route.handler.route_layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let declared = declared.clone();
+                async move {
+                    match undeclared_query(&request, &declared) {
+                        Some(refusal) => refusal.into_response(),
+                        None => next.run(request).await,
+                    }
+                }
+            },
+        ));
+        let handler = if route.operation.is_rate_limited() {
+            handler.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                limit::rate_limit,
+            ))
+        } else {
+            handler
+        };
+        router = router.route(route.path, handler);
     }
     router
         .merge(web::routes())
@@ -59,6 +81,30 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A query the route's operation does not allow: a parameter it does not declare, or a query
+/// that does not parse. Every route refuses these alike (400), whether it has a query or not,
+/// so that the OpenAPI document and the server agree on every operation.
+fn undeclared_query(request: &axum::extract::Request, declared: &[String]) -> Option<Error> {
+    request.uri().query()?;
+    let Ok(axum::extract::Query(pairs)) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri())
+    else {
+        return Some(Error::bad_request("the query string does not parse"));
+    };
+    let unknown = pairs
+        .iter()
+        .find(|(name, _)| !declared.iter().any(|d| d == name))?;
+    let allowed = if declared.is_empty() {
+        "this route takes no query parameters".to_owned()
+    } else {
+        format!("this route takes only {}", declared.join(", "))
+    };
+    Some(Error::bad_request(format!(
+        "unknown query parameter `{}`: {allowed}",
+        unknown.0
+    )))
 }
 
 /// A request still running after the limit is dropped (its transaction rolls back) and answered

@@ -177,6 +177,7 @@ fn token_routes() -> Vec<Route> {
             )
             .oauth_errors()
             .dpop_proof_only()
+            .rate_limited()
             .form_body(Schemas::token_request)
             .ok(200, Schemas::of::<TokenResponse>)
             .problems(&[
@@ -198,7 +199,15 @@ fn party_routes() -> Vec<Route> {
             parties::register,
             op("registerEmployee")
                 .summary("Register as an employee, proving possession of the key")
+                .about(
+                    "No access token. `jwk` must be an Ed25519 public key that is a valid, not small-order curve point \
+                    (`invalid-key` otherwise; the schema cannot say this); `proof` a key proof (docs/PROTOCOL.md section 3.1): a compact JWS \
+                    signed by that key, `kid` its thumbprint, `aud` exactly the URL it is sent to, \
+                    unexpired, its `jti` unused (`invalid-key-proof` otherwise: only the signature \
+                    and claim checks can refuse it, not the schema).",
+                )
                 .public()
+                .rate_limited()
                 .json_body(Schemas::of::<RegisterEmployee>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
@@ -208,7 +217,15 @@ fn party_routes() -> Vec<Route> {
             parties::join_as_admin,
             op("joinAsAdmin")
                 .summary("Become an admin with the operator's one-time invitation, proving possession of the key")
+                .about(
+                    "No access token. `jwk` must be an Ed25519 public key that is a valid, not small-order curve point \
+                    (`invalid-key` otherwise; the schema cannot say this); `proof` a key proof (docs/PROTOCOL.md section 3.1): a compact JWS \
+                    signed by that key, `kid` its thumbprint, `aud` exactly the URL it is sent to, \
+                    unexpired, its `jti` unused (`invalid-key-proof` otherwise: only the signature \
+                    and claim checks can refuse it, not the schema). `invitation` is a JWT the server signed for the operator's link: only its signature check can refuse a forged one (`invalid-invitation`).",
+                )
                 .public()
+                .rate_limited()
                 .json_body(Schemas::of::<JoinAsAdmin>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[
@@ -225,6 +242,10 @@ fn party_routes() -> Vec<Route> {
             parties::enrol,
             op("enrolParty")
                 .summary("Enrol an employer, a professional or an admin (admins only)")
+                .about(
+                    "`jwk` must be an Ed25519 public key that is a valid, not small-order curve point \
+                    (`invalid-key` otherwise; the schema cannot say this). A `registration` is required for a professional and refused for the others.",
+                )
                 .json_body(Schemas::of::<EnrolParty>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
@@ -249,6 +270,13 @@ fn party_routes() -> Vec<Route> {
             parties::add_key,
             op("addKey")
                 .summary("Add a key to the caller (rotation), proving possession of it")
+                .about(
+                    "`jwk` must be an Ed25519 public key that is a valid, not small-order curve point \
+                    (`invalid-key` otherwise; the schema cannot say this); `proof` a key proof (docs/PROTOCOL.md section 3.1): a compact JWS \
+                    signed by that key, `kid` its thumbprint, `aud` exactly the URL it is sent to, \
+                    unexpired, its `jti` unused (`invalid-key-proof` otherwise: only the signature \
+                    and claim checks can refuse it, not the schema).",
+                )
                 .json_body(Schemas::of::<AddKey>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
@@ -323,6 +351,7 @@ fn passport_routes() -> Vec<Route> {
             passports::import,
             op("importPassport")
                 .summary("Continue a passport here from a bundle its owner signed (employees)")
+                .rate_limited()
                 .about(
                     "The caller must hold, registered here, the key that signed the bundle as its \
                     owner, a key the exporting server's attested key history gave the owner at \
@@ -533,10 +562,11 @@ fn organisation_routes() -> Vec<Route> {
             organisations::find,
             op("findOrganisations")
                 .summary("Employers and practices whose name contains `name` (at most 20)")
-                .query(
+                .required_query(
                     "name",
-                    json!({"type": "string", "minLength": 2, "maxLength": 200}),
-                    "Part of the organisation's name, in any case.",
+                    json!({"type": "string", "minLength": 2, "maxLength": 200, "pattern": "\\S[\\s\\S]*\\S"}),
+                    "Part of the organisation's name, in any case: at least 2 characters once \
+                    spaces around it are trimmed.",
                 )
                 .ok(200, Schemas::of::<Vec<OrganisationEntry>>)
                 .problems(&[P::BadRequest]),
@@ -572,6 +602,7 @@ fn organisation_routes() -> Vec<Route> {
             op("redeemInvitation")
                 .summary("Join an organisation with a one-time code and a key you prove you hold (proof `aud`: `{issuer}/v1/invitations/redeem`)")
                 .public()
+                .rate_limited()
                 .json_body(Schemas::of::<RedeemInvitation>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[

@@ -8,6 +8,7 @@ pub mod bundles;
 pub mod caller;
 pub mod guard;
 pub mod heads;
+pub mod limits;
 pub mod organisations;
 pub mod origins;
 pub mod parties;

@@ -66,10 +66,7 @@ pub async fn enrol(state: &AppState, caller: &Caller, request: EnrolParty) -> Re
     if caller.kind != PartyKind::Admin || caller.consent.is_some() {
         return Err(Error::forbidden("only an admin enrols parties"));
     }
-    if !matches!(
-        request.kind,
-        PartyKind::Employer | PartyKind::Professional | PartyKind::Admin
-    ) {
+    if !wp_schemas::api::ENROLLED_KINDS.contains(&request.kind) {
         return Err(Error::invalid_field(
             "kind",
             "an admin enrols an employer, a professional or an admin; employees register, \

@@ -40,6 +40,8 @@ pub struct Inner {
     pub heads: HeadsCache,
     /// The servers whose exports an import checks against their published keys.
     pub origins: super::origins::Origins,
+    /// The rate limits of the routes anyone can call (`http::limit` applies them).
+    pub limits: super::limits::Limits,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
