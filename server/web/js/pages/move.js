@@ -138,7 +138,7 @@ export async function moveHere() {
         if (!(e instanceof api.ApiError && e.kind === "origin-unverified") || form.elements.acknowledge) throw e;
         // This server cannot ask the old one whether it made the file: the owner decides.
         form.querySelector("button").before(unverifiedOrigin(bundle.body.server));
-        throw new Error(`This server could not check with ${bundle.body.server} that the file came from there`);
+        refuse([{ id: "acknowledge", text: `This server could not check with ${bundle.body.server} that the file came from there: confirm that you downloaded it yourself, or choose another file` }]);
       }
     });
   });
