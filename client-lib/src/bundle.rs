@@ -65,23 +65,8 @@ async fn fetch_keys_with(http: &reqwest::Client, server: &str) -> Result<Vec<Pub
 
 /// The Ed25519 keys of a JWKS document (`{"keys": [...]}`), by their key bytes.
 pub fn server_keys_of(jwks: &Value) -> Result<Vec<PublicJwk>> {
-    let keys = jwks
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ClientError::Protocol("not a JWKS: it has no keys".into()))?;
-    Ok(keys
-        .iter()
-        .filter_map(|k| {
-            let jwk = PublicJwk {
-                kty: k["kty"].as_str()?.to_owned(),
-                crv: k["crv"].as_str()?.to_owned(),
-                x: k["x"].as_str()?.to_owned(),
-                kid: None,
-            };
-            jwk.key_bytes().ok()?;
-            Some(jwk)
-        })
-        .collect())
+    wp_schemas::jose::ed25519_keys_of(jwks)
+        .ok_or_else(|| ClientError::Protocol("not a JWKS: it has no keys".into()))
 }
 
 /// Adds the owner's signature (with `key`, now) to a bundle as the server answered it.

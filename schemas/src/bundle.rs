@@ -319,41 +319,22 @@ fn check_attestation(report: &mut Report, bundle: &Value, parsed: &Bundle) {
         report.fail("not attested: the bundle has no attestation by the server that exported it");
         return;
     };
-    let jws = match CompactJws::parse_as(attestation, &ATTESTATION_JWS) {
-        Ok(j) => j,
-        Err(e) => {
-            report.fail(format!(
-                "the server's attestation is not an attestation: {e}"
-            ));
-            return;
-        }
-    };
-    let kid = jws.header_str("kid").unwrap_or_default();
-    let Some(key) = body
-        .server_keys
-        .iter()
-        .find(|k| k.kid.as_deref() == Some(kid))
-    else {
-        report.fail("the server's attestation is signed by a key not among the server's keys");
+    let Some((key, claims)) = server_signed::<AttestationClaims>(
+        report,
+        attestation,
+        &ATTESTATION_JWS,
+        &body.server_keys,
+        "attestation",
+    ) else {
         return;
     };
     // The kid is only a name: the key is its thumbprint, which the origin check compares.
-    if key.thumbprint() != kid {
+    let kid = key.thumbprint();
+    if key.kid.as_deref() != Some(kid.as_str()) {
         report
             .fail("the server's attestation names its key by something other than its thumbprint");
         return;
     }
-    if jws.verify(key).is_err() {
-        report.fail("the server's attestation does not verify");
-        return;
-    }
-    let claims: AttestationClaims = match jws.claims() {
-        Ok(c) => c,
-        Err(e) => {
-            report.fail(format!("the server's attestation: {e}"));
-            return;
-        }
-    };
     if claims.server != body.server
         || claims.passport != body.passport_id
         || claims.owner != body.owner
@@ -370,7 +351,7 @@ fn check_attestation(report: &mut Report, bundle: &Value, parsed: &Bundle) {
         );
         return;
     }
-    report.attested_by = Some(kid.to_owned());
+    report.attested_by = Some(kid.clone());
     report.proves.push(format!(
         "The server {} attested (key {kid}, on {}) that everything in the bundle is what it \
          held: the versions, the parties with their keys and memberships, the grants and the \
@@ -608,34 +589,54 @@ fn check_log(report: &mut Report, body: &BundleBody) {
     }
 }
 
-fn check_checkpoint(report: &mut Report, body: &BundleBody, head: Option<&(i64, String)>) {
-    let jws = match CompactJws::parse_as(&body.checkpoint, &CHECKPOINT_JWS) {
+/// A JWS signed with one of the bundle's `server_keys`: parsed with `profile`, its key found by
+/// its `kid`, its signature verified and its claims read; None, with the failure reported, if
+/// any of that fails. `what` names it in the failure.
+fn server_signed<'k, T: serde::de::DeserializeOwned>(
+    report: &mut Report,
+    compact: &str,
+    profile: &JwsProfile,
+    server_keys: &'k [PublicJwk],
+    what: &str,
+) -> Option<(&'k PublicJwk, T)> {
+    let jws = match CompactJws::parse_as(compact, profile) {
         Ok(j) => j,
         Err(e) => {
-            report.fail(format!("the server's checkpoint is not a checkpoint: {e}"));
-            return;
+            report.fail(format!("the server's {what} is not a valid {what}: {e}"));
+            return None;
         }
     };
     let kid = jws.header_str("kid").unwrap_or_default();
-    let Some(key) = body
-        .server_keys
-        .iter()
-        .find(|k| k.kid.as_deref() == Some(kid))
-    else {
-        report.fail("the server's checkpoint is signed by a key not among the server's keys");
-        return;
+    let Some(key) = server_keys.iter().find(|k| k.kid.as_deref() == Some(kid)) else {
+        report.fail(format!(
+            "the server's {what} is signed by a key not among the server's keys"
+        ));
+        return None;
     };
     if jws.verify(key).is_err() {
-        report.fail("the server's checkpoint signature does not verify");
-        return;
+        report.fail(format!("the server's {what} signature does not verify"));
+        return None;
     }
-    let claims: CheckpointClaims = match jws.claims() {
-        Ok(c) => c,
+    match jws.claims() {
+        Ok(claims) => Some((key, claims)),
         Err(e) => {
-            report.fail(format!("the server's checkpoint: {e}"));
-            return;
+            report.fail(format!("the server's {what}: {e}"));
+            None
         }
+    }
+}
+
+fn check_checkpoint(report: &mut Report, body: &BundleBody, head: Option<&(i64, String)>) {
+    let Some((key, claims)) = server_signed::<CheckpointClaims>(
+        report,
+        &body.checkpoint,
+        &CHECKPOINT_JWS,
+        &body.server_keys,
+        "checkpoint",
+    ) else {
+        return;
     };
+    let kid = key.kid.clone().unwrap_or_default();
     if claims.passport != body.passport_id {
         report.fail("the server's checkpoint is for another passport");
         return;

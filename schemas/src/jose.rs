@@ -126,6 +126,27 @@ impl PublicJwk {
 }
 
 /// base64url(SHA-256(bytes)), the form hashes take everywhere on the wire.
+/// The acceptable Ed25519 keys of a JWKS document (`{"keys": [...]}`), by their key bytes: a
+/// `kid` is only a name, and members a key may carry beside them (`use`, `alg`) do not matter;
+/// keys of other kinds, or not acceptable, are passed over. None if it is not a JWKS.
+pub fn ed25519_keys_of(jwks: &Value) -> Option<Vec<PublicJwk>> {
+    let keys = jwks.get("keys")?.as_array()?;
+    Some(
+        keys.iter()
+            .filter_map(|k| {
+                let jwk = PublicJwk {
+                    kty: k["kty"].as_str()?.to_owned(),
+                    crv: k["crv"].as_str()?.to_owned(),
+                    x: k["x"].as_str()?.to_owned(),
+                    kid: None,
+                };
+                jwk.key_bytes().ok()?;
+                Some(jwk)
+            })
+            .collect(),
+    )
+}
+
 pub fn sha256_b64(bytes: &[u8]) -> String {
     B64.encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }

@@ -301,11 +301,20 @@ fn the_committed_sample_bundle_still_verifies() {
 
 /// POSTs `body` as a bundle, as `client`, and answers the problem.
 async fn import_raw(client: &Client, body: Vec<u8>) -> (u16, wp_schemas::problem::Problem) {
+    import_with_query(client, "", body).await
+}
+
+/// The same, with `query` (`?...` or empty) on the URL.
+async fn import_with_query(
+    client: &Client,
+    query: &str,
+    body: Vec<u8>,
+) -> (u16, wp_schemas::problem::Problem) {
     let url = format!("{}/v1/passports/import", client.base_url());
     let token = client.access_token().await.unwrap();
     let response = client
         .http()
-        .request(Method::POST, &url)
+        .request(Method::POST, format!("{url}{query}"))
         .header("Authorization", format!("DPoP {token}"))
         .header(
             "DPoP",
@@ -655,19 +664,14 @@ async fn a_copy_of_a_bundle_takes_no_passport_over(backend: Backend) {
         report.failures
     );
     for acknowledged in [false, true] {
-        let (status, problem) = import_as(&mallory_c, &doctored, acknowledged).await;
-        assert_eq!(
-            (status, problem.kind()),
-            (422, Some(ProblemType::InvalidBundle))
-        );
-        assert!(
-            problem
-                .detail
-                .as_deref()
-                .unwrap_or_default()
-                .contains("does not publish"),
-            "{problem:?}"
-        );
+        refused_saying(
+            &mallory_c,
+            &doctored,
+            acknowledged,
+            ProblemType::InvalidBundle,
+            "does not publish",
+        )
+        .await;
     }
     // A server that does not trust the origin cannot check it: refused without her word.
     assert_eq!(
@@ -710,21 +714,21 @@ async fn import_as(
     } else {
         ""
     };
-    let url = format!("{}/v1/passports/import", client.base_url());
-    let token = client.access_token().await.unwrap();
-    let response = client
-        .http()
-        .request(Method::POST, format!("{url}{query}"))
-        .header("Authorization", format!("DPoP {token}"))
-        .header(
-            "DPoP",
-            wp_client::proofs::dpop(client.key(), "POST", &url, Some(&token)),
-        )
-        .json(bundle)
-        .send()
-        .await
-        .unwrap();
-    problem_of(response).await
+    import_with_query(client, query, serde_json::to_vec(bundle).unwrap()).await
+}
+
+/// Imports `bundle` as `client` and checks that it is refused as `kind`, saying `words`.
+async fn refused_saying(
+    client: &Client,
+    bundle: &Value,
+    acknowledged: bool,
+    kind: ProblemType,
+    words: &str,
+) {
+    let (status, problem) = import_as(client, bundle, acknowledged).await;
+    assert_eq!((status, problem.kind()), (kind.status(), Some(kind)));
+    let detail = problem.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains(words), "{problem:?}");
 }
 
 /// Alex adds his own key to Priya's entry (HR at Acme, who agreed his adjustment): refused, as
@@ -809,22 +813,16 @@ async fn an_import_plants_no_key_and_changes_no_known_party(backend: Backend) {
     plant_key(&mut planted, "Priya Shah", alex.key());
     let mut role = bundle.clone();
     role["body"]["parties"][priya]["membership"]["role"] = json!("org_admin");
-    for (what, mut changed) in [("a planted key", planted), ("another role", role)] {
+    for mut changed in [planted, role] {
         reattest(&mut changed, &SigningKey::generate(), alex.key());
-        let (status, problem) = import_as(&alex_d, &changed, true).await;
-        assert_eq!(
-            (status, problem.kind()),
-            (422, Some(ProblemType::InvalidBundle)),
-            "{what}"
-        );
-        assert!(
-            problem
-                .detail
-                .as_deref()
-                .unwrap_or_default()
-                .contains(&format!("names party {priya_id}")),
-            "{what}: {problem:?}"
-        );
+        refused_saying(
+            &alex_d,
+            &changed,
+            true,
+            ProblemType::InvalidBundle,
+            &format!("names party {priya_id}"),
+        )
+        .await;
     }
     assert_eq!(
         alex_d.party(&priya_id).await.unwrap(),
@@ -948,19 +946,14 @@ async fn an_origin_that_cannot_be_checked_needs_the_owners_word(backend: Backend
     a.stop().await;
     let alex_b = registered(&b, alex.key(), "Alex Smith").await;
     let before = written(&b).await;
-    let (status, problem) = import_as(&alex_b, &bundle, false).await;
-    assert_eq!(
-        (status, problem.kind()),
-        (422, Some(ProblemType::OriginUnverified))
-    );
-    assert!(
-        problem
-            .detail
-            .as_deref()
-            .unwrap_or_default()
-            .contains("could not be reached"),
-        "{problem:?}"
-    );
+    refused_saying(
+        &alex_b,
+        &bundle,
+        false,
+        ProblemType::OriginUnverified,
+        "could not be reached",
+    )
+    .await;
     assert_eq!(written(&b).await, before, "nothing written");
     let info = alex_b.import_passport(&bundle, true).await.unwrap();
     assert_eq!(info.id, pid);

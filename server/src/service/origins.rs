@@ -97,25 +97,7 @@ impl Origins {
             bytes.extend_from_slice(&chunk);
         }
         let jwks: Value = serde_json::from_slice(&bytes).context("its keys are not JSON")?;
-        let keys = jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .context("its keys are not a JWKS")?;
-        // Ed25519 keys only, by their key bytes (a `kid` is only a name, and members a key may
-        // carry beside them, `use` or `alg`, do not matter).
-        Ok(keys
-            .iter()
-            .filter_map(|k| {
-                let jwk = PublicJwk {
-                    kty: k["kty"].as_str()?.to_owned(),
-                    crv: k["crv"].as_str()?.to_owned(),
-                    x: k["x"].as_str()?.to_owned(),
-                    kid: None,
-                };
-                jwk.key_bytes().ok()?;
-                Some(jwk)
-            })
-            .collect())
+        wp_schemas::jose::ed25519_keys_of(&jwks).context("its keys are not a JWKS")
     }
 }
 
