@@ -687,20 +687,8 @@ async fn a_copy_of_a_bundle_takes_no_passport_over(backend: Backend) {
     // Alex himself, at C: his bundle's origin is checked, and the log says so.
     let alex_c = registered(&c, alex.key(), "Alex Smith").await;
     alex_c.import_passport(&bundle, false).await.unwrap();
-    let log = alex_c
-        .own_passport(&pid)
-        .verified_access_log()
-        .await
-        .unwrap();
-    let imported = log
-        .iter()
-        .find(|e| e.action == LogAction::PassportImported)
-        .unwrap();
-    assert!(
-        imported
-            .reason
-            .contains("checked against the keys it publishes")
-    );
+    let reason = imported_reason(&alex_c, &pid).await;
+    assert!(reason.contains("checked against the keys it publishes"));
 }
 
 /// POSTs `bundle` to the import as `client`, and answers the status and problem.
@@ -715,6 +703,19 @@ async fn import_as(
         ""
     };
     import_with_query(client, query, serde_json::to_vec(bundle).unwrap()).await
+}
+
+/// The reason of the `passport_imported` entry in `client`'s verified access log of `pid`.
+async fn imported_reason(client: &Client, pid: &str) -> String {
+    let log = client
+        .own_passport(pid)
+        .verified_access_log()
+        .await
+        .unwrap();
+    log.into_iter()
+        .find(|e| e.action == LogAction::PassportImported)
+        .expect("a passport_imported entry")
+        .reason
 }
 
 /// Imports `bundle` as `client` and checks that it is refused as `kind`, saying `words`.
@@ -957,20 +958,11 @@ async fn an_origin_that_cannot_be_checked_needs_the_owners_word(backend: Backend
     assert_eq!(written(&b).await, before, "nothing written");
     let info = alex_b.import_passport(&bundle, true).await.unwrap();
     assert_eq!(info.id, pid);
-    let log = alex_b
-        .own_passport(&pid)
-        .verified_access_log()
-        .await
-        .unwrap();
-    let imported = log
-        .iter()
-        .find(|e| e.action == LogAction::PassportImported)
-        .unwrap();
+    let reason = imported_reason(&alex_b, &pid).await;
     assert!(
-        imported.reason.contains("the origin could not be checked")
-            && imported.reason.contains("owner's acknowledgement"),
-        "{}",
-        imported.reason
+        reason.contains("the origin could not be checked")
+            && reason.contains("owner's acknowledgement"),
+        "{reason}"
     );
 }
 

@@ -163,18 +163,15 @@ pub async fn import(
         .filter(|k| k.revoked_at.is_none())
         .filter_map(|k| Kid::parse(&k.kid))
         .collect();
-    let plan = |report: &wp_schemas::bundle::Report| {
-        import::plan(
-            &bundle,
-            report,
-            &caller.party_id,
-            &my_kids,
-            state.max_records_per_passport,
-        )
-        .map_err(refusal)
-    };
     // Whose bundle it is first: nobody makes this server ask an origin about someone else's.
-    plan(&report)?;
+    let plan = import::plan(
+        &bundle,
+        &report,
+        &caller.party_id,
+        &my_kids,
+        state.max_records_per_passport,
+    )
+    .map_err(refusal)?;
     let unchecked = match state.origins.published_keys(&bundle.body.server).await {
         OriginKeys::Published(keys) => {
             wp_schemas::bundle::check_origin(
@@ -186,7 +183,9 @@ pub async fn import(
         }
         OriginKeys::Unchecked(why) => Some(why),
     };
-    let plan = plan(&report)?;
+    if !report.is_sound() {
+        return Err(refusal(ImportRefusal::Invalid(report.failures.join("; "))));
+    }
     if let Some(why) = &unchecked
         && !acknowledged
     {

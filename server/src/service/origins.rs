@@ -18,10 +18,11 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest JWKS document read from an origin.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
-/// What the operator trusts, and the HTTP client that asks.
+/// What the operator trusts, and the HTTP client that asks (made at the first import that
+/// needs it, not at every start: most servers never fetch).
 pub struct Origins {
     trusted: Vec<Url>,
-    http: reqwest::Client,
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 /// What an origin's keys are, as far as this server could find out.
@@ -49,6 +50,16 @@ impl Origins {
             }
             urls.push(url);
         }
+        Ok(Origins {
+            trusted: urls,
+            http: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn http(&self) -> anyhow::Result<&reqwest::Client> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(FETCH_TIMEOUT)
@@ -56,10 +67,7 @@ impl Origins {
             .user_agent(concat!("work-passport/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client for origins")?;
-        Ok(Origins {
-            trusted: urls,
-            http,
-        })
+        Ok(self.http.get_or_init(|| http))
     }
 
     /// The published keys of `server` (a bundle's `body.server`), if the operator trusts it
@@ -85,7 +93,7 @@ impl Origins {
             "{}/.well-known/jwks.json",
             origin.as_str().trim_end_matches('/')
         );
-        let mut response = self.http.get(&url).send().await.context("no answer")?;
+        let mut response = self.http()?.get(&url).send().await.context("no answer")?;
         if !response.status().is_success() {
             bail!("its keys answered {}", response.status());
         }
