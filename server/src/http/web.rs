@@ -21,98 +21,38 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// The shell every page starts from; the script fills `<main>`.
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 
-/// The embedded assets, by path under `/web/`, with their media types.
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../../web/app.css"),
-    ),
-    ("js/app.js", JS, include_bytes!("../../web/js/app.js")),
-    (
-        "js/session.js",
-        JS,
-        include_bytes!("../../web/js/session.js"),
-    ),
-    ("js/flow.js", JS, include_bytes!("../../web/js/flow.js")),
-    (
-        "js/pages/start.js",
-        JS,
-        include_bytes!("../../web/js/pages/start.js"),
-    ),
-    (
-        "js/pages/passport.js",
-        JS,
-        include_bytes!("../../web/js/pages/passport.js"),
-    ),
-    (
-        "js/pages/sharing.js",
-        JS,
-        include_bytes!("../../web/js/pages/sharing.js"),
-    ),
-    (
-        "js/pages/shared.js",
-        JS,
-        include_bytes!("../../web/js/pages/shared.js"),
-    ),
-    (
-        "js/pages/organisations.js",
-        JS,
-        include_bytes!("../../web/js/pages/organisations.js"),
-    ),
-    (
-        "js/pages/devices.js",
-        JS,
-        include_bytes!("../../web/js/pages/devices.js"),
-    ),
-    (
-        "js/pages/move.js",
-        JS,
-        include_bytes!("../../web/js/pages/move.js"),
-    ),
-    ("js/api.js", JS, include_bytes!("../../web/js/api.js")),
-    ("js/jose.js", JS, include_bytes!("../../web/js/jose.js")),
-    (
-        "js/keystore.js",
-        JS,
-        include_bytes!("../../web/js/keystore.js"),
-    ),
-    ("js/forms.js", JS, include_bytes!("../../web/js/forms.js")),
-    ("js/ui.js", JS, include_bytes!("../../web/js/ui.js")),
-    ("js/verify.js", JS, include_bytes!("../../web/js/verify.js")),
-    ("js/words.js", JS, include_bytes!("../../web/js/words.js")),
-    // The section body schemas the forms are made from (the same files as in schemas/json).
-    (
-        "schemas/summary.json",
-        JSON,
-        include_bytes!("../../../schemas/json/sections/summary.schema.json"),
-    ),
-    (
-        "schemas/impacts.json",
-        JSON,
-        include_bytes!("../../../schemas/json/sections/impacts.schema.json"),
-    ),
-    (
-        "schemas/conditions.json",
-        JSON,
-        include_bytes!("../../../schemas/json/sections/conditions.schema.json"),
-    ),
-    (
-        "schemas/adjustments.json",
-        JSON,
-        include_bytes!("../../../schemas/json/sections/adjustments.schema.json"),
-    ),
-    (
-        "schemas/fit_notes.json",
-        JSON,
-        include_bytes!("../../../schemas/json/sections/fit_notes.schema.json"),
-    ),
-    (
-        "schemas/plans.json",
-        JSON,
-        include_bytes!("../../../schemas/json/sections/plans.schema.json"),
-    ),
-];
+/// Every file under `server/web/` but the shell, by its path there, served under `/web/`.
+/// Embedded in debug builds too (`debug-embed`), so that the tests serve what ships.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "web/"]
+#[exclude = "index.html"]
+struct Assets;
+
+/// The section body schemas the forms are made from, `schemas/json/sections/NAME.schema.json`,
+/// served as `/web/schemas/NAME.json`.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../schemas/json/sections/"]
+#[include = "*.schema.json"]
+struct SectionSchemas;
+
+/// An asset's bytes and media type; None for a path that names none (nor a file of a type the
+/// pages do not use).
+fn find_asset(path: &str) -> Option<(&'static str, Vec<u8>)> {
+    let file = match path.strip_prefix("schemas/") {
+        Some(name) => SectionSchemas::get(&format!("{}.schema.json", name.strip_suffix(".json")?)),
+        None => Assets::get(path),
+    }?;
+    Some((media_type(path)?, file.data.into_owned()))
+}
+
+fn media_type(path: &str) -> Option<&'static str> {
+    match path.rsplit_once('.')?.1 {
+        "css" => Some("text/css; charset=utf-8"),
+        "js" => Some(JS),
+        "json" => Some(JSON),
+        _ => None,
+    }
+}
 
 const JSON: &str = "application/json";
 
@@ -133,8 +73,8 @@ async fn index(State(state): State<AppState>) -> Response {
 }
 
 async fn asset(Path(path): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == path) {
-        Some((_, media_type, bytes)) => page_response(media_type, bytes.to_vec(), "no-cache"),
+    match find_asset(&path) {
+        Some((media_type, bytes)) => page_response(media_type, bytes, "no-cache"),
         None => Error::not_found("no such page asset").into_response(),
     }
 }
@@ -173,4 +113,32 @@ fn html_attribute(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file the pages need is served only if it has a media type: one of a new type would
+    /// answer 404 instead.
+    #[test]
+    fn every_embedded_file_is_served() {
+        let names: Vec<String> = Assets::iter().map(|name| name.into_owned()).collect();
+        assert!(names.iter().any(|n| n == "js/app.js") && names.iter().any(|n| n == "app.css"));
+        assert!(
+            !names.iter().any(|n| n == "index.html"),
+            "the shell is served at / only"
+        );
+        for name in &names {
+            assert!(find_asset(name).is_some(), "{name} would not be served");
+        }
+        let schemas: Vec<_> = SectionSchemas::iter().collect();
+        assert_eq!(schemas.len(), wp_schemas::sections::Section::ALL.len());
+        for section in wp_schemas::sections::Section::ALL {
+            let path = format!("schemas/{}.json", section.as_str());
+            assert!(find_asset(&path).is_some(), "{path} would not be served");
+        }
+        assert!(find_asset("../Cargo.toml").is_none());
+        assert!(find_asset("schemas/../../Cargo.toml").is_none());
+    }
 }
