@@ -14,6 +14,7 @@ pub use wp_schemas::bundle::{
     check_origin_thumbprint,
 };
 use wp_schemas::jose::PublicJwk;
+use wp_schemas::paths;
 
 use crate::error::{ClientError, Result};
 use crate::passport::PassportClient;
@@ -40,7 +41,7 @@ pub async fn fetch_server_keys(server: &str) -> Result<Vec<PublicJwk>> {
 
 async fn fetch_keys_with(http: &reqwest::Client, server: &str) -> Result<Vec<PublicJwk>> {
     const MAX_BYTES: usize = 64 * 1024;
-    let url = format!("{}/.well-known/jwks.json", server.trim_end_matches('/'));
+    let url = format!("{}{}", server.trim_end_matches('/'), paths::JWKS);
     let mut response = http.get(&url).send().await?;
     if !response.status().is_success() {
         return Err(ClientError::Protocol(format!(
@@ -104,7 +105,9 @@ impl PassportClient<'_> {
     /// export: for health systems. It is not signed as a whole; each Provenance carries its
     /// version's original JWS. The owner only; logged as an export.
     pub async fn export_fhir(&self) -> Result<Value> {
-        let fhir: Value = self.get("/export?format=fhir").await?;
+        let fhir: Value = self
+            .get(&format!("{}?format=fhir", paths::passport_export(&self.id)))
+            .await?;
         let names_this_passport = fhir["resourceType"] == "Bundle"
             && fhir["identifier"]["value"].as_str() == Some(self.id.as_str());
         if !names_this_passport {
@@ -119,7 +122,7 @@ impl PassportClient<'_> {
     /// client's key): ready to keep, to give to anyone who should check it, or to import into
     /// another server. Refused (nothing is signed) if anything the server sent does not verify.
     pub async fn export(&self) -> Result<Value> {
-        let mut bundle: Value = self.get("/export").await?;
+        let mut bundle: Value = self.get(&paths::passport_export(&self.id)).await?;
         let body = bundle.get("body");
         let said = |name: &str| body.and_then(|b| b.get(name)).and_then(Value::as_str);
         if said("passport_id") != Some(self.id.as_str())
@@ -162,11 +165,14 @@ impl Client {
         acknowledge_unverified_origin: bool,
     ) -> Result<wp_schemas::api::PassportInfo> {
         let path = if acknowledge_unverified_origin {
-            "/v1/passports/import?acknowledge_unverified_origin=true"
+            format!(
+                "{}?acknowledge_unverified_origin=true",
+                paths::PASSPORT_IMPORT
+            )
         } else {
-            "/v1/passports/import"
+            paths::PASSPORT_IMPORT.to_owned()
         };
-        self.call(reqwest::Method::POST, path, None, Some(bundle))
+        self.call(reqwest::Method::POST, &path, None, Some(bundle))
             .await
     }
 }

@@ -14,6 +14,7 @@ use wp_schemas::api::{
     TokenResponse,
 };
 use wp_schemas::jose::{PublicJwk, SigningKey};
+use wp_schemas::paths;
 use wp_schemas::problem::{Problem, ProblemType};
 
 use crate::error::{ClientError, Result};
@@ -119,7 +120,7 @@ impl Client {
 
     /// Exchanges a fresh assertion (and DPoP proof) for a token; with `grant_id`, a consent token.
     async fn fetch_token(&self, grant_id: Option<&str>) -> Result<CachedToken> {
-        let url = format!("{}/v1/token", self.base);
+        let url = format!("{}{}", self.base, paths::TOKEN);
         let assertion = proofs::assertion(&self.key, self.party_id()?, &url);
         let mut form = vec![
             ("grant_type", GRANT_TYPE.to_owned()),
@@ -288,7 +289,7 @@ impl Client {
 
     /// Registers this client's key as a new employee, proving possession of the key.
     pub async fn register_employee(&mut self, display_name: &str) -> Result<Party> {
-        let url = format!("{}/v1/parties", self.base);
+        let url = format!("{}{}", self.base, paths::PARTIES);
         let body = RegisterEmployee {
             display_name: display_name.into(),
             jwk: self.key.public_jwk().clone(),
@@ -308,7 +309,7 @@ impl Client {
         display_name: &str,
         registration: Option<ProfessionalRegistration>,
     ) -> Result<Party> {
-        let url = format!("{}/v1/invitations/redeem", self.base);
+        let url = format!("{}{}", self.base, paths::INVITATIONS_REDEEM);
         let body = RedeemInvitation {
             code: code.trim().to_owned(),
             display_name: display_name.into(),
@@ -325,7 +326,7 @@ impl Client {
     /// admin-link` prints it, after `#/admin-join/` in a link): registers this client's key,
     /// proving possession of it.
     pub async fn join_as_admin(&mut self, invitation: &str, display_name: &str) -> Result<Party> {
-        let url = format!("{}/v1/admin/join", self.base);
+        let url = format!("{}{}", self.base, paths::ADMIN_JOIN);
         let body = JoinAsAdmin {
             invitation: invitation.trim().to_owned(),
             display_name: display_name.into(),
@@ -351,12 +352,12 @@ impl Client {
             jwk: jwk.clone(),
             registration,
         };
-        self.call(Method::POST, "/v1/admin/parties", None, Some(&body))
+        self.call(Method::POST, paths::ADMIN_PARTIES, None, Some(&body))
             .await
     }
 
     pub async fn me(&self) -> Result<Me> {
-        self.call(Method::GET, "/v1/me", None, None::<&()>).await
+        self.call(Method::GET, paths::ME, None, None::<&()>).await
     }
 
     /// A party's public facts and keys (cached: used to check signatures).
@@ -369,7 +370,7 @@ impl Client {
 
     pub(crate) async fn refresh_party(&self, id: &str) -> Result<Party> {
         let party: Party = self
-            .call(Method::GET, &format!("/v1/parties/{id}"), None, None::<&()>)
+            .call(Method::GET, &paths::party(id), None, None::<&()>)
             .await?;
         self.parties
             .lock()
@@ -380,7 +381,7 @@ impl Client {
 
     /// Adds `new_key` to this party (key rotation), proving possession of it.
     pub async fn add_key(&self, new_key: &SigningKey) -> Result<Party> {
-        let path = format!("/v1/parties/{}/keys", self.party_id()?);
+        let path = paths::party_keys(self.party_id()?);
         let body = AddKey {
             jwk: new_key.public_jwk().clone(),
             proof: proofs::key_proof(new_key, &format!("{}{path}", self.base)),
@@ -389,7 +390,7 @@ impl Client {
     }
 
     pub async fn revoke_key(&self, kid: &str) -> Result<Party> {
-        let path = format!("/v1/parties/{}/keys/{kid}/revoke", self.party_id()?);
+        let path = paths::party_key_revoke(self.party_id()?, kid);
         self.call(Method::POST, &path, None, None::<&()>).await
     }
 
@@ -403,18 +404,22 @@ impl Client {
             kind,
             display_name: display_name.into(),
         };
-        self.call(Method::POST, "/v1/admin/organisations", None, Some(&body))
+        self.call(Method::POST, paths::ADMIN_ORGANISATIONS, None, Some(&body))
             .await
     }
 
     /// Organisations whose name contains `name` (any case; at most 20).
     pub async fn find_organisations(&self, name: &str) -> Result<Vec<OrganisationEntry>> {
         let url = reqwest::Url::parse_with_params(
-            &format!("{}/v1/organisations", self.base),
+            &format!("{}{}", self.base, paths::ORGANISATIONS),
             [("name", name)],
         )
         .map_err(|e| ClientError::Other(format!("the server URL: {e}")))?;
-        let path = format!("/v1/organisations?{}", url.query().unwrap_or_default());
+        let path = format!(
+            "{}?{}",
+            paths::ORGANISATIONS,
+            url.query().unwrap_or_default()
+        );
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 
@@ -430,13 +435,13 @@ impl Client {
             role,
             expires_in_days: days,
         };
-        let path = format!("/v1/organisations/{organisation}/invitations");
+        let path = paths::organisation_invitations(organisation);
         self.call(Method::POST, &path, None, Some(&body)).await
     }
 
     /// The invitations of `organisation` (without their codes).
     pub async fn invitations(&self, organisation: &str) -> Result<Vec<Invitation>> {
-        let path = format!("/v1/organisations/{organisation}/invitations");
+        let path = paths::organisation_invitations(organisation);
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 
@@ -446,20 +451,20 @@ impl Client {
         organisation: &str,
         invitation: &str,
     ) -> Result<Invitation> {
-        let path = format!("/v1/organisations/{organisation}/invitations/{invitation}/revoke");
+        let path = paths::organisation_invitation_revoke(organisation, invitation);
         self.call(Method::POST, &path, None, None::<&()>).await
     }
 
     /// The members of `organisation`, removed ones included (with `removed_at`).
     pub async fn members(&self, organisation: &str) -> Result<Vec<Member>> {
-        let path = format!("/v1/organisations/{organisation}/members");
+        let path = paths::organisation_members(organisation);
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 
     /// Removes `member` from `organisation` (a member removing themself leaves): they act for
     /// it no more, and their consent tokens stop working on their next request.
     pub async fn remove_member(&self, organisation: &str, member: &str) -> Result<Member> {
-        let path = format!("/v1/organisations/{organisation}/members/{member}/remove");
+        let path = paths::organisation_member_remove(organisation, member);
         self.call(Method::POST, &path, None, None::<&()>).await
     }
 
@@ -473,13 +478,13 @@ impl Client {
         organisation: &str,
         request: &CreateAccessRequest,
     ) -> Result<AccessRequest> {
-        let path = format!("/v1/organisations/{organisation}/access-requests");
+        let path = paths::organisation_access_requests(organisation);
         self.call(Method::POST, &path, None, Some(request)).await
     }
 
     /// The access requests of `organisation` (without their codes).
     pub async fn access_requests(&self, organisation: &str) -> Result<Vec<AccessRequest>> {
-        let path = format!("/v1/organisations/{organisation}/access-requests");
+        let path = paths::organisation_access_requests(organisation);
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 
@@ -488,7 +493,7 @@ impl Client {
         let body = AccessRequestCode {
             code: code.trim().to_owned(),
         };
-        self.call(Method::POST, "/v1/access-requests/open", None, Some(&body))
+        self.call(Method::POST, paths::ACCESS_REQUESTS_OPEN, None, Some(&body))
             .await
     }
 
@@ -496,7 +501,7 @@ impl Client {
     pub async fn approve_access_request(&self, approval: &ApproveAccessRequest) -> Result<Grant> {
         self.call(
             Method::POST,
-            "/v1/access-requests/approve",
+            paths::ACCESS_REQUESTS_APPROVE,
             None,
             Some(approval),
         )
@@ -510,7 +515,7 @@ impl Client {
         };
         self.call(
             Method::POST,
-            "/v1/access-requests/decline",
+            paths::ACCESS_REQUESTS_DECLINE,
             None,
             Some(&body),
         )
@@ -522,7 +527,7 @@ impl Client {
 
     /// As an employee: creates this party's passport.
     pub async fn create_passport(&self) -> Result<PassportInfo> {
-        self.call(Method::POST, "/v1/passports", None, None::<&()>)
+        self.call(Method::POST, paths::PASSPORTS, None, None::<&()>)
             .await
     }
 
@@ -548,7 +553,7 @@ impl Client {
     /// As a grantee: the grants made to this party; for a member, the grants to their
     /// organisation that cover them.
     pub async fn grants_to_me(&self) -> Result<Vec<Grant>> {
-        self.call(Method::GET, "/v1/grants", None, None::<&()>)
+        self.call(Method::GET, paths::GRANTS, None, None::<&()>)
             .await
     }
 }

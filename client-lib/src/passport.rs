@@ -9,6 +9,7 @@ use wp_schemas::api::{
     RecordHistory, Scope, VersionEnvelope,
 };
 use wp_schemas::chain::verify_log;
+use wp_schemas::paths;
 use wp_schemas::sections::{AdjustmentStatus, Section};
 
 use crate::client::Client;
@@ -76,23 +77,19 @@ impl<'c> PassportClient<'c> {
         self.client
     }
 
-    fn path(&self, rest: &str) -> String {
-        format!("/v1/passports/{}{rest}", self.id)
-    }
-
-    pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, rest: &str) -> Result<T> {
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.client
-            .call(Method::GET, &self.path(rest), self.grant_id(), None::<&()>)
+            .call(Method::GET, path, self.grant_id(), None::<&()>)
             .await
     }
 
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
-        rest: &str,
+        path: &str,
         body: Option<&Value>,
     ) -> Result<T> {
         self.client
-            .call(Method::POST, &self.path(rest), self.grant_id(), body)
+            .call(Method::POST, path, self.grant_id(), body)
             .await
     }
 
@@ -119,7 +116,7 @@ impl<'c> PassportClient<'c> {
 
     /// The passport as the server sends it, unverified (for tools that verify themselves).
     pub async fn read_raw(&self) -> Result<PassportView> {
-        self.get("").await
+        self.get(&paths::passport(&self.id)).await
     }
 
     /// The latest version of every visible record, each signature verified.
@@ -153,7 +150,9 @@ impl<'c> PassportClient<'c> {
 
     /// A record's whole history, its chain verified from version 1.
     pub async fn history(&self, record_id: &str) -> Result<Vec<VerifiedVersion>> {
-        let history: RecordHistory = self.get(&format!("/records/{record_id}/versions")).await?;
+        let history: RecordHistory = self
+            .get(&paths::passport_record_versions(&self.id, record_id))
+            .await?;
         if history.record_id != record_id {
             return Err(ClientError::Verification(
                 "the server answered with another record".into(),
@@ -174,14 +173,16 @@ impl<'c> PassportClient<'c> {
 
     /// The latest version of one record, verified.
     pub async fn record(&self, record_id: &str) -> Result<VerifiedVersion> {
-        let envelope: VersionEnvelope = self.get(&format!("/records/{record_id}")).await?;
+        let envelope: VersionEnvelope = self
+            .get(&paths::passport_record(&self.id, record_id))
+            .await?;
         self.verify(&envelope).await
     }
 
-    async fn submit(&self, rest: &str, draft: VersionDraft) -> Result<VerifiedVersion> {
+    async fn submit(&self, path: &str, draft: VersionDraft) -> Result<VerifiedVersion> {
         let jws = proofs::sign_version(self.client.key(), self.client.party_id()?, draft);
         let envelope: VersionEnvelope = self
-            .post(rest, Some(&serde_json::json!({ "jws": jws })))
+            .post(path, Some(&serde_json::json!({ "jws": jws })))
             .await?;
         if envelope.jws != jws {
             return Err(ClientError::Verification(
@@ -201,7 +202,7 @@ impl<'c> PassportClient<'c> {
             prev: None,
             body: Some(body),
         };
-        self.submit("/records", draft).await
+        self.submit(&paths::passport_records(&self.id), draft).await
     }
 
     /// Writes `body` (None: a tombstone) as the version after `head`. A stale `head` gets
@@ -219,8 +220,11 @@ impl<'c> PassportClient<'c> {
             prev: Some(head.hash.clone()),
             body,
         };
-        self.submit(&format!("/records/{}/versions", head.record_id), draft)
-            .await
+        self.submit(
+            &paths::passport_record_versions(&self.id, &head.record_id),
+            draft,
+        )
+        .await
     }
 
     /// Replaces a record's body on top of its current head.
@@ -287,7 +291,11 @@ impl<'c> PassportClient<'c> {
 
     /// The raw changes feed after `since` (see [`crate::replica`] for a verified, synced copy).
     pub async fn changes(&self, since: i64) -> Result<Changes> {
-        self.get(&format!("/changes?since={since}")).await
+        self.get(&format!(
+            "{}?since={since}",
+            paths::passport_changes(&self.id)
+        ))
+        .await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -295,15 +303,17 @@ impl<'c> PassportClient<'c> {
 
     pub async fn grant(&self, request: &CreateGrant) -> Result<Grant> {
         let body = serde_json::to_value(request).map_err(|e| ClientError::Other(e.to_string()))?;
-        self.post("/grants", Some(&body)).await
+        self.post(&paths::passport_grants(&self.id), Some(&body))
+            .await
     }
 
     pub async fn grants(&self) -> Result<Vec<Grant>> {
-        self.get("/grants").await
+        self.get(&paths::passport_grants(&self.id)).await
     }
 
     pub async fn revoke(&self, grant_id: &str) -> Result<Grant> {
-        self.post(&format!("/grants/{grant_id}/revoke"), None).await
+        self.post(&paths::passport_grant_revoke(&self.id, grant_id), None)
+            .await
     }
 
     pub async fn access_log_page(
@@ -318,12 +328,11 @@ impl<'c> PassportClient<'c> {
         if let Some(a) = actor {
             query.push(format!("actor={a}"));
         }
-        let rest = if query.is_empty() {
-            "/access-log".to_owned()
-        } else {
-            format!("/access-log?{}", query.join("&"))
-        };
-        self.get(&rest).await
+        let mut path = paths::passport_access_log(&self.id);
+        if !query.is_empty() {
+            path = format!("{path}?{}", query.join("&"));
+        }
+        self.get(&path).await
     }
 
     /// The access log, oldest first, not verified: the entries by `actor` (all, without),
@@ -361,7 +370,7 @@ impl<'c> PassportClient<'c> {
         self.client
             .send(
                 Method::DELETE,
-                &self.path(""),
+                &paths::passport(&self.id),
                 self.grant_id(),
                 None::<&()>,
                 None,

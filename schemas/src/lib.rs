@@ -2,7 +2,8 @@
 //! the typed section bodies, the signed payloads, the hash chains, and the problem types.
 //! The JSON Schema files (`schemas/json/`) are generated from these types, and so are the
 //! OpenAPI document's (`schemas/openapi.json`) schemas; its operations come from the server's
-//! route table (see [`openapi`]).
+//! route table (see [`openapi`]), and its paths from [`paths`], which the client builds its
+//! URLs with too.
 
 pub mod api;
 pub mod bundle;
@@ -12,6 +13,7 @@ pub mod files;
 pub mod integer;
 pub mod jose;
 pub mod openapi;
+pub mod paths;
 pub mod problem;
 pub mod rfc3339;
 pub mod sections;

@@ -1,8 +1,9 @@
 //! The checked-in `schemas/openapi.json` must match the document generated from the route table
-//! (`src/http/routes.rs`) and the Rust types, and the document must hang together.
+//! (`src/http/routes.rs`) and the Rust types, and the document must hang together; the pages'
+//! `web/js/endpoints.js` must be what `wp_schemas::paths` generates, and every path there routed.
 //!
-//! Run `UPDATE_SCHEMAS=1 cargo test -p wp-server --test openapi_file` to regenerate it after
-//! changing a type, a route or an operation.
+//! Run `UPDATE_SCHEMAS=1 cargo test -p wp-server --test openapi_file` to regenerate both after
+//! changing a type, a path, a route or an operation.
 
 use std::collections::BTreeSet;
 use std::{fs, path::PathBuf};
@@ -19,6 +20,11 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 /// clients cite it).
 fn openapi_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/openapi.json")
+}
+
+/// The pages' endpoint module, generated from `wp_schemas::paths`.
+fn endpoints_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/js/endpoints.js")
 }
 
 fn document() -> Value {
@@ -59,6 +65,30 @@ fn openapi_file_is_up_to_date() {
         "{} is missing or out of date; {REGENERATE}",
         path.display()
     );
+}
+
+#[test]
+fn generated_files() {
+    let path = endpoints_file();
+    let expected = wp_schemas::paths::javascript_module();
+    if std::env::var("UPDATE_SCHEMAS").is_ok_and(|v| v == "1") {
+        fs::write(&path, &expected).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+    let actual = fs::read_to_string(&path).ok();
+    assert!(
+        actual.as_deref() == Some(expected.as_str()),
+        "{} is missing or out of date; {REGENERATE}",
+        path.display()
+    );
+}
+
+/// Every path in `wp_schemas::paths` is a route, and every route's path is one of them: the
+/// client and the pages build no URL the server does not answer.
+#[test]
+fn every_path_is_routed() {
+    let routed: BTreeSet<&str> = routes::table().iter().map(|r| r.path).collect();
+    let declared: BTreeSet<&str> = wp_schemas::paths::ALL.iter().map(|p| p.template).collect();
+    assert_eq!(routed, declared);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use reqwest::{Method, StatusCode, header};
 use wp_schemas::api::Changes;
+use wp_schemas::paths;
 use wp_schemas::problem::ProblemType;
 
 use super::{Replica, SyncState};
@@ -26,7 +27,7 @@ impl Replica {
         since: i64,
         etag: Option<&str>,
     ) -> Result<Answer> {
-        let mut path = format!("/v1/passports/{}/changes?since={since}", passport.id);
+        let mut path = format!("{}?since={since}", paths::passport_changes(&passport.id));
         if let Some(limit) = self.page_limit {
             path.push_str(&format!("&limit={limit}"));
         }
@@ -89,7 +90,7 @@ impl Replica {
 
     /// The sequence the server now signs for, for a rollback report (-1 if it gives none).
     async fn served_seq(&self, passport: &PassportClient<'_>) -> Result<i64> {
-        let path = format!("/v1/passports/{}/changes?since=0&limit=1", passport.id);
+        let path = format!("{}?since=0&limit=1", paths::passport_changes(&passport.id));
         let changes: Changes = passport
             .client()
             .call(Method::GET, &path, passport.grant_id(), None::<&()>)

@@ -7,6 +7,7 @@ use serde_json::Value;
 use wp_schemas::api::{CHECKPOINT_JWS, Changes, CheckpointClaims, VersionEnvelope};
 use wp_schemas::chain::{history_genesis, history_next, version_hash};
 use wp_schemas::jose::{CompactJws, PublicJwk};
+use wp_schemas::paths;
 
 use super::{Replica, SyncState, fail};
 use crate::client::Client;
@@ -190,7 +191,7 @@ impl Replica {
         if let Some(key) = self.cached_key(base, kid) {
             return Ok(key);
         }
-        let url = format!("{base}/.well-known/jwks.json");
+        let url = format!("{base}{}", paths::JWKS);
         let response = client.http().get(&url).send().await?;
         if !response.status().is_success() {
             return Err(ClientError::Protocol(format!(

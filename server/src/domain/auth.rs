@@ -30,7 +30,7 @@ fn invalid(kind: ProblemType, why: impl Into<String>) -> Error {
 
 /// The audience values an assertion may name: the issuer or its token endpoint (RFC 7523 3.3).
 pub fn token_endpoint(issuer: &str) -> String {
-    format!("{issuer}/v1/token")
+    format!("{issuer}{}", wp_schemas::paths::TOKEN)
 }
 
 /// Parses a client assertion far enough to find its key: its header must be `{alg, kid, typ?}`

@@ -17,6 +17,7 @@ use wp_schemas::api::{
 };
 use wp_schemas::bundle::Bundle;
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
+use wp_schemas::paths;
 use wp_schemas::problem::ProblemType;
 
 use super::{AppState, access_requests, grants, meta, organisations, parties, passports, token};
@@ -119,7 +120,7 @@ fn meta_routes() -> Vec<Route> {
     let op = Operation::new;
     vec![
         get(
-            "/healthz",
+            paths::HEALTHZ,
             meta::healthz,
             op("getHealth")
                 .summary("Liveness: the process answers")
@@ -127,7 +128,7 @@ fn meta_routes() -> Vec<Route> {
                 .ok(200, Schemas::of::<Health>),
         ),
         get(
-            "/readyz",
+            paths::READYZ,
             meta::readyz,
             op("getReadiness")
                 .summary("Readiness: the database answers")
@@ -136,7 +137,7 @@ fn meta_routes() -> Vec<Route> {
                 .problems(&[P::Unavailable]),
         ),
         get(
-            "/.well-known/jwks.json",
+            paths::JWKS,
             meta::jwks,
             op("getJwks")
                 .summary("The public keys that verify tokens and checkpoints")
@@ -144,7 +145,7 @@ fn meta_routes() -> Vec<Route> {
                 .ok(200, Schemas::jwk_set),
         ),
         get(
-            "/openapi.json",
+            paths::OPENAPI,
             meta::openapi,
             op("getOpenApi")
                 .summary("This OpenAPI document")
@@ -159,7 +160,7 @@ fn token_routes() -> Vec<Route> {
     use ProblemType as P;
     let op = Operation::new;
     vec![post(
-        "/v1/token",
+        paths::TOKEN,
         token::token,
         op("createToken")
             .summary("Exchange a signed client assertion for a DPoP-bound access or consent token")
@@ -195,7 +196,7 @@ fn party_routes() -> Vec<Route> {
     let op = Operation::new;
     vec![
         post(
-            "/v1/parties",
+            paths::PARTIES,
             parties::register,
             op("registerEmployee")
                 .summary("Register as an employee, proving possession of the key")
@@ -213,7 +214,7 @@ fn party_routes() -> Vec<Route> {
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
         ),
         post(
-            "/v1/admin/join",
+            paths::ADMIN_JOIN,
             parties::join_as_admin,
             op("joinAsAdmin")
                 .summary("Become an admin with the operator's one-time invitation, proving possession of the key")
@@ -238,7 +239,7 @@ fn party_routes() -> Vec<Route> {
                 ]),
         ),
         post(
-            "/v1/admin/parties",
+            paths::ADMIN_PARTIES,
             parties::enrol,
             op("enrolParty")
                 .summary("Enrol an employer, a professional or an admin (admins only)")
@@ -251,14 +252,14 @@ fn party_routes() -> Vec<Route> {
                 .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
         ),
         get(
-            "/v1/me",
+            paths::ME,
             parties::me,
             op("getMe")
                 .summary("The caller's party and passport id")
                 .ok(200, Schemas::of::<Me>),
         ),
         get(
-            "/v1/parties/{party_id}",
+            paths::PARTY,
             parties::get,
             op("getParty")
                 .summary("A party's public facts and keys, to check who signed what")
@@ -266,7 +267,7 @@ fn party_routes() -> Vec<Route> {
                 .problems(&[P::NotFound]),
         ),
         post(
-            "/v1/parties/{party_id}/keys",
+            paths::PARTY_KEYS,
             parties::add_key,
             op("addKey")
                 .summary("Add a key to the caller (rotation), proving possession of it")
@@ -282,7 +283,7 @@ fn party_routes() -> Vec<Route> {
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
         ),
         post(
-            "/v1/parties/{party_id}/keys/{kid}/revoke",
+            paths::PARTY_KEY_REVOKE,
             parties::revoke_key,
             op("revokeKey")
                 .summary("Revoke one of the caller's keys; tokens bound to it stop working")
@@ -298,7 +299,7 @@ fn passport_routes() -> Vec<Route> {
     let op = Operation::new;
     let mut routes = vec![
         post(
-            "/v1/passports",
+            paths::PASSPORTS,
             passports::create,
             op("createPassport")
                 .summary("Create the caller's own passport (employees only)")
@@ -306,7 +307,7 @@ fn passport_routes() -> Vec<Route> {
                 .problems(&[P::Forbidden, P::Conflict]),
         ),
         get(
-            "/v1/passports/{pid}",
+            paths::PASSPORT,
             passports::read,
             op("getPassport")
                 .summary("The latest version of every live record the caller may read")
@@ -314,7 +315,7 @@ fn passport_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         delete(
-            "/v1/passports/{pid}",
+            paths::PASSPORT,
             passports::erase,
             op("erasePassport")
                 .summary("Erase the passport by destroying its data key (owner only)")
@@ -322,7 +323,7 @@ fn passport_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         get(
-            "/v1/passports/{pid}/export",
+            paths::PASSPORT_EXPORT,
             passports::export,
             op("exportPassport")
                 .summary("The whole passport as one verifiable bundle (owner only)")
@@ -347,7 +348,7 @@ fn passport_routes() -> Vec<Route> {
                 .problems(&[P::BadRequest]),
         ),
         post(
-            "/v1/passports/import",
+            paths::PASSPORT_IMPORT,
             passports::import,
             op("importPassport")
                 .summary("Continue a passport here from a bundle its owner signed (employees)")
@@ -397,7 +398,7 @@ fn feed_routes() -> Vec<Route> {
     let int64 = |default: i64| json!({"type": "integer", "format": "int64", "default": default});
     vec![
         get(
-            "/v1/passports/{pid}/changes",
+            paths::PASSPORT_CHANGES,
             passports::changes,
             op("getChanges")
                 .summary("Sync feed: the versions after a cursor, with a signed checkpoint")
@@ -429,7 +430,7 @@ fn feed_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         get(
-            "/v1/passports/{pid}/access-log",
+            paths::PASSPORT_ACCESS_LOG,
             passports::access_log,
             op("getAccessLog")
                 .summary("The passport's access log, newest first (owner only)")
@@ -456,7 +457,7 @@ fn record_routes() -> Vec<Route> {
     let op = Operation::new;
     vec![
         post(
-            "/v1/passports/{pid}/records",
+            paths::PASSPORT_RECORDS,
             passports::create_record,
             op("createRecord")
                 .summary("Submit the first version of a new record")
@@ -470,7 +471,7 @@ fn record_routes() -> Vec<Route> {
                 .problems(WRITE),
         ),
         get(
-            "/v1/passports/{pid}/records/{rid}",
+            paths::PASSPORT_RECORD,
             passports::read_record,
             op("getRecord")
                 .summary("A record's latest version")
@@ -478,7 +479,7 @@ fn record_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         get(
-            "/v1/passports/{pid}/records/{rid}/versions",
+            paths::PASSPORT_RECORD_VERSIONS,
             passports::history,
             op("getRecordHistory")
                 .summary("A record's whole version history")
@@ -486,7 +487,7 @@ fn record_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         post(
-            "/v1/passports/{pid}/records/{rid}/versions",
+            paths::PASSPORT_RECORD_VERSIONS,
             passports::add_version,
             op("addRecordVersion")
                 .summary("Submit the next version of a record, naming the one it replaces")
@@ -508,7 +509,7 @@ fn grant_routes() -> Vec<Route> {
     let op = Operation::new;
     vec![
         get(
-            "/v1/passports/{pid}/grants",
+            paths::PASSPORT_GRANTS,
             grants::list,
             op("listPassportGrants")
                 .summary("The passport's consent grants (owner only)")
@@ -516,7 +517,7 @@ fn grant_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         post(
-            "/v1/passports/{pid}/grants",
+            paths::PASSPORT_GRANTS,
             grants::create,
             op("createGrant")
                 .summary("Grant a party consent to sections of the passport (owner only)")
@@ -525,7 +526,7 @@ fn grant_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         post(
-            "/v1/passports/{pid}/grants/{gid}/revoke",
+            paths::PASSPORT_GRANT_REVOKE,
             grants::revoke,
             op("revokeGrant")
                 .summary("Revoke a consent grant, effective on the grantee's next request")
@@ -533,7 +534,7 @@ fn grant_routes() -> Vec<Route> {
                 .problems(PASSPORT),
         ),
         get(
-            "/v1/grants",
+            paths::GRANTS,
             grants::mine,
             op("listMyGrants")
                 .summary("The grants made to the caller, with their current status")
@@ -549,7 +550,7 @@ fn organisation_routes() -> Vec<Route> {
     let manage: &[ProblemType] = &[P::Forbidden, P::NotFound];
     vec![
         post(
-            "/v1/admin/organisations",
+            paths::ADMIN_ORGANISATIONS,
             organisations::create,
             op("createOrganisation")
                 .summary("Create an employer or a practice, whose members act for it (service admin only)")
@@ -558,7 +559,7 @@ fn organisation_routes() -> Vec<Route> {
                 .problems(&[P::Forbidden]),
         ),
         get(
-            "/v1/organisations",
+            paths::ORGANISATIONS,
             organisations::find,
             op("findOrganisations")
                 .summary("Employers and practices whose name contains `name` (at most 20)")
@@ -572,7 +573,7 @@ fn organisation_routes() -> Vec<Route> {
                 .problems(&[P::BadRequest]),
         ),
         post(
-            "/v1/organisations/{oid}/invitations",
+            paths::ORGANISATION_INVITATIONS,
             organisations::invite,
             op("createInvitation")
                 .summary("Invite a person to join as a role: the one-time code is in this answer only (service admin or org_admin)")
@@ -581,7 +582,7 @@ fn organisation_routes() -> Vec<Route> {
                 .problems(manage),
         ),
         get(
-            "/v1/organisations/{oid}/invitations",
+            paths::ORGANISATION_INVITATIONS,
             organisations::invitations,
             op("listInvitations")
                 .summary("The organisation's invitations, without their codes (service admin or org_admin)")
@@ -589,7 +590,7 @@ fn organisation_routes() -> Vec<Route> {
                 .problems(manage),
         ),
         post(
-            "/v1/organisations/{oid}/invitations/{iid}/revoke",
+            paths::ORGANISATION_INVITATION_REVOKE,
             organisations::revoke_invitation,
             op("revokeInvitation")
                 .summary("Revoke a pending invitation (service admin or org_admin)")
@@ -597,7 +598,7 @@ fn organisation_routes() -> Vec<Route> {
                 .problems(manage),
         ),
         post(
-            "/v1/invitations/redeem",
+            paths::INVITATIONS_REDEEM,
             organisations::redeem,
             op("redeemInvitation")
                 .summary("Join an organisation with a one-time code and a key you prove you hold (proof `aud`: `{issuer}/v1/invitations/redeem`)")
@@ -616,7 +617,7 @@ fn organisation_routes() -> Vec<Route> {
                 ]),
         ),
         get(
-            "/v1/organisations/{oid}/members",
+            paths::ORGANISATION_MEMBERS,
             organisations::members,
             op("listMembers")
                 .summary("The organisation's members, removed ones included (service admin or a member)")
@@ -624,7 +625,7 @@ fn organisation_routes() -> Vec<Route> {
                 .problems(manage),
         ),
         post(
-            "/v1/organisations/{oid}/members/{mid}/remove",
+            paths::ORGANISATION_MEMBER_REMOVE,
             organisations::remove_member,
             op("removeMember")
                 .summary("Remove a member (service admin or org_admin), or leave (the member): their access ends on their next request")
@@ -646,7 +647,7 @@ fn access_request_routes() -> Vec<Route> {
     ];
     vec![
         post(
-            "/v1/organisations/{oid}/access-requests",
+            paths::ORGANISATION_ACCESS_REQUESTS,
             access_requests::create,
             op("createAccessRequest")
                 .summary("Ask an employee for access (an active member of the organisation): the one-time code for the employee is in this answer only")
@@ -655,7 +656,7 @@ fn access_request_routes() -> Vec<Route> {
                 .problems(&[P::Forbidden]),
         ),
         get(
-            "/v1/organisations/{oid}/access-requests",
+            paths::ORGANISATION_ACCESS_REQUESTS,
             access_requests::list,
             op("listAccessRequests")
                 .summary("The organisation's access requests, without their codes (members and the service admin)")
@@ -663,7 +664,7 @@ fn access_request_routes() -> Vec<Route> {
                 .problems(&[P::Forbidden]),
         ),
         post(
-            "/v1/access-requests/open",
+            paths::ACCESS_REQUESTS_OPEN,
             access_requests::open,
             op("openAccessRequest")
                 .summary("The employee opens a request by its code: who asks for what, why and for how long")
@@ -672,7 +673,7 @@ fn access_request_routes() -> Vec<Route> {
                 .problems(decide),
         ),
         post(
-            "/v1/access-requests/approve",
+            paths::ACCESS_REQUESTS_APPROVE,
             access_requests::approve,
             op("approveAccessRequest")
                 .summary("The employee approves, as asked or narrowed: the grant to the organisation is made on their passport")
@@ -681,7 +682,7 @@ fn access_request_routes() -> Vec<Route> {
                 .problems(decide),
         ),
         post(
-            "/v1/access-requests/decline",
+            paths::ACCESS_REQUESTS_DECLINE,
             access_requests::decline,
             op("declineAccessRequest")
                 .summary("The employee declines a request")

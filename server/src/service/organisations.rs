@@ -7,6 +7,7 @@ use wp_schemas::api::{
     CreateInvitation, CreateOrganisation, DEFAULT_INVITATION_DAYS, Invitation, MAX_INVITATION_DAYS,
     Member, OrganisationEntry, Party, PartyKind, RedeemInvitation,
 };
+use wp_schemas::paths;
 
 use super::parties::{check_key_proof, party_or_404};
 use super::{AppState, Caller};
@@ -21,9 +22,6 @@ use crate::domain::party;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::store::Joiner;
-
-/// The path a person redeems an invitation at, which their proof of possession names.
-pub const REDEEM_PATH: &str = "/v1/invitations/redeem";
 
 /// At most this many organisations answer a directory look-up.
 const DIRECTORY_LIMIT: i64 = 20;
@@ -203,7 +201,7 @@ pub async fn redeem(state: &AppState, request: RedeemInvitation) -> Result<Party
         },
         request.registration,
     )?;
-    check_key_proof(state, &jwk, &request.proof, REDEEM_PATH, now).await?;
+    check_key_proof(state, &jwk, &request.proof, paths::INVITATIONS_REDEEM, now).await?;
     let id = PartyId::random();
     let joiner = Joiner {
         id: &id,

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use reqwest::Url;
 use serde_json::Value;
 use wp_schemas::jose::PublicJwk;
+use wp_schemas::paths;
 
 /// Longest time a fetch of an origin's keys may take, connection included.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,10 +90,7 @@ impl Origins {
     }
 
     async fn fetch(&self, origin: &Url) -> anyhow::Result<Vec<PublicJwk>> {
-        let url = format!(
-            "{}/.well-known/jwks.json",
-            origin.as_str().trim_end_matches('/')
-        );
+        let url = format!("{}{}", origin.as_str().trim_end_matches('/'), paths::JWKS);
         let mut response = self.http()?.get(&url).send().await.context("no answer")?;
         if !response.status().is_success() {
             bail!("its keys answered {}", response.status());

@@ -3,6 +3,7 @@
 
 use wp_schemas::api::{AddKey, EnrolParty, JoinAsAdmin, Party, PartyKind, RegisterEmployee};
 use wp_schemas::jose::PublicJwk;
+use wp_schemas::paths;
 use wp_schemas::problem::ProblemType;
 
 use super::{AppState, Caller};
@@ -14,15 +15,12 @@ use crate::domain::{auth, party};
 use crate::error::{Error, Result};
 use crate::store::KeyRevocation;
 
-/// The path an employee registers at, which their proof of possession names.
-pub const REGISTER_PATH: &str = "/v1/parties";
-
 /// An employee registers with a key they prove they hold.
 pub async fn register(state: &AppState, request: RegisterEmployee) -> Result<Party> {
     let now = clock::now();
     let name = party::display_name(&request.display_name)?;
     let jwk = party::public_key(&request.jwk)?;
-    check_key_proof(state, &jwk, &request.proof, REGISTER_PATH, now).await?;
+    check_key_proof(state, &jwk, &request.proof, paths::PARTIES, now).await?;
     let id = PartyId::random();
     state
         .store
@@ -32,9 +30,6 @@ pub async fn register(state: &AppState, request: RegisterEmployee) -> Result<Par
     party_or_404(state, &id).await
 }
 
-/// The path an admin invitation is redeemed at, which the new admin's proof names.
-pub const ADMIN_JOIN_PATH: &str = "/v1/admin/join";
-
 /// Whoever holds the operator's one-time admin invitation (`work-passport-server admin-link`)
 /// becomes an admin with a key they prove they hold; the invitation works once.
 pub async fn join_as_admin(state: &AppState, request: JoinAsAdmin) -> Result<Party> {
@@ -43,7 +38,7 @@ pub async fn join_as_admin(state: &AppState, request: JoinAsAdmin) -> Result<Par
         auth::verify_admin_invitation(&request.invitation, &state.keys, &state.issuer, now)?;
     let name = party::display_name(&request.display_name)?;
     let jwk = party::public_key(&request.jwk)?;
-    check_key_proof(state, &jwk, &request.proof, ADMIN_JOIN_PATH, now).await?;
+    check_key_proof(state, &jwk, &request.proof, paths::ADMIN_JOIN, now).await?;
     let once = format!("admin-invitation:{}", invitation.jti);
     if !state
         .store
@@ -97,7 +92,7 @@ pub async fn add_key(
     require_self(caller, party_id)?;
     let now = clock::now();
     let jwk = party::public_key(&request.jwk)?;
-    let path = format!("/v1/parties/{party_id}/keys");
+    let path = paths::party_keys(party_id);
     check_key_proof(state, &jwk, &request.proof, &path, now).await?;
     state.store.add_key(party_id, &jwk, now).await?;
     party_or_404(state, party_id).await

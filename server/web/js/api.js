@@ -2,6 +2,7 @@
 // and tokens. Every request is signed here, in the browser, with the device's key.
 
 import * as jose from "./jose.js";
+import * as paths from "./endpoints.js";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -52,24 +53,24 @@ async function keyProof(keyPair, jwk, path) {
 /** Registers a new employee with `keyPair`; answers the Party. */
 export async function register(displayName, keyPair) {
   const jwk = await jose.publicJwk(keyPair.publicKey);
-  const proof = await keyProof(keyPair, jwk, "/v1/parties");
-  return send("POST", "/v1/parties", { body: { display_name: displayName, jwk, proof } });
+  const proof = await keyProof(keyPair, jwk, paths.parties);
+  return send("POST", paths.parties, { body: { display_name: displayName, jwk, proof } });
 }
 
 /** Joins an organisation with an invitation code and `keyPair`; answers the Party. */
 export async function redeemInvitation(code, displayName, keyPair, registration) {
   const jwk = await jose.publicJwk(keyPair.publicKey);
-  const proof = await keyProof(keyPair, jwk, "/v1/invitations/redeem");
+  const proof = await keyProof(keyPair, jwk, paths.invitationsRedeem);
   const body = { code, display_name: displayName, jwk, proof };
   if (registration) body.registration = registration;
-  return send("POST", "/v1/invitations/redeem", { body });
+  return send("POST", paths.invitationsRedeem, { body });
 }
 
 /** Becomes an admin with the operator's one-time invitation and `keyPair`; answers the Party. */
 export async function joinAsAdmin(invitation, displayName, keyPair) {
   const jwk = await jose.publicJwk(keyPair.publicKey);
-  const proof = await keyProof(keyPair, jwk, "/v1/admin/join");
-  return send("POST", "/v1/admin/join", { body: { invitation, display_name: displayName, jwk, proof } });
+  const proof = await keyProof(keyPair, jwk, paths.adminJoin);
+  return send("POST", paths.adminJoin, { body: { invitation, display_name: displayName, jwk, proof } });
 }
 
 /** One party signed in with one key: obtains tokens and signs each request. */
@@ -96,11 +97,11 @@ export class Session {
     const assertion = await jose.sign(
       this.keyPair.privateKey,
       { alg: "EdDSA", kid: this.jwk.kid, typ: "JWT" },
-      { iss: this.partyId, sub: this.partyId, aud: BASE + "/v1/token", iat, exp: iat + 120, jti: crypto.randomUUID() },
+      { iss: this.partyId, sub: this.partyId, aud: BASE + paths.token, iat, exp: iat + 120, jti: crypto.randomUUID() },
     );
     const form = { grant_type: "client_credentials", client_assertion_type: ASSERTION_TYPE, client_assertion: assertion };
     if (grantId) form.grant_id = grantId;
-    const answer = await send("POST", "/v1/token", { headers: { DPoP: await this.dpop("POST", "/v1/token") }, form });
+    const answer = await send("POST", paths.token, { headers: { DPoP: await this.dpop("POST", paths.token) }, form });
     const token = { ...answer, expires: iat + answer.expires_in };
     this.tokens.set(slot, token);
     return token;
@@ -116,7 +117,7 @@ export class Session {
   /** Adds `keyPair` (another device, or the recovery key) to this party. */
   async addKey(keyPair) {
     const jwk = await jose.publicJwk(keyPair.publicKey);
-    const path = `/v1/parties/${this.partyId}/keys`;
+    const path = paths.partyKeys(this.partyId);
     return this.call("POST", path, { jwk, proof: await keyProof(keyPair, jwk, path) });
   }
 

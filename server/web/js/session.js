@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import * as jose from "./jose.js";
 import * as keystore from "./keystore.js";
+import * as paths from "./endpoints.js";
 
 /** Who is signed in, their passport, and `signedOut` once they sign out of this page. */
 export const state = { session: null, me: null, passportId: null, device: null, recovery: null, signedOut: false };
@@ -15,7 +16,7 @@ export async function resume() {
   if (!device || device.base !== api.BASE) return false;
   state.device = device;
   state.session = new api.Session(device.partyId, device, device.jwk);
-  const me = await state.session.call("GET", "/v1/me");
+  const me = await state.session.call("GET", paths.me);
   state.me = me.party;
   state.passportId = me.passport_id || null;
   return true;

@@ -2,6 +2,7 @@
 // version or the access log is shown as trusted until its signature and chain check here.
 
 import * as jose from "./jose.js";
+import * as paths from "./endpoints.js";
 
 /** Looks up and caches authors, and checks versions and the log. */
 export class Verifier {
@@ -14,7 +15,7 @@ export class Verifier {
 
   async party(id) {
     if (!this.parties.has(id)) {
-      this.parties.set(id, this.session.call("GET", `/v1/parties/${id}`, undefined, this.grantId));
+      this.parties.set(id, this.session.call("GET", paths.party(id), undefined, this.grantId));
     }
     return this.parties.get(id);
   }

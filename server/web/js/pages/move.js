@@ -7,6 +7,7 @@ import { Verifier, verifyLog } from "../verify.js";
 import { button, choices, clearErrors, h, page, para, submit, warning } from "../ui.js";
 import { busy, go, refuse } from "../flow.js";
 import { adopt, state } from "../session.js";
+import * as paths from "../endpoints.js";
 
 const FORMAT = "work-passport-bundle/2";
 const FORMAT_V1 = "work-passport-bundle/1";
@@ -33,7 +34,7 @@ async function checkAttestation(bundle) {
   const fail = () => { throw new Error("The server's attestation of the download does not verify: it was not signed."); };
   if (typeof bundle.attestation !== "string") fail();
   const { header, payload } = jose.decode(bundle.attestation);
-  const response = await fetch("/.well-known/jwks.json");
+  const response = await fetch(paths.jwks);
   const published = response.ok ? (await response.json()).keys || [] : [];
   const key = published.find((k) => k.kid === header.kid);
   if (header.typ !== "wp-bundle-attestation+jws" || !key || !(await jose.verify(bundle.attestation, key))) fail();
@@ -69,7 +70,7 @@ export async function download() {
     h("p", {}, button("Download my passport", async (event) => {
       event.target.disabled = true;
       try {
-        const bundle = await state.session.call("GET", `/v1/passports/${state.passportId}/export`);
+        const bundle = await state.session.call("GET", paths.passportExport(state.passportId));
         if (bundle.format !== FORMAT || bundle.body.owner !== state.session.partyId) throw new Error("The server sent something that is not your passport.");
         const counts = await check(bundle.body);
         const serverKey = await checkAttestation(bundle);
@@ -175,7 +176,7 @@ async function move(bundle, file, acknowledged) {
   const party = registered.get(kid);
   const viaRecovery = new api.Session(party.id, recovery, await jose.publicJwk(recovery.publicKey));
   bundle.owner_signature = await cosign(bundle, viaRecovery);
-  await viaRecovery.call("POST", `/v1/passports/import${acknowledged ? "?acknowledge_unverified_origin=true" : ""}`, bundle);
+  await viaRecovery.call("POST", paths.passportImport + (acknowledged ? "?acknowledge_unverified_origin=true" : ""), bundle);
   const device = await jose.generateKey(false);
   await viaRecovery.addKey(device);
   await adopt(device, party, viaRecovery.jwk.kid);

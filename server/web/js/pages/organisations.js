@@ -6,6 +6,7 @@ import { announce, button, checkedValues, choices, clearErrors, date, h, link, p
 import { busy, go, label, refuse } from "../flow.js";
 import { state } from "../session.js";
 import { DURATIONS, scopesOf } from "./sharing.js";
+import * as paths from "../endpoints.js";
 
 export async function organisation() {
   const m = state.me.membership;
@@ -13,8 +14,8 @@ export async function organisation() {
     return page("Your organisation", para(m ? `You are ${words.ROLES[m.role]} at ${m.organisation_name}. Your organisation admin invites and removes people.` : "You are not a member of an organisation."));
   }
   const [members, invitations] = await Promise.all([
-    state.session.call("GET", `/v1/organisations/${m.organisation}/members`),
-    state.session.call("GET", `/v1/organisations/${m.organisation}/invitations`),
+    state.session.call("GET", paths.organisationMembers(m.organisation)),
+    state.session.call("GET", paths.organisationInvitations(m.organisation)),
   ]);
   const roles = Object.keys(words.ROLES).filter((r) => (m.organisation_kind === "practice") === (r === "clinician") || r === "org_admin");
   const form = h("form", { novalidate: true },
@@ -30,7 +31,7 @@ export async function organisation() {
       return;
     }
     await busy(form, "Making the invitation", async () => {
-      const invitation = await state.session.call("POST", `/v1/organisations/${m.organisation}/invitations`, { role });
+      const invitation = await state.session.call("POST", paths.organisationInvitations(m.organisation), { role });
       page("Invitation made",
         para(`Give this code to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
         h("p", {}, h("code", { class: "code-block" }, invitation.code)),
@@ -44,7 +45,7 @@ export async function organisation() {
     members.filter((x) => !x.removed_at).map((x, i) => h("section", { class: "record", "aria-labelledby": `m-${i}` },
       h("h3", { class: "heading-s", id: `m-${i}` }, `${x.display_name}, ${words.ROLES[x.role]}`),
       x.party !== state.session.partyId && h("p", {}, button(`Remove ${x.display_name}`, async () => {
-        await state.session.call("POST", `/v1/organisations/${m.organisation}/members/${x.party}/remove`);
+        await state.session.call("POST", paths.organisationMemberRemove(m.organisation, x.party));
         go("/organisation", `${x.display_name} was removed: their next request is refused.`);
       }, "warning")))),
     h("h2", { class: "heading-m" }, "Invite someone"),
@@ -58,7 +59,7 @@ export async function organisation() {
 export async function requestsSent() {
   const m = state.me.membership;
   if (!m) return page("Access requests", para("Only people at an organisation send access requests."));
-  const sent = await state.session.call("GET", `/v1/organisations/${m.organisation}/access-requests`).catch((e) => {
+  const sent = await state.session.call("GET", paths.organisationAccessRequests(m.organisation)).catch((e) => {
     if (e instanceof api.ApiError && e.kind === "forbidden") return null;
     throw e;
   });
@@ -92,7 +93,7 @@ export async function requestsSent() {
     await busy(form, "Making the request", async () => {
       const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
       if (employee) body.employee = employee;
-      const made = await state.session.call("POST", `/v1/organisations/${m.organisation}/access-requests`, body);
+      const made = await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body);
       page("Request made",
         para(`Give this code to the employee, privately. It works once, until ${date(made.expires_at)}, and grants nothing until they approve.`),
         h("p", {}, h("code", { class: "code-block" }, made.code)),
@@ -132,8 +133,8 @@ export async function admin() {
       return;
     }
     await busy(create, "Creating the organisation", async () => {
-      const org = await state.session.call("POST", "/v1/admin/organisations", { kind, display_name: name });
-      const invitation = await state.session.call("POST", `/v1/organisations/${org.id}/invitations`, { role: "org_admin" });
+      const org = await state.session.call("POST", paths.adminOrganisations, { kind, display_name: name });
+      const invitation = await state.session.call("POST", paths.organisationInvitations(org.id), { role: "org_admin" });
       page(`${org.display_name} is set up`,
         summaryList([["Work Passport id", h("code", {}, org.id)], ["Kind", label(org.kind)]]),
         para(`Give this invitation code to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}.`),
@@ -149,7 +150,7 @@ export async function admin() {
   search.addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = search.elements.find.value.trim();
-    const found = name ? await state.session.call("GET", `/v1/organisations?name=${encodeURIComponent(name)}`) : [];
+    const found = name ? await state.session.call("GET", `${paths.organisations}?name=${encodeURIComponent(name)}`) : [];
     search.querySelector("#found").replaceChildren(found.length
       ? h("ul", { class: "list" }, found.map((o) => h("li", {}, `${o.display_name} (${o.kind}): `, h("code", {}, o.id))))
       : para("No organisation has that name."));

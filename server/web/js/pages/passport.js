@@ -8,9 +8,10 @@ import { Verifier } from "../verify.js";
 import { announce, button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, submit, summaryList, tag, warning } from "../ui.js";
 import { article, busy, failure, go, label, notFound, refuse } from "../flow.js";
 import { own, state } from "../session.js";
+import * as paths from "../endpoints.js";
 
 export async function readPassport(place = own()) {
-  const view = await state.session.call("GET", `/v1/passports/${place.passportId}`, undefined, place.grantId);
+  const view = await state.session.call("GET", paths.passport(place.passportId), undefined, place.grantId);
   const verifier = new Verifier(state.session, place.grantId, place.passportId);
   const checked = {};
   for (const [section, envelopes] of Object.entries(view.sections)) {
@@ -29,7 +30,7 @@ export function signature(check, envelope) {
 export async function overview() {
   if (!state.passportId) {
     return page("Your passport", para("You have no passport yet."), button("Create my passport", async () => {
-      const passport = await state.session.call("POST", "/v1/passports");
+      const passport = await state.session.call("POST", paths.passports);
       state.passportId = passport.id;
       go("/passport", "Your passport is ready.");
     }));
@@ -81,7 +82,7 @@ export async function sectionPage(sectionId) {
 }
 
 export async function editRecord(place, recordId) {
-  const head = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}`, undefined, place.grantId);
+  const head = await state.session.call("GET", paths.passportRecord(place.passportId, recordId), undefined, place.grantId);
   const check = await new Verifier(state.session, place.grantId, place.passportId).version(head);
   if (!check.ok) throw new Error(`This record's latest version cannot be trusted: ${check.reason}.`);
   return recordForm(place, head.section, head, check.payload.body);
@@ -118,8 +119,7 @@ export async function write(place, sectionId, recordId, head, body, done = "Save
   const fields = { passport: place.passportId, record: recordId, section: sectionId, version: head ? head.version + 1 : 1, body };
   if (head) fields.prev = head.hash;
   const jws = await state.session.signVersion(fields);
-  const records = `/v1/passports/${place.passportId}/records`;
-  const path = head ? `${records}/${recordId}/versions` : records;
+  const path = head ? paths.passportRecordVersions(place.passportId, recordId) : paths.passportRecords(place.passportId);
   try {
     await state.session.call("POST", path, { jws }, place.grantId);
   } catch (e) {
@@ -150,7 +150,7 @@ export async function conflict(place, sectionId, recordId, current, mine) {
 }
 
 export async function recordHistory(place, recordId) {
-  const answer = await state.session.call("GET", `/v1/passports/${place.passportId}/records/${recordId}/versions`, undefined, place.grantId);
+  const answer = await state.session.call("GET", paths.passportRecordVersions(place.passportId, recordId), undefined, place.grantId);
   const checks = await new Verifier(state.session, place.grantId, place.passportId).history(answer.versions);
   const s = words.section(answer.section);
   const all = checks.every((c) => c.ok);
@@ -229,7 +229,7 @@ export async function erase() {
       return;
     }
     await busy(form, "Erasing", async () => {
-      await state.session.call("DELETE", `/v1/passports/${state.passportId}`);
+      await state.session.call("DELETE", paths.passport(state.passportId));
       state.passportId = null;
       go("/passport", "Your passport was erased.");
     });

@@ -8,9 +8,10 @@ import { button, date, h, link, page, para, summaryList } from "../ui.js";
 import { article, consentEnded, failure, label } from "../flow.js";
 import { granted, state } from "../session.js";
 import { dueSoon, readPassport, recordLinks, reviewsDue, signature, write } from "./passport.js";
+import * as paths from "../endpoints.js";
 
 export async function sharedWithMe() {
-  const list = await state.session.call("GET", "/v1/grants");
+  const list = await state.session.call("GET", paths.grants);
   const verifier = new Verifier(state.session);
   const cards = await Promise.all(list.map(async (g, i) => {
     const owner = await verifier.party(g.grantor).catch(() => null);
@@ -37,7 +38,7 @@ export async function sharedPassport(grantId) {
     throw e;
   }
   const may = (section, action) => (place.scopes || []).some((sc) => sc.section === section && sc.actions.includes(action));
-  const grant = (await state.session.call("GET", "/v1/grants")).find((g) => g.id === grantId);
+  const grant = (await state.session.call("GET", paths.grants)).find((g) => g.id === grantId);
   const owner = grant && (await new Verifier(state.session, grantId).party(grant.grantor).catch(() => null));
   const blocks = await Promise.all(words.SECTIONS.filter((s) => sections[s.id] || may(s.id, "write")).map(async (s) => {
     const records = sections[s.id] || [];

@@ -5,6 +5,7 @@ import { Verifier, verifyLog } from "../verify.js";
 import { button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, submit, summaryList, tag, textField, warning } from "../ui.js";
 import { busy, failure, go, label, refuse } from "../flow.js";
 import { state } from "../session.js";
+import * as paths from "../endpoints.js";
 
 export const DURATIONS = [["30", "1 month"], ["91", "3 months"], ["182", "6 months"], ["365", "12 months"]];
 
@@ -37,7 +38,7 @@ export async function share() {
     let party;
     if (!errors.length) {
       try {
-        party = await state.session.call("GET", `/v1/parties/${grantee}`);
+        party = await state.session.call("GET", paths.party(grantee));
       } catch {
         errors.push({ id: "grantee", text: "There is nobody with this Work Passport id" });
       }
@@ -76,7 +77,7 @@ export function confirmShare(choice) {
   const who = choice.roles.length ? words.covering(choice.party.display_name, choice.roles) : words.party(choice.party);
   checkConsent({
     who, scopes, purpose: choice.purpose, endsAt: choice.endsAt, change: "#/share",
-    send: (text, endsAt) => state.session.call("POST", `/v1/passports/${state.passportId}/grants`, {
+    send: (text, endsAt) => state.session.call("POST", paths.passportGrants(state.passportId), {
       grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
     }),
   });
@@ -105,7 +106,7 @@ function checkConsent({ who, scopes, purpose, endsAt, change, send }) {
 }
 
 export async function grants() {
-  const list = await state.session.call("GET", `/v1/passports/${state.passportId}/grants`);
+  const list = await state.session.call("GET", paths.passportGrants(state.passportId));
   const verifier = new Verifier(state.session);
   const rows = await Promise.all(list.map(async (g) => {
     const party = await verifier.party(g.grantee).catch(() => null);
@@ -129,7 +130,7 @@ export async function grants() {
 }
 
 export async function revoke(g, who) {
-  await state.session.call("POST", `/v1/passports/${state.passportId}/grants/${g.id}/revoke`);
+  await state.session.call("POST", paths.passportGrantRevoke(state.passportId, g.id));
   go("/grants", `You stopped sharing with ${who}. Their next request is refused.`);
 }
 
@@ -138,7 +139,7 @@ export async function accessLog() {
   let before;
   do {
     const query = before ? `?limit=500&before=${before}` : "?limit=500";
-    const answer = await state.session.call("GET", `/v1/passports/${state.passportId}/access-log${query}`);
+    const answer = await state.session.call("GET", paths.passportAccessLog(state.passportId) + query);
     entries.push(...answer.entries);
     before = answer.next_before;
   } while (before);
@@ -184,7 +185,7 @@ export async function respondToRequest() {
       refuse(errors);
       return;
     }
-    await busy(form, "Opening the request", async () => decide(code, await state.session.call("POST", "/v1/access-requests/open", { code })));
+    await busy(form, "Opening the request", async () => decide(code, await state.session.call("POST", paths.accessRequestsOpen, { code })));
   });
   page("Respond to an access request", para("An organisation asked to see your passport. Nothing is shared until you approve."), form);
 }
@@ -215,7 +216,7 @@ export function decide(code, request) {
     const endsAt = new Date(Date.now() + days * 86400000 - 60000);
     checkConsent({
       who, scopes, purpose: request.purpose, endsAt,
-      send: (text, end) => state.session.call("POST", "/v1/access-requests/approve", { code, scopes, ends_at: end, consent_text: text }),
+      send: (text, end) => state.session.call("POST", paths.accessRequestsApprove, { code, scopes, ends_at: end, consent_text: text }),
     });
   });
   page(
@@ -223,7 +224,7 @@ export function decide(code, request) {
     summaryList([["Who asks", `${request.requested_by_name}, for ${who}`], ["They ask to", words.scopes(request.scopes)], ["Why", request.purpose], ["For", `${request.duration_days} days`], ["Answer by", date(request.expires_at)]]),
     form,
     h("p", {}, button("Decline this request", async () => {
-      await state.session.call("POST", "/v1/access-requests/decline", { code });
+      await state.session.call("POST", paths.accessRequestsDecline, { code });
       go("/grants", `You declined the request from ${who}. Nothing was shared.`);
     }, "warning")),
   );

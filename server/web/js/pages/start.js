@@ -8,6 +8,7 @@ import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
 import { busy, go, label, refuse } from "../flow.js";
 import { adopt, home, resume, state } from "../session.js";
+import * as paths from "../endpoints.js";
 
 export async function landing() {
   const device = await keystore.load();
@@ -50,7 +51,7 @@ export async function createPassport(name) {
   const device = await jose.generateKey(false);
   const party = await api.register(name, device);
   await adopt(device, party);
-  const passport = await state.session.call("POST", "/v1/passports");
+  const passport = await state.session.call("POST", paths.passports);
   state.passportId = passport.id;
   await makeRecoveryKey();
   go("/recovery-key", "Your passport is ready.");
