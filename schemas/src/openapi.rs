@@ -515,6 +515,37 @@ impl Operation {
         self
     }
 
+    /// The success answer its handler's return type names (`status` and `schema`), or with
+    /// None, one the operation says itself: the route table passes what the handler's type
+    /// says, so that the document cannot disagree with the handler.
+    ///
+    /// Panics if the type names the answer and the operation says it too, or neither does.
+    pub fn answers(self, success: Option<(u16, SchemaOf)>) -> Self {
+        let said = |status: u16| {
+            self.responses
+                .iter()
+                .any(|(s, reply)| *s == status && matches!(reply, Reply::Json(_)))
+        };
+        match success {
+            Some((status, schema)) => {
+                assert!(
+                    !said(status),
+                    "{}: its handler's type names its {status} answer; do not say it again",
+                    self.id
+                );
+                self.ok(status, schema)
+            }
+            None => {
+                assert!(
+                    self.responses.iter().any(|(s, _)| (200..300).contains(s)),
+                    "{}: its handler builds its answer by hand, so the operation must say it",
+                    self.id
+                );
+                self
+            }
+        }
+    }
+
     /// An answer without a body, described in words.
     pub fn reply(mut self, status: u16, description: &str) -> Self {
         let response = json!({ "description": description });

@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use wp_schemas::api::{
     AccessRequest, AccessRequestCode, ApproveAccessRequest, CreateAccessRequest, Grant,
 };
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Caller};
+use super::reply::Created;
 use crate::domain::ids::PartyId;
 use crate::error::Result;
 use crate::service::access_requests;
@@ -19,9 +19,9 @@ pub async fn create(
     caller: Caller,
     ApiPath(oid): ApiPath<PartyId>,
     ApiJson(req): ApiJson<CreateAccessRequest>,
-) -> Result<(StatusCode, Json<AccessRequest>)> {
+) -> Result<Created<AccessRequest>> {
     let request = access_requests::create(&state, &caller, &oid, req).await?;
-    Ok((StatusCode::CREATED, Json(request)))
+    Ok(Created(request))
 }
 
 /// `GET /v1/organisations/{oid}/access-requests`.
@@ -49,9 +49,9 @@ pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<ApproveAccessRequest>,
-) -> Result<(StatusCode, Json<Grant>)> {
+) -> Result<Created<Grant>> {
     let grant = access_requests::approve(&state, &caller, req).await?;
-    Ok((StatusCode::CREATED, Json(grant)))
+    Ok(Created(grant))
 }
 
 /// `POST /v1/access-requests/decline`.

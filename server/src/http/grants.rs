@@ -2,12 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use wp_schemas::api::{CreateGrant, Grant, LogAction};
 use wp_schemas::sections::Section;
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Caller};
+use super::reply::Created;
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::grant;
@@ -35,7 +35,7 @@ pub async fn create(
     caller: Caller,
     ApiPath(pid): ApiPath<PassportId>,
     ApiJson(req): ApiJson<CreateGrant>,
-) -> Result<(StatusCode, Json<Grant>)> {
+) -> Result<Created<Grant>> {
     let sections: Vec<Section> = req.scopes.iter().map(|s| s.section).collect();
     let action = LogAction::GrantCreated;
     let guard = owner_only(&state, &caller, &pid, action, &sections, "grant consent").await?;
@@ -64,7 +64,7 @@ pub async fn create(
         "owner",
     );
     state.store.create_grant(&record, event, now).await?;
-    Ok((StatusCode::CREATED, Json(record.to_wire(now))))
+    Ok(Created(record.to_wire(now)))
 }
 
 /// `GET /v1/passports/{pid}/grants`.

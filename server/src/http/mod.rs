@@ -26,6 +26,7 @@ mod meta;
 mod organisations;
 mod parties;
 mod passports;
+pub mod reply;
 pub mod routes;
 mod token;
 pub mod web;

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use wp_schemas::api::{
     CreateInvitation, CreateOrganisation, Invitation, Member, OrganisationEntry, Party,
@@ -11,6 +10,7 @@ use wp_schemas::api::{
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::reply::Created;
 use crate::domain::ids::{InvitationId, PartyId};
 use crate::error::Result;
 use crate::service::organisations;
@@ -20,9 +20,9 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<CreateOrganisation>,
-) -> Result<(StatusCode, Json<Party>)> {
+) -> Result<Created<Party>> {
     let org = organisations::create(&state, &caller, req).await?;
-    Ok((StatusCode::CREATED, Json(org)))
+    Ok(Created(org))
 }
 
 #[derive(Deserialize)]
@@ -45,9 +45,9 @@ pub async fn invite(
     caller: Caller,
     ApiPath(oid): ApiPath<PartyId>,
     ApiJson(req): ApiJson<CreateInvitation>,
-) -> Result<(StatusCode, Json<Invitation>)> {
+) -> Result<Created<Invitation>> {
     let invitation = organisations::invite(&state, &caller, &oid, req).await?;
-    Ok((StatusCode::CREATED, Json(invitation)))
+    Ok(Created(invitation))
 }
 
 /// `GET /v1/organisations/{oid}/invitations`.
@@ -76,11 +76,8 @@ pub async fn revoke_invitation(
 pub async fn redeem(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RedeemInvitation>,
-) -> Result<(StatusCode, Json<Party>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(organisations::redeem(&state, req).await?),
-    ))
+) -> Result<Created<Party>> {
+    Ok(Created(organisations::redeem(&state, req).await?))
 }
 
 /// `GET /v1/organisations/{oid}/members`.

@@ -2,11 +2,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use wp_schemas::api::{AddKey, EnrolParty, JoinAsAdmin, Me, Party, RegisterEmployee};
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Caller};
+use super::reply::Created;
 use crate::domain::ids::{Kid, PartyId};
 use crate::error::Result;
 use crate::service::parties;
@@ -15,22 +15,16 @@ use crate::service::parties;
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RegisterEmployee>,
-) -> Result<(StatusCode, Json<Party>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(parties::register(&state, req).await?),
-    ))
+) -> Result<Created<Party>> {
+    Ok(Created(parties::register(&state, req).await?))
 }
 
 /// `POST /v1/admin/join`: the operator's one-time admin invitation, redeemed with a key.
 pub async fn join_as_admin(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<JoinAsAdmin>,
-) -> Result<(StatusCode, Json<Party>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(parties::join_as_admin(&state, req).await?),
-    ))
+) -> Result<Created<Party>> {
+    Ok(Created(parties::join_as_admin(&state, req).await?))
 }
 
 /// `POST /v1/admin/parties`: an admin enrols an employer, a professional or an admin.
@@ -38,9 +32,9 @@ pub async fn enrol(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<EnrolParty>,
-) -> Result<(StatusCode, Json<Party>)> {
+) -> Result<Created<Party>> {
     let party = parties::enrol(&state, &caller, req).await?;
-    Ok((StatusCode::CREATED, Json(party)))
+    Ok(Created(party))
 }
 
 /// `GET /v1/me`: the caller's party and passport.
@@ -69,9 +63,9 @@ pub async fn add_key(
     caller: Caller,
     ApiPath(party_id): ApiPath<PartyId>,
     ApiJson(req): ApiJson<AddKey>,
-) -> Result<(StatusCode, Json<Party>)> {
+) -> Result<Created<Party>> {
     let party = parties::add_key(&state, &caller, &party_id, req).await?;
-    Ok((StatusCode::CREATED, Json(party)))
+    Ok(Created(party))
 }
 
 /// `POST /v1/parties/{id}/keys/{kid}/revoke`: tokens bound to the key stop working at once.

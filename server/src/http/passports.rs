@@ -18,6 +18,7 @@ use wp_schemas::sections::Section;
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, PendingCaller, require_json};
+use super::reply::Created;
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId, RecordId};
@@ -49,7 +50,7 @@ async fn authorize_read<'a>(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<(StatusCode, Json<PassportInfo>)> {
+) -> Result<Created<PassportInfo>> {
     if caller.kind != PartyKind::Employee || caller.consent.is_some() {
         return Err(Error::forbidden(
             "only an employee creates a passport, for themselves",
@@ -69,15 +70,12 @@ pub async fn create(
         .store
         .create_passport(&pid, &caller.party_id, &master_kid, &wrapped, event, now)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PassportInfo {
-            id: pid.into(),
-            owner: caller.party_id.into(),
-            created_at: now.to_datetime(),
-            seq: 0,
-        }),
-    ))
+    Ok(Created(PassportInfo {
+        id: pid.into(),
+        owner: caller.party_id.into(),
+        created_at: now.to_datetime(),
+        seq: 0,
+    }))
 }
 
 /// `GET /v1/passports/{pid}`: the latest version of every live record in the sections the
@@ -126,7 +124,7 @@ pub async fn create_record(
     caller: Caller,
     ApiPath(pid): ApiPath<PassportId>,
     ApiJson(req): ApiJson<SubmitVersion>,
-) -> Result<(StatusCode, Json<VersionEnvelope>)> {
+) -> Result<Created<VersionEnvelope>> {
     write_version(&state, &caller, &pid, None, &req.jws).await
 }
 
@@ -137,7 +135,7 @@ pub async fn add_version(
     caller: Caller,
     ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
     ApiJson(req): ApiJson<SubmitVersion>,
-) -> Result<(StatusCode, Json<VersionEnvelope>)> {
+) -> Result<Created<VersionEnvelope>> {
     write_version(&state, &caller, &pid, Some(&rid), &req.jws).await
 }
 
@@ -147,9 +145,9 @@ async fn write_version(
     pid: &PassportId,
     rid: Option<&RecordId>,
     jws: &str,
-) -> Result<(StatusCode, Json<VersionEnvelope>)> {
+) -> Result<Created<VersionEnvelope>> {
     let envelope = versions::write(state, caller, pid, rid, jws).await?;
-    Ok((StatusCode::CREATED, Json(envelope)))
+    Ok(Created(envelope))
 }
 
 /// `GET /v1/passports/{pid}/records/{rid}`: the record's latest version.
@@ -390,7 +388,7 @@ pub async fn import(
     ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<PassportInfo>)> {
+) -> Result<Created<PassportInfo>> {
     require_json(&headers)?;
     let bytes = axum::body::to_bytes(body, state.max_bundle_bytes)
         .await
@@ -405,5 +403,5 @@ pub async fn import(
         })?;
     let info =
         bundles::import(&state, &caller, &bytes, query.acknowledge_unverified_origin).await?;
-    Ok((StatusCode::CREATED, Json(info)))
+    Ok(Created(info))
 }

@@ -9,17 +9,16 @@ use axum::http::Method;
 use axum::routing::{self, MethodRouter};
 use serde_json::{Value, json};
 use wp_schemas::api::{
-    AccessLogPage, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest, Changes,
-    CreateAccessRequest, CreateGrant, CreateInvitation, CreateOrganisation, EnrolParty, Grant,
-    Health, Invitation, JoinAsAdmin, Me, Member, OrganisationEntry, Party, PassportInfo,
-    PassportView, RecordHistory, RedeemInvitation, RegisterEmployee, SubmitVersion, TokenResponse,
-    UUID_PATTERN, VersionEnvelope,
+    AccessRequestCode, AddKey, ApproveAccessRequest, Changes, CreateAccessRequest, CreateGrant,
+    CreateInvitation, CreateOrganisation, EnrolParty, JoinAsAdmin, RedeemInvitation,
+    RegisterEmployee, SubmitVersion, UUID_PATTERN,
 };
 use wp_schemas::bundle::Bundle;
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
 use wp_schemas::paths;
 use wp_schemas::problem::ProblemType;
 
+use super::reply::{Answers, Documented};
 use super::{AppState, access_requests, grants, meta, organisations, parties, passports, token};
 
 /// One route: a method and path, the handler that answers it, and its operation.
@@ -31,7 +30,7 @@ pub struct Route {
     pub operation: Operation,
 }
 
-fn route(
+fn route<O: Documented>(
     method: Method,
     path: &'static str,
     handler: MethodRouter<AppState>,
@@ -42,20 +41,38 @@ fn route(
         path,
         tag: "",
         handler,
-        operation,
+        operation: operation.answers(O::success()),
     }
 }
 
-fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
-    route(Method::GET, path, routing::get(h), op)
+// Each takes the handler's return type (`Answers`) as well as the handler, so that the
+// operation's success answer is the one the handler's type names (`Documented`).
+
+fn get<H, T, A>(path: &'static str, h: H, op: Operation) -> Route
+where
+    H: Handler<T, AppState> + Answers<A>,
+    H::Output: Documented,
+    T: 'static,
+{
+    route::<H::Output>(Method::GET, path, routing::get(h), op)
 }
 
-fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
-    route(Method::POST, path, routing::post(h), op)
+fn post<H, T, A>(path: &'static str, h: H, op: Operation) -> Route
+where
+    H: Handler<T, AppState> + Answers<A>,
+    H::Output: Documented,
+    T: 'static,
+{
+    route::<H::Output>(Method::POST, path, routing::post(h), op)
 }
 
-fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
-    route(Method::DELETE, path, routing::delete(h), op)
+fn delete<H, T, A>(path: &'static str, h: H, op: Operation) -> Route
+where
+    H: Handler<T, AppState> + Answers<A>,
+    H::Output: Documented,
+    T: 'static,
+{
+    route::<H::Output>(Method::DELETE, path, routing::delete(h), op)
 }
 
 /// The OpenAPI document of [`table`], built once.
@@ -124,8 +141,7 @@ fn meta_routes() -> Vec<Route> {
             meta::healthz,
             op("getHealth")
                 .summary("Liveness: the process answers")
-                .public()
-                .ok(200, Schemas::of::<Health>),
+                .public(),
         ),
         get(
             paths::READYZ,
@@ -133,7 +149,6 @@ fn meta_routes() -> Vec<Route> {
             op("getReadiness")
                 .summary("Readiness: the database answers")
                 .public()
-                .ok(200, Schemas::of::<Health>)
                 .problems(&[P::Unavailable]),
         ),
         get(
@@ -141,16 +156,12 @@ fn meta_routes() -> Vec<Route> {
             meta::jwks,
             op("getJwks")
                 .summary("The public keys that verify tokens and checkpoints")
-                .public()
-                .ok(200, Schemas::jwk_set),
+                .public(),
         ),
         get(
             paths::OPENAPI,
             meta::openapi,
-            op("getOpenApi")
-                .summary("This OpenAPI document")
-                .public()
-                .ok(200, Schemas::any_object),
+            op("getOpenApi").summary("This OpenAPI document").public(),
         ),
     ]
 }
@@ -180,7 +191,6 @@ fn token_routes() -> Vec<Route> {
             .dpop_proof_only()
             .rate_limited()
             .form_body(Schemas::token_request)
-            .ok(200, Schemas::of::<TokenResponse>)
             .problems(&[
                 P::InvalidAssertion,
                 P::ReplayedAssertion,
@@ -210,7 +220,6 @@ fn party_routes() -> Vec<Route> {
                 .public()
                 .rate_limited()
                 .json_body(Schemas::of::<RegisterEmployee>)
-                .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
         ),
         post(
@@ -228,7 +237,6 @@ fn party_routes() -> Vec<Route> {
                 .public()
                 .rate_limited()
                 .json_body(Schemas::of::<JoinAsAdmin>)
-                .ok(201, Schemas::of::<Party>)
                 .problems(&[
                     P::InvalidInvitation,
                     P::InvitationUsed,
@@ -248,7 +256,6 @@ fn party_routes() -> Vec<Route> {
                     (`invalid-key` otherwise; the schema cannot say this). A `registration` is required for a professional and refused for the others.",
                 )
                 .json_body(Schemas::of::<EnrolParty>)
-                .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
         ),
         get(
@@ -256,14 +263,12 @@ fn party_routes() -> Vec<Route> {
             parties::me,
             op("getMe")
                 .summary("The caller's party and passport id")
-                .ok(200, Schemas::of::<Me>),
         ),
         get(
             paths::PARTY,
             parties::get,
             op("getParty")
                 .summary("A party's public facts and keys, to check who signed what")
-                .ok(200, Schemas::of::<Party>)
                 .problems(&[P::NotFound]),
         ),
         post(
@@ -279,7 +284,6 @@ fn party_routes() -> Vec<Route> {
                     and claim checks can refuse it, not the schema).",
                 )
                 .json_body(Schemas::of::<AddKey>)
-                .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
         ),
         post(
@@ -287,7 +291,6 @@ fn party_routes() -> Vec<Route> {
             parties::revoke_key,
             op("revokeKey")
                 .summary("Revoke one of the caller's keys; tokens bound to it stop working")
-                .ok(200, Schemas::of::<Party>)
                 .problems(&[P::Forbidden, P::NotFound, P::Conflict]),
         ),
     ]
@@ -303,7 +306,6 @@ fn passport_routes() -> Vec<Route> {
             passports::create,
             op("createPassport")
                 .summary("Create the caller's own passport (employees only)")
-                .ok(201, Schemas::of::<PassportInfo>)
                 .problems(&[P::Forbidden, P::Conflict]),
         ),
         get(
@@ -311,7 +313,6 @@ fn passport_routes() -> Vec<Route> {
             passports::read,
             op("getPassport")
                 .summary("The latest version of every live record the caller may read")
-                .ok(200, Schemas::of::<PassportView>)
                 .problems(PASSPORT),
         ),
         delete(
@@ -375,7 +376,6 @@ fn passport_routes() -> Vec<Route> {
                     imports anyway (recorded in the access log).",
                 )
                 .json_body(Schemas::of::<Bundle>)
-                .ok(201, Schemas::of::<PassportInfo>)
                 .problems(&[
                     P::Forbidden,
                     P::InvalidBundle,
@@ -445,7 +445,6 @@ fn feed_routes() -> Vec<Route> {
                     json!({"type": "string", "pattern": UUID_PATTERN}),
                     "Only the entries of this party.",
                 )
-                .ok(200, Schemas::of::<AccessLogPage>)
                 .problems(&[P::BadRequest])
                 .problems(PASSPORT),
         ),
@@ -467,7 +466,6 @@ fn record_routes() -> Vec<Route> {
                     the section's schema (see `x-section-bodies`).",
                 )
                 .json_body(Schemas::of::<SubmitVersion>)
-                .ok(201, Schemas::of::<VersionEnvelope>)
                 .problems(WRITE),
         ),
         get(
@@ -475,7 +473,6 @@ fn record_routes() -> Vec<Route> {
             passports::read_record,
             op("getRecord")
                 .summary("A record's latest version")
-                .ok(200, Schemas::of::<VersionEnvelope>)
                 .problems(PASSPORT),
         ),
         get(
@@ -483,7 +480,6 @@ fn record_routes() -> Vec<Route> {
             passports::history,
             op("getRecordHistory")
                 .summary("A record's whole version history")
-                .ok(200, Schemas::of::<RecordHistory>)
                 .problems(PASSPORT),
         ),
         post(
@@ -498,7 +494,6 @@ fn record_routes() -> Vec<Route> {
                     is ever overwritten.",
                 )
                 .json_body(Schemas::of::<SubmitVersion>)
-                .ok(201, Schemas::of::<VersionEnvelope>)
                 .problems(WRITE),
         ),
     ]
@@ -513,7 +508,6 @@ fn grant_routes() -> Vec<Route> {
             grants::list,
             op("listPassportGrants")
                 .summary("The passport's consent grants (owner only)")
-                .ok(200, Schemas::of::<Vec<Grant>>)
                 .problems(PASSPORT),
         ),
         post(
@@ -522,7 +516,6 @@ fn grant_routes() -> Vec<Route> {
             op("createGrant")
                 .summary("Grant a party consent to sections of the passport (owner only)")
                 .json_body(Schemas::of::<CreateGrant>)
-                .ok(201, Schemas::of::<Grant>)
                 .problems(PASSPORT),
         ),
         post(
@@ -530,15 +523,12 @@ fn grant_routes() -> Vec<Route> {
             grants::revoke,
             op("revokeGrant")
                 .summary("Revoke a consent grant, effective on the grantee's next request")
-                .ok(200, Schemas::of::<Grant>)
                 .problems(PASSPORT),
         ),
         get(
             paths::GRANTS,
             grants::mine,
-            op("listMyGrants")
-                .summary("The grants made to the caller, with their current status")
-                .ok(200, Schemas::of::<Vec<Grant>>),
+            op("listMyGrants").summary("The grants made to the caller, with their current status"),
         ),
     ]
 }
@@ -555,7 +545,6 @@ fn organisation_routes() -> Vec<Route> {
             op("createOrganisation")
                 .summary("Create an employer or a practice, whose members act for it (service admin only)")
                 .json_body(Schemas::of::<CreateOrganisation>)
-                .ok(201, Schemas::of::<Party>)
                 .problems(&[P::Forbidden]),
         ),
         get(
@@ -569,7 +558,6 @@ fn organisation_routes() -> Vec<Route> {
                     "Part of the organisation's name, in any case: at least 2 characters once \
                     spaces around it are trimmed.",
                 )
-                .ok(200, Schemas::of::<Vec<OrganisationEntry>>)
                 .problems(&[P::BadRequest]),
         ),
         post(
@@ -578,7 +566,6 @@ fn organisation_routes() -> Vec<Route> {
             op("createInvitation")
                 .summary("Invite a person to join as a role: the one-time code is in this answer only (service admin or org_admin)")
                 .json_body(Schemas::of::<CreateInvitation>)
-                .ok(201, Schemas::of::<Invitation>)
                 .problems(manage),
         ),
         get(
@@ -586,7 +573,6 @@ fn organisation_routes() -> Vec<Route> {
             organisations::invitations,
             op("listInvitations")
                 .summary("The organisation's invitations, without their codes (service admin or org_admin)")
-                .ok(200, Schemas::of::<Vec<Invitation>>)
                 .problems(manage),
         ),
         post(
@@ -594,7 +580,6 @@ fn organisation_routes() -> Vec<Route> {
             organisations::revoke_invitation,
             op("revokeInvitation")
                 .summary("Revoke a pending invitation (service admin or org_admin)")
-                .ok(200, Schemas::of::<Invitation>)
                 .problems(manage),
         ),
         post(
@@ -605,7 +590,6 @@ fn organisation_routes() -> Vec<Route> {
                 .public()
                 .rate_limited()
                 .json_body(Schemas::of::<RedeemInvitation>)
-                .ok(201, Schemas::of::<Party>)
                 .problems(&[
                     P::InvalidKey,
                     P::InvalidKeyProof,
@@ -621,7 +605,6 @@ fn organisation_routes() -> Vec<Route> {
             organisations::members,
             op("listMembers")
                 .summary("The organisation's members, removed ones included (service admin or a member)")
-                .ok(200, Schemas::of::<Vec<Member>>)
                 .problems(manage),
         ),
         post(
@@ -629,7 +612,6 @@ fn organisation_routes() -> Vec<Route> {
             organisations::remove_member,
             op("removeMember")
                 .summary("Remove a member (service admin or org_admin), or leave (the member): their access ends on their next request")
-                .ok(200, Schemas::of::<Member>)
                 .problems(manage),
         ),
     ]
@@ -652,7 +634,6 @@ fn access_request_routes() -> Vec<Route> {
             op("createAccessRequest")
                 .summary("Ask an employee for access (an active member of the organisation): the one-time code for the employee is in this answer only")
                 .json_body(Schemas::of::<CreateAccessRequest>)
-                .ok(201, Schemas::of::<AccessRequest>)
                 .problems(&[P::Forbidden]),
         ),
         get(
@@ -660,7 +641,6 @@ fn access_request_routes() -> Vec<Route> {
             access_requests::list,
             op("listAccessRequests")
                 .summary("The organisation's access requests, without their codes (members and the service admin)")
-                .ok(200, Schemas::of::<Vec<AccessRequest>>)
                 .problems(&[P::Forbidden]),
         ),
         post(
@@ -669,7 +649,6 @@ fn access_request_routes() -> Vec<Route> {
             op("openAccessRequest")
                 .summary("The employee opens a request by its code: who asks for what, why and for how long")
                 .json_body(Schemas::of::<AccessRequestCode>)
-                .ok(200, Schemas::of::<AccessRequest>)
                 .problems(decide),
         ),
         post(
@@ -678,7 +657,6 @@ fn access_request_routes() -> Vec<Route> {
             op("approveAccessRequest")
                 .summary("The employee approves, as asked or narrowed: the grant to the organisation is made on their passport")
                 .json_body(Schemas::of::<ApproveAccessRequest>)
-                .ok(201, Schemas::of::<Grant>)
                 .problems(decide),
         ),
         post(
@@ -687,7 +665,6 @@ fn access_request_routes() -> Vec<Route> {
             op("declineAccessRequest")
                 .summary("The employee declines a request")
                 .json_body(Schemas::of::<AccessRequestCode>)
-                .ok(200, Schemas::of::<AccessRequest>)
                 .problems(decide),
         ),
     ]

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use wp_schemas::api::{ASSERTION_TYPE, GRANT_TYPE, TokenResponse};
 
@@ -30,11 +29,8 @@ pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     form: Result<ApiForm<TokenRequest>, Error>,
-) -> Response {
-    match issue(&state, &headers, form).await {
-        Ok(answer) => answer.into_response(),
-        Err(failure) => failure.into_response(),
-    }
+) -> Result<Json<TokenResponse>, TokenFailure> {
+    issue(&state, &headers, form).await
 }
 
 async fn issue(
