@@ -72,8 +72,8 @@ pub async fn main() -> anyhow::Result<()> {
                         jwk_file.display()
                     )
                 })?;
-            let jwk = party::public_key(&jwk).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let name = party::display_name(&display_name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let jwk = party::public_key(&jwk)?;
+            let name = party::display_name(&display_name)?;
             let store = install::connect_for_command(&settings).await?;
             let kid = crate::domain::ids::Kid::try_from(jwk.thumbprint())?;
             if let Some(key) = store.key(&kid).await? {

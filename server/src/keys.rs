@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use wp_schemas::files::{self, OWNER_ONLY};
 use wp_schemas::jose::{PublicJwk, SigningKey, b64, b64_decode};
 
+use crate::domain::auth::TokenKeys;
 use crate::domain::ids::PassportId;
 use crate::domain::time::Timestamp;
 
@@ -187,6 +188,16 @@ impl ServerKeys {
     pub fn find(&self, kid: &str, now: Timestamp) -> Option<&PublishedKey> {
         self.published(now)
             .find(|k| k.jwk.kid.as_deref() == Some(kid))
+    }
+}
+
+impl TokenKeys for ServerKeys {
+    fn signing_key(&self) -> &SigningKey {
+        self.active()
+    }
+
+    fn verifying_key(&self, kid: &str, now: Timestamp) -> Option<[u8; 32]> {
+        self.find(kid, now).map(|key| key.raw)
     }
 }
 

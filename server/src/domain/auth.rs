@@ -7,15 +7,12 @@ use wp_schemas::api::{
     DpopClaims, OnBehalfOf, PartyKind, Role, Scope,
 };
 pub use wp_schemas::api::{AT_TYP, DPOP_TYP};
-use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, sha256_b64};
-use wp_schemas::problem::ProblemType;
+use wp_schemas::jose::{CompactJws, KeyRef, PublicJwk, SigningKey, sha256_b64};
 
 use super::ids::{GrantId, Kid, PartyId, PassportId};
 use super::organisation::OrganisationRefusal;
 use super::party::{CLOCK_SKEW_SECS, RegisteredKey, check_lifetime};
 use super::time::Timestamp;
-use crate::error::{Error, Result};
-use crate::keys::ServerKeys;
 
 /// Access and consent tokens live at most this long (PRODUCT.md: at most 15 minutes).
 pub const TOKEN_TTL_SECS: i64 = 15 * 60;
@@ -24,8 +21,30 @@ pub const TOKEN_TTL_SECS: i64 = 15 * 60;
 pub const DPOP_MAX_AGE_SECS: i64 = 120;
 pub const AUTHORIZATION_DETAIL_TYPE: &str = "work_passport";
 
-fn invalid(kind: ProblemType, why: impl Into<String>) -> Error {
-    Error::client(kind, why)
+/// Why a credential is refused, by the kind of credential (`http/error.rs` makes each a 401
+/// problem of its own type).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialRefusal {
+    /// A client assertion (RFC 7523).
+    #[error("{0}")]
+    Assertion(String),
+    /// A DPoP proof (RFC 9449).
+    #[error("{0}")]
+    DpopProof(String),
+    /// An access or consent token (RFC 9068).
+    #[error("{0}")]
+    Token(String),
+}
+
+type Result<T, E = CredentialRefusal> = std::result::Result<T, E>;
+
+/// The server's signing keys as the token rules see them: the key that signs, and the keys
+/// whose signatures still count. `keys::ServerKeys` is the one implementation: this module
+/// does not depend on how keys are kept.
+pub trait TokenKeys {
+    fn signing_key(&self) -> &SigningKey;
+    /// The raw Ed25519 public key `kid`, if its signatures are still accepted at `now`.
+    fn verifying_key(&self, kid: &str, now: Timestamp) -> Option<[u8; 32]>;
 }
 
 /// The audience values an assertion may name: the issuer or its token endpoint (RFC 7523 3.3).
@@ -37,7 +56,7 @@ pub fn token_endpoint(issuer: &str) -> String {
 /// (see [`ASSERTION_JWS`]).
 pub fn parse_assertion(assertion: &str) -> Result<CompactJws<'_>> {
     CompactJws::parse_as(assertion, &ASSERTION_JWS)
-        .map_err(|e| invalid(ProblemType::InvalidAssertion, e.to_string()))
+        .map_err(|e| CredentialRefusal::Assertion(e.to_string()))
 }
 
 /// Checks a client assertion signed by `key`. The caller has already looked `key` up by the
@@ -48,7 +67,7 @@ pub fn verify_assertion(
     issuer: &str,
     now: Timestamp,
 ) -> Result<AssertionClaims> {
-    let bad = |why: &str| invalid(ProblemType::InvalidAssertion, why.to_owned());
+    let bad = |why: &str| CredentialRefusal::Assertion(why.to_owned());
     if !key.active_at(now) {
         return Err(bad("the assertion's key is revoked"));
     }
@@ -90,7 +109,7 @@ pub fn verify_dpop(
     access_token: Option<&str>,
     now: Timestamp,
 ) -> Result<DpopProof> {
-    let bad = |why: &str| invalid(ProblemType::InvalidDpopProof, why.to_owned());
+    let bad = |why: &str| CredentialRefusal::DpopProof(why.to_owned());
     // The header is `{alg, typ: dpop+jwt, jwk}` and `jwk` holds no `d` (see [`DPOP_JWS`]).
     let jws = CompactJws::parse_as(proof, &DPOP_JWS).map_err(|e| bad(&e.to_string()))?;
     let jwk: PublicJwk = jws
@@ -156,7 +175,7 @@ impl ConsentClaim {
 /// Issues an access token for `party`, bound to `jkt`; with `consent`, a consent token that
 /// expires at `not_after` at the latest (the grant's end).
 pub fn issue_token(
-    keys: &ServerKeys,
+    keys: &impl TokenKeys,
     issuer: &str,
     party_id: &PartyId,
     party_kind: PartyKind,
@@ -190,7 +209,7 @@ pub fn issue_token(
             }]
         }),
     };
-    let token = keys.active().sign_json(AT_TYP, KeyRef::Kid, &claims);
+    let token = keys.signing_key().sign_json(AT_TYP, KeyRef::Kid, &claims);
     (token, claims)
 }
 
@@ -198,11 +217,11 @@ pub fn issue_token(
 /// would accept a token without `exp` or `aud`; we require both.
 pub fn verify_token(
     token: &str,
-    keys: &ServerKeys,
+    keys: &impl TokenKeys,
     issuer: &str,
     now: Timestamp,
 ) -> Result<AccessTokenClaims> {
-    let bad = |why: &str| invalid(ProblemType::InvalidToken, why.to_owned());
+    let bad = |why: &str| CredentialRefusal::Token(why.to_owned());
     let jws = CompactJws::parse_as(token, &ACCESS_TOKEN_JWS).map_err(|e| match e {
         wp_schemas::jose::JoseError::Type(_) => bad("the token is not an access token"),
         _ => bad("the access token is malformed"),
@@ -211,9 +230,9 @@ pub fn verify_token(
         .header_str("kid")
         .ok_or_else(|| bad("the token names no key"))?;
     let key = keys
-        .find(kid, now)
+        .verifying_key(kid, now)
         .ok_or_else(|| bad("the token is signed by an unknown key"))?;
-    jws.verify_raw(&key.raw)
+    jws.verify_raw(&key)
         .map_err(|_| bad("the token signature does not verify"))?;
     let claims: AccessTokenClaims = jws
         .claims()
@@ -232,7 +251,7 @@ pub fn verify_token(
 
 /// The party a verified token speaks for.
 pub fn subject_of(claims: &AccessTokenClaims) -> Result<PartyId> {
-    PartyId::parse(&claims.sub).ok_or_else(|| invalid(ProblemType::InvalidToken, "bad sub"))
+    PartyId::parse(&claims.sub).ok_or_else(|| CredentialRefusal::Token("bad sub".into()))
 }
 
 /// The consent a verified token carries, if it is a consent token.
@@ -245,7 +264,7 @@ pub fn consent_of(claims: &AccessTokenClaims) -> Result<Option<ConsentClaim>> {
     else {
         return Ok(None);
     };
-    let bad = || invalid(ProblemType::InvalidToken, "bad authorization_details");
+    let bad = || CredentialRefusal::Token("bad authorization_details".into());
     Ok(Some(ConsentClaim {
         grant_id: GrantId::parse(&detail.grant_id).ok_or_else(bad)?,
         passport_id: PassportId::parse(&detail.passport_id).ok_or_else(bad)?,
@@ -264,7 +283,7 @@ pub const ADMIN_INVITATION_MAX_HOURS: i64 = 72;
 /// for `hours` (1 to [`ADMIN_INVITATION_MAX_HOURS`]). Whoever redeems it first becomes an admin;
 /// its `jti` is admitted once, like a proof's.
 pub fn issue_admin_invitation(
-    keys: &ServerKeys,
+    keys: &impl TokenKeys,
     issuer: &str,
     hours: i64,
     now: Timestamp,
@@ -277,7 +296,7 @@ pub fn issue_admin_invitation(
         jti: uuid::Uuid::new_v4().to_string(),
     };
     let token = keys
-        .active()
+        .signing_key()
         .sign_json(ADMIN_INVITATION_TYP, KeyRef::Kid, &claims);
     (token, claims)
 }
@@ -287,17 +306,17 @@ pub fn issue_admin_invitation(
 /// [`OrganisationRefusal::UnknownCode`], as for an invitation code.
 pub fn verify_admin_invitation(
     token: &str,
-    keys: &ServerKeys,
+    keys: &impl TokenKeys,
     issuer: &str,
     now: Timestamp,
-) -> std::result::Result<AdminInvitationClaims, OrganisationRefusal> {
+) -> Result<AdminInvitationClaims, OrganisationRefusal> {
     let unknown = || OrganisationRefusal::UnknownCode;
     let jws = CompactJws::parse_as(token, &ADMIN_INVITATION_JWS).map_err(|_| unknown())?;
     let key = jws
         .header_str("kid")
-        .and_then(|kid| keys.find(kid, now))
+        .and_then(|kid| keys.verifying_key(kid, now))
         .ok_or_else(unknown)?;
-    jws.verify_raw(&key.raw).map_err(|_| unknown())?;
+    jws.verify_raw(&key).map_err(|_| unknown())?;
     let claims: AdminInvitationClaims = jws.claims().map_err(|_| unknown())?;
     if claims.iss != issuer || claims.aud != issuer {
         return Err(unknown());
@@ -316,7 +335,28 @@ pub fn verify_admin_invitation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wp_schemas::jose::SigningKey;
+
+    /// One key that signs and verifies: what the rules need of the server's keys.
+    struct ServerKeys(SigningKey);
+
+    impl ServerKeys {
+        fn for_tests() -> Self {
+            ServerKeys(SigningKey::generate())
+        }
+    }
+
+    impl TokenKeys for ServerKeys {
+        fn signing_key(&self) -> &SigningKey {
+            &self.0
+        }
+
+        fn verifying_key(&self, kid: &str, _: Timestamp) -> Option<[u8; 32]> {
+            let jwk = self.0.public_jwk();
+            (jwk.kid.as_deref() == Some(kid))
+                .then(|| jwk.key_bytes().ok())
+                .flatten()
+        }
+    }
 
     fn proof(key: &SigningKey, htm: &str, htu: &str, iat: i64, ath: Option<String>) -> String {
         key.sign_json(
@@ -349,17 +389,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.jkt, key.kid());
-        let kind = |r: Result<DpopProof>| r.unwrap_err().kind();
-        assert_eq!(
-            kind(verify_dpop(
+        assert!(matches!(
+            verify_dpop(
                 &proof(&key, "POST", url, 1000, None),
                 "GET",
                 url,
                 None,
                 at(1000)
-            )),
-            Some(ProblemType::InvalidDpopProof)
-        );
+            ),
+            Err(CredentialRefusal::DpopProof(_))
+        ));
         assert!(
             verify_dpop(
                 &proof(&key, "GET", "http://h/v1/y", 1000, None),

@@ -8,7 +8,66 @@ use wp_schemas::sections::Section;
 use super::ids::{GrantId, PartyId, PassportId};
 use super::party::CLOCK_SKEW_SECS;
 use super::time::Timestamp;
-use crate::error::{Error, Result};
+
+/// Why a grant request is refused: each names the field of the request it refuses
+/// ([`GrantRefusal::field`]; `http/error.rs` makes it a 422 naming that field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantRefusal {
+    #[error("must be a party id (a lower-case UUID)")]
+    GranteeNotAnId,
+    #[error("must be an employer, a practice or a professional")]
+    NotAGrantee,
+    #[error("must not be in the past")]
+    StartsInThePast,
+    #[error("must be in the future and after starts_at")]
+    EndsTooSoon,
+    #[error("a grant lasts at most two years")]
+    TooLong,
+    /// Text a person wrote (`purpose`, `consent_text`) breaks the text rule.
+    #[error("{reason}")]
+    Text { field: &'static str, reason: String },
+    #[error("at least one section must be granted")]
+    NoScopes,
+    /// The scope at this index names a section an earlier one named.
+    #[error("each section may appear once")]
+    SectionTwice(usize),
+    /// The scope at this index names no action.
+    #[error("at least one action")]
+    NoAction(usize),
+    /// The scope at this index names an action its grantee may not be given.
+    #[error(
+        "{} is not allowed here: only professionals and practices write, and only employers agree adjustments",
+        .1.as_str()
+    )]
+    ActionNotAllowed(usize, Action),
+    #[error("only a grant to an organisation names roles or members")]
+    NotAnOrganisation,
+    #[error("{} is not a role at {}", .0.as_str(), .1.as_str())]
+    RoleDoesNotFit(Role, PartyKind),
+    /// The member at this index is not named by a party id.
+    #[error("must be a party id (a lower-case UUID)")]
+    MemberNotAnId(usize),
+}
+
+impl GrantRefusal {
+    /// The field of the request it refuses, as the problem names it.
+    pub fn field(&self) -> String {
+        use GrantRefusal as R;
+        match self {
+            R::GranteeNotAnId | R::NotAGrantee => "grantee".into(),
+            R::StartsInThePast => "starts_at".into(),
+            R::EndsTooSoon | R::TooLong => "ends_at".into(),
+            R::Text { field, .. } => (*field).into(),
+            R::NoScopes => "scopes".into(),
+            R::SectionTwice(i) => format!("scopes[{i}].section"),
+            R::NoAction(i) | R::ActionNotAllowed(i, _) => format!("scopes[{i}].actions"),
+            R::NotAnOrganisation | R::RoleDoesNotFit(..) => "roles".into(),
+            R::MemberNotAnId(i) => format!("members[{i}]"),
+        }
+    }
+}
+
+type Result<T, E = GrantRefusal> = std::result::Result<T, E>;
 
 /// Consent always ends, and not later than this after it starts.
 pub const MAX_GRANT_SECS: i64 = 2 * 366 * 24 * 3600;
@@ -80,17 +139,16 @@ impl GrantRecord {
 
 /// Text a person wrote: 1 to `max` characters, without control characters (line breaks
 /// allowed where `lines`).
-fn text(field: &str, value: &str, max: usize, lines: bool) -> Result<String> {
-    if let Some(why) = wp_schemas::text::refusal(value, max, lines) {
-        return Err(Error::invalid_field(field, why));
+fn text(field: &'static str, value: &str, max: usize, lines: bool) -> Result<String> {
+    if let Some(reason) = wp_schemas::text::refusal(value, max, lines) {
+        return Err(GrantRefusal::Text { field, reason });
     }
     Ok(value.trim().to_owned())
 }
 
 /// The grantee named in a grant request, before it is looked up: a party id in canonical form.
 pub fn grantee_id(grantee: &str) -> Result<PartyId> {
-    PartyId::parse(grantee)
-        .ok_or_else(|| Error::invalid_field("grantee", "must be a party id (a lower-case UUID)"))
+    PartyId::parse(grantee).ok_or(GrantRefusal::GranteeNotAnId)
 }
 
 /// Validates a grant request against the grantee's kind. Who may do what: employers (and their
@@ -108,29 +166,20 @@ pub fn new_grant(
         grantee_kind,
         PartyKind::Employer | PartyKind::Professional | PartyKind::Practice
     ) {
-        return Err(Error::invalid_field(
-            "grantee",
-            "must be an employer, a practice or a professional",
-        ));
+        return Err(GrantRefusal::NotAGrantee);
     }
     let (roles, members) = covered(request, grantee_kind)?;
     let scopes = check_scopes(&request.scopes, grantee_kind)?;
     let starts_at = request.starts_at.as_ref().map_or(now, Timestamp::of);
     let ends_at = Timestamp::of(&request.ends_at);
     if starts_at < now - CLOCK_SKEW_SECS {
-        return Err(Error::invalid_field("starts_at", "must not be in the past"));
+        return Err(GrantRefusal::StartsInThePast);
     }
     if ends_at <= starts_at || ends_at <= now {
-        return Err(Error::invalid_field(
-            "ends_at",
-            "must be in the future and after starts_at",
-        ));
+        return Err(GrantRefusal::EndsTooSoon);
     }
     if ends_at - starts_at > MAX_GRANT_SECS {
-        return Err(Error::invalid_field(
-            "ends_at",
-            "a grant lasts at most two years",
-        ));
+        return Err(GrantRefusal::TooLong);
     }
     Ok(GrantRecord {
         id: GrantId::random(),
@@ -163,27 +212,17 @@ pub fn new_grant(
 /// least one action; professionals and practices write, employers agree adjustments.
 pub fn check_scopes(requested: &[Scope], grantee_kind: PartyKind) -> Result<Vec<Scope>> {
     if requested.is_empty() {
-        return Err(Error::invalid_field(
-            "scopes",
-            "at least one section must be granted",
-        ));
+        return Err(GrantRefusal::NoScopes);
     }
     let mut seen = BTreeSet::new();
     let mut scopes = Vec::with_capacity(requested.len());
     for (i, scope) in requested.iter().enumerate() {
-        let field = format!("scopes[{i}]");
         if !seen.insert(scope.section) {
-            return Err(Error::invalid_field(
-                format!("{field}.section"),
-                "each section may appear once",
-            ));
+            return Err(GrantRefusal::SectionTwice(i));
         }
         let actions: BTreeSet<Action> = scope.actions.iter().copied().collect();
         if actions.is_empty() {
-            return Err(Error::invalid_field(
-                format!("{field}.actions"),
-                "at least one action",
-            ));
+            return Err(GrantRefusal::NoAction(i));
         }
         for action in &actions {
             let allowed = match action {
@@ -196,13 +235,7 @@ pub fn check_scopes(requested: &[Scope], grantee_kind: PartyKind) -> Result<Vec<
                 }
             };
             if !allowed {
-                return Err(Error::invalid_field(
-                    format!("{field}.actions"),
-                    format!(
-                        "{} is not allowed here: only professionals and practices write, and only employers agree adjustments",
-                        action.as_str()
-                    ),
-                ));
+                return Err(GrantRefusal::ActionNotAllowed(i, *action));
             }
         }
         scopes.push(Scope {
@@ -218,28 +251,17 @@ pub fn check_scopes(requested: &[Scope], grantee_kind: PartyKind) -> Result<Vec<
 fn covered(request: &CreateGrant, kind: PartyKind) -> Result<(Vec<Role>, Vec<PartyId>)> {
     if !kind.is_organisation() {
         if !request.roles.is_empty() || !request.members.is_empty() {
-            return Err(Error::invalid_field(
-                "roles",
-                "only a grant to an organisation names roles or members",
-            ));
+            return Err(GrantRefusal::NotAnOrganisation);
         }
         return Ok((Vec::new(), Vec::new()));
     }
     let roles: BTreeSet<Role> = request.roles.iter().copied().collect();
     if let Some(role) = roles.iter().find(|r| !r.fits(kind)) {
-        return Err(Error::invalid_field(
-            "roles",
-            format!("{} is not a role at {}", role.as_str(), kind.as_str()),
-        ));
+        return Err(GrantRefusal::RoleDoesNotFit(*role, kind));
     }
     let mut members = BTreeSet::new();
     for (i, member) in request.members.iter().enumerate() {
-        let id = PartyId::parse(member).ok_or_else(|| {
-            Error::invalid_field(
-                format!("members[{i}]"),
-                "must be a party id (a lower-case UUID)",
-            )
-        })?;
+        let id = PartyId::parse(member).ok_or(GrantRefusal::MemberNotAnId(i))?;
         members.insert(id);
     }
     Ok((roles.into_iter().collect(), members.into_iter().collect()))
@@ -308,13 +330,9 @@ mod tests {
 
     /// The field a refused grant request is refused on.
     fn refused(request: &CreateGrant, kind: PartyKind) -> String {
-        let e =
-            new_grant(request, &pid(), &owner(), (&grantee(), kind), at(1_000_000)).unwrap_err();
-        assert_eq!(
-            e.kind(),
-            Some(wp_schemas::problem::ProblemType::InvalidBody)
-        );
-        e.field().expect("a refusal names its field").to_owned()
+        new_grant(request, &pid(), &owner(), (&grantee(), kind), at(1_000_000))
+            .unwrap_err()
+            .field()
     }
 
     #[test]
@@ -383,6 +401,6 @@ mod tests {
             assert_eq!(refused(&req, PartyKind::Employer), expected);
         }
         assert_eq!(grantee_id(grantee().as_str()).unwrap(), grantee());
-        assert_eq!(grantee_id("nul\u{0}").unwrap_err().field(), Some("grantee"));
+        assert_eq!(grantee_id("nul\u{0}").unwrap_err().field(), "grantee");
     }
 }

@@ -12,15 +12,25 @@ use wp_schemas::sections::Section;
 use super::ids::{Kid, PartyId, PassportId, RecordId};
 use super::time::Timestamp;
 
-/// Why a bundle is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a bundle is refused (`http/error.rs` makes each a problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportRefusal {
     /// Malformed, or a check failed: the text says which.
+    #[error("{0}")]
     Invalid(String),
     /// The caller is not the bundle's owner.
+    #[error("{0}")]
     NotYours(&'static str),
     /// More records than a passport here may hold.
+    #[error("the bundle holds more records than a passport here may")]
     TooManyRecords,
+    /// The exporting server's keys could not be checked, and the owner did not say to import
+    /// anyway: the text says why, and what to do.
+    #[error("{0}")]
+    OriginUnverified(String),
+    /// The passport is already on this server.
+    #[error("this passport is already on this server (was this bundle imported before?)")]
+    PassportExists,
 }
 
 /// A party of the bundle that becomes an external party here.

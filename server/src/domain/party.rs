@@ -2,11 +2,33 @@
 
 use wp_schemas::api::{KEY_PROOF_JWS, KeyProofClaims, PartyKind, ProfessionalRegistration};
 use wp_schemas::jose::{CompactJws, PublicJwk};
-use wp_schemas::problem::ProblemType;
 
 use super::ids::{Kid, PartyId};
 use super::time::Timestamp;
-use crate::error::{Error, Result};
+
+/// Why a party's name, registration, key or proof of possession is refused (`http/error.rs`
+/// makes each a problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartyRefusal {
+    /// A field of the request breaks its rule.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The key is no acceptable Ed25519 public key.
+    #[error("{0}")]
+    Key(String),
+    /// The proof of possession of the key does not hold.
+    #[error("{0}")]
+    KeyProof(String),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> PartyRefusal {
+    PartyRefusal::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+type Result<T, E = PartyRefusal> = std::result::Result<T, E>;
 
 /// Longest lifetime of a proof of possession, and the clock skew we tolerate.
 pub const PROOF_MAX_LIFETIME_SECS: i64 = 300;
@@ -33,7 +55,7 @@ impl RegisteredKey {
 /// A display name: trimmed, 1 to 200 characters, no control characters.
 pub fn display_name(name: &str) -> Result<String> {
     if let Some(why) = wp_schemas::text::refusal(name, wp_schemas::api::MAX_NAME_CHARS, false) {
-        return Err(Error::invalid_field("display_name", why));
+        return Err(invalid("display_name", why));
     }
     Ok(name.trim().to_owned())
 }
@@ -53,16 +75,16 @@ pub fn registration(
                 if let Some(why) =
                     wp_schemas::text::refusal(value, wp_schemas::api::MAX_REGISTRATION_CHARS, false)
                 {
-                    return Err(Error::invalid_field(field, why));
+                    return Err(invalid(field, why));
                 }
             }
             Ok(Some(r))
         }
-        (PartyKind::Professional, None) => Err(Error::invalid_field(
+        (PartyKind::Professional, None) => Err(invalid(
             "registration",
             "a professional must give profession, registration body and number",
         )),
-        (_, Some(_)) => Err(Error::invalid_field(
+        (_, Some(_)) => Err(invalid(
             "registration",
             "only professionals have a registration",
         )),
@@ -81,14 +103,13 @@ pub fn registration(
 pub fn public_key(jwk: &PublicJwk) -> Result<PublicJwk> {
     let bytes = jwk
         .key_bytes()
-        .map_err(|e| Error::client(ProblemType::InvalidKey, e.to_string()))?;
+        .map_err(|e| PartyRefusal::Key(e.to_string()))?;
     if curve25519_dalek::edwards::CompressedEdwardsY(bytes)
         .decompress()
         .is_none()
     {
-        return Err(Error::client(
-            ProblemType::InvalidKey,
-            "x is not a point of the Ed25519 curve",
+        return Err(PartyRefusal::Key(
+            "x is not a point of the Ed25519 curve".into(),
         ));
     }
     Ok(jwk.normalized())
@@ -102,7 +123,7 @@ pub fn verify_key_proof(
     audience: &str,
     now: Timestamp,
 ) -> Result<KeyProofClaims> {
-    let bad = |why: &str| Error::client(ProblemType::InvalidKeyProof, why.to_owned());
+    let bad = |why: &str| PartyRefusal::KeyProof(why.to_owned());
     let jws = CompactJws::parse_as(proof, &KEY_PROOF_JWS).map_err(|e| bad(&e.to_string()))?;
     if jws.header_str("kid") != Some(jwk.thumbprint().as_str()) {
         return Err(bad(
@@ -125,7 +146,7 @@ pub fn verify_key_proof(
 }
 
 /// A short-lived signed object: issued not in the future, not expired, living at most 5 minutes.
-pub fn check_lifetime(iat: i64, exp: i64, now: Timestamp) -> std::result::Result<(), &'static str> {
+pub fn check_lifetime(iat: i64, exp: i64, now: Timestamp) -> Result<(), &'static str> {
     let now = now.secs();
     if iat > now + CLOCK_SKEW_SECS {
         return Err("issued in the future");
@@ -165,8 +186,10 @@ mod tests {
         let mut off = [0u8; 32];
         off[0] = 2;
         let error = public_key(&jwk(&off)).unwrap_err();
-        assert_eq!(error.kind(), Some(ProblemType::InvalidKey));
-        assert!(error.to_string().contains("not a point"), "{error}");
+        assert!(
+            matches!(&error, PartyRefusal::Key(why) if why.contains("not a point")),
+            "{error}"
+        );
         let mut on = [0u8; 32];
         on[0] = 3;
         assert!(public_key(&jwk(&on)).is_ok());
@@ -174,7 +197,10 @@ mod tests {
         let mut identity = [0u8; 32];
         identity[0] = 1;
         let error = public_key(&jwk(&identity)).unwrap_err();
-        assert!(error.to_string().contains("small order"), "{error}");
+        assert!(
+            matches!(&error, PartyRefusal::Key(why) if why.contains("small order")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@ use wp_schemas::problem::{OAuthError, Problem, ProblemType};
 
 use crate::domain::access::Denial;
 use crate::domain::access_request::RequestRefusal;
+use crate::domain::auth::CredentialRefusal;
+use crate::domain::grant::GrantRefusal;
+use crate::domain::import::ImportRefusal;
 use crate::domain::organisation::OrganisationRefusal;
+use crate::domain::party::PartyRefusal;
 use crate::domain::version::VersionRefusal;
 use crate::error::Error;
 use crate::service::limits::RateLimited;
@@ -287,6 +291,51 @@ impl From<VersionRefusal> for Error {
             | R::TombstoneWithBody
             | R::ChangedSection
             | R::Skipped => ProblemType::InvalidVersion,
+        };
+        Error::client(kind, refusal.to_string())
+    }
+}
+
+/// A refused credential as the problem a client sees (RFC 9457): a 401 of its own type.
+impl From<CredentialRefusal> for Error {
+    fn from(refusal: CredentialRefusal) -> Self {
+        let kind = match refusal {
+            CredentialRefusal::Assertion(_) => ProblemType::InvalidAssertion,
+            CredentialRefusal::DpopProof(_) => ProblemType::InvalidDpopProof,
+            CredentialRefusal::Token(_) => ProblemType::InvalidToken,
+        };
+        Error::client(kind, refusal.to_string())
+    }
+}
+
+/// A refused name, registration, key or key proof as the problem a client sees (RFC 9457).
+impl From<PartyRefusal> for Error {
+    fn from(refusal: PartyRefusal) -> Self {
+        match refusal {
+            PartyRefusal::Invalid { field, reason } => Error::invalid_field(field, reason),
+            PartyRefusal::Key(why) => Error::client(ProblemType::InvalidKey, why),
+            PartyRefusal::KeyProof(why) => Error::client(ProblemType::InvalidKeyProof, why),
+        }
+    }
+}
+
+/// A refused grant request as the problem a client sees (RFC 9457): 422 naming the field.
+impl From<GrantRefusal> for Error {
+    fn from(refusal: GrantRefusal) -> Self {
+        Error::invalid_field(refusal.field(), refusal.to_string())
+    }
+}
+
+/// A refused import as the problem a client sees (RFC 9457).
+impl From<ImportRefusal> for Error {
+    fn from(refusal: ImportRefusal) -> Self {
+        use ImportRefusal as R;
+        let kind = match refusal {
+            R::Invalid(_) => ProblemType::InvalidBundle,
+            R::NotYours(_) => ProblemType::BundleNotYours,
+            R::TooManyRecords => ProblemType::LimitExceeded,
+            R::OriginUnverified(_) => ProblemType::OriginUnverified,
+            R::PassportExists => ProblemType::PassportExists,
         };
         Error::client(kind, refusal.to_string())
     }

@@ -8,7 +8,6 @@ use wp_schemas::api::{
 };
 use wp_schemas::bundle::{BUNDLE_FORMAT, Bundle, BundleBody};
 use wp_schemas::jose::KeyRef;
-use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::origins::OriginKeys;
@@ -139,18 +138,11 @@ pub async fn import(
             "only an employee imports a passport, their own, with their own access token",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        Error::client(
-            ProblemType::InvalidBundle,
-            format!("the bundle is not JSON (truncated?): {e}"),
-        )
-    })?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ImportRefusal::Invalid(format!("the bundle is not JSON (truncated?): {e}")))?;
     let (mut report, bundle) = wp_schemas::bundle::check(&value);
     let Some(bundle) = bundle else {
-        return Err(Error::client(
-            ProblemType::InvalidBundle,
-            report.failures.join("; "),
-        ));
+        return Err(ImportRefusal::Invalid(report.failures.join("; ")).into());
     };
     let me = state
         .store
@@ -170,8 +162,7 @@ pub async fn import(
         &caller.party_id,
         &my_kids,
         state.max_records_per_passport,
-    )
-    .map_err(refusal)?;
+    )?;
     let unchecked = match state.origins.published_keys(&bundle.body.server).await {
         OriginKeys::Published(keys) => {
             wp_schemas::bundle::check_origin(
@@ -184,33 +175,28 @@ pub async fn import(
         OriginKeys::Unchecked(why) => Some(why),
     };
     if !report.is_sound() {
-        return Err(refusal(ImportRefusal::Invalid(report.failures.join("; "))));
+        return Err(ImportRefusal::Invalid(report.failures.join("; ")).into());
     }
     if let Some(why) = &unchecked
         && !acknowledged
     {
-        return Err(Error::client(
-            ProblemType::OriginUnverified,
-            format!(
-                "the bundle is attested by key {}, but this server could not check that {} \
+        return Err(ImportRefusal::OriginUnverified(format!(
+            "the bundle is attested by key {}, but this server could not check that {} \
                  publishes it: {why}. Without that check nothing proves who the bundle's \
                  people are. Import it anyway only if you know where this file came from \
                  (acknowledge_unverified_origin=true); the access log will say so",
-                report.attested_by.as_deref().unwrap_or_default(),
-                plan.origin
-            ),
-        ));
+            report.attested_by.as_deref().unwrap_or_default(),
+            plan.origin
+        ))
+        .into());
     }
     for external in &plan.parties {
         if let Some(known) = state.store.party(&external.id).await? {
-            import::check_known(&external.party, &known, &plan.origin).map_err(refusal)?;
+            import::check_known(&external.party, &known, &plan.origin)?;
         }
     }
     if state.store.passport_exists(&plan.passport_id).await? {
-        return Err(Error::client(
-            ProblemType::PassportExists,
-            "this passport is already on this server (was this bundle imported before?)",
-        ));
+        return Err(ImportRefusal::PassportExists.into());
     }
 
     let (master_kid, wrapped) = state.master.new_data_key(&plan.passport_id);
@@ -275,15 +261,4 @@ pub async fn import(
         created_at: plan.created_at.to_datetime(),
         seq: plan.seq,
     })
-}
-
-fn refusal(refusal: ImportRefusal) -> Error {
-    match refusal {
-        ImportRefusal::Invalid(why) => Error::client(ProblemType::InvalidBundle, why),
-        ImportRefusal::NotYours(why) => Error::client(ProblemType::BundleNotYours, why),
-        ImportRefusal::TooManyRecords => Error::client(
-            ProblemType::LimitExceeded,
-            "the bundle holds more records than a passport here may",
-        ),
-    }
 }

@@ -68,7 +68,7 @@ pub async fn measure(store: &Store, s: &Sample<'_>, n: usize) -> anyhow::Result<
         mean_us: us,
     });
     let us = time(n, |_| async {
-        auth::verify_dpop(&proof, "GET", &htu, Some(s.token), now).map_err(e)?;
+        auth::verify_dpop(&proof, "GET", &htu, Some(s.token), now)?;
         Ok(())
     })
     .await?;
