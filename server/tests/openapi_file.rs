@@ -6,7 +6,8 @@
 //! changing a type, a path, a route or an operation.
 
 use std::collections::BTreeSet;
-use std::{fs, path::PathBuf};
+use std::fs;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use wp_schemas::problem::ProblemType;
@@ -52,34 +53,27 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
     ops
 }
 
-#[test]
-fn openapi_file_is_up_to_date() {
-    let path = openapi_file();
-    let expected = render();
+/// The committed file at `path` is `expected` (with `UPDATE_SCHEMAS=1`, after writing it).
+fn up_to_date(path: &Path, expected: &str) {
     if std::env::var("UPDATE_SCHEMAS").is_ok_and(|v| v == "1") {
-        fs::write(&path, &expected).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        fs::write(path, expected).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
-    let actual = fs::read_to_string(&path).ok();
+    let actual = fs::read_to_string(path).ok();
     assert!(
-        actual.as_deref() == Some(expected.as_str()),
+        actual.as_deref() == Some(expected),
         "{} is missing or out of date; {REGENERATE}",
         path.display()
     );
 }
 
 #[test]
+fn openapi_file_is_up_to_date() {
+    up_to_date(&openapi_file(), &render());
+}
+
+#[test]
 fn generated_files() {
-    let path = endpoints_file();
-    let expected = wp_schemas::paths::javascript_module();
-    if std::env::var("UPDATE_SCHEMAS").is_ok_and(|v| v == "1") {
-        fs::write(&path, &expected).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-    }
-    let actual = fs::read_to_string(&path).ok();
-    assert!(
-        actual.as_deref() == Some(expected.as_str()),
-        "{} is missing or out of date; {REGENERATE}",
-        path.display()
-    );
+    up_to_date(&endpoints_file(), &wp_schemas::paths::javascript_module());
 }
 
 /// Every path in `wp_schemas::paths` is a route, and every route's path is one of them: the

@@ -30,7 +30,19 @@ pub struct Route {
     pub operation: Operation,
 }
 
-fn route<O: Documented>(
+/// A handler the route table takes: an axum handler whose return type names its success
+/// answer, or says that its operation does ([`Documented`]).
+trait ApiHandler<T, A>: Handler<T, AppState> + Answers<A, Output: Documented> {}
+
+impl<H, T, A> ApiHandler<T, A> for H
+where
+    H: Handler<T, AppState> + Answers<A>,
+    H::Output: Documented,
+{
+}
+
+/// The operation's success answer is the one the handler's return type names.
+fn route<H: ApiHandler<T, A>, T, A>(
     method: Method,
     path: &'static str,
     handler: MethodRouter<AppState>,
@@ -41,38 +53,20 @@ fn route<O: Documented>(
         path,
         tag: "",
         handler,
-        operation: operation.answers(O::success()),
+        operation: operation.answers(<H::Output as Documented>::success()),
     }
 }
 
-// Each takes the handler's return type (`Answers`) as well as the handler, so that the
-// operation's success answer is the one the handler's type names (`Documented`).
-
-fn get<H, T, A>(path: &'static str, h: H, op: Operation) -> Route
-where
-    H: Handler<T, AppState> + Answers<A>,
-    H::Output: Documented,
-    T: 'static,
-{
-    route::<H::Output>(Method::GET, path, routing::get(h), op)
+fn get<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Route {
+    route::<H, T, A>(Method::GET, path, routing::get(h), op)
 }
 
-fn post<H, T, A>(path: &'static str, h: H, op: Operation) -> Route
-where
-    H: Handler<T, AppState> + Answers<A>,
-    H::Output: Documented,
-    T: 'static,
-{
-    route::<H::Output>(Method::POST, path, routing::post(h), op)
+fn post<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Route {
+    route::<H, T, A>(Method::POST, path, routing::post(h), op)
 }
 
-fn delete<H, T, A>(path: &'static str, h: H, op: Operation) -> Route
-where
-    H: Handler<T, AppState> + Answers<A>,
-    H::Output: Documented,
-    T: 'static,
-{
-    route::<H::Output>(Method::DELETE, path, routing::delete(h), op)
+fn delete<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Route {
+    route::<H, T, A>(Method::DELETE, path, routing::delete(h), op)
 }
 
 /// The OpenAPI document of [`table`], built once.
