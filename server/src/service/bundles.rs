@@ -3,9 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use wp_schemas::api::{
-    CHECKPOINT_TYP, CheckpointClaims, LogAction, Party, PartyKind, PassportInfo,
-};
+use wp_schemas::api::{CHECKPOINT_TYP, CheckpointClaims, LogAction, PartyKind, PassportInfo};
 use wp_schemas::bundle::{BUNDLE_FORMAT, Bundle, BundleBody};
 use wp_schemas::jose::KeyRef;
 use wp_schemas::problem::ProblemType;
@@ -59,22 +57,13 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
     ids.insert(guard.passport.owner_id.to_string());
     ids.extend(versions.iter().map(|v| v.author.clone()));
     ids.extend(grants.iter().map(|g| g.grantee.clone()));
-    let mut parties: Vec<Party> = Vec::new();
-    for id in &ids {
-        if let Some(party) = party_by_text(state, id).await? {
-            parties.push(party);
-        }
-    }
+    let mut parties = state.store.parties(&party_ids(&ids)).await?;
     let organisations: BTreeSet<String> = parties
         .iter()
         .filter_map(|p| p.membership.as_ref().map(|m| m.organisation.clone()))
         .filter(|o| !ids.contains(o))
         .collect();
-    for id in &organisations {
-        if let Some(party) = party_by_text(state, id).await? {
-            parties.push(party);
-        }
-    }
+    parties.extend(state.store.parties(&party_ids(&organisations)).await?);
 
     let checkpoint = state.keys.active().sign_json(
         CHECKPOINT_TYP,
@@ -116,11 +105,9 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
     Ok(bundle)
 }
 
-async fn party_by_text(state: &AppState, id: &str) -> Result<Option<Party>> {
-    match PartyId::parse(id) {
-        Some(id) => state.store.party(&id).await,
-        None => Ok(None),
-    }
+/// The ids among `texts` that are party ids, in order (an author's id is text in a version).
+fn party_ids(texts: &BTreeSet<String>) -> Vec<PartyId> {
+    texts.iter().filter_map(|id| PartyId::parse(id)).collect()
 }
 
 /// Imports a bundle the caller (an employee, with their own access token) signed as its owner:

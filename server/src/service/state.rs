@@ -46,36 +46,33 @@ pub struct Inner {
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
 /// every request; what can change (the key's revocation, the grant) is checked every time.
-#[derive(Default)]
-pub struct TokenCache(
-    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<AccessTokenClaims>>>,
-);
+/// Bounded (quick_cache's CLOCK-Pro evicts the tokens least used) and never past a token's
+/// expiry: an expired token is forgotten when it is next presented.
+pub struct TokenCache(quick_cache::sync::Cache<String, Arc<AccessTokenClaims>>);
 
-/// Enough for every token alive at once on one instance at the load we expect; beyond it the
-/// cache forgets expired tokens, then everything.
+/// Enough for every token alive at once on one instance at the load we expect.
 const TOKEN_CACHE_LIMIT: usize = 100_000;
 
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache(quick_cache::sync::Cache::new(TOKEN_CACHE_LIMIT))
+    }
+}
+
 impl TokenCache {
-    pub fn get(&self, token: &str, now: Timestamp) -> Option<std::sync::Arc<AccessTokenClaims>> {
-        let map = self.0.lock().expect("token cache");
-        map.get(token).filter(|c| c.exp > now.secs()).cloned()
+    pub fn get(&self, token: &str, now: Timestamp) -> Option<Arc<AccessTokenClaims>> {
+        let claims = self.0.get(token)?;
+        if claims.exp > now.secs() {
+            Some(claims)
+        } else {
+            self.0.remove(token);
+            None
+        }
     }
 
-    pub fn insert(
-        &self,
-        token: &str,
-        claims: AccessTokenClaims,
-        now: Timestamp,
-    ) -> std::sync::Arc<AccessTokenClaims> {
-        let claims = std::sync::Arc::new(claims);
-        let mut map = self.0.lock().expect("token cache");
-        if map.len() >= TOKEN_CACHE_LIMIT {
-            map.retain(|_, c| c.exp > now.secs());
-            if map.len() >= TOKEN_CACHE_LIMIT {
-                map.clear();
-            }
-        }
-        map.insert(token.to_owned(), claims.clone());
+    pub fn insert(&self, token: &str, claims: AccessTokenClaims) -> Arc<AccessTokenClaims> {
+        let claims = Arc::new(claims);
+        self.0.insert(token.to_owned(), claims.clone());
         claims
     }
 }
@@ -113,7 +110,7 @@ impl AppState {
             return Ok(claims);
         }
         let claims = auth::verify_token(token, &self.keys, &self.issuer, now)?;
-        Ok(self.verified_tokens.insert(token, claims, now))
+        Ok(self.verified_tokens.insert(token, claims))
     }
 
     /// Admits a request's DPoP proof now: its `jti` was never seen (on any instance), and the

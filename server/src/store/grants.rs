@@ -91,6 +91,18 @@ macro_rules! insert_grant_in {
 }
 pub(super) use insert_grant_in;
 
+/// Names the columns the row type decodes, never `*`: a statement prepared on a pooled SQLite
+/// connection before a migration adds a column would otherwise stop decoding after it.
+macro_rules! select_grants {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, passport_id, grantor_id, grantee_id, roles, members, scopes, purpose, \
+             consent_text, starts_at, ends_at, revoked_at, created_at FROM grants ",
+            $where
+        )
+    };
+}
+
 fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
     rows.into_iter().map(GrantRow::into_grant).collect()
 }
@@ -114,14 +126,14 @@ impl Store {
 
     pub async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>> {
         let row: Option<GrantRow> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(pool).await?
+            sqlx::query_as(select_grants!("WHERE id = $1")).bind(id).fetch_optional(pool).await?
         });
         row.map(GrantRow::into_grant).transpose()
     }
 
     pub async fn grants_of_passport(&self, passport_id: &PassportId) -> Result<Vec<GrantRecord>> {
         all(with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM grants WHERE passport_id = $1 ORDER BY created_at DESC, id")
+            sqlx::query_as(select_grants!("WHERE passport_id = $1 ORDER BY created_at DESC, id"))
                 .bind(passport_id)
                 .fetch_all(pool)
                 .await?
@@ -130,7 +142,7 @@ impl Store {
 
     pub async fn grants_to(&self, grantee: &PartyId) -> Result<Vec<GrantRecord>> {
         all(with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM grants WHERE grantee_id = $1 ORDER BY created_at DESC, id")
+            sqlx::query_as(select_grants!("WHERE grantee_id = $1 ORDER BY created_at DESC, id"))
                 .bind(grantee)
                 .fetch_all(pool)
                 .await?
@@ -155,7 +167,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let row: Option<GrantRow> = sqlx::query_as("SELECT * FROM grants WHERE id = $1 AND passport_id = $2")
+            let row: Option<GrantRow> = sqlx::query_as(select_grants!("WHERE id = $1 AND passport_id = $2"))
                 .bind(grant_id)
                 .bind(passport_id)
                 .fetch_optional(&mut *tx)

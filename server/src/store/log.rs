@@ -147,7 +147,10 @@ impl Store {
     ) -> Result<Vec<AccessLogEntry>> {
         let rows: Vec<LogRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT * FROM access_log WHERE passport_id = $1 AND seq < $2 AND ($3 IS NULL OR actor_id = $3) \
+                // The columns LogRow decodes, named (never `*`: see store/grants.rs).
+                "SELECT passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, \
+                 prev_hash, hash, organisation_id, role FROM access_log \
+                 WHERE passport_id = $1 AND seq < $2 AND ($3 IS NULL OR actor_id = $3) \
                  ORDER BY seq DESC LIMIT $4",
             )
             .bind(passport_id)
