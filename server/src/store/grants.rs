@@ -1,8 +1,7 @@
 //! Consent grants.
 
-use sqlx::FromRow;
-
 use super::log::append_log_in;
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
@@ -11,7 +10,6 @@ use crate::domain::time::Timestamp;
 use crate::error::Result;
 use wp_schemas::api::Role;
 
-#[derive(FromRow)]
 struct GrantRow {
     id: GrantId,
     passport_id: PassportId,
@@ -27,6 +25,21 @@ struct GrantRow {
     revoked_at: Option<Timestamp>,
     created_at: Timestamp,
 }
+from_row!(GrantRow {
+    id,
+    passport_id,
+    grantor_id,
+    grantee_id,
+    roles,
+    members,
+    scopes,
+    purpose,
+    consent_text,
+    starts_at,
+    ends_at,
+    revoked_at,
+    created_at
+});
 
 impl GrantRow {
     fn into_grant(self) -> Result<GrantRecord> {

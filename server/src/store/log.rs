@@ -1,8 +1,8 @@
 //! The access log: append-only and hash-chained per passport.
 
-use sqlx::FromRow;
 use wp_schemas::api::{AccessLogEntry, LogAction, OnBehalfOf, Outcome, Role};
 
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::ids::{PartyId, PassportId};
 use crate::domain::time::Timestamp;
@@ -83,7 +83,6 @@ pub fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
 /// A stored entry, its text columns read as they are: the log is evidence, checked by its
 /// hash chain, so an entry someone altered is served as it stands for the owner's client to
 /// catch, never refused as a corrupt row.
-#[derive(FromRow)]
 struct LogRow {
     passport_id: String,
     seq: i64,
@@ -99,6 +98,21 @@ struct LogRow {
     organisation_id: Option<String>,
     role: Option<String>,
 }
+from_row!(LogRow {
+    passport_id,
+    seq,
+    at,
+    actor_id,
+    grant_id,
+    action,
+    sections,
+    outcome,
+    reason,
+    prev_hash,
+    hash,
+    organisation_id,
+    role
+});
 
 impl LogRow {
     fn into_entry(self) -> Result<AccessLogEntry> {

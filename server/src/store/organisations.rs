@@ -1,10 +1,10 @@
 //! Organisations, their members and invitations.
 
-use sqlx::FromRow;
 use wp_schemas::api::{PartyKind, ProfessionalRegistration, Role};
 use wp_schemas::jose::PublicJwk;
 
 use super::parties::{insert_party_in, parse_kind};
+use super::types::from_row;
 use super::{NewParty, Store, with_pool};
 use crate::domain::ids::{InvitationId, PartyId};
 use crate::domain::organisation::{InvitationRecord, MembershipRecord};
@@ -12,7 +12,6 @@ use crate::domain::time::Timestamp;
 use crate::error::{Result, ResultExt};
 
 /// A membership joined with its organisation's kind and name.
-#[derive(FromRow)]
 pub(super) struct MembershipRow {
     pub member_id: PartyId,
     pub organisation_id: PartyId,
@@ -22,6 +21,15 @@ pub(super) struct MembershipRow {
     pub joined_at: Timestamp,
     pub removed_at: Option<Timestamp>,
 }
+from_row!(MembershipRow {
+    member_id,
+    organisation_id,
+    organisation_kind,
+    organisation_name,
+    role,
+    joined_at,
+    removed_at
+});
 
 impl MembershipRow {
     pub fn into_record(self) -> Result<MembershipRecord> {
@@ -51,14 +59,12 @@ pub(super) const MEMBERSHIP_OF: &str = "SELECT m.member_id, m.organisation_id, o
      FROM memberships m JOIN parties o ON o.id = m.organisation_id WHERE m.member_id";
 
 /// A membership with the member's display name.
-#[derive(FromRow)]
 struct MemberRow {
-    #[sqlx(flatten)]
     membership: MembershipRow,
     member_name: String,
 }
+from_row!(MemberRow { member_name } |row| { membership: sqlx::FromRow::from_row(row)? });
 
-#[derive(FromRow)]
 struct InvitationRow {
     id: InvitationId,
     organisation_id: PartyId,
@@ -71,6 +77,18 @@ struct InvitationRow {
     redeemed_by: Option<PartyId>,
     revoked_at: Option<Timestamp>,
 }
+from_row!(InvitationRow {
+    id,
+    organisation_id,
+    role,
+    code_hash,
+    created_by,
+    created_at,
+    expires_at,
+    redeemed_at,
+    redeemed_by,
+    revoked_at
+});
 
 /// Names the columns the row type decodes, never `*`: a statement prepared on a pooled SQLite
 /// connection before a migration adds a column would otherwise stop decoding after it.

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use sqlx::FromRow;
 use wp_schemas::api::{Party, PartyKey, PartyKind, ProfessionalRegistration};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::problem::ProblemType;
 
 use super::organisations::MembershipRow;
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::ids::{Kid, PartyId};
 use crate::domain::organisation::MembershipRecord;
@@ -15,7 +15,6 @@ use crate::domain::party::RegisteredKey;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result, ResultExt};
 
-#[derive(FromRow)]
 struct PartyRow {
     id: PartyId,
     kind: String,
@@ -26,8 +25,17 @@ struct PartyRow {
     created_at: Timestamp,
     origin: Option<String>,
 }
+from_row!(PartyRow {
+    id,
+    kind,
+    display_name,
+    profession,
+    registration_body,
+    registration_number,
+    created_at,
+    origin
+});
 
-#[derive(FromRow)]
 struct KeyRow {
     kid: Kid,
     party_id: PartyId,
@@ -36,6 +44,14 @@ struct KeyRow {
     created_at: Timestamp,
     revoked_at: Option<Timestamp>,
 }
+from_row!(KeyRow {
+    kid,
+    party_id,
+    kind,
+    jwk,
+    created_at,
+    revoked_at
+});
 
 impl KeyRow {
     fn into_key(self) -> Result<RegisteredKey> {

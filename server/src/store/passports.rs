@@ -1,6 +1,5 @@
 //! Passports, their data keys, records and record versions.
 
-use sqlx::FromRow;
 use wp_schemas::chain::{history_genesis, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
@@ -9,6 +8,7 @@ use super::grants::parse_list;
 use super::log::append_log_in;
 use super::organisations::parse_role;
 use super::parties::parse_kind;
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
@@ -19,7 +19,7 @@ use crate::domain::version::{AcceptedVersion, Head};
 use crate::error::{Error, Result, ResultExt};
 use wp_schemas::api::Role;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct PassportRow {
     pub id: PassportId,
     pub owner_id: PartyId,
@@ -28,9 +28,9 @@ pub struct PassportRow {
     pub created_at: Timestamp,
     pub erased_at: Option<Timestamp>,
     /// The wrapped data key (master key id, wrapped key), when read with the access context.
-    #[sqlx(skip)]
     pub wrapped_key: Option<(String, Vec<u8>)>,
 }
+from_row!(PassportRow { id, owner_id, seq, head, created_at, erased_at } |_row| { wrapped_key: None });
 
 /// What a request on a passport is decided on: the passport, the grant its consent token
 /// names, and the caller's membership of that grant's grantee organisation.
@@ -41,7 +41,6 @@ pub struct AccessContext {
 }
 
 /// Everything a request on a passport needs to be decided, read in one statement.
-#[derive(FromRow)]
 struct ContextRow {
     id: PassportId,
     owner_id: PartyId,
@@ -70,14 +69,41 @@ struct ContextRow {
     m_joined_at: Option<Timestamp>,
     m_removed_at: Option<Timestamp>,
 }
+from_row!(ContextRow {
+    id,
+    owner_id,
+    seq,
+    head,
+    created_at,
+    erased_at,
+    master_kid,
+    wrapped_key,
+    g_id,
+    g_passport_id,
+    g_grantor_id,
+    g_grantee_id,
+    g_roles,
+    g_members,
+    g_scopes,
+    g_purpose,
+    g_consent_text,
+    g_starts_at,
+    g_ends_at,
+    g_revoked_at,
+    g_created_at,
+    m_organisation_kind,
+    m_organisation_name,
+    m_role,
+    m_joined_at,
+    m_removed_at
+});
 
 /// A stored version; `sealed` is its JWS encrypted with the passport's data key.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct VersionRow {
     pub record_id: RecordId,
     pub version: i64,
     pub seq: i64,
-    #[sqlx(try_from = "String")]
     pub section: Section,
     pub author_id: PartyId,
     pub hash: String,
@@ -85,15 +111,15 @@ pub struct VersionRow {
     pub sealed: Vec<u8>,
     pub created_at: Timestamp,
 }
+from_row!(VersionRow { record_id, version, seq, section as String, author_id, hash, deleted, sealed, created_at });
 
-#[derive(FromRow)]
 struct HeadRow {
-    #[sqlx(try_from = "String")]
     section: Section,
     head_version: i64,
     head_hash: String,
     deleted: bool,
 }
+from_row!(HeadRow { section as String, head_version, head_hash, deleted });
 
 /// A version to append: accepted, sealed with the passport's data key, with the record head it
 /// must follow (None: a new record) and the log entry that allows it. The group-commit writer
