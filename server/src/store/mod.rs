@@ -343,13 +343,22 @@ mod tests {
                 m.iter()
                     .map(|m| {
                         let kind = m.migration_type.label();
-                        (m.version, m.description.clone(), kind, m.checksum.clone(), m.no_tx)
+                        (
+                            m.version,
+                            m.description.clone(),
+                            kind,
+                            m.checksum.clone(),
+                            m.no_tx,
+                        )
                     })
                     .collect()
             };
             assert_eq!(fields(embedded), fields(&read), "{dir}");
             assert!(!fields(embedded).is_empty(), "{dir}");
-            assert_eq!((embedded.locking, embedded.no_tx), (read.locking, read.no_tx));
+            assert_eq!(
+                (embedded.locking, embedded.no_tx),
+                (read.locking, read.no_tx)
+            );
         }
     }
 }
