@@ -29,11 +29,15 @@ pub(crate) mod replay;
 mod types;
 mod writer;
 
+#[cfg(feature = "testing")]
 pub use bundles::PassportHeads;
 pub use organisations::Joiner;
 pub use parties::*;
 pub use passports::*;
-pub use writer::{Admission, Append, Item, Writer, Written};
+pub use writer::{Admission, Writer};
+// What the tests and the benchmark use besides the service (see `service`).
+#[cfg(feature = "testing")]
+pub use writer::{Append, Item, Written};
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -58,8 +62,8 @@ pub struct WriteQueue(Arc<tokio::sync::Mutex<()>>);
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool, _) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::service::store::Store::Sqlite($pool, _) => $body,
+            $crate::service::store::Store::Postgres($pool) => $body,
         }
     };
 }
@@ -147,7 +151,9 @@ async fn quick_check(pool: &SqlitePool, file: &str) -> Result<()> {
 
 impl Store {
     /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
-    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it).
+    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it). For the
+    /// tests and the benchmark; the server waits for its database.
+    #[cfg(feature = "testing")]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         Self::open(url, max_connections, Duration::ZERO).await
     }
