@@ -182,12 +182,10 @@ pub async fn export(
     ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response> {
-    let bundle = bundles::export(&state, &caller, &pid).await?.into_inner();
     if query.format == ExportFormat::Bundle {
-        return Ok(Json(bundle).into_response());
+        return Ok(Json(bundles::export(&state, &caller, &pid).await?).into_response());
     }
-    let fhir =
-        wp_schemas::fhir::from_bundle(&bundle).map_err(|why| Error::Other(anyhow::anyhow!(why)))?;
+    let fhir = bundles::export_fhir(&state, &caller, &pid).await?;
     Ok((
         [(header::CONTENT_TYPE, wp_schemas::fhir::FHIR_JSON)],
         Json(fhir),

@@ -94,6 +94,18 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
     Ok(receipt.answer(bundle))
 }
 
+/// The export ([`export`]) as a FHIR R4 Bundle (docs/FHIR.md), logged the same.
+pub async fn export_fhir(
+    state: &AppState,
+    caller: &Caller,
+    pid: &PassportId,
+) -> Result<Logged<serde_json::Value>> {
+    export(state, caller, pid)
+        .await?
+        .try_map(|bundle| wp_schemas::fhir::from_bundle(&bundle))
+        .map_err(|why| Error::Other(anyhow::anyhow!(why)))
+}
+
 /// The ids among `texts` that are party ids, in order (an author's id is text in a version).
 fn party_ids(texts: &BTreeSet<String>) -> Vec<PartyId> {
     texts.iter().filter_map(|id| PartyId::parse(id)).collect()

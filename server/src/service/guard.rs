@@ -68,6 +68,11 @@ impl<T> Logged<T> {
     pub fn into_inner(self) -> T {
         self.0
     }
+
+    /// The same answer in another form (the export as FHIR), or why it cannot be.
+    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Logged<U>, E> {
+        f(self.0).map(Logged)
+    }
 }
 
 /// The guard of a request by an admitted [`Caller`]: a change, which commits its own entry
