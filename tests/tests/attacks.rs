@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wp_client::proofs::{self, VersionDraft};
 use wp_client::{Client, SigningKey};
 use wp_schemas::api::{
-    ASSERTION_TYPE, Action, GRANT_TYPE, Outcome, PartyKind, VERSION_TYP, VersionEnvelope,
+    ASSERTION_TYPE, Action, GRANT_TYPE, Grant, Outcome, PartyKind, VERSION_TYP, VersionEnvelope,
     VersionPayload,
 };
 use wp_schemas::jose::{PublicJwk, b64, sha256_b64};
@@ -1488,14 +1488,12 @@ fn path_of(route: &Route, values: &[(&str, &str)]) -> String {
     path
 }
 
-/// Every route the route table says logs its refusals on the passport in its path (reads,
-/// changes, owner-only requests) refuses another employee and logs the refusal there, with
-/// nothing changed. Derived from the table: a new route is covered when it is added, and one
-/// with a body fails here until it is given one.
-async fn every_passport_route_logs_its_refusal(backend: Backend) {
-    let server = TestServer::start(backend).await;
+/// Alice, her passport's id and its summary record, and an employer granted to read it (the
+/// reader) with the grant.
+async fn passport_with_a_reader(
+    server: &TestServer,
+) -> (Client, String, VersionEnvelope, Client, Grant) {
     let alice = server.employee("Alice").await;
-    let bob = server.employee("Bob").await;
     let pid = alice.create_passport().await.unwrap().id;
     let mine = alice.own_passport(&pid);
     let summary = mine
@@ -1503,15 +1501,24 @@ async fn every_passport_route_logs_its_refusal(backend: Backend) {
         .await
         .unwrap()
         .envelope;
-    let employer = server.employer("Employer").await;
+    let reader = server.employer("Reader").await;
+    let read_summary: &[(Section, &[Action])] = &[(Section::Summary, &[Action::Read])];
     let grant = mine
-        .grant(&grant_to(
-            &employer,
-            &[(Section::Summary, &[Action::Read])],
-            3600,
-        ))
+        .grant(&grant_to(&reader, read_summary, 3600))
         .await
         .unwrap();
+    (alice, pid, summary, reader, grant)
+}
+
+/// Every route the route table says logs its refusals on the passport in its path (reads,
+/// changes, owner-only requests) refuses another employee and logs the refusal there, with
+/// nothing changed. Derived from the table: a new route is covered when it is added, and one
+/// with a body fails here until it is given one.
+async fn every_passport_route_logs_its_refusal(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (alice, pid, summary, _, grant) = passport_with_a_reader(&server).await;
+    let mine = alice.own_passport(&pid);
+    let bob = server.employee("Bob").await;
     let t_bob = bob.access_token().await.unwrap();
     let bob_id = bob.party_id().unwrap();
     let values = [
@@ -1594,24 +1601,10 @@ async fn every_passport_route_logs_its_refusal(backend: Backend) {
 /// used all the same.
 async fn replayed_reads_leave_no_entry(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let alice = server.employee("Alice").await;
-    let pid = alice.create_passport().await.unwrap().id;
+    let (alice, pid, summary, reader, grant) = passport_with_a_reader(&server).await;
     let mine = alice.own_passport(&pid);
-    let summary = mine
-        .create_record(Section::Summary, example_body(Section::Summary))
-        .await
-        .unwrap();
-    let reader = server.employer("Reader").await;
-    let grant = mine
-        .grant(&grant_to(
-            &reader,
-            &[(Section::Summary, &[Action::Read])],
-            3600,
-        ))
-        .await
-        .unwrap();
     let token = reader.consent_token(&grant.id).await.unwrap();
-    let rid = summary.envelope.record_id.clone();
+    let rid = summary.record_id.clone();
     // Every read the route table says admits its proof with its log entry, and one read of a
     // passport that does not exist, whose proof is used all the same.
     let reads: Vec<Route> = routes::table()
@@ -1659,7 +1652,7 @@ async fn replayed_reads_leave_no_entry(backend: Backend) {
         alice.key(),
         alice.party_id().unwrap(),
         &pid,
-        &summary.envelope,
+        &summary,
         example_body(Section::Summary),
     );
     let url = format!(
