@@ -19,7 +19,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// Ready when the database answers.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.ping().await {
         Ok(()) => Json(Health {
             status: "ready".into(),
         })
@@ -35,9 +35,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// tokens may still be valid.
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     let keys: Vec<Value> = state
-        .keys
-        .published(clock::now())
-        .map(|k| json!({"kty": k.jwk.kty, "crv": k.jwk.crv, "x": k.jwk.x, "kid": k.jwk.kid, "alg": "EdDSA", "use": "sig"}))
+        .published_keys(clock::now())
+        .into_iter()
+        .map(|jwk| json!({"kty": jwk.kty, "crv": jwk.crv, "x": jwk.x, "kid": jwk.kid, "alg": "EdDSA", "use": "sig"}))
         .collect();
     Json(json!({ "keys": keys }))
 }

@@ -21,13 +21,48 @@ use wp_schemas::problem::ProblemType;
 
 use super::{AppState, access_requests, grants, meta, organisations, parties, passports, token};
 
-/// One route: a method and path, the handler that answers it, and its operation.
+/// One route: a method and path, the handler that answers it, its operation, and how it is
+/// logged.
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub tag: &'static str,
     pub handler: MethodRouter<AppState>,
     pub operation: Operation,
+    pub audit: Audit,
+}
+
+/// Whether and how a route's requests are written to a passport's access log: decided for
+/// every route here (a route without it does not compile), described in docs/PROTOCOL.md
+/// section 10, and what the replay and audit tests (`tests/tests/attacks.rs`) are derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Not about one passport: nothing is logged.
+    None,
+    /// A read of the passport in the path (`PendingCaller`, `service::AuthorizedRead`): every
+    /// answer but a server failure is logged, allowed or denied, and the request's DPoP proof is
+    /// admitted in the entry's transaction, so a replay is refused and leaves no entry.
+    Read,
+    /// A request on the passport in the path: a refusal is logged, and so is success, its
+    /// entry committed with the change it makes (or, for the export, once it is read).
+    Logged,
+    /// A request on the passport in the path whose refusals alone are logged: the owner's own
+    /// list of its grants, which shows no one else anything (`service::AuthorizedPassport::
+    /// unlogged`); the erasure, which erases the log with the passport.
+    RefusalsOnly,
+    /// Logged on a passport its path does not name: a consent token's issue or refusal on its
+    /// grant's passport; a passport's creation or import, and a grant made by approving an
+    /// access request, on that passport, with the change.
+    Elsewhere,
+}
+
+/// A route still to say how it is logged ([`Unaudited::audit`]).
+pub struct Unaudited(Route);
+
+impl Unaudited {
+    fn audit(self, audit: Audit) -> Route {
+        Route { audit, ..self.0 }
+    }
 }
 
 fn route(
@@ -35,25 +70,30 @@ fn route(
     path: &'static str,
     handler: MethodRouter<AppState>,
     operation: Operation,
-) -> Route {
-    Route {
+) -> Unaudited {
+    Unaudited(Route {
         method,
         path,
         tag: "",
         handler,
         operation,
-    }
+        audit: Audit::None,
+    })
 }
 
-fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
+fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Unaudited {
     route(Method::GET, path, routing::get(h), op)
 }
 
-fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
+fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Unaudited {
     route(Method::POST, path, routing::post(h), op)
 }
 
-fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, h: H, op: Operation) -> Route {
+fn delete<H: Handler<T, AppState>, T: 'static>(
+    path: &'static str,
+    h: H,
+    op: Operation,
+) -> Unaudited {
     route(Method::DELETE, path, routing::delete(h), op)
 }
 
@@ -125,7 +165,8 @@ fn meta_routes() -> Vec<Route> {
                 .summary("Liveness: the process answers")
                 .public()
                 .ok(200, Schemas::of::<Health>),
-        ),
+        )
+        .audit(Audit::None),
         get(
             "/readyz",
             meta::readyz,
@@ -134,7 +175,8 @@ fn meta_routes() -> Vec<Route> {
                 .public()
                 .ok(200, Schemas::of::<Health>)
                 .problems(&[P::Unavailable]),
-        ),
+        )
+        .audit(Audit::None),
         get(
             "/.well-known/jwks.json",
             meta::jwks,
@@ -142,7 +184,8 @@ fn meta_routes() -> Vec<Route> {
                 .summary("The public keys that verify tokens and checkpoints")
                 .public()
                 .ok(200, Schemas::jwk_set),
-        ),
+        )
+        .audit(Audit::None),
         get(
             "/openapi.json",
             meta::openapi,
@@ -150,7 +193,8 @@ fn meta_routes() -> Vec<Route> {
                 .summary("This OpenAPI document")
                 .public()
                 .ok(200, Schemas::any_object),
-        ),
+        )
+        .audit(Audit::None),
     ]
 }
 
@@ -158,13 +202,16 @@ fn meta_routes() -> Vec<Route> {
 fn token_routes() -> Vec<Route> {
     use ProblemType as P;
     let op = Operation::new;
-    vec![post(
-        "/v1/token",
-        token::token,
-        op("createToken")
-            .summary("Exchange a signed client assertion for a DPoP-bound access or consent token")
-            .about(
-                "No access token: the client authenticates with `client_assertion` (RFC 7523) \
+    vec![
+        post(
+            "/v1/token",
+            token::token,
+            op("createToken")
+                .summary(
+                    "Exchange a signed client assertion for a DPoP-bound access or consent token",
+                )
+                .about(
+                    "No access token: the client authenticates with `client_assertion` (RFC 7523) \
                 and a DPoP proof by the same key. With `grant_id`, the caller must be the grant's \
                 grantee and the grant active; the consent token lasts at most 15 minutes and \
                 never past the grant's end. Every client error (4xx) carries, besides its \
@@ -174,19 +221,21 @@ fn token_routes() -> Vec<Route> {
                 `invalid_dpop_proof` for `invalid-dpop-proof` and `replayed-dpop-proof`; \
                 `invalid_grant` for `forbidden` and `consent-inactive` (the grant); \
                 `invalid_request` for any other (a malformed form, its media type, its size).",
-            )
-            .oauth_errors()
-            .dpop_proof_only()
-            .rate_limited()
-            .form_body(Schemas::token_request)
-            .ok(200, Schemas::of::<TokenResponse>)
-            .problems(&[
-                P::InvalidAssertion,
-                P::ReplayedAssertion,
-                P::Forbidden,
-                P::ConsentInactive,
-            ]),
-    )]
+                )
+                .oauth_errors()
+                .dpop_proof_only()
+                .rate_limited()
+                .form_body(Schemas::token_request)
+                .ok(200, Schemas::of::<TokenResponse>)
+                .problems(&[
+                    P::InvalidAssertion,
+                    P::ReplayedAssertion,
+                    P::Forbidden,
+                    P::ConsentInactive,
+                ]),
+        )
+        .audit(Audit::Elsewhere),
+    ]
 }
 
 /// Parties and their keys.
@@ -211,7 +260,8 @@ fn party_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<RegisterEmployee>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/admin/join",
             parties::join_as_admin,
@@ -236,7 +286,8 @@ fn party_routes() -> Vec<Route> {
                     P::InvalidKeyProof,
                     P::Conflict,
                 ]),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/admin/parties",
             parties::enrol,
@@ -249,14 +300,16 @@ fn party_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<EnrolParty>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
         get(
             "/v1/me",
             parties::me,
             op("getMe")
                 .summary("The caller's party and passport id")
                 .ok(200, Schemas::of::<Me>),
-        ),
+        )
+.audit(Audit::None),
         get(
             "/v1/parties/{party_id}",
             parties::get,
@@ -264,7 +317,8 @@ fn party_routes() -> Vec<Route> {
                 .summary("A party's public facts and keys, to check who signed what")
                 .ok(200, Schemas::of::<Party>)
                 .problems(&[P::NotFound]),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/parties/{party_id}/keys",
             parties::add_key,
@@ -280,7 +334,8 @@ fn party_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<AddKey>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/parties/{party_id}/keys/{kid}/revoke",
             parties::revoke_key,
@@ -288,7 +343,8 @@ fn party_routes() -> Vec<Route> {
                 .summary("Revoke one of the caller's keys; tokens bound to it stop working")
                 .ok(200, Schemas::of::<Party>)
                 .problems(&[P::Forbidden, P::NotFound, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
     ]
 }
 
@@ -304,7 +360,8 @@ fn passport_routes() -> Vec<Route> {
                 .summary("Create the caller's own passport (employees only)")
                 .ok(201, Schemas::of::<PassportInfo>)
                 .problems(&[P::Forbidden, P::Conflict]),
-        ),
+        )
+        .audit(Audit::Elsewhere),
         get(
             "/v1/passports/{pid}",
             passports::read,
@@ -312,7 +369,8 @@ fn passport_routes() -> Vec<Route> {
                 .summary("The latest version of every live record the caller may read")
                 .ok(200, Schemas::of::<PassportView>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         delete(
             "/v1/passports/{pid}",
             passports::erase,
@@ -320,7 +378,8 @@ fn passport_routes() -> Vec<Route> {
                 .summary("Erase the passport by destroying its data key (owner only)")
                 .reply(204, "Erased: the passport now answers 410.")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::RefusalsOnly),
         get(
             "/v1/passports/{pid}/export",
             passports::export,
@@ -345,7 +404,8 @@ fn passport_routes() -> Vec<Route> {
                 .ok_also(200, wp_schemas::fhir::FHIR_JSON, Schemas::fhir_bundle)
                 .problems(PASSPORT)
                 .problems(&[P::BadRequest]),
-        ),
+        )
+        .audit(Audit::Logged),
         post(
             "/v1/passports/import",
             passports::import,
@@ -384,7 +444,8 @@ fn passport_routes() -> Vec<Route> {
                     P::Conflict,
                     P::LimitExceeded,
                 ]),
-        ),
+        )
+        .audit(Audit::Elsewhere),
     ];
     routes.extend(feed_routes());
     routes
@@ -427,7 +488,8 @@ fn feed_routes() -> Vec<Route> {
                 .reply(304, "Nothing new since the `If-None-Match` tag.")
                 .problems(&[P::BadRequest, P::Conflict])
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         get(
             "/v1/passports/{pid}/access-log",
             passports::access_log,
@@ -447,7 +509,8 @@ fn feed_routes() -> Vec<Route> {
                 .ok(200, Schemas::of::<AccessLogPage>)
                 .problems(&[P::BadRequest])
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
     ]
 }
 
@@ -468,7 +531,8 @@ fn record_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<SubmitVersion>)
                 .ok(201, Schemas::of::<VersionEnvelope>)
                 .problems(WRITE),
-        ),
+        )
+        .audit(Audit::Logged),
         get(
             "/v1/passports/{pid}/records/{rid}",
             passports::read_record,
@@ -476,7 +540,8 @@ fn record_routes() -> Vec<Route> {
                 .summary("A record's latest version")
                 .ok(200, Schemas::of::<VersionEnvelope>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         get(
             "/v1/passports/{pid}/records/{rid}/versions",
             passports::history,
@@ -484,7 +549,8 @@ fn record_routes() -> Vec<Route> {
                 .summary("A record's whole version history")
                 .ok(200, Schemas::of::<RecordHistory>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         post(
             "/v1/passports/{pid}/records/{rid}/versions",
             passports::add_version,
@@ -499,7 +565,8 @@ fn record_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<SubmitVersion>)
                 .ok(201, Schemas::of::<VersionEnvelope>)
                 .problems(WRITE),
-        ),
+        )
+        .audit(Audit::Logged),
     ]
 }
 
@@ -514,7 +581,8 @@ fn grant_routes() -> Vec<Route> {
                 .summary("The passport's consent grants (owner only)")
                 .ok(200, Schemas::of::<Vec<Grant>>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::RefusalsOnly),
         post(
             "/v1/passports/{pid}/grants",
             grants::create,
@@ -523,7 +591,8 @@ fn grant_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<CreateGrant>)
                 .ok(201, Schemas::of::<Grant>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Logged),
         post(
             "/v1/passports/{pid}/grants/{gid}/revoke",
             grants::revoke,
@@ -531,14 +600,16 @@ fn grant_routes() -> Vec<Route> {
                 .summary("Revoke a consent grant, effective on the grantee's next request")
                 .ok(200, Schemas::of::<Grant>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Logged),
         get(
             "/v1/grants",
             grants::mine,
             op("listMyGrants")
                 .summary("The grants made to the caller, with their current status")
                 .ok(200, Schemas::of::<Vec<Grant>>),
-        ),
+        )
+        .audit(Audit::None),
     ]
 }
 
@@ -556,7 +627,8 @@ fn organisation_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<CreateOrganisation>)
                 .ok(201, Schemas::of::<Party>)
                 .problems(&[P::Forbidden]),
-        ),
+        )
+.audit(Audit::None),
         get(
             "/v1/organisations",
             organisations::find,
@@ -570,7 +642,8 @@ fn organisation_routes() -> Vec<Route> {
                 )
                 .ok(200, Schemas::of::<Vec<OrganisationEntry>>)
                 .problems(&[P::BadRequest]),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/organisations/{oid}/invitations",
             organisations::invite,
@@ -579,7 +652,8 @@ fn organisation_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<CreateInvitation>)
                 .ok(201, Schemas::of::<Invitation>)
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         get(
             "/v1/organisations/{oid}/invitations",
             organisations::invitations,
@@ -587,7 +661,8 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("The organisation's invitations, without their codes (service admin or org_admin)")
                 .ok(200, Schemas::of::<Vec<Invitation>>)
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/organisations/{oid}/invitations/{iid}/revoke",
             organisations::revoke_invitation,
@@ -595,7 +670,8 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("Revoke a pending invitation (service admin or org_admin)")
                 .ok(200, Schemas::of::<Invitation>)
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/invitations/redeem",
             organisations::redeem,
@@ -614,7 +690,8 @@ fn organisation_routes() -> Vec<Route> {
                     P::InvitationExpired,
                     P::InvitationRevoked,
                 ]),
-        ),
+        )
+.audit(Audit::None),
         get(
             "/v1/organisations/{oid}/members",
             organisations::members,
@@ -622,7 +699,8 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("The organisation's members, removed ones included (service admin or a member)")
                 .ok(200, Schemas::of::<Vec<Member>>)
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/organisations/{oid}/members/{mid}/remove",
             organisations::remove_member,
@@ -630,7 +708,8 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("Remove a member (service admin or org_admin), or leave (the member): their access ends on their next request")
                 .ok(200, Schemas::of::<Member>)
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
     ]
 }
 
@@ -653,7 +732,8 @@ fn access_request_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<CreateAccessRequest>)
                 .ok(201, Schemas::of::<AccessRequest>)
                 .problems(&[P::Forbidden]),
-        ),
+        )
+.audit(Audit::None),
         get(
             "/v1/organisations/{oid}/access-requests",
             access_requests::list,
@@ -661,7 +741,8 @@ fn access_request_routes() -> Vec<Route> {
                 .summary("The organisation's access requests, without their codes (members and the service admin)")
                 .ok(200, Schemas::of::<Vec<AccessRequest>>)
                 .problems(&[P::Forbidden]),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/access-requests/open",
             access_requests::open,
@@ -670,7 +751,8 @@ fn access_request_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<AccessRequestCode>)
                 .ok(200, Schemas::of::<AccessRequest>)
                 .problems(decide),
-        ),
+        )
+.audit(Audit::None),
         post(
             "/v1/access-requests/approve",
             access_requests::approve,
@@ -679,7 +761,8 @@ fn access_request_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<ApproveAccessRequest>)
                 .ok(201, Schemas::of::<Grant>)
                 .problems(decide),
-        ),
+        )
+.audit(Audit::Elsewhere),
         post(
             "/v1/access-requests/decline",
             access_requests::decline,
@@ -688,6 +771,31 @@ fn access_request_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<AccessRequestCode>)
                 .ok(200, Schemas::of::<AccessRequest>)
                 .problems(decide),
-        ),
+        )
+.audit(Audit::None),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Audit, table};
+
+    /// A route logged on a passport names it in its path: the log it is written to.
+    #[test]
+    fn a_route_logged_on_a_passport_names_it() {
+        for route in table() {
+            let on_path = matches!(
+                route.audit,
+                Audit::Read | Audit::Logged | Audit::RefusalsOnly
+            );
+            assert_eq!(
+                on_path,
+                route.path.contains("{pid}"),
+                "{} {}: {:?}",
+                route.method,
+                route.path,
+                route.audit
+            );
+        }
+    }
 }

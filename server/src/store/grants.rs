@@ -10,20 +10,22 @@ use crate::domain::time::Timestamp;
 use crate::error::Result;
 use wp_schemas::api::Role;
 
-struct GrantRow {
-    id: GrantId,
-    passport_id: PassportId,
-    grantor_id: PartyId,
-    grantee_id: PartyId,
-    roles: String,
-    members: String,
-    scopes: String,
-    purpose: String,
-    consent_text: String,
-    starts_at: Timestamp,
-    ends_at: Timestamp,
-    revoked_at: Option<Timestamp>,
-    created_at: Timestamp,
+/// A grant as stored; [`GrantRow::into_grant`] is the one decoding of it, for the grant queries
+/// and the access context's join alike.
+pub(super) struct GrantRow {
+    pub(super) id: GrantId,
+    pub(super) passport_id: PassportId,
+    pub(super) grantor_id: PartyId,
+    pub(super) grantee_id: PartyId,
+    pub(super) roles: String,
+    pub(super) members: String,
+    pub(super) scopes: String,
+    pub(super) purpose: String,
+    pub(super) consent_text: String,
+    pub(super) starts_at: Timestamp,
+    pub(super) ends_at: Timestamp,
+    pub(super) revoked_at: Option<Timestamp>,
+    pub(super) created_at: Timestamp,
 }
 from_row!(GrantRow {
     id,
@@ -42,7 +44,7 @@ from_row!(GrantRow {
 });
 
 impl GrantRow {
-    fn into_grant(self) -> Result<GrantRecord> {
+    pub(super) fn into_grant(self) -> Result<GrantRecord> {
         Ok(GrantRecord {
             scopes: serde_json::from_str(&self.scopes).map_err(anyhow::Error::from)?,
             id: self.id,
@@ -81,7 +83,7 @@ macro_rules! insert_grant_in {
     ($tx:expr, $grant:expr, $event:expr, $now:expr) => {{
         let grant: &$crate::domain::grant::GrantRecord = $grant;
         let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
-        $crate::store::log::append_log_in!($tx, &grant.passport_id, $event, $now);
+        $crate::service::store::log::append_log_in!($tx, &grant.passport_id, $event, $now);
         sqlx::query(
             "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at, roles, members) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -96,8 +98,8 @@ macro_rules! insert_grant_in {
         .bind(grant.starts_at)
         .bind(grant.ends_at)
         .bind(grant.created_at)
-        .bind($crate::store::grants::list_text(&grant.roles, |r| r.as_str()))
-        .bind($crate::store::grants::list_text(&grant.members, $crate::domain::ids::PartyId::as_str))
+        .bind($crate::service::store::grants::list_text(&grant.roles, |r| r.as_str()))
+        .bind($crate::service::store::grants::list_text(&grant.members, $crate::domain::ids::PartyId::as_str))
         .execute(&mut *$tx)
         .await?;
     }};

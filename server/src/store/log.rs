@@ -18,7 +18,7 @@ pub const MAX_ENTRIES_PER_INSERT: usize = 256;
 #[macro_export]
 macro_rules! insert_log_entries {
     ($tx:expr, $entries:expr) => {{
-        for part in $entries.chunks($crate::store::log::MAX_ENTRIES_PER_INSERT) {
+        for part in $entries.chunks($crate::service::store::log::MAX_ENTRIES_PER_INSERT) {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash, organisation_id, role) ",
             );
@@ -30,8 +30,8 @@ macro_rules! insert_log_entries {
                     .push_bind(&entry.actor)
                     .push_bind(&entry.grant_id)
                     .push_bind(entry.action.as_str())
-                    .push_bind($crate::store::log::sections_text(&entry.sections))
-                    .push_bind($crate::store::log::outcome_text(entry.outcome))
+                    .push_bind($crate::service::store::log::sections_text(&entry.sections))
+                    .push_bind($crate::service::store::log::outcome_text(entry.outcome))
                     .push_bind(&entry.reason)
                     .push_bind(&entry.prev_hash)
                     .push_bind(&entry.hash)

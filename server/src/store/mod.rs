@@ -31,11 +31,15 @@ pub(crate) mod replay;
 mod types;
 mod writer;
 
+#[cfg(feature = "testing")]
 pub use bundles::PassportHeads;
 pub use organisations::Joiner;
 pub use parties::*;
 pub use passports::*;
-pub use writer::{Admission, Append, Item, Writer, Written};
+pub use writer::{Admission, Writer};
+// What the tests and the benchmark use besides the service (see `service`).
+#[cfg(feature = "testing")]
+pub use writer::{Append, Item, Written};
 
 /// The migrations of `migrations/sqlite/` and `migrations/postgres/`, embedded by `build.rs`.
 pub static SQLITE_MIGRATOR: LazyLock<Migrator> =
@@ -63,8 +67,8 @@ pub struct WriteQueue(Arc<tokio::sync::Mutex<()>>);
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool, _) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::service::store::Store::Sqlite($pool, _) => $body,
+            $crate::service::store::Store::Postgres($pool) => $body,
         }
     };
 }
@@ -152,7 +156,9 @@ async fn quick_check(pool: &SqlitePool, file: &str) -> Result<()> {
 
 impl Store {
     /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
-    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it).
+    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it). For the
+    /// tests and the benchmark; the server waits for its database.
+    #[cfg(feature = "testing")]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         Self::open(url, max_connections, Duration::ZERO).await
     }

@@ -96,7 +96,7 @@ pub struct NewParty<'a> {
 /// already is a conflict.
 macro_rules! insert_party_in {
     ($tx:expr, $new:expr, $now:expr) => {{
-        let new: &$crate::store::NewParty<'_> = &$new;
+        let new: &$crate::service::store::NewParty<'_> = &$new;
         let registration = new.registration;
         sqlx::query(
             "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at) \
@@ -120,7 +120,7 @@ macro_rules! insert_party_in {
                 .bind($now)
                 .execute(&mut *$tx)
                 .await
-                .on_unique_violation($crate::store::parties::key_conflict)?;
+                .on_unique_violation($crate::service::store::parties::key_conflict)?;
         }
     }};
 }

@@ -4,7 +4,7 @@ use wp_schemas::chain::{history_genesis, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
-use super::grants::parse_list;
+use super::grants::GrantRow;
 use super::log::append_log_in;
 use super::organisations::parse_role;
 use super::parties::parse_kind;
@@ -17,7 +17,6 @@ use crate::domain::organisation::MembershipRecord;
 use crate::domain::time::Timestamp;
 use crate::domain::version::{AcceptedVersion, Head};
 use crate::error::{Error, Result, ResultExt};
-use wp_schemas::api::Role;
 
 #[derive(Debug, Clone)]
 pub struct PassportRow {
@@ -123,7 +122,7 @@ from_row!(HeadRow { section as String, head_version, head_hash, deleted });
 
 /// A version to append: accepted, sealed with the passport's data key, with the record head it
 /// must follow (None: a new record) and the log entry that allows it. The group-commit writer
-/// appends it ([`crate::store::Writer::append_version`]).
+/// appends it ([`crate::service::store::Writer::append_version`]).
 #[derive(Debug, Clone)]
 pub struct VersionAppend {
     pub passport_id: PassportId,
@@ -196,6 +195,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg(feature = "testing")]
     pub async fn passport(&self, id: &PassportId) -> Result<Option<PassportRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as("SELECT id, owner_id, seq, head, created_at, erased_at FROM passports WHERE id = $1")
@@ -254,8 +254,8 @@ impl Store {
             (
                 Some(id),
                 Some(passport_id),
-                Some(grantor),
-                Some(grantee),
+                Some(grantor_id),
+                Some(grantee_id),
                 Some(scopes),
                 Some(purpose),
                 Some(consent_text),
@@ -264,21 +264,24 @@ impl Store {
                 Some(created_at),
                 Some(roles),
                 Some(members),
-            ) => Some(GrantRecord {
-                scopes: serde_json::from_str(&scopes).map_err(anyhow::Error::from)?,
-                id,
-                passport_id,
-                grantor,
-                grantee,
-                roles: parse_list(&roles, Role::parse)?,
-                members: parse_list(&members, PartyId::parse)?,
-                purpose,
-                consent_text,
-                starts_at,
-                ends_at,
-                revoked_at: r.g_revoked_at,
-                created_at,
-            }),
+            ) => Some(
+                GrantRow {
+                    id,
+                    passport_id,
+                    grantor_id,
+                    grantee_id,
+                    roles,
+                    members,
+                    scopes,
+                    purpose,
+                    consent_text,
+                    starts_at,
+                    ends_at,
+                    revoked_at: r.g_revoked_at,
+                    created_at,
+                }
+                .into_grant()?,
+            ),
             _ => None,
         };
         let membership = match (
@@ -324,7 +327,9 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
-    /// The passport's wrapped data key: (master key id, wrapped key).
+    /// The passport's wrapped data key: (master key id, wrapped key). For the tests and the
+    /// benchmark ([`crate::service::vault::data_key`]).
+    #[cfg(feature = "testing")]
     pub async fn wrapped_data_key(
         &self,
         passport_id: &PassportId,
@@ -376,7 +381,9 @@ impl Store {
         }))
     }
 
-    /// The head version of every live (not deleted) record, in sequence order.
+    /// The head version of every live (not deleted) record, in sequence order. For the
+    /// benchmark; a read asks for the sections its caller may see ([`Store::live_heads_in`]).
+    #[cfg(feature = "testing")]
     pub async fn live_heads(&self, passport_id: &PassportId) -> Result<Vec<VersionRow>> {
         self.live_heads_in(passport_id, &Section::ALL).await
     }
@@ -481,7 +488,7 @@ impl Store {
 /// order), so the sequence numbers have no gaps.
 macro_rules! append_version_in {
     ($tx:expr, $job:expr) => {{
-        let job: &$crate::store::VersionAppend = $job;
+        let job: &$crate::service::store::VersionAppend = $job;
         let (passport_id, v) = (&job.passport_id, &job.version);
         let moved = match &job.expected {
             None => sqlx::query(
@@ -525,12 +532,12 @@ macro_rules! append_version_in {
                     .fetch_optional(&mut *$tx)
                     .await?;
             if live != Some((true,)) {
-                Err($crate::store::AppendError::Other($crate::error::Error::client(
+                Err($crate::service::store::AppendError::Other($crate::error::Error::client(
                     wp_schemas::problem::ProblemType::Gone,
                     "the passport was erased",
                 )))
             } else if job.expected.is_some() {
-                Err($crate::store::AppendError::Stale)
+                Err($crate::service::store::AppendError::Stale)
             } else {
                 // A new record: refused because it exists already, or because there is no room.
                 let exists: Option<(i64,)> = sqlx::query_as(
@@ -541,8 +548,8 @@ macro_rules! append_version_in {
                 .fetch_optional(&mut *$tx)
                 .await?;
                 Err(match exists {
-                    Some(_) => $crate::store::AppendError::Stale,
-                    None => $crate::store::AppendError::Full,
+                    Some(_) => $crate::service::store::AppendError::Stale,
+                    None => $crate::service::store::AppendError::Full,
                 })
             }
         } else {

@@ -59,8 +59,8 @@ stored_as!(i64: Timestamp);
 /// columns of their own.
 macro_rules! from_row {
     ($name:ident { $($field:ident $(as $via:ty)?),* $(,)? } $(|$row:ident| { $($extra:ident: $value:expr),* $(,)? })?) => {
-        $crate::store::types::from_row!(@for sqlx::sqlite::SqliteRow, $name { $($field $(as $via)?),* } $(|$row| { $($extra: $value),* })?);
-        $crate::store::types::from_row!(@for sqlx::postgres::PgRow, $name { $($field $(as $via)?),* } $(|$row| { $($extra: $value),* })?);
+        $crate::service::store::types::from_row!(@for sqlx::sqlite::SqliteRow, $name { $($field $(as $via)?),* } $(|$row| { $($extra: $value),* })?);
+        $crate::service::store::types::from_row!(@for sqlx::postgres::PgRow, $name { $($field $(as $via)?),* } $(|$row| { $($extra: $value),* })?);
     };
     (@for $backend:ty, $name:ident { $($field:ident $(as $via:ty)?),* } $(|$row:ident| { $($extra:ident: $value:expr),* })?) => {
         impl<'r> sqlx::FromRow<'r, $backend> for $name {
@@ -68,7 +68,7 @@ macro_rules! from_row {
                 use sqlx::Row as _;
                 $(let $row = row;)?
                 Ok($name {
-                    $($field: $crate::store::types::from_row!(@get row, $field $(as $via)?),)*
+                    $($field: $crate::service::store::types::from_row!(@get row, $field $(as $via)?),)*
                     $($($extra: $value,)*)?
                 })
             }
@@ -78,7 +78,7 @@ macro_rules! from_row {
         $row.try_get(stringify!($field))?
     };
     (@get $row:ident, $field:ident as $via:ty) => {
-        $crate::store::types::convert::<$via, _>(
+        $crate::service::store::types::convert::<$via, _>(
             stringify!($field),
             $row.try_get::<$via, _>(stringify!($field))?,
         )?
