@@ -3,7 +3,6 @@
 //! proofs), signs record versions with the caller's key, and verifies every version it returns.
 
 pub mod bundle;
-pub mod cli;
 pub mod client;
 pub mod consent;
 pub mod error;

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use crate::clock;
 use crate::config::{Cli, Command, Settings};
 use crate::domain::party;
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::{Store, clock, install};
+use crate::service::install::{self, DatabaseCopy};
 use anyhow::{Context, bail};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use wp_schemas::api::PartyKind;
 
 /// The command line: parse flags, set up logging, run the chosen command.
 pub async fn main() -> anyhow::Result<()> {
@@ -44,9 +44,7 @@ pub async fn main() -> anyhow::Result<()> {
         }
         Command::Init => {
             let installation = install::open(&settings, install::Mode::Init).await?;
-            let database = installation.store.describe();
-            installation.store.close().await;
-            let report = installation.report;
+            let (database, report) = installation.close().await;
             if report.fresh_database || !report.created.is_empty() {
                 println!("initialised {database}");
             } else {
@@ -74,18 +72,7 @@ pub async fn main() -> anyhow::Result<()> {
                 })?;
             let jwk = party::public_key(&jwk)?;
             let name = party::display_name(&display_name)?;
-            let store = install::connect_for_command(&settings).await?;
-            let kid = crate::domain::ids::Kid::try_from(jwk.thumbprint())?;
-            if let Some(key) = store.key(&kid).await? {
-                println!("{}", key.party_id);
-                return Ok(());
-            }
-            let id = crate::domain::ids::PartyId::random();
-            store
-                .create_party(&id, PartyKind::Admin, &name, None, &jwk, clock::now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{id}");
+            println!("{}", install::add_admin(&settings, &jwk, &name).await?);
             Ok(())
         }
         Command::AdminLink { hours } => {
@@ -156,18 +143,9 @@ async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
         std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("making the backup directory {} owner-only", to.display()))?;
     }
-    let store = install::connect_for_command(settings).await?;
-    let database = match &store {
-        Store::Sqlite(..) => {
-            let file = to.join("passport.db");
-            store
-                .backup_sqlite(&file)
-                .await
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("copying {} into {}", store.describe(), file.display()))?;
-            file
-        }
-        Store::Postgres(_) => {
+    let database = match install::backup_database(settings, to).await? {
+        DatabaseCopy::Sqlite(file) => file,
+        DatabaseCopy::Postgres(database) => {
             let file = to.join("passport.pgdump");
             let url = settings.database_url();
             let output = pg_dump_command(&url, &file)?.output().with_context(|| {
@@ -176,15 +154,13 @@ async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
             })?;
             if !output.status.success() {
                 bail!(
-                    "pg_dump of {} failed: {}",
-                    store.describe(),
+                    "pg_dump of {database} failed: {}",
                     String::from_utf8_lossy(&output.stderr).trim()
                 );
             }
             file
         }
     };
-    store.close().await;
     restrict(&database)?;
     let mut copied = vec![database];
     for key_file in install::key_files(settings) {

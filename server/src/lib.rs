@@ -14,44 +14,23 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod install;
 pub mod keys;
 pub mod service;
-pub mod store;
-pub mod vault;
 
 pub use config::Settings;
 pub use http::{AppState, router};
-pub use store::Store;
+// For the test and benchmark crate only (see `service`).
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use service::store::Store;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use service::{store, vault};
 
-/// Opens the installation (data directory, database, key material; see [`install`]), refusing
-/// what would lose passports, and builds the shared state.
+/// Opens the installation (data directory, database, key material; see
+/// [`service::install`]), refusing what would lose passports, and builds the shared state.
 pub async fn build_state(settings: &Settings, issuer: String) -> anyhow::Result<AppState> {
-    let limits = service::limits::Limits::new(settings)?;
-    let install::Installation {
-        store,
-        keys,
-        master,
-        ..
-    } = install::open(settings, install::Mode::Serve).await?;
-    Ok(AppState::new(http::Inner {
-        writer: store::Writer::spawn(store.clone()),
-        store,
-        keys,
-        master,
-        issuer,
-        max_body_bytes: settings.max_body_bytes,
-        max_bundle_bytes: settings.max_bundle_bytes,
-        request_timeout: std::time::Duration::from_secs(settings.request_timeout),
-        max_records_per_passport: settings.max_records_per_passport,
-        verified_tokens: Default::default(),
-        heads: Default::default(),
-        origins: service::origins::Origins::new(
-            &settings.trusted_origins,
-            settings.allow_http_origins,
-        )?,
-        limits,
-    }))
+    AppState::open(settings, issuer).await
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests.
@@ -63,25 +42,24 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let issuer = settings.issuer(addr);
     let state = build_state(&settings, issuer.clone()).await?;
-    let store = state.store.clone();
-    let purge = tokio::spawn(purge_jtis(store.clone()));
-    tracing::info!(%addr, %issuer, backend = store.backend(), "work passport listening");
+    let purge = tokio::spawn(purge_jtis(state.clone()));
+    tracing::info!(%addr, %issuer, backend = state.backend(), "work passport listening");
     // The peer's address, for the rate limits (`http::limit`).
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purge.abort();
-    store.close().await;
+    state.close().await;
     result.context("serving HTTP")
 }
 
 /// Forgets used `jti`s once they could no longer be replayed anyway.
-async fn purge_jtis(store: Store) {
+async fn purge_jtis(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
-        if let Err(e) = store.purge_expired_jtis(clock::now()).await {
+        if let Err(e) = state.purge_expired_jtis(clock::now()).await {
             tracing::warn!(error = ?e, "purging used jtis failed");
         }
     }

@@ -34,9 +34,6 @@ const INSTALL: &str =
 /// The whole run's limit: the script normally takes well under a minute.
 const RUN_LIMIT: Duration = Duration::from_secs(600);
 
-/// One browser at a time: the two backends' runs would otherwise share two cores.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
 }
@@ -181,7 +178,6 @@ async fn web_pages(backend: Backend) {
     if !can_run() {
         return;
     }
-    let _one = ONE_BROWSER.lock().await;
     let server = TestServer::start(backend).await;
     let employer = server.employer("Acme Ltd").await;
     // An organisation whose line manager joins in the browser with this invitation code, to

@@ -56,7 +56,9 @@ export async function launch(name, baseUrl, watch) {
     // No bypassCSP: the pages run under their real Content-Security-Policy, and axe-core is
     // injected with page.evaluate (see runAxe), which CSP does not govern.
   });
-  context.setDefaultTimeout(6_000);
+  // Generous: a failing wait costs this once, a passing one nothing, and both backends' runs
+  // share two cores with the rest of the suite.
+  context.setDefaultTimeout(20_000);
   const origin = new URL(baseUrl).origin;
   context.on('request', (request) => {
     const url = request.url();

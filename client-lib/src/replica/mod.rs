@@ -43,7 +43,9 @@ use crate::verify::VerifiedVersion;
 use feed::Answer;
 
 /// The replica's schema (`client-lib/migrations/`), applied at open.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// (Embedded by `build.rs`.)
+static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| include!(concat!(env!("OUT_DIR"), "/replica_migrations.rs")));
 
 /// What one [`Replica::sync`] did.
 #[derive(Debug, Clone)]

@@ -156,13 +156,14 @@ pub fn check_role(role: Role, kind: PartyKind) -> Result<(), OrganisationRefusal
 }
 
 /// Who manages organisation `organisation`: the service admin, or an active org_admin of it.
+/// `caller_kind` is the kind the caller acts as (none under a consent token).
 pub fn check_manager(
-    caller_kind: PartyKind,
+    caller_kind: Option<PartyKind>,
     caller_membership: Option<&MembershipRecord>,
     organisation: &PartyId,
     now: Timestamp,
 ) -> Result<(), OrganisationRefusal> {
-    let manages = caller_kind == PartyKind::Admin
+    let manages = caller_kind == Some(PartyKind::Admin)
         || caller_membership.is_some_and(|m| m.manages(organisation, now));
     if manages {
         Ok(())
@@ -173,12 +174,12 @@ pub fn check_manager(
 
 /// Who sees an organisation's members: the service admin, or any active member of it.
 pub fn check_member_or_admin(
-    caller_kind: PartyKind,
+    caller_kind: Option<PartyKind>,
     caller_membership: Option<&MembershipRecord>,
     organisation: &PartyId,
     now: Timestamp,
 ) -> Result<(), OrganisationRefusal> {
-    let sees = caller_kind == PartyKind::Admin
+    let sees = caller_kind == Some(PartyKind::Admin)
         || caller_membership.is_some_and(|m| m.organisation == *organisation && m.active_at(now));
     if sees {
         Ok(())
@@ -229,35 +230,38 @@ mod tests {
         let admin = member(Role::OrgAdmin, None);
         let hr = member(Role::Hr, None);
         let now = at(150);
-        assert_eq!(check_manager(PartyKind::Admin, None, &globex, now), Ok(()));
         assert_eq!(
-            check_manager(PartyKind::Member, Some(&admin), &acme, now),
+            check_manager(Some(PartyKind::Admin), None, &globex, now),
             Ok(())
         );
         assert_eq!(
-            check_manager(PartyKind::Member, Some(&admin), &globex, now),
+            check_manager(Some(PartyKind::Member), Some(&admin), &acme, now),
+            Ok(())
+        );
+        assert_eq!(
+            check_manager(Some(PartyKind::Member), Some(&admin), &globex, now),
             Err(OrganisationRefusal::NotManager),
             "an org_admin of Acme does not manage Globex"
         );
         assert_eq!(
-            check_manager(PartyKind::Member, Some(&hr), &acme, now),
+            check_manager(Some(PartyKind::Member), Some(&hr), &acme, now),
             Err(OrganisationRefusal::NotManager)
         );
         let removed_admin = member(Role::OrgAdmin, Some(120));
         assert_eq!(
-            check_manager(PartyKind::Member, Some(&removed_admin), &acme, now),
+            check_manager(Some(PartyKind::Member), Some(&removed_admin), &acme, now),
             Err(OrganisationRefusal::NotManager)
         );
         assert_eq!(
-            check_member_or_admin(PartyKind::Member, Some(&hr), &acme, now),
+            check_member_or_admin(Some(PartyKind::Member), Some(&hr), &acme, now),
             Ok(())
         );
         assert_eq!(
-            check_member_or_admin(PartyKind::Member, Some(&hr), &globex, now),
+            check_member_or_admin(Some(PartyKind::Member), Some(&hr), &globex, now),
             Err(OrganisationRefusal::NotMember)
         );
         assert_eq!(
-            check_member_or_admin(PartyKind::Employee, None, &acme, now),
+            check_member_or_admin(Some(PartyKind::Employee), None, &acme, now),
             Err(OrganisationRefusal::NotMember)
         );
     }

@@ -172,7 +172,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// A reader whose credentials verify ([`Caller::verify`]), its proof to be admitted with the
-/// read's log entry by [`crate::service::AuthorizedPassport::authorize_pending`].
+/// read's log entry by [`crate::service::AuthorizedRead::authorize`].
 impl FromRequestParts<AppState> for PendingCaller {
     type Rejection = Error;
 

@@ -21,7 +21,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// Ready when the database answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>> {
-    if let Err(e) = state.store.ping().await {
+    if let Err(e) = state.ping().await {
         tracing::warn!(error = ?e, "database not ready");
         return Err(Error::client(
             ProblemType::Unavailable,
@@ -52,9 +52,9 @@ impl Documented for JwkSet {
 /// tokens may still be valid.
 pub async fn jwks(State(state): State<AppState>) -> JwkSet {
     let keys: Vec<Value> = state
-        .keys
-        .published(clock::now())
-        .map(|k| json!({"kty": k.jwk.kty, "crv": k.jwk.crv, "x": k.jwk.x, "kid": k.jwk.kid, "alg": "EdDSA", "use": "sig"}))
+        .published_keys(clock::now())
+        .into_iter()
+        .map(|jwk| json!({"kty": jwk.kty, "crv": jwk.crv, "x": jwk.x, "kid": jwk.kid, "alg": "EdDSA", "use": "sig"}))
         .collect();
     JwkSet(json!({ "keys": keys }))
 }

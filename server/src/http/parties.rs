@@ -39,12 +39,7 @@ pub async fn enrol(
 
 /// `GET /v1/me`: the caller's party and passport.
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>> {
-    let party = parties::party_or_404(&state, &caller.party_id).await?;
-    let passport_id = state.store.passport_of_owner(&caller.party_id).await?;
-    Ok(Json(Me {
-        party,
-        passport_id: passport_id.map(String::from),
-    }))
+    Ok(Json(parties::me(&state, &caller).await?))
 }
 
 /// `GET /v1/parties/{id}`: public facts about a party (kind, name, registration, keys), which any

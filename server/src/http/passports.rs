@@ -1,7 +1,5 @@
 //! Passports, their records and versions, the sync feed and the access log.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -9,73 +7,25 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use wp_schemas::api::{
-    AccessLogPage, CHECKPOINT_TYP, Changes, CheckpointClaims, LogAction, PartyKind, PassportInfo,
-    PassportView, RecordHistory, SubmitVersion, VersionEnvelope,
+    AccessLogPage, PassportInfo, PassportView, RecordHistory, SubmitVersion, VersionEnvelope,
 };
-use wp_schemas::jose::KeyRef;
 use wp_schemas::problem::ProblemType;
-use wp_schemas::sections::Section;
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, PendingCaller, require_json};
 use super::reply::Created;
-use crate::clock;
-use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId, RecordId};
 use crate::error::{Error, Result};
-use crate::service::{AuthorizedPassport, bundles, heads, versions};
-use crate::vault;
-
-/// The guard for `action` on passport `pid`, for requests that name no sections.
-async fn authorize<'a>(
-    state: &'a AppState,
-    caller: &'a Caller,
-    pid: &PassportId,
-    action: LogAction,
-) -> Result<AuthorizedPassport<'a>> {
-    AuthorizedPassport::authorize(state, caller, pid, action, &[]).await
-}
-
-/// The guard for a read of passport `pid`, whose proof is admitted with its log entry.
-async fn authorize_read<'a>(
-    state: &'a AppState,
-    reader: &'a PendingCaller,
-    pid: &PassportId,
-    action: LogAction,
-) -> Result<AuthorizedPassport<'a>> {
-    AuthorizedPassport::authorize_pending(state, reader, pid, action, &[]).await
-}
+use crate::service::passports::{self, Feed};
+use crate::service::{Logged, bundles, versions};
 
 /// `POST /v1/passports`: an employee creates their (one) passport.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Created<PassportInfo>> {
-    if caller.kind != PartyKind::Employee || caller.consent.is_some() {
-        return Err(Error::forbidden(
-            "only an employee creates a passport, for themselves",
-        ));
-    }
-    let now = clock::now();
-    let pid = PassportId::random();
-    let (master_kid, wrapped) = state.master.new_data_key(&pid);
-    let event = LogEvent::allowed(
-        &caller.party_id,
-        None,
-        LogAction::PassportCreated,
-        vec![],
-        "owner",
-    );
-    state
-        .store
-        .create_passport(&pid, &caller.party_id, &master_kid, &wrapped, event, now)
-        .await?;
-    Ok(Created(PassportInfo {
-        id: pid.into(),
-        owner: caller.party_id.into(),
-        created_at: now.to_datetime(),
-        seq: 0,
-    }))
+    let info = passports::create(&state, &caller).await?;
+    Ok(Created(info))
 }
 
 /// `GET /v1/passports/{pid}`: the latest version of every live record in the sections the
@@ -84,24 +34,8 @@ pub async fn read(
     State(state): State<AppState>,
     reader: PendingCaller,
     ApiPath(pid): ApiPath<PassportId>,
-) -> Result<Json<PassportView>> {
-    let guard = authorize_read(&state, &reader, &pid, LogAction::PassportRead).await?;
-    let readable = guard.access.readable();
-    let key = guard.key()?;
-    let mut sections: BTreeMap<Section, Vec<VersionEnvelope>> =
-        readable.iter().map(|s| (*s, Vec::new())).collect();
-    for row in heads::live_heads(&state, &guard.passport, &readable).await? {
-        if let Some(list) = sections.get_mut(&row.section) {
-            list.push(vault::open(&key, &pid, row)?);
-        }
-    }
-    guard.allowed(readable, guard.reason()).await?;
-    Ok(Json(PassportView {
-        id: pid.into(),
-        owner: guard.passport.owner_id.into(),
-        seq: guard.passport.seq,
-        sections,
-    }))
+) -> Result<Json<Logged<PassportView>>> {
+    Ok(Json(passports::read(&state, &reader, &pid).await?))
 }
 
 /// `DELETE /v1/passports/{pid}`: the owner erases the passport; its data key is destroyed.
@@ -110,11 +44,7 @@ pub async fn erase(
     caller: Caller,
     ApiPath(pid): ApiPath<PassportId>,
 ) -> Result<StatusCode> {
-    let guard = authorize(&state, &caller, &pid, LogAction::PassportErased).await?;
-    guard.require_owner("erase the passport").await?;
-    state.store.erase_passport(&pid, guard.now).await?;
-    state.heads.evict(&pid);
-    tracing::info!(passport = %pid, "passport erased");
+    passports::erase(&state, &caller, &pid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,16 +85,8 @@ pub async fn read_record(
     State(state): State<AppState>,
     reader: PendingCaller,
     ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
-) -> Result<Json<VersionEnvelope>> {
-    let guard = authorize_read(&state, &reader, &pid, LogAction::PassportRead).await?;
-    let row = state.store.head_version(&pid, &rid).await?;
-    let section = guard
-        .readable_record(row.as_ref().map(|r| r.section))
-        .await?;
-    let row = row.ok_or_else(|| anyhow::anyhow!("a record's head without a row"))?;
-    let envelope = vault::open(&guard.key()?, &pid, row)?;
-    guard.allowed(vec![section], guard.reason()).await?;
-    Ok(Json(envelope))
+) -> Result<Json<Logged<VersionEnvelope>>> {
+    Ok(Json(passports::record(&state, &reader, &pid, &rid).await?))
 }
 
 /// `GET /v1/passports/{pid}/records/{rid}/versions`: the record's whole history.
@@ -172,23 +94,8 @@ pub async fn history(
     State(state): State<AppState>,
     reader: PendingCaller,
     ApiPath((pid, rid)): ApiPath<(PassportId, RecordId)>,
-) -> Result<Json<RecordHistory>> {
-    let guard = authorize_read(&state, &reader, &pid, LogAction::HistoryRead).await?;
-    let rows = state.store.history(&pid, &rid).await?;
-    let section = guard
-        .readable_record(rows.first().map(|r| r.section))
-        .await?;
-    let key = guard.key()?;
-    let versions = rows
-        .into_iter()
-        .map(|row| vault::open(&key, &pid, row))
-        .collect::<Result<Vec<_>>>()?;
-    guard.allowed(vec![section], guard.reason()).await?;
-    Ok(Json(RecordHistory {
-        record_id: rid.into(),
-        section,
-        versions,
-    }))
+) -> Result<Json<Logged<RecordHistory>>> {
+    Ok(Json(passports::history(&state, &reader, &pid, &rid).await?))
 }
 
 #[derive(Deserialize)]
@@ -211,98 +118,26 @@ pub async fn changes(
     if query.since < 0 {
         return Err(Error::bad_request("since must not be negative"));
     }
-    let guard = authorize_read(&state, &reader, &pid, LogAction::ChangesRead).await?;
-    if query.since > guard.passport.seq {
-        // The client has seen more than the server holds: a rollback, never a reason to resync.
-        guard.admit().await?;
-        return Err(Error::client(
-            ProblemType::Conflict,
-            "the cursor is ahead of the server's history: the server may have been rolled back",
-        ));
-    }
-    // The tag names the history hash as well as the sequence, so that a forked history (same
-    // sequence, another head) is served with its checkpoint instead of hidden behind a 304.
-    let etag = format!("\"{}.{}\"", guard.passport.seq, guard.passport.head);
-    if unchanged(&headers, &etag, query.since, guard.passport.seq) {
-        // Nothing new since the client's last sync: 304, after the same checks and logging.
-        guard.allowed(guard.access.readable(), "unchanged").await?;
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let changes = changes_page(&guard, query.since, limit).await?;
-    guard
-        .allowed(guard.access.readable(), guard.reason())
-        .await?;
-    // A tag only on the last page, the tag of the state read before the scan, which the cursor
-    // covers: it stands for "everything up to the head", which a page with more to come is not.
-    if changes.more {
-        return Ok(Json(changes).into_response());
-    }
-    Ok(([(header::ETAG, etag)], Json(changes)).into_response())
-}
-
-/// Only a client that holds everything up to the head may be told "nothing new": a client
-/// still paging (its cursor behind the head) gets the next page whatever tag it sends.
-fn unchanged(headers: &HeaderMap, etag: &str, since: i64, seq: i64) -> bool {
-    since == seq
-        && headers
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|tag| tag.trim() == etag))
-}
-
-/// One page of the feed after `since`, in the sections the caller may read, with a checkpoint.
-/// The feed is the history as the access context read it: versions up to that sequence, signed
-/// for by a checkpoint of that sequence and head. Versions committed since wait for the next
-/// sync, so a reader of every section can always recompute the checkpoint's head.
-async fn changes_page(guard: &AuthorizedPassport<'_>, since: i64, limit: i64) -> Result<Changes> {
-    let (state, pid) = (guard.state, guard.pid());
-    let readable = guard.access.readable();
-    let up_to = guard.passport.seq;
-    let mut rows = state
-        .store
-        .versions_since(pid, since, up_to, limit + 1)
-        .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_since = if more {
-        rows.last().map_or(since, |r| r.seq)
-    } else {
-        up_to
-    };
-    let key = guard.key()?;
-    let mut versions = Vec::new();
-    for row in rows {
-        if readable.contains(&row.section) {
-            versions.push(vault::open(&key, pid, row)?);
+    let known_tags: Vec<&str> = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(str::trim))
+        .collect();
+    let feed = passports::changes(&state, &reader, &pid, query.since, limit, &known_tags).await?;
+    Ok(match feed.into_inner() {
+        Feed::Unchanged { etag } => {
+            (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
         }
-    }
-    Ok(Changes {
-        passport_id: pid.to_string(),
-        since,
-        next_since,
-        more,
-        versions,
-        checkpoint: checkpoint(guard),
+        Feed::Page {
+            changes,
+            etag: Some(etag),
+        } => ([(header::ETAG, etag)], Json(changes)).into_response(),
+        Feed::Page {
+            changes,
+            etag: None,
+        } => Json(changes).into_response(),
     })
-}
-
-/// The server-signed checkpoint of the passport's history at the sequence and head the access
-/// context read.
-fn checkpoint(guard: &AuthorizedPassport<'_>) -> String {
-    let passport = &guard.passport;
-    guard.state.keys.active().sign_json(
-        CHECKPOINT_TYP,
-        KeyRef::Kid,
-        &CheckpointClaims {
-            passport: passport.id.to_string(),
-            seq: passport.seq,
-            head: passport.head.clone(),
-            iat: guard.now.secs(),
-            log_seq: None,
-            log_head: None,
-        },
-    )
 }
 
 #[derive(Deserialize)]
@@ -319,22 +154,11 @@ pub async fn access_log(
     reader: PendingCaller,
     ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<LogQuery>,
-) -> Result<Json<AccessLogPage>> {
-    let guard = authorize_read(&state, &reader, &pid, LogAction::AccessLogRead).await?;
-    guard.require_owner("read the access log").await?;
+) -> Result<Json<Logged<AccessLogPage>>> {
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let entries = state
-        .store
-        .log_page(&pid, query.before, query.actor.as_ref(), limit)
-        .await?;
-    let next_before = (entries.len() as i64 == limit)
-        .then(|| entries.last().map(|e| e.seq))
-        .flatten();
-    guard.allowed(vec![], "owner").await?;
-    Ok(Json(AccessLogPage {
-        entries,
-        next_before,
-    }))
+    let (before, actor) = (query.before, query.actor.as_ref());
+    let page = passports::access_log(&state, &reader, &pid, before, actor, limit).await?;
+    Ok(Json(page))
 }
 
 #[derive(Deserialize, Default, PartialEq, Eq)]
@@ -359,12 +183,10 @@ pub async fn export(
     ApiPath(pid): ApiPath<PassportId>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response> {
-    let bundle = bundles::export(&state, &caller, &pid).await?;
     if query.format == ExportFormat::Bundle {
-        return Ok(Json(bundle).into_response());
+        return Ok(Json(bundles::export(&state, &caller, &pid).await?).into_response());
     }
-    let fhir =
-        wp_schemas::fhir::from_bundle(&bundle).map_err(|why| Error::Other(anyhow::anyhow!(why)))?;
+    let fhir = bundles::export_fhir(&state, &caller, &pid).await?;
     Ok((
         [(header::CONTENT_TYPE, wp_schemas::fhir::FHIR_JSON)],
         Json(fhir),

@@ -11,6 +11,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use wp_schemas::openapi::{SchemaOf, Schemas};
 
+use crate::service::Logged;
+
 /// A JSON answer with 201 Created.
 pub struct Created<T>(pub T);
 
@@ -28,6 +30,13 @@ pub trait Documented {
 }
 
 impl<T: JsonSchema> Documented for Json<T> {
+    fn success() -> Option<(u16, SchemaOf)> {
+        Some((200, Schemas::of::<T>))
+    }
+}
+
+/// A passport answer made from its log entry's receipt is the answer itself on the wire.
+impl<T: JsonSchema> Documented for Json<Logged<T>> {
     fn success() -> Option<(u16, SchemaOf)> {
         Some((200, Schemas::of::<T>))
     }

@@ -21,13 +21,48 @@ use wp_schemas::problem::ProblemType;
 use super::reply::{Answers, Documented};
 use super::{AppState, access_requests, grants, meta, organisations, parties, passports, token};
 
-/// One route: a method and path, the handler that answers it, and its operation.
+/// One route: a method and path, the handler that answers it, its operation, and how it is
+/// logged.
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub tag: &'static str,
     pub handler: MethodRouter<AppState>,
     pub operation: Operation,
+    pub audit: Audit,
+}
+
+/// Whether and how a route's requests are written to a passport's access log: decided for
+/// every route here (a route without it does not compile), described in docs/PROTOCOL.md
+/// section 10, and what the replay and audit tests (`tests/tests/attacks.rs`) are derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Not about one passport: nothing is logged.
+    None,
+    /// A read of the passport in the path (`PendingCaller`, `service::AuthorizedRead`): every
+    /// answer but a server failure is logged, allowed or denied, and the request's DPoP proof is
+    /// admitted in the entry's transaction, so a replay is refused and leaves no entry.
+    Read,
+    /// A request on the passport in the path: a refusal is logged, and so is success, its
+    /// entry committed with the change it makes (or, for the export, once it is read).
+    Logged,
+    /// A request on the passport in the path whose refusals alone are logged: the owner's own
+    /// list of its grants, which shows no one else anything (`service::AuthorizedPassport::
+    /// unlogged`); the erasure, which erases the log with the passport.
+    RefusalsOnly,
+    /// Logged on a passport its path does not name: a consent token's issue or refusal on its
+    /// grant's passport; a passport's creation or import, and a grant made by approving an
+    /// access request, on that passport, with the change.
+    Elsewhere,
+}
+
+/// A route still to say how it is logged ([`Unaudited::audit`]).
+pub struct Unaudited(Route);
+
+impl Unaudited {
+    fn audit(self, audit: Audit) -> Route {
+        Route { audit, ..self.0 }
+    }
 }
 
 /// A handler the route table takes: an axum handler whose return type names its success
@@ -47,25 +82,30 @@ fn route<H: ApiHandler<T, A>, T, A>(
     path: &'static str,
     handler: MethodRouter<AppState>,
     operation: Operation,
-) -> Route {
-    Route {
+) -> Unaudited {
+    Unaudited(Route {
         method,
         path,
         tag: "",
         handler,
         operation: operation.answers(<H::Output as Documented>::success()),
-    }
+        audit: Audit::None,
+    })
 }
 
-fn get<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Route {
+fn get<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Unaudited {
     route::<H, T, A>(Method::GET, path, routing::get(h), op)
 }
 
-fn post<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Route {
+fn post<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Unaudited {
     route::<H, T, A>(Method::POST, path, routing::post(h), op)
 }
 
-fn delete<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Route {
+fn delete<H: ApiHandler<T, A>, T: 'static, A>(
+    path: &'static str,
+    h: H,
+    op: Operation,
+) -> Unaudited {
     route::<H, T, A>(Method::DELETE, path, routing::delete(h), op)
 }
 
@@ -136,7 +176,8 @@ fn meta_routes() -> Vec<Route> {
             op("getHealth")
                 .summary("Liveness: the process answers")
                 .public(),
-        ),
+        )
+        .audit(Audit::None),
         get(
             paths::READYZ,
             meta::readyz,
@@ -144,19 +185,22 @@ fn meta_routes() -> Vec<Route> {
                 .summary("Readiness: the database answers")
                 .public()
                 .problems(&[P::Unavailable]),
-        ),
+        )
+        .audit(Audit::None),
         get(
             paths::JWKS,
             meta::jwks,
             op("getJwks")
                 .summary("The public keys that verify tokens and checkpoints")
                 .public(),
-        ),
+        )
+        .audit(Audit::None),
         get(
             paths::OPENAPI,
             meta::openapi,
             op("getOpenApi").summary("This OpenAPI document").public(),
-        ),
+        )
+        .audit(Audit::None),
     ]
 }
 
@@ -164,13 +208,16 @@ fn meta_routes() -> Vec<Route> {
 fn token_routes() -> Vec<Route> {
     use ProblemType as P;
     let op = Operation::new;
-    vec![post(
-        paths::TOKEN,
-        token::token,
-        op("createToken")
-            .summary("Exchange a signed client assertion for a DPoP-bound access or consent token")
-            .about(
-                "No access token: the client authenticates with `client_assertion` (RFC 7523) \
+    vec![
+        post(
+            paths::TOKEN,
+            token::token,
+            op("createToken")
+                .summary(
+                    "Exchange a signed client assertion for a DPoP-bound access or consent token",
+                )
+                .about(
+                    "No access token: the client authenticates with `client_assertion` (RFC 7523) \
                 and a DPoP proof by the same key. With `grant_id`, the caller must be the grant's \
                 grantee and the grant active; the consent token lasts at most 15 minutes and \
                 never past the grant's end. Every client error (4xx) carries, besides its \
@@ -180,18 +227,20 @@ fn token_routes() -> Vec<Route> {
                 `invalid_dpop_proof` for `invalid-dpop-proof` and `replayed-dpop-proof`; \
                 `invalid_grant` for `forbidden` and `consent-inactive` (the grant); \
                 `invalid_request` for any other (a malformed form, its media type, its size).",
-            )
-            .oauth_errors()
-            .dpop_proof_only()
-            .rate_limited()
-            .form_body(Schemas::token_request)
-            .problems(&[
-                P::InvalidAssertion,
-                P::ReplayedAssertion,
-                P::Forbidden,
-                P::ConsentInactive,
-            ]),
-    )]
+                )
+                .oauth_errors()
+                .dpop_proof_only()
+                .rate_limited()
+                .form_body(Schemas::token_request)
+                .problems(&[
+                    P::InvalidAssertion,
+                    P::ReplayedAssertion,
+                    P::Forbidden,
+                    P::ConsentInactive,
+                ]),
+        )
+        .audit(Audit::Elsewhere),
+    ]
 }
 
 /// Parties and their keys.
@@ -215,7 +264,8 @@ fn party_routes() -> Vec<Route> {
                 .rate_limited()
                 .json_body(Schemas::of::<RegisterEmployee>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ADMIN_JOIN,
             parties::join_as_admin,
@@ -239,7 +289,8 @@ fn party_routes() -> Vec<Route> {
                     P::InvalidKeyProof,
                     P::Conflict,
                 ]),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ADMIN_PARTIES,
             parties::enrol,
@@ -251,20 +302,23 @@ fn party_routes() -> Vec<Route> {
                 )
                 .json_body(Schemas::of::<EnrolParty>)
                 .problems(&[P::InvalidKey, P::Forbidden, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
         get(
             paths::ME,
             parties::me,
             op("getMe")
                 .summary("The caller's party and passport id")
-        ),
+        )
+.audit(Audit::None),
         get(
             paths::PARTY,
             parties::get,
             op("getParty")
                 .summary("A party's public facts and keys, to check who signed what")
                 .problems(&[P::NotFound]),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::PARTY_KEYS,
             parties::add_key,
@@ -279,14 +333,16 @@ fn party_routes() -> Vec<Route> {
                 )
                 .json_body(Schemas::of::<AddKey>)
                 .problems(&[P::InvalidKey, P::InvalidKeyProof, P::Forbidden, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::PARTY_KEY_REVOKE,
             parties::revoke_key,
             op("revokeKey")
                 .summary("Revoke one of the caller's keys; tokens bound to it stop working")
                 .problems(&[P::Forbidden, P::NotFound, P::Conflict]),
-        ),
+        )
+.audit(Audit::None),
     ]
 }
 
@@ -301,14 +357,16 @@ fn passport_routes() -> Vec<Route> {
             op("createPassport")
                 .summary("Create the caller's own passport (employees only)")
                 .problems(&[P::Forbidden, P::Conflict]),
-        ),
+        )
+        .audit(Audit::Elsewhere),
         get(
             paths::PASSPORT,
             passports::read,
             op("getPassport")
                 .summary("The latest version of every live record the caller may read")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         delete(
             paths::PASSPORT,
             passports::erase,
@@ -316,7 +374,8 @@ fn passport_routes() -> Vec<Route> {
                 .summary("Erase the passport by destroying its data key (owner only)")
                 .reply(204, "Erased: the passport now answers 410.")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::RefusalsOnly),
         get(
             paths::PASSPORT_EXPORT,
             passports::export,
@@ -341,7 +400,8 @@ fn passport_routes() -> Vec<Route> {
                 .ok_also(200, wp_schemas::fhir::FHIR_JSON, Schemas::fhir_bundle)
                 .problems(PASSPORT)
                 .problems(&[P::BadRequest]),
-        ),
+        )
+        .audit(Audit::Logged),
         post(
             paths::PASSPORT_IMPORT,
             passports::import,
@@ -379,7 +439,8 @@ fn passport_routes() -> Vec<Route> {
                     P::Conflict,
                     P::LimitExceeded,
                 ]),
-        ),
+        )
+        .audit(Audit::Elsewhere),
     ];
     routes.extend(feed_routes());
     routes
@@ -422,7 +483,8 @@ fn feed_routes() -> Vec<Route> {
                 .reply(304, "Nothing new since the `If-None-Match` tag.")
                 .problems(&[P::BadRequest, P::Conflict])
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         get(
             paths::PASSPORT_ACCESS_LOG,
             passports::access_log,
@@ -441,7 +503,8 @@ fn feed_routes() -> Vec<Route> {
                 )
                 .problems(&[P::BadRequest])
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
     ]
 }
 
@@ -461,21 +524,24 @@ fn record_routes() -> Vec<Route> {
                 )
                 .json_body(Schemas::of::<SubmitVersion>)
                 .problems(WRITE),
-        ),
+        )
+        .audit(Audit::Logged),
         get(
             paths::PASSPORT_RECORD,
             passports::read_record,
             op("getRecord")
                 .summary("A record's latest version")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         get(
             paths::PASSPORT_RECORD_VERSIONS,
             passports::history,
             op("getRecordHistory")
                 .summary("A record's whole version history")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Read),
         post(
             paths::PASSPORT_RECORD_VERSIONS,
             passports::add_version,
@@ -489,7 +555,8 @@ fn record_routes() -> Vec<Route> {
                 )
                 .json_body(Schemas::of::<SubmitVersion>)
                 .problems(WRITE),
-        ),
+        )
+        .audit(Audit::Logged),
     ]
 }
 
@@ -503,7 +570,8 @@ fn grant_routes() -> Vec<Route> {
             op("listPassportGrants")
                 .summary("The passport's consent grants (owner only)")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::RefusalsOnly),
         post(
             paths::PASSPORT_GRANTS,
             grants::create,
@@ -511,19 +579,22 @@ fn grant_routes() -> Vec<Route> {
                 .summary("Grant a party consent to sections of the passport (owner only)")
                 .json_body(Schemas::of::<CreateGrant>)
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Logged),
         post(
             paths::PASSPORT_GRANT_REVOKE,
             grants::revoke,
             op("revokeGrant")
                 .summary("Revoke a consent grant, effective on the grantee's next request")
                 .problems(PASSPORT),
-        ),
+        )
+        .audit(Audit::Logged),
         get(
             paths::GRANTS,
             grants::mine,
             op("listMyGrants").summary("The grants made to the caller, with their current status"),
-        ),
+        )
+        .audit(Audit::None),
     ]
 }
 
@@ -540,7 +611,8 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("Create an employer or a practice, whose members act for it (service admin only)")
                 .json_body(Schemas::of::<CreateOrganisation>)
                 .problems(&[P::Forbidden]),
-        ),
+        )
+.audit(Audit::None),
         get(
             paths::ORGANISATIONS,
             organisations::find,
@@ -553,7 +625,8 @@ fn organisation_routes() -> Vec<Route> {
                     spaces around it are trimmed.",
                 )
                 .problems(&[P::BadRequest]),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ORGANISATION_INVITATIONS,
             organisations::invite,
@@ -561,21 +634,24 @@ fn organisation_routes() -> Vec<Route> {
                 .summary("Invite a person to join as a role: the one-time code is in this answer only (service admin or org_admin)")
                 .json_body(Schemas::of::<CreateInvitation>)
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         get(
             paths::ORGANISATION_INVITATIONS,
             organisations::invitations,
             op("listInvitations")
                 .summary("The organisation's invitations, without their codes (service admin or org_admin)")
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ORGANISATION_INVITATION_REVOKE,
             organisations::revoke_invitation,
             op("revokeInvitation")
                 .summary("Revoke a pending invitation (service admin or org_admin)")
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::INVITATIONS_REDEEM,
             organisations::redeem,
@@ -593,21 +669,24 @@ fn organisation_routes() -> Vec<Route> {
                     P::InvitationExpired,
                     P::InvitationRevoked,
                 ]),
-        ),
+        )
+.audit(Audit::None),
         get(
             paths::ORGANISATION_MEMBERS,
             organisations::members,
             op("listMembers")
                 .summary("The organisation's members, removed ones included (service admin or a member)")
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ORGANISATION_MEMBER_REMOVE,
             organisations::remove_member,
             op("removeMember")
                 .summary("Remove a member (service admin or org_admin), or leave (the member): their access ends on their next request")
                 .problems(manage),
-        ),
+        )
+.audit(Audit::None),
     ]
 }
 
@@ -629,14 +708,16 @@ fn access_request_routes() -> Vec<Route> {
                 .summary("Ask an employee for access (an active member of the organisation): the one-time code for the employee is in this answer only")
                 .json_body(Schemas::of::<CreateAccessRequest>)
                 .problems(&[P::Forbidden]),
-        ),
+        )
+.audit(Audit::None),
         get(
             paths::ORGANISATION_ACCESS_REQUESTS,
             access_requests::list,
             op("listAccessRequests")
                 .summary("The organisation's access requests, without their codes (members and the service admin)")
                 .problems(&[P::Forbidden]),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ACCESS_REQUESTS_OPEN,
             access_requests::open,
@@ -644,7 +725,8 @@ fn access_request_routes() -> Vec<Route> {
                 .summary("The employee opens a request by its code: who asks for what, why and for how long")
                 .json_body(Schemas::of::<AccessRequestCode>)
                 .problems(decide),
-        ),
+        )
+.audit(Audit::None),
         post(
             paths::ACCESS_REQUESTS_APPROVE,
             access_requests::approve,
@@ -652,7 +734,8 @@ fn access_request_routes() -> Vec<Route> {
                 .summary("The employee approves, as asked or narrowed: the grant to the organisation is made on their passport")
                 .json_body(Schemas::of::<ApproveAccessRequest>)
                 .problems(decide),
-        ),
+        )
+.audit(Audit::Elsewhere),
         post(
             paths::ACCESS_REQUESTS_DECLINE,
             access_requests::decline,
@@ -660,6 +743,31 @@ fn access_request_routes() -> Vec<Route> {
                 .summary("The employee declines a request")
                 .json_body(Schemas::of::<AccessRequestCode>)
                 .problems(decide),
-        ),
+        )
+.audit(Audit::None),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Audit, table};
+
+    /// A route logged on a passport names it in its path: the log it is written to.
+    #[test]
+    fn a_route_logged_on_a_passport_names_it() {
+        for route in table() {
+            let on_path = matches!(
+                route.audit,
+                Audit::Read | Audit::Logged | Audit::RefusalsOnly
+            );
+            assert_eq!(
+                on_path,
+                route.path.contains("{pid}"),
+                "{} {}: {:?}",
+                route.method,
+                route.path,
+                route.audit
+            );
+        }
+    }
 }

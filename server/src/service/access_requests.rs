@@ -98,9 +98,10 @@ async fn pending(
     code: &str,
     now: Timestamp,
 ) -> Result<AccessRequestRecord> {
-    if caller.kind != PartyKind::Employee || caller.consent.is_some() {
-        return Err(Error::forbidden("only an employee opens an access request"));
-    }
+    caller.require_kind(
+        PartyKind::Employee,
+        "only an employee opens an access request",
+    )?;
     let request = state
         .store
         .access_request_by_code_hash(&code_hash(code))

@@ -3,26 +3,23 @@
 
 use std::collections::BTreeSet;
 
-use wp_schemas::api::{
-    CHECKPOINT_TYP, CheckpointClaims, LogAction, Party, PartyKind, PassportInfo,
-};
+use wp_schemas::api::{LogAction, PartyKind, PassportInfo};
 use wp_schemas::bundle::{BUNDLE_FORMAT, Bundle, BundleBody};
-use wp_schemas::jose::KeyRef;
 use wp_schemas::sections::Section;
 
 use super::origins::OriginKeys;
-use super::{AppState, AuthorizedPassport, Caller};
+use super::vault;
+use super::{AppState, AuthorizedPassport, Caller, Logged};
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{Kid, PartyId, PassportId};
 use crate::domain::import::{self, ImportRefusal};
 use crate::error::{Error, Result};
-use crate::vault;
 
 /// The owner's passport as one bundle, without the owner's signature (their client adds it).
 /// The export is logged after it is read, like every owner read; the bundle's log ends just
 /// before that entry, where its checkpoint says it does.
-pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Result<Bundle> {
+pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Result<Logged<Bundle>> {
     let guard =
         AuthorizedPassport::authorize(state, caller, pid, LogAction::Exported, &Section::ALL)
             .await?;
@@ -58,35 +55,16 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
     ids.insert(guard.passport.owner_id.to_string());
     ids.extend(versions.iter().map(|v| v.author.clone()));
     ids.extend(grants.iter().map(|g| g.grantee.clone()));
-    let mut parties: Vec<Party> = Vec::new();
-    for id in &ids {
-        if let Some(party) = party_by_text(state, id).await? {
-            parties.push(party);
-        }
-    }
+    let mut parties = state.store.parties(&party_ids(&ids)).await?;
     let organisations: BTreeSet<String> = parties
         .iter()
         .filter_map(|p| p.membership.as_ref().map(|m| m.organisation.clone()))
         .filter(|o| !ids.contains(o))
         .collect();
-    for id in &organisations {
-        if let Some(party) = party_by_text(state, id).await? {
-            parties.push(party);
-        }
-    }
+    parties.extend(state.store.parties(&party_ids(&organisations)).await?);
 
-    let checkpoint = state.keys.active().sign_json(
-        CHECKPOINT_TYP,
-        KeyRef::Kid,
-        &CheckpointClaims {
-            passport: pid.to_string(),
-            seq: heads.seq,
-            head: heads.head,
-            iat: now.secs(),
-            log_seq: Some(heads.log_seq),
-            log_head: Some(heads.log_head),
-        },
-    );
+    let log = Some((heads.log_seq, heads.log_head));
+    let checkpoint = super::passports::checkpoint(state, pid, heads.seq, &heads.head, log, now);
     let server_keys = state.keys.published(now).map(|k| k.jwk.clone()).collect();
     let body = BundleBody {
         passport_id: pid.to_string(),
@@ -110,16 +88,26 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
         attestation: Some(attestation),
         owner_signature: None,
     };
-    guard.allowed(Section::ALL.to_vec(), "owner").await?;
+    let receipt = guard.allowed(Section::ALL.to_vec(), "owner").await?;
     tracing::info!(passport = %pid, "passport exported");
-    Ok(bundle)
+    Ok(receipt.answer(bundle))
 }
 
-async fn party_by_text(state: &AppState, id: &str) -> Result<Option<Party>> {
-    match PartyId::parse(id) {
-        Some(id) => state.store.party(&id).await,
-        None => Ok(None),
-    }
+/// The export ([`export`]) as a FHIR R4 Bundle (docs/FHIR.md), logged the same.
+pub async fn export_fhir(
+    state: &AppState,
+    caller: &Caller,
+    pid: &PassportId,
+) -> Result<Logged<serde_json::Value>> {
+    export(state, caller, pid)
+        .await?
+        .try_map(|bundle| wp_schemas::fhir::from_bundle(&bundle))
+        .map_err(|why| Error::Other(anyhow::anyhow!(why)))
+}
+
+/// The ids among `texts` that are party ids, in order (an author's id is text in a version).
+fn party_ids(texts: &BTreeSet<String>) -> Vec<PartyId> {
+    texts.iter().filter_map(|id| PartyId::parse(id)).collect()
 }
 
 /// Imports a bundle the caller (an employee, with their own access token) signed as its owner:
@@ -133,11 +121,10 @@ pub async fn import(
     bytes: &[u8],
     acknowledged: bool,
 ) -> Result<PassportInfo> {
-    if caller.kind != PartyKind::Employee || caller.consent.is_some() {
-        return Err(Error::forbidden(
-            "only an employee imports a passport, their own, with their own access token",
-        ));
-    }
+    caller.require_kind(
+        PartyKind::Employee,
+        "only an employee imports a passport, their own, with their own access token",
+    )?;
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ImportRefusal::Invalid(format!("the bundle is not JSON (truncated?): {e}")))?;
     let (mut report, bundle) = wp_schemas::bundle::check(&value);

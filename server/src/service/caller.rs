@@ -5,11 +5,11 @@ use wp_schemas::api::PartyKind;
 use wp_schemas::problem::ProblemType;
 
 use super::AppState;
+use super::store::Admission;
 use crate::clock;
 use crate::domain::auth::{self, ConsentClaim};
 use crate::domain::ids::{Kid, PartyId};
 use crate::error::{Error, Result};
-use crate::store::Admission;
 
 /// The authenticated caller: a valid access token, sent with the DPoP scheme, with a fresh,
 /// unreplayed DPoP proof for this request by the key the token is bound to, whose key is still
@@ -41,7 +41,7 @@ fn invalid_token(why: &str) -> Error {
 
 /// A caller whose token and proof verify, with the proof not yet admitted. A read admits it
 /// in the transaction that writes the read's access-log entry
-/// ([`super::AuthorizedPassport::authorize_pending`]): one commit for both, and never an
+/// ([`super::AuthorizedRead::authorize`]): one commit for both, and never an
 /// entry for a replayed proof.
 #[derive(Debug, Clone)]
 pub struct PendingCaller {
@@ -50,6 +50,31 @@ pub struct PendingCaller {
 }
 
 impl Caller {
+    /// The kind of party the caller acts as: its own, under its own access token; none under a
+    /// consent token, which acts for its grant only (to read or write the passport), whoever
+    /// holds it. The one place a caller's kind is decided.
+    pub fn acting_kind(&self) -> Option<PartyKind> {
+        match self.consent {
+            Some(_) => None,
+            None => Some(self.kind),
+        }
+    }
+
+    /// Whether the caller acts as a party of `kind`.
+    pub fn acts_as(&self, kind: PartyKind) -> bool {
+        self.acting_kind() == Some(kind)
+    }
+
+    /// The caller must act as a party of `kind`; otherwise refused (403) with `refusal`, which
+    /// says who may.
+    pub fn require_kind(&self, kind: PartyKind, refusal: &'static str) -> Result<()> {
+        if self.acts_as(kind) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(refusal))
+        }
+    }
+
     /// Verifies the credentials and admits the proof (once, across instances).
     pub async fn authenticate(state: &AppState, credentials: Credentials<'_>) -> Result<Caller> {
         let pending = Caller::verify(state, credentials)?;

@@ -1,17 +1,24 @@
 //! The passport guard: the one place a caller's standing on a passport is decided and every
 //! decision is written to the passport's access log.
 //!
-//! [`AuthorizedPassport::authorize`] resolves the caller against the grant as the database
-//! holds it now (a refusal is logged before it is returned); the value it returns carries who
-//! (the [`Caller`]), which passport (the row), which grant (the [`Access`]) and the time, and
-//! its `require*` methods log their own refusals while [`AuthorizedPassport::allowed`] logs
-//! success.
+//! [`AuthorizedPassport::authorize`] (an admitted [`Caller`], for changes and owner requests) and
+//! [`AuthorizedRead::authorize`] (a [`PendingCaller`], for reads) resolve the caller against the
+//! grant as the database holds it now (a refusal is logged before it is returned); the value
+//! they return carries who (the [`Caller`]), which passport (the row), which grant (the
+//! [`Access`]) and the time ([`Standing`]), and their `require*` methods log their own refusals.
+//!
+//! An answer about a passport is a [`Logged`] value, and only a [`Receipt`] makes one: a read's
+//! guard gives its receipt only by consuming itself into the log entry that admits its proof,
+//! so a read cannot answer without its entry, nor leave its proof unadmitted. Changes commit
+//! their entry with the change ([`AuthorizedPassport::allowed_event`]).
 
-use wp_schemas::api::{Action, LogAction, Role};
+use serde::Serialize;
+use wp_schemas::api::{Action, LogAction, Outcome, Role};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
 use super::AppState;
+use super::store::{Admission, PassportRow};
 use super::{Caller, PendingCaller};
 use crate::clock;
 use crate::domain::access::{Access, Denial, resolve};
@@ -21,10 +28,10 @@ use crate::domain::organisation::MembershipRecord;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
-use crate::store::{Admission, PassportRow};
 
-/// A caller's authorised standing on one passport, for one logged action.
-pub struct AuthorizedPassport<'a> {
+/// A caller's authorised standing on one passport, for one logged action: what both guards
+/// know. It logs nothing itself.
+pub struct Standing<'a> {
     pub state: &'a AppState,
     pub caller: &'a Caller,
     pub passport: PassportRow,
@@ -35,43 +42,74 @@ pub struct AuthorizedPassport<'a> {
     /// The sections the request names, for the log entry of an owner-only refusal.
     sections: Vec<Section>,
     pub now: Timestamp,
-    /// A read's DPoP proof, admitted with the first entry this guard logs (or by
-    /// [`AuthorizedPassport::admit`] for an answer that logs nothing).
-    proof: std::sync::Mutex<Option<Admission>>,
 }
 
-impl<'a> AuthorizedPassport<'a> {
-    /// Finds passport `pid` and the caller's standing on it. `sections` are what the request
-    /// names, recorded with a refusal.
-    pub async fn authorize(
-        state: &'a AppState,
-        caller: &'a Caller,
-        pid: &PassportId,
-        action: LogAction,
-        sections: &[Section],
-    ) -> Result<Self> {
-        Self::authorize_with(state, caller, None, pid, action, sections).await
+/// Proof that a request's log entry was written (and a read's proof admitted with it), or that
+/// its route logs no entry on success ([`AuthorizedPassport::unlogged`]): what every answer
+/// about a passport is made from. Only the guards make one.
+#[must_use = "a receipt stands for a logged request: answer with it"]
+pub struct Receipt(());
+
+impl Receipt {
+    /// The answer `body`, logged.
+    pub fn answer<T>(self, body: T) -> Logged<T> {
+        Logged(body)
+    }
+}
+
+/// An answer about a passport whose request was logged as its route says (made only from a
+/// [`Receipt`]). Serialised as the answer itself.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Logged<T>(T);
+
+impl<T> Logged<T> {
+    /// The answer, for the handler to shape.
+    pub fn into_inner(self) -> T {
+        self.0
     }
 
-    /// As [`AuthorizedPassport::authorize`], for a read whose proof is not yet admitted: it is
-    /// admitted with the read's log entry, in one transaction, before anything is answered.
-    /// Only for reads whose every answer but a server failure is logged: a change commits its
-    /// own entry ([`AuthorizedPassport::allowed_event`]) and comes from an admitted [`Caller`].
-    pub async fn authorize_pending(
-        state: &'a AppState,
-        pending: &'a PendingCaller,
-        pid: &PassportId,
-        action: LogAction,
-        sections: &[Section],
-    ) -> Result<Self> {
-        let proof = Some(pending.proof.clone());
-        Self::authorize_with(state, &pending.caller, proof, pid, action, sections).await
+    /// The same answer in another form (the export as FHIR), or why it cannot be.
+    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Logged<U>, E> {
+        f(self.0).map(Logged)
     }
+}
 
-    async fn authorize_with(
+/// The guard of a request by an admitted [`Caller`]: a change, which commits its own entry
+/// with what it changes, or an owner's request that logs after it is done.
+pub struct AuthorizedPassport<'a>(Standing<'a>);
+
+/// The guard of a read by a [`PendingCaller`], whose proof is admitted with the read's log
+/// entry, in one transaction, before anything is answered. It is consumed by that entry:
+/// [`AuthorizedRead::allowed`] (the receipt the answer is made from) or a refusal.
+#[must_use = "a read is answered only through its log entry: allowed, or denied"]
+pub struct AuthorizedRead<'a> {
+    standing: Standing<'a>,
+    proof: Admission,
+}
+
+impl<'a> std::ops::Deref for AuthorizedPassport<'a> {
+    type Target = Standing<'a>;
+    fn deref(&self) -> &Standing<'a> {
+        &self.0
+    }
+}
+
+impl<'a> std::ops::Deref for AuthorizedRead<'a> {
+    type Target = Standing<'a>;
+    fn deref(&self) -> &Standing<'a> {
+        &self.standing
+    }
+}
+
+impl<'a> Standing<'a> {
+    /// Finds passport `pid` and the caller's standing on it. A refusal is logged, with `proof`
+    /// (a read's, still to admit) admitted in the same transaction; a missing or erased
+    /// passport, which has no log to carry it, admits the proof on its own.
+    async fn resolve(
         state: &'a AppState,
         caller: &'a Caller,
-        proof: Option<Admission>,
+        proof: Option<&Admission>,
         pid: &PassportId,
         action: LogAction,
         sections: &[Section],
@@ -82,11 +120,10 @@ impl<'a> AuthorizedPassport<'a> {
             .store
             .access_context(pid, grant_id, &caller.party_id)
             .await?;
-        // No entry to carry the proof: a missing or erased passport admits it on its own.
         let context = match context {
             Some(c) if c.passport.erased_at.is_none() => c,
             missing => {
-                if let Some(proof) = &proof {
+                if let Some(proof) = proof {
                     state.admit_proof(proof).await?;
                 }
                 return Err(match missing {
@@ -106,7 +143,7 @@ impl<'a> AuthorizedPassport<'a> {
             membership.as_ref(),
             now,
         ) {
-            Ok(access) => Ok(AuthorizedPassport {
+            Ok(access) => Ok(Standing {
                 state,
                 caller,
                 passport,
@@ -115,7 +152,6 @@ impl<'a> AuthorizedPassport<'a> {
                 action,
                 sections: sections.to_vec(),
                 now,
-                proof: std::sync::Mutex::new(proof),
             }),
             Err(denial) => {
                 let event = LogEvent::denied(
@@ -126,7 +162,7 @@ impl<'a> AuthorizedPassport<'a> {
                     denial.to_string(),
                 )
                 .acting_for(membership.as_ref().map(MembershipRecord::acting_as));
-                state.log_admitting(pid, event, now, proof).await?;
+                state.log_admitting(pid, event, now, proof.cloned()).await?;
                 Err(denial.into())
             }
         }
@@ -134,6 +170,75 @@ impl<'a> AuthorizedPassport<'a> {
 
     pub fn pid(&self) -> &PassportId {
         &self.passport.id
+    }
+
+    /// Why the action is allowed, as the log says it.
+    pub fn reason(&self) -> &'static str {
+        if self.access.is_owner() {
+            "owner"
+        } else {
+            "active grant"
+        }
+    }
+
+    /// The passport's data key, unwrapped from what the access context read.
+    pub(super) fn key(&self) -> Result<DataKey> {
+        let (kid, wrapped) = self.passport.wrapped_key.as_ref().ok_or_else(erased)?;
+        Ok(self.state.master.unwrap(kid, &self.passport.id, wrapped)?)
+    }
+
+    fn event_allowed(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
+        LogEvent::allowed(
+            &self.caller.party_id,
+            self.access.grant_id(),
+            self.action,
+            sections,
+            reason,
+        )
+        .acting_for(self.on_behalf_of.clone())
+    }
+
+    fn event_denied(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
+        LogEvent {
+            outcome: Outcome::Denied,
+            ..self.event_allowed(sections, reason)
+        }
+    }
+
+    /// Appends `event`, admitting `proof` (a read's) in the same transaction.
+    async fn log(&self, event: LogEvent, proof: Option<Admission>) -> Result<()> {
+        self.state
+            .log_admitting(self.pid(), event, self.now, proof)
+            .await
+    }
+
+    /// Logs `denial` (with `proof`, if a read's) and returns it as the error to answer with.
+    async fn deny_with(
+        &self,
+        denial: Denial,
+        sections: Vec<Section>,
+        proof: Option<Admission>,
+    ) -> Error {
+        let event = self.event_denied(sections, &denial.to_string());
+        match self.log(event, proof).await {
+            Ok(()) => denial.into(),
+            Err(e) => e,
+        }
+    }
+}
+
+impl<'a> AuthorizedPassport<'a> {
+    /// Finds passport `pid` and the caller's standing on it. `sections` are what the request
+    /// names, recorded with a refusal.
+    pub async fn authorize(
+        state: &'a AppState,
+        caller: &'a Caller,
+        pid: &PassportId,
+        action: LogAction,
+        sections: &[Section],
+    ) -> Result<Self> {
+        let standing = Standing::resolve(state, caller, None, pid, action, sections).await?;
+        Ok(AuthorizedPassport(standing))
     }
 
     /// The caller must be allowed `action` on `section`; a refusal is logged.
@@ -152,98 +257,99 @@ impl<'a> AuthorizedPassport<'a> {
         }
     }
 
-    /// The section of a record the caller wants to read, or the refusal (logged) that answers
-    /// a missing record and one in a section the caller may not read alike.
-    pub async fn readable_record(&self, section: Option<Section>) -> Result<Section> {
-        match section {
-            Some(s) if self.access.can(s, Action::Read) => Ok(s),
-            Some(s) => Err(self.deny(Denial::NoSuchRecord, vec![s]).await),
-            None => Err(self.deny(Denial::NoSuchRecord, vec![]).await),
-        }
-    }
-
     /// Logs a refusal and returns it as the error to answer with.
     pub async fn deny(&self, denial: Denial, sections: Vec<Section>) -> Error {
-        match self.log_denied(sections, &denial.to_string()).await {
-            Ok(()) => denial.into(),
-            Err(e) => e,
-        }
+        self.0.deny_with(denial, sections, None).await
     }
 
     /// Logs a refused attempt under `reason`, the refusal's stable text.
     pub async fn log_denied(&self, sections: Vec<Section>, reason: &str) -> Result<()> {
-        self.log(
-            LogEvent::denied(
-                &self.caller.party_id,
-                self.access.grant_id(),
-                self.action,
-                sections,
-                reason,
-            )
-            .acting_for(self.on_behalf_of.clone()),
-        )
-        .await
+        self.log(self.event_denied(sections, reason), None).await
     }
 
-    /// Logs that the action was allowed on `sections`.
-    pub async fn allowed(&self, sections: Vec<Section>, reason: &str) -> Result<()> {
-        self.log(self.event_allowed(sections, reason)).await
+    /// Logs that the action was allowed on `sections`, for a request that changes nothing.
+    pub async fn allowed(&self, sections: Vec<Section>, reason: &str) -> Result<Receipt> {
+        self.log(self.event_allowed(sections, reason), None).await?;
+        Ok(Receipt(()))
     }
 
     /// The entry that records the action as allowed, for a store call that commits it with
     /// the change it allows.
     pub fn allowed_event(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
-        debug_assert!(
-            self.proof.lock().expect("the pending proof").is_none(),
-            "a change is made by an admitted caller (see authorize_pending)"
-        );
         self.event_allowed(sections, reason)
     }
 
-    fn event_allowed(&self, sections: Vec<Section>, reason: &str) -> LogEvent {
-        LogEvent::allowed(
-            &self.caller.party_id,
-            self.access.grant_id(),
-            self.action,
-            sections,
-            reason,
-        )
-        .acting_for(self.on_behalf_of.clone())
+    /// The receipt of a request whose route logs only its refusals (`Audit::RefusalsOnly` in
+    /// the route table): the owner's own view of the passport's grants, which discloses nothing
+    /// to anyone else.
+    pub fn unlogged(&self) -> Receipt {
+        debug_assert!(
+            self.access.is_owner(),
+            "only an owner's request goes unlogged"
+        );
+        Receipt(())
+    }
+}
+
+impl<'a> AuthorizedRead<'a> {
+    /// The guard of a read of passport `pid` by `pending`, whose proof is admitted with the
+    /// read's log entry (or with its refusal's).
+    pub async fn authorize(
+        state: &'a AppState,
+        pending: &'a PendingCaller,
+        pid: &PassportId,
+        action: LogAction,
+    ) -> Result<Self> {
+        let proof = &pending.proof;
+        let standing =
+            Standing::resolve(state, &pending.caller, Some(proof), pid, action, &[]).await?;
+        Ok(AuthorizedRead {
+            standing,
+            proof: proof.clone(),
+        })
     }
 
-    async fn log(&self, event: LogEvent) -> Result<()> {
-        let proof = self.pending_proof();
-        self.state
-            .log_admitting(self.pid(), event, self.now, proof)
+    /// The caller must be the owner (to `what`); a refusal is logged.
+    pub async fn require_owner(self, what: &'static str) -> Result<Self> {
+        match self.access.require_owner(what) {
+            Ok(()) => Ok(self),
+            Err(denial) => Err(self.deny(denial, vec![]).await),
+        }
+    }
+
+    /// The section of a record the caller wants to read, or the refusal (logged) that answers
+    /// a missing record and one in a section the caller may not read alike.
+    pub async fn readable_record(self, section: Option<Section>) -> Result<(Self, Section)> {
+        match section {
+            Some(s) if self.access.can(s, Action::Read) => Ok((self, s)),
+            Some(s) => Err(self.deny(Denial::NoSuchRecord, vec![s]).await),
+            None => Err(self.deny(Denial::NoSuchRecord, vec![]).await),
+        }
+    }
+
+    /// Logs that the read was allowed on `sections`, admitting its proof: the receipt its
+    /// answer is made from.
+    pub async fn allowed(self, sections: Vec<Section>, reason: &str) -> Result<Receipt> {
+        let event = self.event_allowed(sections, reason);
+        self.standing.log(event, Some(self.proof)).await?;
+        Ok(Receipt(()))
+    }
+
+    /// Logs a refusal, admitting the read's proof, and returns it as the error to answer with.
+    pub async fn deny(self, denial: Denial, sections: Vec<Section>) -> Error {
+        self.standing
+            .deny_with(denial, sections, Some(self.proof))
             .await
     }
 
-    /// Admits the read's proof now, if it is still pending: for an answer that logs nothing.
-    pub async fn admit(&self) -> Result<()> {
-        match self.pending_proof() {
-            Some(proof) => self.state.admit_proof(&proof).await,
-            None => Ok(()),
+    /// Admits the read's proof and answers `error`, a refusal of the request itself rather
+    /// than of the caller (a sync cursor ahead of the history): nothing was read, so nothing
+    /// is logged, but the proof is used.
+    pub async fn refuse(self, error: Error) -> Error {
+        match self.standing.state.admit_proof(&self.proof).await {
+            Ok(()) => error,
+            Err(e) => e,
         }
-    }
-
-    /// The proof still to admit, taken: it is admitted once, with whatever comes first.
-    fn pending_proof(&self) -> Option<Admission> {
-        self.proof.lock().expect("the pending proof").take()
-    }
-
-    /// Why the action is allowed, as the log says it.
-    pub fn reason(&self) -> &'static str {
-        if self.access.is_owner() {
-            "owner"
-        } else {
-            "active grant"
-        }
-    }
-
-    /// The passport's data key, unwrapped from what the access context read.
-    pub fn key(&self) -> Result<DataKey> {
-        let (kid, wrapped) = self.passport.wrapped_key.as_ref().ok_or_else(erased)?;
-        Ok(self.state.master.unwrap(kid, &self.passport.id, wrapped)?)
     }
 }
 

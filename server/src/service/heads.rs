@@ -19,9 +19,9 @@ use quick_cache::sync::Cache;
 use wp_schemas::sections::Section;
 
 use super::AppState;
+use super::store::{PassportRow, VersionRow};
 use crate::domain::ids::PassportId;
 use crate::error::Result;
-use crate::store::{PassportRow, VersionRow};
 
 /// Bytes of sealed rows the cache holds at most: the benchmark's 512 hot passports (two
 /// sections each) fit, and the server stays under its 64 MiB memory budget.

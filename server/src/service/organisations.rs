@@ -10,6 +10,7 @@ use wp_schemas::api::{
 use wp_schemas::paths;
 
 use super::parties::{check_key_proof, party_or_404};
+use super::store::Joiner;
 use super::{AppState, Caller};
 use crate::clock;
 use crate::domain::grant::GrantRecord;
@@ -21,7 +22,6 @@ use crate::domain::organisation::{
 use crate::domain::party;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
-use crate::store::Joiner;
 
 /// At most this many organisations answer a directory look-up.
 const DIRECTORY_LIMIT: i64 = 20;
@@ -32,11 +32,10 @@ pub async fn create(
     caller: &Caller,
     request: CreateOrganisation,
 ) -> Result<Party> {
-    if caller.kind != PartyKind::Admin || caller.consent.is_some() {
-        return Err(Error::forbidden(
-            "only the service admin creates organisations",
-        ));
-    }
+    caller.require_kind(
+        PartyKind::Admin,
+        "only the service admin creates organisations",
+    )?;
     if !request.kind.is_organisation() {
         return Err(Error::invalid_field("kind", "must be employer or practice"));
     }
@@ -83,21 +82,12 @@ async fn organisation(state: &AppState, id: &PartyId) -> Result<Party> {
     Ok(org)
 }
 
-/// The kind the caller acts as here: a consent token (for reading a passport) never manages
-/// an organisation, whoever holds it.
-fn acting_kind(caller: &Caller) -> PartyKind {
-    match caller.consent {
-        Some(_) => PartyKind::Member,
-        None => caller.kind,
-    }
-}
-
 /// The caller's membership, if they are a member anywhere (never under a consent token).
 pub(super) async fn membership_of(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Option<MembershipRecord>> {
-    if caller.kind != PartyKind::Member || caller.consent.is_some() {
+    if !caller.acts_as(PartyKind::Member) {
         return Ok(None);
     }
     state.store.membership(&caller.party_id).await
@@ -110,7 +100,7 @@ pub(super) async fn require_member_or_admin(
     id: &PartyId,
 ) -> Result<()> {
     let membership = membership_of(state, caller).await?;
-    check_member_or_admin(acting_kind(caller), membership.as_ref(), id, clock::now())?;
+    check_member_or_admin(caller.acting_kind(), membership.as_ref(), id, clock::now())?;
     Ok(())
 }
 
@@ -118,7 +108,7 @@ pub(super) async fn require_member_or_admin(
 async fn require_manager(state: &AppState, caller: &Caller, id: &PartyId) -> Result<Party> {
     let org = organisation(state, id).await?;
     let membership = membership_of(state, caller).await?;
-    check_manager(acting_kind(caller), membership.as_ref(), id, clock::now())?;
+    check_manager(caller.acting_kind(), membership.as_ref(), id, clock::now())?;
     Ok(org)
 }
 

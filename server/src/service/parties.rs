@@ -1,11 +1,12 @@
 //! Parties and their keys, without the HTTP: an employee registers with a key they prove they
 //! hold, an admin enrols the other kinds, and a party adds and revokes its own keys.
 
-use wp_schemas::api::{AddKey, EnrolParty, JoinAsAdmin, Party, PartyKind, RegisterEmployee};
+use wp_schemas::api::{AddKey, EnrolParty, JoinAsAdmin, Me, Party, PartyKind, RegisterEmployee};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::paths;
 use wp_schemas::problem::ProblemType;
 
+use super::store::KeyRevocation;
 use super::{AppState, Caller};
 use crate::clock;
 use crate::domain::ids::{Kid, PartyId};
@@ -13,7 +14,6 @@ use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::time::Timestamp;
 use crate::domain::{auth, party};
 use crate::error::{Error, Result};
-use crate::store::KeyRevocation;
 
 /// An employee registers with a key they prove they hold.
 pub async fn register(state: &AppState, request: RegisterEmployee) -> Result<Party> {
@@ -58,9 +58,7 @@ pub async fn join_as_admin(state: &AppState, request: JoinAsAdmin) -> Result<Par
 
 /// An admin enrols an employer, a professional or an admin.
 pub async fn enrol(state: &AppState, caller: &Caller, request: EnrolParty) -> Result<Party> {
-    if caller.kind != PartyKind::Admin || caller.consent.is_some() {
-        return Err(Error::forbidden("only an admin enrols parties"));
-    }
+    caller.require_kind(PartyKind::Admin, "only an admin enrols parties")?;
     if !wp_schemas::api::ENROLLED_KINDS.contains(&request.kind) {
         return Err(Error::invalid_field(
             "kind",
@@ -119,6 +117,16 @@ pub async fn revoke_key(
 
 /// A party's public facts (kind, name, registration, keys), which anyone authenticated needs
 /// to check who signed a record.
+/// The caller's party and the id of their passport, if they have one.
+pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
+    let party = party_or_404(state, &caller.party_id).await?;
+    let passport_id = state.store.passport_of_owner(&caller.party_id).await?;
+    Ok(Me {
+        party,
+        passport_id: passport_id.map(String::from),
+    })
+}
+
 pub async fn party_or_404(state: &AppState, id: &PartyId) -> Result<Party> {
     state
         .store

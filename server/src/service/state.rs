@@ -8,24 +8,27 @@ use wp_schemas::api::AccessTokenClaims;
 use wp_schemas::problem::ProblemType;
 
 use super::heads::HeadsCache;
+use super::store::{Admission, Store, Writer};
+use crate::config::Settings;
 use crate::domain::audit::LogEvent;
 use crate::domain::auth;
 use crate::domain::ids::PassportId;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::store::{Admission, Store, Writer};
 
 /// Everything a handler needs, shared by every request.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// The store, the writer and the keys are the service's alone (see the module comment of
+/// `service`): a handler reaches them only through a use case.
 pub struct Inner {
-    pub store: Store,
+    pub(super) store: Store,
     /// Group commit for proof admissions and access-log appends.
-    pub writer: Writer,
-    pub keys: ServerKeys,
-    pub master: MasterKeys,
+    pub(super) writer: Writer,
+    pub(super) keys: ServerKeys,
+    pub(super) master: MasterKeys,
     /// The public base URL: token issuer and audience, and the base of DPoP `htu`.
     pub issuer: String,
     pub max_body_bytes: usize,
@@ -46,36 +49,33 @@ pub struct Inner {
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
 /// every request; what can change (the key's revocation, the grant) is checked every time.
-#[derive(Default)]
-pub struct TokenCache(
-    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<AccessTokenClaims>>>,
-);
+/// Bounded (quick_cache's CLOCK-Pro evicts the tokens least used) and never past a token's
+/// expiry: an expired token is forgotten when it is next presented.
+pub struct TokenCache(quick_cache::sync::Cache<String, Arc<AccessTokenClaims>>);
 
-/// Enough for every token alive at once on one instance at the load we expect; beyond it the
-/// cache forgets expired tokens, then everything.
+/// Enough for every token alive at once on one instance at the load we expect.
 const TOKEN_CACHE_LIMIT: usize = 100_000;
 
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache(quick_cache::sync::Cache::new(TOKEN_CACHE_LIMIT))
+    }
+}
+
 impl TokenCache {
-    pub fn get(&self, token: &str, now: Timestamp) -> Option<std::sync::Arc<AccessTokenClaims>> {
-        let map = self.0.lock().expect("token cache");
-        map.get(token).filter(|c| c.exp > now.secs()).cloned()
+    pub fn get(&self, token: &str, now: Timestamp) -> Option<Arc<AccessTokenClaims>> {
+        let claims = self.0.get(token)?;
+        if claims.exp > now.secs() {
+            Some(claims)
+        } else {
+            self.0.remove(token);
+            None
+        }
     }
 
-    pub fn insert(
-        &self,
-        token: &str,
-        claims: AccessTokenClaims,
-        now: Timestamp,
-    ) -> std::sync::Arc<AccessTokenClaims> {
-        let claims = std::sync::Arc::new(claims);
-        let mut map = self.0.lock().expect("token cache");
-        if map.len() >= TOKEN_CACHE_LIMIT {
-            map.retain(|_, c| c.exp > now.secs());
-            if map.len() >= TOKEN_CACHE_LIMIT {
-                map.clear();
-            }
-        }
-        map.insert(token.to_owned(), claims.clone());
+    pub fn insert(&self, token: &str, claims: AccessTokenClaims) -> Arc<AccessTokenClaims> {
+        let claims = Arc::new(claims);
+        self.0.insert(token.to_owned(), claims.clone());
         claims
     }
 }
@@ -88,8 +88,60 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(inner: Inner) -> Self {
-        AppState(Arc::new(inner))
+    /// Opens the installation (data directory, database, key material; see
+    /// [`super::install`]), refusing what would lose passports, and builds the shared state.
+    pub async fn open(settings: &Settings, issuer: String) -> anyhow::Result<AppState> {
+        let limits = super::limits::Limits::new(settings)?;
+        let super::install::Installation {
+            store,
+            keys,
+            master,
+            ..
+        } = super::install::open(settings, super::install::Mode::Serve).await?;
+        Ok(AppState(Arc::new(Inner {
+            writer: Writer::spawn(store.clone()),
+            store,
+            keys,
+            master,
+            issuer,
+            max_body_bytes: settings.max_body_bytes,
+            max_bundle_bytes: settings.max_bundle_bytes,
+            request_timeout: Duration::from_secs(settings.request_timeout),
+            max_records_per_passport: settings.max_records_per_passport,
+            verified_tokens: Default::default(),
+            heads: Default::default(),
+            origins: super::origins::Origins::new(
+                &settings.trusted_origins,
+                settings.allow_http_origins,
+            )?,
+            limits,
+        })))
+    }
+
+    /// The database's kind, for the start-up log.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    /// Forgets used `jti`s that could no longer be replayed anyway (expired before `now`).
+    pub async fn purge_expired_jtis(&self, now: Timestamp) -> Result<()> {
+        self.store.purge_expired_jtis(now).await.map(|_| ())
+    }
+
+    /// Closes the database once the last request is answered.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// The public keys that verify tokens and checkpoints at `now`, retired ones whose tokens
+    /// may still be valid included.
+    pub fn published_keys(&self, now: Timestamp) -> Vec<wp_schemas::jose::PublicJwk> {
+        self.keys.published(now).map(|k| k.jwk.clone()).collect()
     }
 
     /// 32 bytes from the system's secure random source: the secret of a one-time code.
@@ -113,7 +165,7 @@ impl AppState {
             return Ok(claims);
         }
         let claims = auth::verify_token(token, &self.keys, &self.issuer, now)?;
-        Ok(self.verified_tokens.insert(token, claims, now))
+        Ok(self.verified_tokens.insert(token, claims))
     }
 
     /// Admits a request's DPoP proof now: its `jti` was never seen (on any instance), and the

@@ -10,13 +10,13 @@ use wp_schemas::sections::Section;
 use super::AppState;
 use super::AuthorizedPassport;
 use super::Caller;
+use super::store::{AppendError, VersionAppend};
+use super::vault;
 use crate::domain::ids::{Kid, PassportId, RecordId};
 use crate::domain::party::RegisteredKey;
 use crate::domain::version::{self, AcceptedVersion, Head, VersionRefusal};
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
-use crate::store::{AppendError, VersionAppend};
-use crate::vault;
 
 /// A version write that did not happen.
 pub enum WriteFailure {

@@ -1,9 +1,9 @@
 //! Access requests.
 
-use sqlx::FromRow;
 use wp_schemas::api::Role;
 
 use super::grants::{insert_grant_in, list_text, parse_list};
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::access_request::{AccessRequestRecord, Decision};
 use crate::domain::audit::LogEvent;
@@ -12,7 +12,6 @@ use crate::domain::ids::{AccessRequestId, GrantId, PartyId};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
-#[derive(FromRow)]
 struct RequestRow {
     id: AccessRequestId,
     organisation_id: PartyId,
@@ -31,6 +30,24 @@ struct RequestRow {
     decision: Option<String>,
     grant_id: Option<GrantId>,
 }
+from_row!(RequestRow {
+    id,
+    organisation_id,
+    organisation_name,
+    requested_by,
+    requested_by_name,
+    roles,
+    scopes,
+    purpose,
+    duration_days,
+    employee_id,
+    code_hash,
+    created_at,
+    expires_at,
+    decided_at,
+    decision,
+    grant_id
+});
 
 impl RequestRow {
     fn into_record(self) -> Result<AccessRequestRecord> {

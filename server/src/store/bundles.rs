@@ -3,6 +3,7 @@
 use wp_schemas::api::{AccessLogEntry, PartyKey};
 use wp_schemas::problem::ProblemType;
 
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId};
@@ -11,13 +12,19 @@ use crate::domain::time::Timestamp;
 use crate::error::{Error, Result, ResultExt};
 
 /// Where a passport's history and log stand: what an export's checkpoint signs.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PassportHeads {
     pub seq: i64,
     pub head: String,
     pub log_seq: i64,
     pub log_head: String,
 }
+from_row!(PassportHeads {
+    seq,
+    head,
+    log_seq,
+    log_head
+});
 
 /// Stored external keys as a bundle's key history, to compare with one.
 fn known_keys(rows: Vec<(String, String, Timestamp, Option<Timestamp>)>) -> Result<Vec<PartyKey>> {

@@ -1,8 +1,7 @@
 //! Consent grants.
 
-use sqlx::FromRow;
-
 use super::log::append_log_in;
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
@@ -11,25 +10,41 @@ use crate::domain::time::Timestamp;
 use crate::error::Result;
 use wp_schemas::api::Role;
 
-#[derive(FromRow)]
-struct GrantRow {
-    id: GrantId,
-    passport_id: PassportId,
-    grantor_id: PartyId,
-    grantee_id: PartyId,
-    roles: String,
-    members: String,
-    scopes: String,
-    purpose: String,
-    consent_text: String,
-    starts_at: Timestamp,
-    ends_at: Timestamp,
-    revoked_at: Option<Timestamp>,
-    created_at: Timestamp,
+/// A grant as stored; [`GrantRow::into_grant`] is the one decoding of it, for the grant queries
+/// and the access context's join alike.
+pub(super) struct GrantRow {
+    pub(super) id: GrantId,
+    pub(super) passport_id: PassportId,
+    pub(super) grantor_id: PartyId,
+    pub(super) grantee_id: PartyId,
+    pub(super) roles: String,
+    pub(super) members: String,
+    pub(super) scopes: String,
+    pub(super) purpose: String,
+    pub(super) consent_text: String,
+    pub(super) starts_at: Timestamp,
+    pub(super) ends_at: Timestamp,
+    pub(super) revoked_at: Option<Timestamp>,
+    pub(super) created_at: Timestamp,
 }
+from_row!(GrantRow {
+    id,
+    passport_id,
+    grantor_id,
+    grantee_id,
+    roles,
+    members,
+    scopes,
+    purpose,
+    consent_text,
+    starts_at,
+    ends_at,
+    revoked_at,
+    created_at
+});
 
 impl GrantRow {
-    fn into_grant(self) -> Result<GrantRecord> {
+    pub(super) fn into_grant(self) -> Result<GrantRecord> {
         Ok(GrantRecord {
             scopes: serde_json::from_str(&self.scopes).map_err(anyhow::Error::from)?,
             id: self.id,
@@ -68,7 +83,7 @@ macro_rules! insert_grant_in {
     ($tx:expr, $grant:expr, $event:expr, $now:expr) => {{
         let grant: &$crate::domain::grant::GrantRecord = $grant;
         let scopes = serde_json::to_string(&grant.scopes).map_err(anyhow::Error::from)?;
-        $crate::store::log::append_log_in!($tx, &grant.passport_id, $event, $now);
+        $crate::service::store::log::append_log_in!($tx, &grant.passport_id, $event, $now);
         sqlx::query(
             "INSERT INTO grants (id, passport_id, grantor_id, grantee_id, scopes, purpose, consent_text, starts_at, ends_at, created_at, roles, members) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -83,13 +98,25 @@ macro_rules! insert_grant_in {
         .bind(grant.starts_at)
         .bind(grant.ends_at)
         .bind(grant.created_at)
-        .bind($crate::store::grants::list_text(&grant.roles, |r| r.as_str()))
-        .bind($crate::store::grants::list_text(&grant.members, $crate::domain::ids::PartyId::as_str))
+        .bind($crate::service::store::grants::list_text(&grant.roles, |r| r.as_str()))
+        .bind($crate::service::store::grants::list_text(&grant.members, $crate::domain::ids::PartyId::as_str))
         .execute(&mut *$tx)
         .await?;
     }};
 }
 pub(super) use insert_grant_in;
+
+/// Names the columns the row type decodes, never `*`: a statement prepared on a pooled SQLite
+/// connection before a migration adds a column would otherwise stop decoding after it.
+macro_rules! select_grants {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, passport_id, grantor_id, grantee_id, roles, members, scopes, purpose, \
+             consent_text, starts_at, ends_at, revoked_at, created_at FROM grants ",
+            $where
+        )
+    };
+}
 
 fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
     rows.into_iter().map(GrantRow::into_grant).collect()
@@ -114,14 +141,14 @@ impl Store {
 
     pub async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>> {
         let row: Option<GrantRow> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(pool).await?
+            sqlx::query_as(select_grants!("WHERE id = $1")).bind(id).fetch_optional(pool).await?
         });
         row.map(GrantRow::into_grant).transpose()
     }
 
     pub async fn grants_of_passport(&self, passport_id: &PassportId) -> Result<Vec<GrantRecord>> {
         all(with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM grants WHERE passport_id = $1 ORDER BY created_at DESC, id")
+            sqlx::query_as(select_grants!("WHERE passport_id = $1 ORDER BY created_at DESC, id"))
                 .bind(passport_id)
                 .fetch_all(pool)
                 .await?
@@ -130,7 +157,7 @@ impl Store {
 
     pub async fn grants_to(&self, grantee: &PartyId) -> Result<Vec<GrantRecord>> {
         all(with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM grants WHERE grantee_id = $1 ORDER BY created_at DESC, id")
+            sqlx::query_as(select_grants!("WHERE grantee_id = $1 ORDER BY created_at DESC, id"))
                 .bind(grantee)
                 .fetch_all(pool)
                 .await?
@@ -155,7 +182,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let row: Option<GrantRow> = sqlx::query_as("SELECT * FROM grants WHERE id = $1 AND passport_id = $2")
+            let row: Option<GrantRow> = sqlx::query_as(select_grants!("WHERE id = $1 AND passport_id = $2"))
                 .bind(grant_id)
                 .bind(passport_id)
                 .fetch_optional(&mut *tx)

@@ -1,8 +1,8 @@
 //! The access log: append-only and hash-chained per passport.
 
-use sqlx::FromRow;
 use wp_schemas::api::{AccessLogEntry, LogAction, OnBehalfOf, Outcome, Role};
 
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::ids::{PartyId, PassportId};
 use crate::domain::time::Timestamp;
@@ -18,7 +18,7 @@ pub const MAX_ENTRIES_PER_INSERT: usize = 256;
 #[macro_export]
 macro_rules! insert_log_entries {
     ($tx:expr, $entries:expr) => {{
-        for part in $entries.chunks($crate::store::log::MAX_ENTRIES_PER_INSERT) {
+        for part in $entries.chunks($crate::service::store::log::MAX_ENTRIES_PER_INSERT) {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO access_log (passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, prev_hash, hash, organisation_id, role) ",
             );
@@ -30,8 +30,8 @@ macro_rules! insert_log_entries {
                     .push_bind(&entry.actor)
                     .push_bind(&entry.grant_id)
                     .push_bind(entry.action.as_str())
-                    .push_bind($crate::store::log::sections_text(&entry.sections))
-                    .push_bind($crate::store::log::outcome_text(entry.outcome))
+                    .push_bind($crate::service::store::log::sections_text(&entry.sections))
+                    .push_bind($crate::service::store::log::outcome_text(entry.outcome))
                     .push_bind(&entry.reason)
                     .push_bind(&entry.prev_hash)
                     .push_bind(&entry.hash)
@@ -83,7 +83,6 @@ pub fn sections_text(sections: &[wp_schemas::sections::Section]) -> String {
 /// A stored entry, its text columns read as they are: the log is evidence, checked by its
 /// hash chain, so an entry someone altered is served as it stands for the owner's client to
 /// catch, never refused as a corrupt row.
-#[derive(FromRow)]
 struct LogRow {
     passport_id: String,
     seq: i64,
@@ -99,6 +98,21 @@ struct LogRow {
     organisation_id: Option<String>,
     role: Option<String>,
 }
+from_row!(LogRow {
+    passport_id,
+    seq,
+    at,
+    actor_id,
+    grant_id,
+    action,
+    sections,
+    outcome,
+    reason,
+    prev_hash,
+    hash,
+    organisation_id,
+    role
+});
 
 impl LogRow {
     fn into_entry(self) -> Result<AccessLogEntry> {
@@ -147,7 +161,10 @@ impl Store {
     ) -> Result<Vec<AccessLogEntry>> {
         let rows: Vec<LogRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT * FROM access_log WHERE passport_id = $1 AND seq < $2 AND ($3 IS NULL OR actor_id = $3) \
+                // The columns LogRow decodes, named (never `*`: see store/grants.rs).
+                "SELECT passport_id, seq, at, actor_id, grant_id, action, sections, outcome, reason, \
+                 prev_hash, hash, organisation_id, role FROM access_log \
+                 WHERE passport_id = $1 AND seq < $2 AND ($3 IS NULL OR actor_id = $3) \
                  ORDER BY seq DESC LIMIT $4",
             )
             .bind(passport_id)

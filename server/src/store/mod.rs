@@ -7,8 +7,10 @@
 //! column types.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use sqlx::migrate::Migrator;
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -29,14 +31,21 @@ pub(crate) mod replay;
 mod types;
 mod writer;
 
+#[cfg(feature = "testing")]
 pub use bundles::PassportHeads;
 pub use organisations::Joiner;
 pub use parties::*;
 pub use passports::*;
-pub use writer::{Admission, Append, Item, Writer, Written};
+pub use writer::{Admission, Writer};
+// What the tests and the benchmark use besides the service (see `service`).
+#[cfg(feature = "testing")]
+pub use writer::{Append, Item, Written};
 
-pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The migrations of `migrations/sqlite/` and `migrations/postgres/`, embedded by `build.rs`.
+pub static SQLITE_MIGRATOR: LazyLock<Migrator> =
+    LazyLock::new(|| include!(concat!(env!("OUT_DIR"), "/sqlite_migrations.rs")));
+pub static POSTGRES_MIGRATOR: LazyLock<Migrator> =
+    LazyLock::new(|| include!(concat!(env!("OUT_DIR"), "/postgres_migrations.rs")));
 
 /// How long a request waits for a database that does not answer (a PostgreSQL connection from
 /// the pool, a SQLite file another process holds) before it is answered 503
@@ -58,8 +67,8 @@ pub struct WriteQueue(Arc<tokio::sync::Mutex<()>>);
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool, _) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::service::store::Store::Sqlite($pool, _) => $body,
+            $crate::service::store::Store::Postgres($pool) => $body,
         }
     };
 }
@@ -147,7 +156,9 @@ async fn quick_check(pool: &SqlitePool, file: &str) -> Result<()> {
 
 impl Store {
     /// Connects and applies the migrations. `postgres://` selects PostgreSQL, `sqlite:` SQLite.
-    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it).
+    /// An unreachable PostgreSQL fails at once (see [`Store::open`] to wait for it). For the
+    /// tests and the benchmark; the server waits for its database.
+    #[cfg(feature = "testing")]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         Self::open(url, max_connections, Duration::ZERO).await
     }
@@ -317,5 +328,43 @@ impl Store {
 
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded migrations are what sqlx reads from the directories: the same versions,
+    /// descriptions, SQL and checksums (a database migrated by an earlier build stays valid).
+    #[tokio::test]
+    async fn migrations_match_sqlx() {
+        for (embedded, dir) in [
+            (&*SQLITE_MIGRATOR, "../migrations/sqlite"),
+            (&*POSTGRES_MIGRATOR, "../migrations/postgres"),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            let read = Migrator::new(path).await.expect("sqlx reads the directory");
+            let fields = |m: &Migrator| -> Vec<_> {
+                m.iter()
+                    .map(|m| {
+                        let kind = m.migration_type.label();
+                        (
+                            m.version,
+                            m.description.clone(),
+                            kind,
+                            m.checksum.clone(),
+                            m.no_tx,
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(fields(embedded), fields(&read), "{dir}");
+            assert!(!fields(embedded).is_empty(), "{dir}");
+            assert_eq!(
+                (embedded.locking, embedded.no_tx),
+                (read.locking, read.no_tx)
+            );
+        }
     }
 }

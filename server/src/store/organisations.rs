@@ -1,10 +1,10 @@
 //! Organisations, their members and invitations.
 
-use sqlx::FromRow;
 use wp_schemas::api::{PartyKind, ProfessionalRegistration, Role};
 use wp_schemas::jose::PublicJwk;
 
 use super::parties::{insert_party_in, parse_kind};
+use super::types::from_row;
 use super::{NewParty, Store, with_pool};
 use crate::domain::ids::{InvitationId, PartyId};
 use crate::domain::organisation::{InvitationRecord, MembershipRecord};
@@ -12,7 +12,6 @@ use crate::domain::time::Timestamp;
 use crate::error::{Result, ResultExt};
 
 /// A membership joined with its organisation's kind and name.
-#[derive(FromRow)]
 pub(super) struct MembershipRow {
     pub member_id: PartyId,
     pub organisation_id: PartyId,
@@ -22,6 +21,15 @@ pub(super) struct MembershipRow {
     pub joined_at: Timestamp,
     pub removed_at: Option<Timestamp>,
 }
+from_row!(MembershipRow {
+    member_id,
+    organisation_id,
+    organisation_kind,
+    organisation_name,
+    role,
+    joined_at,
+    removed_at
+});
 
 impl MembershipRow {
     pub fn into_record(self) -> Result<MembershipRecord> {
@@ -45,15 +53,18 @@ const MEMBERSHIP_COLUMNS: &str = "SELECT m.member_id, m.organisation_id, o.kind 
      o.display_name AS organisation_name, m.role, m.joined_at, m.removed_at, p.display_name AS member_name \
      FROM memberships m JOIN parties o ON o.id = m.organisation_id";
 
+/// Memberships whose member is in a list the caller pushes (`... IN (...)`).
+pub(super) const MEMBERSHIP_OF: &str = "SELECT m.member_id, m.organisation_id, o.kind AS organisation_kind, \
+     o.display_name AS organisation_name, m.role, m.joined_at, m.removed_at \
+     FROM memberships m JOIN parties o ON o.id = m.organisation_id WHERE m.member_id";
+
 /// A membership with the member's display name.
-#[derive(FromRow)]
 struct MemberRow {
-    #[sqlx(flatten)]
     membership: MembershipRow,
     member_name: String,
 }
+from_row!(MemberRow { member_name } |row| { membership: sqlx::FromRow::from_row(row)? });
 
-#[derive(FromRow)]
 struct InvitationRow {
     id: InvitationId,
     organisation_id: PartyId,
@@ -65,6 +76,30 @@ struct InvitationRow {
     redeemed_at: Option<Timestamp>,
     redeemed_by: Option<PartyId>,
     revoked_at: Option<Timestamp>,
+}
+from_row!(InvitationRow {
+    id,
+    organisation_id,
+    role,
+    code_hash,
+    created_by,
+    created_at,
+    expires_at,
+    redeemed_at,
+    redeemed_by,
+    revoked_at
+});
+
+/// Names the columns the row type decodes, never `*`: a statement prepared on a pooled SQLite
+/// connection before a migration adds a column would otherwise stop decoding after it.
+macro_rules! select_invitations {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, organisation_id, role, code_hash, created_by, created_at, expires_at, \
+             redeemed_at, redeemed_by, revoked_at FROM invitations ",
+            $where
+        )
+    };
 }
 
 impl InvitationRow {
@@ -225,7 +260,7 @@ impl Store {
 
     pub async fn invitations(&self, organisation: &PartyId) -> Result<Vec<InvitationRecord>> {
         let rows: Vec<InvitationRow> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM invitations WHERE organisation_id = $1 ORDER BY created_at DESC, id")
+            sqlx::query_as(select_invitations!("WHERE organisation_id = $1 ORDER BY created_at DESC, id"))
                 .bind(organisation)
                 .fetch_all(pool)
                 .await?
@@ -238,7 +273,7 @@ impl Store {
         code_hash: &str,
     ) -> Result<Option<InvitationRecord>> {
         let row: Option<InvitationRow> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM invitations WHERE code_hash = $1")
+            sqlx::query_as(select_invitations!("WHERE code_hash = $1"))
                 .bind(code_hash)
                 .fetch_optional(pool)
                 .await?
@@ -264,7 +299,7 @@ impl Store {
             .bind(now)
             .execute(pool)
             .await?;
-            sqlx::query_as("SELECT * FROM invitations WHERE organisation_id = $1 AND id = $2")
+            sqlx::query_as(select_invitations!("WHERE organisation_id = $1 AND id = $2"))
                 .bind(organisation)
                 .bind(id)
                 .fetch_optional(pool)

@@ -1,17 +1,20 @@
 //! Parties and their keys.
 
-use sqlx::FromRow;
+use std::collections::HashMap;
+
 use wp_schemas::api::{Party, PartyKey, PartyKind, ProfessionalRegistration};
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::problem::ProblemType;
 
+use super::organisations::MembershipRow;
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::ids::{Kid, PartyId};
+use crate::domain::organisation::MembershipRecord;
 use crate::domain::party::RegisteredKey;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result, ResultExt};
 
-#[derive(FromRow)]
 struct PartyRow {
     id: PartyId,
     kind: String,
@@ -22,8 +25,17 @@ struct PartyRow {
     created_at: Timestamp,
     origin: Option<String>,
 }
+from_row!(PartyRow {
+    id,
+    kind,
+    display_name,
+    profession,
+    registration_body,
+    registration_number,
+    created_at,
+    origin
+});
 
-#[derive(FromRow)]
 struct KeyRow {
     kid: Kid,
     party_id: PartyId,
@@ -32,6 +44,14 @@ struct KeyRow {
     created_at: Timestamp,
     revoked_at: Option<Timestamp>,
 }
+from_row!(KeyRow {
+    kid,
+    party_id,
+    kind,
+    jwk,
+    created_at,
+    revoked_at
+});
 
 impl KeyRow {
     fn into_key(self) -> Result<RegisteredKey> {
@@ -76,7 +96,7 @@ pub struct NewParty<'a> {
 /// already is a conflict.
 macro_rules! insert_party_in {
     ($tx:expr, $new:expr, $now:expr) => {{
-        let new: &$crate::store::NewParty<'_> = &$new;
+        let new: &$crate::service::store::NewParty<'_> = &$new;
         let registration = new.registration;
         sqlx::query(
             "INSERT INTO parties (id, kind, display_name, profession, registration_body, registration_number, created_at) \
@@ -100,7 +120,7 @@ macro_rules! insert_party_in {
                 .bind($now)
                 .execute(&mut *$tx)
                 .await
-                .on_unique_violation($crate::store::parties::key_conflict)?;
+                .on_unique_violation($crate::service::store::parties::key_conflict)?;
         }
     }};
 }
@@ -142,67 +162,98 @@ impl Store {
     }
 
     pub async fn party(&self, id: &PartyId) -> Result<Option<Party>> {
-        let (row, keys) = with_pool!(self, pool => {
+        Ok(self.parties(std::slice::from_ref(id)).await?.pop())
+    }
+
+    /// The parties with these ids that exist, in the order of `ids`, each with its keys and
+    /// membership: three statements however many parties there are (an export reads every
+    /// author's).
+    pub async fn parties(&self, ids: &[PartyId]) -> Result<Vec<Party>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        /// Pushes `(id, id, ...)` as bound parameters: one list, then the rest of the query.
+        macro_rules! in_list {
+            ($query:expr) => {{
+                $query.push(" IN (");
+                let mut list = $query.separated(", ");
+                for id in ids {
+                    list.push_bind(id);
+                }
+                $query.push(")");
+            }};
+        }
+        let (rows, keys, memberships) = with_pool!(self, pool => {
             // Columns named, never `*`: a pooled SQLite connection opened before a migration
             // added a column prepares `*` with the old column count and steps it with the new
             // one, which sqlx cannot decode.
-            let row: Option<PartyRow> = sqlx::query_as(
+            let mut query = sqlx::QueryBuilder::new(
                 "SELECT id, kind, display_name, profession, registration_body, registration_number, created_at, origin \
-                 FROM parties WHERE id = $1",
-            )
-                .bind(id)
-                .fetch_optional(pool)
-                .await?;
+                 FROM parties WHERE id",
+            );
+            in_list!(query);
+            let rows: Vec<PartyRow> = query.build_query_as().fetch_all(pool).await?;
             // A party's own keys, and (for an external party) the keys its bundle carried.
-            let keys: Vec<KeyRow> = sqlx::query_as(&format!(
-                "{KEY_COLUMNS} WHERE k.party_id = $1 UNION ALL \
-                 SELECT e.kid, e.party_id, p.kind, e.jwk, e.created_at, e.revoked_at \
-                 FROM external_keys e JOIN parties p ON p.id = e.party_id WHERE e.party_id = $1 \
-                 ORDER BY 5, 1"
-            ))
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
-            (row, keys)
+            let mut query = sqlx::QueryBuilder::new(format!("{KEY_COLUMNS} WHERE k.party_id"));
+            in_list!(query);
+            query.push(
+                " UNION ALL SELECT e.kid, e.party_id, p.kind, e.jwk, e.created_at, e.revoked_at \
+                 FROM external_keys e JOIN parties p ON p.id = e.party_id WHERE e.party_id",
+            );
+            in_list!(query);
+            query.push(" ORDER BY 5, 1");
+            let keys: Vec<KeyRow> = query.build_query_as().fetch_all(pool).await?;
+            let mut query = sqlx::QueryBuilder::new(super::organisations::MEMBERSHIP_OF);
+            in_list!(query);
+            let memberships: Vec<MembershipRow> = query.build_query_as().fetch_all(pool).await?;
+            (rows, keys, memberships)
         });
-        let Some(row) = row else { return Ok(None) };
-        let registration = match (
-            row.profession,
-            row.registration_body,
-            row.registration_number,
-        ) {
-            (Some(profession), Some(registration_body), Some(registration_number)) => {
-                Some(ProfessionalRegistration {
-                    profession,
-                    registration_body,
-                    registration_number,
-                })
-            }
-            _ => None,
-        };
-        let keys = keys
-            .into_iter()
-            .map(|k| {
-                let key = k.into_key()?;
-                Ok(PartyKey {
-                    kid: key.kid.into(),
-                    jwk: key.jwk,
-                    created_at: key.created_at.to_datetime(),
-                    revoked_at: key.revoked_at.map(Timestamp::to_datetime),
+        let mut keys_of: HashMap<PartyId, Vec<PartyKey>> = HashMap::new();
+        for k in keys {
+            let key = k.into_key()?;
+            keys_of.entry(key.party_id).or_default().push(PartyKey {
+                kid: key.kid.into(),
+                jwk: key.jwk,
+                created_at: key.created_at.to_datetime(),
+                revoked_at: key.revoked_at.map(Timestamp::to_datetime),
+            });
+        }
+        let mut membership_of: HashMap<PartyId, MembershipRecord> = HashMap::new();
+        for m in memberships {
+            let m = m.into_record()?;
+            membership_of.insert(m.member.clone(), m);
+        }
+        let mut rows: HashMap<PartyId, PartyRow> =
+            rows.into_iter().map(|row| (row.id.clone(), row)).collect();
+        ids.iter()
+            .filter_map(|id| rows.remove(id))
+            .map(|row| {
+                let registration = match (
+                    row.profession,
+                    row.registration_body,
+                    row.registration_number,
+                ) {
+                    (Some(profession), Some(registration_body), Some(registration_number)) => {
+                        Some(ProfessionalRegistration {
+                            profession,
+                            registration_body,
+                            registration_number,
+                        })
+                    }
+                    _ => None,
+                };
+                Ok(Party {
+                    kind: parse_kind(&row.kind)?,
+                    display_name: row.display_name,
+                    registration,
+                    membership: membership_of.remove(&row.id).map(|m| m.to_wire()),
+                    keys: keys_of.remove(&row.id).unwrap_or_default(),
+                    created_at: row.created_at.to_datetime(),
+                    origin: row.origin,
+                    id: row.id.into(),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        let membership = self.membership(&row.id).await?;
-        Ok(Some(Party {
-            id: row.id.into(),
-            kind: parse_kind(&row.kind)?,
-            display_name: row.display_name,
-            registration,
-            membership: membership.map(|m| m.to_wire()),
-            keys,
-            created_at: row.created_at.to_datetime(),
-            origin: row.origin,
-        }))
+            .collect()
     }
 
     /// The key with this thumbprint and the party holding it.

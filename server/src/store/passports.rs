@@ -1,14 +1,14 @@
 //! Passports, their data keys, records and record versions.
 
-use sqlx::FromRow;
 use wp_schemas::chain::{history_genesis, log_genesis};
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::Section;
 
-use super::grants::parse_list;
+use super::grants::GrantRow;
 use super::log::append_log_in;
 use super::organisations::parse_role;
 use super::parties::parse_kind;
+use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
@@ -17,9 +17,8 @@ use crate::domain::organisation::MembershipRecord;
 use crate::domain::time::Timestamp;
 use crate::domain::version::{AcceptedVersion, Head};
 use crate::error::{Error, Result, ResultExt};
-use wp_schemas::api::Role;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct PassportRow {
     pub id: PassportId,
     pub owner_id: PartyId,
@@ -28,9 +27,9 @@ pub struct PassportRow {
     pub created_at: Timestamp,
     pub erased_at: Option<Timestamp>,
     /// The wrapped data key (master key id, wrapped key), when read with the access context.
-    #[sqlx(skip)]
     pub wrapped_key: Option<(String, Vec<u8>)>,
 }
+from_row!(PassportRow { id, owner_id, seq, head, created_at, erased_at } |_row| { wrapped_key: None });
 
 /// What a request on a passport is decided on: the passport, the grant its consent token
 /// names, and the caller's membership of that grant's grantee organisation.
@@ -41,7 +40,6 @@ pub struct AccessContext {
 }
 
 /// Everything a request on a passport needs to be decided, read in one statement.
-#[derive(FromRow)]
 struct ContextRow {
     id: PassportId,
     owner_id: PartyId,
@@ -70,14 +68,41 @@ struct ContextRow {
     m_joined_at: Option<Timestamp>,
     m_removed_at: Option<Timestamp>,
 }
+from_row!(ContextRow {
+    id,
+    owner_id,
+    seq,
+    head,
+    created_at,
+    erased_at,
+    master_kid,
+    wrapped_key,
+    g_id,
+    g_passport_id,
+    g_grantor_id,
+    g_grantee_id,
+    g_roles,
+    g_members,
+    g_scopes,
+    g_purpose,
+    g_consent_text,
+    g_starts_at,
+    g_ends_at,
+    g_revoked_at,
+    g_created_at,
+    m_organisation_kind,
+    m_organisation_name,
+    m_role,
+    m_joined_at,
+    m_removed_at
+});
 
 /// A stored version; `sealed` is its JWS encrypted with the passport's data key.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct VersionRow {
     pub record_id: RecordId,
     pub version: i64,
     pub seq: i64,
-    #[sqlx(try_from = "String")]
     pub section: Section,
     pub author_id: PartyId,
     pub hash: String,
@@ -85,19 +110,19 @@ pub struct VersionRow {
     pub sealed: Vec<u8>,
     pub created_at: Timestamp,
 }
+from_row!(VersionRow { record_id, version, seq, section as String, author_id, hash, deleted, sealed, created_at });
 
-#[derive(FromRow)]
 struct HeadRow {
-    #[sqlx(try_from = "String")]
     section: Section,
     head_version: i64,
     head_hash: String,
     deleted: bool,
 }
+from_row!(HeadRow { section as String, head_version, head_hash, deleted });
 
 /// A version to append: accepted, sealed with the passport's data key, with the record head it
 /// must follow (None: a new record) and the log entry that allows it. The group-commit writer
-/// appends it ([`crate::store::Writer::append_version`]).
+/// appends it ([`crate::service::store::Writer::append_version`]).
 #[derive(Debug, Clone)]
 pub struct VersionAppend {
     pub passport_id: PassportId,
@@ -170,6 +195,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg(feature = "testing")]
     pub async fn passport(&self, id: &PassportId) -> Result<Option<PassportRow>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as("SELECT id, owner_id, seq, head, created_at, erased_at FROM passports WHERE id = $1")
@@ -228,8 +254,8 @@ impl Store {
             (
                 Some(id),
                 Some(passport_id),
-                Some(grantor),
-                Some(grantee),
+                Some(grantor_id),
+                Some(grantee_id),
                 Some(scopes),
                 Some(purpose),
                 Some(consent_text),
@@ -238,21 +264,24 @@ impl Store {
                 Some(created_at),
                 Some(roles),
                 Some(members),
-            ) => Some(GrantRecord {
-                scopes: serde_json::from_str(&scopes).map_err(anyhow::Error::from)?,
-                id,
-                passport_id,
-                grantor,
-                grantee,
-                roles: parse_list(&roles, Role::parse)?,
-                members: parse_list(&members, PartyId::parse)?,
-                purpose,
-                consent_text,
-                starts_at,
-                ends_at,
-                revoked_at: r.g_revoked_at,
-                created_at,
-            }),
+            ) => Some(
+                GrantRow {
+                    id,
+                    passport_id,
+                    grantor_id,
+                    grantee_id,
+                    roles,
+                    members,
+                    scopes,
+                    purpose,
+                    consent_text,
+                    starts_at,
+                    ends_at,
+                    revoked_at: r.g_revoked_at,
+                    created_at,
+                }
+                .into_grant()?,
+            ),
             _ => None,
         };
         let membership = match (
@@ -298,7 +327,9 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
-    /// The passport's wrapped data key: (master key id, wrapped key).
+    /// The passport's wrapped data key: (master key id, wrapped key). For the tests and the
+    /// benchmark ([`crate::service::vault::data_key`]).
+    #[cfg(feature = "testing")]
     pub async fn wrapped_data_key(
         &self,
         passport_id: &PassportId,
@@ -350,7 +381,9 @@ impl Store {
         }))
     }
 
-    /// The head version of every live (not deleted) record, in sequence order.
+    /// The head version of every live (not deleted) record, in sequence order. For the
+    /// benchmark; a read asks for the sections its caller may see ([`Store::live_heads_in`]).
+    #[cfg(feature = "testing")]
     pub async fn live_heads(&self, passport_id: &PassportId) -> Result<Vec<VersionRow>> {
         self.live_heads_in(passport_id, &Section::ALL).await
     }
@@ -455,7 +488,7 @@ impl Store {
 /// order), so the sequence numbers have no gaps.
 macro_rules! append_version_in {
     ($tx:expr, $job:expr) => {{
-        let job: &$crate::store::VersionAppend = $job;
+        let job: &$crate::service::store::VersionAppend = $job;
         let (passport_id, v) = (&job.passport_id, &job.version);
         let moved = match &job.expected {
             None => sqlx::query(
@@ -499,12 +532,12 @@ macro_rules! append_version_in {
                     .fetch_optional(&mut *$tx)
                     .await?;
             if live != Some((true,)) {
-                Err($crate::store::AppendError::Other($crate::error::Error::client(
+                Err($crate::service::store::AppendError::Other($crate::error::Error::client(
                     wp_schemas::problem::ProblemType::Gone,
                     "the passport was erased",
                 )))
             } else if job.expected.is_some() {
-                Err($crate::store::AppendError::Stale)
+                Err($crate::service::store::AppendError::Stale)
             } else {
                 // A new record: refused because it exists already, or because there is no room.
                 let exists: Option<(i64,)> = sqlx::query_as(
@@ -515,8 +548,8 @@ macro_rules! append_version_in {
                 .fetch_optional(&mut *$tx)
                 .await?;
                 Err(match exists {
-                    Some(_) => $crate::store::AppendError::Stale,
-                    None => $crate::store::AppendError::Full,
+                    Some(_) => $crate::service::store::AppendError::Stale,
+                    None => $crate::service::store::AppendError::Full,
                 })
             }
         } else {

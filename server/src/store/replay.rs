@@ -16,7 +16,7 @@ macro_rules! admit_proofs {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO used_jtis (jti, expires_at) SELECT v.column1, v.column2 FROM (",
             );
-            query.push_values(part, |mut row, a: &&$crate::store::Admission| {
+            query.push_values(part, |mut row, a: &&$crate::service::store::Admission| {
                 row.push_bind(&a.jti)
                     .push_bind(a.expires_at)
                     .push_bind(&a.kid)

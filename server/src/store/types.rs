@@ -51,3 +51,49 @@ macro_rules! stored_as {
 
 stored_as!(String: PartyId, PassportId, RecordId, GrantId, InvitationId, AccessRequestId, Kid);
 stored_as!(i64: Timestamp);
+
+/// `sqlx::FromRow` for a row struct, on SQLite and on PostgreSQL: each field read from the
+/// column of its name, as sqlx's derive would (the derive is not used: its proc-macro crate
+/// builds sqlx's database drivers a second time; see Cargo.toml). `field as T` reads the column
+/// as `T` and converts it with `TryFrom`; `|row| { field: expr }` fills fields that are not
+/// columns of their own.
+macro_rules! from_row {
+    ($name:ident { $($field:ident $(as $via:ty)?),* $(,)? } $(|$row:ident| { $($extra:ident: $value:expr),* $(,)? })?) => {
+        $crate::service::store::types::from_row!(@for sqlx::sqlite::SqliteRow, $name { $($field $(as $via)?),* } $(|$row| { $($extra: $value),* })?);
+        $crate::service::store::types::from_row!(@for sqlx::postgres::PgRow, $name { $($field $(as $via)?),* } $(|$row| { $($extra: $value),* })?);
+    };
+    (@for $backend:ty, $name:ident { $($field:ident $(as $via:ty)?),* } $(|$row:ident| { $($extra:ident: $value:expr),* })?) => {
+        impl<'r> sqlx::FromRow<'r, $backend> for $name {
+            fn from_row(row: &'r $backend) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                $(let $row = row;)?
+                Ok($name {
+                    $($field: $crate::service::store::types::from_row!(@get row, $field $(as $via)?),)*
+                    $($($extra: $value,)*)?
+                })
+            }
+        }
+    };
+    (@get $row:ident, $field:ident) => {
+        $row.try_get(stringify!($field))?
+    };
+    (@get $row:ident, $field:ident as $via:ty) => {
+        $crate::service::store::types::convert::<$via, _>(
+            stringify!($field),
+            $row.try_get::<$via, _>(stringify!($field))?,
+        )?
+    };
+}
+pub(crate) use from_row;
+
+/// A column's value as `T`, or a decoding error naming the column.
+pub(crate) fn convert<V, T>(column: &str, value: V) -> Result<T, sqlx::Error>
+where
+    T: TryFrom<V>,
+    T::Error: std::fmt::Display,
+{
+    T::try_from(value).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: e.to_string().into(),
+    })
+}

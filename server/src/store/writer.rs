@@ -155,7 +155,7 @@ impl Writer {
         Ok(written.admitted.then_some(written.entry).flatten())
     }
 
-    /// Appends a version with its log entry ([`crate::store::passports`]'s
+    /// Appends a version with its log entry ([`crate::service::store::passports`]'s
     /// `append_version_in!`), committed with the rest of its batch: many versions, one commit.
     pub async fn append_version(&self, version: VersionAppend) -> Result<i64, AppendError> {
         let item = Item {
@@ -256,13 +256,13 @@ impl Store {
             let _writing = self.write_guard().await;
             if items.iter().all(|i| i.append.is_none() && i.version.is_none()) {
                 // Proofs alone: one statement, its own transaction.
-                admitted = crate::store::replay::admit_proofs!(pool, firsts);
+                admitted = super::replay::admit_proofs!(pool, firsts);
                 return Ok(outcomes(items, &admitted, BTreeMap::new(), Vec::new()));
             }
             let mut tx = pool.begin().await?;
             // Proofs first, before any passport row is locked: a transaction waiting here on
             // another instance's insert of the same jti holds no lock that instance could need.
-            admitted = crate::store::replay::admit_proofs!(&mut *tx, firsts);
+            admitted = super::replay::admit_proofs!(&mut *tx, firsts);
             // The entries of the items whose proof (if any) was admitted, grouped by passport.
             let mut by_passport: BTreeMap<&PassportId, Vec<&Append>> = BTreeMap::new();
             for (item, admitted) in items.iter().zip(admitted_items(items, &admitted)) {
@@ -292,7 +292,7 @@ impl Store {
             }
             // Versions, one after another: a refused one writes nothing.
             for version in &versions {
-                appended.push(crate::store::passports::append_version_in!(tx, version));
+                appended.push(super::passports::append_version_in!(tx, version));
             }
             if !by_passport.is_empty() {
                 // Claim each passport's next log sequence numbers, and read its chain head, at once.

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use wp_schemas::api::{Grant, Party};
 use wp_schemas::sections::Section;
 
-use crate::VerifiedVersion;
+use wp_client::VerifiedVersion;
 
 /// A table of left-aligned columns under an underlined header.
 pub struct Table {
@@ -184,7 +184,7 @@ pub fn party(p: &Party, me: Option<&str>) -> String {
     if me == Some(p.id.as_str()) {
         format!("{} (you)", p.display_name)
     } else {
-        crate::consent::describe_party(p)
+        wp_client::consent::describe_party(p)
     }
 }
 

@@ -13,10 +13,10 @@ use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::Section;
 
 use super::output::{self, Render, Table, pretty, to_json};
-use crate::consent::{
+use wp_client::consent::{
     describe_actor, describe_covered, describe_grantee, describe_requester, describe_scopes,
 };
-use crate::{LocalRecord, SyncReport, VerifiedPassport, VerifiedVersion};
+use wp_client::{LocalRecord, SyncReport, VerifiedPassport, VerifiedVersion};
 
 /// Parties' names for display ("Dana Okafor (professional, HCPC OT12345)"), looked up before
 /// rendering. A party that could not be looked up shows as its id.
@@ -1051,9 +1051,9 @@ impl Render for Synced {
 // Bundles
 
 /// What a bundle proves and what failed, as `wp bundle verify` prints it.
-pub struct BundleChecked(pub crate::bundle::Report);
+pub struct BundleChecked(pub wp_client::bundle::Report);
 
-fn report_lines(report: &crate::bundle::Report) -> String {
+fn report_lines(report: &wp_client::bundle::Report) -> String {
     let mut out = String::new();
     if report.is_sound() && !report.origin_checked {
         out.push_str(&format!(
@@ -1113,7 +1113,7 @@ impl Render for FhirWritten {
 
 /// `wp passport export --out FILE`.
 pub struct Exported {
-    pub report: crate::bundle::Report,
+    pub report: wp_client::bundle::Report,
     pub file: Option<String>,
 }
 
@@ -1332,7 +1332,7 @@ impl Render for RequestDeclined {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::output::Mode;
+    use crate::output::Mode;
 
     #[test]
     fn a_result_renders_for_people_scripts_and_shells() {

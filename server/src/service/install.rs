@@ -19,10 +19,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::store::Store;
 use crate::Settings;
 use crate::clock;
+use crate::domain::ids::{Kid, PartyId};
 use crate::keys::{MasterKeys, ServerKeys};
-use crate::store::Store;
+use wp_schemas::api::PartyKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -40,10 +42,20 @@ pub struct Report {
 }
 
 pub struct Installation {
-    pub store: Store,
-    pub keys: ServerKeys,
-    pub master: MasterKeys,
+    pub(super) store: Store,
+    pub(super) keys: ServerKeys,
+    pub(super) master: MasterKeys,
     pub report: Report,
+}
+
+impl Installation {
+    /// Closes the database, for a command that only opened the installation (`init`), and
+    /// says which it was.
+    pub async fn close(self) -> (String, Report) {
+        let database = self.store.describe();
+        self.store.close().await;
+        (database, self.report)
+    }
 }
 
 /// Prepares the data directory, opens the database and loads (or, for a fresh installation,
@@ -340,7 +352,7 @@ pub async fn record_signing_key(settings: &Settings, kid: &str) -> anyhow::Resul
 /// Opens the database for an operator command (one connection), with the same refusal of a
 /// missing SQLite database next to existing keys as `serve`, so `add-admin` never registers
 /// an admin in a database that replaced a lost one.
-pub async fn connect_for_command(settings: &Settings) -> anyhow::Result<Store> {
+async fn connect_for_command(settings: &Settings) -> anyhow::Result<Store> {
     prepare_data_dir(&settings.data_dir)?;
     if let Some(db) = settings.sqlite_file() {
         let signs = installation_signs(settings);
@@ -374,4 +386,56 @@ pub fn key_files(settings: &Settings) -> Vec<PathBuf> {
         files.push(settings.master_keys_path());
     }
     files.into_iter().filter(|f| f.exists()).collect()
+}
+
+/// Registers the admin whose public key is `jwk` (`add-admin`), or finds the party that key is
+/// already registered to: the command can be run again safely.
+pub async fn add_admin(
+    settings: &Settings,
+    jwk: &wp_schemas::jose::PublicJwk,
+    name: &str,
+) -> anyhow::Result<PartyId> {
+    let store = connect_for_command(settings).await?;
+    let kid = Kid::try_from(jwk.thumbprint())?;
+    let id = match store.key(&kid).await? {
+        Some(key) => key.party_id,
+        None => {
+            let id = PartyId::random();
+            store
+                .create_party(&id, PartyKind::Admin, name, None, jwk, clock::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            id
+        }
+    };
+    store.close().await;
+    Ok(id)
+}
+
+/// Where a backup's copy of the database comes from.
+pub enum DatabaseCopy {
+    /// A SQLite database, copied by the server into this file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (so described), for `pg_dump` to copy.
+    Postgres(String),
+}
+
+/// Copies a SQLite database into `dir` for a backup (`passport.db`); a PostgreSQL one is left
+/// to `pg_dump`, after the same checks that the installation is there.
+pub async fn backup_database(settings: &Settings, dir: &Path) -> anyhow::Result<DatabaseCopy> {
+    let store = connect_for_command(settings).await?;
+    let copy = match &store {
+        Store::Sqlite(..) => {
+            let file = dir.join("passport.db");
+            store
+                .backup_sqlite(&file)
+                .await
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("copying {} into {}", store.describe(), file.display()))?;
+            DatabaseCopy::Sqlite(file)
+        }
+        Store::Postgres(_) => DatabaseCopy::Postgres(store.describe()),
+    };
+    store.close().await;
+    Ok(copy)
 }

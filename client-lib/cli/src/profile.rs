@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use wp_schemas::api::PartyKind;
 
-use crate::{Client, SigningKey, keys};
+use wp_client::{Client, SigningKey, keys};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 const KEY_FILE: &str = "key.jwk";

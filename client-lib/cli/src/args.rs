@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use wp_schemas::api::{Role, Scope};
 use wp_schemas::sections::Section;
 
@@ -335,8 +335,10 @@ pub enum OrgCommand {
     },
 }
 
-/// What to share, by section and action (as in `wp grant add`).
+/// What to share, by section and action (as in `wp grant add`): at least one section, which
+/// clap checks (`wp request approve` lifts that: naming none there means "as asked").
 #[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
 pub struct Sections {
     /// Sections to read, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = section_parser())]
@@ -352,7 +354,7 @@ pub struct Sections {
 impl Sections {
     /// One scope per named section; empty when none is named.
     pub fn scopes(&self) -> Vec<Scope> {
-        crate::consent::scopes(&self.read, &self.write, &self.agree)
+        wp_client::consent::scopes(&self.read, &self.write, &self.agree)
     }
 }
 
@@ -396,6 +398,7 @@ pub enum RequestCommand {
     /// Approve a request, as asked or narrowed: this makes the grant (employee).
     ///
     /// Name sections to give fewer than asked; --days or --until to end it sooner.
+    #[command(mut_group("Sections", |group| group.required(false)))]
     Approve {
         /// The request code (wpr_...).
         code: String,
@@ -483,18 +486,19 @@ pub enum BundleCommand {
     /// from it and the attestation key must be one of them; --server-jwks or --server-key give
     /// them instead, and --offline skips that check (and says so). Exit code 4 if anything
     /// fails, the origin check included.
+    #[command(group(ArgGroup::new("origin").multiple(false)))]
     Verify {
         /// The bundle file (`-` reads stdin).
         file: PathBuf,
         /// The exporting server's published keys (a copy of its `/.well-known/jwks.json`).
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["server_key", "offline"])]
+        #[arg(long, value_name = "FILE", group = "origin")]
         server_jwks: Option<PathBuf>,
         /// The thumbprint of the exporting server's key, as you were shown it at export.
-        #[arg(long, value_name = "THUMBPRINT", conflicts_with = "offline")]
+        #[arg(long, value_name = "THUMBPRINT", group = "origin")]
         server_key: Option<String>,
         /// Do not contact the exporting server: everything is checked but whose attestation it
         /// is, and the report says that was not checked.
-        #[arg(long)]
+        #[arg(long, group = "origin")]
         offline: bool,
     },
     /// Print the FHIR R4 view of a bundle (docs/FHIR.md), made with no server.
@@ -585,8 +589,9 @@ pub enum RecordCommand {
     },
 }
 
-/// `wp grant add`: what to share, with whom, for how long.
+/// `wp grant add`: what to share, with whom, for how long (one of --days and --until).
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("ends").required(true).multiple(false)))]
 pub struct GrantAdd {
     /// The grantee's party id (the employer or professional tells you theirs; `wp org
     /// find NAME` shows an organisation's).
@@ -606,15 +611,10 @@ pub struct GrantAdd {
     #[arg(long)]
     pub purpose: String,
     /// For how many days from now (consent always ends).
-    #[arg(
-        long,
-        value_name = "N",
-        required_unless_present = "until",
-        conflicts_with = "until"
-    )]
+    #[arg(long, value_name = "N", group = "ends")]
     pub days: Option<i64>,
     /// Until this date (YYYY-MM-DD, end of the day UTC) or time (RFC 3339).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", group = "ends")]
     pub until: Option<String>,
     /// The consent text you agree to [default: a sentence naming who, what, why, until when].
     #[arg(long)]
@@ -662,4 +662,49 @@ fn section_parser() -> impl TypedValueParser<Value = Section> {
 fn role_parser() -> impl TypedValueParser<Value = Role> {
     PossibleValuesParser::new(Role::ALL.map(|r| r.as_str()))
         .map(|name| Role::parse(&name).expect("a listed role name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    /// The error clap gives for `wp ARGS`, if any.
+    fn refusal(args: &str) -> Option<ErrorKind> {
+        Cli::try_parse_from(std::iter::once("wp").chain(args.split(' ')))
+            .err()
+            .map(|e| e.kind())
+    }
+
+    /// The flag groups are clap's to enforce, before any command runs.
+    #[test]
+    fn flag_groups_are_checked_by_clap() {
+        let missing = Some(ErrorKind::MissingRequiredArgument);
+        let conflict = Some(ErrorKind::ArgumentConflict);
+        // A grant or a request names at least one section, and a grant ends (one way).
+        assert_eq!(refusal("grant add --to x --purpose p --days 3"), missing);
+        assert_eq!(refusal("request create acme --purpose p --days 3"), missing);
+        assert_eq!(
+            refusal("grant add --to x --purpose p --read summary"),
+            missing
+        );
+        let both = "grant add --to x --purpose p --read summary --days 3 --until 2027-01-01";
+        assert_eq!(refusal(both), conflict);
+        assert_eq!(
+            refusal("grant add --to x --purpose p --write plans --until 2027-01-01"),
+            None
+        );
+        // Approving names no section to give what was asked.
+        assert_eq!(refusal("request approve wpr_x"), None);
+        // One source of the exporting server's keys at most.
+        for pair in [
+            "--offline --server-key k",
+            "--server-jwks f --server-key k",
+            "--server-jwks f --offline",
+        ] {
+            assert_eq!(refusal(&format!("bundle verify b {pair}")), conflict);
+        }
+        assert_eq!(refusal("bundle verify b --server-key k"), None);
+    }
 }

@@ -1,4 +1,4 @@
-//! The `wp` command line: a thin layer over this library for every journey of the product
+//! The `wp` command line: a thin layer over the client library (`wp_client`) for every journey of the product
 //! (employees, employers, occupational therapists, admins). State lives in a profile directory.
 //!
 //! The binary (`src/main.rs`) only calls [`main_with`]; the code lives in the library so that
@@ -6,7 +6,7 @@
 
 /// `print!` to stdout, ending quietly when the reader has gone (`wp ... | head`).
 macro_rules! out {
-    ($($arg:tt)*) => { $crate::cli::output::emit(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::output::emit(format_args!($($arg)*)) };
 }
 
 /// `println!` to stdout, ending quietly when the reader has gone.
@@ -27,7 +27,7 @@ use clap::Parser;
 
 pub use args::Cli;
 
-use crate::ClientError;
+use wp_client::ClientError;
 
 /// Success.
 pub const EXIT_OK: i32 = 0;

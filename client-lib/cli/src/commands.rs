@@ -30,8 +30,10 @@ use super::views::{
     RequestDeclined, RequestList, RequestMade, RequestShown, SharedPassport, Side, SignedIn,
     Synced, WhoAmI, Written,
 };
-use crate::consent::{self, GrantTerms};
-use crate::{Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, bundle, keys};
+use wp_client::consent::{self, GrantTerms};
+use wp_client::{
+    Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, bundle, keys,
+};
 
 struct Ctx {
     mode: Mode,
@@ -443,9 +445,6 @@ async fn request(ctx: &Ctx, command: RequestCommand) -> Result<()> {
             expires_in,
         } => {
             let scopes = sections.scopes();
-            if scopes.is_empty() {
-                bail!("name at least one section with --read, --write or --agree");
-            }
             let (oid, _) = organisation(&client, &org).await?;
             let asked = CreateAccessRequest {
                 scopes,
@@ -788,7 +787,7 @@ async fn record(ctx: &mut Ctx, command: RecordCommand) -> Result<()> {
 async fn explain_conflict<T>(
     client: &Client,
     record_id: &str,
-    result: crate::Result<T>,
+    result: wp_client::Result<T>,
 ) -> Result<T> {
     let e = match result {
         Ok(written) => return Ok(written),
@@ -949,9 +948,6 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
                 consent_text,
             } = *add;
             let scopes = sections.scopes();
-            if scopes.is_empty() {
-                bail!("name at least one section with --read, --write or --agree");
-            }
             let ends_at = ends_at(days, until)?;
             let grantee = client
                 .party(&to)

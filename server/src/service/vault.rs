@@ -3,16 +3,20 @@
 
 use wp_schemas::api::VersionEnvelope;
 
+#[cfg(feature = "testing")]
+use super::store::Store;
+use super::store::VersionRow;
 use crate::domain::ids::{PassportId, RecordId};
 use crate::error::{Error, Result};
 use crate::keys::{DataKey, MasterKeys};
-use crate::store::{Store, VersionRow};
 
 fn aad(passport_id: &PassportId, record_id: &RecordId, version: i64) -> Vec<u8> {
     format!("{passport_id}/{record_id}/{version}").into_bytes()
 }
 
 /// Unwraps the passport's data key. None once the passport was erased (the key is destroyed).
+/// For the tests and the benchmark: a request unwraps the key its access context read.
+#[cfg(feature = "testing")]
 pub async fn data_key(
     store: &Store,
     master: &MasterKeys,
