@@ -575,12 +575,7 @@ async fn invitation_codes_work_once_and_only_while_pending(backend: Backend) {
             proof: wp_client::proofs::key_proof(signer, &aud),
             registration: None,
         };
-        let response = reqwest::Client::new()
-            .post(format!("{}/v1/invitations/redeem", server.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = redeem_raw(&server.url, &body).await;
         let (status, problem) = problem_of(response).await;
         assert_eq!(
             (status, problem.kind()),
@@ -831,12 +826,7 @@ async fn used_invitations_and_removed_inviters(backend: Backend) {
         ),
         registration: None,
     };
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/invitations/redeem", server.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = redeem_raw(&server.url, &body).await;
     assert_eq!(response.status(), 409);
     let listed = admin.invitations(&acme.id).await.unwrap();
     assert_eq!(status_of(&listed, &pending.id), InvitationStatus::Pending);
@@ -1039,4 +1029,15 @@ async fn the_operators_admin_link_works_once(backend: Backend) {
     let token = admin.access_token().await.unwrap();
     assert_eq!(refused(token).await, Some(ProblemType::InvalidInvitation));
     server.stop().await;
+}
+
+/// POSTs `body` to the redemption endpoint as it is, for the refusals the client library would
+/// not send.
+async fn redeem_raw(server_url: &str, body: &RedeemInvitation) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{server_url}/v1/invitations/redeem"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
