@@ -262,7 +262,10 @@ async function tour() {
       view('landing', '/', 'Your health and work passport'),
       view('signup-empty', '/signup', 'Create your passport'),
       submitEmpty('signup-error', 'Create my passport'),
-      ['signup-filled', () => page.getByLabel('Your name', { exact: true }).fill('Tess Tour')],
+      ['signup-filled', async () => {
+        await page.getByLabel('Your name', { exact: true }).fill('Tess Tour');
+        await lockWith(page);
+      }],
       ['recovery-key', async () => {
         await button(page, 'Create my passport').click();
         await expectHeading(page, 'Save your recovery key');
@@ -553,6 +556,7 @@ async function keyboardJourney() {
     const onField = await focused(page);
     if (!matches(onField, 'Your name')) fail(`keyboard: the error summary's link did not move focus to the field (focus on ${describe(onField)})`);
     await page.keyboard.type('Kim Keyboard');
+    await lockWithKeyboard(page);
     await press(page, 'Create my passport', 'button');
     await focusOnHeading(page, 'Save your recovery key');
     await chooseRecoveryKeySaved(page);
@@ -627,10 +631,42 @@ async function keyboardJourney() {
 
     step('sign out');
     await press(page, 'Sign out', 'link', true);
-    await focusOnHeading(page, 'Your health and work passport');
+    await focusOnHeading(page, 'Unlock your passport');
     const said = await status();
-    if (!/signed out/i.test(said)) fail(`keyboard: signing out was not announced (the status region says "${said}")`);
+    if (!/signed out and this device is locked/i.test(said)) fail(`keyboard: signing out was not announced (the status region says "${said}")`);
     await checkStorage(page);
+
+    step('locked: the passport opens only with the passphrase');
+    await checkLocked(page, 'after sign-out');
+    await page.goto(route('/passport'));
+    await focusOnHeading(page, 'Unlock your passport');
+    if ((await mainText()).includes(HEALTH.aboutMe)) fail('keyboard: the locked device shows the passport');
+    await audit(page, 'unlock');
+    await typeInto(page, 'Your passphrase for this device', 'not the passphrase at all');
+    await press(page, 'Unlock', 'button');
+    await page.locator('[role="alert"]', { hasText: 'That is not the passphrase for this device' }).waitFor();
+    await audit(page, 'unlock-error');
+    await press(page, 'That is not the passphrase for this device. Check it and try again.', 'link');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(PASSPHRASE);
+    await press(page, 'Unlock', 'button');
+    // Back where the person was going.
+    await focusOnHeading(page, 'Your passport');
+
+    step('idle: the device locks itself (the clock of the page moved on)');
+    await page.clock.install();
+    await page.reload();
+    // A reload within the idle time stays unlocked.
+    await expectHeading(page, 'Your passport');
+    await page.clock.fastForward('16:00');
+    await expectHeading(page, 'Unlock your passport');
+    const idle = await status();
+    if (!/locked itself after 15 minutes/.test(idle)) fail(`keyboard: the idle lock was not announced (the status region says "${idle}")`);
+    if ((await mainText()).includes(HEALTH.aboutMe)) fail('keyboard: the passport still shows after the idle lock');
+    await audit(page, 'unlock-idle');
+    await checkLocked(page, 'after the idle time');
+    await page.reload();
+    await expectHeading(page, 'Unlock your passport');
     step('done');
   } catch (error) {
     fail(`keyboard journey: ${error.message}`);
@@ -638,6 +674,52 @@ async function keyboardJourney() {
   } finally {
     await close();
   }
+}
+
+// The passphrase every journey locks its device with (the device lock: lock.js).
+const PASSPHRASE = 'violet harbour lantern 42';
+
+// Locks the new device key with the passphrase (Playwright's locators), choosing it first where
+// the page offers a passkey too (at a host name over HTTPS).
+async function lockWith(page) {
+  const choice = page.getByRole('radio', { name: 'With a passphrase' });
+  if (await choice.count()) await choice.check();
+  await page.getByLabel('Choose a passphrase', { exact: true }).fill(PASSPHRASE);
+  await page.getByLabel('Enter the passphrase again', { exact: true }).fill(PASSPHRASE);
+}
+
+// The same with the keyboard only.
+async function lockWithKeyboard(page) {
+  if (await page.getByRole('radio', { name: 'With a passphrase' }).count()) {
+    await chooseRadio(page, 'How will you unlock this device?', 'With a passphrase');
+  }
+  await typeInto(page, 'Choose a passphrase', PASSPHRASE);
+  await typeInto(page, 'Enter the passphrase again', PASSPHRASE);
+}
+
+// The device is locked: the stored key is wrapped (no private CryptoKey anywhere in IndexedDB),
+// and this tab keeps no unlocked copy.
+async function checkLocked(page, when) {
+  const held = await page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('work-passport');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const all = open.result.transaction('keys').objectStore('keys').getAll();
+      all.onsuccess = () => {
+        const keys = [];
+        const walk = (value) => {
+          if (value instanceof CryptoKey) keys.push(`${value.type}:${value.extractable}`);
+          else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) Object.values(value).forEach(walk);
+        };
+        all.result.forEach(walk);
+        resolve({ keys, sealed: all.result.map((r) => r.sealed?.wrapped?.length || 0), lock: all.result.map((r) => r.lock?.kind), tab: sessionStorage.length });
+      };
+    };
+  }));
+  log(`  locked ${when}: CryptoKeys stored ${JSON.stringify(held.keys)}, wrapped keys of ${held.sealed} bytes, locks ${held.lock}, sessionStorage items ${held.tab}`);
+  if (held.keys.some((k) => !k.startsWith('public:'))) fail(`locked ${when}: IndexedDB holds a usable private key: ${held.keys}`);
+  if (!held.sealed.length || held.sealed.some((n) => n < 48)) fail(`locked ${when}: the device key is not stored wrapped: ${held.sealed}`);
+  if (held.tab) fail(`locked ${when}: sessionStorage still holds ${held.tab} items`);
 }
 
 async function chooseRecoveryKeySaved(page) {
@@ -677,6 +759,7 @@ async function checkStorage(page) {
 async function employeeSharesWithOrganisation(page) {
   await page.goto(route('/signup'));
   await page.getByLabel('Your name', { exact: true }).fill('Jo Shared');
+  await lockWith(page);
   await button(page, 'Create my passport').click();
   await expectHeading(page, 'Save your recovery key');
   await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
@@ -732,6 +815,7 @@ async function memberJourney() {
     await audit(m, 'join-error');
     await typeInto(m, 'Invitation code', INVITATION_CODE);
     await typeInto(m, 'Your name', 'Sam Patel');
+    await lockWithKeyboard(m);
     await press(m, 'Join', 'button');
     await focusOnHeading(m, 'Passports shared with you');
     await audit(m, 'shared-list');
@@ -801,6 +885,7 @@ step('ask an employee for access (the pages), who opens it, narrows it and appro
 async function newEmployee(page, name, aboutMe, adjustment) {
   await page.goto(route('/signup'));
   await page.getByLabel('Your name', { exact: true }).fill(name);
+  await lockWith(page);
   await button(page, 'Create my passport').click();
   await expectHeading(page, 'Save your recovery key');
   await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
@@ -916,6 +1001,7 @@ async function clinicianJourney() {
     step(`an employee shares with ${PRACTICE_NAME}'s clinicians`);
     await e.goto(route('/signup'));
     await e.getByLabel('Your name', { exact: true }).fill('Ola Assessed');
+    await lockWith(e);
     await button(e, 'Create my passport').click();
     await expectHeading(e, 'Save your recovery key');
     await check(e, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
@@ -950,6 +1036,7 @@ async function clinicianJourney() {
     await typeInto(c, 'Profession', 'occupational therapist');
     await typeInto(c, 'Registration body', 'HCPC');
     await typeInto(c, 'Registration number', 'OT12345');
+    await lockWithKeyboard(c);
     await audit(c, 'join-clinician-filled');
     await press(c, 'Join', 'button');
     await focusOnHeading(c, 'Passports shared with you');
@@ -1035,6 +1122,7 @@ async function adminJourney() {
     await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(a, 'admin-join-error');
     await typeInto(a, 'Your name', 'Ada Admin');
+    await lockWithKeyboard(a);
     await press(a, 'Become an admin', 'button');
     await focusOnHeading(a, 'Organisations');
     await audit(a, 'admin-organisations');
@@ -1055,6 +1143,7 @@ async function adminJourney() {
     await expectHeading(o, 'Join your organisation');
     await typeInto(o, 'Invitation code', code);
     await typeInto(o, 'Your name', 'Olu Owner');
+    await lockWithKeyboard(o);
     await press(o, 'Join', 'button');
     await focusOnHeading(o, 'Passports shared with you');
     await press(o, 'Your organisation', 'link', true);
@@ -1164,6 +1253,7 @@ async function devicesJourney() {
     step('sign up on the first device, download the recovery key the page offers');
     await a.goto(route('/signup'));
     await a.getByLabel('Your name', { exact: true }).fill('Dev Dual');
+    await lockWith(a);
     await button(a, 'Create my passport').click();
     await expectHeading(a, 'Save your recovery key');
     const keyFile = await download(a, linkTo(a, 'Download recovery key'), dir);
@@ -1199,7 +1289,10 @@ async function devicesJourney() {
         const said = await b.locator('[role="alert"]').innerText();
         if (!/not a Work Passport recovery key/.test(said)) throw new Error(`the error does not say the file is no recovery key: ${said}`);
       }],
-      ['recover-file-chosen', () => b.getByLabel('Recovery key file', { exact: true }).setInputFiles(keyFile)],
+      ['recover-file-chosen', async () => {
+        await b.getByLabel('Recovery key file', { exact: true }).setInputFiles(keyFile);
+        await lockWith(b);
+      }],
       ['passport-new-device', async () => {
         await button(b, 'Sign in and add this device').click();
         await expectHeading(b, 'Your passport');
@@ -1213,8 +1306,11 @@ async function devicesJourney() {
       }],
     ]);
     if (!ok) return;
-    const stored = JSON.stringify(await browserStorage(b));
-    if (!/CryptoKey private Ed25519 extractable=false/.test(stored)) fail(`devices: the new device keeps no key of its own: ${stored.slice(0, 400)}`);
+    // Its own key, locked: only its public half is a CryptoKey; the private half is wrapped.
+    const stored = JSON.stringify((await browserStorage(b)).indexedDB);
+    if (!/CryptoKey public Ed25519/.test(stored) || /CryptoKey private/.test(stored) || !/"sealed"/.test(stored)) {
+      fail(`devices: the new device does not keep a locked key of its own: ${stored.slice(0, 400)}`);
+    }
 
     step('both devices change the summary: a conflict');
     const openChange = async (page) => {
@@ -1323,6 +1419,7 @@ async function devicesJourney() {
     const moveWith = async (bundlePath, keyPath) => {
       await c.getByLabel('Your passport file', { exact: true }).setInputFiles(bundlePath);
       await c.getByLabel('Your recovery key file', { exact: true }).setInputFiles(keyPath);
+      await lockWith(c);
       await button(c, 'Move my passport here').click();
     };
     // The previous state's summary may still be up while this attempt is checked: wait for
@@ -1398,6 +1495,77 @@ async function devicesJourney() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 9. The device lock with a passkey: Chromium's virtual authenticator (user verification and
+// the PRF extension, over the DevTools protocol) makes the passkey at sign-up; after sign-out
+// the passport opens only once the authenticator verifies the person. WebAuthn refuses IP
+// addresses, so this runs only where the pages are at a host name (the run over HTTPS).
+
+async function passkeyJourney() {
+  const host = new URL(BASE).hostname;
+  if (/^[\d.]+$|^\[/.test(host)) {
+    if (process.env.WP_EXPECT_PASSKEY) fail(`passkey: WP_EXPECT_PASSKEY is set but the pages are at ${host}, where WebAuthn refuses to run`);
+    else log(`passkey: not tried at ${host} (WebAuthn needs a host name); the run over HTTPS at a host name tries it`);
+    return;
+  }
+  const { context, close } = await launch('passkey', BASE, watch);
+  const page = context.pages()[0] || (await context.newPage());
+  const step = (what) => log(`passkey: ${what}`);
+  try {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        ctap2Version: 'ctap2_1',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        hasPrf: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    step('sign up, locking the device with a passkey');
+    await page.goto(route('/signup'));
+    await expectHeading(page, 'Create your passport');
+    await page.getByLabel('Your name', { exact: true }).fill('Pat Passkey');
+    await page.getByRole('radio', { name: 'With a passkey' }).check();
+    await audit(page, 'signup-passkey');
+    await button(page, 'Create my passport').click();
+    await expectHeading(page, 'Save your recovery key');
+    await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
+    await button(page, 'Continue to my passport').click();
+    await expectHeading(page, 'Your passport');
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    if (credentials.length !== 1) fail(`passkey: the authenticator holds ${credentials.length} credentials, not 1`);
+
+    step('sign out: locked');
+    await page.goto(route('/signout'));
+    await expectHeading(page, 'Unlock your passport');
+    await checkLocked(page, 'with a passkey, after sign-out');
+    await audit(page, 'unlock-passkey');
+
+    step('a person the authenticator does not verify cannot unlock');
+    await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
+    await button(page, 'Unlock with your passkey').click();
+    await errorSummaryShown(page);
+    await expectHeading(page, 'Unlock your passport');
+    await audit(page, 'unlock-passkey-error');
+
+    step('verified, it unlocks');
+    await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: true });
+    await button(page, 'Unlock with your passkey').click();
+    await expectHeading(page, 'Your passport');
+    step('done');
+  } catch (error) {
+    fail(`passkey journey: ${error.message}`);
+    await page.screenshot({ path: path.join(OUT, 'passkey-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function checkUrls() {
   const words = Object.values(HEALTH);
@@ -1425,6 +1593,7 @@ for (const [name, run] of [
   ['clinician journey', clinicianJourney],
   ['admin journey', adminJourney],
   ['devices journey', devicesJourney],
+  ['passkey journey', passkeyJourney],
 ]) {
   try {
     await run();

@@ -3,8 +3,8 @@
 // what it shows (verify.js).
 
 import { h } from "./ui.js";
-import { announceNext, failure, notFound } from "./flow.js";
-import { granted, own, resume, state } from "./session.js";
+import { announceNext, failure, go, notFound } from "./flow.js";
+import { granted, own, resume, state, watchIdle } from "./session.js";
 import { devices } from "./pages/devices.js";
 import { download, moveHere } from "./pages/move.js";
 import { admin, organisation, requestsSent } from "./pages/organisations.js";
@@ -70,7 +70,7 @@ async function show() {
  * a key signs in with it. */
 function signedIn(show) {
   return async (...args) => {
-    if (!state.session && (state.signedOut || !(await resume()))) return landing();
+    if (!state.session && !(await resume())) return landing();
     return show(...args);
   };
 }
@@ -102,4 +102,5 @@ document.querySelector(".skip-link").addEventListener("click", (event) => {
   document.getElementById("main").focus();
 });
 window.addEventListener("hashchange", route);
+watchIdle((minutes) => go(location.hash.replace(/^#/, "") || "/", `This device locked itself after ${minutes} minutes without use. Unlock it to carry on.`));
 route();

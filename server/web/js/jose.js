@@ -21,7 +21,8 @@ export async function hash(text) {
   return b64u(await crypto.subtle.digest("SHA-256", utf8.encode(text)));
 }
 
-/** A new key pair. The device key is not extractable: its private half never leaves the browser. */
+/** A new key pair. A device key is made extractable only to be wrapped by the device lock
+ * (lock.js) before it is stored; unwrapped, it is never extractable again. */
 export function generateKey(extractable) {
   return crypto.subtle.generateKey(ED25519, extractable, ["sign", "verify"]);
 }

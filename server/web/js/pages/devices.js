@@ -6,6 +6,7 @@ import { button, dateTime, h, page, para, showErrors, summaryList } from "../ui.
 import { go } from "../flow.js";
 import { state } from "../session.js";
 import { makeRecoveryKey, signOut } from "./start.js";
+import { idleSetting } from "./unlock.js";
 import * as paths from "../endpoints.js";
 
 export async function devices() {
@@ -22,6 +23,7 @@ export async function devices() {
         await state.session.call("POST", paths.partyKeyRevoke(me.id, k.kid));
         go("/devices", `${which(k)} removed.`);
       }, "warning")))),
+    idleSetting(),
     h("h2", { class: "heading-m" }, "This device"),
     para("On a shared or borrowed computer, remove this device when you finish: its key is revoked and deleted from this browser. To sign in again you need your recovery key or another device."),
     h("p", {}, button("Remove this device and sign out", async () => {

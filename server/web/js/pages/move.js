@@ -6,7 +6,9 @@ import * as jose from "../jose.js";
 import { Verifier, verifyLog } from "../verify.js";
 import { button, choices, clearErrors, h, page, para, submit, warning } from "../ui.js";
 import { busy, go, refuse } from "../flow.js";
-import { adopt, state } from "../session.js";
+import { state } from "../session.js";
+import { withNewDeviceKey } from "./start.js";
+import { lockFields, readLock } from "./unlock.js";
 import * as paths from "../endpoints.js";
 
 const FORMAT = "work-passport-bundle/2";
@@ -104,6 +106,7 @@ export async function moveHere() {
   const form = h("form", { novalidate: true },
     fileField("bundle", "Your passport file", "The work-passport.json you downloaded from your old server."),
     fileField("key", "Your recovery key file", "The work-passport-recovery-key.json you saved when you made your passport."),
+    lockFields(),
     submit("Move my passport here"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -131,10 +134,11 @@ export async function moveHere() {
     if (form.elements.acknowledge && !acknowledged) {
       errors.push({ id: "acknowledge", text: "Confirm that you downloaded this file yourself from your old server, or choose another file" });
     }
+    errors.push(...readLock(form).errors);
     if (errors.length) return refuse(errors);
     await busy(form, "Moving your passport", async () => {
       try {
-        await move(bundle, key, acknowledged);
+        await move(form, bundle, key, acknowledged);
       } catch (e) {
         if (!(e instanceof api.ApiError && e.kind === "origin-unverified") || form.elements.acknowledge) throw e;
         // This server cannot ask the old one whether it made the file: the owner decides.
@@ -163,7 +167,7 @@ function unverifiedOrigin(server) {
 // confirmed an origin this server could not check) so the key is not registered twice.
 const registered = new Map();
 
-async function move(bundle, file, acknowledged) {
+async function move(form, bundle, file, acknowledged) {
   const recovery = await jose.importPrivateJwk(file.jwk);
   const owner = bundle.body.parties.find((p) => p.id === bundle.body.owner);
   // Before anything is registered here: a key that is not the owner's would leave a party on
@@ -177,8 +181,7 @@ async function move(bundle, file, acknowledged) {
   const viaRecovery = new api.Session(party.id, recovery, await jose.publicJwk(recovery.publicKey));
   bundle.owner_signature = await cosign(bundle, viaRecovery);
   await viaRecovery.call("POST", paths.passportImport + (acknowledged ? "?acknowledge_unverified_origin=true" : ""), bundle);
-  const device = await jose.generateKey(false);
-  await viaRecovery.addKey(device);
-  await adopt(device, party, viaRecovery.jwk.kid);
-  go("/passport", "Your passport moved here. Share it again with whoever needs it, then erase it at the old server.");
+  const moved = await withNewDeviceKey(form, party.display_name, async (device) =>
+    ({ party: await viaRecovery.addKey(device), recoveryKid: viaRecovery.jwk.kid }));
+  if (moved) go("/passport", "Your passport moved here. Share it again with whoever needs it, then erase it at the old server.");
 }

@@ -7,23 +7,45 @@ import * as keystore from "../keystore.js";
 import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
 import { busy, go, label, refuse } from "../flow.js";
-import { adopt, home, resume, state } from "../session.js";
+import { adopt, home, lockNow, resume, state, thisDevice } from "../session.js";
+import { lockFields, lockOldDevice, lockRefused, readLock, unlockPage } from "./unlock.js";
 import * as paths from "../endpoints.js";
 
 export async function landing() {
-  const device = await keystore.load();
-  const known = device && device.base === api.BASE;
+  const device = await thisDevice();
+  const unlocked = device?.sealed && (state.session || (await resume()));
+  if (device?.sealed && !unlocked) return unlockPage(device);
+  if (device?.privateKey) return lockOldDevice(device);
   page(
     "Your health and work passport",
     para("Write down once what helps you work well, and the adjustments you need. Share it with an employer or an occupational therapist, choose what they see and for how long, and see every time they look."),
     para("Your passport is yours: only people you share it with can read it, and only while you allow it. Everything you write is signed on this device."),
-    known
-      ? [para(`This device is set up for ${device.name}.`), h("p", {}, button(`Continue as ${device.name}`, async () => {
-        await resume();
-        go(home());
-      }))]
-      : [h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })), para(link("#/recover", "I already have a passport: sign in with my recovery key")), para(link("#/move", "Move a passport here from another Work Passport server"))],
+    unlocked
+      ? [para(`You are signed in as ${device.name}.`), h("p", {}, link(`#${home()}`, "Continue", { class: "button" }))]
+      : [
+        h("p", {}, link("#/signup", "Create your passport", { class: "button button--start" })),
+        para(link("#/recover", "I already have a passport: sign in with my recovery key")),
+        para(link("#/move", "Move a passport here from another Work Passport server")),
+      ],
   );
+}
+
+/** Makes a device key locked as the lock fields of `form` say, then runs `register` with it
+ * (which answers the party the key now belongs to, and optionally the recovery key's id). False
+ * when a passkey could not lock (the form shows why). */
+export async function withNewDeviceKey(form, name, register) {
+  const { make } = readLock(form);
+  let choice;
+  try {
+    choice = await make(name);
+  } catch (e) {
+    if (lockRefused(e)) return false;
+    throw e;
+  }
+  const device = await jose.generateKey(true);
+  const { party, recoveryKid } = await register(device);
+  await adopt(device, party, choice, recoveryKid);
+  return true;
 }
 
 export async function signUp() {
@@ -31,6 +53,7 @@ export async function signUp() {
     "form",
     { novalidate: true },
     textField({ id: "name", label: "Your name", hint: "As the people you share your passport with will see it.", autocomplete: "name" }),
+    lockFields(),
     warning("We will give you a recovery key. Keep it safe: if you lose this device and your recovery key, nobody can get your passport back, not even us."),
     submit("Create my passport"),
   );
@@ -39,18 +62,17 @@ export async function signUp() {
     clearErrors(form);
     const name = form.elements.name.value.trim();
     const problem = !name ? "Enter your name" : name.length > 200 ? "Your name must be 200 characters or fewer" : null;
-    if (problem) {
-      return refuse([{ id: "name", text: problem }]);
+    const errors = [...(problem ? [{ id: "name", text: problem }] : []), ...readLock(form).errors];
+    if (errors.length) {
+      return refuse(errors);
     }
-    await busy(form, "Creating your passport", () => createPassport(name));
+    await busy(form, "Creating your passport", () => createPassport(form, name));
   });
   page("Create your passport", para("It takes a minute. You need nothing but this browser."), form);
 }
 
-export async function createPassport(name) {
-  const device = await jose.generateKey(false);
-  const party = await api.register(name, device);
-  await adopt(device, party);
+export async function createPassport(form, name) {
+  if (!(await withNewDeviceKey(form, name, async (device) => ({ party: await api.register(name, device) })))) return;
   const passport = await state.session.call("POST", paths.passports);
   state.passportId = passport.id;
   await makeRecoveryKey();
@@ -118,6 +140,7 @@ export async function recover() {
       h("div", { class: "hint", id: "file-hint" }, "The file work-passport-recovery-key.json you saved when you made your passport."),
       h("input", { class: "file-upload", id: "file", name: "file", type: "file", accept: ".json,application/json", "aria-describedby": "file-hint" })),
     textField({ id: "pasted", label: "Or paste your recovery key", hint: "Everything from the first { to the last }.", multiline: true }),
+    lockFields(),
     submit("Sign in and add this device"),
   );
   form.addEventListener("submit", async (event) => {
@@ -130,23 +153,25 @@ export async function recover() {
       key = JSON.parse(text);
       if (key.type !== "work-passport-recovery-key") throw new Error();
     } catch {
-      const errors = [{ id: file ? "file" : "pasted", text: text ? "This is not a Work Passport recovery key" : "Choose your recovery key file, or paste the key" }];
-      refuse(errors);
-      return;
+      key = null;
     }
-    await busy(form, "Signing in", () => addThisDevice(key));
+    const errors = [
+      ...(key ? [] : [{ id: file ? "file" : "pasted", text: text ? "This is not a Work Passport recovery key" : "Choose your recovery key file, or paste the key" }]),
+      ...readLock(form).errors,
+    ];
+    if (errors.length) return refuse(errors);
+    await busy(form, "Signing in", () => addThisDevice(form, key));
   });
   page("Sign in with your recovery key", para("Use this on a new device. This device gets a key of its own; your recovery key keeps working."), form);
 }
 
-export async function addThisDevice(file) {
+export async function addThisDevice(form, file) {
   const recovery = await jose.importPrivateJwk(file.jwk);
   const recoveryJwk = await jose.publicJwk(recovery.publicKey);
   const viaRecovery = new api.Session(file.party_id, recovery, recoveryJwk);
-  const device = await jose.generateKey(false);
-  const party = await viaRecovery.addKey(device);
-  await adopt(device, party, recoveryJwk.kid);
-  go("/passport", "This device is added. You are signed in.");
+  const added = await withNewDeviceKey(form, file.name || "Work Passport", async (device) =>
+    ({ party: await viaRecovery.addKey(device), recoveryKid: recoveryJwk.kid }));
+  if (added) go("/passport", "This device is added and locked. You are signed in.");
 }
 
 export async function join() {
@@ -159,6 +184,7 @@ export async function join() {
       textField({ id: "profession", label: "Profession", hint: "For example, occupational therapist." }),
       textField({ id: "registration_body", label: "Registration body", hint: "For example, HCPC, NMC or GMC." }),
       textField({ id: "registration_number", label: "Registration number", hint: "For example, OT12345." })),
+    lockFields(),
     warning("Your key is made and kept in this browser. To use another device, ask your organisation admin for another invitation."),
     submit("Join"),
   );
@@ -173,17 +199,20 @@ export async function join() {
     if (registration.some(Boolean) && !registration.every(Boolean)) {
       errors.push({ id: registration[0] ? (registration[1] ? "registration_number" : "registration_body") : "profession", text: "Clinicians: enter profession, registration body and number" });
     }
+    errors.push(...readLock(form).errors);
     if (errors.length) {
       refuse(errors);
       return;
     }
     await busy(form, "Joining", async () => {
-      const device = await jose.generateKey(false);
       const [profession, registration_body, registration_number] = registration;
-      const party = await api.redeemInvitation(value("code"), value("name"), device,
-        profession ? { profession, registration_body, registration_number } : undefined);
-      await adopt(device, party);
-      go("/shared", `You joined ${party.membership.organisation_name} as ${words.ROLES[party.membership.role]}.`);
+      const joined = await withNewDeviceKey(form, value("name"), async (device) => ({
+        party: await api.redeemInvitation(value("code"), value("name"), device,
+          profession ? { profession, registration_body, registration_number } : undefined),
+      }));
+      if (!joined) return;
+      const { membership } = state.me;
+      go("/shared", `You joined ${membership.organisation_name} as ${words.ROLES[membership.role]}.`);
     });
   });
   page("Join your organisation", para("Your organisation invited you to Work Passport. You sign in as yourself, with a key made in this browser."), form);
@@ -195,30 +224,28 @@ export async function adminJoin(invitation) {
   window.history.replaceState(null, "", "#/admin-join");
   const form = h("form", { novalidate: true },
     textField({ id: "name", label: "Your name", hint: "As organisations and other admins will see it.", autocomplete: "name" }),
+    lockFields(),
     warning("Your admin key is made and kept in this browser. Keep this device safe."),
     submit("Become an admin"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     const name = form.elements.name.value.trim();
-    if (!name) {
-      const errors = [{ id: "name", text: "Enter your name" }];
+    const errors = [...(name ? [] : [{ id: "name", text: "Enter your name" }]), ...readLock(form).errors];
+    if (errors.length) {
       refuse(errors);
       return;
     }
     await busy(form, "Setting up your admin key", async () => {
-      const device = await jose.generateKey(false);
-      const party = await api.joinAsAdmin(invitation, name, device);
-      await adopt(device, party);
-      go("/admin", "You are an admin of this Work Passport service.");
+      if (await withNewDeviceKey(form, name, async (device) => ({ party: await api.joinAsAdmin(invitation, name, device) }))) {
+        go("/admin", "You are an admin of this Work Passport service.");
+      }
     });
   });
   page("Become an admin", para("The operator of this service gave you a one-time link. It works once."), form);
 }
 
 export function signOut() {
-  state.signedOut = true;
-  state.session?.forget();
-  Object.assign(state, { session: null, me: null, passportId: null, device: null, recovery: null });
-  go("/", "You are signed out. Nothing from your passport is kept in this browser.");
+  lockNow();
+  go("/", "You are signed out and this device is locked. Nothing from your passport opens here again without your unlock.");
 }
