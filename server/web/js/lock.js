@@ -81,7 +81,8 @@ async function passkeySecret(lock) {
         extensions: { prf: { eval: { first: lock.salt } } },
       },
     });
-  } catch {
+  } catch (e) {
+    console.warn(`passkey: ${e?.name}: ${e?.message}`);
     throw new UnlockFailed("Your passkey was not used. Try again.");
   }
   const secret = assertion?.getClientExtensionResults().prf?.results?.first;

@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import * as jose from "../jose.js";
 import * as keystore from "../keystore.js";
+import * as recoveryCode from "../recovery.js";
 import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
 import { busy, go, label, refuse } from "../flow.js";
@@ -99,7 +100,8 @@ export async function makeRecoveryKey() {
 
 export async function recoveryKey() {
   if (!state.recovery) return go("/devices");
-  const text = JSON.stringify(state.recovery, null, 2);
+  const code = await recoveryCode.encode(state.recovery);
+  const text = JSON.stringify({ ...state.recovery, code }, null, 2);
   const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
   const form = h(
     "form",
@@ -119,14 +121,17 @@ export async function recoveryKey() {
     URL.revokeObjectURL(url);
     go("/passport");
   });
+  // Read aloud group by group, not as one 80-letter word.
+  const groups = code.split(" ");
   page(
     "Save your recovery key",
-    para("Your recovery key lets you sign in on a new device if you lose this one. It is shown only now."),
-    warning("Anyone with your recovery key can read and change your passport. Keep it private: print it or save the file somewhere only you can reach."),
+    para("Your recovery key lets you sign in on a new device if you lose this one or forget how to unlock it, and move your passport to another Work Passport server. It is shown only now."),
+    h("div", { class: "recovery-code", role: "group", "aria-label": "Your recovery key, 16 groups of 5 letters and numbers" },
+      h("p", { class: "recovery-code__text", dir: "ltr" }, groups.map((g, i) => [h("span", { class: "recovery-code__group" }, g), i < groups.length - 1 ? " " : ""]))),
+    para("Write it down, print it, or save the file. Keep it somewhere only you can reach, as you would a passport. Letters and numbers only: there is no I, L, O or U, and capitals do not matter."),
+    warning("Anyone with your recovery key can read and change your passport. Nobody from Work Passport will ever ask you for it."),
     h("p", {}, h("a", { href: url, download: "work-passport-recovery-key.json", class: "button button--secondary" }, "Download recovery key"), " ",
       button("Print recovery key", () => window.print(), "secondary")),
-    h("details", { class: "details" }, h("summary", {}, "Show the recovery key"), h("pre", { class: "recovery-key" }, text)),
-    h("pre", { class: "recovery-key print-only", "aria-hidden": "true" }, text),
     form,
   );
 }
@@ -139,7 +144,7 @@ export async function recover() {
       h("label", { class: "label", for: "file" }, "Recovery key file"),
       h("div", { class: "hint", id: "file-hint" }, "The file work-passport-recovery-key.json you saved when you made your passport."),
       h("input", { class: "file-upload", id: "file", name: "file", type: "file", accept: ".json,application/json", "aria-describedby": "file-hint" })),
-    textField({ id: "pasted", label: "Or paste your recovery key", hint: "Everything from the first { to the last }.", multiline: true }),
+    textField({ id: "pasted", label: "Or type your recovery key", hint: "The 16 groups of 5 letters and numbers you wrote down or printed.", autocomplete: "off" }),
     lockFields(),
     submit("Sign in and add this device"),
   );
@@ -148,15 +153,21 @@ export async function recover() {
     clearErrors(form);
     const file = form.elements.file.files[0];
     const text = file ? await file.text() : form.elements.pasted.value.trim();
-    let key;
+    let key = null;
+    let problem = text ? "This is not a Work Passport recovery key" : "Choose your recovery key file, or type your recovery key";
     try {
-      key = JSON.parse(text);
-      if (key.type !== "work-passport-recovery-key") throw new Error();
-    } catch {
+      if (!file && text && recoveryCode.looksLikeCode(text)) {
+        key = await recoveryCode.decode(text);
+      } else {
+        key = JSON.parse(text);
+        if (key.type !== "work-passport-recovery-key") throw new Error();
+      }
+    } catch (e) {
+      if (e instanceof recoveryCode.CodeRefused) problem = e.message;
       key = null;
     }
     const errors = [
-      ...(key ? [] : [{ id: file ? "file" : "pasted", text: text ? "This is not a Work Passport recovery key" : "Choose your recovery key file, or paste the key" }]),
+      ...(key ? [] : [{ id: file ? "file" : "pasted", text: problem }]),
       ...readLock(form).errors,
     ];
     if (errors.length) return refuse(errors);
