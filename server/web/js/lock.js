@@ -2,7 +2,7 @@
 // under a key that the person's unlock gives back: the PRF secret of a passkey, released by the
 // authenticator only after it verifies the person (fingerprint, face or PIN), or a passphrase
 // stretched by PBKDF2. Unwrapped, the key is a non-extractable CryptoKey in the page's memory.
-// docs/PROTOCOL.md section 11 ("The device lock") says why each choice was made.
+// docs/PROTOCOL.md ("The pages' device lock") says why each choice was made.
 
 const utf8 = new TextEncoder();
 const ED25519 = { name: "Ed25519" };

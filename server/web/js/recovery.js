@@ -3,7 +3,7 @@
 // or U; typing I or L reads as 1, O as 0; case, spaces and dashes do not matter) over 50 bytes:
 // the party's id (16), the Ed25519 private key (32) and a check (the first 2 bytes of the
 // SHA-256 of the 48 before it), so a mistyped character is caught before anything is sent.
-// docs/PROTOCOL.md section 11 describes it for other clients.
+// docs/PROTOCOL.md ("The recovery key as a code") describes it for other clients.
 
 import { importPrivateJwk } from "./jose.js";
 
