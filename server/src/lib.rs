@@ -43,6 +43,8 @@ pub async fn run(
     let issuer = settings.issuer(addr);
     let state = build_state(&settings, issuer.clone()).await?;
     let purge = tokio::spawn(purge_jtis(state.clone()));
+    // Ready before the first page is asked for (http/web.rs).
+    tokio::task::spawn_blocking(http::web::compress_assets);
     tracing::info!(%addr, %issuer, backend = state.backend(), "work passport listening");
     // The peer's address, for the rate limits (`http::limit`).
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
