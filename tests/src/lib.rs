@@ -363,8 +363,9 @@ pub struct TestTls {
     pub host: String,
     pub cert_file: std::path::PathBuf,
     pub key_file: std::path::PathBuf,
-    /// The CA's certificate, PEM: what a client trusts.
+    /// The CA's certificate, PEM: what a client trusts; and the file it is in.
     pub ca_pem: String,
+    pub ca_file: std::path::PathBuf,
     /// The certificate in the files now.
     pub leaf: TestCert,
     ca: rcgen::Issuer<'static, rcgen::KeyPair>,
@@ -395,7 +396,10 @@ impl TestTls {
         let key = rcgen::KeyPair::generate().expect("CA key");
         let ca_pem = params.self_signed(&key).expect("CA certificate").pem();
         let dir = tempfile::tempdir().expect("temp dir");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca_pem).expect("write the CA's certificate");
         let mut tls = TestTls {
+            ca_file,
             host: host.to_owned(),
             cert_file: dir.path().join("fullchain.pem"),
             key_file: dir.path().join("privkey.pem"),
@@ -417,7 +421,10 @@ impl TestTls {
         use base64::Engine as _;
         use rcgen::PublicKeyData as _;
         let key = rcgen::KeyPair::generate().expect("leaf key");
-        let mut params = rcgen::CertificateParams::new(vec![self.host.clone()]).expect("params");
+        // 127.0.0.1 too, for a client that cannot be told where the host name is (Node's fetch
+        // in the browser tests).
+        let names = vec![self.host.clone(), "127.0.0.1".to_owned()];
+        let mut params = rcgen::CertificateParams::new(names).expect("params");
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, self.host.clone());
