@@ -54,8 +54,6 @@ pub async fn run(
     warn_if_plain_http(&issuer);
     let state = build_state(&settings, issuer.clone()).await?;
     let purge = tokio::spawn(purge_jtis(state.clone()));
-    // Ready before the first page is asked for (http/web.rs).
-    tokio::task::spawn_blocking(http::web::compress_assets);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, %issuer, backend = state.backend(), "work passport listening");
     // The peer's address, for the rate limits and the logs (`http::transport`).

@@ -226,6 +226,16 @@ async fn compressed_and_validated(server: &TestServer, path: &str, plain: &[u8])
             header(&response, "etag").is_some(),
             "{path}: a 304 names its ETag"
         );
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "vary").as_deref(),
+            Some("accept-encoding"),
+            "{path}"
+        );
         assert!(response.bytes().await.unwrap().is_empty());
     }
     let changed = fetch("br", Some("\"an-older-version\"".into())).await;

@@ -60,18 +60,25 @@ const JS: &str = "text/javascript; charset=utf-8";
 
 /// One asset as it is sent: its bytes plain and compressed, and the validator of its content.
 ///
-/// Compressed once per process (by [`compress_assets`] at start), not per request: brotli at its
-/// best ratio costs tens of milliseconds a file, which only the first request could afford, and
-/// the files never change while the binary runs. Only these files are compressed: they carry no
-/// secret, whereas an API answer that held a token next to text a requester chose could leak
-/// the token through its compressed length (BREACH), so API answers are sent as they are.
+/// Compressed once per process, when a browser first asks for it compressed (off the async
+/// threads), and kept: brotli at its best ratio costs milliseconds a file in a release build
+/// (1.5 s for all of them in a debug one), which a compression layer would spend again on every
+/// request, and the files never change while the binary runs. Not at start: a server that
+/// serves no pages (the API alone, the tests' processes) never pays for it. Only these files
+/// are compressed: they carry no secret, whereas an API answer that held a token next to text a
+/// requester chose could leak the token through its compressed length (BREACH), so API answers
+/// are sent as they are.
 struct Asset {
     media_type: &'static str,
     /// The content's SHA-256 (rust-embed's, made at build), hex: the strong ETag of the plain
     /// bytes, and with `-br` or `-gz` of each compressed form (a different representation).
     hash: String,
-    plain: Vec<u8>,
-    /// None when compressing does not make it smaller.
+    plain: std::borrow::Cow<'static, [u8]>,
+    compressed: std::sync::OnceLock<Compressed>,
+}
+
+/// An asset's compressed forms; None where compressing does not make it smaller.
+struct Compressed {
     brotli: Option<Vec<u8>>,
     gzip: Option<Vec<u8>>,
 }
@@ -95,40 +102,58 @@ impl Coding {
 
 impl Asset {
     fn new(media_type: &'static str, file: rust_embed::EmbeddedFile) -> Self {
-        use std::io::Write as _;
-        let plain = file.data.into_owned();
         let hash = file
             .metadata
             .sha256_hash()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let mut brotli = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams {
-            quality: 11,
-            lgwin: 22,
-            ..Default::default()
-        };
-        brotli::BrotliCompress(&mut plain.as_slice(), &mut brotli, &params)
-            .expect("compressing to memory cannot fail");
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gzip.write_all(&plain)
-            .expect("compressing to memory cannot fail");
-        let gzip = gzip.finish().expect("compressing to memory cannot fail");
-        let smaller = |bytes: Vec<u8>| (bytes.len() < plain.len()).then_some(bytes);
         Asset {
             media_type,
             hash,
-            brotli: smaller(brotli),
-            gzip: smaller(gzip),
-            plain,
+            plain: file.data,
+            compressed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Its compressed forms, made on first use.
+    fn compressed(&self) -> &Compressed {
+        self.compressed.get_or_init(|| {
+            use std::io::Write as _;
+            let plain = &self.plain[..];
+            let mut brotli = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 11,
+                lgwin: 22,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &plain[..], &mut brotli, &params)
+                .expect("compressing to memory cannot fail");
+            let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gzip.write_all(plain)
+                .expect("compressing to memory cannot fail");
+            let gzip = gzip.finish().expect("compressing to memory cannot fail");
+            let smaller = |bytes: Vec<u8>| (bytes.len() < plain.len()).then_some(bytes);
+            Compressed {
+                brotli: smaller(brotli),
+                gzip: smaller(gzip),
+            }
+        })
+    }
+
+    /// Whether the answer to `accept` would be compressed (so needs [`Asset::compressed`]).
+    fn wants_compressed(accept: &str) -> bool {
+        accepted(accept, "br") || accepted(accept, "gzip")
     }
 
     /// The form to send for a request's `Accept-Encoding`.
     fn pick(&self, accept: &str) -> (Coding, &[u8]) {
+        if !Self::wants_compressed(accept) {
+            return (Coding::Identity, &self.plain);
+        }
+        let compressed = self.compressed();
         let accepts = |token: &str| accepted(accept, token);
-        match (&self.brotli, &self.gzip) {
+        match (&compressed.brotli, &compressed.gzip) {
             (Some(br), _) if accepts("br") => (Coding::Brotli, br),
             (_, Some(gz)) if accepts("gzip") => (Coding::Gzip, gz),
             _ => (Coding::Identity, &self.plain),
@@ -197,12 +222,6 @@ static ASSETS: std::sync::LazyLock<std::collections::HashMap<String, Asset>> =
             .collect()
     });
 
-/// Compresses every asset now (`run` calls it at start, off the async threads), so that no
-/// request waits for it.
-pub fn compress_assets() {
-    std::sync::LazyLock::force(&ASSETS);
-}
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
@@ -220,7 +239,8 @@ async fn index(State(state): State<AppState>) -> Response {
 /// An asset, compressed as the browser accepts, revalidated on every use (`no-cache`) by its
 /// ETag: an unchanged file costs a 304 and no body.
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    let Some(asset) = ASSETS.get(&path) else {
+    let assets: &'static std::collections::HashMap<String, Asset> = &ASSETS;
+    let Some(asset) = assets.get(&path) else {
         return Error::not_found("no such page asset").into_response();
     };
     let text = |name| {
@@ -228,12 +248,24 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let (coding, body) = asset.pick(text(header::ACCEPT_ENCODING).unwrap_or_default());
+    let accept = text(header::ACCEPT_ENCODING).unwrap_or_default();
     let unchanged = text(header::IF_NONE_MATCH).is_some_and(|tags| asset.matches(tags));
+    if !unchanged && Asset::wants_compressed(accept) && asset.compressed.get().is_none() {
+        // The first time: compressing takes a while, so not on an async thread.
+        let _ = tokio::task::spawn_blocking(|| {
+            asset.compressed();
+        })
+        .await;
+    }
+    let (coding, body) = asset.pick(accept);
     let mut response = if unchanged {
-        let mut response = page_response(asset.media_type, Vec::new(), "no-cache");
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response.headers_mut().remove(header::CONTENT_TYPE);
+        // Only what a 304 must carry (RFC 9110 section 15.4.5): the browser keeps the headers
+        // it stored with the file and updates them from these. The security headers would add
+        // half a kilobyte to each revalidation over HTTP/1.1.
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
     } else {
         let mut response = page_response(asset.media_type, body.to_vec(), "no-cache");
@@ -332,8 +364,20 @@ mod tests {
     #[test]
     fn compressed_once_and_validated_by_content() {
         let app = &ASSETS["js/app.js"];
-        assert!(app.brotli.as_ref().unwrap().len() < app.gzip.as_ref().unwrap().len());
-        assert!(app.gzip.as_ref().unwrap().len() < app.plain.len());
+        assert!(
+            app.compressed.get().is_none(),
+            "not compressed before it is asked for"
+        );
+        assert_eq!(app.pick("identity").0, Coding::Identity);
+        assert!(
+            app.compressed.get().is_none(),
+            "nor for a client that takes it plain"
+        );
+        let compressed = app.compressed();
+        assert!(
+            compressed.brotli.as_ref().unwrap().len() < compressed.gzip.as_ref().unwrap().len()
+        );
+        assert!(compressed.gzip.as_ref().unwrap().len() < app.plain.len());
         assert_eq!(app.pick("gzip, br").0, Coding::Brotli);
         assert_eq!(app.pick("gzip").0, Coding::Gzip);
         assert_eq!(app.pick("").0, Coding::Identity);
