@@ -231,23 +231,28 @@ async fn web_pages(backend: Backend) {
     let tag = format!("[web {backend:?}]");
 
     let mut node = tokio::process::Command::new("node");
-    if let Some(tls) = &tls {
-        node.env(
-            "WP_HOST_RULES",
-            format!("MAP {HOST} 127.0.0.1, MAP {INSECURE_HOST} 127.0.0.1"),
-        )
-        .env("WP_TRUST_SPKI", &tls.leaf.spki_sha256)
-        // Playwright's route.fetch runs in Node, which knows neither the name nor the CA.
-        .env(
-            "WP_FETCH_ORIGIN",
-            format!("https://127.0.0.1:{}", server.addr.port()),
-        )
-        .env("NODE_EXTRA_CA_CERTS", &tls.ca_file)
-        // The other server is plain HTTP: at a host name, an insecure origin.
-        .env(
-            "WP_INSECURE_URL",
-            format!("http://{INSECURE_HOST}:{}/", other.addr.port()),
-        );
+    // The other server is plain HTTP: opened at a host name, an insecure origin (both runs).
+    node.env(
+        "WP_INSECURE_URL",
+        format!("http://{INSECURE_HOST}:{}/", other.addr.port()),
+    );
+    match &tls {
+        Some(tls) => {
+            node.env(
+                "WP_HOST_RULES",
+                format!("MAP {HOST} 127.0.0.1, MAP {INSECURE_HOST} 127.0.0.1"),
+            )
+            .env("WP_TRUST_SPKI", &tls.leaf.spki_sha256)
+            // Playwright's route.fetch runs in Node, which knows neither the name nor the CA.
+            .env(
+                "WP_FETCH_ORIGIN",
+                format!("https://127.0.0.1:{}", server.addr.port()),
+            )
+            .env("NODE_EXTRA_CA_CERTS", &tls.ca_file);
+        }
+        None => {
+            node.env("WP_HOST_RULES", format!("MAP {INSECURE_HOST} 127.0.0.1"));
+        }
     }
     let mut child = node
         .arg(web_dir().join("run.mjs"))
