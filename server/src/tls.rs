@@ -185,7 +185,11 @@ impl Tls {
         let mut seen = self.files.stamp();
         loop {
             let why = tokio::select! {
-                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => {
+                    // The files as read now: the next check does not read them again.
+                    seen = self.files.stamp();
+                    "SIGHUP"
+                }
                 _ = async { match tick.as_mut() { Some(t) => t.tick().await, None => std::future::pending().await } } => {
                     let now = self.files.stamp();
                     if now == seen {
