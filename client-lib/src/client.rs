@@ -72,8 +72,14 @@ pub struct Client {
 impl Client {
     /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`) holding `key`.
     pub fn new(base_url: &str, key: SigningKey) -> Self {
+        Self::with_http(base_url, key, reqwest::Client::new())
+    }
+
+    /// The same through an HTTP client of the caller's (e.g. one that trusts a private
+    /// certificate authority: `reqwest::ClientBuilder::add_root_certificate`).
+    pub fn with_http(base_url: &str, key: SigningKey, http: reqwest::Client) -> Self {
         Client {
-            http: reqwest::Client::new(),
+            http,
             base: base_url.trim_end_matches('/').to_owned(),
             key,
             party_id: None,
@@ -84,9 +90,13 @@ impl Client {
 
     /// The same, for an already registered party.
     pub fn for_party(base_url: &str, key: SigningKey, party_id: &str) -> Self {
-        let mut client = Self::new(base_url, key);
-        client.party_id = Some(party_id.to_owned());
-        client
+        Self::new(base_url, key).with_party(party_id)
+    }
+
+    /// This client as the already registered party `party_id`.
+    pub fn with_party(mut self, party_id: &str) -> Self {
+        self.party_id = Some(party_id.to_owned());
+        self
     }
 
     pub fn base_url(&self) -> &str {

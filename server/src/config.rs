@@ -79,9 +79,40 @@ pub struct Settings {
     pub database_url: Option<String>,
 
     /// The URL clients use to reach this server: the token issuer, the audience of assertions,
-    /// and the base of DPoP `htu`. Defaults to `http://<listen>`.
+    /// and the base of DPoP `htu`. Defaults to `http://<listen>` (`https://<listen>` with
+    /// `--tls-cert`). The pages work only at an `https://` URL, or at `http://localhost`: browsers
+    /// give their cryptography to secure origins only. Behind a reverse proxy that serves HTTPS,
+    /// give the address people type, e.g. `https://passport.example.org`.
     #[arg(long, global = true, env = "WP_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Serve HTTPS with this certificate: a PEM file, the server's certificate first, then its
+    /// intermediates (e.g. Let's Encrypt's `fullchain.pem`). Needs `--tls-key`. Read again when
+    /// the file changes and on SIGHUP, so a renewed certificate needs no restart.
+    #[arg(long, global = true, env = "WP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key, a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC; e.g. Let's
+    /// Encrypt's `privkey.pem`).
+    #[arg(long, global = true, env = "WP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// How often to check whether the certificate or key file changed, in seconds (e.g. `60` or
+    /// `60s`); 0: only on SIGHUP.
+    #[arg(long, global = true, env = "WP_TLS_RELOAD_INTERVAL", default_value = "60", value_parser = parse_seconds)]
+    pub tls_reload_interval: u64,
+
+    /// `Strict-Transport-Security: max-age` in seconds, sent with every answer given over HTTPS
+    /// (served directly, or at an `https://` public URL, or forwarded by a `--trusted-proxy` that
+    /// says the client used HTTPS): browsers then refuse plain HTTP for this host for that long.
+    /// 0 sends `max-age=0`, which makes browsers forget it.
+    #[arg(
+        long,
+        global = true,
+        env = "WP_HSTS_MAX_AGE",
+        default_value_t = 31_536_000
+    )]
+    pub hsts_max_age: u64,
 
     /// Token-signing keys (a JSON file the server creates on first start). Every instance
     /// behind one load balancer must share it.
@@ -169,10 +200,11 @@ pub struct Settings {
     )]
     pub rate_limit_global: u32,
 
-    /// A reverse proxy (an address, or a CIDR block such as `10.0.0.0/8`) whose
-    /// `Forwarded` / `X-Forwarded-For` header names the client; repeat the flag, or separate
-    /// them with commas. Only a request whose direct peer is one of these is counted by the
-    /// forwarded address; any other by the peer's address.
+    /// A reverse proxy (an address, or a CIDR block such as `10.0.0.0/8`) whose `Forwarded`
+    /// or `X-Forwarded-For` header names the client, and `Forwarded: proto=` or
+    /// `X-Forwarded-Proto` the scheme it used; repeat the flag, or separate them with commas.
+    /// Only from a direct peer that is one of these are those headers read (for the rate limits,
+    /// the logs and HSTS); from any other they are ignored.
     #[arg(
         long = "trusted-proxy",
         global = true,
@@ -242,6 +274,24 @@ impl std::str::FromStr for IpNetwork {
     }
 }
 
+/// Whether `url` is `http://` at a host other than this machine's loopback (`localhost`,
+/// `*.localhost`, 127.0.0.0/8, `::1`): where browsers do not count the pages' origin as secure.
+pub fn plain_http_off_loopback(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "http" && !loopback
+}
+
 /// Seconds, as `60` or `60s`.
 fn parse_seconds(text: &str) -> Result<u64, String> {
     text.strip_suffix('s')
@@ -258,6 +308,10 @@ impl Settings {
             data_dir: data_dir.into(),
             database_url: None,
             public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_reload_interval: 60,
+            hsts_max_age: 31_536_000,
             signing_keys_file: None,
             master_keys_file: None,
             master_keys: None,
@@ -298,11 +352,17 @@ impl Settings {
         Some(options.get_filename().to_path_buf())
     }
 
-    /// The public base URL: `public_url`, or `http://` and the address the server listens on.
+    /// The public base URL: `public_url`, or `http://` (`https://` with `--tls-cert`) and the
+    /// address the server listens on.
     pub fn issuer(&self, listening_on: SocketAddr) -> String {
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{listening_on}"))
+            .unwrap_or_else(|| format!("{scheme}://{listening_on}"))
             .trim_end_matches('/')
             .to_owned()
     }
@@ -317,5 +377,33 @@ impl Settings {
         self.master_keys_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("master-keys.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_fine_on_this_machine_only() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://localhost:8080",
+            "http://passport.localhost",
+            "http://[::1]:8080",
+            "https://passport.example.org",
+            "https://10.0.0.5:8443",
+        ] {
+            assert!(!plain_http_off_loopback(ok), "{ok}");
+        }
+        for warned in [
+            "http://0.0.0.0:8080",
+            "http://10.0.0.5:8080",
+            "http://passport.example.org",
+            "http://[2001:db8::1]",
+        ] {
+            assert!(plain_http_off_loopback(warned), "{warned}");
+        }
     }
 }

@@ -151,6 +151,9 @@ pub struct TestServer {
     admin_id: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// What the clients below use: for an HTTPS server, one that trusts its test CA and finds
+    /// its host name at 127.0.0.1.
+    pub http: reqwest::Client,
     _pg: Option<PgDatabase>,
 }
 
@@ -161,6 +164,24 @@ impl TestServer {
 
     /// Starts a server after `tune` has adjusted its settings.
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_inner(backend, None, tune).await
+    }
+
+    /// Starts a server serving HTTPS with `tls`'s certificate, at `https://HOST:PORT` (its
+    /// public URL); its clients (`admin`, `employee`...) reach it there.
+    pub async fn start_https(
+        backend: Backend,
+        tls: &TestTls,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Self {
+        Self::start_inner(backend, Some(tls), tune).await
+    }
+
+    async fn start_inner(
+        backend: Backend,
+        tls: Option<&TestTls>,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::for_data_dir(data_dir.path());
         let pg = match backend {
@@ -200,12 +221,23 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let (url, http) = match tls {
+            None => (format!("http://{addr}"), reqwest::Client::new()),
+            Some(tls) => {
+                let url = format!("https://{}:{}", tls.host, addr.port());
+                settings.public_url = Some(url.clone());
+                settings.tls_cert = Some(tls.cert_file.clone());
+                settings.tls_key = Some(tls.key_file.clone());
+                (url, tls.client(addr).build().expect("an HTTPS client"))
+            }
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(wp_server::run(listener, settings, async {
             let _ = rx.await;
         }));
         TestServer {
-            url: format!("http://{addr}"),
+            url,
+            http,
             addr,
             database_url,
             data_dir,
@@ -238,12 +270,13 @@ impl TestServer {
     }
 
     pub fn admin(&self) -> Client {
-        Client::for_party(&self.url, self.admin_key.clone(), &self.admin_id)
+        Client::with_http(&self.url, self.admin_key.clone(), self.http.clone())
+            .with_party(&self.admin_id)
     }
 
     /// A newly registered employee.
     pub async fn employee(&self, name: &str) -> Client {
-        let mut client = Client::new(&self.url, SigningKey::generate());
+        let mut client = Client::with_http(&self.url, SigningKey::generate(), self.http.clone());
         client
             .register_employee(name)
             .await
@@ -288,7 +321,7 @@ impl TestServer {
             registration_body: "HCPC".into(),
             registration_number: format!("OT{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
         });
-        let mut client = Client::new(&self.url, SigningKey::generate());
+        let mut client = Client::with_http(&self.url, SigningKey::generate(), self.http.clone());
         client
             .redeem_invitation(&code, name, registration)
             .await
@@ -308,7 +341,7 @@ impl TestServer {
             .enrol(kind, name, key.public_jwk(), registration)
             .await
             .expect("enrol");
-        Client::for_party(&self.url, key, &party.id)
+        Client::with_http(&self.url, key, self.http.clone()).with_party(&party.id)
     }
 }
 
@@ -320,6 +353,104 @@ impl Drop for TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// A test certificate authority, and a certificate it signed for `host`, written to PEM files
+/// (`cert_file`, `key_file`) the way an operator's would be: for a server on HTTPS at a real
+/// host name, which its clients reach at 127.0.0.1.
+pub struct TestTls {
+    pub host: String,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    /// The CA's certificate, PEM: what a client trusts; and the file it is in.
+    pub ca_pem: String,
+    pub ca_file: std::path::PathBuf,
+    /// The certificate in the files now.
+    pub leaf: TestCert,
+    ca: rcgen::Issuer<'static, rcgen::KeyPair>,
+    _dir: tempfile::TempDir,
+}
+
+/// One certificate for the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCert {
+    /// The certificate, DER: what a client sees in the handshake.
+    pub der: Vec<u8>,
+    /// The base64 of the SHA-256 of its public key (SubjectPublicKeyInfo), as Chromium's
+    /// `--ignore-certificate-errors-spki-list` takes it.
+    pub spki_sha256: String,
+}
+
+impl TestTls {
+    pub fn new(host: &str) -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Work Passport test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        let ca_pem = params.self_signed(&key).expect("CA certificate").pem();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca_pem).expect("write the CA's certificate");
+        let mut tls = TestTls {
+            ca_file,
+            host: host.to_owned(),
+            cert_file: dir.path().join("fullchain.pem"),
+            key_file: dir.path().join("privkey.pem"),
+            ca_pem,
+            leaf: TestCert {
+                der: Vec::new(),
+                spki_sha256: String::new(),
+            },
+            ca: rcgen::Issuer::new(params, key),
+            _dir: dir,
+        };
+        tls.renew();
+        tls
+    }
+
+    /// A new certificate for the host, with a new key, written over the files as a renewal
+    /// would (each file replaced whole); returns it.
+    pub fn renew(&mut self) -> TestCert {
+        use base64::Engine as _;
+        use rcgen::PublicKeyData as _;
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        // 127.0.0.1 too, for a client that cannot be told where the host name is (Node's fetch
+        // in the browser tests).
+        let names = vec![self.host.clone(), "127.0.0.1".to_owned()];
+        let mut params = rcgen::CertificateParams::new(names).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, self.host.clone());
+        let cert = params.signed_by(&key, &self.ca).expect("sign the leaf");
+        let replace = |path: &std::path::Path, text: &str| {
+            let temporary = path.with_extension("new");
+            std::fs::write(&temporary, text).expect("write a certificate file");
+            std::fs::rename(&temporary, path).expect("replace a certificate file");
+        };
+        replace(&self.cert_file, &cert.pem());
+        replace(&self.key_file, &key.serialize_pem());
+        let spki = ring::digest::digest(&ring::digest::SHA256, &key.subject_public_key_info());
+        self.leaf = TestCert {
+            der: cert.der().to_vec(),
+            spki_sha256: base64::engine::general_purpose::STANDARD.encode(spki),
+        };
+        self.leaf.clone()
+    }
+
+    /// An HTTP client that trusts the test CA and finds the host at `addr`.
+    pub fn client(&self, addr: SocketAddr) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).expect("the CA's PEM"),
+            )
+            .resolve(&self.host, addr)
     }
 }
 

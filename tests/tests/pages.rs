@@ -84,6 +84,8 @@ async fn every_asset_is_served_with_the_headers(backend: Backend) {
     assert!(!html.contains("<script>"), "no inline script");
 
     let mut total = html.len();
+    // The shell is sent as it is (1 KB, and different on each server).
+    let (mut total_br, mut total_gzip) = (html.len(), html.len());
     let mut seen = BTreeSet::new();
     let mut queue = references(&html, "/web/");
     while let Some(path) = queue.pop() {
@@ -99,6 +101,10 @@ async fn every_asset_is_served_with_the_headers(backend: Backend) {
             .to_owned();
         let body = response.text().await.unwrap();
         total += body.len();
+        if path.starts_with("/web/") {
+            let (br, gz) = compressed_and_validated(&server, &path, body.as_bytes()).await;
+            (total_br, total_gzip) = (total_br + br, total_gzip + gz);
+        }
         if path.ends_with(".js") {
             assert!(media.starts_with("text/javascript"), "{path}: {media}");
             let dir = &path[..path.rfind('/').unwrap() + 1];
@@ -120,7 +126,10 @@ async fn every_asset_is_served_with_the_headers(backend: Backend) {
         total < ASSET_BUDGET_BYTES,
         "the pages weigh {total} bytes, over the {ASSET_BUDGET_BYTES} budget"
     );
-    println!("web pages: {} files, {total} bytes", seen.len() + 1);
+    println!(
+        "web pages: {} files, {total} bytes; sent as brotli {total_br}, as gzip {total_gzip}",
+        seen.len() + 1
+    );
 
     // An unknown asset is a problem like any other 404, not a page.
     let missing = get(&format!("{}/web/js/nope.js", server.url)).await;
@@ -130,6 +139,112 @@ async fn every_asset_is_served_with_the_headers(backend: Backend) {
         "application/problem+json"
     );
     server.stop().await;
+}
+
+/// An asset as a browser gets it: brotli when accepted, else gzip, else as it is (each the same
+/// bytes once decoded), with a strong ETag per form and `Vary: Accept-Encoding`, revalidated
+/// (`no-cache`) with a 304 and no body while unchanged. Returns the sizes sent as brotli and as
+/// gzip.
+async fn compressed_and_validated(server: &TestServer, path: &str, plain: &[u8]) -> (usize, usize) {
+    use std::io::Read as _;
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", server.url);
+    let fetch = |accept: &'static str, if_none_match: Option<String>| {
+        let mut request = http.get(&url).header("accept-encoding", accept);
+        if let Some(tag) = if_none_match {
+            request = request.header("if-none-match", tag);
+        }
+        async move { request.send().await.expect("request") }
+    };
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let mut sizes = Vec::new();
+    let mut tags = Vec::new();
+    for (accept, coding) in [
+        ("gzip, deflate, br, zstd", "br"),
+        ("gzip", "gzip"),
+        ("identity", ""),
+    ] {
+        let response = fetch(accept, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        check_headers(&response, path);
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "vary").as_deref(),
+            Some("accept-encoding"),
+            "{path}"
+        );
+        let tag = header(&response, "etag").expect("an ETag");
+        assert!(
+            tag.starts_with('"') && !tag.starts_with("W/"),
+            "{path}: a strong ETag {tag}"
+        );
+        let encoding = header(&response, "content-encoding").unwrap_or_default();
+        let body = response.bytes().await.unwrap().to_vec();
+        // A file that compression would not make smaller is sent as it is.
+        assert_eq!(encoding, coding, "{path}: {accept:?}");
+        let decoded = match encoding.as_str() {
+            "br" => {
+                let mut out = Vec::new();
+                brotli::Decompressor::new(body.as_slice(), 4096)
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            "gzip" => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(body.as_slice())
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            _ => body.clone(),
+        };
+        assert_eq!(decoded, plain, "{path} as {encoding:?} decodes to the file");
+        sizes.push(body.len());
+        tags.push(tag);
+    }
+    tags.dedup();
+    assert_eq!(
+        tags.len(),
+        3,
+        "{path}: each form has its own ETag: {tags:?}"
+    );
+    // Unchanged: 304, no body, whichever form the browser kept.
+    for tag in &tags {
+        let response = fetch("gzip, deflate, br, zstd", Some(format!("\"other\", {tag}"))).await;
+        assert_eq!(response.status(), 304, "{path} with If-None-Match {tag}");
+        assert!(
+            header(&response, "etag").is_some(),
+            "{path}: a 304 names its ETag"
+        );
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "vary").as_deref(),
+            Some("accept-encoding"),
+            "{path}"
+        );
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    let changed = fetch("br", Some("\"an-older-version\"".into())).await;
+    assert_eq!(
+        changed.status(),
+        200,
+        "{path}: another ETag is not this file"
+    );
+    (sizes[0], sizes[1])
 }
 
 wp_tests::backend_tests!(every_asset_is_served_with_the_headers);

@@ -1,4 +1,5 @@
-//! The web pages in real headless Chromium against the real server, on SQLite and PostgreSQL:
+//! The web pages in real headless Chromium against the real server, on SQLite (over HTTPS at
+//! `https://passport.test:PORT`) and PostgreSQL (over HTTP at 127.0.0.1):
 //! `node tests/web/run.mjs` audits every page state with axe-core (WCAG 2.2 AA tags), checks
 //! the security headers, the weight of the assets and that no request leaves the origin, and
 //! walks the employee's journey with the keyboard only (tests/web/README.md says what it checks).
@@ -26,7 +27,12 @@ use wp_schemas::api::{GrantStatus, PartyKind, Role};
 use wp_schemas::sections::Section;
 use wp_server::keys::ServerKeys;
 use wp_server::{Settings, clock};
-use wp_tests::{Backend, TestServer, backend_tests};
+use wp_tests::{Backend, TestServer, TestTls, backend_tests};
+
+/// The host name the HTTPS run serves at, and the one the plain-HTTP server is opened at to
+/// see the insecure-origin page (both mapped to 127.0.0.1 in Chromium).
+const HOST: &str = "passport.test";
+const INSECURE_HOST: &str = "insecure.test";
 
 const INSTALL: &str =
     "apt-get install chromium, then npm ci --prefix tests/web (bash .ci/run does both)";
@@ -178,7 +184,14 @@ async fn web_pages(backend: Backend) {
     if !can_run() {
         return;
     }
-    let server = TestServer::start(backend).await;
+    // On SQLite over HTTPS at a host name that is not localhost, as people reach a real
+    // installation (Chromium maps the name to 127.0.0.1 and trusts the test certificate by its
+    // key); on PostgreSQL over plain HTTP at 127.0.0.1, which browsers count as secure too.
+    let tls = (backend == Backend::Sqlite).then(|| TestTls::new(HOST));
+    let server = match &tls {
+        Some(tls) => TestServer::start_https(backend, tls, |_| {}).await,
+        None => TestServer::start(backend).await,
+    };
     let employer = server.employer("Acme Ltd").await;
     // An organisation whose line manager joins in the browser with this invitation code, to
     // read and agree with the keyboard.
@@ -217,7 +230,31 @@ async fn web_pages(backend: Backend) {
     std::fs::create_dir_all(&out).expect("screenshot directory");
     let tag = format!("[web {backend:?}]");
 
-    let mut child = tokio::process::Command::new("node")
+    let mut node = tokio::process::Command::new("node");
+    // The other server is plain HTTP: opened at a host name, an insecure origin (both runs).
+    node.env(
+        "WP_INSECURE_URL",
+        format!("http://{INSECURE_HOST}:{}/", other.addr.port()),
+    );
+    match &tls {
+        Some(tls) => {
+            node.env(
+                "WP_HOST_RULES",
+                format!("MAP {HOST} 127.0.0.1, MAP {INSECURE_HOST} 127.0.0.1"),
+            )
+            .env("WP_TRUST_SPKI", &tls.leaf.spki_sha256)
+            // Playwright's route.fetch runs in Node, which knows neither the name nor the CA.
+            .env(
+                "WP_FETCH_ORIGIN",
+                format!("https://127.0.0.1:{}", server.addr.port()),
+            )
+            .env("NODE_EXTRA_CA_CERTS", &tls.ca_file);
+        }
+        None => {
+            node.env("WP_HOST_RULES", format!("MAP {INSECURE_HOST} 127.0.0.1"));
+        }
+    }
+    let mut child = node
         .arg(web_dir().join("run.mjs"))
         .arg(&server.url)
         .arg(&out)

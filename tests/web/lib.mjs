@@ -22,6 +22,12 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // Set by tests/tests/web.rs for the run over HTTPS at a host name: the test's host names
+  // mapped to 127.0.0.1 (WP_HOST_RULES, e.g. "MAP passport.test 127.0.0.1") and the test
+  // certificate trusted by its public key (WP_TRUST_SPKI, the base64 SHA-256 of its
+  // SubjectPublicKeyInfo), as a certificate from a real authority would be.
+  ...(process.env.WP_HOST_RULES ? [`--host-resolver-rules=${process.env.WP_HOST_RULES}`] : []),
+  ...(process.env.WP_TRUST_SPKI ? [`--ignore-certificate-errors-spki-list=${process.env.WP_TRUST_SPKI}`] : []),
 ];
 
 export const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
@@ -236,7 +242,15 @@ export async function measureLoad(page, url) {
       api += bytes;
     } else {
       assets += bytes;
-      files.push({ url: request.url(), bytes });
+      const response = await request.response().catch(() => null);
+      const headers = response ? await response.allHeaders().catch(() => ({})) : {};
+      files.push({
+        url: request.url(),
+        bytes,
+        body: sizes.responseBodySize,
+        status: response?.status(),
+        encoding: headers['content-encoding'] || '',
+      });
     }
   }
   return { loaded, h1, assets, api, files, requests: requests.length };

@@ -3,7 +3,9 @@
 //
 //   node tests/web/run.mjs BASE_URL OUT_DIR
 //
-// 1. the security headers of `/`;
+// 1. the security headers of `/` (HSTS over HTTPS); a first and a repeat visit with the cache
+//    on (assets compressed, then only revalidated); the page an insecure origin shows
+//    (WP_INSECURE_URL: plain http:// at a host name that is not this machine), audited;
 // 2. a tour of every page state (empty, filled, error) with axe-core (WCAG 2.2 AA tags) and a
 //    full-page screenshot of each in OUT_DIR;
 // 3. the load of every view: time to `load` and to the first <h1> visible, bytes transferred
@@ -76,6 +78,11 @@ const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
 const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
 const ADMIN_LINK = process.env.WP_ADMIN_LINK || '';
 const OTHER_SERVER = process.env.WP_OTHER_SERVER || '';
+// Where Node (not the browser) reaches the server when BASE's host name resolves only in
+// Chromium (WP_HOST_RULES): Playwright's route.fetch runs in Node. tests/tests/web.rs sets it,
+// with NODE_EXTRA_CA_CERTS for the test CA.
+const FETCH_ORIGIN = process.env.WP_FETCH_ORIGIN || '';
+const viaFetchOrigin = (url) => (FETCH_ORIGIN ? { url: FETCH_ORIGIN + url.slice(new URL(url).origin.length) } : undefined);
 const ASSET_BUDGET = 300 * 1024;
 
 // What the journeys type: health data, which must never appear in a URL nor stay in the browser
@@ -182,34 +189,122 @@ async function chain(page, states) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. Headers of `/`.
+// 1. Headers of `/`, as the browser gets them (over HTTPS at a host name, the browser is what
+// finds the host and trusts the test certificate), then a first and a repeat visit.
 
 async function checkHeaders() {
-  const response = await fetch(`${BASE}/`);
-  if (!response.ok) fail(`GET / answered ${response.status}`);
-  const csp = response.headers.get('content-security-policy') || '';
-  log(`headers: Content-Security-Policy: ${csp}`);
-  const directives = Object.fromEntries(
-    csp
-      .split(';')
-      .map((d) => d.trim().split(/\s+/))
-      .filter((d) => d[0])
-      .map(([name, ...values]) => [name.toLowerCase(), values]),
-  );
-  const scripts = directives['script-src'] || directives['default-src'];
-  if (!directives['script-src'] || !directives['script-src'].includes("'self'")) {
-    fail(`CSP has no script-src 'self': ${csp || '(no header)'}`);
+  const { context, close } = await launch('headers', BASE, watch);
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const response = await page.goto(`${BASE}/`);
+    if (!response.ok()) fail(`GET / answered ${response.status()}`);
+    const headers = await response.allHeaders();
+    const csp = headers['content-security-policy'] || '';
+    log(`headers: Content-Security-Policy: ${csp}`);
+    const directives = Object.fromEntries(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .filter((d) => d[0])
+        .map(([name, ...values]) => [name.toLowerCase(), values]),
+    );
+    const scripts = directives['script-src'] || directives['default-src'];
+    if (!directives['script-src'] || !directives['script-src'].includes("'self'")) {
+      fail(`CSP has no script-src 'self': ${csp || '(no header)'}`);
+    }
+    for (const bad of ["'unsafe-inline'", "'unsafe-eval'", "'wasm-unsafe-eval'", '*', 'data:', 'http:', 'https:']) {
+      if ((scripts || []).includes(bad)) fail(`CSP allows scripts from ${bad}: ${csp}`);
+    }
+    if (!(directives['frame-ancestors'] || []).includes("'none'")) fail(`CSP has no frame-ancestors 'none': ${csp}`);
+    const referrer = headers['referrer-policy'];
+    log(`headers: Referrer-Policy: ${referrer}`);
+    if (referrer !== 'no-referrer') fail(`Referrer-Policy is ${referrer}, not no-referrer`);
+    // HSTS over HTTPS (at least a day, so that it protects the next visit), never over HTTP.
+    const hsts = headers['strict-transport-security'];
+    const protocol = await page.evaluate(() => performance.getEntriesByType('navigation')[0]?.nextHopProtocol);
+    log(`headers: Strict-Transport-Security: ${hsts || '(none)'}; ${new URL(BASE).protocol} ${protocol}, secure context: ${await page.evaluate(() => window.isSecureContext)}`);
+    if (BASE.startsWith('https:')) {
+      const maxAge = Number((/max-age=(\d+)/.exec(hsts || '') || [])[1]);
+      if (!(maxAge >= 86400)) fail(`over HTTPS, Strict-Transport-Security is ${hsts || 'missing'}`);
+    } else if (hsts) {
+      fail(`Strict-Transport-Security over plain HTTP: ${hsts}`);
+    }
+    const html = await response.text();
+    if (/<script(?![^>]*\bsrc=)[^>]*>/i.test(html)) fail('the page shell has an inline <script>');
+    if (/\son[a-z]+\s*=/i.test(html)) fail('the page shell has an inline event handler attribute');
+  } finally {
+    await close();
   }
-  for (const bad of ["'unsafe-inline'", "'unsafe-eval'", "'wasm-unsafe-eval'", '*', 'data:', 'http:', 'https:']) {
-    if ((scripts || []).includes(bad)) fail(`CSP allows scripts from ${bad}: ${csp}`);
+}
+
+// A person's first visit (nothing cached) and their next one, with the browser's cache on as
+// it always is: the assets come compressed the first time, and the next time each is only
+// revalidated (304, no body).
+const visits = [];
+
+async function checkVisits() {
+  const { context, close } = await launch('visits', BASE, watch);
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const kb = (bytes) => (bytes / 1024).toFixed(1);
+    const isAsset = (url) => new URL(url).pathname.startsWith('/web/');
+    // The browser reports a revalidated file as the 200 it keeps; what shows the 304 is that
+    // only headers crossed the wire, far fewer bytes than the file took the first time.
+    const first = new Map();
+    for (const visit of ['first', 'repeat']) {
+      const m = await measureLoad(page, route('/'));
+      await expectHeading(page, 'Your health and work passport');
+      const assets = m.files.filter((f) => isAsset(f.url));
+      const body = assets.reduce((n, f) => n + f.body, 0);
+      let revalidated = 0;
+      for (const f of assets) {
+        if (visit === 'first') {
+          first.set(f.url, f.body);
+          if (!['br', 'gzip'].includes(f.encoding)) fail(`visit first: ${f.url} was sent uncompressed`);
+        } else if (f.body > (first.get(f.url) ?? 0) / 2) {
+          fail(`visit repeat: ${f.url} was downloaded again (${f.body} bytes; ${first.get(f.url)} the first time)`);
+        } else {
+          revalidated += 1;
+        }
+      }
+      visits.push({ visit, assets: m.assets, body, files: assets.length, revalidated, requests: m.requests });
+      log(
+        `visit ${visit}: ${kb(m.assets)} KB for the page and its ${assets.length} assets (bodies ${kb(body)} KB), ` +
+          `${visit === 'repeat' ? `${revalidated} only revalidated (304), ` : ''}${m.requests} requests`,
+      );
+    }
+  } finally {
+    await close();
   }
-  if (!(directives['frame-ancestors'] || []).includes("'none'")) fail(`CSP has no frame-ancestors 'none': ${csp}`);
-  const referrer = response.headers.get('referrer-policy');
-  log(`headers: Referrer-Policy: ${referrer}`);
-  if (referrer !== 'no-referrer') fail(`Referrer-Policy is ${referrer}, not no-referrer`);
-  const html = await response.text();
-  if (/<script(?![^>]*\bsrc=)[^>]*>/i.test(html)) fail('the page shell has an inline <script>');
-  if (/\son[a-z]+\s*=/i.test(html)) fail('the page shell has an inline event handler attribute');
+}
+
+// The page where the browser withholds its cryptography: the plain-HTTP server at a host name
+// that is not this machine (WP_INSECURE_URL). One page says what to do; no other view runs.
+async function checkInsecureOrigin() {
+  const url = process.env.WP_INSECURE_URL;
+  if (!url) {
+    if (process.env.WP_HOOKS === '1') fail('insecure origin: WP_INSECURE_URL is not set (tests/tests/web.rs sets it)');
+    else log('insecure origin: WP_INSECURE_URL not set, not checked');
+    return;
+  }
+  const { context, close } = await launch('insecure', url, watch);
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    await page.goto(url);
+    if (await page.evaluate(() => window.isSecureContext)) {
+      fail(`insecure origin: ${url} is a secure context to the browser, so this proves nothing`);
+    }
+    await expectHeading(page, 'Open Work Passport at an https:// address');
+    const text = await page.locator('main').innerText();
+    for (const raw of ['undefined', 'TypeError', 'Cannot read', 'There is a problem']) {
+      if (text.includes(raw)) fail(`insecure origin: the page shows "${raw}"`);
+    }
+    if (!text.includes('tell whoever runs')) fail('insecure origin: the page does not say what to tell whoever runs the service');
+    if (await page.locator('#nav a').count()) fail('insecure origin: the menu offers views that cannot work here');
+    await audit(page, 'insecure-origin');
+  } finally {
+    await close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1369,7 +1464,7 @@ async function devicesJourney() {
     let altered = null;
     await a.route((url) => /^\/v1\/passports\/[0-9a-f-]{36}$/.test(url.pathname), async (r) => {
       if (r.request().method() !== 'GET') return r.continue();
-      const response = await r.fetch();
+      const response = await r.fetch(viaFetchOrigin(r.request().url()));
       const view = await response.json();
       const envelope = view.sections?.summary?.[0];
       if (envelope) {
@@ -1609,6 +1704,8 @@ const runStarted = performance.now();
 log(`browser tests: ${BASE}, Chromium ${CHROMIUM}, axe-core ${AXE_VERSION} (${AXE_TAGS.join(', ')}), screenshots in ${OUT}`);
 for (const [name, run] of [
   ['headers', checkHeaders],
+  ['visits', checkVisits],
+  ['insecure origin', checkInsecureOrigin],
   ['tour', tour],
   ['keyboard journey', keyboardJourney],
   ['member journey', memberJourney],
@@ -1634,6 +1731,13 @@ for (const row of loadTable) {
   log(
     `  ${row.name.padEnd(24)} load ${row.loaded.toFixed(0).padStart(5)} ms, h1 ${row.h1.toFixed(0).padStart(5)} ms, ` +
       `assets ${(row.assets / 1024).toFixed(1).padStart(6)} KB, API ${(row.api / 1024).toFixed(1).padStart(6)} KB`,
+  );
+}
+log('visits (cache on, as a person has it):');
+for (const row of visits) {
+  log(
+    `  ${row.visit.padEnd(8)} ${(row.assets / 1024).toFixed(1).padStart(6)} KB transferred for / and ${row.files} assets ` +
+      `(bodies ${(row.body / 1024).toFixed(1)} KB)${row.visit === 'repeat' ? `, ${row.revalidated} only revalidated (304)` : ''}`,
   );
 }
 const violations = axeTable.reduce((n, row) => n + row.violations, 0);

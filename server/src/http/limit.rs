@@ -5,23 +5,23 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::transport::ClientInfo;
 use crate::service::limits::Limits;
 
 /// Middleware: refuses a request over its client's budget or the overall one (429
 /// `rate-limited`, with `Retry-After`).
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    // Served without connect info (not by `run`): every request counts as one unknown address.
-    let peer = request
+    // Found by `transport::identify`, which every request goes through.
+    let client = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let client = client_address(&state.limits, peer, request.headers());
+        .get::<ClientInfo>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.address);
     match state.limits.check(client) {
         Ok(()) => next.run(request).await,
         Err(refused) => {

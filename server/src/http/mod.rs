@@ -29,12 +29,14 @@ mod passports;
 pub mod reply;
 pub mod routes;
 mod token;
+pub mod transport;
 pub mod web;
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(error::REQUEST_ID);
     let max_body = state.max_body_bytes;
     let request_timeout = state.request_timeout;
+    let identify = axum::middleware::from_fn_with_state(state.clone(), transport::identify);
     let mut router = Router::new();
     for route in routes::table() {
         let declared: Arc<[String]> = route.operation.query_names().map(str::to_owned).collect();
@@ -72,15 +74,23 @@ pub fn router(state: AppState) -> Router {
         // Inside the request-id layer, outside everything that makes a problem.
         .layer(axum::middleware::from_fn(error::with_instance))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        // Spans carry method, path and request id; never bodies, tokens or query strings.
+        // Spans carry method, path, request id and the client's address; never bodies, tokens or
+        // query strings.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req
                 .headers()
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            let client = req
+                .extensions()
+                .get::<transport::ClientInfo>()
+                .map(|c| c.address.to_string())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, %client)
         }))
+        // Outside the span, which names the client it finds.
+        .layer(identify)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

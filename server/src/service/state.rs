@@ -43,8 +43,14 @@ pub struct Inner {
     pub heads: HeadsCache,
     /// The servers whose exports an import checks against their published keys.
     pub origins: super::origins::Origins,
-    /// The rate limits of the routes anyone can call (`http::limit` applies them).
+    /// The rate limits of the routes anyone can call (`http::limit` applies them); they also
+    /// know the operator's trusted proxies.
     pub limits: super::limits::Limits,
+    /// Whether clients reach this server over HTTPS: it serves TLS itself, or its public URL
+    /// is `https://` (a TLS-terminating proxy in front).
+    pub https: bool,
+    /// `Strict-Transport-Security: max-age`, for answers given over HTTPS.
+    pub hsts_max_age: u64,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
@@ -92,6 +98,7 @@ impl AppState {
     /// [`super::install`]), refusing what would lose passports, and builds the shared state.
     pub async fn open(settings: &Settings, issuer: String) -> anyhow::Result<AppState> {
         let limits = super::limits::Limits::new(settings)?;
+        let issuer_is_https = issuer.starts_with("https://");
         let super::install::Installation {
             store,
             keys,
@@ -115,6 +122,8 @@ impl AppState {
                 settings.allow_http_origins,
             )?,
             limits,
+            https: settings.tls_cert.is_some() || issuer_is_https,
+            hsts_max_age: settings.hsts_max_age,
         })))
     }
 

@@ -12,6 +12,7 @@ import { editRecord, erase, overview, printable, recordForm, recordHistory, sect
 import { sharedPassport, sharedWithMe } from "./pages/shared.js";
 import { accessLog, grants, respondToRequest, share } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
+import { insecure, secure } from "./pages/insecure.js";
 
 const ROUTES = [
   [/^\/?$/, landing],
@@ -101,6 +102,12 @@ document.querySelector(".skip-link").addEventListener("click", (event) => {
   event.preventDefault();
   document.getElementById("main").focus();
 });
-window.addEventListener("hashchange", route);
-watchIdle((minutes) => go(location.hash.replace(/^#/, "") || "/", `This device locked itself after ${minutes} minutes without use. Unlock it to carry on.`));
-route();
+// Where the browser withholds its cryptography (plain http:// off this machine), one page says
+// what to do, and no other view runs.
+if (secure()) {
+  window.addEventListener("hashchange", route);
+  watchIdle((minutes) => go(location.hash.replace(/^#/, "") || "/", `This device locked itself after ${minutes} minutes without use. Unlock it to carry on.`));
+  route();
+} else {
+  insecure();
+}
