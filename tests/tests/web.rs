@@ -248,7 +248,9 @@ async fn web_pages(backend: Backend) {
                 "WP_FETCH_ORIGIN",
                 format!("https://127.0.0.1:{}", server.addr.port()),
             )
-            .env("NODE_EXTRA_CA_CERTS", &tls.ca_file);
+            .env("NODE_EXTRA_CA_CERTS", &tls.ca_file)
+            // At a host name WebAuthn runs: the passkey journey must, not skip.
+            .env("WP_EXPECT_PASSKEY", "1");
         }
         None => {
             node.env("WP_HOST_RULES", format!("MAP {INSECURE_HOST} 127.0.0.1"));
