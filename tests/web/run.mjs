@@ -367,7 +367,7 @@ async function tour() {
         await expectHeading(page, 'Save your recovery key');
       }],
       ['recovery-key-shown', async () => {
-        tourCode = (await page.locator('.recovery-code__text').innerText()).trim();
+        tourCode = (await page.locator('.recovery-code__text').innerText()).replace(/\s+/g, ' ').trim();
         if (!/^([0-9A-HJKMNP-TV-Z]{5} ){15}[0-9A-HJKMNP-TV-Z]{5}$/.test(tourCode)) throw new Error(`the recovery key is not shown as 16 groups of 5: ${tourCode}`);
         if (/"kty"|"d"\s*:/.test(await page.locator('main').innerText())) throw new Error('the recovery key page shows raw key JSON');
       }],
@@ -1364,7 +1364,7 @@ async function devicesJourney() {
     await button(a, 'Create my passport').click();
     await expectHeading(a, 'Save your recovery key');
     const keyFile = await download(a, linkTo(a, 'Download recovery key'), dir);
-    const code = (await a.locator('.recovery-code__text').innerText()).trim();
+    const code = (await a.locator('.recovery-code__text').innerText()).replace(/\s+/g, ' ').trim();
     const key = JSON.parse(fs.readFileSync(keyFile, 'utf8'));
     if (key.type !== 'work-passport-recovery-key' || !key.jwk?.d) throw new Error(`the recovery key file is not a recovery key: ${Object.keys(key)}`);
     await check(a, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');

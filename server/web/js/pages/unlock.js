@@ -77,7 +77,7 @@ export function unlockPage(device) {
   const passkey = device.lock.kind === "passkey";
   const form = h("form", { novalidate: true },
     passkey ? null : textField({ id: "passphrase", label: "Your passphrase for this device", type: "password", autocomplete: "current-password" }),
-    submit(passkey ? "Unlock with your passkey" : "Unlock"));
+    passkey ? h("button", { type: "submit", class: "button", id: "unlock" }, "Unlock with your passkey") : submit("Unlock"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -88,7 +88,8 @@ export function unlockPage(device) {
         await unlock(device, await lock.unlockKey(device.lock, passphrase));
       } catch (e) {
         if (!(e instanceof lock.UnlockFailed)) throw e;
-        return refuse(passkey ? [{ text: e.message }] : [{ id: "passphrase", text: e.message }]);
+        // A passkey has no field: its error links to the button that tries again.
+        return refuse([{ id: passkey ? "unlock" : "passphrase", text: e.message }]);
       }
       afterUnlock();
     });
