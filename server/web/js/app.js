@@ -7,10 +7,10 @@ import { announceNext, failure, notFound } from "./flow.js";
 import { granted, own, resume, state } from "./session.js";
 import { devices } from "./pages/devices.js";
 import { download, moveHere } from "./pages/move.js";
-import { admin, organisation, requestsSent } from "./pages/organisations.js";
+import { admin, adminOrganisation, organisation, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
 import { sharedPassport, sharedWithMe } from "./pages/shared.js";
-import { accessLog, grants, respondToRequest, share } from "./pages/sharing.js";
+import { accessLog, grants, respondToRequest, share, shareByCode, shareWith } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 
 const ROUTES = [
@@ -29,13 +29,17 @@ const ROUTES = [
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
   [/^\/join$/, join],
+  [/^\/join\/(wpi_[A-Za-z0-9_-]{43})$/, join],
   [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
   [/^\/admin$/, signedIn(admin)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})$/, signedIn(adminOrganisation)],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
   [/^\/requests$/, signedIn(requestsSent)],
   [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
+  [/^\/share\/to\/([0-9a-f-]{36})$/, signedIn(shareWith)],
+  [/^\/share\/([0-9A-Za-z-]{12,16})$/, signedIn(shareByCode)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
@@ -86,7 +90,7 @@ function nav() {
         : [
           ["#/shared", "Shared with you"],
           state.me?.membership && ["#/requests", "Access requests"],
-          state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          state.me?.membership && ["#/organisation", "Your organisation"],
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);
