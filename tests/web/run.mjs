@@ -655,6 +655,14 @@ async function keyboardJourney() {
     const said = await status();
     if (!/signed out/i.test(said)) fail(`keyboard: signing out was not announced (the status region says "${said}")`);
     await checkStorage(page);
+
+    step('a share link opened with nobody signed in says what to do');
+    await chain(page, [
+      ['share-link-signed-out', async () => {
+        await page.goto(PRACTICE_SHARE_LINK || route('/share/K7PD-4MQX-93HN'));
+        await expectHeading(page, 'Sign in to share your passport');
+      }],
+    ]);
     step('done');
   } catch (error) {
     fail(`keyboard journey: ${error.message}`);

@@ -10,7 +10,7 @@ import { download, moveHere } from "./pages/move.js";
 import { admin, adminOrganisation, organisation, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
 import { sharedPassport, sharedWithMe } from "./pages/shared.js";
-import { accessLog, grants, respondToRequest, share, shareByCode, shareWith } from "./pages/sharing.js";
+import { accessLog, grants, respondToRequest, share, shareByCode, shareLinkSignedOut, shareWith } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 
 const ROUTES = [
@@ -39,7 +39,7 @@ const ROUTES = [
   [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
   [/^\/share\/to\/([0-9a-f-]{36})$/, signedIn(shareWith)],
-  [/^\/share\/([0-9A-Za-z-]{12,16})$/, signedIn(shareByCode)],
+  [/^\/share\/([0-9A-Za-z-]{12,16})$/, signedIn(shareByCode, shareLinkSignedOut)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
@@ -70,11 +70,11 @@ async function show() {
   nav();
 }
 
-/** Pages that need a signed-in person: without one, the start page. A new page on a device with
- * a key signs in with it. */
-function signedIn(show) {
+/** Pages that need a signed-in person: without one, the start page (or `otherwise`). A new page
+ * on a device with a key signs in with it. */
+function signedIn(show, otherwise = landing) {
   return async (...args) => {
-    if (!state.session && (state.signedOut || !(await resume()))) return landing();
+    if (!state.session && (state.signedOut || !(await resume()))) return otherwise();
     return show(...args);
   };
 }

@@ -24,6 +24,7 @@ const found = new Map();
 /** Who to share with: an organisation found by its name (those that chose to be listed) or by
  * the share code it gave; its share link (`#/share/CODE`) skips this step. */
 export async function share() {
+  if (state.me.kind !== "employee") return notAnEmployee();
   const results = h("div", { id: "results" });
   const form = h(
     "form",
@@ -68,8 +69,24 @@ export async function share() {
   );
 }
 
+/** Only an employee has a passport to share: anyone else who opens Share is told so. */
+function notAnEmployee() {
+  return page("Only employees share a passport", para("You are signed in for an organisation or as an admin: you have no passport to share. An employee opens this link in their own browser, where their passport is."));
+}
+
+/** A share link opened where nobody is signed in: what to do, rather than the start page. */
+export function shareLinkSignedOut() {
+  return page(
+    "Sign in to share your passport",
+    para("This link lets you share your passport with an organisation. Your passport opens only on a device where you are signed in."),
+    para("Create your passport, or sign in with your recovery key, then open the link again."),
+    h("p", {}, link("#/signup", "Create your passport", { class: "button" }), " ", link("#/recover", "Sign in with your recovery key", { class: "button button--secondary" })),
+  );
+}
+
 /** The share link an organisation gives: `#/share/CODE` opens the share form for it. */
 export async function shareByCode(text) {
+  if (state.me.kind !== "employee") return notAnEmployee();
   const code = shareCodeOf(text);
   const org = code && await state.session.call("GET", paths.shareCode(code)).catch((e) => {
     if (e instanceof ApiError && e.kind === "not-found") return null;
@@ -84,6 +101,7 @@ export async function shareByCode(text) {
 
 /** What to share with organisation `id` (found by name or share code), for how long. */
 export async function shareWith(id) {
+  if (state.me.kind !== "employee") return notAnEmployee();
   const party = await state.session.call("GET", paths.party(id)).catch((e) => {
     if (e instanceof ApiError && e.kind === "not-found") return null;
     throw e;
