@@ -16,6 +16,7 @@ mod crash;
 mod document;
 mod edge;
 mod https;
+mod finding;
 mod interop;
 mod limits;
 mod operations;

@@ -24,10 +24,12 @@
 // and, in the tour, text at 200%; in the line manager's journey, an access request made in the
 // pages and approved, narrowed, by a new employee.
 //
-// Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
-// WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
-// an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME and
-// WP_CLINICIAN_CODE a practice and an unused clinician invitation to it; WP_ADMIN_LINK the
+// Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with,
+// listed in the directory (found by name); WP_ORGANISATION_ID, WP_ORGANISATION_NAME,
+// WP_ORGANISATION_SHARE_CODE and WP_INVITATION_CODE an employer organisation, its share code and
+// an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME,
+// WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE a practice, its share link and an unused
+// clinician invitation to it; WP_ADMIN_LINK the
 // operator's one-time admin link (`admin-link`); WP_OTHER_SERVER another, empty server to move a
 // passport to;
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
@@ -73,6 +75,8 @@ const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
 const ORGANISATION_ID = process.env.WP_ORGANISATION_ID || '';
 const ORGANISATION_NAME = process.env.WP_ORGANISATION_NAME || 'Beacon Care Ltd';
 const INVITATION_CODE = process.env.WP_INVITATION_CODE || '';
+const ORGANISATION_SHARE_CODE = process.env.WP_ORGANISATION_SHARE_CODE || '';
+const PRACTICE_SHARE_LINK = process.env.WP_PRACTICE_SHARE_LINK || '';
 const PRACTICE_ID = process.env.WP_PRACTICE_ID || '';
 const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
 const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
@@ -446,16 +450,33 @@ async function tour() {
     await chain(page, [
       view('passport-filled', '/passport', 'Your passport'),
       view('share-empty', '/share', 'Share your passport'),
-      submitEmpty('share-error', 'Continue'),
+      submitEmpty('share-error', 'Search'),
+      // Two listed organisations called Acme, told apart by what each says of itself.
+      ['share-results', async () => {
+        await page.getByLabel('Organisation name or share code', { exact: true }).fill('acme');
+        await button(page, 'Search').click();
+        await page.getByRole('heading', { name: 'Choose who to share with', exact: true }).waitFor();
+        const shown = await page.locator('main').innerText();
+        if (!/Acme Logistics/.test(shown) || !shown.includes(EMPLOYER_NAME) || !/Leeds/.test(shown) || !/Bristol/.test(shown)) {
+          throw new Error(`the results do not show both Acmes with their places:\n${shown}`);
+        }
+      }],
+      ['share-no-results', async () => {
+        await page.getByLabel('Organisation name or share code', { exact: true }).fill('Nobody by this name');
+        await button(page, 'Search').click();
+        await page.getByRole('heading', { name: 'No organisation found', exact: true }).waitFor();
+      }],
       ['share-filled', async () => {
-        await page.getByLabel('Their Work Passport id', { exact: true }).fill(EMPLOYER_ID || '00000000-0000-4000-8000-000000000000');
+        await page.getByLabel('Organisation name or share code', { exact: true }).fill('Acme');
+        await button(page, 'Search').click();
+        await linkTo(page, EMPLOYER_NAME).click();
+        await expectHeading(page, `Share your passport with ${EMPLOYER_NAME}`);
         await check(page, 'What they may read', 'Summary');
         await check(page, 'What they may read', 'Adjustments');
         await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
         await page.getByLabel('Why you are sharing', { exact: true }).fill('Workplace adjustments in my new job at Acme Ltd.');
       }],
       ['share-confirm', async () => {
-        if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
         await button(page, 'Continue').click();
         await expectHeading(page, 'Check what you are agreeing to');
       }],
@@ -696,10 +717,13 @@ async function keyboardJourney() {
     if (!(await mainText()).includes(HEALTH.adjustment)) throw new Error('the saved adjustment is not shown');
 
     step(`share with ${EMPLOYER_NAME}`);
-    if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
     await press(page, 'Share', 'link', true);
     await focusOnHeading(page, 'Share your passport');
-    await typeInto(page, 'Their Work Passport id', EMPLOYER_ID);
+    await typeInto(page, 'Organisation name or share code', 'Acme');
+    await press(page, 'Search', 'button');
+    await page.locator('[role="status"]', { hasText: '2 organisations found' }).waitFor();
+    await press(page, EMPLOYER_NAME, 'link');
+    await focusOnHeading(page, `Share your passport with ${EMPLOYER_NAME}`);
     await tickIn(page, 'What they may read', 'Summary');
     await tickIn(page, 'What they may read', 'Adjustments');
     await tickIn(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
@@ -774,6 +798,19 @@ async function keyboardJourney() {
     await checkLocked(page, 'after the idle time');
     await page.reload();
     await expectHeading(page, 'Unlock your passport');
+
+    step('a share link opened on a locked device asks to unlock; with no device here, says what to do');
+    await page.goto(PRACTICE_SHARE_LINK || route('/share/K7PD-4MQX-93HN'));
+    await expectHeading(page, 'Unlock your passport');
+    await press(page, 'Remove from this browser', 'button');
+    await focusOnHeading(page, 'Your health and work passport');
+    step('a share link opened with nobody signed in says what to do');
+    await chain(page, [
+      ['share-link-signed-out', async () => {
+        await page.goto(PRACTICE_SHARE_LINK || route('/share/K7PD-4MQX-93HN'));
+        await expectHeading(page, 'Sign in to share your passport');
+      }],
+    ]);
     step('done');
   } catch (error) {
     fail(`keyboard journey: ${error.message}`);
@@ -883,8 +920,14 @@ async function employeeSharesWithOrganisation(page) {
   await radio(page, 'Status', 'Requested');
   await button(page, 'Add and sign').click();
   await expectHeading(page, 'Adjustments');
+  // Beacon Care is not listed: the employee types the share code its people gave.
   await page.goto(route('/share'));
-  await page.getByLabel('Their Work Passport id', { exact: true }).fill(ORGANISATION_ID);
+  await page.getByLabel('Organisation name or share code', { exact: true }).fill(ORGANISATION_SHARE_CODE.toLowerCase());
+  await button(page, 'Search').click();
+  await page.getByRole('heading', { name: 'Choose who to share with', exact: true }).waitFor();
+  await audit(page, 'share-found-by-code');
+  await linkTo(page, ORGANISATION_NAME).click();
+  await expectHeading(page, `Share your passport with ${ORGANISATION_NAME}`);
   await check(page, 'Who at the organisation', 'Line manager');
   await check(page, 'What they may read', 'Summary');
   await check(page, 'What they may read', 'Adjustments');
@@ -897,8 +940,8 @@ async function employeeSharesWithOrganisation(page) {
 }
 
 async function memberJourney() {
-  if (!ORGANISATION_ID || !INVITATION_CODE) {
-    fail('member journey: WP_ORGANISATION_ID and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
+  if (!ORGANISATION_ID || !INVITATION_CODE || !ORGANISATION_SHARE_CODE) {
+    fail('member journey: WP_ORGANISATION_ID, WP_ORGANISATION_SHARE_CODE and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
     return;
   }
   const employee = await launch('member-employee', BASE, watch);
@@ -1034,7 +1077,8 @@ async function accessRequest(m) {
         await m.getByLabel('Why you ask', { exact: true }).fill('Support in your new team.');
         await button(m, 'Make the request').click();
         await expectHeading(m, 'Request made');
-        code = (await m.locator('main code', { hasText: /^wpr_/ }).first().innerText()).trim();
+        code = await m.getByLabel('Request code', { exact: true }).inputValue();
+        if (!/^wpr_/.test(code)) throw new Error(`the request code shown is "${code}"`);
       }],
       ['request-open', async () => {
         await r.goto(route('/grants'));
@@ -1094,8 +1138,8 @@ async function accessRequest(m) {
 // the adjustment, signed; the employee sees both signed by the therapist.
 
 async function clinicianJourney() {
-  if (!PRACTICE_ID || !CLINICIAN_CODE) {
-    fail('clinician journey: WP_PRACTICE_ID and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
+  if (!PRACTICE_ID || !CLINICIAN_CODE || !PRACTICE_SHARE_LINK) {
+    fail('clinician journey: WP_PRACTICE_ID, WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
     return;
   }
   const employee = await launch('clinician-employee', BASE, watch);
@@ -1121,8 +1165,10 @@ async function clinicianJourney() {
     await radio(e, 'Status', 'Requested');
     await button(e, 'Add and sign').click();
     await expectHeading(e, 'Adjustments');
-    await e.goto(route('/share'));
-    await e.getByLabel('Their Work Passport id', { exact: true }).fill(PRACTICE_ID);
+    // The practice's share link opens the share form with the practice chosen.
+    await e.goto(PRACTICE_SHARE_LINK);
+    await expectHeading(e, `Share your passport with ${PRACTICE_NAME}`);
+    await audit(e, 'share-by-link');
     await check(e, 'Who at the organisation', 'Clinician');
     await check(e, 'What they may write', 'Adjustments');
     await check(e, 'What they may write', 'Fit notes');
@@ -1216,6 +1262,7 @@ async function adminJourney() {
   }
   const admin = await launch('admin', BASE, watch);
   const orgAdmin = await launch('org-admin', BASE, watch);
+  await orgAdmin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(BASE).origin });
   const a = admin.context.pages()[0] || (await admin.context.newPage());
   const o = orgAdmin.context.pages()[0] || (await orgAdmin.context.newPage());
   const step = (what) => log(`admin keyboard: ${what}`);
@@ -1243,12 +1290,15 @@ async function adminJourney() {
     await press(a, 'Create and invite its first admin', 'button');
     await focusOnHeading(a, 'Harbour Foods Ltd is set up');
     await audit(a, 'admin-organisation-set-up');
-    const code = (await a.locator('main code', { hasText: /^wpi_/ }).first().innerText()).trim();
+    const code = await a.getByLabel('Invitation code', { exact: true }).inputValue();
+    const joinLink = await a.getByLabel('Join link', { exact: true }).inputValue();
+    if (!/^wpi_/.test(code) || joinLink !== route(`/join/${code}`)) throw new Error(`the invitation shown is "${code}", its join link "${joinLink}"`);
 
-    step('the organisation admin joins and invites a line manager');
-    await o.goto(route('/join'));
+    step('the organisation admin opens the join link, joins and lists the organisation');
+    await o.goto(joinLink);
     await expectHeading(o, 'Join your organisation');
-    await typeInto(o, 'Invitation code', code);
+    if (o.url().includes(code)) fail('admin journey: the invitation code stays in the address bar after the join link is opened');
+    if ((await o.getByLabel('Invitation code', { exact: true }).inputValue()) !== code) throw new Error('the join link does not fill in the invitation code');
     await typeInto(o, 'Your name', 'Olu Owner');
     await lockWithKeyboard(o);
     await press(o, 'Join', 'button');
@@ -1256,6 +1306,17 @@ async function adminJourney() {
     await press(o, 'Your organisation', 'link', true);
     await focusOnHeading(o, 'Harbour Foods Ltd');
     await audit(o, 'organisation');
+    await tickIn(o, 'Directory', 'List Harbour Foods Ltd so that employees can find it by its name');
+    await typeInto(o, 'Place', 'Grimsby');
+    await press(o, 'Save the listing', 'button');
+    await o.locator('[role="status"]', { hasText: 'Harbour Foods Ltd is listed' }).waitFor();
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    await press(o, 'Copy share link', 'button');
+    await o.locator('#share-link-copied', { hasText: /^Copied$/ }).waitFor();
+    const shareLink = await o.getByLabel('Share link', { exact: true }).inputValue();
+    const copied = await o.evaluate(() => navigator.clipboard.readText());
+    if (copied !== shareLink || !/#\/share\/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(copied)) fail(`admin journey: "Copy share link" copied "${copied}", not the share link "${shareLink}"`);
+    await audit(o, 'organisation-listed-copied');
     await press(o, 'Make an invitation', 'button');
     await o.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(o, 'organisation-error');
@@ -1263,6 +1324,25 @@ async function adminJourney() {
     await press(o, 'Make an invitation', 'button');
     await focusOnHeading(o, 'Invitation made');
     await audit(o, 'organisation-invitation-made');
+
+    step('the service admin opens the new organisation, then finds one with no admin and invites its first');
+    await press(a, 'Open Harbour Foods Ltd', 'link');
+    await focusOnHeading(a, 'Harbour Foods Ltd');
+    if (!/Olu Owner, organisation admin/.test(await a.locator('main').innerText())) fail('admin journey: the organisation page does not list its admin');
+    await press(a, 'Organisations', 'link', true);
+    await focusOnHeading(a, 'Organisations');
+    await typeInto(a, 'Find an organisation', ORGANISATION_NAME.split(' ')[0]);
+    await press(a, 'Search', 'button');
+    await a.locator('[role="status"]', { hasText: '1 organisation found' }).waitFor();
+    await audit(a, 'admin-organisations-found');
+    await press(a, ORGANISATION_NAME, 'link');
+    await focusOnHeading(a, ORGANISATION_NAME);
+    if (!/has no organisation admin/.test(await a.locator('main').innerText())) fail(`admin journey: ${ORGANISATION_NAME}'s page does not say it has no organisation admin`);
+    await audit(a, 'admin-organisation');
+    await chooseRadio(a, 'Their role', 'Organisation admin');
+    await press(a, 'Make an invitation', 'button');
+    await focusOnHeading(a, 'Invitation made');
+    await audit(a, 'admin-first-admin-invited');
     step('done');
   } catch (error) {
     fail(`admin journey: ${error.message}`);

@@ -4,13 +4,13 @@
 
 import { h } from "./ui.js";
 import { announceNext, failure, go, notFound } from "./flow.js";
-import { granted, own, resume, state, watchIdle } from "./session.js";
+import { granted, own, resume, state, thisDevice, watchIdle } from "./session.js";
 import { devices } from "./pages/devices.js";
 import { download, moveHere } from "./pages/move.js";
-import { admin, organisation, requestsSent } from "./pages/organisations.js";
+import { admin, adminOrganisation, organisation, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
 import { sharedPassport, sharedWithMe } from "./pages/shared.js";
-import { accessLog, grants, respondToRequest, share } from "./pages/sharing.js";
+import { accessLog, grants, respondToRequest, share, shareByCode, shareLinkSignedOut, shareWith } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 import { insecure, secure } from "./pages/insecure.js";
 
@@ -30,13 +30,17 @@ const ROUTES = [
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
   [/^\/join$/, join],
+  [/^\/join\/(wpi_[A-Za-z0-9_-]{43})$/, join],
   [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
   [/^\/admin$/, signedIn(admin)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})$/, signedIn(adminOrganisation)],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
   [/^\/requests$/, signedIn(requestsSent)],
   [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
+  [/^\/share\/to\/([0-9a-f-]{36})$/, signedIn(shareWith)],
+  [/^\/share\/([0-9A-Za-z-]{12,16})$/, signedIn(shareByCode, shareLinkSignedOut)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
@@ -67,11 +71,11 @@ async function show() {
   nav();
 }
 
-/** Pages that need a signed-in person: without one, the start page. A new page on a device with
- * a key signs in with it. */
-function signedIn(show) {
+/** Pages that need a signed-in person: without one, the start page (or `otherwise`); on a locked
+ * device, the unlock page, which comes back here once unlocked. */
+function signedIn(show, otherwise = landing) {
   return async (...args) => {
-    if (!state.session && !(await resume())) return landing();
+    if (!state.session && !(await resume())) return (await thisDevice())?.sealed ? landing() : otherwise();
     return show(...args);
   };
 }
@@ -87,7 +91,7 @@ function nav() {
         : [
           ["#/shared", "Shared with you"],
           state.me?.membership && ["#/requests", "Access requests"],
-          state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          state.me?.membership && ["#/organisation", "Your organisation"],
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);
