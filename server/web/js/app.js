@@ -3,14 +3,14 @@
 // what it shows (verify.js).
 
 import { h } from "./ui.js";
-import { announceNext, failure, notFound } from "./flow.js";
+import { announceNext, failure, go, notFound } from "./flow.js";
 import { granted, own, resume, state } from "./session.js";
-import { devices } from "./pages/devices.js";
+import { confirmRemoveKey, devices } from "./pages/devices.js";
 import { download, moveHere } from "./pages/move.js";
-import { admin, organisation, requestsSent } from "./pages/organisations.js";
+import { admin, confirmRemoveMember, invitationMade, organisation, organisationSetUp, requestMade, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
-import { sharedPassport, sharedWithMe } from "./pages/shared.js";
-import { accessLog, grants, respondToRequest, share } from "./pages/sharing.js";
+import { confirmAgree, sharedPassport, sharedWithMe } from "./pages/shared.js";
+import { accessLog, checkShare, confirmStop, grants, respondToRequest, share } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 
 const ROUTES = [
@@ -28,17 +28,25 @@ const ROUTES = [
   [/^\/shared\/([0-9a-f-]{36})\/section\/([a-z_]+)\/new$/, signedIn(async (g, s) => recordForm(await granted(g), s))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/agree$/, signedIn(confirmAgree)],
   [/^\/join$/, join],
   [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
   [/^\/admin$/, signedIn(admin)],
+  [/^\/admin\/set-up$/, signedIn(organisationSetUp)],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
+  [/^\/organisation\/invitation$/, signedIn(invitationMade)],
+  [/^\/organisation\/remove\/([0-9a-f-]{36})$/, signedIn(confirmRemoveMember)],
   [/^\/requests$/, signedIn(requestsSent)],
+  [/^\/requests\/made$/, signedIn(requestMade)],
   [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
+  [/^\/share\/check$/, signedIn(checkShare)],
   [/^\/grants$/, signedIn(grants)],
+  [/^\/grants\/([0-9a-f-]{36})\/stop$/, signedIn(confirmStop)],
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
+  [/^\/devices\/remove\/([A-Za-z0-9_-]+)$/, signedIn(confirmRemoveKey)],
   [/^\/erase$/, signedIn(erase)],
   [/^\/download$/, signedIn(download)],
   [/^\/move$/, moveHere],
@@ -71,13 +79,19 @@ async function show() {
 function signedIn(show) {
   return async (...args) => {
     if (!state.session && (state.signedOut || !(await resume()))) return landing();
+    // A recovery key made but not yet saved: nothing else until it is.
+    if (state.recovery) return go("/recovery-key");
     return show(...args);
   };
 }
 
 function nav() {
   const employee = state.me?.kind === "employee";
-  const links = !state.session
+  // The employee's promise in the footer is not about admins and organisations' members.
+  document.querySelector(".footer").hidden = Boolean(state.session && !employee);
+  const links = state.recovery
+    ? []
+    : !state.session
     ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
     : employee
       ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
@@ -90,10 +104,13 @@ function nav() {
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);
+  // The page showing is named, not linked: a link to the address already open goes nowhere.
   const current = location.hash || "#/";
   document.getElementById("nav").replaceChildren(
     h("ul", { class: "nav__list" }, links.map(([href, text]) =>
-      h("li", {}, h("a", { href, class: "nav__link", "aria-current": current === href ? "page" : undefined }, text)))),
+      h("li", {}, current === href
+        ? h("span", { class: "nav__link nav__link--current", "aria-current": "page" }, text)
+        : h("a", { href, class: "nav__link" }, text)))),
   );
 }
 

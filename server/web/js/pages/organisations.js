@@ -2,8 +2,8 @@
 
 import * as api from "../api.js";
 import * as words from "../words.js";
-import { announce, button, checkedValues, choices, clearErrors, date, h, link, page, para, submit, summaryList, textField } from "../ui.js";
-import { busy, go, label, refuse } from "../flow.js";
+import { announce, button, checkedValues, choices, clearErrors, date, h, link, page, para, showErrors, submit, summaryList, textField, warning } from "../ui.js";
+import { busy, go, label, problemErrors, refuse } from "../flow.js";
 import { state } from "../session.js";
 import { DURATIONS, scopesOf } from "./sharing.js";
 import * as paths from "../endpoints.js";
@@ -31,27 +31,74 @@ export async function organisation() {
       return;
     }
     await busy(form, "Making the invitation", async () => {
-      const invitation = await state.session.call("POST", paths.organisationInvitations(m.organisation), { role });
-      page("Invitation made",
-        para(`Give this code to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
-        h("p", {}, h("code", { class: "code-block" }, invitation.code)),
-        para(`They open ${api.BASE}/#/join and enter it.`),
-        para(link("#/organisation", "Back to your organisation")));
+      made.invitation = await state.session.call("POST", paths.organisationInvitations(m.organisation), { role });
+      go("/organisation/invitation");
     });
   });
   page(
     m.organisation_name,
     h("h2", { class: "heading-m" }, "Members"),
     members.filter((x) => !x.removed_at).map((x, i) => h("section", { class: "record", "aria-labelledby": `m-${i}` },
-      h("h3", { class: "heading-s", id: `m-${i}` }, `${x.display_name}, ${words.ROLES[x.role]}`),
-      x.party !== state.session.partyId && h("p", {}, button(`Remove ${x.display_name}`, async () => {
-        await state.session.call("POST", paths.organisationMemberRemove(m.organisation, x.party));
-        go("/organisation", `${x.display_name} was removed: their next request is refused.`);
-      }, "warning")))),
+      h("h3", { class: "heading-s", id: `m-${i}` }, h("span", { dir: "auto" }, x.display_name), `, ${words.ROLES[x.role]}`),
+      x.party !== state.session.partyId && h("p", {}, link(`#/organisation/remove/${x.party}`, `Remove ${x.display_name}`, { class: "button button--warning" })))),
     h("h2", { class: "heading-m" }, "Invite someone"),
     form,
     h("h2", { class: "heading-m" }, "Invitations"),
-    invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${i.status}, until ${date(i.expires_at)}`))) : para("No invitations yet."),
+    invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${invitationState(i)}`))) : para("No invitations yet."),
+  );
+}
+
+/** Where an invitation is, in words: "not used yet, works until 3 March 2027", "used". */
+function invitationState(i) {
+  return {
+    pending: `not used yet, works until ${date(i.expires_at)}`,
+    redeemed: "used: they joined",
+    expired: `not used, expired on ${date(i.expires_at)}`,
+    revoked: "cancelled",
+  }[i.status] || i.status;
+}
+
+// What was just made, shown once on its own page (a code is never shown again), then forgotten.
+const made = { invitation: null, request: null, organisation: null };
+
+/** The invitation just made: its code, and the role it is for. */
+export function invitationMade() {
+  const invitation = made.invitation;
+  const m = state.me.membership;
+  if (!invitation || !m) return go("/organisation");
+  made.invitation = null;
+  const role = words.ROLES[invitation.role];
+  page("Invitation made",
+    para(`This invitation is for the role of ${role} at ${m.organisation_name}. Give the code to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
+    summaryList([["Role", label(role)], ["Works until", date(invitation.expires_at)]]),
+    h("p", {}, h("code", { class: "code-block" }, invitation.code)),
+    para(`They open ${api.BASE}/#/join and enter it.`),
+    para(link("#/organisation", "Back to your organisation")));
+}
+
+/** Before a member is removed: who, and what removing does. */
+export async function confirmRemoveMember(partyId) {
+  const m = state.me.membership;
+  if (!m || m.role !== "org_admin") return go("/organisation");
+  const members = await state.session.call("GET", paths.organisationMembers(m.organisation));
+  const x = members.find((y) => y.party === partyId && !y.removed_at);
+  if (!x) return go("/organisation");
+  page(
+    `Remove ${x.display_name}?`,
+    summaryList([["Name", x.display_name], ["Role", label(words.ROLES[x.role])], ["Organisation", m.organisation_name]]),
+    warning(`They lose access at once: their next request is refused, and they no longer see passports shared with ${m.organisation_name}. To have them back, invite them again.`),
+    h("p", {},
+      button(`Yes, remove ${x.display_name}`, async (event) => {
+        event.target.disabled = true;
+        try {
+          await state.session.call("POST", paths.organisationMemberRemove(m.organisation, x.party));
+          go("/organisation", `${x.display_name} was removed: their next request is refused.`);
+        } catch (e) {
+          event.target.disabled = false;
+          showErrors(problemErrors(e));
+        }
+      }, "warning"), " ",
+      link("#/organisation", "No, keep them", { class: "button button--secondary" })),
   );
 }
 
@@ -93,12 +140,8 @@ export async function requestsSent() {
     await busy(form, "Making the request", async () => {
       const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
       if (employee) body.employee = employee;
-      const made = await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body);
-      page("Request made",
-        para(`Give this code to the employee, privately. It works once, until ${date(made.expires_at)}, and grants nothing until they approve.`),
-        h("p", {}, h("code", { class: "code-block" }, made.code)),
-        para(`They sign in at ${api.BASE}/, choose "Who can see it", then "Respond to an access request", and enter it.`),
-        para(link("#/requests", "Back to access requests")));
+      made.request = await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body);
+      go("/requests/made");
     });
   });
   page(
@@ -111,6 +154,18 @@ export async function requestsSent() {
         h("li", {}, `${r.requested_by_name}: ${words.scopes(r.scopes)}, for ${r.purpose}. ${label(r.status)}${r.status === "pending" ? `, until ${date(r.expires_at)}` : ""}.`)))
         : para("None yet.")],
   );
+}
+
+/** The access request just made: its code, shown once. */
+export function requestMade() {
+  const request = made.request;
+  if (!request) return go("/requests");
+  made.request = null;
+  page("Request made",
+    para(`Give this code to the employee, privately. It works once, until ${date(request.expires_at)}, and grants nothing until they approve.`),
+    h("p", {}, h("code", { class: "code-block" }, request.code)),
+    para(`They sign in at ${api.BASE}/, choose "Who can see it", then "Respond to an access request", and enter it.`),
+    para(link("#/requests", "Back to access requests")));
 }
 
 /** The service admin: organisations, and the first person invited to run each. */
@@ -128,6 +183,7 @@ export async function admin() {
     const errors = [];
     if (!kind) errors.push({ id: "kind", text: "Choose what kind of organisation" });
     if (!name) errors.push({ id: "org_name", text: "Enter its name" });
+    else if ([...name].length > 200) errors.push({ id: "org_name", text: "Its name must be 200 characters or fewer" });
     if (errors.length) {
       refuse(errors);
       return;
@@ -135,13 +191,9 @@ export async function admin() {
     await busy(create, "Creating the organisation", async () => {
       const org = await state.session.call("POST", paths.adminOrganisations, { kind, display_name: name });
       const invitation = await state.session.call("POST", paths.organisationInvitations(org.id), { role: "org_admin" });
-      page(`${org.display_name} is set up`,
-        summaryList([["Work Passport id", h("code", {}, org.id)], ["Kind", label(org.kind)]]),
-        para(`Give this invitation code to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}.`),
-        h("p", {}, h("code", { class: "code-block" }, invitation.code)),
-        para(`They open ${api.BASE}/#/join and enter it; then they invite their colleagues.`),
-        para(link("#/admin", "Back to organisations")));
-    });
+      made.organisation = { org, invitation };
+      go("/admin/set-up");
+    }, { display_name: "org_name" });
   });
   const search = h("form", { novalidate: true, role: "search" },
     textField({ id: "find", label: "Find an organisation", hint: "Any part of its name." }),
@@ -157,4 +209,18 @@ export async function admin() {
     announce(`${found.length} found.`);
   });
   page("Organisations", h("h2", { class: "heading-m" }, "Set up an organisation"), create, h("h2", { class: "heading-m" }, "Find one"), search);
+}
+
+/** The organisation just set up, with its first admin's invitation code (shown once). */
+export function organisationSetUp() {
+  const done = made.organisation;
+  if (!done) return go("/admin");
+  made.organisation = null;
+  const { org, invitation } = done;
+  page(`${org.display_name} is set up`,
+    summaryList([["Work Passport id", h("code", {}, org.id)], ["Kind", label(org.kind)]]),
+    para(`Give this invitation code to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}.`),
+    h("p", {}, h("code", { class: "code-block" }, invitation.code)),
+    para(`They open ${api.BASE}/#/join and enter it; then they invite their colleagues.`),
+    para(link("#/admin", "Back to organisations")));
 }

@@ -6,7 +6,7 @@ import * as jose from "../jose.js";
 import * as keystore from "../keystore.js";
 import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
-import { busy, go, label, refuse } from "../flow.js";
+import { busy, codeProblem, go, label, refuse } from "../flow.js";
 import { adopt, home, resume, state } from "../session.js";
 import * as paths from "../endpoints.js";
 
@@ -54,7 +54,8 @@ export async function createPassport(name) {
   const passport = await state.session.call("POST", paths.passports);
   state.passportId = passport.id;
   await makeRecoveryKey();
-  go("/recovery-key", "Your passport is ready.");
+  // Not "ready" yet: the recovery key is saved first (the next step cannot be skipped).
+  go("/recovery-key");
 }
 
 /** A second key, registered like any other, shown once for the person to keep. */
@@ -95,7 +96,7 @@ export async function recoveryKey() {
     }
     state.recovery = null;
     URL.revokeObjectURL(url);
-    go("/passport");
+    go(home(), state.me?.kind === "employee" && state.passportId ? "Your passport is ready." : undefined);
   });
   page(
     "Save your recovery key",
@@ -167,8 +168,10 @@ export async function join() {
     clearErrors(form);
     const value = (id) => form.elements[id].value.trim();
     const errors = [];
-    if (!/^wpi_[A-Za-z0-9_-]{43}$/.test(value("code"))) errors.push({ id: "code", text: "Enter the invitation code, starting wpi_" });
+    const code = codeProblem(value("code"), "wpi_", "invitation code");
+    if (code) errors.push({ id: "code", text: code });
     if (!value("name")) errors.push({ id: "name", text: "Enter your name" });
+    else if ([...value("name")].length > 200) errors.push({ id: "name", text: "Your name must be 200 characters or fewer" });
     const registration = ["profession", "registration_body", "registration_number"].map(value);
     if (registration.some(Boolean) && !registration.every(Boolean)) {
       errors.push({ id: registration[0] ? (registration[1] ? "registration_number" : "registration_body") : "profession", text: "Clinicians: enter profession, registration body and number" });
@@ -184,7 +187,7 @@ export async function join() {
         profession ? { profession, registration_body, registration_number } : undefined);
       await adopt(device, party);
       go("/shared", `You joined ${party.membership.organisation_name} as ${words.ROLES[party.membership.role]}.`);
-    });
+    }, { display_name: "name" });
   });
   page("Join your organisation", para("Your organisation invited you to Work Passport. You sign in as yourself, with a key made in this browser."), form);
 }
