@@ -137,16 +137,56 @@ async function checkView(page, state) {
   return { title, h1 };
 }
 
-async function errorSummaryShown(page) {
+async function errorSummaryShown(page, { links = true } = {}) {
   const alert = page.locator('[role="alert"]', { hasText: 'There is a problem' });
   await alert.first().waitFor({ state: 'visible' });
-  const links = await alert.first().locator('a').count();
-  if (!links) fail(`${page.url()}: the error summary has no links to the fields`);
+  const count = await alert.first().locator('a').count();
+  if (links && !count) fail(`${page.url()}: the error summary has no links to the fields`);
+}
+
+// What issue 25 found in the words and links of the pages, checked in every audited state:
+// no text that shows code or field names or raw server reasons; no link to the address already
+// open (it goes nowhere); "Error: " in the title while an error summary shows; every error
+// summary link goes to a control on the page, whose field shows the message too.
+const RAW_WORDS = /`|start_date|access_to_work|forbidden otherwise|got \d+|no such invitation code|not a day of the calendar|body\./;
+
+async function checkWords(page, state) {
+  const found = await page.evaluate((source) => {
+    const problems = [];
+    const visible = [document.querySelector('header'), document.querySelector('main'), document.getElementById('status')]
+      .filter(Boolean).map((el) => el.innerText).join('\n');
+    const raw = visible.match(new RegExp(source));
+    if (raw) problems.push(`shows "${raw[0]}": ${visible.slice(Math.max(0, raw.index - 60), raw.index + 60).replace(/\s+/g, ' ')}`);
+    for (const a of document.querySelectorAll('a[href]')) {
+      if (a.href === location.href && a.offsetParent !== null) problems.push(`the link "${a.innerText.trim()}" goes to the address already open (${a.getAttribute('href')})`);
+    }
+    const summary = document.querySelector('.error-summary');
+    if (summary && summary.offsetParent !== null) {
+      if (!document.title.startsWith('Error: ')) problems.push(`an error summary shows, and the title "${document.title}" does not start with "Error: "`);
+      const main = document.querySelector('main');
+      if (main.firstElementChild !== summary) problems.push('the error summary is not first in the main content');
+      for (const a of summary.querySelectorAll('a')) {
+        const id = decodeURIComponent(a.getAttribute('href').replace(/^#/, ''));
+        const target = document.getElementById(id);
+        if (!target || !/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) {
+          problems.push(`the error "${a.innerText.trim()}" links to #${id}, which is ${target ? `a <${target.tagName.toLowerCase()}>, not a field` : 'not on the page'}`);
+          continue;
+        }
+        const group = target.closest('.form-group');
+        if (!group?.querySelector('.error-message')) problems.push(`the error "${a.innerText.trim()}" is not shown at its field #${id}`);
+      }
+    } else if (document.title.startsWith('Error: ')) {
+      problems.push(`the title "${document.title}" says Error with no error summary`);
+    }
+    return problems;
+  }, RAW_WORDS.source);
+  for (const p of found) fail(`${state}: ${p}`);
 }
 
 // Runs axe on the page as it is, prints every violation with its nodes, saves a screenshot.
 async function audit(page, state) {
   const { title, h1 } = await checkView(page, state);
+  await checkWords(page, state);
   const file = `${String(axeTable.length + 1).padStart(2, '0')}-${state}.png`;
   await page.screenshot({ path: path.join(OUT, file), fullPage: true });
   const result = await runAxe(page);
@@ -226,6 +266,13 @@ async function check(page, legend, option) {
 async function radio(page, legend, option) {
   await page.getByRole('group', { name: legend }).getByRole('radio', { name: option, exact: true }).check();
 }
+// Fills the GOV.UK date input whose legend is `legend`: day, month and year (`parts`, as typed).
+async function fillDate(page, legend, [day, month, year]) {
+  const group = page.getByRole('group', { name: legend, exact: true });
+  await group.getByLabel('Day', { exact: true }).fill(day);
+  await group.getByLabel('Month', { exact: true }).fill(month);
+  await group.getByLabel('Year', { exact: true }).fill(year);
+}
 
 async function tour() {
   const { context, close } = await launch('tour', BASE, watch);
@@ -268,11 +315,24 @@ async function tour() {
         await expectHeading(page, 'Save your recovery key');
       }],
       ['recovery-key-shown', () => page.locator('summary', { hasText: 'Show the recovery key' }).click()],
-      submitEmpty('recovery-key-error', 'Continue to my passport'),
+      ['recovery-key-error', async () => {
+        await button(page, 'Continue to my passport').click();
+        await errorSummaryShown(page);
+        // The step cannot be skipped: no menu to leave by, nothing said to be ready yet, and
+        // another address comes back here.
+        if (await page.locator('#nav a').count()) throw new Error(`the menu offers ways past the recovery key: ${await page.locator('#nav').innerText()}`);
+        if (/ready/i.test(await page.locator('#status').innerText())) throw new Error('"Your passport is ready" shows before the recovery key is saved');
+        await page.evaluate(() => { location.hash = '#/passport'; });
+        await expectHeading(page, 'Save your recovery key');
+        await page.waitForFunction(() => location.hash === '#/recovery-key');
+        await button(page, 'Continue to my passport').click();
+        await errorSummaryShown(page);
+      }],
       ['passport-empty', async () => {
         await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
         await button(page, 'Continue to my passport').click();
         await expectHeading(page, 'Your passport');
+        await page.locator('#status', { hasText: 'Your passport is ready.' }).waitFor();
       }],
       // Sign-in with a recovery key: the form, and its error with nothing given.
       view('recover-empty', '/recover', 'Sign in with your recovery key'),
@@ -281,8 +341,20 @@ async function tour() {
 
     await chain(page, [
       ...newRecord('summary', 'summary', 'Add a summary'),
+      ['summary-form-too-long', async () => {
+        await page.getByLabel('About me', { exact: true }).fill('x'.repeat(4005));
+        await page.getByText('You have 5 characters too many').waitFor();
+        await button(page, 'Add and sign').click();
+        await errorSummaryShown(page);
+        const said = await page.locator('.error-summary').innerText();
+        if (!said.includes('About me must be 4,000 characters or fewer')) throw new Error(`the error does not say how long About me may be: ${said}`);
+      }],
       ['summary-form-filled', async () => {
         await page.getByLabel('About me', { exact: true }).fill(HEALTH.tourAboutMe);
+        await page.getByText(`You have ${(4000 - HEALTH.tourAboutMe.length).toLocaleString('en-GB')} characters remaining`).waitFor();
+        for (const hint of await page.locator('.hint').allInnerTexts()) {
+          if (/the employee/i.test(hint)) throw new Error(`a hint on the employee's own form speaks of "the employee": ${hint}`);
+        }
         await page.getByLabel('What helps', { exact: true }).fill('Dimmed lights\nWritten instructions');
         await page.getByLabel('Communication preferences', { exact: true }).fill('Email first, please.');
       }],
@@ -290,6 +362,7 @@ async function tour() {
         await button(page, 'Add and sign').click();
         await expectHeading(page, 'Summary');
         await page.getByText('Saved and signed.').waitFor();
+        if (await linkTo(page, 'Add a summary').count()) throw new Error('"Add a summary" is offered when the passport has a summary');
       }],
       ['summary-history', async () => {
         await linkTo(page, 'History').first().click();
@@ -310,13 +383,21 @@ async function tour() {
         await radio(page, 'Category', 'Equipment assistive technology');
         await page.getByLabel('Addresses', { exact: true }).fill('Migraines from bright light.');
         await radio(page, 'Status', 'Requested');
-        await page.getByLabel('Review date', { exact: true }).fill('2027-03-31');
+        await fillDate(page, 'Review date', ['31', '3', '2027']);
       }],
       ['adjustments-form-date-error', async () => {
-        await page.getByLabel('Start date', { exact: true }).fill('next week');
+        await fillDate(page, 'Start date', ['30', '2', '2026']);
+        await fillDate(page, 'Review date', ['31', '', '2027']);
         await button(page, 'Add and sign').click();
         await errorSummaryShown(page);
-        await page.getByLabel('Start date', { exact: true }).fill('');
+        const said = await page.locator('.error-summary').innerText();
+        for (const words of ['The start date must be a real date', 'The review date must include a month']) {
+          if (!said.includes(words)) throw new Error(`the date errors do not say "${words}": ${said}`);
+        }
+        const wrong = await page.locator('input.input--error').evaluateAll((inputs) => inputs.map((i) => i.id));
+        if (wrong.join(' ') !== 'field-start_date-day field-review_date-month') throw new Error(`the parts marked in error are ${wrong.join(', ')}, not the start date's day and the review date's month`);
+        await fillDate(page, 'Start date', ['', '', '']);
+        await fillDate(page, 'Review date', ['31', '3', '2027']);
       }],
       ['adjustments-section', async () => {
         await button(page, 'Add and sign').click();
@@ -344,25 +425,84 @@ async function tour() {
         await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
         await page.getByLabel('Why you are sharing', { exact: true }).fill('Workplace adjustments in my new job at Acme Ltd.');
       }],
+      // The server cannot be reached (the request fails on the way): that is what is said, not
+      // that nobody has the id.
+      ['share-unreachable', async () => {
+        await page.route(/\/v1\/parties\/[0-9a-f-]{36}$/, (r) => r.abort('connectionrefused'));
+        try {
+          await button(page, 'Continue').click();
+          await errorSummaryShown(page, { links: false });
+          await page.locator('.error-summary', { hasText: 'could not be reached' }).waitFor();
+        } finally {
+          await page.unrouteAll({ behavior: 'wait' });
+        }
+        if (/nobody/i.test(await page.locator('.error-summary').innerText())) throw new Error('the error blames the id for an unreachable server');
+      }],
       ['share-confirm', async () => {
         if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
         await button(page, 'Continue').click();
         await expectHeading(page, 'Check what you are agreeing to');
+        const table = await page.locator('.summary-list').innerText();
+        const consent = await page.locator('.inset-text').innerText();
+        const until = table.match(/Until\s+(.+)/)?.[1].trim();
+        if (!until || !consent.includes(`ends on ${until} `)) throw new Error(`the consent and the table say the end differently: "${until}" / "${consent}"`);
+      }],
+      // "Confirm and share" fails: the page stays, says why, and keeps the choices.
+      ['share-confirm-failed', async () => {
+        await page.route(/\/v1\/passports\/[0-9a-f-]{36}\/grants$/, (r) => (r.request().method() === 'POST' ? r.abort('connectionrefused') : r.continue()));
+        try {
+          await button(page, 'Confirm and share').click();
+          await page.locator('.error-summary', { hasText: 'could not be reached' }).waitFor();
+        } finally {
+          await page.unrouteAll({ behavior: 'wait' });
+        }
+        await expectHeading(page, 'Check what you are agreeing to');
+      }],
+      ['share-changed', async () => {
+        await linkTo(page, 'Change').click();
+        await expectHeading(page, 'Share your passport');
+        const purpose = await page.getByLabel('Why you are sharing', { exact: true }).inputValue();
+        if (purpose !== 'Workplace adjustments in my new job at Acme Ltd.') throw new Error(`"Change" lost the choices: the purpose is "${purpose}"`);
       }],
       ['grants-active', async () => {
+        await button(page, 'Continue').click();
+        await expectHeading(page, 'Check what you are agreeing to');
         await button(page, 'Confirm and share').click();
         await expectHeading(page, 'Who can see your passport');
       }],
+      ['grants-stop-confirm', async () => {
+        await page.getByRole('link', { name: /^Stop sharing with / }).first().click();
+        await expectHeading(page, /^Stop sharing with .+\?$/);
+      }],
       ['grants-ended', async () => {
-        await page.getByRole('button', { name: /^Stop sharing with / }).first().click();
+        await button(page, 'Yes, stop sharing').click();
         await page.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
       }],
       view('grants', '/grants', 'Who can see your passport'),
       view('request-empty', '/request', 'Respond to an access request'),
       submitEmpty('request-error', 'Continue'),
       view('print', '/print', /what helps me at work/),
-      view('log', '/log', 'Access log'),
+      ['log', async () => {
+        await measure('log', '/log', 'Access log');
+        const shown = await page.locator('main').innerText();
+        for (const words of [/You shared your summary and adjustments with Acme Ltd[^\n]* until \d{1,2} [A-Z][a-z]+ \d{4}\./, /You stopped sharing with Acme Ltd/, /You read your whole passport \d+ times\./, /You created your passport\./]) {
+          if (!words.test(shown)) throw new Error(`the access log does not say ${words}:\n${shown}`);
+        }
+        if (/was given access [a-z]|shared the passport|Refused/.test(shown)) throw new Error(`the access log has words nobody says, or alarms the owner:\n${shown}`);
+      }],
       view('devices', '/devices', 'Your devices'),
+      ['devices-remove-recovery-key', async () => {
+        await linkTo(page, 'Remove your recovery key').click();
+        await expectHeading(page, 'Remove your recovery key?');
+      }],
+      ['devices-no-recovery-key', async () => {
+        await button(page, 'Yes, remove my recovery key').click();
+        await page.locator('#status', { hasText: 'Your recovery key was removed.' }).waitFor();
+        await expectHeading(page, 'Your devices');
+        const shown = await page.locator('main').innerText();
+        if (/Your recovery key|Lost your recovery key|need your recovery key/.test(shown)) throw new Error(`the page still speaks of the removed recovery key:\n${shown}`);
+        if (!/You have no recovery key/.test(shown)) throw new Error('the page does not say there is no recovery key now');
+      }],
       view('erase-empty', '/erase', 'Erase your passport'),
       submitEmpty('erase-error', 'Erase my passport'),
       view('not-found', '/no-such-page', 'Page not found'),
@@ -515,6 +655,14 @@ async function typeInto(page, label, text) {
   await page.keyboard.type(text);
 }
 
+// Types a date into the GOV.UK date input whose legend is `legend`: day, month, year.
+async function typeDate(page, legend, parts) {
+  for (const [part, text] of [['Day', parts[0]], ['Month', parts[1]], ['Year', parts[2]]]) {
+    await tabTo(page, (x) => x.group === legend && x.name === part, { kind: 'field', what: `the ${part.toLowerCase()} of "${legend}"` });
+    await page.keyboard.type(text);
+  }
+}
+
 // Tabs to the control named `name` and presses Enter (links and buttons); `back` for the
 // header's navigation, which comes before the view.
 async function press(page, name, kind, back = false) {
@@ -611,19 +759,30 @@ async function keyboardJourney() {
     await focusOnHeading(page, 'Access log');
     const logText = await mainText();
     if (!/unbroken chain: verified/.test(logText)) fail(`keyboard: the access log's chain is not shown as verified:\n${logText}`);
-    if (read !== null && !new RegExp(`${EMPLOYER_NAME}[^\\n]* read summary`).test(logText)) {
+    if (read !== null && !new RegExp(`${EMPLOYER_NAME}[^\\n]* read your summary`).test(logText)) {
       fail(`keyboard: the access log does not say that ${EMPLOYER_NAME} read the summary:\n${logText}`);
     }
 
     step('revoke');
     await press(page, 'Who can see it', 'link', true);
     await focusOnHeading(page, 'Who can see your passport');
-    await press(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}`), 'button');
+    await press(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}`), 'link');
+    await focusOnHeading(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}.*\\?$`));
+    await press(page, 'Yes, stop sharing', 'button');
     await page.locator('[role="status"]', { hasText: 'You stopped sharing' }).waitFor();
     await focusOnHeading(page, 'Who can see your passport');
     if (!/Ended/.test(await mainText())) fail('keyboard: the revoked share is not listed as ended');
     const refused = await hook('employer-refused', {});
-    if (refused !== null) step(`the employer after the revoke: ${refused}`);
+    if (refused !== null) {
+      step(`the employer after the revoke: ${refused}`);
+      // Someone else refused is worth the owner's attention: said, and marked.
+      await press(page, 'Access log', 'link', true);
+      await focusOnHeading(page, 'Access log');
+      const after = await page.locator('.log__entry--denied').allInnerTexts();
+      if (!after.some((t) => new RegExp(`Refused[\\s\\S]*${EMPLOYER_NAME}[^\\n]* tried to [^\\n]*, and was refused: you had stopped sharing with them`).test(t))) {
+        fail(`keyboard: the access log does not say plainly that ${EMPLOYER_NAME} was refused after the revoke: ${JSON.stringify(after)}`);
+      }
+    }
 
     step('sign out');
     await press(page, 'Sign out', 'link', true);
@@ -746,8 +905,15 @@ async function memberJourney() {
     }
     await audit(m, 'shared-passport');
 
-    step('agree the adjustment');
-    await press(m, `Agree this adjustment: ${HEALTH.memberAdjustment}`, 'button');
+    step('agree the adjustment, after checking it');
+    if (!(await m.locator('.summary-list dd').evaluateAll((dds) => dds.length > 0 && dds.every((dd) => dd.dir === 'auto')))) {
+      fail('member keyboard: the shared passport shows text people wrote without dir="auto"');
+    }
+    await press(m, `Agree this adjustment: ${HEALTH.memberAdjustment}`, 'link');
+    await focusOnHeading(m, 'Agree this adjustment');
+    if (!(await mainText()).includes(HEALTH.memberAdjustment)) throw new Error('the agreement page does not show the adjustment');
+    await audit(m, 'agree-confirm');
+    await press(m, 'Agree and sign', 'button');
     await m.locator('[role="status"]', { hasText: 'Agreed and signed' }).waitFor();
     await focusOnHeading(m, "Jo Shared's passport");
     if (!/Agreed/.test(await mainText())) fail('member keyboard: the agreed adjustment does not show as agreed');
@@ -765,8 +931,11 @@ step('ask an employee for access (the pages), who opens it, narrows it and appro
     await e.goto(route('/log'));
     await expectHeading(e, 'Access log');
     const logText = await e.locator('main').innerText();
-    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) read`)) {
+    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) read your`)) {
       fail(`member journey: the employee's access log does not name the line manager's read:\n${logText}`);
+    }
+    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) agreed one of your adjustments`)) {
+      fail(`member journey: the employee's access log does not say the line manager agreed the adjustment:\n${logText}`);
     }
     await e.goto(route('/section/adjustments'));
     await expectHeading(e, 'Adjustments');
@@ -775,8 +944,17 @@ step('ask an employee for access (the pages), who opens it, narrows it and appro
     }
     await e.goto(route('/grants'));
     await expectHeading(e, 'Who can see your passport');
-    await e.getByRole('button', { name: new RegExp(`^Stop sharing with ${ORGANISATION_NAME}`) }).click();
+    await e.getByRole('link', { name: new RegExp(`^Stop sharing with ${ORGANISATION_NAME}`) }).click();
+    await expectHeading(e, new RegExp(`^Stop sharing with ${ORGANISATION_NAME}.*\\?$`));
+    await button(e, 'Yes, stop sharing').click();
     await e.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
+
+    step('the list is fresh when navigated to, without a reload');
+    await linkTo(m, 'Shared with you').click();
+    await expectHeading(m, 'Passports shared with you');
+    await m.waitForLoadState('networkidle');
+    if (await linkTo(m, "Open Jo Shared's passport").count()) fail("member journey: after the employee stopped sharing, \"Shared with you\" still offers to open Jo Shared's passport");
+    await audit(m, 'shared-list-after-stop');
 
     step('the access has ended');
     // The line manager comes back to the address they had open (a bookmark, not a click).
@@ -868,7 +1046,7 @@ async function accessRequest(m) {
         await button(r, 'Continue').click();
         await expectHeading(r, 'Check what you are agreeing to');
         const consent = await r.locator('.inset-text').innerText();
-        const expected = new RegExp(`^I, Rae Requested, agree to share my Work Passport with ${escapeRegExp(ORGANISATION_NAME)} \\(line manager\\) for: Support in your new team\\. They may read summary\\. This consent ends on \\d{4}-\\d{2}-\\d{2} unless I revoke it sooner\\.$`);
+        const expected = new RegExp(`^I, Rae Requested, agree to share my Work Passport with ${escapeRegExp(ORGANISATION_NAME)} \\(line manager\\) for: Support in your new team\\. They may read summary\\. This consent ends on \\d{1,2} [A-Z][a-z]+ \\d{4} unless I revoke it sooner\\.$`);
         if (!expected.test(consent.trim())) throw new Error(`the consent sentence is not the narrowed one: "${consent}"`);
       }, r],
       ['grants-after-request', async () => {
@@ -965,9 +1143,9 @@ async function clinicianJourney() {
     await audit(c, 'clinician-fit-note-error');
     await chooseRadio(c, 'Fitness', 'May be fit');
     await typeInto(c, 'Condition', HEALTH.otCondition);
-    await typeInto(c, 'Assessed on', '2026-11-20');
-    await typeInto(c, 'Period from', '2026-11-23');
-    await typeInto(c, 'Period to', '2026-12-21');
+    await typeDate(c, 'Assessed on', ['20', '11', '2026']);
+    await typeDate(c, 'Period from', ['23', '11', '2026']);
+    await typeDate(c, 'Period to', ['21', '12', '2026']);
     await tickIn(c, 'Advice', 'Phased return');
     await chooseRadio(c, 'Reassessment needed', 'No');
     await typeInto(c, 'Issuer name', 'Dana Okafor');
@@ -1037,14 +1215,25 @@ async function adminJourney() {
     await typeInto(a, 'Your name', 'Ada Admin');
     await press(a, 'Become an admin', 'button');
     await focusOnHeading(a, 'Organisations');
+    if (await a.locator('footer').isVisible()) fail("admin journey: the employee's footer shows on the admin's pages");
     await audit(a, 'admin-organisations');
 
     step('set up an employer');
     await press(a, 'Create and invite its first admin', 'button');
     await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(a, 'admin-organisations-error');
+    // The error goes above the radios, inside the fieldset: not between two of them.
+    if (!(await a.locator('[data-field="kind"] fieldset > legend + .error-message').count())) fail('admin journey: the error for the kind of organisation is not under its legend');
     await chooseRadio(a, 'What kind of organisation', 'Employer');
-    await typeInto(a, 'Its name', 'Harbour Foods Ltd');
+    await typeInto(a, 'Its name', 'Harbour Foods Ltd '.repeat(12));
+    await press(a, 'Create and invite its first admin', 'button');
+    await a.locator('[role="alert"]', { hasText: 'Its name must be 200 characters or fewer' }).waitFor();
+    await audit(a, 'admin-organisations-name-too-long');
+    await press(a, 'Its name must be 200 characters or fewer', 'link');
+    if (!matches(await focused(a), 'Its name')) fail('admin journey: the error link does not go to the name field');
+    await a.keyboard.press('Control+A');
+    await a.keyboard.press('Backspace');
+    await a.keyboard.type('Harbour Foods Ltd');
     await press(a, 'Create and invite its first admin', 'button');
     await focusOnHeading(a, 'Harbour Foods Ltd is set up');
     await audit(a, 'admin-organisation-set-up');
@@ -1066,7 +1255,42 @@ async function adminJourney() {
     await chooseRadio(o, 'Their role', 'Line manager');
     await press(o, 'Make an invitation', 'button');
     await focusOnHeading(o, 'Invitation made');
+    if (!/line manager/.test(await o.locator('main').innerText())) fail('admin journey: "Invitation made" does not say the role');
     await audit(o, 'organisation-invitation-made');
+    const memberCode = (await o.locator('main code', { hasText: /^wpi_/ }).first().innerText()).trim();
+
+    step('someone joins with it (in the admin\'s browser), and the organisation admin removes them, after confirming');
+    await a.goto(route('/join'));
+    await expectHeading(a, 'Join your organisation');
+    await typeInto(a, 'Invitation code', memberCode);
+    await typeInto(a, 'Your name', 'Lee Leaver');
+    await press(a, 'Join', 'button');
+    await focusOnHeading(a, 'Passports shared with you');
+    if (!/You act as line manager at Harbour Foods Ltd/.test(await a.locator('main').innerText())) fail('admin journey: the new member is not told their role');
+    await press(a, 'Devices', 'link', true);
+    await focusOnHeading(a, 'Your devices');
+    const devicesText = await a.locator('main').innerText();
+    if (/recovery key/i.test(devicesText)) fail(`admin journey: a member's Devices page speaks of a recovery key:\n${devicesText}`);
+    await audit(a, 'member-devices');
+    await press(o, 'Back to your organisation', 'link');
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    const invitations = await o.locator('main').innerText();
+    if (/redeemed/.test(invitations) || !/Line manager: used/.test(invitations)) fail(`admin journey: the invitations list does not say plainly that the invitation was used:\n${invitations}`);
+    await press(o, 'Remove Lee Leaver', 'link');
+    await focusOnHeading(o, 'Remove Lee Leaver?');
+    await audit(o, 'organisation-remove-confirm');
+    await press(o, 'Yes, remove Lee Leaver', 'button');
+    await o.locator('[role="status"]', { hasText: 'Lee Leaver was removed' }).waitFor();
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    if ((await o.locator('main').innerText()).includes('Lee Leaver,')) fail('admin journey: the removed member is still listed');
+
+    step('the removed member is no longer told they act for the organisation');
+    await press(a, 'Shared with you', 'link', true);
+    await a.locator('h1').first().waitFor();
+    await a.waitForLoadState('networkidle');
+    const after = await a.locator('main').innerText();
+    if (/You act as/.test(after)) fail(`admin journey: the removed member is still told "You act as ...":\n${after}`);
+    await audit(a, 'removed-member');
     step('done');
   } catch (error) {
     fail(`admin journey: ${error.message}`);
@@ -1233,14 +1457,15 @@ async function devicesJourney() {
       ['conflict', async () => {
         await a.getByLabel('About me', { exact: true }).fill(HEALTH.myChange);
         await button(a, 'Save and sign').click();
-        await expectHeading(a, 'Someone else changed this meanwhile');
+        // The other version came from this person's own second device: not "someone else".
+        await expectHeading(a, 'You changed this on another device meanwhile');
         const shown = await a.locator('main').innerText();
         if (!shown.includes(HEALTH.theirChange) || !shown.includes(HEALTH.myChange)) {
           throw new Error(`the conflict page does not show both versions:\n${shown}`);
         }
       }],
       ['history-after-conflict', async () => {
-        await button(a, 'Save my change on top of theirs').click();
+        await button(a, 'Save this change on top').click();
         await expectHeading(a, 'Summary');
         await a.getByText('Saved and signed.').waitFor();
         if (!(await a.locator('main').innerText()).includes(HEALTH.myChange)) throw new Error('the change saved on top is not shown');
@@ -1279,6 +1504,8 @@ async function devicesJourney() {
           throw new Error(`the altered version is not shown as not verified, with its reason:\n${shown}`);
         }
         if (shown.includes(HEALTH.myChange)) throw new Error('the altered version\'s contents are shown as if they could be trusted');
+        const title = await a.locator('main h2').first().innerText();
+        if (title !== 'Summary that could not be verified') throw new Error(`the altered record is headed "${title}", not as one that could not be verified`);
       }],
     ]);
     await a.unrouteAll({ behavior: 'wait' });

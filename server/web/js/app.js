@@ -87,6 +87,7 @@ function signedIn(show) {
 
 function nav() {
   const employee = state.me?.kind === "employee";
+  const member = state.me?.membership?.removed_at ? null : state.me?.membership;
   // The employee's promise in the footer is not about admins and organisations' members.
   document.querySelector(".footer").hidden = Boolean(state.session && !employee);
   const links = state.recovery
@@ -99,13 +100,16 @@ function nav() {
         ? [["#/admin", "Organisations"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
         : [
           ["#/shared", "Shared with you"],
-          state.me?.membership && ["#/requests", "Access requests"],
-          state.me?.membership?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          member && ["#/requests", "Access requests"],
+          member?.role === "org_admin" && ["#/organisation", "Your organisation"],
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);
   // The page showing is named, not linked: a link to the address already open goes nowhere.
   const current = location.hash || "#/";
+  const name = document.querySelector(".header__name");
+  if (current === "#/") name.removeAttribute("href");
+  else name.setAttribute("href", "#/");
   document.getElementById("nav").replaceChildren(
     h("ul", { class: "nav__list" }, links.map(([href, text]) =>
       h("li", {}, current === href

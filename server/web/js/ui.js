@@ -232,7 +232,9 @@ export function markError(id, text, parts) {
   if (!group || group.classList.contains("form-group--error")) return !!group;
   group.classList.add("form-group--error");
   const message = h("p", { class: "error-message", id: `${id}-error` }, h("span", { class: "visually-hidden" }, "Error: "), text);
-  const anchor = document.getElementById(`${id}-hint`) || group.querySelector("legend") || group.querySelector("label");
+  // Under the question's own hint, legend or label: never among the options (whose hints
+  // are the options' own).
+  const anchor = group.querySelector(":scope > .hint, fieldset > .hint") || group.querySelector("legend") || group.querySelector("label");
   anchor.after(message);
   const fieldset = group.querySelector("fieldset");
   const described = fieldset || document.getElementById(id);
@@ -283,10 +285,10 @@ export function choices({ id, legend, hint, type = "radio", options, checked = [
               type,
               value,
               checked: checked.includes(value),
-              "aria-describedby": itemHint ? `${itemId}-hint` : undefined,
+              "aria-describedby": itemHint ? `${itemId}-item-hint` : undefined,
             }),
             h("label", { class: "label choice__label", for: itemId }, text),
-            itemHint && h("div", { class: "hint choice__hint", id: `${itemId}-hint` }, itemHint),
+            itemHint && h("div", { class: "hint choice__hint", id: `${itemId}-item-hint` }, itemHint),
           );
         }),
       ),

@@ -123,8 +123,9 @@ const REFUSALS = [
 export function logEntry(entry, who, { grant, count = 1, mine = false } = {}) {
   const [done, tried, object] = ACTIONS[entry.action] || [entry.action.replace(/_/g, " "), entry.action.replace(/_/g, " ")];
   const sections = (entry.sections || []).map((s) => section(s)?.title.toLowerCase() || s.replace(/_/g, " "));
+  const whole = sections.length === SECTIONS.length;
   const what = object === "sections"
-    ? sections.length ? ` your ${words(sections)}` : " your passport"
+    ? whole ? " your whole passport" : sections.length ? ` your ${words(sections)}` : " your passport"
     : object === "passport" ? " your passport" : "";
   const times = count > 1 ? ` ${count} times` : "";
   if (entry.outcome === "denied") {

@@ -70,7 +70,7 @@ export async function confirmRemoveKey(kid) {
         event.target.disabled = true;
         try {
           await state.session.call("POST", paths.partyKeyRevoke(me.id, k.kid));
-          go("/devices", `${which(k)} removed.`);
+          go("/devices", `${which(k)} was removed.`);
         } catch (e) {
           event.target.disabled = false;
           showErrors(problemErrors(e));

@@ -26,9 +26,18 @@ export async function sharedWithMe() {
   }));
   page(
     "Passports shared with you",
-    state.me.membership && para(`You act as ${words.ROLES[state.me.membership.role]} at ${state.me.membership.organisation_name}. Each time you open a passport, its owner sees it was you.`),
+    membershipNote(state.me.membership),
     cards.length ? cards : para("Nobody has shared a passport with you yet. Ask the employee to share theirs, or send them an access request."),
   );
+}
+
+/** Whom this person acts for, or that they no longer do (an admin removed them). */
+function membershipNote(m) {
+  if (!m) return null;
+  if (m.removed_at) {
+    return para(`You are no longer a member of ${m.organisation_name}: you were removed on ${date(m.removed_at)}. Passports shared with ${m.organisation_name} are closed to you. If this is a mistake, ask its organisation admin.`);
+  }
+  return para(`You act as ${words.ROLES[m.role]} at ${m.organisation_name}. Each time you open a passport, its owner sees it was you.`);
 }
 
 export async function sharedPassport(grantId) {

@@ -230,7 +230,7 @@ export async function accessLog() {
         h("span", { class: "log__time" }, dateTime(e.at)), " ",
         said.alarm ? tag("Refused", "red") : null, " ",
         h("span", { dir: "auto" }, said.text),
-        count > 1 ? ` The first time was at ${time(first.at)}.` : null);
+        count > 1 && time(first.at) !== time(e.at) ? ` The first time was at ${time(first.at)}.` : null);
     })),
   );
 }
