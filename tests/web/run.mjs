@@ -483,7 +483,19 @@ async function tour() {
       submitEmpty('request-error', 'Continue'),
       view('print', '/print', /what helps me at work/),
       ['log', async () => {
+        // A change the owner's own form should have stopped, refused by the server (its review
+        // date before its start): in the log, said calmly, not as an alarm.
+        await page.evaluate(async () => {
+          const { state } = await import('/web/js/session.js');
+          const paths = await import('/web/js/endpoints.js');
+          const body = { title: 'Desk by a window', category: 'duties', addresses: 'Light.', status: 'requested', start_date: '2027-03-31', review_date: '2027-01-01' };
+          const jws = await state.session.signVersion({ passport: state.passportId, record: crypto.randomUUID(), section: 'adjustments', version: 1, body });
+          await state.session.call('POST', paths.passportRecords(state.passportId), { jws }).catch(() => {});
+        });
         await measure('log', '/log', 'Access log');
+        if (!/A change you tried to make to your adjustments was not saved, as it needed correcting/.test(await page.locator('main').innerText())) {
+          throw new Error("the owner's own refused change is not in the log in plain words");
+        }
         const shown = await page.locator('main').innerText();
         for (const words of [/You shared your summary and adjustments with Acme Ltd[^\n]* until \d{1,2} [A-Z][a-z]+ \d{4}\./, /You stopped sharing with Acme Ltd/, /You read your whole passport \d+ times\./, /You created your passport\./]) {
           if (!words.test(shown)) throw new Error(`the access log does not say ${words}:\n${shown}`);
@@ -889,6 +901,15 @@ async function memberJourney() {
     await press(m, 'Join', 'button');
     await m.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(m, 'join-error');
+    // A code that starts right but is cut short: the message says what is wrong with it, not
+    // to start it with what it starts with.
+    await typeInto(m, 'Invitation code', INVITATION_CODE.slice(0, 20));
+    await press(m, 'Join', 'button');
+    await m.locator('[role="alert"]', { hasText: 'The invitation code is 47 characters long, and this is 20' }).waitFor();
+    if (/starting wpi_/.test(await m.locator('main').innerText())) fail('member journey: the join page asks for a code "starting wpi_" for one that does');
+    await tabTo(m, 'Invitation code', { kind: 'field' });
+    await m.keyboard.press('Control+A');
+    await m.keyboard.press('Backspace');
     await typeInto(m, 'Invitation code', INVITATION_CODE);
     await typeInto(m, 'Your name', 'Sam Patel');
     await press(m, 'Join', 'button');
