@@ -518,6 +518,28 @@ async function tour() {
       view('erase-empty', '/erase', 'Erase your passport'),
       submitEmpty('erase-error', 'Erase my passport'),
       view('not-found', '/no-such-page', 'Page not found'),
+      // The server fails: the page says what to do in plain words (not the server's), and
+      // offers to try again rather than a link to the page that failed.
+      ['failure', async () => {
+        await page.route(/\/v1\/passports\/[0-9a-f-]{36}$/, (r) => r.fulfill({
+          status: 503,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'urn:work-passport:problem:database-unavailable', title: 'The database is unavailable', status: 503, detail: 'pool timed out while waiting for an open connection' }),
+        }));
+        try {
+          await page.goto('about:blank');
+          await page.goto(route('/passport'));
+          await expectHeading(page, 'Sorry, there is a problem');
+        } finally {
+          await page.unrouteAll({ behavior: 'wait' });
+        }
+        const shown = await page.locator('main').innerText();
+        if (/pool|database/i.test(shown) || !/not working at the moment/.test(shown)) throw new Error(`the failure page does not say what happened in plain words:\n${shown}`);
+      }],
+      ['failure-tried-again', async () => {
+        await button(page, 'Try again').click();
+        await expectHeading(page, 'Your passport');
+      }],
     ]);
 
     // Reflow (WCAG 1.4.10): at 320 CSS pixels wide nothing scrolls sideways. Each view is

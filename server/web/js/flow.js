@@ -3,7 +3,8 @@
 
 import * as api from "./api.js";
 import * as forms from "./forms.js";
-import { announce, link, page, para, showErrors } from "./ui.js";
+import { announce, button, h, link, page, para, showErrors } from "./ui.js";
+import { home, state } from "./session.js";
 
 /** Shows the page at `path` (again, if it is the current one), then announces `message`. */
 export function go(path, message) {
@@ -115,8 +116,18 @@ export function failure(e) {
     "Sorry, there is a problem",
     para(explain(e)),
     e?.problem?.instance && para(`If you contact support, give them this reference: ${e.problem.instance}.`),
-    para(link("#/passport", "Go back to your passport")),
+    againOrHome(),
   );
+}
+
+// After a failure: where this person starts, or, when that is the page that failed, trying it
+// again (a link to the address already open would go nowhere).
+function againOrHome() {
+  const start = state.session ? home() : "/";
+  const here = location.hash.replace(/^#/, "") || "/";
+  const names = { "/passport": "Go to your passport", "/admin": "Go to organisations", "/shared": "Go to passports shared with you", "/": "Go to the start" };
+  if (here !== start) return para(link(`#${start}`, names[start] || "Go to the start"));
+  return h("p", {}, button("Try again", () => go(here)));
 }
 
 /** What a grantee sees once the employee's consent has ended: no data, and what to do. */

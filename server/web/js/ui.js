@@ -96,6 +96,8 @@ function focusField(event, id) {
 /** Replaces the error summary of the current page (or clears it): first in the main content. */
 export function showErrors(errors) {
   main().querySelector(".error-summary")?.remove();
+  // What the page before said ("You are signed in") is not news beside a problem.
+  if (errors.length) announce("");
   const summary = errorSummary(errors);
   if (summary) {
     main().prepend(summary);

@@ -132,6 +132,7 @@ export async function requestsSent() {
     const errors = [];
     if (!read.length && !write.length && !agree.length) errors.push({ id: "read", text: "Choose at least one part of the passport" });
     if (!purpose) errors.push({ id: "purpose", text: "Enter why you ask" });
+    else if ([...purpose].length > 500) errors.push({ id: "purpose", text: "Why you ask must be 500 characters or fewer" });
     if (employee && !words.isId(employee)) errors.push({ id: "employee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f, or leave it empty" });
     if (errors.length) {
       refuse(errors);

@@ -43,6 +43,7 @@ export async function share() {
     if (!words.isId(grantee)) errors.push({ id: "grantee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f" });
     if (!read.length && !agree.length && !write.length) errors.push({ id: "read", text: "Choose at least one part of your passport to share" });
     if (!purpose) errors.push({ id: "purpose", text: "Enter why you are sharing" });
+    else if ([...purpose].length > 500) errors.push({ id: "purpose", text: "Why you are sharing must be 500 characters or fewer" });
     let party;
     if (!errors.length) {
       try {
@@ -123,7 +124,7 @@ function checkConsent({ who, scopes, purpose, endsAt, change, send }) {
       } catch (e) {
         // Nothing was shared: say why here, and keep the choices to try again or change.
         event.target.disabled = false;
-        showErrors(problemErrors(e).map((x) => ({ text: x.text })));
+        showErrors(problemErrors(e).map((x) => ({ text: `Nothing was shared. ${x.text}` })));
       }
     }), change && [" ", link(change, "Change", { class: "button button--secondary" })]),
   );

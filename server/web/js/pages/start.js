@@ -42,10 +42,13 @@ export async function signUp() {
     if (problem) {
       return refuse([{ id: "name", text: problem }]);
     }
-    await busy(form, "Creating your passport", () => createPassport(name));
+    await busy(form, "Creating your passport", () => createPassport(name), { display_name: "name" });
   });
   page("Create your passport", para("It takes a minute. You need nothing but this browser."), form);
 }
+
+// Whether the recovery key being saved is the first, made with the passport.
+let justCreated = false;
 
 export async function createPassport(name) {
   const device = await jose.generateKey(false);
@@ -55,6 +58,7 @@ export async function createPassport(name) {
   state.passportId = passport.id;
   await makeRecoveryKey();
   // Not "ready" yet: the recovery key is saved first (the next step cannot be skipped).
+  justCreated = true;
   go("/recovery-key");
 }
 
@@ -96,7 +100,8 @@ export async function recoveryKey() {
     }
     state.recovery = null;
     URL.revokeObjectURL(url);
-    go(home(), state.me?.kind === "employee" && state.passportId ? "Your passport is ready." : undefined);
+    go(home(), justCreated ? "Your passport is ready." : "Your new recovery key is ready to use.");
+    justCreated = false;
   });
   page(
     "Save your recovery key",
@@ -214,7 +219,7 @@ export async function adminJoin(invitation) {
       const party = await api.joinAsAdmin(invitation, name, device);
       await adopt(device, party);
       go("/admin", "You are an admin of this Work Passport service.");
-    });
+    }, { display_name: "name" });
   });
   page("Become an admin", para("The operator of this service gave you a one-time link. It works once."), form);
 }
