@@ -380,7 +380,7 @@ async function tour() {
       ...newRecord('adjustments', 'adjustment', 'Add an adjustment'),
       ['adjustments-form-filled', async () => {
         await page.getByLabel('Title', { exact: true }).fill('Screen reader and a quiet room');
-        await radio(page, 'Category', 'Equipment assistive technology');
+        await radio(page, 'Category', 'Equipment and assistive technology');
         await page.getByLabel('Addresses', { exact: true }).fill('Migraines from bright light.');
         await radio(page, 'Status', 'Requested');
         await fillDate(page, 'Review date', ['31', '3', '2027']);
@@ -881,7 +881,7 @@ async function employeeSharesWithOrganisation(page) {
   await expectHeading(page, 'Summary');
   await page.goto(route('/section/adjustments/new'));
   await page.getByLabel('Title', { exact: true }).fill(HEALTH.memberAdjustment);
-  await radio(page, 'Category', 'Working pattern hours');
+  await radio(page, 'Category', 'Working pattern or hours');
   await page.getByLabel('Addresses', { exact: true }).fill('Fatigue in the afternoons.');
   await radio(page, 'Status', 'Requested');
   await button(page, 'Add and sign').click();
@@ -925,15 +925,24 @@ async function memberJourney() {
     await audit(m, 'join-error');
     // A code that starts right but is cut short: the message says what is wrong with it, not
     // to start it with what it starts with.
-    await typeInto(m, 'Invitation code', INVITATION_CODE.slice(0, 20));
+    // A code of the right shape that nobody made: what to do, not the server's "no such
+    // invitation code".
+    await typeInto(m, 'Invitation code', `wpi_${'A'.repeat(43)}`);
+    await typeInto(m, 'Your name', 'Sam Patel');
+    await press(m, 'Join', 'button');
+    await m.locator('[role="alert"]', { hasText: 'That invitation code is not right' }).waitFor();
+    await audit(m, 'join-unknown-code');
+    await tabTo(m, 'Invitation code', { kind: 'field' });
+    await m.keyboard.press('Control+A');
+    await m.keyboard.press('Backspace');
+    await m.keyboard.type(INVITATION_CODE.slice(0, 20));
     await press(m, 'Join', 'button');
     await m.locator('[role="alert"]', { hasText: 'The invitation code is 47 characters long, and this is 20' }).waitFor();
     if (/starting wpi_/.test(await m.locator('main').innerText())) fail('member journey: the join page asks for a code "starting wpi_" for one that does');
     await tabTo(m, 'Invitation code', { kind: 'field' });
     await m.keyboard.press('Control+A');
     await m.keyboard.press('Backspace');
-    await typeInto(m, 'Invitation code', INVITATION_CODE);
-    await typeInto(m, 'Your name', 'Sam Patel');
+    await m.keyboard.type(INVITATION_CODE);
     await press(m, 'Join', 'button');
     await focusOnHeading(m, 'Passports shared with you');
     await audit(m, 'shared-list');
@@ -1033,7 +1042,7 @@ async function newEmployee(page, name, aboutMe, adjustment) {
   await expectHeading(page, 'Summary');
   await page.goto(route('/section/adjustments/new'));
   await page.getByLabel('Title', { exact: true }).fill(adjustment);
-  await radio(page, 'Category', 'Working pattern hours');
+  await radio(page, 'Category', 'Working pattern or hours');
   await page.getByLabel('Addresses', { exact: true }).fill('Fatigue.');
   await radio(page, 'Status', 'Requested');
   await button(page, 'Add and sign').click();
@@ -1144,7 +1153,7 @@ async function clinicianJourney() {
     await expectHeading(e, 'Your passport');
     await e.goto(route('/section/adjustments/new'));
     await e.getByLabel('Title', { exact: true }).fill(HEALTH.otAdjustment);
-    await radio(e, 'Category', 'Equipment assistive technology');
+    await radio(e, 'Category', 'Equipment and assistive technology');
     await e.getByLabel('Addresses', { exact: true }).fill('Back pain when sitting.');
     await radio(e, 'Status', 'Requested');
     await button(e, 'Add and sign').click();
@@ -1184,7 +1193,7 @@ async function clinicianJourney() {
     await press(c, 'Add and sign', 'button');
     await c.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(c, 'clinician-fit-note-error');
-    await chooseRadio(c, 'Fitness', 'May be fit');
+    await chooseRadio(c, 'Fitness', 'May be fit for work');
     await typeInto(c, 'Condition', HEALTH.otCondition);
     await typeDate(c, 'Assessed on', ['20', '11', '2026']);
     await typeDate(c, 'Period from', ['23', '11', '2026']);

@@ -13,8 +13,25 @@ export function section(id) {
   return SECTIONS.find((s) => s.id === id);
 }
 
-/** `about_me` -> "About me". */
+// Codes whose words need more than their spaces back.
+const LABELS = {
+  working_pattern_hours: "Working pattern or hours",
+  equipment_assistive_technology: "Equipment and assistive technology",
+  absence_appointments: "Absence and appointments",
+  access_to_work: "Access to Work",
+  self: "Self-funded",
+  learning_concentrating: "Learning or concentrating",
+  stamina_breathing_fatigue: "Stamina, breathing or fatigue",
+  social_behavioural: "Social or behavioural",
+  not_fit: "Not fit for work",
+  may_be_fit: "May be fit for work",
+  wellness_action: "Wellness action plan",
+  return_to_work: "Return-to-work plan",
+};
+
+/** `about_me` -> "About me"; a few codes in the words people use (LABELS). */
 export function label(name) {
+  if (LABELS[name]) return LABELS[name];
   const words = name.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
