@@ -61,7 +61,11 @@ const KINDS = {
 
 /** What went wrong, in words that say what to do (never the server's own text). */
 export function explain(e) {
-  if (!(e instanceof api.ApiError)) return "Something went wrong on this page. Try again, and if it keeps happening, contact support.";
+  // The pages' own refusals (`new Error("This record's latest version cannot be trusted...")`)
+  // are written for people; anything else thrown (a TypeError, a DOMException) is not.
+  if (!(e instanceof api.ApiError)) {
+    return e?.constructor === Error && e.message ? e.message : "Something went wrong on this page. Try again, and if it keeps happening, contact support.";
+  }
   if (e.status === 0) return "The service could not be reached. Check your connection, then try again.";
   if (KINDS[e.kind]) return KINDS[e.kind][1] + ".";
   if (e.status === 404) return "It was not found: it may have been removed. Go back and try again.";

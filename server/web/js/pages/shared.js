@@ -7,7 +7,7 @@ import { Verifier } from "../verify.js";
 import { date, h, link, page, para, submit, summaryList } from "../ui.js";
 import { article, busy, consentEnded, label } from "../flow.js";
 import { granted, state } from "../session.js";
-import { dueSoon, readPassport, recordLinks, reviewsDue, signature, write } from "./passport.js";
+import { canAdd, dueSoon, readPassport, recordLinks, reviewsDue, signature, write } from "./passport.js";
 import * as paths from "../endpoints.js";
 
 export async function sharedWithMe() {
@@ -68,7 +68,7 @@ export async function sharedPassport(grantId) {
     return h("section", { "aria-labelledby": `h-${s.id}` },
       h("h2", { class: "heading-m", id: `h-${s.id}` }, s.title),
       cards.length ? cards : para(`No ${s.one} yet.`),
-      may(s.id, "write") && h("p", {}, link(`#${place.prefix}/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
+      may(s.id, "write") && canAdd(s.id, records) && h("p", {}, link(`#${place.prefix}/section/${s.id}/new`, `Add ${article(s.one)} ${s.one}`)));
   }));
   page(
     owner ? `${owner.display_name}'s passport` : "Shared passport",
