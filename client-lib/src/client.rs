@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use wp_schemas::api::{
     ASSERTION_TYPE, AccessRequest, AccessRequestCode, AddKey, ApproveAccessRequest,
     CreateAccessRequest, CreateInvitation, CreateOrganisation, EnrolParty, GRANT_TYPE, Grant,
-    Invitation, JoinAsAdmin, Me, Member, OnBehalfOf, OrganisationEntry, Party, PartyKind,
-    PassportInfo, ProfessionalRegistration, RedeemInvitation, RegisterEmployee, Role, Scope,
-    TokenResponse,
+    Invitation, JoinAsAdmin, Me, Member, OnBehalfOf, OrganisationEntry, OrganisationListing,
+    OrganisationSummary, Party, PartyKind, PassportInfo, ProfessionalRegistration,
+    RedeemInvitation, RegisterEmployee, Role, Scope, SetListing, TokenResponse,
 };
 use wp_schemas::jose::{PublicJwk, SigningKey};
 use wp_schemas::paths;
@@ -408,18 +408,58 @@ impl Client {
             .await
     }
 
-    /// Organisations whose name contains `name` (any case; at most 20).
+    /// `path` with the query `pairs`, encoded.
+    fn with_query(&self, path: &str, pairs: &[(&str, &str)]) -> Result<String> {
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), pairs)
+            .map_err(|e| ClientError::Other(format!("the server URL: {e}")))?;
+        Ok(format!("{path}?{}", url.query().unwrap_or_default()))
+    }
+
+    /// Organisations that chose to be listed and whose name contains `name` (any case; at
+    /// most 20), with the place and line each gave: how an employee finds whom to share with.
     pub async fn find_organisations(&self, name: &str) -> Result<Vec<OrganisationEntry>> {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}{}", self.base, paths::ORGANISATIONS),
-            [("name", name)],
-        )
-        .map_err(|e| ClientError::Other(format!("the server URL: {e}")))?;
-        let path = format!(
-            "{}?{}",
-            paths::ORGANISATIONS,
-            url.query().unwrap_or_default()
-        );
+        let path = self.with_query(paths::ORGANISATIONS, &[("name", name)])?;
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// The organisation whose share code is `code` (as its members show it, `K7PD-4MQX-93HN`;
+    /// case, spaces and hyphens do not matter), listed or not.
+    pub async fn organisation_by_share_code(&self, code: &str) -> Result<OrganisationEntry> {
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ClientError::Other(
+                "a share code is letters and digits, like K7PD-4MQX-93HN".into(),
+            ));
+        }
+        self.call(Method::GET, &paths::share_code(code), None, None::<&()>)
+            .await
+    }
+
+    /// As the service admin or an active member of `organisation`: whether it is listed, what
+    /// its listing says, and its share code.
+    pub async fn organisation_listing(&self, organisation: &str) -> Result<OrganisationListing> {
+        let path = paths::organisation_listing(organisation);
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// As the service admin or an `org_admin` of `organisation`: lists it in the directory (or
+    /// takes it out), sets its place and line, or gives it a new share code.
+    pub async fn set_organisation_listing(
+        &self,
+        organisation: &str,
+        listing: &SetListing,
+    ) -> Result<OrganisationListing> {
+        let path = paths::organisation_listing(organisation);
+        self.call(Method::PUT, &path, None, Some(listing)).await
+    }
+
+    /// As the service admin: every organisation made here (at most 200, by name), or those
+    /// whose name contains `name`.
+    pub async fn organisations(&self, name: Option<&str>) -> Result<Vec<OrganisationSummary>> {
+        let path = match name {
+            Some(name) => self.with_query(paths::ADMIN_ORGANISATIONS, &[("name", name)])?,
+            None => paths::ADMIN_ORGANISATIONS.to_owned(),
+        };
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 

@@ -143,6 +143,13 @@ pub const MAX_REGISTRATION_CHARS: usize = 100;
 pub const MAX_PURPOSE_CHARS: usize = 500;
 /// Longest consent text of a grant.
 pub const MAX_CONSENT_TEXT_CHARS: usize = 10_000;
+/// Longest place an organisation gives in its listing ("Leeds", "Head office, Bristol").
+pub const MAX_PLACE_CHARS: usize = 100;
+/// Longest line about an organisation in its listing.
+pub const MAX_ABOUT_CHARS: usize = 200;
+/// An organisation's share code: 12 characters of Crockford's base32, shown in three groups of
+/// four (`K7PD-4MQX-93HN`). Case does not matter, nor do the hyphens; I and L read as 1, O as 0.
+pub const SHARE_CODE_PATTERN: &str = "^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$";
 /// A canonical UUID: lower-case, hyphenated (RFC 9562 section 4).
 pub const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 /// A compact JWS (RFC 7515 section 7.1): three base64url parts without padding.
@@ -476,12 +483,73 @@ pub struct ApproveAccessRequest {
     pub consent_text: String,
 }
 
-/// An entry of the organisation directory (`GET /v1/organisations?name=`).
+/// An organisation as an employee finds it: in the directory (`GET /v1/organisations?name=`,
+/// listed organisations only) or by its share code (`GET /v1/share-codes/{share_code}`). The
+/// place and the line about it are what the organisation gave, to tell two of the same name
+/// apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrganisationEntry {
     pub id: String,
     pub kind: PartyKind,
     pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+}
+
+/// `GET` and `PUT /v1/organisations/{oid}/listing`: how employees find the organisation, as its
+/// members and the service admin see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrganisationListing {
+    pub id: String,
+    pub kind: PartyKind,
+    pub display_name: String,
+    /// Whether the organisation is in the directory of names.
+    pub listed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+    /// The code employees share with it by, listed or not, shown as `K7PD-4MQX-93HN`; the
+    /// pages' share link is `BASE/#/share/{share_code}`.
+    #[schemars(pattern(SHARE_CODE_PATTERN))]
+    pub share_code: String,
+}
+
+/// `PUT /v1/organisations/{oid}/listing` (the service admin or an org_admin of it): whether it
+/// is listed, and what the listing says. A place or line left out (or null) is removed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetListing {
+    pub listed: bool,
+    /// Where it is, e.g. "Leeds" or "Head office, Bristol".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_PLACE_CHARS), pattern(LINE_PATTERN))]
+    pub place: Option<String>,
+    /// One line about it, e.g. "Food manufacturer".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ABOUT_CHARS), pattern(LINE_PATTERN))]
+    pub about: Option<String>,
+    /// Replace the share code with a new one: the old code finds the organisation no more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_share_code: bool,
+}
+
+/// An organisation in the service admin's list (`GET /v1/admin/organisations`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrganisationSummary {
+    pub id: String,
+    pub kind: PartyKind,
+    pub display_name: String,
+    pub listed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// Its active members.
+    pub members: i64,
+    /// Its active organisation admins: with none, invite a new first admin.
+    pub admins: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 /// `GET /v1/me`.

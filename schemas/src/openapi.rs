@@ -57,7 +57,7 @@ listed in `x-problem-types`):
 ";
 
 /// Path parameters, by name.
-const PATH_PARAMS: [(&str, &str, &str); 8] = [
+const PATH_PARAMS: [(&str, &str, &str); 9] = [
     (
         "party_id",
         "A party's id (a lower-case UUID).",
@@ -89,6 +89,12 @@ const PATH_PARAMS: [(&str, &str, &str); 8] = [
         "mid",
         "A member's party id (a lower-case UUID).",
         UUID_PATTERN,
+    ),
+    (
+        "share_code",
+        "An organisation's share code, as its members show it (`K7PD-4MQX-93HN`): case and \
+         hyphens do not matter, I and L read as 1, O as 0.",
+        crate::api::SHARE_CODE_PATTERN,
     ),
 ];
 

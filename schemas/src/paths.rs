@@ -104,8 +104,12 @@ paths! {
     GRANTS, grants = "/v1/grants";
     /// The service admin creates an organisation.
     ADMIN_ORGANISATIONS, admin_organisations = "/v1/admin/organisations";
-    /// The directory of organisations.
+    /// The directory of organisations that chose to be listed.
     ORGANISATIONS, organisations = "/v1/organisations";
+    /// An organisation found by its share code.
+    SHARE_CODE, share_code(share_code) = "/v1/share-codes/{share_code}";
+    /// How employees find an organisation: its listing and share code.
+    ORGANISATION_LISTING, organisation_listing(oid) = "/v1/organisations/{oid}/listing";
     /// An organisation's invitations.
     ORGANISATION_INVITATIONS, organisation_invitations(oid) = "/v1/organisations/{oid}/invitations";
     /// Revokes an invitation.

@@ -525,9 +525,34 @@ async fn organisation_invite_join_and_grant_by_role() {
         .ok()
         .trim()
         .to_owned();
+    // Not listed yet: in the admin's list, not in the directory. Listed, with a place, anyone
+    // signed in finds it by name; by its share code (which `-q org listing` prints) always.
+    let all = admin.run(&["--json", "org", "list"]).await.json();
+    assert_eq!(all[0]["id"], acme_id.as_str());
+    assert_eq!(
+        (all[0]["listed"].as_bool(), all[0]["admins"].as_i64()),
+        (Some(false), Some(0))
+    );
+    let found = admin.run(&["--json", "org", "find", "acme"]).await.json();
+    assert_eq!(found, serde_json::json!([]));
+    let share_code = admin
+        .run(&[
+            "-q", "org", "listing", "Acme Ltd", "--listed", "yes", "--place", "Leeds",
+        ])
+        .await
+        .ok()
+        .trim()
+        .to_owned();
     let found = admin.run(&["--json", "org", "find", "acme"]).await.json();
     assert_eq!(found[0]["id"], acme_id.as_str());
     assert_eq!(found[0]["kind"], "employer");
+    assert_eq!(found[0]["place"], "Leeds");
+    let shown = admin.run(&["org", "listing", &acme_id]).await.ok();
+    assert!(
+        shown.contains(&format!("Share link: {}/#/share/{share_code}", server.url))
+            && shown.contains("Listed: employees find it by name."),
+        "{shown}"
+    );
     // By name or by id; -q prints the code alone.
     let sam_code = admin
         .run(&["-q", "org", "invite", "Acme Ltd", "--role", "line_manager"])
@@ -613,9 +638,16 @@ async fn organisation_invite_join_and_grant_by_role() {
         .ok()
         .trim()
         .to_owned();
+    // Alex finds Acme by the share code its people gave, however typed, and grants by it.
+    let typed = share_code.to_lowercase().replace('-', " ");
+    let by_code = alex
+        .run(&["--json", "org", "find", "--code", &typed])
+        .await
+        .json();
+    assert_eq!(by_code[0]["id"], acme_id.as_str());
     // An organisation needs to be told who there may use the grant, in its own roles.
     let grant_to_acme = |who: &[&str]| {
-        let mut args = vec!["grant", "add", "--to", acme_id.as_str()];
+        let mut args = vec!["grant", "add", "--to", share_code.as_str()];
         args.extend_from_slice(who);
         args.extend([
             "--read",
@@ -1062,6 +1094,8 @@ async fn help_on_every_command() {
         &["org"],
         &["org", "create"],
         &["org", "find"],
+        &["org", "list"],
+        &["org", "listing"],
         &["org", "invite"],
         &["org", "invitations"],
         &["org", "revoke-invitation"],

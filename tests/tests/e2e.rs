@@ -15,6 +15,7 @@ mod consent;
 mod crash;
 mod document;
 mod edge;
+mod finding;
 mod interop;
 mod limits;
 mod operations;

@@ -80,6 +80,15 @@ async fn one_address_is_stopped_before_all_are(backend: Backend) {
     assert_eq!(register(&a, &server, &[]).await.status(), 422);
     assert_limited(register(&a, &server, &[]).await, "this address").await;
     assert_limited(token(&a, &server).await, "this address").await;
+    // Finding an organisation shares the budget, before any token is looked at: a caller
+    // cannot try names or share codes faster than it could register.
+    for path in [
+        "/v1/organisations?name=acme",
+        "/v1/share-codes/K7PD-4MQX-93HN",
+    ] {
+        let response = a.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_limited(response, "this address").await;
+    }
     // Routes that are not limited still answer A.
     let health = a
         .get(format!("{}/healthz", server.url))

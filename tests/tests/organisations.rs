@@ -14,7 +14,7 @@ use wp_client::{Client, ClientError, SigningKey};
 use wp_schemas::api::{
     AccessLogEntry, AccessRequestStatus, Action, ApproveAccessRequest, CreateAccessRequest,
     CreateGrant, InvitationStatus, LogAction, OnBehalfOf, Outcome, Party, PartyKind,
-    RedeemInvitation, Role, Scope,
+    RedeemInvitation, Role, Scope, SetListing,
 };
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
@@ -147,8 +147,23 @@ async fn organisation_journey(backend: Backend) {
         "HCPC"
     );
 
-    // The directory finds organisations by any part of their name, in any case.
+    // The directory finds the organisations that chose to be listed by any part of their name,
+    // in any case.
     let alice = server.employee("Alice").await;
+    assert!(alice.find_organisations("acme").await.unwrap().is_empty());
+    for org in [&acme, &practice] {
+        server
+            .admin()
+            .set_organisation_listing(
+                &org.id,
+                &SetListing {
+                    listed: true,
+                    ..SetListing::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
     let found = alice.find_organisations("acme").await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(

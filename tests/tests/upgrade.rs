@@ -151,13 +151,24 @@ async fn upgrade_keeps_what_exists(backend: Backend) {
         .create_organisation(&practice, PartyKind::Practice, "Hale OT", now)
         .await
         .unwrap();
-    let found = store.find_organisations("hale", 20).await.unwrap();
+    let found = store.organisations(Some("hale"), 20).await.unwrap();
     assert_eq!(
-        found,
-        vec![(practice.clone(), PartyKind::Practice, "Hale OT".into())]
+        found
+            .iter()
+            .map(|o| (&o.id, o.kind, o.display_name.as_str(), o.listed))
+            .collect::<Vec<_>>(),
+        vec![(&practice, PartyKind::Practice, "Hale OT", false)]
     );
-    let found = store.find_organisations("ACME", 20).await.unwrap();
-    assert_eq!(found.len(), 1, "an old employer is in the directory too");
+    let found = store.organisations(Some("ACME"), 20).await.unwrap();
+    assert_eq!(found.len(), 1, "an old employer is in the admin's list too");
+    assert!(
+        store
+            .find_organisations("acme", 20)
+            .await
+            .unwrap()
+            .is_empty(),
+        "but not in the directory until it chooses to be listed"
+    );
     store.close().await;
 }
 

@@ -3,9 +3,10 @@
 //! the security headers, the weight of the assets and that no request leaves the origin, and
 //! walks the employee's journey with the keyboard only (tests/web/README.md says what it checks).
 //!
-//! This test starts the server, enrols the employer the employee shares with, makes an
-//! employer organisation and a practice with invitations for a line manager and a clinician
-//! (who join in the browser), the operator's one-time admin link and a second, empty server
+//! This test starts the server, enrols the employer the employee shares with (listed in the
+//! directory, with a second listed "Acme" to tell it from), makes an employer organisation and
+//! a practice with invitations for a line manager and a clinician (who join in the browser) and
+//! hands the script their share code and share link, the operator's one-time admin link and a second, empty server
 //! (for a passport downloaded from the first to move to), runs the script, and
 //! answers its hooks: when the script has shared with the employer, the employer reads the
 //! passport through that grant with the client library (so the browser's access log has the
@@ -22,7 +23,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use wp_client::Client;
-use wp_schemas::api::{GrantStatus, PartyKind, Role};
+use wp_schemas::api::{GrantStatus, PartyKind, Role, SetListing};
 use wp_schemas::sections::Section;
 use wp_server::keys::ServerKeys;
 use wp_server::{Settings, clock};
@@ -180,6 +181,28 @@ async fn web_pages(backend: Backend) {
     }
     let server = TestServer::start(backend).await;
     let employer = server.employer("Acme Ltd").await;
+    let employer_id = employer.party_id().expect("employer id").to_owned();
+    // The employee finds Acme Ltd by its name: it is listed, and so is another Acme, told apart
+    // by the place and line each gives.
+    let listed = |place: &str, about: &str| SetListing {
+        listed: true,
+        place: Some(place.into()),
+        about: Some(about.into()),
+        new_share_code: false,
+    };
+    server
+        .admin()
+        .set_organisation_listing(&employer_id, &listed("Leeds", "Food manufacturer"))
+        .await
+        .expect("list Acme Ltd");
+    let other_acme = server
+        .organisation(PartyKind::Employer, "Acme Logistics")
+        .await;
+    server
+        .admin()
+        .set_organisation_listing(&other_acme.id, &listed("Bristol", "Haulage"))
+        .await
+        .expect("list Acme Logistics");
     // An organisation whose line manager joins in the browser with this invitation code, to
     // read and agree with the keyboard.
     let organisation = server
@@ -203,6 +226,24 @@ async fn web_pages(backend: Backend) {
         .expect("invite a clinician")
         .code
         .expect("a new invitation shows its code");
+    // Neither is listed: the employees share with them by the share code and the share link
+    // their people show.
+    let organisation_code = server
+        .admin()
+        .organisation_listing(&organisation.id)
+        .await
+        .expect("Beacon Care's listing")
+        .share_code;
+    let practice_link = format!(
+        "{}/#/share/{}",
+        server.url,
+        server
+            .admin()
+            .organisation_listing(&practice.id)
+            .await
+            .expect("the practice's listing")
+            .share_code
+    );
     // The operator's one-time admin link, as `admin-link` makes it (the server is up by now, so
     // its signing keys exist).
     let keys =
@@ -223,11 +264,13 @@ async fn web_pages(backend: Backend) {
         .arg(&out)
         .env("WP_HOOKS", "1")
         .env("WP_CHROMIUM", chromium())
-        .env("WP_EMPLOYER_ID", employer.party_id().expect("employer id"))
+        .env("WP_EMPLOYER_ID", &employer_id)
         .env("WP_EMPLOYER_NAME", "Acme Ltd")
         .env("WP_ORGANISATION_ID", &organisation.id)
         .env("WP_ORGANISATION_NAME", "Beacon Care Ltd")
         .env("WP_INVITATION_CODE", &invitation)
+        .env("WP_ORGANISATION_SHARE_CODE", &organisation_code)
+        .env("WP_PRACTICE_SHARE_LINK", &practice_link)
         .env("WP_PRACTICE_ID", &practice.id)
         .env("WP_PRACTICE_NAME", "Riverside OT Practice")
         .env("WP_CLINICIAN_CODE", &clinician_invitation)

@@ -22,10 +22,12 @@
 // and, in the tour, text at 200%; in the line manager's journey, an access request made in the
 // pages and approved, narrowed, by a new employee.
 //
-// Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with;
-// WP_ORGANISATION_ID, WP_ORGANISATION_NAME and WP_INVITATION_CODE an employer organisation and
-// an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME and
-// WP_CLINICIAN_CODE a practice and an unused clinician invitation to it; WP_ADMIN_LINK the
+// Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with,
+// listed in the directory (found by name); WP_ORGANISATION_ID, WP_ORGANISATION_NAME,
+// WP_ORGANISATION_SHARE_CODE and WP_INVITATION_CODE an employer organisation, its share code and
+// an unused line-manager invitation to it; WP_PRACTICE_ID, WP_PRACTICE_NAME,
+// WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE a practice, its share link and an unused
+// clinician invitation to it; WP_ADMIN_LINK the
 // operator's one-time admin link (`admin-link`); WP_OTHER_SERVER another, empty server to move a
 // passport to;
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
@@ -71,6 +73,8 @@ const EMPLOYER_NAME = process.env.WP_EMPLOYER_NAME || 'Acme Ltd';
 const ORGANISATION_ID = process.env.WP_ORGANISATION_ID || '';
 const ORGANISATION_NAME = process.env.WP_ORGANISATION_NAME || 'Beacon Care Ltd';
 const INVITATION_CODE = process.env.WP_INVITATION_CODE || '';
+const ORGANISATION_SHARE_CODE = process.env.WP_ORGANISATION_SHARE_CODE || '';
+const PRACTICE_SHARE_LINK = process.env.WP_PRACTICE_SHARE_LINK || '';
 const PRACTICE_ID = process.env.WP_PRACTICE_ID || '';
 const PRACTICE_NAME = process.env.WP_PRACTICE_NAME || 'Riverside OT Practice';
 const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
@@ -417,29 +421,47 @@ async function tour() {
     await chain(page, [
       view('passport-filled', '/passport', 'Your passport'),
       view('share-empty', '/share', 'Share your passport'),
-      submitEmpty('share-error', 'Continue'),
-      ['share-filled', async () => {
-        await page.getByLabel('Their Work Passport id', { exact: true }).fill(EMPLOYER_ID || '00000000-0000-4000-8000-000000000000');
-        await check(page, 'What they may read', 'Summary');
-        await check(page, 'What they may read', 'Adjustments');
-        await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
-        await page.getByLabel('Why you are sharing', { exact: true }).fill('Workplace adjustments in my new job at Acme Ltd.');
+      submitEmpty('share-error', 'Search'),
+      // Two listed organisations called Acme, told apart by what each says of itself.
+      ['share-results', async () => {
+        await page.getByLabel('Organisation name or share code', { exact: true }).fill('acme');
+        await button(page, 'Search').click();
+        await page.getByRole('heading', { name: 'Choose who to share with', exact: true }).waitFor();
+        const shown = await page.locator('main').innerText();
+        if (!/Acme Logistics/.test(shown) || !shown.includes(EMPLOYER_NAME) || !/Leeds/.test(shown) || !/Bristol/.test(shown)) {
+          throw new Error(`the results do not show both Acmes with their places:\n${shown}`);
+        }
+      }],
+      ['share-no-results', async () => {
+        await page.getByLabel('Organisation name or share code', { exact: true }).fill('Nobody by this name');
+        await button(page, 'Search').click();
+        await page.getByRole('heading', { name: 'No organisation found', exact: true }).waitFor();
       }],
       // The server cannot be reached (the request fails on the way): that is what is said, not
-      // that nobody has the id.
+      // that no organisation has the name.
       ['share-unreachable', async () => {
-        await page.route(/\/v1\/parties\/[0-9a-f-]{36}$/, (r) => r.abort('connectionrefused'));
+        await page.route((url) => url.pathname === '/v1/organisations', (r) => r.abort('connectionrefused'));
         try {
-          await button(page, 'Continue').click();
+          await page.getByLabel('Organisation name or share code', { exact: true }).fill('Acme');
+          await button(page, 'Search').click();
           await errorSummaryShown(page, { links: false });
           await page.locator('.error-summary', { hasText: 'could not be reached' }).waitFor();
         } finally {
           await page.unrouteAll({ behavior: 'wait' });
         }
-        if (/nobody/i.test(await page.locator('.error-summary').innerText())) throw new Error('the error blames the id for an unreachable server');
+        if (/No organisation found|nobody/i.test(await page.locator('main').innerText())) throw new Error('an unreachable server is said to have found nobody');
+      }],
+      ['share-filled', async () => {
+        await page.getByLabel('Organisation name or share code', { exact: true }).fill('Acme');
+        await button(page, 'Search').click();
+        await linkTo(page, EMPLOYER_NAME).click();
+        await expectHeading(page, `Share your passport with ${EMPLOYER_NAME}`);
+        await check(page, 'What they may read', 'Summary');
+        await check(page, 'What they may read', 'Adjustments');
+        await check(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
+        await page.getByLabel('Why you are sharing', { exact: true }).fill('Workplace adjustments in my new job at Acme Ltd.');
       }],
       ['share-confirm', async () => {
-        if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
         await button(page, 'Continue').click();
         await expectHeading(page, 'Check what you are agreeing to');
         const table = await page.locator('.summary-list').innerText();
@@ -460,7 +482,7 @@ async function tour() {
       }],
       ['share-changed', async () => {
         await linkTo(page, 'Change').click();
-        await expectHeading(page, 'Share your passport');
+        await expectHeading(page, `Share your passport with ${EMPLOYER_NAME}`);
         const purpose = await page.getByLabel('Why you are sharing', { exact: true }).inputValue();
         if (purpose !== 'Workplace adjustments in my new job at Acme Ltd.') throw new Error(`"Change" lost the choices: the purpose is "${purpose}"`);
       }],
@@ -767,10 +789,13 @@ async function keyboardJourney() {
     if (!(await mainText()).includes(HEALTH.adjustment)) throw new Error('the saved adjustment is not shown');
 
     step(`share with ${EMPLOYER_NAME}`);
-    if (!EMPLOYER_ID) throw new Error('WP_EMPLOYER_ID is not set: nobody to share with');
     await press(page, 'Share', 'link', true);
     await focusOnHeading(page, 'Share your passport');
-    await typeInto(page, 'Their Work Passport id', EMPLOYER_ID);
+    await typeInto(page, 'Organisation name or share code', 'Acme');
+    await press(page, 'Search', 'button');
+    await page.locator('[role="status"]', { hasText: '2 organisations found' }).waitFor();
+    await press(page, EMPLOYER_NAME, 'link');
+    await focusOnHeading(page, `Share your passport with ${EMPLOYER_NAME}`);
     await tickIn(page, 'What they may read', 'Summary');
     await tickIn(page, 'What they may read', 'Adjustments');
     await tickIn(page, 'May they agree your adjustments?', 'Yes, they may agree adjustments');
@@ -886,8 +911,14 @@ async function employeeSharesWithOrganisation(page) {
   await radio(page, 'Status', 'Requested');
   await button(page, 'Add and sign').click();
   await expectHeading(page, 'Adjustments');
+  // Beacon Care is not listed: the employee types the share code its people gave.
   await page.goto(route('/share'));
-  await page.getByLabel('Their Work Passport id', { exact: true }).fill(ORGANISATION_ID);
+  await page.getByLabel('Organisation name or share code', { exact: true }).fill(ORGANISATION_SHARE_CODE.toLowerCase());
+  await button(page, 'Search').click();
+  await page.getByRole('heading', { name: 'Choose who to share with', exact: true }).waitFor();
+  await audit(page, 'share-found-by-code');
+  await linkTo(page, ORGANISATION_NAME).click();
+  await expectHeading(page, `Share your passport with ${ORGANISATION_NAME}`);
   await check(page, 'Who at the organisation', 'Line manager');
   await check(page, 'What they may read', 'Summary');
   await check(page, 'What they may read', 'Adjustments');
@@ -900,8 +931,8 @@ async function employeeSharesWithOrganisation(page) {
 }
 
 async function memberJourney() {
-  if (!ORGANISATION_ID || !INVITATION_CODE) {
-    fail('member journey: WP_ORGANISATION_ID and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
+  if (!ORGANISATION_ID || !INVITATION_CODE || !ORGANISATION_SHARE_CODE) {
+    fail('member journey: WP_ORGANISATION_ID, WP_ORGANISATION_SHARE_CODE and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
     return;
   }
   const employee = await launch('member-employee', BASE, watch);
@@ -1072,7 +1103,8 @@ async function accessRequest(m) {
         await m.getByLabel('Why you ask', { exact: true }).fill('Support in your new team.');
         await button(m, 'Make the request').click();
         await expectHeading(m, 'Request made');
-        code = (await m.locator('main code', { hasText: /^wpr_/ }).first().innerText()).trim();
+        code = await m.getByLabel('Request code', { exact: true }).inputValue();
+        if (!/^wpr_/.test(code)) throw new Error(`the request code shown is "${code}"`);
       }],
       ['request-open', async () => {
         await r.goto(route('/grants'));
@@ -1132,8 +1164,8 @@ async function accessRequest(m) {
 // the adjustment, signed; the employee sees both signed by the therapist.
 
 async function clinicianJourney() {
-  if (!PRACTICE_ID || !CLINICIAN_CODE) {
-    fail('clinician journey: WP_PRACTICE_ID and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
+  if (!PRACTICE_ID || !CLINICIAN_CODE || !PRACTICE_SHARE_LINK) {
+    fail('clinician journey: WP_PRACTICE_ID, WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
     return;
   }
   const employee = await launch('clinician-employee', BASE, watch);
@@ -1158,8 +1190,10 @@ async function clinicianJourney() {
     await radio(e, 'Status', 'Requested');
     await button(e, 'Add and sign').click();
     await expectHeading(e, 'Adjustments');
-    await e.goto(route('/share'));
-    await e.getByLabel('Their Work Passport id', { exact: true }).fill(PRACTICE_ID);
+    // The practice's share link opens the share form with the practice chosen.
+    await e.goto(PRACTICE_SHARE_LINK);
+    await expectHeading(e, `Share your passport with ${PRACTICE_NAME}`);
+    await audit(e, 'share-by-link');
     await check(e, 'Who at the organisation', 'Clinician');
     await check(e, 'What they may write', 'Adjustments');
     await check(e, 'What they may write', 'Fit notes');
@@ -1252,6 +1286,7 @@ async function adminJourney() {
   }
   const admin = await launch('admin', BASE, watch);
   const orgAdmin = await launch('org-admin', BASE, watch);
+  await orgAdmin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(BASE).origin });
   const a = admin.context.pages()[0] || (await admin.context.newPage());
   const o = orgAdmin.context.pages()[0] || (await orgAdmin.context.newPage());
   const step = (what) => log(`admin keyboard: ${what}`);
@@ -1289,18 +1324,32 @@ async function adminJourney() {
     await press(a, 'Create and invite its first admin', 'button');
     await focusOnHeading(a, 'Harbour Foods Ltd is set up');
     await audit(a, 'admin-organisation-set-up');
-    const code = (await a.locator('main code', { hasText: /^wpi_/ }).first().innerText()).trim();
+    const code = await a.getByLabel('Invitation code', { exact: true }).inputValue();
+    const joinLink = await a.getByLabel('Join link', { exact: true }).inputValue();
+    if (!/^wpi_/.test(code) || joinLink !== route(`/join/${code}`)) throw new Error(`the invitation shown is "${code}", its join link "${joinLink}"`);
 
-    step('the organisation admin joins and invites a line manager');
-    await o.goto(route('/join'));
+    step('the organisation admin opens the join link, joins and lists the organisation');
+    await o.goto(joinLink);
     await expectHeading(o, 'Join your organisation');
-    await typeInto(o, 'Invitation code', code);
+    if (o.url().includes(code)) fail('admin journey: the invitation code stays in the address bar after the join link is opened');
+    if ((await o.getByLabel('Invitation code', { exact: true }).inputValue()) !== code) throw new Error('the join link does not fill in the invitation code');
     await typeInto(o, 'Your name', 'Olu Owner');
     await press(o, 'Join', 'button');
     await focusOnHeading(o, 'Passports shared with you');
     await press(o, 'Your organisation', 'link', true);
     await focusOnHeading(o, 'Harbour Foods Ltd');
     await audit(o, 'organisation');
+    await tickIn(o, 'Directory', 'List Harbour Foods Ltd so that employees can find it by its name');
+    await typeInto(o, 'Place', 'Grimsby');
+    await press(o, 'Save the listing', 'button');
+    await o.locator('[role="status"]', { hasText: 'Harbour Foods Ltd is listed' }).waitFor();
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    await press(o, 'Copy share link', 'button');
+    await o.locator('#share-link-copied', { hasText: /^Copied$/ }).waitFor();
+    const shareLink = await o.getByLabel('Share link', { exact: true }).inputValue();
+    const copied = await o.evaluate(() => navigator.clipboard.readText());
+    if (copied !== shareLink || !/#\/share\/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(copied)) fail(`admin journey: "Copy share link" copied "${copied}", not the share link "${shareLink}"`);
+    await audit(o, 'organisation-listed-copied');
     await press(o, 'Make an invitation', 'button');
     await o.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(o, 'organisation-error');
@@ -1309,9 +1358,28 @@ async function adminJourney() {
     await focusOnHeading(o, 'Invitation made');
     if (!/line manager/.test(await o.locator('main').innerText())) fail('admin journey: "Invitation made" does not say the role');
     await audit(o, 'organisation-invitation-made');
-    const memberCode = (await o.locator('main code', { hasText: /^wpi_/ }).first().innerText()).trim();
+
+    step('the service admin opens the new organisation, then finds one with no admin and invites its first');
+    await press(a, 'Open Harbour Foods Ltd', 'link');
+    await focusOnHeading(a, 'Harbour Foods Ltd');
+    if (!/Olu Owner, organisation admin/.test(await a.locator('main').innerText())) fail('admin journey: the organisation page does not list its admin');
+    await press(a, 'Organisations', 'link', true);
+    await focusOnHeading(a, 'Organisations');
+    await typeInto(a, 'Find an organisation', ORGANISATION_NAME.split(' ')[0]);
+    await press(a, 'Search', 'button');
+    await a.locator('[role="status"]', { hasText: '1 organisation found' }).waitFor();
+    await audit(a, 'admin-organisations-found');
+    await press(a, ORGANISATION_NAME, 'link');
+    await focusOnHeading(a, ORGANISATION_NAME);
+    if (!/has no organisation admin/.test(await a.locator('main').innerText())) fail(`admin journey: ${ORGANISATION_NAME}'s page does not say it has no organisation admin`);
+    await audit(a, 'admin-organisation');
+    await chooseRadio(a, 'Their role', 'Organisation admin');
+    await press(a, 'Make an invitation', 'button');
+    await focusOnHeading(a, 'Invitation made');
+    await audit(a, 'admin-first-admin-invited');
 
     step('someone joins with it (in the admin\'s browser), and the organisation admin removes them, after confirming');
+    const memberCode = await o.getByLabel('Invitation code', { exact: true }).inputValue();
     await a.goto(route('/join'));
     await expectHeading(a, 'Join your organisation');
     await typeInto(a, 'Invitation code', memberCode);

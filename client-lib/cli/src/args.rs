@@ -156,7 +156,7 @@ pub enum Command {
     #[command(subcommand)]
     Admin(AdminCommand),
 
-    /// Organisations and their people: create, find, invite, members, remove.
+    /// Organisations and their people: create, find, list, listing, invite, members, remove.
     #[command(subcommand)]
     Org(OrgCommand),
 
@@ -288,10 +288,39 @@ pub enum OrgCommand {
         /// Its name, e.g. "Acme Ltd".
         name: String,
     },
-    /// Find organisations by name (any part of it, any case), to learn their ids.
+    /// Find an organisation to share with: by name (any part of it, any case; only those that
+    /// chose to be listed), or by the share code its people gave you (`--code`).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["name", "code"])))]
     Find {
         /// Part of the name.
-        name: String,
+        name: Option<String>,
+        /// The organisation's share code, e.g. K7PD-4MQX-93HN (listed or not).
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// List every organisation made here, listed or not, with its members and admins (admin).
+    List {
+        /// Only those whose name contains this.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Show how employees find an organisation (its share code and share link, and whether it
+    /// is listed), or change it (admin, or its organisation admins) with the options.
+    Listing {
+        /// The organisation: its id, or its exact name.
+        org: String,
+        /// List it in the directory of names (yes), or take it out (no).
+        #[arg(long, value_name = "yes|no", value_parser = clap::builder::BoolishValueParser::new())]
+        listed: Option<bool>,
+        /// Where it is, e.g. "Leeds" ("" removes it).
+        #[arg(long)]
+        place: Option<String>,
+        /// One line about it, e.g. "Food manufacturer" ("" removes it).
+        #[arg(long)]
+        about: Option<String>,
+        /// Replace the share code: the old one finds the organisation no more.
+        #[arg(long)]
+        new_share_code: bool,
     },
     /// Invite a person to join an organisation as ROLE (admin, or its organisation admins).
     ///
@@ -593,9 +622,10 @@ pub enum RecordCommand {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("ends").required(true).multiple(false)))]
 pub struct GrantAdd {
-    /// The grantee's party id (the employer or professional tells you theirs; `wp org
-    /// find NAME` shows an organisation's).
-    #[arg(long, value_name = "PARTY_ID")]
+    /// The grantee: an organisation's share code (its people give it to you, e.g.
+    /// K7PD-4MQX-93HN), or a party id (`wp org find NAME` shows a listed organisation's; a
+    /// professional tells you theirs).
+    #[arg(long, value_name = "SHARE_CODE|PARTY_ID")]
     pub to: String,
     /// Organisations: a role whose members the grant covers (repeatable), e.g. hr,
     /// line_manager, clinician.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use wp_schemas::api::{
     ApproveAccessRequest, CreateAccessRequest, Grant, Party, PartyKind, ProfessionalRegistration,
-    Role,
+    Role, SetListing,
 };
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::{Section, example_body, parse_body};
@@ -25,10 +25,10 @@ use super::profile::write_atomic;
 use super::views::{
     AccessLog, BundleChecked, Change, Enrolled, Exported, FhirWritten, GrantList, GrantMade,
     GrantRevoked, History, Imported, InvitationList, InvitationRevoked, Invited, Joined,
-    KeyCreated, KeyRevoked, KeyRotated, MemberList, MemberRemoved, Names, OrgCreated, OrgList,
-    OwnPassport, PassportCreated, PassportErased, RecordShown, Registered, RequestApproved,
-    RequestDeclined, RequestList, RequestMade, RequestShown, SharedPassport, Side, SignedIn,
-    Synced, WhoAmI, Written,
+    KeyCreated, KeyRevoked, KeyRotated, ListingShown, MemberList, MemberRemoved, Names, OrgCreated,
+    OrgList, OrgSummaries, OwnPassport, PassportCreated, PassportErased, RecordShown, Registered,
+    RequestApproved, RequestDeclined, RequestList, RequestMade, RequestShown, SharedPassport, Side,
+    SignedIn, Synced, WhoAmI, Written,
 };
 use wp_client::consent::{self, GrantTerms};
 use wp_client::{
@@ -319,7 +319,8 @@ async fn enrol(
 // Organisations
 
 /// The organisation `text` names: an id as given, or the one organisation with exactly that
-/// name (any case). Returns its id and, for people, its name.
+/// name (any case): the caller's own (a member's), any made here (the service admin's), or one
+/// in the directory of listed organisations. Returns its id and, for people, its name.
 async fn organisation(client: &Client, text: &str) -> Result<(String, String)> {
     if uuid::Uuid::parse_str(text).is_ok() {
         let name = match client.party(text).await {
@@ -328,19 +329,35 @@ async fn organisation(client: &Client, text: &str) -> Result<(String, String)> {
         };
         return Ok((text.to_owned(), name));
     }
-    let found = client
-        .find_organisations(text)
-        .await
-        .with_context(|| format!("looking up the organisation {text:?}"))?;
+    let me = client.me().await.ok().map(|m| m.party);
+    if let Some(m) = me.as_ref().and_then(|p| p.membership.as_ref())
+        && m.organisation_name.to_lowercase() == text.to_lowercase()
+    {
+        return Ok((m.organisation.clone(), m.organisation_name.clone()));
+    }
+    let found: Vec<(String, String)> = if me.is_some_and(|p| p.kind == PartyKind::Admin) {
+        client
+            .organisations(Some(text))
+            .await
+            .with_context(|| format!("looking up the organisation {text:?}"))?
+            .into_iter()
+            .map(|o| (o.id, o.display_name))
+            .collect()
+    } else {
+        client
+            .find_organisations(text)
+            .await
+            .with_context(|| format!("looking up the organisation {text:?}"))?
+            .into_iter()
+            .map(|o| (o.id, o.display_name))
+            .collect()
+    };
     let mut named: Vec<_> = found
         .into_iter()
-        .filter(|o| o.display_name.to_lowercase() == text.to_lowercase())
+        .filter(|(_, name)| name.to_lowercase() == text.to_lowercase())
         .collect();
     match named.len() {
-        1 => {
-            let o = named.remove(0);
-            Ok((o.id, o.display_name))
-        }
+        1 => Ok(named.remove(0)),
         0 => bail!(
             "no organisation is named {text:?}: `wp org find {text:?}` lists those whose name \
              contains it"
@@ -350,7 +367,7 @@ async fn organisation(client: &Client, text: &str) -> Result<(String, String)> {
             named.len(),
             named
                 .iter()
-                .map(|o| o.id.as_str())
+                .map(|(id, _)| id.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -368,9 +385,47 @@ async fn org(ctx: &Ctx, command: OrgCommand) -> Result<()> {
             let party = client.create_organisation(kind, &name).await?;
             ctx.show(&OrgCreated(party));
         }
-        OrgCommand::Find { name } => {
-            let found = client.find_organisations(&name).await?;
+        OrgCommand::Find { name, code } => {
+            let found = match (name, code) {
+                (_, Some(code)) => vec![client.organisation_by_share_code(&code).await?],
+                (Some(name), None) => client.find_organisations(&name).await?,
+                (None, None) => bail!("give part of a name, or --code"),
+            };
             ctx.show(&OrgList(found));
+        }
+        OrgCommand::List { name } => {
+            let found = client.organisations(name.as_deref()).await?;
+            ctx.show(&OrgSummaries(found));
+        }
+        OrgCommand::Listing {
+            org,
+            listed,
+            place,
+            about,
+            new_share_code,
+        } => {
+            let (oid, _) = organisation(&client, &org).await?;
+            let mut listing = client.organisation_listing(&oid).await?;
+            let change = listed.is_some() || place.is_some() || about.is_some() || new_share_code;
+            if change {
+                let text = |new: Option<String>, old: Option<String>| match new {
+                    Some(t) if t.trim().is_empty() => None,
+                    Some(t) => Some(t),
+                    None => old,
+                };
+                let set = SetListing {
+                    listed: listed.unwrap_or(listing.listed),
+                    place: text(place, listing.place.clone()),
+                    about: text(about, listing.about.clone()),
+                    new_share_code,
+                };
+                listing = client.set_organisation_listing(&oid, &set).await?;
+            }
+            ctx.show(&ListingShown {
+                share_link: format!("{}/#/share/{}", client.base_url(), listing.share_code),
+                listing,
+                changed: change,
+            });
         }
         OrgCommand::Invite { org, role, days } => {
             let (oid, org_name) = organisation(&client, &org).await?;
@@ -949,6 +1004,16 @@ async fn grant(ctx: &mut Ctx, command: GrantCommand) -> Result<()> {
             } = *add;
             let scopes = sections.scopes();
             let ends_at = ends_at(days, until)?;
+            // A party id, or an organisation's share code (`K7PD-4MQX-93HN`).
+            let to = if uuid::Uuid::parse_str(&to).is_ok() {
+                to
+            } else {
+                client
+                    .organisation_by_share_code(&to)
+                    .await
+                    .with_context(|| format!("looking up the share code {to}"))?
+                    .id
+            };
             let grantee = client
                 .party(&to)
                 .await

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use wp_schemas::api::{
     AccessLogEntry, AccessRequest, AccessRequestStatus, Action, Grant, Invitation,
-    InvitationStatus, Me, Member, OrganisationEntry, Party, PartyKind, PassportInfo, Scope,
+    InvitationStatus, Me, Member, OrganisationEntry, OrganisationListing, OrganisationSummary,
+    Party, PartyKind, PassportInfo, Scope,
 };
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::Section;
@@ -330,12 +331,14 @@ pub struct OrgList(pub Vec<OrganisationEntry>);
 
 impl Render for OrgList {
     fn human(&self) -> String {
-        let mut table = Table::new(&["id", "kind", "name"]);
+        let mut table = Table::new(&["id", "kind", "name", "place", "about"]);
         for o in &self.0 {
             table.row(vec![
                 o.id.clone(),
                 o.kind.as_str().to_owned(),
                 o.display_name.clone(),
+                o.place.clone().unwrap_or_default(),
+                o.about.clone().unwrap_or_default(),
             ]);
         }
         table.render()
@@ -343,6 +346,82 @@ impl Render for OrgList {
 
     fn json(&self) -> Value {
         to_json(&self.0)
+    }
+}
+
+/// The service admin's list of every organisation.
+pub struct OrgSummaries(pub Vec<OrganisationSummary>);
+
+impl Render for OrgSummaries {
+    fn human(&self) -> String {
+        let mut table = Table::new(&["id", "kind", "name", "listed", "members", "admins"]);
+        for o in &self.0 {
+            table.row(vec![
+                o.id.clone(),
+                o.kind.as_str().to_owned(),
+                o.display_name.clone(),
+                if o.listed { "yes" } else { "no" }.to_owned(),
+                o.members.to_string(),
+                o.admins.to_string(),
+            ]);
+        }
+        let mut text = table.render();
+        if self.0.iter().any(|o| o.admins == 0) {
+            text.push_str(
+                "An organisation with no admins needs a new first admin: \
+                 `wp org invite ORG --role org_admin`.\n",
+            );
+        }
+        text
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+}
+
+/// How employees find an organisation: its share code and link, and its listing.
+pub struct ListingShown {
+    pub listing: OrganisationListing,
+    pub share_link: String,
+    pub changed: bool,
+}
+
+impl Render for ListingShown {
+    fn human(&self) -> String {
+        let l = &self.listing;
+        let mut text = String::new();
+        if self.changed {
+            text.push_str(&format!("Changed the listing of {}.\n", l.display_name));
+        }
+        text.push_str(&format!(
+            "{} ({})\nShare code: {}\nShare link: {}\n",
+            l.display_name,
+            l.kind.as_str(),
+            l.share_code,
+            self.share_link
+        ));
+        text.push_str(if l.listed {
+            "Listed: employees find it by name.\n"
+        } else {
+            "Not listed: employees find it only by its share code or link.\n"
+        });
+        for (what, value) in [("Place", &l.place), ("About", &l.about)] {
+            if let Some(value) = value {
+                text.push_str(&format!("{what}: {value}\n"));
+            }
+        }
+        text
+    }
+
+    fn json(&self) -> Value {
+        let mut value = to_json(&self.listing);
+        value["share_link"] = json!(self.share_link);
+        value
+    }
+
+    fn quiet(&self) -> Option<String> {
+        Some(self.listing.share_code.clone())
     }
 }
 

@@ -2,7 +2,10 @@
 //! when an invitation may be redeemed. An organisation (an employer or a practice) is a party;
 //! each person who acts for it is a party of kind `member` with one membership.
 
-use wp_schemas::api::{Invitation, InvitationStatus, Member, Membership, PartyKind, Role};
+use wp_schemas::api::{
+    Invitation, InvitationStatus, MAX_ABOUT_CHARS, MAX_PLACE_CHARS, Member, Membership,
+    OrganisationEntry, OrganisationListing, PartyKind, Role,
+};
 use wp_schemas::jose::sha256_b64;
 
 use super::ids::{InvitationId, PartyId};
@@ -79,6 +82,8 @@ pub enum OrganisationRefusal {
     Expired,
     #[error("the invitation was revoked")]
     Revoked,
+    #[error("no organisation has this share code")]
+    UnknownShareCode,
 }
 
 /// An invitation as stored: only the hash of its code.
@@ -144,6 +149,114 @@ pub fn code_hash(code: &str) -> String {
 /// The code for 32 random bytes: the prefix and their base64url form.
 pub fn code_of(random: &[u8; 32]) -> String {
     format!("{INVITATION_CODE_PREFIX}{}", wp_schemas::jose::b64(random))
+}
+
+/// The characters of a share code: Crockford's base32 (no I, L, O or U, so that nothing is
+/// mistaken for another character when read aloud or typed from paper).
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A share code's length: 12 characters, 60 random bits.
+pub const SHARE_CODE_CHARS: usize = 12;
+
+/// The share code for 8 random bytes (their first 60 bits), in its canonical form: 12
+/// characters of Crockford's base32, upper case, without hyphens.
+pub fn share_code_of(random: &[u8; 8]) -> String {
+    let bits = u64::from_be_bytes(*random) >> 4;
+    (0..SHARE_CODE_CHARS)
+        .rev()
+        .map(|i| char::from(CROCKFORD[((bits >> (i * 5)) & 31) as usize]))
+        .collect()
+}
+
+/// A share code as people see it: in three groups of four, `K7PD-4MQX-93HN`.
+pub fn share_code_shown(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The canonical form of a share code as a person typed it, if it is one: case, spaces and
+/// hyphens do not matter, and I and L are read as 1, O as 0 (Crockford's rule).
+pub fn parse_share_code(text: &str) -> Option<String> {
+    let mut code = String::with_capacity(SHARE_CODE_CHARS);
+    for c in text.chars() {
+        let c = match c.to_ascii_uppercase() {
+            ' ' | '-' => continue,
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        };
+        if !c.is_ascii() || !CROCKFORD.contains(&(c as u8)) {
+            return None;
+        }
+        code.push(c);
+    }
+    (code.len() == SHARE_CODE_CHARS).then_some(code)
+}
+
+/// How employees find an organisation: its share code and, if it chose to be listed, its
+/// entry in the directory, with the place and the line about it that it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingRecord {
+    pub organisation: PartyId,
+    pub kind: PartyKind,
+    pub display_name: String,
+    /// Canonical (see [`parse_share_code`]).
+    pub share_code: String,
+    pub listed_at: Option<Timestamp>,
+    pub place: Option<String>,
+    pub about: Option<String>,
+}
+
+impl ListingRecord {
+    /// As its members and the service admin see it, share code included.
+    pub fn to_wire(&self) -> OrganisationListing {
+        OrganisationListing {
+            id: self.organisation.to_string(),
+            kind: self.kind,
+            display_name: self.display_name.clone(),
+            listed: self.listed_at.is_some(),
+            place: self.place.clone(),
+            about: self.about.clone(),
+            share_code: share_code_shown(&self.share_code),
+        }
+    }
+
+    /// As an employee finds it (by name or by share code): never its share code.
+    pub fn to_entry(&self) -> OrganisationEntry {
+        OrganisationEntry {
+            id: self.organisation.to_string(),
+            kind: self.kind,
+            display_name: self.display_name.clone(),
+            place: self.place.clone(),
+            about: self.about.clone(),
+        }
+    }
+}
+
+/// What an organisation's managers may say about it: none when left out, else one line of
+/// text, not blank, of at most `max` characters. Answers the text, or why it is refused.
+pub fn listing_text(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match wp_schemas::text::refusal(value, max, false) {
+        Some(why) => Err(why),
+        None => Ok(Some(value.trim().to_owned())),
+    }
+}
+
+/// The place an organisation gives (a town, a site): at most [`MAX_PLACE_CHARS`].
+pub fn listing_place(value: Option<&str>) -> Result<Option<String>, String> {
+    listing_text(value, MAX_PLACE_CHARS)
+}
+
+/// The line about an organisation: at most [`MAX_ABOUT_CHARS`].
+pub fn listing_about(value: Option<&str>) -> Result<Option<String>, String> {
+    listing_text(value, MAX_ABOUT_CHARS)
 }
 
 /// A role may be given only where it fits the organisation's kind.
@@ -291,6 +404,53 @@ mod tests {
             Err(OrganisationRefusal::Revoked)
         );
         assert_eq!(revoked.status(at(300)), InvitationStatus::Revoked);
+    }
+
+    #[test]
+    fn share_codes_are_typed_forgivingly() {
+        let code = share_code_of(&[0xff; 8]);
+        assert_eq!(code, "ZZZZZZZZZZZZ");
+        let code = share_code_of(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0]);
+        assert_eq!(code.len(), SHARE_CODE_CHARS);
+        assert_eq!(parse_share_code(&code).as_deref(), Some(code.as_str()));
+        let shown = share_code_shown(&code);
+        assert_eq!(shown.len(), 14);
+        assert_eq!(parse_share_code(&shown).as_deref(), Some(code.as_str()));
+        assert_eq!(
+            parse_share_code(&shown.to_lowercase()).as_deref(),
+            Some(code.as_str())
+        );
+        assert_eq!(
+            parse_share_code(" k7pd 4mqx-93hn ").as_deref(),
+            Some("K7PD4MQX93HN")
+        );
+        assert_eq!(
+            parse_share_code("IOL0-0000-0000").as_deref(),
+            Some("101000000000")
+        );
+        for bad in [
+            "",
+            "K7PD-4MQX-93H",
+            "K7PD-4MQX-93HNN",
+            "K7PD-4MQX-93HU",
+            "K7PD-4MQX-93HÉ",
+            "../etc/passwd",
+        ] {
+            assert_eq!(parse_share_code(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn listing_texts() {
+        assert_eq!(listing_place(None), Ok(None));
+        assert!(listing_place(Some("  ")).is_err());
+        assert_eq!(listing_place(Some(" Leeds ")), Ok(Some("Leeds".into())));
+        assert!(listing_place(Some("a\nb")).is_err());
+        assert!(listing_about(Some(&"x".repeat(MAX_ABOUT_CHARS + 1))).is_err());
+        assert_eq!(
+            listing_about(Some(&"x".repeat(MAX_ABOUT_CHARS))).map(|a| a.map(|a| a.len())),
+            Ok(Some(MAX_ABOUT_CHARS))
+        );
     }
 
     #[test]

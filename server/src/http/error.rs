@@ -238,6 +238,7 @@ impl From<OrganisationRefusal> for Error {
             R::Used => ProblemType::InvitationUsed,
             R::Expired => ProblemType::InvitationExpired,
             R::Revoked => ProblemType::InvitationRevoked,
+            R::UnknownShareCode => ProblemType::NotFound,
         };
         Error::client(kind, refusal.to_string())
     }

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use wp_schemas::api::{
-    CreateInvitation, CreateOrganisation, Invitation, Member, OrganisationEntry, Party,
-    RedeemInvitation,
+    CreateInvitation, CreateOrganisation, Invitation, Member, OrganisationEntry,
+    OrganisationListing, OrganisationSummary, Party, RedeemInvitation, SetListing,
 };
 
 use super::AppState;
@@ -30,13 +30,63 @@ pub struct FindQuery {
     name: String,
 }
 
-/// `GET /v1/organisations?name=`: the directory.
+/// `GET /v1/organisations?name=`: the directory of listed organisations.
 pub async fn find(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(query): ApiQuery<FindQuery>,
 ) -> Result<Json<Vec<OrganisationEntry>>> {
-    Ok(Json(organisations::find(&state, &query.name).await?))
+    Ok(Json(
+        organisations::find(&state, &caller, &query.name).await?,
+    ))
+}
+
+/// `GET /v1/share-codes/{share_code}`: the organisation a share code names.
+pub async fn by_share_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<OrganisationEntry>> {
+    Ok(Json(
+        organisations::by_share_code(&state, &caller, &code).await?,
+    ))
+}
+
+/// `GET /v1/organisations/{oid}/listing`.
+pub async fn listing(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(oid): ApiPath<PartyId>,
+) -> Result<Json<OrganisationListing>> {
+    Ok(Json(organisations::listing(&state, &caller, &oid).await?))
+}
+
+/// `PUT /v1/organisations/{oid}/listing`.
+pub async fn set_listing(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(oid): ApiPath<PartyId>,
+    ApiJson(req): ApiJson<SetListing>,
+) -> Result<Json<OrganisationListing>> {
+    Ok(Json(
+        organisations::set_listing(&state, &caller, &oid, req).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    name: Option<String>,
+}
+
+/// `GET /v1/admin/organisations`: every organisation, for the service admin.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<OrganisationSummary>>> {
+    Ok(Json(
+        organisations::list(&state, &caller, query.name.as_deref()).await?,
+    ))
 }
 
 /// `POST /v1/organisations/{oid}/invitations`.

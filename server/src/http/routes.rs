@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wp_schemas::api::{
     AccessRequestCode, AddKey, ApproveAccessRequest, Changes, CreateAccessRequest, CreateGrant,
     CreateInvitation, CreateOrganisation, EnrolParty, JoinAsAdmin, RedeemInvitation,
-    RegisterEmployee, SubmitVersion, UUID_PATTERN,
+    RegisterEmployee, SetListing, SubmitVersion, UUID_PATTERN,
 };
 use wp_schemas::bundle::Bundle;
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
@@ -99,6 +99,10 @@ fn get<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operati
 
 fn post<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Unaudited {
     route::<H, T, A>(Method::POST, path, routing::post(h), op)
+}
+
+fn put<H: ApiHandler<T, A>, T: 'static, A>(path: &'static str, h: H, op: Operation) -> Unaudited {
+    route::<H, T, A>(Method::PUT, path, routing::put(h), op)
 }
 
 fn delete<H: ApiHandler<T, A>, T: 'static, A>(
@@ -614,17 +618,75 @@ fn organisation_routes() -> Vec<Route> {
         )
 .audit(Audit::None),
         get(
+            paths::ADMIN_ORGANISATIONS,
+            organisations::list,
+            op("listOrganisations")
+                .summary("Every organisation made here, listed or not, with its active members and organisation admins (service admin only; at most 200, by name)")
+                .about(
+                    "An organisation with no active `admins` needs a new first admin: invite \
+                    one with `POST /v1/organisations/{oid}/invitations` and `role: org_admin`.",
+                )
+                .query(
+                    "name",
+                    json!({"type": "string", "maxLength": 200}),
+                    "Only those whose name contains this, in any case (spaces around it trimmed; \
+                    empty: all).",
+                )
+                .problems(&[P::Forbidden]),
+        )
+.audit(Audit::None),
+        get(
             paths::ORGANISATIONS,
             organisations::find,
             op("findOrganisations")
-                .summary("Employers and practices whose name contains `name` (at most 20)")
+                .summary("Employers and practices that chose to be listed and whose name contains `name` (at most 20)")
+                .about(
+                    "For an employee looking for whom to share with: each entry has the place \
+                    and the line about it that the organisation gave, to tell two of the same \
+                    name apart, and never its share code. An organisation that is not listed is \
+                    found only by its share code. Any party with an access token (a consent \
+                    token is refused, 403); rate-limited per client address.",
+                )
                 .required_query(
                     "name",
                     json!({"type": "string", "minLength": 2, "maxLength": 200, "pattern": "\\S[\\s\\S]*\\S"}),
                     "Part of the organisation's name, in any case: at least 2 characters once \
                     spaces around it are trimmed.",
                 )
-                .problems(&[P::BadRequest]),
+                .rate_limited()
+                .problems(&[P::BadRequest, P::Forbidden]),
+        )
+.audit(Audit::None),
+        get(
+            paths::SHARE_CODE,
+            organisations::by_share_code,
+            op("findOrganisationByShareCode")
+                .summary("The organisation a share code names, listed or not")
+                .about(
+                    "Any party with an access token (a consent token is refused, 403); \
+                    rate-limited per client address. A code that names no organisation, or is \
+                    not of the form, is 404 `not-found`: 60 random bits and the rate limit make \
+                    guessing one hopeless.",
+                )
+                .rate_limited()
+                .problems(&[P::Forbidden]),
+        )
+.audit(Audit::None),
+        get(
+            paths::ORGANISATION_LISTING,
+            organisations::listing,
+            op("getOrganisationListing")
+                .summary("How employees find the organisation: whether it is listed, its place and line, and its share code (service admin or an active member)")
+                .problems(manage),
+        )
+.audit(Audit::None),
+        put(
+            paths::ORGANISATION_LISTING,
+            organisations::set_listing,
+            op("setOrganisationListing")
+                .summary("List the organisation in the directory or take it out, set its place and line, or give it a new share code (service admin or org_admin)")
+                .json_body(Schemas::of::<SetListing>)
+                .problems(manage),
         )
 .audit(Audit::None),
         post(

@@ -5,18 +5,19 @@
 
 use wp_schemas::api::{
     CreateInvitation, CreateOrganisation, DEFAULT_INVITATION_DAYS, Invitation, MAX_INVITATION_DAYS,
-    Member, OrganisationEntry, Party, PartyKind, RedeemInvitation,
+    MAX_NAME_CHARS, Member, OrganisationEntry, OrganisationListing, OrganisationSummary, Party,
+    PartyKind, RedeemInvitation, SetListing,
 };
 use wp_schemas::paths;
 
 use super::parties::{check_key_proof, party_or_404};
-use super::store::Joiner;
+use super::store::{Joiner, ListingChange};
 use super::{AppState, Caller};
 use crate::clock;
 use crate::domain::grant::GrantRecord;
 use crate::domain::ids::{InvitationId, PartyId};
 use crate::domain::organisation::{
-    self, InvitationRecord, MembershipRecord, OrganisationRefusal, check_manager,
+    self, InvitationRecord, ListingRecord, MembershipRecord, OrganisationRefusal, check_manager,
     check_member_or_admin, check_role,
 };
 use crate::domain::party;
@@ -25,6 +26,9 @@ use crate::error::{Error, Result};
 
 /// At most this many organisations answer a directory look-up.
 const DIRECTORY_LIMIT: i64 = 20;
+
+/// At most this many organisations in the service admin's list (narrowed by name past that).
+pub const ADMIN_LIST_LIMIT: i64 = 200;
 
 /// The service admin creates an employer or a practice (without a key: its members act).
 pub async fn create(
@@ -49,10 +53,23 @@ pub async fn create(
     party_or_404(state, &id).await
 }
 
-/// Organisations whose name contains `name`, for an employee who shares unasked.
-pub async fn find(state: &AppState, name: &str) -> Result<Vec<OrganisationEntry>> {
+/// The caller acts as a party of its own: a consent token names one passport, and finds no
+/// organisation.
+fn require_own_credentials(caller: &Caller) -> Result<()> {
+    if caller.acting_kind().is_none() {
+        return Err(Error::forbidden(
+            "a consent token acts only on its passport: use an access token",
+        ));
+    }
+    Ok(())
+}
+
+/// Listed organisations whose name contains `name`, for an employee who looks for whom to
+/// share with: never one that did not choose to be listed, and never a share code.
+pub async fn find(state: &AppState, caller: &Caller, name: &str) -> Result<Vec<OrganisationEntry>> {
+    require_own_credentials(caller)?;
     // As the document says: at most 200 characters as sent, at least 2 once trimmed.
-    let too_long = name.chars().count() > wp_schemas::api::MAX_NAME_CHARS;
+    let too_long = name.chars().count() > MAX_NAME_CHARS;
     let name = name.trim();
     if name.chars().count() < 2 || too_long {
         return Err(Error::bad_request(
@@ -63,12 +80,126 @@ pub async fn find(state: &AppState, name: &str) -> Result<Vec<OrganisationEntry>
         .store
         .find_organisations(name, DIRECTORY_LIMIT)
         .await?;
+    Ok(found.iter().map(ListingRecord::to_entry).collect())
+}
+
+/// The organisation whose share code is `code` (as a person typed it), listed or not.
+pub async fn by_share_code(
+    state: &AppState,
+    caller: &Caller,
+    code: &str,
+) -> Result<OrganisationEntry> {
+    require_own_credentials(caller)?;
+    let code = organisation::parse_share_code(code).ok_or(OrganisationRefusal::UnknownShareCode)?;
+    let found = state.store.listing_by_share_code(&code).await?;
+    let found = found.ok_or(OrganisationRefusal::UnknownShareCode)?;
+    Ok(found.to_entry())
+}
+
+/// A new share code: 60 of the system's random bits.
+fn new_share_code(state: &AppState) -> Result<String> {
+    let random = state.random_secret()?;
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&random[..8]);
+    Ok(organisation::share_code_of(&bytes))
+}
+
+/// An organisation made here (not one known only from an imported passport).
+async fn local_organisation(state: &AppState, id: &PartyId) -> Result<Party> {
+    let org = organisation(state, id).await?;
+    if org.origin.is_some() {
+        return Err(Error::not_found("no such organisation"));
+    }
+    Ok(org)
+}
+
+/// Organisation `id`'s listing and share code, made (unlisted) the first time it is asked for.
+async fn listing_of(state: &AppState, id: &PartyId) -> Result<ListingRecord> {
+    if let Some(listing) = state.store.listing(id).await? {
+        return Ok(listing);
+    }
+    let code = new_share_code(state)?;
+    state.store.ensure_listing(id, &code, clock::now()).await
+}
+
+/// How employees find organisation `id`, share code included: for its active members (who
+/// show the code) and the service admin.
+pub async fn listing(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+) -> Result<OrganisationListing> {
+    local_organisation(state, id).await?;
+    require_member_or_admin(state, caller, id).await?;
+    Ok(listing_of(state, id).await?.to_wire())
+}
+
+/// Its managers (the service admin, an org_admin of it) list organisation `id` in the
+/// directory or take it out, say where it is and what it is, or give it a new share code.
+pub async fn set_listing(
+    state: &AppState,
+    caller: &Caller,
+    id: &PartyId,
+    request: SetListing,
+) -> Result<OrganisationListing> {
+    local_organisation(state, id).await?;
+    let membership = membership_of(state, caller).await?;
+    check_manager(caller.acting_kind(), membership.as_ref(), id, clock::now())?;
+    let place = organisation::listing_place(request.place.as_deref())
+        .map_err(|why| Error::invalid_field("place", why))?;
+    let about = organisation::listing_about(request.about.as_deref())
+        .map_err(|why| Error::invalid_field("about", why))?;
+    let current = listing_of(state, id).await?;
+    let now = clock::now();
+    let share_code = match request.new_share_code {
+        true => Some(new_share_code(state)?),
+        false => None,
+    };
+    let listing = state
+        .store
+        .set_listing(ListingChange {
+            organisation: id,
+            listed_at: request.listed.then(|| current.listed_at.unwrap_or(now)),
+            place: place.as_deref(),
+            about: about.as_deref(),
+            share_code: share_code.as_deref(),
+            by: &caller.party_id,
+            now,
+        })
+        .await?;
+    tracing::info!(organisation = %id, listed = request.listed, new_share_code = request.new_share_code, by = %caller.party_id, "listing set");
+    Ok(listing.to_wire())
+}
+
+/// Every organisation made here, for the service admin (at most [`ADMIN_LIST_LIMIT`], by
+/// name; those whose name contains `name`, if given).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+) -> Result<Vec<OrganisationSummary>> {
+    caller.require_kind(
+        PartyKind::Admin,
+        "only the service admin lists every organisation",
+    )?;
+    if name.is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
+        return Err(Error::bad_request(
+            "name: at most 200 characters of the organisation's name",
+        ));
+    }
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    let found = state.store.organisations(name, ADMIN_LIST_LIMIT).await?;
     Ok(found
         .into_iter()
-        .map(|(id, kind, display_name)| OrganisationEntry {
-            id: id.into(),
-            kind,
-            display_name,
+        .map(|o| OrganisationSummary {
+            id: o.id.to_string(),
+            kind: o.kind,
+            display_name: o.display_name,
+            listed: o.listed,
+            place: o.place,
+            members: o.members,
+            admins: o.admins,
+            created_at: o.created_at.to_datetime(),
         })
         .collect())
 }

@@ -33,7 +33,7 @@ mod writer;
 
 #[cfg(feature = "testing")]
 pub use bundles::PassportHeads;
-pub use organisations::Joiner;
+pub use organisations::{Joiner, ListingChange};
 pub use parties::*;
 pub use passports::*;
 pub use writer::{Admission, Writer};

@@ -7,7 +7,7 @@ use super::parties::{insert_party_in, parse_kind};
 use super::types::from_row;
 use super::{NewParty, Store, with_pool};
 use crate::domain::ids::{InvitationId, PartyId};
-use crate::domain::organisation::{InvitationRecord, MembershipRecord};
+use crate::domain::organisation::{InvitationRecord, ListingRecord, MembershipRecord};
 use crate::domain::time::Timestamp;
 use crate::error::{Result, ResultExt};
 
@@ -119,6 +119,90 @@ impl InvitationRow {
     }
 }
 
+/// A listing joined with its organisation's kind and name.
+struct ListingRow {
+    organisation_id: PartyId,
+    kind: String,
+    display_name: String,
+    share_code: String,
+    listed_at: Option<Timestamp>,
+    place: Option<String>,
+    about: Option<String>,
+}
+from_row!(ListingRow {
+    organisation_id,
+    kind,
+    display_name,
+    share_code,
+    listed_at,
+    place,
+    about
+});
+
+const LISTING_COLUMNS: &str = "SELECT l.organisation_id, p.kind, p.display_name, l.share_code, \
+     l.listed_at, l.place, l.about FROM organisation_listings l \
+     JOIN parties p ON p.id = l.organisation_id";
+
+impl ListingRow {
+    fn into_record(self) -> Result<ListingRecord> {
+        Ok(ListingRecord {
+            organisation: self.organisation_id,
+            kind: parse_kind(&self.kind)?,
+            display_name: self.display_name,
+            share_code: self.share_code,
+            listed_at: self.listed_at,
+            place: self.place,
+            about: self.about,
+        })
+    }
+}
+
+struct OrganisationRow {
+    id: PartyId,
+    kind: String,
+    display_name: String,
+    created_at: Timestamp,
+    listed_at: Option<Timestamp>,
+    place: Option<String>,
+    members: i64,
+    admins: i64,
+}
+from_row!(OrganisationRow {
+    id,
+    kind,
+    display_name,
+    created_at,
+    listed_at,
+    place,
+    members,
+    admins
+});
+
+/// An organisation as the service admin lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganisationRecord {
+    pub id: PartyId,
+    pub kind: PartyKind,
+    pub display_name: String,
+    pub created_at: Timestamp,
+    pub listed: bool,
+    pub place: Option<String>,
+    pub members: i64,
+    pub admins: i64,
+}
+
+/// What an organisation's managers set in its listing.
+pub struct ListingChange<'a> {
+    pub organisation: &'a PartyId,
+    pub listed_at: Option<Timestamp>,
+    pub place: Option<&'a str>,
+    pub about: Option<&'a str>,
+    /// A new share code, replacing the old one.
+    pub share_code: Option<&'a str>,
+    pub by: &'a PartyId,
+    pub now: Timestamp,
+}
+
 /// The person an invitation makes a member.
 pub struct Joiner<'a> {
     pub id: &'a PartyId,
@@ -146,17 +230,45 @@ impl Store {
         self.insert_party(new, now).await
     }
 
-    /// Organisations whose name contains `name` (any case), at most `limit`, by name.
-    pub async fn find_organisations(
-        &self,
-        name: &str,
-        limit: i64,
-    ) -> Result<Vec<(PartyId, PartyKind, String)>> {
+    /// Listed organisations whose name contains `name` (any case), at most `limit`, by name.
+    pub async fn find_organisations(&self, name: &str, limit: i64) -> Result<Vec<ListingRecord>> {
         let pattern = format!("%{}%", like_escaped(&name.to_lowercase()));
-        let rows: Vec<(PartyId, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<ListingRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "{LISTING_COLUMNS} WHERE l.listed_at IS NOT NULL AND p.origin IS NULL \
+                 AND p.kind IN ('employer', 'practice') \
+                 AND LOWER(p.display_name) LIKE $1 ESCAPE '\\' ORDER BY p.display_name, p.id LIMIT $2"
+            ))
+            .bind(&pattern)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(ListingRow::into_record).collect()
+    }
+
+    /// Every organisation (employer or practice) made here, with its listing and its active
+    /// members and organisation admins; those whose name contains `name` (any case) if given;
+    /// at most `limit`, by name.
+    pub async fn organisations(
+        &self,
+        name: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OrganisationRecord>> {
+        let pattern = format!(
+            "%{}%",
+            like_escaped(&name.unwrap_or_default().to_lowercase())
+        );
+        let rows: Vec<OrganisationRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, kind, display_name FROM parties WHERE kind IN ('employer', 'practice') AND origin IS NULL \
-                 AND LOWER(display_name) LIKE $1 ESCAPE '\\' ORDER BY display_name, id LIMIT $2",
+                "SELECT p.id, p.kind, p.display_name, p.created_at, l.listed_at, l.place, \
+                 (SELECT COUNT(*) FROM memberships m WHERE m.organisation_id = p.id \
+                  AND m.removed_at IS NULL) AS members, \
+                 (SELECT COUNT(*) FROM memberships m WHERE m.organisation_id = p.id \
+                  AND m.removed_at IS NULL AND m.role = 'org_admin') AS admins \
+                 FROM parties p LEFT JOIN organisation_listings l ON l.organisation_id = p.id \
+                 WHERE p.kind IN ('employer', 'practice') AND p.origin IS NULL \
+                 AND LOWER(p.display_name) LIKE $1 ESCAPE '\\' ORDER BY p.display_name, p.id LIMIT $2",
             )
             .bind(&pattern)
             .bind(limit)
@@ -164,8 +276,93 @@ impl Store {
             .await?
         });
         rows.into_iter()
-            .map(|(id, kind, name)| Ok((id, parse_kind(&kind)?, name)))
+            .map(|r| {
+                Ok(OrganisationRecord {
+                    kind: parse_kind(&r.kind)?,
+                    id: r.id,
+                    display_name: r.display_name,
+                    created_at: r.created_at,
+                    listed: r.listed_at.is_some(),
+                    place: r.place,
+                    members: r.members,
+                    admins: r.admins,
+                })
+            })
             .collect()
+    }
+
+    /// How employees find `organisation`, if it has a listing yet.
+    pub async fn listing(&self, organisation: &PartyId) -> Result<Option<ListingRecord>> {
+        let row: Option<ListingRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("{LISTING_COLUMNS} WHERE l.organisation_id = $1"))
+                .bind(organisation)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(ListingRow::into_record).transpose()
+    }
+
+    /// The organisation whose share code is `share_code` (canonical), listed or not.
+    pub async fn listing_by_share_code(&self, share_code: &str) -> Result<Option<ListingRecord>> {
+        let row: Option<ListingRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "{LISTING_COLUMNS} WHERE l.share_code = $1 AND p.origin IS NULL"
+            ))
+            .bind(share_code)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(ListingRow::into_record).transpose()
+    }
+
+    /// Gives `organisation` a listing, unlisted, with `share_code`, unless it has one already;
+    /// answers its listing either way.
+    pub async fn ensure_listing(
+        &self,
+        organisation: &PartyId,
+        share_code: &str,
+        now: Timestamp,
+    ) -> Result<ListingRecord> {
+        with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            sqlx::query(
+                "INSERT INTO organisation_listings (organisation_id, share_code, updated_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (organisation_id) DO NOTHING",
+            )
+            .bind(organisation)
+            .bind(share_code)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        self.listing(organisation)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the listing of {organisation} was not kept").into())
+    }
+
+    /// Sets what `organisation`'s listing says (it has one: [`Store::ensure_listing`]), and its
+    /// share code when `share_code` is given.
+    pub async fn set_listing(&self, change: ListingChange<'_>) -> Result<ListingRecord> {
+        with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            sqlx::query(
+                "UPDATE organisation_listings SET listed_at = $2, place = $3, about = $4, \
+                 share_code = COALESCE($5, share_code), updated_at = $6, updated_by = $7 \
+                 WHERE organisation_id = $1",
+            )
+            .bind(change.organisation)
+            .bind(change.listed_at)
+            .bind(change.place)
+            .bind(change.about)
+            .bind(change.share_code)
+            .bind(change.now)
+            .bind(change.by)
+            .execute(pool)
+            .await?;
+        });
+        self.listing(change.organisation)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the listing of {} is gone", change.organisation).into())
     }
 
     /// The membership of `member`, if they are (or were) a member of an organisation.

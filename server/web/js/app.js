@@ -7,10 +7,10 @@ import { announceNext, failure, go, notFound } from "./flow.js";
 import { granted, own, resume, state } from "./session.js";
 import { confirmRemoveKey, devices } from "./pages/devices.js";
 import { download, moveHere } from "./pages/move.js";
-import { admin, confirmRemoveMember, invitationMade, organisation, organisationSetUp, requestMade, requestsSent } from "./pages/organisations.js";
+import { admin, adminOrganisation, confirmRemoveMember, invitationMade, organisation, organisationSetUp, requestMade, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
 import { confirmAgree, sharedPassport, sharedWithMe } from "./pages/shared.js";
-import { accessLog, checkShare, confirmStop, grants, respondToRequest, share } from "./pages/sharing.js";
+import { accessLog, checkShare, confirmStop, grants, respondToRequest, share, shareByCode, shareWith } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 
 const ROUTES = [
@@ -30,18 +30,24 @@ const ROUTES = [
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/agree$/, signedIn(confirmAgree)],
   [/^\/join$/, join],
+  [/^\/join\/(wpi_[A-Za-z0-9_-]{43})$/, join],
   [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
   [/^\/admin$/, signedIn(admin)],
   [/^\/admin\/set-up$/, signedIn(organisationSetUp)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})$/, signedIn(adminOrganisation)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})\/invitation$/, signedIn(invitationMade)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})\/remove\/([0-9a-f-]{36})$/, signedIn(confirmRemoveMember)],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
-  [/^\/organisation\/invitation$/, signedIn(invitationMade)],
+  [/^\/organisation\/invitation$/, signedIn(() => invitationMade())],
   [/^\/organisation\/remove\/([0-9a-f-]{36})$/, signedIn(confirmRemoveMember)],
   [/^\/requests$/, signedIn(requestsSent)],
   [/^\/requests\/made$/, signedIn(requestMade)],
   [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
-  [/^\/share\/check$/, signedIn(checkShare)],
+  [/^\/share\/to\/([0-9a-f-]{36})$/, signedIn(shareWith)],
+  [/^\/share\/to\/([0-9a-f-]{36})\/check$/, signedIn(checkShare)],
+  [/^\/share\/([0-9A-Za-z-]{12,16})$/, signedIn(shareByCode)],
   [/^\/grants$/, signedIn(grants)],
   [/^\/grants\/([0-9a-f-]{36})\/stop$/, signedIn(confirmStop)],
   [/^\/log$/, signedIn(accessLog)],
@@ -101,7 +107,7 @@ function nav() {
         : [
           ["#/shared", "Shared with you"],
           member && ["#/requests", "Access requests"],
-          member?.role === "org_admin" && ["#/organisation", "Your organisation"],
+          member && ["#/organisation", "Your organisation"],
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);

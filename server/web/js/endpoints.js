@@ -28,6 +28,8 @@ export const passportGrantRevoke = (pid, gid) => `/v1/passports/${pid}/grants/${
 export const grants = "/v1/grants";
 export const adminOrganisations = "/v1/admin/organisations";
 export const organisations = "/v1/organisations";
+export const shareCode = (shareCode) => `/v1/share-codes/${shareCode}`;
+export const organisationListing = (oid) => `/v1/organisations/${oid}/listing`;
 export const organisationInvitations = (oid) => `/v1/organisations/${oid}/invitations`;
 export const organisationInvitationRevoke = (oid, iid) => `/v1/organisations/${oid}/invitations/${iid}/revoke`;
 export const invitationsRedeem = "/v1/invitations/redeem";

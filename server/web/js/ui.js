@@ -313,3 +313,35 @@ export function dateTime(text) {
   const time = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
   return `${date(text)} at ${time} UTC`;
 }
+
+/** A value to hand on (a code, a link): shown in a read-only field a keyboard can reach and
+ * select, with a button that copies it and says "Copied" in a live region beside it. */
+export function copyable({ id, label, value, hint, multiline }) {
+  const describedBy = hint ? `${id}-hint` : undefined;
+  const control = multiline
+    ? h("textarea", { class: "textarea textarea--code", id, name: id, rows: 2, readonly: true, spellcheck: "false", "aria-describedby": describedBy }, value)
+    : h("input", { class: "input input--code", id, name: id, type: "text", value, readonly: true, spellcheck: "false", autocomplete: "off", "aria-describedby": describedBy });
+  const status = h("span", { class: "copy__status", role: "status", id: `${id}-copied` });
+  const copy = h("button", { type: "button", class: "button button--secondary copy__button" }, `Copy ${label.charAt(0).toLowerCase()}${label.slice(1)}`);
+  copy.addEventListener("click", async () => {
+    status.textContent = "";
+    try {
+      await navigator.clipboard.writeText(value);
+      status.textContent = "Copied";
+    } catch {
+      // No clipboard for this page (an insecure origin, or the browser refused): the text is
+      // selected for the person to copy themself.
+      control.focus();
+      control.select();
+      status.textContent = "Could not copy: the text is selected, copy it with Ctrl+C (Cmd+C on a Mac)";
+    }
+  });
+  return h(
+    "div",
+    { class: "form-group copy", "data-field": id },
+    h("label", { class: "label", for: id }, label),
+    hint && h("div", { class: "hint", id: `${id}-hint` }, hint),
+    control,
+    h("div", { class: "copy__actions" }, copy, status),
+  );
+}

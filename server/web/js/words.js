@@ -61,6 +61,14 @@ export function covering(name, roles) {
   return roles?.length ? `${name} (${words(roles.map((r) => ROLES[r]))})` : name;
 }
 
+const KINDS = { employer: "Employer", practice: "Occupational health or therapy practice" };
+
+/** What tells an organisation from another of the same name: "Employer, Leeds: Food maker". */
+export function organisationDetails(o) {
+  const where = o.place ? `${KINDS[o.kind] || o.kind}, ${o.place}` : KINDS[o.kind] || o.kind;
+  return o.about ? `${where}: ${o.about}` : where;
+}
+
 /** Whether `text` is a Work Passport id (a canonical lower-case UUID). */
 export function isId(text) {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text);

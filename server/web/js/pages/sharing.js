@@ -1,81 +1,154 @@
 // The owner's side of consent: sharing, answering access requests, stopping, the access log.
 
 import * as api from "../api.js";
+import { ApiError } from "../api.js";
 import * as words from "../words.js";
 import { Verifier, verifyLog } from "../verify.js";
-import { button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, showErrors, submit, summaryList, tag, textField, warning } from "../ui.js";
-import { busy, codeProblem, explain, go, label, problemErrors, refuse } from "../flow.js";
+import { announce, button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, showErrors, submit, summaryList, tag, textField, warning } from "../ui.js";
+import { busy, codeProblem, go, label, problemErrors, refuse } from "../flow.js";
 import { state } from "../session.js";
 import * as paths from "../endpoints.js";
 
 export const DURATIONS = [["30", "1 month"], ["91", "3 months"], ["182", "6 months"], ["365", "12 months"]];
 
-// The share form being filled in, kept (with what was typed and ticked) while its choices are
-// checked on their own page, so that "Change" comes back to it as it was; and those choices.
-const draft = { form: null, choice: null };
+/** An organisation's share code as a person may type it: 12 letters and digits, in any case,
+ * with or without hyphens and spaces (the server reads I and L as 1, O as 0). */
+export function shareCodeOf(text) {
+  const code = text.replace(/[\s-]/g, "").toUpperCase();
+  return /^[0-9A-Z]{12}$/.test(code) ? code : null;
+}
 
-const SHARE_INTRO = "Choose who, what and for how long. You will see what you agree to before anything is shared.";
+// The share form being filled in for organisation `id`, kept (with what was typed and ticked)
+// while its choices are checked on their own page, so that "Change" comes back to it as it was;
+// and those choices.
+const draft = { id: null, title: null, parts: null, choice: null };
 
+// The organisations found on this page, by id, so that the one chosen is shown as it was found
+// (with its place and line).
+const found = new Map();
+
+/** Who to share with: an organisation found by its name (those that chose to be listed) or by
+ * the share code it gave; its share link (`#/share/CODE`) skips this step. */
 export async function share() {
-  if (draft.form) return page("Share your passport", para(SHARE_INTRO), draft.form);
-  const sectionOptions = words.SECTIONS.map((s) => [s.id, s.title]);
+  const results = h("div", { id: "results" });
   const form = h(
     "form",
-    { novalidate: true },
-    textField({ id: "grantee", label: "Their Work Passport id", hint: "The employer, organisation or professional gives you this id. It looks like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f.", width: 30 }),
-    choices({ id: "roles", legend: "Who at the organisation", type: "checkbox", hint: "Only when sharing with an organisation: the people in these roles there.", options: Object.entries(words.ROLES).filter(([r]) => r !== "org_admin").map(([r, t]) => [r, label(t)]) }),
-    choices({ id: "read", legend: "What they may read", type: "checkbox", options: sectionOptions }),
-    choices({ id: "agree", legend: "May they agree your adjustments?", type: "checkbox", hint: "Employers: they record that an adjustment is agreed, signed by them.", options: [["adjustments", "Yes, they may agree adjustments"]] }),
-    choices({ id: "write", legend: "What they may write", type: "checkbox", hint: "Occupational therapists and other professionals: they add and update these, signed by them.", options: sectionOptions }),
-    textField({ id: "purpose", label: "Why you are sharing", hint: "For example: workplace adjustments in my new job at Acme Ltd." }),
-    choices({ id: "duration", legend: "For how long", hint: "Sharing always ends. You can stop it sooner at any time.", options: DURATIONS, checked: ["91"] }),
-    submit("Continue"),
+    { novalidate: true, role: "search" },
+    textField({ id: "find", label: "Organisation name or share code", hint: "Type part of its name, for example Acme, or the share code the organisation gave you, like K7PD-4MQX-93HN.", autocomplete: "organization" }),
+    submit("Search"),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const grantee = form.elements.grantee.value.trim().toLowerCase();
+    results.replaceChildren();
+    const text = form.elements.find.value.trim();
+    if (text.length < 2) {
+      refuse([{ id: "find", text: text ? "Enter at least 2 characters of the organisation's name" : "Enter the organisation's name or its share code" }]);
+      return;
+    }
+    showErrors([]);
+    await busy(form, "Searching", async () => {
+      const code = shareCodeOf(text);
+      const byCode = code ? await state.session.call("GET", paths.shareCode(code)).catch((e) => {
+        if (e instanceof ApiError && e.kind === "not-found") return null;
+        throw e;
+      }) : null;
+      const list = byCode ? [byCode] : await state.session.call("GET", `${paths.organisations}?name=${encodeURIComponent(text)}`);
+      list.forEach((o) => found.set(o.id, o));
+      results.replaceChildren(
+        h("h2", { class: "heading-m" }, list.length ? "Choose who to share with" : "No organisation found"),
+        list.length
+          ? h("ul", { class: "results" }, list.map((o, i) => h("li", { class: "results__item" },
+            link(`#/share/to/${o.id}`, o.display_name, { "aria-describedby": `result-${i}` }),
+            h("p", { class: "hint", id: `result-${i}` }, words.organisationDetails(o)))))
+          : para(code ? "No organisation has this share code, and none that is listed has this name. Check the code with the organisation." : "No organisation that is listed has this name. Some organisations are not listed: ask them for their share code or share link."),
+      );
+      announce(list.length === 1 ? "1 organisation found." : `${list.length} organisations found.`);
+    });
+  });
+  page(
+    "Share your passport",
+    para("First find the employer, practice or organisation you want to share with. Then you choose what they see and for how long, and see what you agree to before anything is shared."),
+    form,
+    results,
+  );
+}
+
+/** The share link an organisation gives: `#/share/CODE` opens the share form for it. */
+export async function shareByCode(text) {
+  const code = shareCodeOf(text);
+  const org = code && await state.session.call("GET", paths.shareCode(code)).catch((e) => {
+    if (e instanceof ApiError && e.kind === "not-found") return null;
+    throw e;
+  });
+  if (!org) {
+    return page("This share link does not work", para("No organisation has the share code in this link. Ask the organisation for its share link again, or find it by its name."), para(link("#/share", "Find an organisation to share with")));
+  }
+  found.set(org.id, org);
+  return shareWith(org.id);
+}
+
+/** What to share with organisation `id` (found by name or share code), for how long. */
+export async function shareWith(id) {
+  if (draft.id === id && draft.parts) return page(draft.title, ...draft.parts);
+  const party = await state.session.call("GET", paths.party(id)).catch((e) => {
+    if (e instanceof ApiError && e.kind === "not-found") return null;
+    throw e;
+  });
+  if (!party || !["employer", "practice"].includes(party.kind) || party.origin) {
+    return page("Organisation not found", para("There is no organisation at this address."), para(link("#/share", "Find an organisation to share with")));
+  }
+  const entry = found.get(id) || { ...party };
+  const sectionOptions = words.SECTIONS.map((s) => [s.id, s.title]);
+  // An organisation whose people act for it: the employee says who there may see it.
+  const byRole = !party.keys.length;
+  const roleOptions = Object.entries(words.ROLES).filter(([r]) => r !== "org_admin" && (party.kind === "practice") === (r === "clinician"));
+  const form = h(
+    "form",
+    { novalidate: true },
+    byRole && choices({ id: "roles", legend: "Who at the organisation", hint: `The people in these roles at ${party.display_name}.`, type: "checkbox", options: roleOptions.map(([r, t]) => [r, label(t)]) }),
+    choices({ id: "read", legend: "What they may read", type: "checkbox", options: sectionOptions }),
+    choices({ id: "agree", legend: "May they agree your adjustments?", type: "checkbox", hint: "Employers: they record that an adjustment is agreed, signed by them.", options: [["adjustments", "Yes, they may agree adjustments"]] }),
+    choices({ id: "write", legend: "What they may write", type: "checkbox", hint: "Occupational therapists and other professionals: they add and update these, signed by them.", options: sectionOptions }),
+    textField({ id: "purpose", label: "Why you are sharing", hint: `For example: workplace adjustments in my new job at ${party.display_name}.` }),
+    choices({ id: "duration", legend: "For how long", hint: "Sharing always ends. You can stop it sooner at any time.", options: DURATIONS, checked: ["91"] }),
+    submit("Continue"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
     const read = checkedValues(form, "read");
     const agree = checkedValues(form, "agree");
     const write = checkedValues(form, "write");
+    const roles = checkedValues(form, "roles");
     const purpose = form.elements.purpose.value.trim();
     const errors = [];
-    if (!words.isId(grantee)) errors.push({ id: "grantee", text: "Enter their Work Passport id, like 3f2b8c1e-5d4a-4c2b-9e7f-0a1b2c3d4e5f" });
+    if (byRole && !roles.length) errors.push({ id: "roles", text: `Choose who at ${party.display_name} may see it` });
     if (!read.length && !agree.length && !write.length) errors.push({ id: "read", text: "Choose at least one part of your passport to share" });
     if (!purpose) errors.push({ id: "purpose", text: "Enter why you are sharing" });
     else if ([...purpose].length > 500) errors.push({ id: "purpose", text: "Why you are sharing must be 500 characters or fewer" });
-    let party;
-    if (!errors.length) {
-      try {
-        party = await state.session.call("GET", paths.party(grantee));
-      } catch (e) {
-        // Only a "not found" means nobody has the id; anything else (the server down, say) is
-        // said as it is, and the id is not blamed.
-        if (e instanceof api.ApiError && e.status === 404) errors.push({ id: "grantee", text: "There is nobody with this Work Passport id: check it and enter it again" });
-        else errors.push({ text: explain(e) });
-      }
-    }
-    const roles = checkedValues(form, "roles");
-    if (party && ["employer", "practice"].includes(party.kind) && !party.keys.length && !roles.length) {
-      errors.push({ id: "roles", text: `Choose who at ${party.display_name} may use it` });
-    }
     if (errors.length) {
       refuse(errors);
       return;
     }
     const days = Number(checkedValues(form, "duration")[0] || "91");
     const endsAt = new Date(Date.now() + days * 86400000);
-    draft.form = form;
-    draft.choice = { party, roles, read, agree, write, purpose, endsAt };
-    go("/share/check");
+    Object.assign(draft, { id, title, parts, choice: { party, roles, read, agree, write, purpose, endsAt } });
+    go(`/share/to/${id}/check`);
   });
-  page("Share your passport", para(SHARE_INTRO), form);
+  const title = `Share your passport with ${party.display_name}`;
+  const parts = [
+    summaryList([["Sharing with", [party.display_name, h("br"), h("span", { class: "hint" }, words.organisationDetails(entry))]]]),
+    para(link("#/share", "Choose another organisation")),
+    form,
+  ];
+  page(title, ...parts);
 }
 
-/** The share's choices, checked before anything is shared (from the share form). */
-export function checkShare() {
-  if (!draft.choice) return go("/share");
-  confirmShare(draft.choice);
+/** The share's choices, checked before anything is shared (from the share form for `id`). */
+export function checkShare(id) {
+  if (!draft.choice || draft.id !== id) return go(`/share/to/${id}`);
+  confirmShare(draft.choice, `#/share/to/${id}`);
 }
 
 export function scopesOf({ read, agree, write }) {
@@ -92,16 +165,16 @@ export function scopesOf({ read, agree, write }) {
   return [...actions].map(([section, set]) => ({ section, actions: ["read", "write", "agree"].filter((a) => set.has(a)) }));
 }
 
-export function confirmShare(choice) {
+export function confirmShare(choice, change) {
   const scopes = scopesOf(choice);
   const who = choice.roles.length ? words.covering(choice.party.display_name, choice.roles) : words.party(choice.party);
   checkConsent({
-    who, scopes, purpose: choice.purpose, endsAt: choice.endsAt, change: "#/share",
+    who, scopes, purpose: choice.purpose, endsAt: choice.endsAt, change,
     send: async (text, endsAt) => {
       await state.session.call("POST", paths.passportGrants(state.passportId), {
         grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
       });
-      draft.form = draft.choice = null;
+      Object.assign(draft, { id: null, title: null, parts: null, choice: null });
     },
   });
 }

@@ -155,11 +155,14 @@ export async function addThisDevice(file) {
   go("/passport", "This device is added. You are signed in.");
 }
 
-export async function join() {
+/** Joining an organisation; `code` comes from a join link (`#/join/CODE`) and is filled in. */
+export async function join(code) {
+  // The code is a secret: keep it in the form, not in the address bar or the history.
+  if (code) window.history.replaceState(null, "", "#/join");
   const form = h(
     "form",
     { novalidate: true },
-    textField({ id: "code", label: "Invitation code", hint: "It starts with wpi_. Whoever invited you gave it to you.", autocomplete: "off" }),
+    textField({ id: "code", label: "Invitation code", hint: "It starts with wpi_. Whoever invited you gave it to you.", autocomplete: "off", value: code || "" }),
     textField({ id: "name", label: "Your name", hint: "As your organisation and the employees who share with you will see it.", autocomplete: "name" }),
     h("details", { class: "details" }, h("summary", {}, "Clinicians: your professional registration"),
       textField({ id: "profession", label: "Profession", hint: "For example, occupational therapist." }),
