@@ -841,6 +841,7 @@ async function keyboardJourney() {
       if (!after.some((t) => new RegExp(`Refused[\\s\\S]*${EMPLOYER_NAME}[^\\n]* tried to [^\\n]*, and was refused: you had stopped sharing with them`).test(t))) {
         fail(`keyboard: the access log does not say plainly that ${EMPLOYER_NAME} was refused after the revoke: ${JSON.stringify(after)}`);
       }
+      await audit(page, 'log-after-revoke');
     }
 
     step('sign out');
