@@ -122,6 +122,18 @@ async fn organisation_search_requires_a_name(backend: Backend) {
         json!("\\S[\\s\\S]*\\S"),
         "{name}"
     );
+    // Listed, it is found.
+    let acme = admin.organisations(None).await.unwrap().remove(0).id;
+    admin
+        .set_organisation_listing(
+            &acme,
+            &wp_schemas::api::SetListing {
+                listed: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let (status, body) = send(&admin, Method::GET, "/v1/organisations?name=acme", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");

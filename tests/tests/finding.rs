@@ -183,7 +183,7 @@ async fn employees_find_organisations_by_name_or_share_code(backend: Backend) {
         .into_iter()
         .map(|o| o.id)
         .collect();
-    assert_eq!(names, [other.id.clone()]);
+    assert_eq!(names, [other.id.as_str()]);
     assert_eq!(
         alice.organisation_by_share_code(&code).await.unwrap().id,
         acme.id
@@ -264,6 +264,14 @@ async fn the_service_admin_lists_organisations_and_invites_a_first_admin(backend
     assert_eq!(narrowed.len(), 1);
     assert_eq!(narrowed[0].id, practice.id);
     assert!(admin.organisations(Some("%")).await.unwrap().is_empty());
+    assert!(
+        admin
+            .organisations(Some("ac\u{0}me"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "never a NUL to the database (PostgreSQL refuses one)"
+    );
 
     // Acme's only admin leaves: the list shows it has none, and the service admin invites a
     // new first admin, who then manages its listing.
@@ -469,7 +477,7 @@ async fn finding_refuses_attackers(backend: Backend) {
             .unwrap();
     }
     assert_eq!(alice.find_organisations("bulk").await.unwrap().len(), 20);
-    for wildcard in ["%%", "__", "%_"] {
+    for wildcard in ["%%", "__", "%_", "bu\u{0}lk", "bulk\u{7f}"] {
         assert!(
             alice.find_organisations(wildcard).await.unwrap().is_empty(),
             "{wildcard}"

@@ -630,7 +630,7 @@ fn organisation_routes() -> Vec<Route> {
                     "name",
                     json!({"type": "string", "maxLength": 200}),
                     "Only those whose name contains this, in any case (spaces around it trimmed; \
-                    empty: all).",
+                    empty: all). No name holds a control character: one in it finds none.",
                 )
                 .problems(&[P::Forbidden]),
         )
@@ -651,7 +651,8 @@ fn organisation_routes() -> Vec<Route> {
                     "name",
                     json!({"type": "string", "minLength": 2, "maxLength": 200, "pattern": "\\S[\\s\\S]*\\S"}),
                     "Part of the organisation's name, in any case: at least 2 characters once \
-                    spaces around it are trimmed.",
+                    spaces around it are trimmed. No name holds a control character: one in \
+                    it finds none.",
                 )
                 .rate_limited()
                 .problems(&[P::BadRequest, P::Forbidden]),

@@ -76,6 +76,10 @@ pub async fn find(state: &AppState, caller: &Caller, name: &str) -> Result<Vec<O
             "name: 2 to 200 characters of the organisation's name",
         ));
     }
+    // No name holds a control character (and PostgreSQL refuses a NUL): none is found.
+    if name.chars().any(char::is_control) {
+        return Ok(Vec::new());
+    }
     let found = state
         .store
         .find_organisations(name, DIRECTORY_LIMIT)
@@ -188,6 +192,10 @@ pub async fn list(
         ));
     }
     let name = name.map(str::trim).filter(|n| !n.is_empty());
+    // No name holds a control character (and PostgreSQL refuses a NUL): none is found.
+    if name.is_some_and(|n| n.chars().any(char::is_control)) {
+        return Ok(Vec::new());
+    }
     let found = state.store.organisations(name, ADMIN_LIST_LIMIT).await?;
     Ok(found
         .into_iter()
