@@ -31,7 +31,7 @@ export async function organisation() {
       return;
     }
     await busy(form, "Making the invitation", async () => {
-      made.invitation = await state.session.call("POST", paths.organisationInvitations(m.organisation), { role });
+      keep("invitation", await state.session.call("POST", paths.organisationInvitations(m.organisation), { role }));
       go("/organisation/invitation");
     });
   });
@@ -58,15 +58,25 @@ function invitationState(i) {
   }[i.status] || i.status;
 }
 
-// What was just made, shown once on its own page (a code is never shown again), then forgotten.
+// What was just made, shown once on its own page (a code is never shown again), then forgotten;
+// only to the session that made it.
 const made = { invitation: null, request: null, organisation: null };
+
+function take(what) {
+  const kept = made[what];
+  made[what] = null;
+  return kept && kept.session === state.session ? kept.value : null;
+}
+
+function keep(what, value) {
+  made[what] = { session: state.session, value };
+}
 
 /** The invitation just made: its code, and the role it is for. */
 export function invitationMade() {
-  const invitation = made.invitation;
+  const invitation = take("invitation");
   const m = state.me.membership;
   if (!invitation || !m) return go("/organisation");
-  made.invitation = null;
   const role = words.ROLES[invitation.role];
   page("Invitation made",
     para(`This invitation is for the role of ${role} at ${m.organisation_name}. Give the code to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
@@ -141,7 +151,7 @@ export async function requestsSent() {
     await busy(form, "Making the request", async () => {
       const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
       if (employee) body.employee = employee;
-      made.request = await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body);
+      keep("request", await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body));
       go("/requests/made");
     });
   });
@@ -159,9 +169,8 @@ export async function requestsSent() {
 
 /** The access request just made: its code, shown once. */
 export function requestMade() {
-  const request = made.request;
+  const request = take("request");
   if (!request) return go("/requests");
-  made.request = null;
   page("Request made",
     para(`Give this code to the employee, privately. It works once, until ${date(request.expires_at)}, and grants nothing until they approve.`),
     h("p", {}, h("code", { class: "code-block" }, request.code)),
@@ -192,7 +201,7 @@ export async function admin() {
     await busy(create, "Creating the organisation", async () => {
       const org = await state.session.call("POST", paths.adminOrganisations, { kind, display_name: name });
       const invitation = await state.session.call("POST", paths.organisationInvitations(org.id), { role: "org_admin" });
-      made.organisation = { org, invitation };
+      keep("organisation", { org, invitation });
       go("/admin/set-up");
     }, { display_name: "org_name" });
   });
@@ -214,9 +223,8 @@ export async function admin() {
 
 /** The organisation just set up, with its first admin's invitation code (shown once). */
 export function organisationSetUp() {
-  const done = made.organisation;
+  const done = take("organisation");
   if (!done) return go("/admin");
-  made.organisation = null;
   const { org, invitation } = done;
   page(`${org.display_name} is set up`,
     summaryList([["Work Passport id", h("code", {}, org.id)], ["Kind", label(org.kind)]]),

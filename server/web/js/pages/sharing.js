@@ -12,12 +12,14 @@ export const DURATIONS = [["30", "1 month"], ["91", "3 months"], ["182", "6 mont
 
 // The share form being filled in, kept (with what was typed and ticked) while its choices are
 // checked on their own page, so that "Change" comes back to it as it was; and those choices.
-const draft = { form: null, choice: null };
+// Only for the session that filled it in: after a sign-out, nobody else sees it.
+const draft = { session: null, form: null, choice: null };
+const drafted = () => draft.session && draft.session === state.session;
 
 const SHARE_INTRO = "Choose who, what and for how long. You will see what you agree to before anything is shared.";
 
 export async function share() {
-  if (draft.form) return page("Share your passport", para(SHARE_INTRO), draft.form);
+  if (drafted() && draft.form) return page("Share your passport", para(SHARE_INTRO), draft.form);
   const sectionOptions = words.SECTIONS.map((s) => [s.id, s.title]);
   const form = h(
     "form",
@@ -65,8 +67,7 @@ export async function share() {
     }
     const days = Number(checkedValues(form, "duration")[0] || "91");
     const endsAt = new Date(Date.now() + days * 86400000);
-    draft.form = form;
-    draft.choice = { party, roles, read, agree, write, purpose, endsAt };
+    Object.assign(draft, { session: state.session, form, choice: { party, roles, read, agree, write, purpose, endsAt } });
     go("/share/check");
   });
   page("Share your passport", para(SHARE_INTRO), form);
@@ -74,7 +75,7 @@ export async function share() {
 
 /** The share's choices, checked before anything is shared (from the share form). */
 export function checkShare() {
-  if (!draft.choice) return go("/share");
+  if (!drafted() || !draft.choice) return go("/share");
   confirmShare(draft.choice);
 }
 
@@ -101,7 +102,7 @@ export function confirmShare(choice) {
       await state.session.call("POST", paths.passportGrants(state.passportId), {
         grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
       });
-      draft.form = draft.choice = null;
+      Object.assign(draft, { session: null, form: null, choice: null });
     },
   });
 }
