@@ -94,7 +94,7 @@ async function organisationPage(id, manages) {
       return;
     }
     await busy(form, "Making the invitation", async () => {
-      made.invitation = { invitation: await state.session.call("POST", paths.organisationInvitations(id), { role }), name };
+      keep("invitation", { invitation: await state.session.call("POST", paths.organisationInvitations(id), { role }), name });
       go(`${home}/invitation`);
     });
   });
@@ -126,8 +126,19 @@ function invitationState(i) {
   }[i.status] || i.status;
 }
 
-// What was just made, shown once on its own page (a code is never shown again), then forgotten.
+// What was just made, shown once on its own page (a code is never shown again), then forgotten;
+// only to the session that made it.
 const made = { invitation: null, request: null, organisation: null };
+
+function take(what) {
+  const kept = made[what];
+  made[what] = null;
+  return kept && kept.session === state.session ? kept.value : null;
+}
+
+function keep(what, value) {
+  made[what] = { session: state.session, value };
+}
 
 /** Where an organisation's page is: the member's own, or the service admin's view of `id`. */
 function homeOf(id) {
@@ -139,9 +150,8 @@ function homeOf(id) {
  * admin; a member's is their own. */
 export function invitationMade(id) {
   const home = homeOf(id || state.me.membership?.organisation);
-  const done = made.invitation;
+  const done = take("invitation");
   if (!done) return go(home);
-  made.invitation = null;
   const { invitation, name } = done;
   const back = link(`#${home}`, state.me.kind === "admin" ? `Back to ${name}` : "Back to your organisation");
   page("Invitation made",
@@ -218,7 +228,7 @@ export async function requestsSent() {
     }
     await busy(form, "Making the request", async () => {
       const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
-      made.request = await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body);
+      keep("request", await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body));
       go("/requests/made");
     });
   });
@@ -236,9 +246,8 @@ export async function requestsSent() {
 
 /** The access request just made: its code, shown once, on its own address. */
 export function requestMade() {
-  const request = made.request;
+  const request = take("request");
   if (!request) return go("/requests");
-  made.request = null;
   page("Request made",
     para(`Give this code to the employee, privately. It works once, until ${date(request.expires_at)}, and grants nothing until they approve.`),
     copyable({ id: "request-code", label: "Request code", value: request.code }),
@@ -270,7 +279,7 @@ export async function admin() {
     await busy(create, "Creating the organisation", async () => {
       const org = await state.session.call("POST", paths.adminOrganisations, { kind, display_name: name });
       const invitation = await state.session.call("POST", paths.organisationInvitations(org.id), { role: "org_admin" });
-      made.organisation = { org, invitation };
+      keep("organisation", { org, invitation });
       go("/admin/set-up");
     }, { display_name: "org_name" });
   });
@@ -308,9 +317,8 @@ export async function admin() {
 /** The organisation just set up, with its first admin's invitation (shown once), on its own
  * address: the menu's "Organisations" then leads back to the list. */
 export function organisationSetUp() {
-  const done = made.organisation;
+  const done = take("organisation");
   if (!done) return go("/admin");
-  made.organisation = null;
   const { org, invitation } = done;
   page(`${org.display_name} is set up`,
     summaryList([["Kind", label(org.kind)]]),

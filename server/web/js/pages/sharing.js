@@ -20,8 +20,9 @@ export function shareCodeOf(text) {
 
 // The share form being filled in for organisation `id`, kept (with what was typed and ticked)
 // while its choices are checked on their own page, so that "Change" comes back to it as it was;
-// and those choices.
-const draft = { id: null, title: null, parts: null, choice: null };
+// and those choices. Only for the session that filled it in: after a sign-out, nobody else sees it.
+const draft = { session: null, id: null, title: null, parts: null, choice: null };
+const drafted = (id) => draft.session && draft.session === state.session && draft.id === id;
 
 // The organisations found on this page, by id, so that the one chosen is shown as it was found
 // (with its place and line).
@@ -90,7 +91,7 @@ export async function shareByCode(text) {
 
 /** What to share with organisation `id` (found by name or share code), for how long. */
 export async function shareWith(id) {
-  if (draft.id === id && draft.parts) return page(draft.title, ...draft.parts);
+  if (drafted(id) && draft.parts) return page(draft.title, ...draft.parts);
   const party = await state.session.call("GET", paths.party(id)).catch((e) => {
     if (e instanceof ApiError && e.kind === "not-found") return null;
     throw e;
@@ -133,7 +134,7 @@ export async function shareWith(id) {
     }
     const days = Number(checkedValues(form, "duration")[0] || "91");
     const endsAt = new Date(Date.now() + days * 86400000);
-    Object.assign(draft, { id, title, parts, choice: { party, roles, read, agree, write, purpose, endsAt } });
+    Object.assign(draft, { session: state.session, id, title, parts, choice: { party, roles, read, agree, write, purpose, endsAt } });
     go(`/share/to/${id}/check`);
   });
   const title = `Share your passport with ${party.display_name}`;
@@ -147,7 +148,7 @@ export async function shareWith(id) {
 
 /** The share's choices, checked before anything is shared (from the share form for `id`). */
 export function checkShare(id) {
-  if (!draft.choice || draft.id !== id) return go(`/share/to/${id}`);
+  if (!drafted(id) || !draft.choice) return go(`/share/to/${id}`);
   confirmShare(draft.choice, `#/share/to/${id}`);
 }
 
@@ -174,7 +175,7 @@ export function confirmShare(choice, change) {
       await state.session.call("POST", paths.passportGrants(state.passportId), {
         grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
       });
-      Object.assign(draft, { id: null, title: null, parts: null, choice: null });
+      Object.assign(draft, { session: null, id: null, title: null, parts: null, choice: null });
     },
   });
 }
