@@ -1407,7 +1407,7 @@ async function adminJourney() {
 
     step('the removed member is no longer told they act for the organisation');
     await press(a, 'Shared with you', 'link', true);
-    await a.locator('h1').first().waitFor();
+    await focusOnHeading(a, 'Passports shared with you');
     await a.waitForLoadState('networkidle');
     const after = await a.locator('main').innerText();
     if (/You act as/.test(after)) fail(`admin journey: the removed member is still told "You act as ...":\n${after}`);
