@@ -347,7 +347,7 @@ async function tour() {
       ...newRecord('summary', 'summary', 'Add a summary'),
       ['summary-form-too-long', async () => {
         await page.getByLabel('About me', { exact: true }).fill('x'.repeat(4005));
-        await page.getByText('You have 5 characters too many').waitFor();
+        await page.locator('.character-count__status', { hasText: 'You have 5 characters too many' }).waitFor();
         await button(page, 'Add and sign').click();
         await errorSummaryShown(page);
         const said = await page.locator('.error-summary').innerText();
@@ -355,7 +355,7 @@ async function tour() {
       }],
       ['summary-form-filled', async () => {
         await page.getByLabel('About me', { exact: true }).fill(HEALTH.tourAboutMe);
-        await page.getByText(`You have ${(4000 - HEALTH.tourAboutMe.length).toLocaleString('en-GB')} characters remaining`).waitFor();
+        await page.locator('.character-count__status', { hasText: `You have ${(4000 - HEALTH.tourAboutMe.length).toLocaleString('en-GB')} characters remaining` }).waitFor();
         for (const hint of await page.locator('.hint').allInnerTexts()) {
           if (/the employee/i.test(hint)) throw new Error(`a hint on the employee's own form speaks of "the employee": ${hint}`);
         }
