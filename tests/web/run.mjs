@@ -148,16 +148,56 @@ async function checkView(page, state) {
   return { title, h1 };
 }
 
-async function errorSummaryShown(page) {
+async function errorSummaryShown(page, { links = true } = {}) {
   const alert = page.locator('[role="alert"]', { hasText: 'There is a problem' });
   await alert.first().waitFor({ state: 'visible' });
-  const links = await alert.first().locator('a').count();
-  if (!links) fail(`${page.url()}: the error summary has no links to the fields`);
+  const count = await alert.first().locator('a').count();
+  if (links && !count) fail(`${page.url()}: the error summary has no links to the fields`);
+}
+
+// What issue 25 found in the words and links of the pages, checked in every audited state:
+// no text that shows code or field names or raw server reasons; no link to the address already
+// open (it goes nowhere); "Error: " in the title while an error summary shows; every error
+// summary link goes to a control on the page, whose field shows the message too.
+const RAW_WORDS = /`|start_date|access_to_work|forbidden otherwise|got \d+|no such invitation code|not a day of the calendar|body\./;
+
+async function checkWords(page, state) {
+  const found = await page.evaluate((source) => {
+    const problems = [];
+    const visible = [document.querySelector('header'), document.querySelector('main'), document.getElementById('status')]
+      .filter(Boolean).map((el) => el.innerText).join('\n');
+    const raw = visible.match(new RegExp(source));
+    if (raw) problems.push(`shows "${raw[0]}": ${visible.slice(Math.max(0, raw.index - 60), raw.index + 60).replace(/\s+/g, ' ')}`);
+    for (const a of document.querySelectorAll('a[href]')) {
+      if (a.href === location.href && a.offsetParent !== null) problems.push(`the link "${a.innerText.trim()}" goes to the address already open (${a.getAttribute('href')})`);
+    }
+    const summary = document.querySelector('.error-summary');
+    if (summary && summary.offsetParent !== null) {
+      if (!document.title.startsWith('Error: ')) problems.push(`an error summary shows, and the title "${document.title}" does not start with "Error: "`);
+      const main = document.querySelector('main');
+      if (main.firstElementChild !== summary) problems.push('the error summary is not first in the main content');
+      for (const a of summary.querySelectorAll('a')) {
+        const id = decodeURIComponent(a.getAttribute('href').replace(/^#/, ''));
+        const target = document.getElementById(id);
+        if (!target || !/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) {
+          problems.push(`the error "${a.innerText.trim()}" links to #${id}, which is ${target ? `a <${target.tagName.toLowerCase()}>, not a field` : 'not on the page'}`);
+          continue;
+        }
+        const group = target.closest('.form-group');
+        if (!group?.querySelector('.error-message')) problems.push(`the error "${a.innerText.trim()}" is not shown at its field #${id}`);
+      }
+    } else if (document.title.startsWith('Error: ')) {
+      problems.push(`the title "${document.title}" says Error with no error summary`);
+    }
+    return problems;
+  }, RAW_WORDS.source);
+  for (const p of found) fail(`${state}: ${p}`);
 }
 
 // Runs axe on the page as it is, prints every violation with its nodes, saves a screenshot.
 async function audit(page, state) {
   const { title, h1 } = await checkView(page, state);
+  await checkWords(page, state);
   const file = `${String(axeTable.length + 1).padStart(2, '0')}-${state}.png`;
   await page.screenshot({ path: path.join(OUT, file), fullPage: true });
   const result = await runAxe(page);
@@ -325,6 +365,13 @@ async function check(page, legend, option) {
 async function radio(page, legend, option) {
   await page.getByRole('group', { name: legend }).getByRole('radio', { name: option, exact: true }).check();
 }
+// Fills the GOV.UK date input whose legend is `legend`: day, month and year (`parts`, as typed).
+async function fillDate(page, legend, [day, month, year]) {
+  const group = page.getByRole('group', { name: legend, exact: true });
+  await group.getByLabel('Day', { exact: true }).fill(day);
+  await group.getByLabel('Month', { exact: true }).fill(month);
+  await group.getByLabel('Year', { exact: true }).fill(year);
+}
 
 async function tour() {
   const { context, close } = await launch('tour', BASE, watch);
@@ -375,11 +422,24 @@ async function tour() {
         if (!/^([0-9A-HJKMNP-TV-Z]{5} ){15}[0-9A-HJKMNP-TV-Z]{5}$/.test(tourCode)) throw new Error(`the recovery key is not shown as 16 groups of 5: ${tourCode}`);
         if (/"kty"|"d"\s*:/.test(await page.locator('main').innerText())) throw new Error('the recovery key page shows raw key JSON');
       }],
-      submitEmpty('recovery-key-error', 'Continue to my passport'),
+      ['recovery-key-error', async () => {
+        await button(page, 'Continue to my passport').click();
+        await errorSummaryShown(page);
+        // The step cannot be skipped: no menu to leave by, nothing said to be ready yet, and
+        // another address comes back here.
+        if (await page.locator('#nav a').count()) throw new Error(`the menu offers ways past the recovery key: ${await page.locator('#nav').innerText()}`);
+        if (/ready/i.test(await page.locator('#status').innerText())) throw new Error('"Your passport is ready" shows before the recovery key is saved');
+        await page.evaluate(() => { location.hash = '#/passport'; });
+        await expectHeading(page, 'Save your recovery key');
+        await page.waitForFunction(() => location.hash === '#/recovery-key');
+        await button(page, 'Continue to my passport').click();
+        await errorSummaryShown(page);
+      }],
       ['passport-empty', async () => {
         await check(page, 'Have you saved your recovery key?', 'I have saved my recovery key somewhere safe');
         await button(page, 'Continue to my passport').click();
         await expectHeading(page, 'Your passport');
+        await page.locator('#status', { hasText: 'Your passport is ready.' }).waitFor();
       }],
       // Sign-in with a recovery key: the form, and its error with nothing given.
       view('recover-empty', '/recover', 'Sign in with your recovery key'),
@@ -395,8 +455,20 @@ async function tour() {
 
     await chain(page, [
       ...newRecord('summary', 'summary', 'Add a summary'),
+      ['summary-form-too-long', async () => {
+        await page.getByLabel('About me', { exact: true }).fill('x'.repeat(4005));
+        await page.locator('.character-count__status', { hasText: 'You have 5 characters too many' }).waitFor();
+        await button(page, 'Add and sign').click();
+        await errorSummaryShown(page);
+        const said = await page.locator('.error-summary').innerText();
+        if (!said.includes('About me must be 4,000 characters or fewer')) throw new Error(`the error does not say how long About me may be: ${said}`);
+      }],
       ['summary-form-filled', async () => {
         await page.getByLabel('About me', { exact: true }).fill(HEALTH.tourAboutMe);
+        await page.locator('.character-count__status', { hasText: `You have ${(4000 - HEALTH.tourAboutMe.length).toLocaleString('en-GB')} characters remaining` }).waitFor();
+        for (const hint of await page.locator('.hint').allInnerTexts()) {
+          if (/the employee/i.test(hint)) throw new Error(`a hint on the employee's own form speaks of "the employee": ${hint}`);
+        }
         await page.getByLabel('What helps', { exact: true }).fill('Dimmed lights\nWritten instructions');
         await page.getByLabel('Communication preferences', { exact: true }).fill('Email first, please.');
       }],
@@ -404,6 +476,7 @@ async function tour() {
         await button(page, 'Add and sign').click();
         await expectHeading(page, 'Summary');
         await page.getByText('Saved and signed.').waitFor();
+        if (await linkTo(page, 'Add a summary').count()) throw new Error('"Add a summary" is offered when the passport has a summary');
       }],
       ['summary-history', async () => {
         await linkTo(page, 'History').first().click();
@@ -421,16 +494,24 @@ async function tour() {
       ...newRecord('adjustments', 'adjustment', 'Add an adjustment'),
       ['adjustments-form-filled', async () => {
         await page.getByLabel('Title', { exact: true }).fill('Screen reader and a quiet room');
-        await radio(page, 'Category', 'Equipment assistive technology');
+        await radio(page, 'Category', 'Equipment and assistive technology');
         await page.getByLabel('Addresses', { exact: true }).fill('Migraines from bright light.');
         await radio(page, 'Status', 'Requested');
-        await page.getByLabel('Review date', { exact: true }).fill('2027-03-31');
+        await fillDate(page, 'Review date', ['31', '3', '2027']);
       }],
       ['adjustments-form-date-error', async () => {
-        await page.getByLabel('Start date', { exact: true }).fill('next week');
+        await fillDate(page, 'Start date', ['30', '2', '2026']);
+        await fillDate(page, 'Review date', ['31', '', '2027']);
         await button(page, 'Add and sign').click();
         await errorSummaryShown(page);
-        await page.getByLabel('Start date', { exact: true }).fill('');
+        const said = await page.locator('.error-summary').innerText();
+        for (const words of ['The start date must be a real date', 'The review date must include a month']) {
+          if (!said.includes(words)) throw new Error(`the date errors do not say "${words}": ${said}`);
+        }
+        const wrong = await page.locator('input.input--error').evaluateAll((inputs) => inputs.map((i) => i.id));
+        if (wrong.join(' ') !== 'field-start_date-day field-review_date-month') throw new Error(`the parts marked in error are ${wrong.join(', ')}, not the start date's day and the review date's month`);
+        await fillDate(page, 'Start date', ['', '', '']);
+        await fillDate(page, 'Review date', ['31', '3', '2027']);
       }],
       ['adjustments-section', async () => {
         await button(page, 'Add and sign').click();
@@ -466,6 +547,20 @@ async function tour() {
         await button(page, 'Search').click();
         await page.getByRole('heading', { name: 'No organisation found', exact: true }).waitFor();
       }],
+      // The server cannot be reached (the request fails on the way): that is what is said, not
+      // that no organisation has the name.
+      ['share-unreachable', async () => {
+        await page.route((url) => url.pathname === '/v1/organisations', (r) => r.abort('connectionrefused'));
+        try {
+          await page.getByLabel('Organisation name or share code', { exact: true }).fill('Acme');
+          await button(page, 'Search').click();
+          await errorSummaryShown(page, { links: false });
+          await page.locator('.error-summary', { hasText: 'could not be reached' }).waitFor();
+        } finally {
+          await page.unrouteAll({ behavior: 'wait' });
+        }
+        if (/No organisation found|nobody/i.test(await page.locator('main').innerText())) throw new Error('an unreachable server is said to have found nobody');
+      }],
       ['share-filled', async () => {
         await page.getByLabel('Organisation name or share code', { exact: true }).fill('Acme');
         await button(page, 'Search').click();
@@ -479,24 +574,104 @@ async function tour() {
       ['share-confirm', async () => {
         await button(page, 'Continue').click();
         await expectHeading(page, 'Check what you are agreeing to');
+        const table = await page.locator('.summary-list').innerText();
+        const consent = await page.locator('.inset-text').innerText();
+        const until = table.match(/Until\s+(.+)/)?.[1].trim();
+        if (!until || !consent.includes(`ends on ${until} `)) throw new Error(`the consent and the table say the end differently: "${until}" / "${consent}"`);
+      }],
+      // "Confirm and share" fails: the page stays, says why, and keeps the choices.
+      ['share-confirm-failed', async () => {
+        await page.route(/\/v1\/passports\/[0-9a-f-]{36}\/grants$/, (r) => (r.request().method() === 'POST' ? r.abort('connectionrefused') : r.continue()));
+        try {
+          await button(page, 'Confirm and share').click();
+          await page.locator('.error-summary', { hasText: 'could not be reached' }).waitFor();
+        } finally {
+          await page.unrouteAll({ behavior: 'wait' });
+        }
+        await expectHeading(page, 'Check what you are agreeing to');
+      }],
+      ['share-changed', async () => {
+        await linkTo(page, 'Change').click();
+        await expectHeading(page, `Share your passport with ${EMPLOYER_NAME}`);
+        const purpose = await page.getByLabel('Why you are sharing', { exact: true }).inputValue();
+        if (purpose !== 'Workplace adjustments in my new job at Acme Ltd.') throw new Error(`"Change" lost the choices: the purpose is "${purpose}"`);
       }],
       ['grants-active', async () => {
+        await button(page, 'Continue').click();
+        await expectHeading(page, 'Check what you are agreeing to');
         await button(page, 'Confirm and share').click();
         await expectHeading(page, 'Who can see your passport');
       }],
+      ['grants-stop-confirm', async () => {
+        await page.getByRole('link', { name: /^Stop sharing with / }).first().click();
+        await expectHeading(page, /^Stop sharing with .+\?$/);
+      }],
       ['grants-ended', async () => {
-        await page.getByRole('button', { name: /^Stop sharing with / }).first().click();
+        await button(page, 'Yes, stop sharing').click();
         await page.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
       }],
       view('grants', '/grants', 'Who can see your passport'),
       view('request-empty', '/request', 'Respond to an access request'),
       submitEmpty('request-error', 'Continue'),
       view('print', '/print', /what helps me at work/),
-      view('log', '/log', 'Access log'),
+      ['log', async () => {
+        // A change the owner's own form should have stopped, refused by the server (its review
+        // date before its start): in the log, said calmly, not as an alarm.
+        await page.evaluate(async () => {
+          const { state } = await import('/web/js/session.js');
+          const paths = await import('/web/js/endpoints.js');
+          const body = { title: 'Desk by a window', category: 'duties', addresses: 'Light.', status: 'requested', start_date: '2027-03-31', review_date: '2027-01-01' };
+          const jws = await state.session.signVersion({ passport: state.passportId, record: crypto.randomUUID(), section: 'adjustments', version: 1, body });
+          await state.session.call('POST', paths.passportRecords(state.passportId), { jws }).catch(() => {});
+        });
+        await measure('log', '/log', 'Access log');
+        if (!/A change you tried to make to your adjustments was not saved, as it needed correcting/.test(await page.locator('main').innerText())) {
+          throw new Error("the owner's own refused change is not in the log in plain words");
+        }
+        const shown = await page.locator('main').innerText();
+        for (const words of [/You shared your summary and adjustments with Acme Ltd[^\n]* until \d{1,2} [A-Z][a-z]+ \d{4}\./, /You stopped sharing with Acme Ltd/, /You read your whole passport \d+ times\./, /You created your passport\./]) {
+          if (!words.test(shown)) throw new Error(`the access log does not say ${words}:\n${shown}`);
+        }
+        if (/was given access [a-z]|shared the passport|Refused/.test(shown)) throw new Error(`the access log has words nobody says, or alarms the owner:\n${shown}`);
+      }],
       view('devices', '/devices', 'Your devices'),
+      ['devices-remove-recovery-key', async () => {
+        await linkTo(page, 'Remove your recovery key').click();
+        await expectHeading(page, 'Remove your recovery key?');
+      }],
+      ['devices-no-recovery-key', async () => {
+        await button(page, 'Yes, remove my recovery key').click();
+        await page.locator('#status', { hasText: 'Your recovery key was removed.' }).waitFor();
+        await expectHeading(page, 'Your devices');
+        const shown = await page.locator('main').innerText();
+        if (/Your recovery key|Lost your recovery key|need your recovery key/.test(shown)) throw new Error(`the page still speaks of the removed recovery key:\n${shown}`);
+        if (!/You have no recovery key/.test(shown)) throw new Error('the page does not say there is no recovery key now');
+      }],
       view('erase-empty', '/erase', 'Erase your passport'),
       submitEmpty('erase-error', 'Erase my passport'),
       view('not-found', '/no-such-page', 'Page not found'),
+      // The server fails: the page says what to do in plain words (not the server's), and
+      // offers to try again rather than a link to the page that failed.
+      ['failure', async () => {
+        await page.route(/\/v1\/passports\/[0-9a-f-]{36}$/, (r) => r.fulfill({
+          status: 503,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'urn:work-passport:problem:database-unavailable', title: 'The database is unavailable', status: 503, detail: 'pool timed out while waiting for an open connection' }),
+        }));
+        try {
+          await page.goto('about:blank');
+          await page.goto(route('/passport'));
+          await expectHeading(page, 'Sorry, there is a problem');
+        } finally {
+          await page.unrouteAll({ behavior: 'wait' });
+        }
+        const shown = await page.locator('main').innerText();
+        if (/pool|database/i.test(shown) || !/not working at the moment/.test(shown)) throw new Error(`the failure page does not say what happened in plain words:\n${shown}`);
+      }],
+      ['failure-tried-again', async () => {
+        await button(page, 'Try again').click();
+        await expectHeading(page, 'Your passport');
+      }],
     ]);
 
     // Reflow (WCAG 1.4.10): at 320 CSS pixels wide nothing scrolls sideways. Each view is
@@ -646,6 +821,14 @@ async function typeInto(page, label, text) {
   await page.keyboard.type(text);
 }
 
+// Types a date into the GOV.UK date input whose legend is `legend`: day, month, year.
+async function typeDate(page, legend, parts) {
+  for (const [part, text] of [['Day', parts[0]], ['Month', parts[1]], ['Year', parts[2]]]) {
+    await tabTo(page, (x) => x.group === legend && x.name === part, { kind: 'field', what: `the ${part.toLowerCase()} of "${legend}"` });
+    await page.keyboard.type(text);
+  }
+}
+
 // Tabs to the control named `name` and presses Enter (links and buttons); `back` for the
 // header's navigation, which comes before the view.
 async function press(page, name, kind, back = false) {
@@ -746,19 +929,31 @@ async function keyboardJourney() {
     await focusOnHeading(page, 'Access log');
     const logText = await mainText();
     if (!/unbroken chain: verified/.test(logText)) fail(`keyboard: the access log's chain is not shown as verified:\n${logText}`);
-    if (read !== null && !new RegExp(`${EMPLOYER_NAME}[^\\n]* read summary`).test(logText)) {
+    if (read !== null && !new RegExp(`${EMPLOYER_NAME}[^\\n]* read your summary`).test(logText)) {
       fail(`keyboard: the access log does not say that ${EMPLOYER_NAME} read the summary:\n${logText}`);
     }
 
     step('revoke');
     await press(page, 'Who can see it', 'link', true);
     await focusOnHeading(page, 'Who can see your passport');
-    await press(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}`), 'button');
+    await press(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}`), 'link');
+    await focusOnHeading(page, new RegExp(`^Stop sharing with ${EMPLOYER_NAME}.*\\?$`));
+    await press(page, 'Yes, stop sharing', 'button');
     await page.locator('[role="status"]', { hasText: 'You stopped sharing' }).waitFor();
     await focusOnHeading(page, 'Who can see your passport');
     if (!/Ended/.test(await mainText())) fail('keyboard: the revoked share is not listed as ended');
     const refused = await hook('employer-refused', {});
-    if (refused !== null) step(`the employer after the revoke: ${refused}`);
+    if (refused !== null) {
+      step(`the employer after the revoke: ${refused}`);
+      // Someone else refused is worth the owner's attention: said, and marked.
+      await press(page, 'Access log', 'link', true);
+      await focusOnHeading(page, 'Access log');
+      const after = await page.locator('.log__entry--denied').allInnerTexts();
+      if (!after.some((t) => new RegExp(`Refused[\\s\\S]*${EMPLOYER_NAME}[^\\n]* tried to [^\\n]*, and was refused: you had stopped sharing with them`).test(t))) {
+        fail(`keyboard: the access log does not say plainly that ${EMPLOYER_NAME} was refused after the revoke: ${JSON.stringify(after)}`);
+      }
+      await audit(page, 'log-after-revoke');
+    }
 
     step('sign out');
     await press(page, 'Sign out', 'link', true);
@@ -915,7 +1110,7 @@ async function employeeSharesWithOrganisation(page) {
   await expectHeading(page, 'Summary');
   await page.goto(route('/section/adjustments/new'));
   await page.getByLabel('Title', { exact: true }).fill(HEALTH.memberAdjustment);
-  await radio(page, 'Category', 'Working pattern hours');
+  await radio(page, 'Category', 'Working pattern or hours');
   await page.getByLabel('Addresses', { exact: true }).fill('Fatigue in the afternoons.');
   await radio(page, 'Status', 'Requested');
   await button(page, 'Add and sign').click();
@@ -963,9 +1158,27 @@ async function memberJourney() {
     await press(m, 'Join', 'button');
     await m.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(m, 'join-error');
-    await typeInto(m, 'Invitation code', INVITATION_CODE);
+    // A code that starts right but is cut short: the message says what is wrong with it, not
+    // to start it with what it starts with.
+    // A code of the right shape that nobody made: what to do, not the server's "no such
+    // invitation code".
+    await typeInto(m, 'Invitation code', `wpi_${'A'.repeat(43)}`);
     await typeInto(m, 'Your name', 'Sam Patel');
     await lockWithKeyboard(m);
+    await press(m, 'Join', 'button');
+    await m.locator('[role="alert"]', { hasText: 'That invitation code is not right' }).waitFor();
+    await audit(m, 'join-unknown-code');
+    await tabTo(m, 'Invitation code', { kind: 'field' });
+    await m.keyboard.press('Control+A');
+    await m.keyboard.press('Backspace');
+    await m.keyboard.type(INVITATION_CODE.slice(0, 20));
+    await press(m, 'Join', 'button');
+    await m.locator('[role="alert"]', { hasText: 'The invitation code is 47 characters long, and this is 20' }).waitFor();
+    if (/starting wpi_/.test(await m.locator('main').innerText())) fail('member journey: the join page asks for a code "starting wpi_" for one that does');
+    await tabTo(m, 'Invitation code', { kind: 'field' });
+    await m.keyboard.press('Control+A');
+    await m.keyboard.press('Backspace');
+    await m.keyboard.type(INVITATION_CODE);
     await press(m, 'Join', 'button');
     await focusOnHeading(m, 'Passports shared with you');
     await audit(m, 'shared-list');
@@ -980,8 +1193,15 @@ async function memberJourney() {
     }
     await audit(m, 'shared-passport');
 
-    step('agree the adjustment');
-    await press(m, `Agree this adjustment: ${HEALTH.memberAdjustment}`, 'button');
+    step('agree the adjustment, after checking it');
+    if (!(await m.locator('.summary-list dd').evaluateAll((dds) => dds.length > 0 && dds.every((dd) => dd.dir === 'auto')))) {
+      fail('member keyboard: the shared passport shows text people wrote without dir="auto"');
+    }
+    await press(m, `Agree this adjustment: ${HEALTH.memberAdjustment}`, 'link');
+    await focusOnHeading(m, 'Agree this adjustment');
+    if (!(await mainText()).includes(HEALTH.memberAdjustment)) throw new Error('the agreement page does not show the adjustment');
+    await audit(m, 'agree-confirm');
+    await press(m, 'Agree and sign', 'button');
     await m.locator('[role="status"]', { hasText: 'Agreed and signed' }).waitFor();
     await focusOnHeading(m, "Jo Shared's passport");
     if (!/Agreed/.test(await mainText())) fail('member keyboard: the agreed adjustment does not show as agreed');
@@ -999,8 +1219,11 @@ step('ask an employee for access (the pages), who opens it, narrows it and appro
     await e.goto(route('/log'));
     await expectHeading(e, 'Access log');
     const logText = await e.locator('main').innerText();
-    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) read`)) {
+    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) read your`)) {
       fail(`member journey: the employee's access log does not name the line manager's read:\n${logText}`);
+    }
+    if (!logText.includes(`Sam Patel (line manager, ${ORGANISATION_NAME}) agreed one of your adjustments`)) {
+      fail(`member journey: the employee's access log does not say the line manager agreed the adjustment:\n${logText}`);
     }
     await e.goto(route('/section/adjustments'));
     await expectHeading(e, 'Adjustments');
@@ -1009,8 +1232,17 @@ step('ask an employee for access (the pages), who opens it, narrows it and appro
     }
     await e.goto(route('/grants'));
     await expectHeading(e, 'Who can see your passport');
-    await e.getByRole('button', { name: new RegExp(`^Stop sharing with ${ORGANISATION_NAME}`) }).click();
+    await e.getByRole('link', { name: new RegExp(`^Stop sharing with ${ORGANISATION_NAME}`) }).click();
+    await expectHeading(e, new RegExp(`^Stop sharing with ${ORGANISATION_NAME}.*\\?$`));
+    await button(e, 'Yes, stop sharing').click();
     await e.getByRole('heading', { name: 'Ended', exact: true }).waitFor();
+
+    step('the list is fresh when navigated to, without a reload');
+    await linkTo(m, 'Shared with you').click();
+    await expectHeading(m, 'Passports shared with you');
+    await m.waitForLoadState('networkidle');
+    if (await linkTo(m, "Open Jo Shared's passport").count()) fail("member journey: after the employee stopped sharing, \"Shared with you\" still offers to open Jo Shared's passport");
+    await audit(m, 'shared-list-after-stop');
 
     step('the access has ended');
     // The line manager comes back to the address they had open (a bookmark, not a click).
@@ -1047,7 +1279,7 @@ async function newEmployee(page, name, aboutMe, adjustment) {
   await expectHeading(page, 'Summary');
   await page.goto(route('/section/adjustments/new'));
   await page.getByLabel('Title', { exact: true }).fill(adjustment);
-  await radio(page, 'Category', 'Working pattern hours');
+  await radio(page, 'Category', 'Working pattern or hours');
   await page.getByLabel('Addresses', { exact: true }).fill('Fatigue.');
   await radio(page, 'Status', 'Requested');
   await button(page, 'Add and sign').click();
@@ -1104,7 +1336,7 @@ async function accessRequest(m) {
         await button(r, 'Continue').click();
         await expectHeading(r, 'Check what you are agreeing to');
         const consent = await r.locator('.inset-text').innerText();
-        const expected = new RegExp(`^I, Rae Requested, agree to share my Work Passport with ${escapeRegExp(ORGANISATION_NAME)} \\(line manager\\) for: Support in your new team\\. They may read summary\\. This consent ends on \\d{4}-\\d{2}-\\d{2} unless I revoke it sooner\\.$`);
+        const expected = new RegExp(`^I, Rae Requested, agree to share my Work Passport with ${escapeRegExp(ORGANISATION_NAME)} \\(line manager\\) for: Support in your new team\\. They may read summary\\. This consent ends on \\d{1,2} [A-Z][a-z]+ \\d{4} unless I revoke it sooner\\.$`);
         if (!expected.test(consent.trim())) throw new Error(`the consent sentence is not the narrowed one: "${consent}"`);
       }, r],
       ['grants-after-request', async () => {
@@ -1160,7 +1392,7 @@ async function clinicianJourney() {
     await expectHeading(e, 'Your passport');
     await e.goto(route('/section/adjustments/new'));
     await e.getByLabel('Title', { exact: true }).fill(HEALTH.otAdjustment);
-    await radio(e, 'Category', 'Equipment assistive technology');
+    await radio(e, 'Category', 'Equipment and assistive technology');
     await e.getByLabel('Addresses', { exact: true }).fill('Back pain when sitting.');
     await radio(e, 'Status', 'Requested');
     await button(e, 'Add and sign').click();
@@ -1203,11 +1435,11 @@ async function clinicianJourney() {
     await press(c, 'Add and sign', 'button');
     await c.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(c, 'clinician-fit-note-error');
-    await chooseRadio(c, 'Fitness', 'May be fit');
+    await chooseRadio(c, 'Fitness', 'May be fit for work');
     await typeInto(c, 'Condition', HEALTH.otCondition);
-    await typeInto(c, 'Assessed on', '2026-11-20');
-    await typeInto(c, 'Period from', '2026-11-23');
-    await typeInto(c, 'Period to', '2026-12-21');
+    await typeDate(c, 'Assessed on', ['20', '11', '2026']);
+    await typeDate(c, 'Period from', ['23', '11', '2026']);
+    await typeDate(c, 'Period to', ['21', '12', '2026']);
     await tickIn(c, 'Advice', 'Phased return');
     await chooseRadio(c, 'Reassessment needed', 'No');
     await typeInto(c, 'Issuer name', 'Dana Okafor');
@@ -1279,14 +1511,25 @@ async function adminJourney() {
     await lockWithKeyboard(a);
     await press(a, 'Become an admin', 'button');
     await focusOnHeading(a, 'Organisations');
+    if (await a.locator('footer').isVisible()) fail("admin journey: the employee's footer shows on the admin's pages");
     await audit(a, 'admin-organisations');
 
     step('set up an employer');
     await press(a, 'Create and invite its first admin', 'button');
     await a.locator('[role="alert"]', { hasText: 'There is a problem' }).waitFor();
     await audit(a, 'admin-organisations-error');
+    // The error goes above the radios, inside the fieldset: not between two of them.
+    if (!(await a.locator('[data-field="kind"] fieldset > legend + .error-message').count())) fail('admin journey: the error for the kind of organisation is not under its legend');
     await chooseRadio(a, 'What kind of organisation', 'Employer');
-    await typeInto(a, 'Its name', 'Harbour Foods Ltd');
+    await typeInto(a, 'Its name', 'Harbour Foods Ltd '.repeat(12));
+    await press(a, 'Create and invite its first admin', 'button');
+    await a.locator('[role="alert"]', { hasText: 'Its name must be 200 characters or fewer' }).waitFor();
+    await audit(a, 'admin-organisations-name-too-long');
+    await press(a, 'Its name must be 200 characters or fewer', 'link');
+    if (!matches(await focused(a), 'Its name')) fail('admin journey: the error link does not go to the name field');
+    await a.keyboard.press('Control+A');
+    await a.keyboard.press('Backspace');
+    await a.keyboard.type('Harbour Foods Ltd');
     await press(a, 'Create and invite its first admin', 'button');
     await focusOnHeading(a, 'Harbour Foods Ltd is set up');
     await audit(a, 'admin-organisation-set-up');
@@ -1323,6 +1566,7 @@ async function adminJourney() {
     await chooseRadio(o, 'Their role', 'Line manager');
     await press(o, 'Make an invitation', 'button');
     await focusOnHeading(o, 'Invitation made');
+    if (!/line manager/.test(await o.locator('main').innerText())) fail('admin journey: "Invitation made" does not say the role');
     await audit(o, 'organisation-invitation-made');
 
     step('the service admin opens the new organisation, then finds one with no admin and invites its first');
@@ -1343,6 +1587,40 @@ async function adminJourney() {
     await press(a, 'Make an invitation', 'button');
     await focusOnHeading(a, 'Invitation made');
     await audit(a, 'admin-first-admin-invited');
+
+    step('someone joins with it (in the admin\'s browser), and the organisation admin removes them, after confirming');
+    const memberCode = await o.getByLabel('Invitation code', { exact: true }).inputValue();
+    await a.goto(route('/join'));
+    await expectHeading(a, 'Join your organisation');
+    await typeInto(a, 'Invitation code', memberCode);
+    await typeInto(a, 'Your name', 'Lee Leaver');
+    await press(a, 'Join', 'button');
+    await focusOnHeading(a, 'Passports shared with you');
+    if (!/You act as line manager at Harbour Foods Ltd/.test(await a.locator('main').innerText())) fail('admin journey: the new member is not told their role');
+    await press(a, 'Devices', 'link', true);
+    await focusOnHeading(a, 'Your devices');
+    const devicesText = await a.locator('main').innerText();
+    if (/recovery key/i.test(devicesText)) fail(`admin journey: a member's Devices page speaks of a recovery key:\n${devicesText}`);
+    await audit(a, 'member-devices');
+    await press(o, 'Back to your organisation', 'link');
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    const invitations = await o.locator('main').innerText();
+    if (/redeemed/.test(invitations) || !/Line manager: used/.test(invitations)) fail(`admin journey: the invitations list does not say plainly that the invitation was used:\n${invitations}`);
+    await press(o, 'Remove Lee Leaver', 'link');
+    await focusOnHeading(o, 'Remove Lee Leaver?');
+    await audit(o, 'organisation-remove-confirm');
+    await press(o, 'Yes, remove Lee Leaver', 'button');
+    await o.locator('[role="status"]', { hasText: 'Lee Leaver was removed' }).waitFor();
+    await focusOnHeading(o, 'Harbour Foods Ltd');
+    if ((await o.locator('main').innerText()).includes('Lee Leaver,')) fail('admin journey: the removed member is still listed');
+
+    step('the removed member is no longer told they act for the organisation');
+    await press(a, 'Shared with you', 'link', true);
+    await focusOnHeading(a, 'Passports shared with you');
+    await a.waitForLoadState('networkidle');
+    const after = await a.locator('main').innerText();
+    if (/You act as/.test(after)) fail(`admin journey: the removed member is still told "You act as ...":\n${after}`);
+    await audit(a, 'removed-member');
     step('done');
   } catch (error) {
     fail(`admin journey: ${error.message}`);
@@ -1520,14 +1798,15 @@ async function devicesJourney() {
       ['conflict', async () => {
         await a.getByLabel('About me', { exact: true }).fill(HEALTH.myChange);
         await button(a, 'Save and sign').click();
-        await expectHeading(a, 'Someone else changed this meanwhile');
+        // The other version came from this person's own second device: not "someone else".
+        await expectHeading(a, 'You changed this on another device meanwhile');
         const shown = await a.locator('main').innerText();
         if (!shown.includes(HEALTH.theirChange) || !shown.includes(HEALTH.myChange)) {
           throw new Error(`the conflict page does not show both versions:\n${shown}`);
         }
       }],
       ['history-after-conflict', async () => {
-        await button(a, 'Save my change on top of theirs').click();
+        await button(a, 'Save this change on top').click();
         await expectHeading(a, 'Summary');
         await a.getByText('Saved and signed.').waitFor();
         if (!(await a.locator('main').innerText()).includes(HEALTH.myChange)) throw new Error('the change saved on top is not shown');
@@ -1566,6 +1845,8 @@ async function devicesJourney() {
           throw new Error(`the altered version is not shown as not verified, with its reason:\n${shown}`);
         }
         if (shown.includes(HEALTH.myChange)) throw new Error('the altered version\'s contents are shown as if they could be trusted');
+        const title = await a.locator('main h2').first().innerText();
+        if (title !== 'Summary that could not be verified') throw new Error(`the altered record is headed "${title}", not as one that could not be verified`);
       }],
     ]);
     await a.unrouteAll({ behavior: 'wait' });

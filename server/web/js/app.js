@@ -5,12 +5,12 @@
 import { h } from "./ui.js";
 import { announceNext, failure, go, notFound } from "./flow.js";
 import { granted, own, resume, state, thisDevice, watchIdle } from "./session.js";
-import { devices } from "./pages/devices.js";
+import { confirmRemoveKey, devices } from "./pages/devices.js";
 import { download, moveHere } from "./pages/move.js";
-import { admin, adminOrganisation, organisation, requestsSent } from "./pages/organisations.js";
+import { admin, adminOrganisation, confirmRemoveMember, invitationMade, organisation, organisationSetUp, requestMade, requestsSent } from "./pages/organisations.js";
 import { editRecord, erase, overview, printable, recordForm, recordHistory, sectionPage } from "./pages/passport.js";
-import { sharedPassport, sharedWithMe } from "./pages/shared.js";
-import { accessLog, grants, respondToRequest, share, shareByCode, shareLinkSignedOut, shareWith } from "./pages/sharing.js";
+import { confirmAgree, sharedPassport, sharedWithMe } from "./pages/shared.js";
+import { accessLog, checkShare, confirmStop, grants, respondToRequest, share, shareByCode, shareLinkSignedOut, shareWith } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 import { insecure, secure } from "./pages/insecure.js";
 
@@ -29,21 +29,31 @@ const ROUTES = [
   [/^\/shared\/([0-9a-f-]{36})\/section\/([a-z_]+)\/new$/, signedIn(async (g, s) => recordForm(await granted(g), s))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/edit$/, signedIn(async (g, r) => editRecord(await granted(g), r))],
   [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/history$/, signedIn(async (g, r) => recordHistory(await granted(g), r))],
+  [/^\/shared\/([0-9a-f-]{36})\/record\/([0-9a-f-]{36})\/agree$/, signedIn(confirmAgree)],
   [/^\/join$/, join],
   [/^\/join\/(wpi_[A-Za-z0-9_-]{43})$/, join],
   [/^\/admin-join\/([A-Za-z0-9_.-]+)$/, adminJoin],
   [/^\/admin$/, signedIn(admin)],
+  [/^\/admin\/set-up$/, signedIn(organisationSetUp)],
   [/^\/admin\/organisations\/([0-9a-f-]{36})$/, signedIn(adminOrganisation)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})\/invitation$/, signedIn(invitationMade)],
+  [/^\/admin\/organisations\/([0-9a-f-]{36})\/remove\/([0-9a-f-]{36})$/, signedIn(confirmRemoveMember)],
   [/^\/request$/, signedIn(respondToRequest)],
   [/^\/organisation$/, signedIn(organisation)],
+  [/^\/organisation\/invitation$/, signedIn(() => invitationMade())],
+  [/^\/organisation\/remove\/([0-9a-f-]{36})$/, signedIn(confirmRemoveMember)],
   [/^\/requests$/, signedIn(requestsSent)],
+  [/^\/requests\/made$/, signedIn(requestMade)],
   [/^\/print$/, signedIn(printable)],
   [/^\/share$/, signedIn(share)],
   [/^\/share\/to\/([0-9a-f-]{36})$/, signedIn(shareWith)],
+  [/^\/share\/to\/([0-9a-f-]{36})\/check$/, signedIn(checkShare)],
   [/^\/share\/([0-9A-Za-z-]{12,16})$/, signedIn(shareByCode, shareLinkSignedOut)],
   [/^\/grants$/, signedIn(grants)],
+  [/^\/grants\/([0-9a-f-]{36})\/stop$/, signedIn(confirmStop)],
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
+  [/^\/devices\/remove\/([A-Za-z0-9_-]+)$/, signedIn(confirmRemoveKey)],
   [/^\/erase$/, signedIn(erase)],
   [/^\/download$/, signedIn(download)],
   [/^\/move$/, moveHere],
@@ -76,13 +86,20 @@ async function show() {
 function signedIn(show, otherwise = landing) {
   return async (...args) => {
     if (!state.session && !(await resume())) return (await thisDevice())?.sealed ? landing() : otherwise();
+    // A recovery key made but not yet saved: nothing else until it is.
+    if (state.recovery) return go("/recovery-key");
     return show(...args);
   };
 }
 
 function nav() {
   const employee = state.me?.kind === "employee";
-  const links = !state.session
+  const member = state.me?.membership?.removed_at ? null : state.me?.membership;
+  // The employee's promise in the footer is not about admins and organisations' members.
+  document.querySelector(".footer").hidden = Boolean(state.session && !employee);
+  const links = state.recovery
+    ? []
+    : !state.session
     ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
     : employee
       ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
@@ -90,15 +107,21 @@ function nav() {
         ? [["#/admin", "Organisations"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
         : [
           ["#/shared", "Shared with you"],
-          state.me?.membership && ["#/requests", "Access requests"],
-          state.me?.membership && ["#/organisation", "Your organisation"],
+          member && ["#/requests", "Access requests"],
+          member && ["#/organisation", "Your organisation"],
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);
+  // The page showing is named, not linked: a link to the address already open goes nowhere.
   const current = location.hash || "#/";
+  const name = document.querySelector(".header__name");
+  if (current === "#/") name.removeAttribute("href");
+  else name.setAttribute("href", "#/");
   document.getElementById("nav").replaceChildren(
     h("ul", { class: "nav__list" }, links.map(([href, text]) =>
-      h("li", {}, h("a", { href, class: "nav__link", "aria-current": current === href ? "page" : undefined }, text)))),
+      h("li", {}, current === href
+        ? h("span", { class: "nav__link nav__link--current", "aria-current": "page" }, text)
+        : h("a", { href, class: "nav__link" }, text)))),
   );
 }
 

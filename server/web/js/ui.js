@@ -25,13 +25,22 @@ function append(el, children) {
   }
 }
 
-/** Shows a page: its title names it (WCAG 2.4.2), and focus moves to its heading. */
+/** Shows a page: its title names it (WCAG 2.4.2), and focus moves to its heading (or to its
+ * error summary, which comes first in the main content, as GOV.UK places it). */
 export function page(title, ...content) {
-  document.title = `${title} - Work Passport`;
   const heading = h("h1", { class: "heading-l", tabindex: "-1" }, title);
-  main().replaceChildren(heading, ...content.flat(Infinity).filter(Boolean));
-  const summary = main().querySelector(".error-summary");
+  const parts = content.flat(Infinity).filter(Boolean);
+  const summary = parts.find((p) => p.classList?.contains("error-summary"));
+  main().replaceChildren(...(summary ? [summary] : []), heading, ...parts.filter((p) => p !== summary));
+  main().dataset.title = `${title} - Work Passport`;
+  retitle();
   (summary || heading).focus();
+}
+
+/** The document title: "Error: " before it while the page shows an error summary (GOV.UK). */
+export function retitle() {
+  const base = main().dataset.title || document.title.replace(/^Error: /, "");
+  document.title = main().querySelector(".error-summary") ? `Error: ${base}` : base;
 }
 
 /** Says `text` in the status region, for screen readers as well as eyes. */
@@ -43,7 +52,9 @@ export function announce(text) {
   }
 }
 
-/** The error summary: "There is a problem" with a link to each field in error. */
+/** The error summary: "There is a problem" with a link to each field in error. A link goes to
+ * the field's control (the first part of a date in error, the first radio of a group); an error
+ * whose field is not on the page is listed without a link rather than with a dead one. */
 export function errorSummary(errors) {
   if (!errors.length) return null;
   return h(
@@ -53,13 +64,23 @@ export function errorSummary(errors) {
     h(
       "ul",
       { class: "error-summary__list" },
-      errors.map((e) =>
-        e.id
-          ? h("li", {}, h("a", { href: `#${e.id}`, onclick: (event) => focusField(event, e.id) }, e.text))
-          : h("li", {}, e.text),
-      ),
+      errors.map((e) => {
+        const target = e.id && controlFor(e.id, e.parts);
+        return target
+          ? h("li", {}, h("a", { href: `#${target}`, onclick: (event) => focusField(event, target) }, e.text))
+          : h("li", {}, e.text);
+      }),
     ),
   );
+}
+
+/** The id of the control an error about field `id` links to, if the page has it. */
+export function controlFor(id, parts) {
+  if (parts?.length && document.getElementById(`${id}-${parts[0]}`)) return `${id}-${parts[0]}`;
+  const el = document.getElementById(id);
+  if (el && /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName)) return id;
+  const group = document.querySelector(`[data-field="${CSS.escape(id)}"]`);
+  return group?.querySelector("input, textarea, select")?.id || null;
 }
 
 // The summary's links move focus to the field without touching the page's route.
@@ -72,14 +93,17 @@ function focusField(event, id) {
   }
 }
 
-/** Replaces the error summary of the current page (or clears it). */
-export function showErrors(errors, before) {
+/** Replaces the error summary of the current page (or clears it): first in the main content. */
+export function showErrors(errors) {
   main().querySelector(".error-summary")?.remove();
+  // What the page before said ("You are signed in") is not news beside a problem.
+  if (errors.length) announce("");
   const summary = errorSummary(errors);
   if (summary) {
-    (before || main().querySelector("h1")).after(summary);
+    main().prepend(summary);
     summary.focus();
   }
+  retitle();
 }
 
 export function link(href, text, attrs = {}) {
@@ -101,7 +125,7 @@ export function summaryList(rows) {
     "dl",
     { class: "summary-list" },
     rows.map(([key, value]) =>
-      h("div", { class: "summary-list__row" }, h("dt", {}, key), h("dd", {}, value)),
+      h("div", { class: "summary-list__row" }, h("dt", {}, key), h("dd", { dir: "auto" }, value)),
     ),
   );
 }
@@ -128,11 +152,13 @@ export function inset(...text) {
   return h("div", { class: "inset-text" }, ...text);
 }
 
-/** Text with a label and hint; `multiline` for a textarea. */
-export function textField({ id, label, hint, value = "", multiline, type = "text", autocomplete, width }) {
-  const describedBy = hint ? `${id}-hint` : undefined;
+/** Text with a label and hint; `multiline` for a textarea. A `maxlength` shows the GOV.UK
+ * character count: what is left, said in a polite live region once typing pauses. */
+export function textField({ id, label, hint, value = "", multiline, type = "text", autocomplete, width, maxlength }) {
+  const counted = multiline && maxlength;
+  const describedBy = [hint && `${id}-hint`, counted && `${id}-info`].filter(Boolean).join(" ") || undefined;
   const control = multiline
-    ? h("textarea", { class: "textarea", id, name: id, rows: 5, "aria-describedby": describedBy }, value)
+    ? h("textarea", { class: "textarea", id, name: id, rows: 5, dir: "auto", "aria-describedby": describedBy }, value)
     : h("input", {
         class: width ? `input input--width-${width}` : "input",
         id,
@@ -140,37 +166,95 @@ export function textField({ id, label, hint, value = "", multiline, type = "text
         type,
         value,
         autocomplete,
+        dir: type === "text" ? "auto" : undefined,
         "aria-describedby": describedBy,
         spellcheck: type === "text" ? undefined : "false",
       });
-  return h(
+  const group = h(
     "div",
     { class: "form-group", "data-field": id },
     h("label", { class: "label", for: id }, label),
     hint && h("div", { class: "hint", id: `${id}-hint` }, hint),
     control,
   );
+  if (counted) characterCount(group, control, id, maxlength);
+  return group;
 }
 
-/** Marks a field in error: the message above the control, named in its description. */
-export function markError(id, text) {
+const number = (n) => n.toLocaleString("en-GB");
+
+function characterCount(group, control, id, max) {
+  const info = h("div", { class: "visually-hidden", id: `${id}-info` }, `You can enter up to ${number(max)} characters`);
+  const shown = h("div", { class: "hint character-count__status", "aria-hidden": "true" });
+  const said = h("div", { class: "visually-hidden", "aria-live": "polite" });
+  const text = () => {
+    const left = max - [...control.value].length;
+    return left >= 0
+      ? `You have ${number(left)} character${left === 1 ? "" : "s"} remaining`
+      : `You have ${number(-left)} character${left === -1 ? "" : "s"} too many`;
+  };
+  let timer;
+  const update = () => {
+    shown.textContent = text();
+    shown.classList.toggle("character-count__status--error", [...control.value].length > max);
+    control.classList.toggle("textarea--error", [...control.value].length > max);
+    clearTimeout(timer);
+    timer = setTimeout(() => (said.textContent = text()), 1000);
+  };
+  control.addEventListener("input", update);
+  shown.textContent = text();
+  group.classList.add("character-count");
+  group.append(info, shown, said);
+}
+
+/** A GOV.UK date input: day, month and year in a fieldset whose legend asks the question.
+ * `value` is "YYYY-MM-DD" or empty. */
+export function dateField({ id, legend, hint, value = "" }) {
+  const [year = "", month = "", day = ""] = value ? value.split("-") : [];
+  const part = (name, text, v, width) => h("div", { class: "date-input__item" },
+    h("label", { class: "label date-input__label", for: `${id}-${name}` }, text),
+    h("input", { class: `input input--width-${width}`, id: `${id}-${name}`, name: `${id}-${name}`, type: "text", inputmode: "numeric", spellcheck: "false", value: v }));
+  return h(
+    "div",
+    { class: "form-group", "data-field": id },
+    h(
+      "fieldset",
+      { class: "fieldset", role: "group", "aria-describedby": hint ? `${id}-hint` : undefined },
+      h("legend", { class: "fieldset__legend" }, legend),
+      hint && h("div", { class: "hint", id: `${id}-hint` }, hint),
+      h("div", { class: "date-input", id }, part("day", "Day", day && String(Number(day)), 2), part("month", "Month", month && String(Number(month)), 2), part("year", "Year", year, 4)),
+    ),
+  );
+}
+
+/** Marks a field in error: the message under its label or legend (and hint), named in the
+ * description of its control or fieldset; `parts` names the parts of a date in error. */
+export function markError(id, text, parts) {
   const group = document.querySelector(`[data-field="${CSS.escape(id)}"]`);
-  if (!group) return false;
+  if (!group || group.classList.contains("form-group--error")) return !!group;
   group.classList.add("form-group--error");
   const message = h("p", { class: "error-message", id: `${id}-error` }, h("span", { class: "visually-hidden" }, "Error: "), text);
-  const anchor = group.querySelector(".hint") || group.querySelector("legend") || group.querySelector("label");
+  // Under the question's own hint, legend or label: never among the options (whose hints
+  // are the options' own).
+  const anchor = group.querySelector(":scope > .hint, fieldset > .hint") || group.querySelector("legend") || group.querySelector("label");
   anchor.after(message);
-  const control = document.getElementById(id);
-  if (control) {
-    const ids = [control.getAttribute("aria-describedby"), `${id}-error`].filter(Boolean).join(" ");
-    control.setAttribute("aria-describedby", ids);
+  const fieldset = group.querySelector("fieldset");
+  const described = fieldset || document.getElementById(id);
+  if (described) {
+    const ids = [described.getAttribute("aria-describedby"), `${id}-error`].filter(Boolean).join(" ");
+    described.setAttribute("aria-describedby", ids);
   }
+  const inputs = group.querySelectorAll(".date-input input");
+  inputs.forEach((input) => {
+    if (!parts?.length || parts.some((p) => input.id === `${id}-${p}`)) input.classList.add("input--error");
+  });
   return true;
 }
 
 export function clearErrors(form) {
   form.querySelectorAll(".error-message").forEach((m) => m.remove());
   form.querySelectorAll(".form-group--error").forEach((g) => g.classList.remove("form-group--error"));
+  form.querySelectorAll(".input--error").forEach((i) => i.classList.remove("input--error"));
   form.querySelectorAll("[aria-describedby]").forEach((c) => {
     const ids = c.getAttribute("aria-describedby").split(" ").filter((i) => !i.endsWith("-error"));
     if (ids.length) c.setAttribute("aria-describedby", ids.join(" "));
@@ -203,10 +287,10 @@ export function choices({ id, legend, hint, type = "radio", options, checked = [
               type,
               value,
               checked: checked.includes(value),
-              "aria-describedby": itemHint ? `${itemId}-hint` : undefined,
+              "aria-describedby": itemHint ? `${itemId}-item-hint` : undefined,
             }),
             h("label", { class: "label choice__label", for: itemId }, text),
-            itemHint && h("div", { class: "hint choice__hint", id: `${itemId}-hint` }, itemHint),
+            itemHint && h("div", { class: "hint choice__hint", id: `${itemId}-item-hint` }, itemHint),
           );
         }),
       ),

@@ -13,15 +13,35 @@ export function section(id) {
   return SECTIONS.find((s) => s.id === id);
 }
 
-/** `about_me` -> "About me". */
+// Codes whose words need more than their spaces back.
+const LABELS = {
+  working_pattern_hours: "Working pattern or hours",
+  equipment_assistive_technology: "Equipment and assistive technology",
+  absence_appointments: "Absence and appointments",
+  access_to_work: "Access to Work",
+  self: "Self-funded",
+  learning_concentrating: "Learning or concentrating",
+  stamina_breathing_fatigue: "Stamina, breathing or fatigue",
+  social_behavioural: "Social or behavioural",
+  not_fit: "Not fit for work",
+  may_be_fit: "May be fit for work",
+  wellness_action: "Wellness action plan",
+  return_to_work: "Return-to-work plan",
+};
+
+/** `about_me` -> "About me"; a few codes in the words people use (LABELS). */
 export function label(name) {
+  if (LABELS[name]) return LABELS[name];
   const words = name.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** The line that names a record in a list. */
-export function recordTitle(sectionId, body) {
-  if (!body) return "Removed";
+/** The line that names a record in a list: its first words, "Removed" for a record its owner
+ * removed, and "Not verified" for one whose latest version does not check (its contents are
+ * not shown, and it is not called removed). */
+export function recordTitle(sectionId, body, envelope, check) {
+  if (check && !check.ok) return `${section(sectionId)?.one ? label(section(sectionId).one) : "Record"} that could not be verified`;
+  if (envelope?.deleted || !body) return "Removed";
   const first = {
     summary: body.about_me,
     impacts: body.area,
@@ -75,10 +95,11 @@ export function scopes(list) {
 }
 
 /** The consent an owner gives, in one sentence naming who, what, why and until when (the
- * same words as the client library's `consent` module). */
+ * client library's `consent` module says the same, with the date as YYYY-MM-DD; here the date
+ * is written as the check page's table writes it, "3 March 2027"). */
 export function consentText(owner, who, purpose, scopeList, endsAt) {
   const why = purpose.replace(/[.!?\s]+$/, "");
-  const until = endsAt.toISOString().slice(0, 10);
+  const until = endsAt.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
   return `I, ${owner}, agree to share my Work Passport with ${who} for: ${why}. They may ${scopes(scopeList)}. This consent ends on ${until} unless I revoke it sooner.`;
 }
 
@@ -88,28 +109,91 @@ export function words(items) {
   return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
 
-const DONE = {
-  token_issued: "was given access",
-  passport_created: "created the passport",
-  passport_read: "read",
-  history_read: "read the history of",
-  changes_read: "synced",
-  version_written: "wrote",
-  grant_created: "shared the passport",
-  grants_listed: "looked at the list of shares",
-  grant_revoked: "stopped a share",
-  access_log_read: "looked at this access log",
-  exported: "downloaded the passport",
-  passport_erased: "erased the passport",
+// Each action as a verb phrase: as done ("read") and as tried ("read"), and what it is done to
+// ("sections": the sections it names, as "your summary and adjustments"; "passport": "your
+// passport"; nothing: the phrase is whole).
+const ACTIONS = {
+  token_issued: ["was given access to", "get access to", "sections"],
+  passport_created: ["created", "create", "passport"],
+  passport_read: ["read", "read", "sections"],
+  history_read: ["read the history of", "read the history of", "sections"],
+  changes_read: ["fetched the latest changes to", "fetch the latest changes to", "sections"],
+  version_written: ["saved a change to", "save a change to", "sections"],
+  grant_created: ["shared", "share", "sections"],
+  grants_listed: ["looked at who can see your passport", "look at who can see your passport"],
+  grant_revoked: ["stopped sharing", "stop sharing"],
+  access_log_read: ["looked at this access log", "look at this access log"],
+  exported: ["downloaded", "download", "passport"],
+  passport_erased: ["erased", "erase", "passport"],
+  passport_imported: ["moved", "move", "passport"],
 };
 
-/** One access-log entry as a sentence: "Sam Patel (line manager, Acme Ltd) read summary." */
-export function logEntry(entry, who) {
-  const sections = (entry.sections || []).map((s) => section(s)?.title.toLowerCase() || s);
-  const what = DONE[entry.action] || entry.action.replace(/_/g, " ");
-  const on = sections.length ? ` ${words(sections)}` : "";
+// Why someone was refused, in the owner's words (the server's reasons, domain/access.rs).
+const REFUSALS = [
+  [/revoked/, "you had stopped sharing with them"],
+  [/expired/, "the time you chose had passed"],
+  [/not started/, "the sharing had not started yet"],
+  [/no longer exists/, "that sharing no longer exists"],
+  [/member was removed/, "they had been removed from their organisation"],
+  [/does not cover the member's role/, "you did not share with people in their role"],
+  [/does not allow/, "you did not let them do that"],
+  [/only the owner/, "only you may do that"],
+  [/no consent token|another party|another passport/, "you have not shared your passport with them"],
+];
+
+/** One access-log entry (or `count` alike) as a sentence a person would say, and whether it
+ * is one to worry about (someone else refused): `{ text, alarm }`.
+ * `who` names the actor ("You", "Sam Patel (line manager, Acme Ltd)"); `grant` is the grant the
+ * entry names, with `who` (the grantee, in words) and `ends_at`, when it is known. */
+export function logEntry(entry, who, { grant, count = 1, mine = false } = {}) {
+  const [done, tried, object] = ACTIONS[entry.action] || [entry.action.replace(/_/g, " "), entry.action.replace(/_/g, " ")];
+  const sections = (entry.sections || []).map((s) => section(s)?.title.toLowerCase() || s.replace(/_/g, " "));
+  const whole = sections.length === SECTIONS.length;
+  const what = object === "sections"
+    ? whole ? " your whole passport" : sections.length ? ` your ${words(sections)}` : " your passport"
+    : object === "passport" ? " your passport" : "";
+  const times = count > 1 ? ` ${count} times` : "";
   if (entry.outcome === "denied") {
-    return `${who} was refused: ${entry.action.replace(/_/g, " ")}${on} (${entry.reason}).`;
+    if (mine) {
+      // The owner's own form refused (a date in the wrong order, say): nothing to worry about.
+      return { text: `A change you tried to make to${what || " your passport"} was not saved${times}, as it needed correcting: nothing changed.`, alarm: false };
+    }
+    const why = REFUSALS.find(([re]) => re.test(entry.reason || ""))?.[1];
+    return { text: `${who} tried to ${tried}${what}${times}, and was refused${why ? `: ${why}` : ""}.`, alarm: true };
   }
-  return `${who} ${what}${on}.`;
+  if (entry.action === "version_written" && /agreement/.test(entry.reason || "")) {
+    return { text: `${who} agreed one of your adjustments${times}, signed in their own name.`, alarm: false };
+  }
+  if (entry.action === "grant_created" || entry.action === "grant_revoked") {
+    const to = grant?.who ? ` with ${grant.who}` : "";
+    const until = entry.action === "grant_created" && grant?.ends_at ? ` until ${longDate(grant.ends_at)}` : "";
+    return { text: `${who} ${done}${entry.action === "grant_created" ? what : ""}${to}${until}${times}.`, alarm: false };
+  }
+  if (entry.action === "passport_imported") {
+    return { text: `${who === "You" ? "You" : who} moved your passport here from another Work Passport server.`, alarm: false };
+  }
+  return { text: `${who} ${done}${what}${times}.`, alarm: false };
+}
+
+function longDate(text) {
+  return new Date(text).toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+}
+
+/** The log's entries, newest first, with alike ones on the same day (the same person doing
+ * the same thing to the same sections, allowed or refused alike) as one: `{ entry, count,
+ * first }`, where `entry` is the latest and `first` the earliest of them. */
+export function groupLog(entries) {
+  const groups = new Map();
+  for (const e of [...entries].sort((a, b) => b.seq - a.seq)) {
+    const day = e.at.slice(0, 10);
+    const key = JSON.stringify([day, e.actor, e.on_behalf_of, e.grant_id, e.action, e.sections, e.outcome, /agreement/.test(e.reason || "")]);
+    const group = groups.get(key);
+    if (group) {
+      group.count += 1;
+      group.first = e;
+    } else {
+      groups.set(key, { entry: e, count: 1, first: e });
+    }
+  }
+  return [...groups.values()];
 }

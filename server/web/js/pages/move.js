@@ -5,7 +5,7 @@ import * as api from "../api.js";
 import * as jose from "../jose.js";
 import { Verifier, verifyLog } from "../verify.js";
 import { button, choices, clearErrors, h, page, para, submit, warning } from "../ui.js";
-import { busy, go, refuse } from "../flow.js";
+import { busy, explain, go, refuse } from "../flow.js";
 import { state } from "../session.js";
 import { withNewDeviceKey } from "./start.js";
 import { lockFields, readLock } from "./unlock.js";
@@ -85,7 +85,7 @@ export async function download() {
         );
         out.querySelector("a").focus();
       } catch (e) {
-        refuse([{ text: e.message }]);
+        refuse([{ text: e instanceof api.ApiError ? explain(e) : e.message }]);
       } finally {
         event.target.disabled = false;
       }

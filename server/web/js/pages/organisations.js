@@ -2,8 +2,8 @@
 
 import * as api from "../api.js";
 import * as words from "../words.js";
-import { announce, button, checkedValues, choices, clearErrors, copyable, date, h, link, page, para, submit, summaryList, textField, warning } from "../ui.js";
-import { article, busy, go, label, refuse } from "../flow.js";
+import { announce, button, checkedValues, choices, clearErrors, copyable, date, h, link, page, para, showErrors, submit, summaryList, textField, warning } from "../ui.js";
+import { article, busy, go, label, problemErrors, refuse } from "../flow.js";
 import { state } from "../session.js";
 import { DURATIONS, scopesOf } from "./sharing.js";
 import * as paths from "../endpoints.js";
@@ -94,8 +94,8 @@ async function organisationPage(id, manages) {
       return;
     }
     await busy(form, "Making the invitation", async () => {
-      const invitation = await state.session.call("POST", paths.organisationInvitations(id), { role });
-      invitationMade(invitation, name, [link(`#${home}`, admin ? `Back to ${name}` : "Back to your organisation")]);
+      keep("invitation", { invitation: await state.session.call("POST", paths.organisationInvitations(id), { role }), name });
+      go(`${home}/invitation`);
     });
   });
   const noAdmin = !active.some((x) => x.role === "org_admin");
@@ -107,25 +107,90 @@ async function organisationPage(id, manages) {
     listingForm,
     h("h2", { class: "heading-m" }, "Members"),
     active.length ? active.map((x, i) => h("section", { class: "record", "aria-labelledby": `m-${i}` },
-      h("h3", { class: "heading-s", id: `m-${i}` }, `${x.display_name}, ${words.ROLES[x.role]}`),
-      x.party !== state.session.partyId && h("p", {}, button(`Remove ${x.display_name}`, async () => {
-        await state.session.call("POST", paths.organisationMemberRemove(id, x.party));
-        go(home, `${x.display_name} was removed: their next request is refused.`);
-      }, "warning")))) : para("Nobody has joined yet."),
+      h("h3", { class: "heading-s", id: `m-${i}` }, h("span", { dir: "auto" }, x.display_name), `, ${words.ROLES[x.role]}`),
+      x.party !== state.session.partyId && h("p", {}, link(`#${home}/remove/${x.party}`, `Remove ${x.display_name}`, { class: "button button--warning" })))) : para("Nobody has joined yet."),
     h("h2", { class: "heading-m" }, "Invite someone"),
     form,
     h("h2", { class: "heading-m" }, "Invitations"),
-    invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${i.status}, until ${date(i.expires_at)}`))) : para("No invitations yet."),
+    invitations.length ? h("ul", { class: "list" }, invitations.map((i) => h("li", {}, `${label(words.ROLES[i.role])}: ${invitationState(i)}`))) : para("No invitations yet."),
   );
 }
 
-/** A new invitation: its join link and code, each with a copy button, shown only now. */
-function invitationMade(invitation, name, back) {
+/** Where an invitation is, in words: "not used yet, works until 3 March 2027", "used". */
+function invitationState(i) {
+  return {
+    pending: `not used yet, works until ${date(i.expires_at)}`,
+    redeemed: "used: they joined",
+    expired: `not used, expired on ${date(i.expires_at)}`,
+    revoked: "cancelled",
+  }[i.status] || i.status;
+}
+
+// What was just made, shown once on its own page (a code is never shown again), then forgotten;
+// only to the session that made it.
+const made = { invitation: null, request: null, organisation: null };
+
+function take(what) {
+  const kept = made[what];
+  made[what] = null;
+  return kept && kept.session === state.session ? kept.value : null;
+}
+
+function keep(what, value) {
+  made[what] = { session: state.session, value };
+}
+
+/** Where an organisation's page is: the member's own, or the service admin's view of `id`. */
+function homeOf(id) {
+  return state.me.kind === "admin" ? `/admin/organisations/${id}` : "/organisation";
+}
+
+/** The invitation just made (its own address: "Back" then goes somewhere): its join link and
+ * code, each with a copy button, shown only now. `id` is the organisation for the service
+ * admin; a member's is their own. */
+export function invitationMade(id) {
+  const home = homeOf(id || state.me.membership?.organisation);
+  const done = take("invitation");
+  if (!done) return go(home);
+  const { invitation, name } = done;
+  const back = link(`#${home}`, state.me.kind === "admin" ? `Back to ${name}` : "Back to your organisation");
   page("Invitation made",
     para(`This invitation makes its holder ${article(words.ROLES[invitation.role])} ${words.ROLES[invitation.role]} at ${name}. Give it to the person you invite, privately. It works once, until ${date(invitation.expires_at)}, and is not shown again.`),
     copyable({ id: "join-link", label: "Join link", value: `${api.BASE}/#/join/${invitation.code}`, multiline: true, hint: "Send them this link: it opens the page where they join, with the code filled in." }),
     copyable({ id: "invitation-code", label: "Invitation code", value: invitation.code, hint: `Or they open ${api.BASE}/#/join and enter this code.` }),
     para(back));
+}
+
+/** Before a member is removed: who, and what removing does. `id` is the organisation for the
+ * service admin; a member's is their own. */
+export async function confirmRemoveMember(...ids) {
+  const [partyId, id] = ids.length > 1 ? [ids[1], ids[0]] : [ids[0], state.me.membership?.organisation];
+  const home = homeOf(id);
+  if (!id) return go(home);
+  const [listing, members] = await Promise.all([
+    state.session.call("GET", paths.organisationListing(id)),
+    state.session.call("GET", paths.organisationMembers(id)),
+  ]);
+  const x = members.find((y) => y.party === partyId && !y.removed_at);
+  if (!x) return go(home);
+  const name = listing.display_name;
+  page(
+    `Remove ${x.display_name}?`,
+    summaryList([["Name", x.display_name], ["Role", label(words.ROLES[x.role])], ["Organisation", name]]),
+    warning(`They lose access at once: their next request is refused, and they no longer see passports shared with ${name}. To have them back, invite them again.`),
+    h("p", {},
+      button(`Yes, remove ${x.display_name}`, async (event) => {
+        event.target.disabled = true;
+        try {
+          await state.session.call("POST", paths.organisationMemberRemove(id, x.party));
+          go(home, `${x.display_name} was removed: their next request is refused.`);
+        } catch (e) {
+          event.target.disabled = false;
+          showErrors(problemErrors(e));
+        }
+      }, "warning"), " ",
+      link(`#${home}`, "No, keep them", { class: "button button--secondary" })),
+  );
 }
 
 /** A member asks an employee for access, and sees the requests their organisation sent. */
@@ -156,18 +221,15 @@ export async function requestsSent() {
     const errors = [];
     if (!read.length && !write.length && !agree.length) errors.push({ id: "read", text: "Choose at least one part of the passport" });
     if (!purpose) errors.push({ id: "purpose", text: "Enter why you ask" });
+    else if ([...purpose].length > 500) errors.push({ id: "purpose", text: "Why you ask must be 500 characters or fewer" });
     if (errors.length) {
       refuse(errors);
       return;
     }
     await busy(form, "Making the request", async () => {
       const body = { scopes: scopesOf({ read, write, agree }), purpose, duration_days: Number(checkedValues(form, "duration")[0]) };
-      const made = await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body);
-      page("Request made",
-        para(`Give this code to the employee, privately. It works once, until ${date(made.expires_at)}, and grants nothing until they approve.`),
-        copyable({ id: "request-code", label: "Request code", value: made.code }),
-        para(`They sign in at ${api.BASE}/, choose "Who can see it", then "Respond to an access request", and enter it.`),
-        para(link("#/requests", "Back to access requests")));
+      keep("request", await state.session.call("POST", paths.organisationAccessRequests(m.organisation), body));
+      go("/requests/made");
     });
   });
   page(
@@ -180,6 +242,17 @@ export async function requestsSent() {
         h("li", {}, `${r.requested_by_name}: ${words.scopes(r.scopes)}, for ${r.purpose}. ${label(r.status)}${r.status === "pending" ? `, until ${date(r.expires_at)}` : ""}.`)))
         : para("None yet.")],
   );
+}
+
+/** The access request just made: its code, shown once, on its own address. */
+export function requestMade() {
+  const request = take("request");
+  if (!request) return go("/requests");
+  page("Request made",
+    para(`Give this code to the employee, privately. It works once, until ${date(request.expires_at)}, and grants nothing until they approve.`),
+    copyable({ id: "request-code", label: "Request code", value: request.code }),
+    para(`They sign in at ${api.BASE}/, choose "Who can see it", then "Respond to an access request", and enter it.`),
+    para(link("#/requests", "Back to access requests")));
 }
 
 /** The service admin: every organisation (each a link to its page, where a new first admin is
@@ -198,6 +271,7 @@ export async function admin() {
     const errors = [];
     if (!kind) errors.push({ id: "kind", text: "Choose what kind of organisation" });
     if (!name) errors.push({ id: "org_name", text: "Enter its name" });
+    else if ([...name].length > 200) errors.push({ id: "org_name", text: "Its name must be 200 characters or fewer" });
     if (errors.length) {
       refuse(errors);
       return;
@@ -205,13 +279,9 @@ export async function admin() {
     await busy(create, "Creating the organisation", async () => {
       const org = await state.session.call("POST", paths.adminOrganisations, { kind, display_name: name });
       const invitation = await state.session.call("POST", paths.organisationInvitations(org.id), { role: "org_admin" });
-      page(`${org.display_name} is set up`,
-        summaryList([["Kind", label(org.kind)]]),
-        para(`Give this invitation to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}. Once they join, they invite their colleagues.`),
-        copyable({ id: "join-link", label: "Join link", value: `${api.BASE}/#/join/${invitation.code}`, multiline: true, hint: "Send them this link: it opens the page where they join, with the code filled in." }),
-        copyable({ id: "invitation-code", label: "Invitation code", value: invitation.code, hint: `Or they open ${api.BASE}/#/join and enter this code.` }),
-        para(link(`#/admin/organisations/${org.id}`, `Open ${org.display_name}`)));
-    });
+      keep("organisation", { org, invitation });
+      go("/admin/set-up");
+    }, { display_name: "org_name" });
   });
   const list = h("div", { id: "organisations" });
   const show = async (name) => {
@@ -242,4 +312,19 @@ export async function admin() {
   page("Organisations",
     h("h2", { class: "heading-m" }, "Set up an organisation"), create,
     h("h2", { class: "heading-m" }, "All organisations"), search, list);
+}
+
+/** The organisation just set up, with its first admin's invitation (shown once), on its own
+ * address: the menu's "Organisations" then leads back to the list. */
+export function organisationSetUp() {
+  const done = take("organisation");
+  if (!done) return go("/admin");
+  const { org, invitation } = done;
+  page(`${org.display_name} is set up`,
+    summaryList([["Kind", label(org.kind)]]),
+    para(`Give this invitation to the person who will run ${org.display_name} here, privately. It works once, until ${date(invitation.expires_at)}. Once they join, they invite their colleagues.`),
+    copyable({ id: "join-link", label: "Join link", value: `${api.BASE}/#/join/${invitation.code}`, multiline: true, hint: "Send them this link: it opens the page where they join, with the code filled in." }),
+    copyable({ id: "invitation-code", label: "Invitation code", value: invitation.code, hint: `Or they open ${api.BASE}/#/join and enter this code.` }),
+    para(link(`#/admin/organisations/${org.id}`, `Open ${org.display_name}`)),
+    para(link("#/admin", "Back to organisations")));
 }

@@ -49,7 +49,7 @@ export async function overview() {
         para(s.about),
         records.length
           ? h("ul", { class: "list" }, records.map(({ envelope, check }) =>
-              h("li", {}, words.recordTitle(s.id, envelope.deleted ? null : check.payload?.body), " ", check.ok ? "" : tag("Not verified", "red"))))
+              h("li", { dir: "auto" }, words.recordTitle(s.id, check.payload?.body, envelope, check), " ", check.ok ? "" : tag("Not verified", "red"))))
           : para(`No ${s.one} yet.`),
         h("p", {}, records.length
           ? link(`#/section/${s.id}`, `View and change ${s.title.toLowerCase()}`)
@@ -68,7 +68,7 @@ export async function sectionPage(sectionId) {
   const records = (await readPassport())[sectionId] || [];
   const cards = await Promise.all(records.map(async ({ envelope, check }, i) =>
     h("section", { class: "record", "aria-labelledby": `r-${i}` },
-      h("h2", { class: "heading-m", id: `r-${i}` }, words.recordTitle(sectionId, check.payload?.body)),
+      h("h2", { class: "heading-m", id: `r-${i}`, dir: "auto" }, words.recordTitle(sectionId, check.payload?.body, envelope, check)),
       signature(check, envelope),
       check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
       recordLinks(own(), envelope, `r-${i}`, true))));
@@ -76,9 +76,15 @@ export async function sectionPage(sectionId) {
     s.title,
     para(s.about),
     cards.length ? cards : para(`You have no ${s.one} yet.`),
-    h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button" })),
+    canAdd(sectionId, records) && h("p", {}, link(`#/section/${sectionId}/new`, `Add ${article(s.one)} ${s.one}`, { class: "button" })),
     para(link("#/passport", "Back to your passport")),
   );
+}
+
+/** Whether to offer "Add ..." in a section: a passport has one summary, so once it has one
+ * (not removed) it is changed, not added to. */
+export function canAdd(sectionId, records) {
+  return sectionId !== "summary" || !records.some(({ envelope }) => !envelope.deleted);
 }
 
 export async function editRecord(place, recordId) {
@@ -92,7 +98,7 @@ export async function editRecord(place, recordId) {
 export async function recordForm(place, sectionId, head, body) {
   const s = words.section(sectionId);
   if (!s) return notFound();
-  const form = h("form", { novalidate: true }, await forms.fields(sectionId, body), submit(head ? "Save and sign" : `Add and sign`));
+  const form = h("form", { novalidate: true }, await forms.fields(sectionId, body, !place.grantId), submit(head ? "Save and sign" : `Add and sign`));
   const recordId = head ? head.record_id : crypto.randomUUID();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -133,19 +139,23 @@ export async function write(place, sectionId, recordId, head, body, done = "Save
   else announce(done);
 }
 
-/** Someone else saved a version first: show both, and let the person re-apply theirs on top. */
+/** Someone saved a version first (someone else, or this person on another device): show both,
+ * and let the person re-apply theirs on top. */
 export async function conflict(place, sectionId, recordId, current, mine) {
   const check = await new Verifier(state.session, place.grantId, place.passportId).version(current);
+  const self = current.author === state.session.partyId;
   page(
-    "Someone else changed this meanwhile",
-    para("Your change is not saved yet. Compare the two, then save yours on top of theirs, or keep theirs."),
-    h("h2", { class: "heading-m" }, "Their version"),
+    self ? "You changed this on another device meanwhile" : "Someone else changed this meanwhile",
+    para(self
+      ? "Your change here is not saved yet. The version saved from your other device (or another tab) is below: save this change on top of it, or keep that one."
+      : "Your change is not saved yet. Compare the two, then save yours on top of theirs, or keep theirs."),
+    h("h2", { class: "heading-m" }, self ? "The version saved first" : "Their version"),
     signature(check, current),
     check.ok && summaryList(await forms.rows(sectionId, check.payload.body)),
-    h("h2", { class: "heading-m" }, "Your change"),
+    h("h2", { class: "heading-m" }, self ? "Your change here" : "Your change"),
     summaryList(await forms.rows(sectionId, mine)),
-    h("p", {}, button("Save my change on top of theirs", () => write(place, sectionId, recordId, current, mine).catch(failure)), " ",
-      link(`#${back(place, sectionId)}`, "Keep theirs", { class: "button button--secondary" })),
+    h("p", {}, button(self ? "Save this change on top" : "Save my change on top of theirs", () => write(place, sectionId, recordId, current, mine).catch(failure)), " ",
+      link(`#${back(place, sectionId)}`, self ? "Keep the version saved first" : "Keep theirs", { class: "button button--secondary" })),
   );
 }
 

@@ -1,10 +1,11 @@
 // The owner's side of consent: sharing, answering access requests, stopping, the access log.
 
+import * as api from "../api.js";
+import { ApiError } from "../api.js";
 import * as words from "../words.js";
 import { Verifier, verifyLog } from "../verify.js";
-import { ApiError } from "../api.js";
 import { announce, button, checkedValues, choices, clearErrors, date, dateTime, h, inset, link, page, para, showErrors, submit, summaryList, tag, textField, warning } from "../ui.js";
-import { busy, failure, go, label, refuse } from "../flow.js";
+import { busy, codeProblem, go, label, problemErrors, refuse } from "../flow.js";
 import { state } from "../session.js";
 import * as paths from "../endpoints.js";
 
@@ -16,6 +17,12 @@ export function shareCodeOf(text) {
   const code = text.replace(/[\s-]/g, "").toUpperCase();
   return /^[0-9A-Z]{12}$/.test(code) ? code : null;
 }
+
+// The share form being filled in for organisation `id`, kept (with what was typed and ticked)
+// while its choices are checked on their own page, so that "Change" comes back to it as it was;
+// and those choices. Only for the session that filled it in: after a sign-out, nobody else sees it.
+const draft = { session: null, id: null, title: null, parts: null, choice: null };
+const drafted = (id) => draft.session && draft.session === state.session && draft.id === id;
 
 // The organisations found on this page, by id, so that the one chosen is shown as it was found
 // (with its place and line).
@@ -102,6 +109,7 @@ export async function shareByCode(text) {
 /** What to share with organisation `id` (found by name or share code), for how long. */
 export async function shareWith(id) {
   if (state.me.kind !== "employee") return notAnEmployee();
+  if (drafted(id) && draft.parts) return page(draft.title, ...draft.parts);
   const party = await state.session.call("GET", paths.party(id)).catch((e) => {
     if (e instanceof ApiError && e.kind === "not-found") return null;
     throw e;
@@ -137,20 +145,29 @@ export async function shareWith(id) {
     if (byRole && !roles.length) errors.push({ id: "roles", text: `Choose who at ${party.display_name} may see it` });
     if (!read.length && !agree.length && !write.length) errors.push({ id: "read", text: "Choose at least one part of your passport to share" });
     if (!purpose) errors.push({ id: "purpose", text: "Enter why you are sharing" });
+    else if ([...purpose].length > 500) errors.push({ id: "purpose", text: "Why you are sharing must be 500 characters or fewer" });
     if (errors.length) {
       refuse(errors);
       return;
     }
     const days = Number(checkedValues(form, "duration")[0] || "91");
     const endsAt = new Date(Date.now() + days * 86400000);
-    confirmShare({ party, roles, read, agree, write, purpose, endsAt });
+    Object.assign(draft, { session: state.session, id, title, parts, choice: { party, roles, read, agree, write, purpose, endsAt } });
+    go(`/share/to/${id}/check`);
   });
-  page(
-    `Share your passport with ${party.display_name}`,
+  const title = `Share your passport with ${party.display_name}`;
+  const parts = [
     summaryList([["Sharing with", [party.display_name, h("br"), h("span", { class: "hint" }, words.organisationDetails(entry))]]]),
     para(link("#/share", "Choose another organisation")),
     form,
-  );
+  ];
+  page(title, ...parts);
+}
+
+/** The share's choices, checked before anything is shared (from the share form for `id`). */
+export function checkShare(id) {
+  if (!drafted(id) || !draft.choice) return go(`/share/to/${id}`);
+  confirmShare(draft.choice, `#/share/to/${id}`);
 }
 
 export function scopesOf({ read, agree, write }) {
@@ -167,14 +184,17 @@ export function scopesOf({ read, agree, write }) {
   return [...actions].map(([section, set]) => ({ section, actions: ["read", "write", "agree"].filter((a) => set.has(a)) }));
 }
 
-export function confirmShare(choice) {
+export function confirmShare(choice, change) {
   const scopes = scopesOf(choice);
   const who = choice.roles.length ? words.covering(choice.party.display_name, choice.roles) : words.party(choice.party);
   checkConsent({
-    who, scopes, purpose: choice.purpose, endsAt: choice.endsAt, change: "#/share",
-    send: (text, endsAt) => state.session.call("POST", paths.passportGrants(state.passportId), {
-      grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
-    }),
+    who, scopes, purpose: choice.purpose, endsAt: choice.endsAt, change,
+    send: async (text, endsAt) => {
+      await state.session.call("POST", paths.passportGrants(state.passportId), {
+        grantee: choice.party.id, roles: choice.roles, scopes, purpose: choice.purpose, ends_at: endsAt, consent_text: text,
+      });
+      Object.assign(draft, { session: null, id: null, title: null, parts: null, choice: null });
+    },
   });
 }
 
@@ -186,7 +206,7 @@ function checkConsent({ who, scopes, purpose, endsAt, change, send }) {
     "Check what you are agreeing to",
     summaryList([["Shared with", who], ["They may", words.scopes(scopes)], ["Why", purpose], ["Until", date(endsAt.toISOString())]]),
     h("h2", { class: "heading-m" }, "Your consent"),
-    inset(text),
+    h("div", { class: "inset-text", dir: "auto" }, text),
     para("Every time they look, it is written in your access log. You can stop sharing at any time."),
     h("p", {}, button("Confirm and share", async (event) => {
       event.target.disabled = true;
@@ -194,7 +214,9 @@ function checkConsent({ who, scopes, purpose, endsAt, change, send }) {
         await send(text, endsAt.toISOString().replace(/\.\d+Z$/, "Z"));
         go("/grants", `Shared with ${who}.`);
       } catch (e) {
-        failure(e);
+        // Nothing was shared: say why here, and keep the choices to try again or change.
+        event.target.disabled = false;
+        showErrors(problemErrors(e).map((x) => ({ text: `Nothing was shared. ${x.text}` })));
       }
     }), change && [" ", link(change, "Change", { class: "button button--secondary" })]),
   );
@@ -213,7 +235,7 @@ export async function grants() {
   const card = ({ g, who }, i) => h("section", { class: "record", "aria-labelledby": `g-${i}` },
     h("h3", { class: "heading-s", id: `g-${i}` }, who),
     summaryList([["They may", words.scopes(g.scopes)], ["Why", g.purpose], [g.status === "active" ? "Until" : "Ended", date(g.revoked_at || g.ends_at)], ["Status", label(g.status)]]),
-    g.status === "active" && h("p", {}, button(`Stop sharing with ${who}`, () => revoke(g, who), "warning")));
+    g.status === "active" && h("p", {}, link(`#/grants/${g.id}/stop`, `Stop sharing with ${who}`, { class: "button button--warning" })));
   page(
     "Who can see your passport",
     h("h2", { class: "heading-m" }, "Sharing now"),
@@ -221,6 +243,31 @@ export async function grants() {
     h("p", {}, link("#/share", "Share your passport", { class: "button" }), " ",
       link("#/request", "Respond to an access request", { class: "button button--secondary" })),
     ended.length > 0 && [h("h2", { class: "heading-m" }, "Ended"), ended.map((r, i) => card(r, i + active.length))],
+  );
+}
+
+/** Before sharing stops: with whom, what they may do now, and what stopping does. */
+export async function confirmStop(grantId) {
+  const list = await state.session.call("GET", paths.passportGrants(state.passportId));
+  const g = list.find((x) => x.id === grantId && x.status === "active");
+  if (!g) return go("/grants");
+  const party = await new Verifier(state.session).party(g.grantee).catch(() => null);
+  const who = g.roles?.length ? words.covering(party?.display_name, g.roles) : words.party(party);
+  page(
+    `Stop sharing with ${who}?`,
+    summaryList([["They may", words.scopes(g.scopes)], ["Why", g.purpose], ["Until", date(g.ends_at)]]),
+    warning("They lose access at once: their next request is refused. What they already read, they may remember or have noted. To share again, you make a new share."),
+    h("p", {},
+      button("Yes, stop sharing", async (event) => {
+        event.target.disabled = true;
+        try {
+          await revoke(g, who);
+        } catch (e) {
+          event.target.disabled = false;
+          showErrors(problemErrors(e).map((x) => ({ text: x.text })));
+        }
+      }, "warning"), " ",
+      link("#/grants", "No, keep sharing", { class: "button button--secondary" })),
   );
 }
 
@@ -246,24 +293,38 @@ export async function accessLog() {
       if (id && !names.has(id)) names.set(id, await verifier.party(id).catch(() => null));
     }
   }
+  // The shares the log names, to say with whom and until when.
+  const shares = new Map();
+  if (entries.some((e) => e.action === "grant_created" || e.action === "grant_revoked")) {
+    for (const g of await state.session.call("GET", paths.passportGrants(state.passportId)).catch(() => [])) {
+      const party = names.get(g.grantee) || (await verifier.party(g.grantee).catch(() => null));
+      shares.set(g.id, { who: g.roles?.length ? words.covering(party?.display_name, g.roles) : party?.display_name, ends_at: g.ends_at });
+    }
+  }
   const who = (e) => {
     if (!e.actor) return "Someone unknown";
     const p = names.get(e.actor);
     if (e.on_behalf_of) {
       const org = names.get(e.on_behalf_of.organisation);
-      return `${p?.display_name || e.actor} (${words.ROLES[e.on_behalf_of.role]}, ${org?.display_name || e.on_behalf_of.organisation})`;
+      return `${p?.display_name || "Someone"} (${words.ROLES[e.on_behalf_of.role]}, ${org?.display_name || "an organisation"})`;
     }
     return e.actor === state.session.partyId ? "You" : words.party(p);
   };
+  const time = (at) => dateTime(at).replace(/^.* at /, "");
   page(
     "Access log",
     chain.ok ? inset(`All ${chain.count} entries are linked in an unbroken chain: verified on this device. Nothing was removed or changed.`)
       : warning(`The log's chain is broken at entry ${chain.at}: entries may have been changed or removed. Contact the service.`),
-    h("ol", { class: "log", reversed: true }, entries.map((e) =>
-      h("li", { class: e.outcome === "denied" ? "log__entry log__entry--denied" : "log__entry" },
+    para("Everything done with your passport, newest first. The same thing done again on the same day is counted on one line."),
+    h("ol", { class: "log" }, words.groupLog(entries).map(({ entry: e, count, first }) => {
+      const mine = e.actor === state.session.partyId;
+      const said = words.logEntry(e, who(e), { grant: shares.get(e.grant_id), count, mine });
+      return h("li", { class: said.alarm ? "log__entry log__entry--denied" : "log__entry" },
         h("span", { class: "log__time" }, dateTime(e.at)), " ",
-        e.outcome === "denied" ? tag("Refused", "red") : null, " ",
-        words.logEntry(e, who(e))))),
+        said.alarm ? tag("Refused", "red") : null, " ",
+        h("span", { dir: "auto" }, said.text),
+        count > 1 && time(first.at) !== time(e.at) ? ` The first time was at ${time(first.at)}.` : null);
+    })),
   );
 }
 
@@ -275,12 +336,19 @@ export async function respondToRequest() {
     event.preventDefault();
     clearErrors(form);
     const code = form.elements.code.value.trim();
-    if (!/^wpr_[A-Za-z0-9_-]{43}$/.test(code)) {
-      const errors = [{ id: "code", text: "Enter the request code, starting wpr_" }];
-      refuse(errors);
+    const problem = codeProblem(code, "wpr_", "request code");
+    if (problem) {
+      refuse([{ id: "code", text: problem }]);
       return;
     }
-    await busy(form, "Opening the request", async () => decide(code, await state.session.call("POST", paths.accessRequestsOpen, { code })));
+    await busy(form, "Opening the request", async () => {
+      try {
+        decide(code, await state.session.call("POST", paths.accessRequestsOpen, { code }));
+      } catch (e) {
+        if (e instanceof api.ApiError && e.status === 404) throw new api.ApiError(404, { type: "urn:work-passport:problem:request-unknown" });
+        throw e;
+      }
+    });
   });
   page("Respond to an access request", para("An organisation asked to see your passport. Nothing is shared until you approve."), form);
 }

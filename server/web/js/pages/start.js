@@ -7,7 +7,7 @@ import * as keystore from "../keystore.js";
 import * as recoveryCode from "../recovery.js";
 import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
-import { busy, go, label, refuse } from "../flow.js";
+import { busy, codeProblem, go, label, refuse } from "../flow.js";
 import { adopt, home, lockNow, resume, state, thisDevice } from "../session.js";
 import { lockFields, lockOldDevice, lockRefused, readLock, unlockPage } from "./unlock.js";
 import * as paths from "../endpoints.js";
@@ -67,17 +67,22 @@ export async function signUp() {
     if (errors.length) {
       return refuse(errors);
     }
-    await busy(form, "Creating your passport", () => createPassport(form, name));
+    await busy(form, "Creating your passport", () => createPassport(form, name), { display_name: "name" });
   });
   page("Create your passport", para("It takes a minute. You need nothing but this browser."), form);
 }
+
+// Whether the recovery key being saved is the first, made with the passport.
+let justCreated = false;
 
 export async function createPassport(form, name) {
   if (!(await withNewDeviceKey(form, name, async (device) => ({ party: await api.register(name, device) })))) return;
   const passport = await state.session.call("POST", paths.passports);
   state.passportId = passport.id;
   await makeRecoveryKey();
-  go("/recovery-key", "Your passport is ready.");
+  // Not "ready" yet: the recovery key is saved first (the next step cannot be skipped).
+  justCreated = true;
+  go("/recovery-key");
 }
 
 /** A second key, registered like any other, shown once for the person to keep. */
@@ -119,7 +124,8 @@ export async function recoveryKey() {
     }
     state.recovery = null;
     URL.revokeObjectURL(url);
-    go("/passport");
+    go(home(), justCreated ? "Your passport is ready." : "Your new recovery key is ready to use.");
+    justCreated = false;
   });
   // Read aloud group by group, not as one 80-letter word.
   const groups = code.split(" ");
@@ -207,8 +213,10 @@ export async function join(code) {
     clearErrors(form);
     const value = (id) => form.elements[id].value.trim();
     const errors = [];
-    if (!/^wpi_[A-Za-z0-9_-]{43}$/.test(value("code"))) errors.push({ id: "code", text: "Enter the invitation code, starting wpi_" });
+    const code = codeProblem(value("code"), "wpi_", "invitation code");
+    if (code) errors.push({ id: "code", text: code });
     if (!value("name")) errors.push({ id: "name", text: "Enter your name" });
+    else if ([...value("name")].length > 200) errors.push({ id: "name", text: "Your name must be 200 characters or fewer" });
     const registration = ["profession", "registration_body", "registration_number"].map(value);
     if (registration.some(Boolean) && !registration.every(Boolean)) {
       errors.push({ id: registration[0] ? (registration[1] ? "registration_number" : "registration_body") : "profession", text: "Clinicians: enter profession, registration body and number" });
@@ -227,7 +235,7 @@ export async function join(code) {
       if (!joined) return;
       const { membership } = state.me;
       go("/shared", `You joined ${membership.organisation_name} as ${words.ROLES[membership.role]}.`);
-    });
+    }, { display_name: "name" });
   });
   page("Join your organisation", para("Your organisation invited you to Work Passport. You sign in as yourself, with a key made in this browser."), form);
 }
@@ -254,7 +262,7 @@ export async function adminJoin(invitation) {
       if (await withNewDeviceKey(form, name, async (device) => ({ party: await api.joinAsAdmin(invitation, name, device) }))) {
         go("/admin", "You are an admin of this Work Passport service.");
       }
-    });
+    }, { display_name: "name" });
   });
   page("Become an admin", para("The operator of this service gave you a one-time link. It works once."), form);
 }
