@@ -31,7 +31,10 @@
 // WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE a practice, its share link and an unused
 // clinician invitation to it; WP_ADMIN_LINK the
 // operator's one-time admin link (`admin-link`); WP_OTHER_SERVER another, empty server to move a
-// passport to;
+// passport to; WP_INSECURE_URL that server at a host name that is not this machine (an insecure
+// origin). For a BASE at a host name only Chromium can find: WP_HOST_RULES (Chromium's
+// --host-resolver-rules), WP_TRUST_SPKI (the test certificate's key hash, trusted), and
+// WP_FETCH_ORIGIN with NODE_EXTRA_CA_CERTS for Playwright's route.fetch, which runs in Node;
 // WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
 // /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
 
