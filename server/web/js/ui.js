@@ -78,7 +78,8 @@ export function errorSummary(errors) {
 export function controlFor(id, parts) {
   if (parts?.length && document.getElementById(`${id}-${parts[0]}`)) return `${id}-${parts[0]}`;
   const el = document.getElementById(id);
-  if (el && /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName)) return id;
+  // A button, where the only thing to do is try it again (unlocking with a passkey).
+  if (el && /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(el.tagName)) return id;
   const group = document.querySelector(`[data-field="${CSS.escape(id)}"]`);
   return group?.querySelector("input, textarea, select")?.id || null;
 }
