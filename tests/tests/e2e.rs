@@ -2,12 +2,17 @@
 //! whole stack (server, client library, databases), so one binary instead of one per file is most
 //! of a fresh build's link time. Run one file's tests with `cargo test -p wp-tests --test e2e
 //! attacks::` (a module path filter).
+//!
+//! libtest starts tests in the order of their names, so the longest (the browser runs, in
+//! `browser`, about two and a half minutes each) are named to start early, beside the others,
+//! rather than after them.
 
 mod access_requests;
 mod api_fuzz;
 mod attacks;
 mod auth;
 mod bench_smoke;
+mod browser;
 mod bundle_interop;
 mod bundles;
 mod cli;
@@ -26,7 +31,6 @@ mod records;
 mod refusals;
 mod sync;
 mod upgrade;
-mod web;
 
 /// A file in tests/tests/ that is not a module above would never run (autotests is off).
 #[test]

@@ -22,7 +22,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  // Set by tests/tests/web.rs for the run over HTTPS at a host name: the test's host names
+  // Set by tests/tests/browser.rs for the run over HTTPS at a host name: the test's host names
   // mapped to 127.0.0.1 (WP_HOST_RULES, e.g. "MAP passport.test 127.0.0.1") and the test
   // certificate trusted by its public key (WP_TRUST_SPKI, the base64 SHA-256 of its
   // SubjectPublicKeyInfo), as a certificate from a real authority would be.

@@ -35,7 +35,7 @@
 // origin). For a BASE at a host name only Chromium can find: WP_HOST_RULES (Chromium's
 // --host-resolver-rules), WP_TRUST_SPKI (the test certificate's key hash, trusted), and
 // WP_FETCH_ORIGIN with NODE_EXTRA_CA_CERTS for Playwright's route.fetch, which runs in Node;
-// WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/web.rs); WP_CHROMIUM overrides
+// WP_HOOKS=1 when a driver answers hooks on stdin (tests/tests/browser.rs); WP_CHROMIUM overrides
 // /usr/bin/chromium. Exit code 0 only when nothing failed; every failure is printed as FAIL.
 
 import crypto from 'node:crypto';
@@ -86,7 +86,7 @@ const CLINICIAN_CODE = process.env.WP_CLINICIAN_CODE || '';
 const ADMIN_LINK = process.env.WP_ADMIN_LINK || '';
 const OTHER_SERVER = process.env.WP_OTHER_SERVER || '';
 // Where Node (not the browser) reaches the server when BASE's host name resolves only in
-// Chromium (WP_HOST_RULES): Playwright's route.fetch runs in Node. tests/tests/web.rs sets it,
+// Chromium (WP_HOST_RULES): Playwright's route.fetch runs in Node. tests/tests/browser.rs sets it,
 // with NODE_EXTRA_CA_CERTS for the test CA.
 const FETCH_ORIGIN = process.env.WP_FETCH_ORIGIN || '';
 const viaFetchOrigin = (url) => (FETCH_ORIGIN ? { url: FETCH_ORIGIN + url.slice(new URL(url).origin.length) } : undefined);
@@ -333,7 +333,7 @@ async function checkVisits() {
 async function checkInsecureOrigin() {
   const url = process.env.WP_INSECURE_URL;
   if (!url) {
-    if (process.env.WP_HOOKS === '1') fail('insecure origin: WP_INSECURE_URL is not set (tests/tests/web.rs sets it)');
+    if (process.env.WP_HOOKS === '1') fail('insecure origin: WP_INSECURE_URL is not set (tests/tests/browser.rs sets it)');
     else log('insecure origin: WP_INSECURE_URL not set, not checked');
     return;
   }
@@ -1142,7 +1142,7 @@ async function employeeSharesWithOrganisation(page) {
 
 async function memberJourney() {
   if (!ORGANISATION_ID || !INVITATION_CODE || !ORGANISATION_SHARE_CODE) {
-    fail('member journey: WP_ORGANISATION_ID, WP_ORGANISATION_SHARE_CODE and WP_INVITATION_CODE are not set (tests/tests/web.rs sets them)');
+    fail('member journey: WP_ORGANISATION_ID, WP_ORGANISATION_SHARE_CODE and WP_INVITATION_CODE are not set (tests/tests/browser.rs sets them)');
     return;
   }
   const employee = await launch('member-employee', BASE, watch);
@@ -1377,7 +1377,7 @@ async function accessRequest(m) {
 
 async function clinicianJourney() {
   if (!PRACTICE_ID || !CLINICIAN_CODE || !PRACTICE_SHARE_LINK) {
-    fail('clinician journey: WP_PRACTICE_ID, WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE are not set (tests/tests/web.rs sets them)');
+    fail('clinician journey: WP_PRACTICE_ID, WP_PRACTICE_SHARE_LINK and WP_CLINICIAN_CODE are not set (tests/tests/browser.rs sets them)');
     return;
   }
   const employee = await launch('clinician-employee', BASE, watch);
@@ -1495,7 +1495,7 @@ async function clinicianJourney() {
 
 async function adminJourney() {
   if (!ADMIN_LINK) {
-    fail('admin journey: WP_ADMIN_LINK is not set (tests/tests/web.rs sets it)');
+    fail('admin journey: WP_ADMIN_LINK is not set (tests/tests/browser.rs sets it)');
     return;
   }
   const admin = await launch('admin', BASE, watch);
@@ -1882,7 +1882,7 @@ async function devicesJourney() {
 
     step('move it to another server');
     if (!OTHER_SERVER) {
-      fail('devices: WP_OTHER_SERVER is not set (tests/tests/web.rs sets it): the move is not tried');
+      fail('devices: WP_OTHER_SERVER is not set (tests/tests/browser.rs sets it): the move is not tried');
       return;
     }
     if (!bundleFile) {
