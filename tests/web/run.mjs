@@ -1974,6 +1974,54 @@ async function devicesJourney() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 10. A device set up before the lock existed (its bare, non-extractable key in IndexedDB, as
+// the pages kept it until then) must lock before anything opens: it gets a new key, locked, and
+// the old key is revoked.
+
+async function oldDeviceJourney() {
+  const { context, close } = await launch('old-device', BASE, watch);
+  const page = context.pages()[0] || (await context.newPage());
+  const step = (what) => log(`old device: ${what}`);
+  try {
+    step('a device as the pages kept it before the lock');
+    await page.goto(route('/'));
+    await expectHeading(page, 'Your health and work passport');
+    const oldKid = await page.evaluate(async () => {
+      const jose = await import('/web/js/jose.js');
+      const api = await import('/web/js/api.js');
+      const keystore = await import('/web/js/keystore.js');
+      const paths = await import('/web/js/endpoints.js');
+      const keyPair = await jose.generateKey(false);
+      const party = await api.register('Olga Old', keyPair);
+      const jwk = await jose.publicJwk(keyPair.publicKey);
+      await new api.Session(party.id, keyPair, jwk).call('POST', paths.passports);
+      await keystore.save({ privateKey: keyPair.privateKey, publicKey: keyPair.publicKey, jwk, partyId: party.id, name: party.display_name, base: api.BASE });
+      return jwk.kid;
+    });
+    await page.reload();
+    await expectHeading(page, 'Lock this device');
+    await audit(page, 'lock-old-device');
+
+    step('locked with a passphrase: a new key, and the old one revoked');
+    await lockWith(page);
+    await button(page, 'Lock this device').click();
+    await expectHeading(page, 'Your passport');
+    await page.goto(route('/devices'));
+    await expectHeading(page, 'Your devices');
+    const shown = await page.locator('main').innerText();
+    if (shown.includes(oldKid)) fail(`old device: the old key ${oldKid} is still listed as active:\n${shown}`);
+    const stored = JSON.stringify((await browserStorage(page)).indexedDB);
+    if (/CryptoKey private/.test(stored) || !/"sealed"/.test(stored)) fail(`old device: the device key is not stored locked: ${stored.slice(0, 400)}`);
+    step('done');
+  } catch (error) {
+    fail(`old device journey: ${error.message}`);
+    await page.screenshot({ path: path.join(OUT, 'old-device-failed.png'), fullPage: true }).catch(() => {});
+  } finally {
+    await close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 9. The device lock with a passkey: Chromium's virtual authenticator (user verification and
 // the PRF extension, over the DevTools protocol) makes the passkey at sign-up; after sign-out
 // the passport opens only once the authenticator verifies the person. WebAuthn refuses IP
@@ -2080,6 +2128,7 @@ for (const [name, run] of [
   ['clinician journey', clinicianJourney],
   ['admin journey', adminJourney],
   ['devices journey', devicesJourney],
+  ['old device journey', oldDeviceJourney],
   ['passkey journey', passkeyJourney],
 ]) {
   try {

@@ -35,7 +35,9 @@ export async function devices() {
         await state.session.call("POST", paths.partyKeyRevoke(me.id, state.session.jwk.kid));
       } catch (e) {
         if (e instanceof api.ApiError && e.kind === "conflict") {
-          return showErrors([{ text: "This is your only key: make a recovery key first, then remove this device." }]);
+          return showErrors([{ text: employee
+            ? "This is your only key: make a recovery key first, then remove this device."
+            : "This is your only key: to leave, ask your organisation admin to remove you instead." }]);
         }
         throw e;
       }
