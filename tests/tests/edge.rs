@@ -599,6 +599,54 @@ async fn problems_carry_the_request_id(backend: Backend) {
         .unwrap();
     let (_, problem) = problem_of(sent).await;
     assert_eq!(problem.instance.as_deref(), Some("client-chosen-42"));
+    // Under a caller's W3C trace, the request id is its trace id and a span id of the
+    // server's own; an invalid traceparent starts no trace (a plain UUID).
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for (traceparent, traced) in [
+        (format!("00-{trace}-00f067aa0ba902b7-01"), true),
+        (
+            format!("00-{}-00f067aa0ba902b7-01", trace.to_uppercase()),
+            false,
+        ),
+        (
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01".into(),
+            false,
+        ),
+        (format!("00-{trace}-00f067aa0ba902b7"), false),
+    ] {
+        let response = http
+            .get(format!("{}/v1/me", server.url))
+            .header("traceparent", &traceparent)
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (_, problem) = problem_of(response).await;
+        assert_eq!(problem.instance.as_deref(), Some(id.as_str()));
+        match id.strip_prefix(&format!("{trace}-")) {
+            Some(span) if traced => assert!(
+                span.len() == 16 && span.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{id}"
+            ),
+            _ => assert!(
+                !traced && uuid::Uuid::parse_str(&id).is_ok(),
+                "{traceparent} gave the request id {id}"
+            ),
+        }
+    }
+    // A client's own request id still wins.
+    let sent = http
+        .get(format!("{}/v1/me", server.url))
+        .header("x-request-id", "client-chosen-43")
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    let (_, problem) = problem_of(sent).await;
+    assert_eq!(problem.instance.as_deref(), Some("client-chosen-43"));
     server.stop().await;
 }
 

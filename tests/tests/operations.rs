@@ -678,6 +678,60 @@ async fn wait_for_database_retries_until_postgres_answers() {
     }
 }
 
+/// A caller's W3C trace reaches the server's log: the real binary, logging JSON, writes the
+/// request's refusal with the trace id in its span, and the request id the problem names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_carries_the_callers_trace() {
+    use tokio::io::AsyncBufReadExt;
+    let install = Install::new(Backend::Sqlite).await;
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut child = tokio::process::Command::new(SERVER)
+        .args(["serve", "--listen", &listen, "--log-json"])
+        .args(install.flags())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("listening") {
+            break;
+        }
+    }
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let response = reqwest::Client::new()
+        .get(format!("http://{listen}/v1/me"))
+        .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let problem: Value = response.json().await.unwrap();
+    let instance = problem["instance"].as_str().unwrap().to_owned();
+    assert!(instance.starts_with(&format!("{trace}-")), "{instance}");
+    let logged = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["span"]["trace_id"] == trace {
+                return entry;
+            }
+        }
+        panic!("the server's log ended without the trace");
+    })
+    .await
+    .expect("the refusal is logged with the trace id");
+    assert_eq!(logged["span"]["request_id"], instance.as_str(), "{logged}");
+    assert_eq!(logged["fields"]["problem"], "invalid-token", "{logged}");
+}
+
 /// The database going away mid-run answers 503 `database-unavailable` with Retry-After, and
 /// the service recovers by itself when it comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use wp_schemas::problem::{Problem, ProblemType};
 
@@ -29,6 +29,7 @@ mod passports;
 pub mod reply;
 pub mod routes;
 mod token;
+pub mod trace_context;
 pub mod transport;
 pub mod web;
 
@@ -74,8 +75,8 @@ pub fn router(state: AppState) -> Router {
         // Inside the request-id layer, outside everything that makes a problem.
         .layer(axum::middleware::from_fn(error::with_instance))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        // Spans carry method, path, request id and the client's address; never bodies, tokens or
-        // query strings.
+        // Spans carry method, path, request id, the caller's W3C trace id and the client's
+        // address; never bodies, tokens or query strings.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req
                 .headers()
@@ -87,11 +88,15 @@ pub fn router(state: AppState) -> Router {
                 .get::<transport::ClientInfo>()
                 .map(|c| c.address.to_string())
                 .unwrap_or_default();
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, %client)
+            let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, trace_id = tracing::field::Empty, %client);
+            if let Some(trace_id) = trace_context::trace_id(req.headers()) {
+                span.record("trace_id", trace_id);
+            }
+            span
         }))
         // Outside the span, which names the client it finds.
         .layer(identify)
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, trace_context::MakeTraceRequestId))
 }
 
 /// A query the route's operation does not allow: a parameter it does not declare, or a query
