@@ -69,11 +69,6 @@ export function organisationDetails(o) {
   return o.about ? `${where}: ${o.about}` : where;
 }
 
-/** Whether `text` is a Work Passport id (a canonical lower-case UUID). */
-export function isId(text) {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text);
-}
-
 /** A party in plain words: "Sam Patel (line manager, Acme Ltd)". */
 export function party(p, me) {
   if (!p) return "someone unknown";
