@@ -1,6 +1,6 @@
 //! The load benchmark must not rot: its smoke mode (a tiny data set, about a second of load per
 //! window) runs end to end on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set, and
-//! reports every figure. How fast is not checked here: that is for `bench` in release mode.
+//! reports every figure, the open-loop windows' too. How fast is not checked here: that is for `bench` in release mode.
 
 use serde_json::Value;
 
@@ -81,6 +81,38 @@ fn bench_smoke_runs_end_to_end_and_reports_every_figure() {
                 check_figure(&level[scenario], &format!("{name} c={c} {scenario}"), true);
             }
         }
+        // The open loop (one share of the best throughput in smoke mode): every figure is there.
+        let open_loop = b["open_loop"].as_array().expect("open_loop");
+        assert!(!open_loop.is_empty(), "{name}: no open-loop window");
+        for level in open_loop {
+            let fraction = number(level, "fraction");
+            assert!(fraction > 0.0, "{name}: open-loop fraction {fraction}");
+            for scenario in ["read", "write", "sync"] {
+                let s = &level[scenario];
+                let label = format!("{name} open loop {fraction} {scenario}");
+                for key in [
+                    "max_rps",
+                    "target_rps",
+                    "sent_rps",
+                    "achieved_rps",
+                    "requests",
+                    "ok",
+                    "p50_ms",
+                    "p99_ms",
+                    "p999_ms",
+                    "max_ms",
+                    "connections",
+                ] {
+                    let x = number(s, key);
+                    assert!(x > 0.0, "{label}.{key} = {x}");
+                }
+                assert_eq!(
+                    number(s, "errors"),
+                    0.0,
+                    "{label} had unexpected answers: {s}"
+                );
+            }
+        }
         for key in [
             "full_fetch_body_bytes",
             "full_fetch_wire_bytes",
@@ -113,4 +145,5 @@ fn bench_smoke_runs_end_to_end_and_reports_every_figure() {
     let markdown = std::fs::read_to_string(out.path().join("latest.md")).expect("latest.md");
     assert!(markdown.contains("| scenario | conns | req/s |"));
     assert!(markdown.contains("(c) incremental sync"));
+    assert!(markdown.contains("| scenario | load | target req/s | achieved req/s |"));
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::cpu::CpuUse;
-use super::load::WindowStats;
+use super::load::{OpenLoopStats, WindowStats};
 use super::seed::SeedStats;
 use super::unit_costs::UnitCosts;
 
@@ -85,6 +85,9 @@ pub struct Config {
     pub sync_records: usize,
     pub server_db_connections: String,
     pub server_binary_built: String,
+    /// Open-loop windows: shares of each scenario's best closed-loop throughput.
+    pub open_loop_fractions: Vec<f64>,
+    pub open_loop_duration_s: f64,
 }
 
 /// A figure relative to a ceiling: throughput as a fraction of the ceiling's, latencies as
@@ -255,6 +258,20 @@ pub struct Memory {
     pub server_peak_bytes: u64,
     pub server_peak_mib: f64,
     pub ceiling_peak_mib: f64,
+    /// The server's peak again after the open-loop windows (which may open more connections);
+    /// `server_peak_*` above are taken before them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_peak_mib_after_open_loop: Option<f64>,
+}
+
+/// The three scenarios at one fixed arrival rate: `fraction` of each one's best closed-loop
+/// throughput.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenLoopLevel {
+    pub fraction: f64,
+    pub read: OpenLoopStats,
+    pub write: OpenLoopStats,
+    pub sync: OpenLoopStats,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -273,6 +290,8 @@ pub struct BackendReport {
     pub seed: SeedStats,
     pub typical_read_bytes: usize,
     pub levels: Vec<Level>,
+    /// Latency at fixed arrival rates (empty when not measured).
+    pub open_loop: Vec<OpenLoopLevel>,
     pub memory: Memory,
     pub sync_bytes: SyncBytes,
     pub unit_costs: UnitCosts,
@@ -496,6 +515,45 @@ impl Report {
                     );
                 }
             }
+            if !b.open_loop.is_empty() {
+                let _ = writeln!(
+                    md,
+                    "\nOpen loop: requests sent at a fixed arrival rate whatever the answers do, \
+                     at shares of each scenario's best req/s above, {} s per window; latency \
+                     from each request's intended send time (corrected for coordinated omission).\n",
+                    c.open_loop_duration_s
+                );
+                let _ = writeln!(
+                    md,
+                    "| scenario | load | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | conns | errors |"
+                );
+                let _ = writeln!(
+                    md,
+                    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+                );
+                for level in &b.open_loop {
+                    for (name, s) in [
+                        ("(a) read, employer", &level.read),
+                        ("(b) write, professional", &level.write),
+                        ("(c) incremental sync, employer", &level.sync),
+                    ] {
+                        let _ = writeln!(
+                            md,
+                            "| {name} | {:.0}% | {:.0} | {:.0}{} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                            level.fraction * 100.0,
+                            s.target_rps,
+                            s.achieved_rps,
+                            if s.exhausted { " (proofs ran out)" } else { "" },
+                            s.p50_ms,
+                            s.p99_ms,
+                            s.p999_ms,
+                            s.max_ms,
+                            s.connections,
+                            s.errors
+                        );
+                    }
+                }
+            }
             let s = &b.sync_bytes;
             let _ = writeln!(
                 md,
@@ -519,8 +577,13 @@ impl Report {
             );
             let _ = writeln!(
                 md,
-                "Server peak memory (VmHWM): {:.1} MiB; ceiling server: {:.1} MiB.\n",
-                b.memory.server_peak_mib, b.memory.ceiling_peak_mib
+                "Server peak memory (VmHWM): {:.1} MiB{}; ceiling server: {:.1} MiB.\n",
+                b.memory.server_peak_mib,
+                b.memory
+                    .server_peak_mib_after_open_loop
+                    .map(|m| format!(" ({m:.1} MiB after the open loop)"))
+                    .unwrap_or_default(),
+                b.memory.ceiling_peak_mib
             );
             let u = &b.unit_costs;
             let _ = writeln!(

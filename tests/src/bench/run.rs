@@ -20,8 +20,8 @@ use wp_tests::{Backend, ServerProcess, process_database};
 
 use super::ceiling::CeilingProcess;
 use super::cpu;
-use super::load::{self, Job, Source, WindowStats, header};
-use super::report::{BackendReport, Level, Memory, SyncBytes};
+use super::load::{self, Job, OpenLoopStats, Source, WindowStats, header};
+use super::report::{BackendReport, Level, Memory, OpenLoopLevel, SyncBytes};
 use super::seed::{self, Actor, SeedConfig, Seeded};
 use super::unit_costs;
 
@@ -34,6 +34,9 @@ pub struct Options {
     pub passports_per_worker: usize,
     pub server_bin: PathBuf,
     pub unit_cost_iterations: usize,
+    /// Open-loop windows: shares of each scenario's best closed-loop throughput (none: skipped).
+    pub open_loop_fractions: Vec<f64>,
+    pub open_loop_duration: Duration,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -371,6 +374,66 @@ impl<'a> Bench<'a> {
         unreachable!("the third attempt returns")
     }
 
+    /// One open-loop window of a scenario at `fraction` of its best closed-loop throughput,
+    /// spread over the requests prepared for every worker.
+    async fn open_loop(
+        &mut self,
+        kind: Kind,
+        fraction: f64,
+        max_rps: f64,
+    ) -> anyhow::Result<OpenLoopStats> {
+        let expected = if kind == Kind::Write {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let c = self.employers.len().min(self.professionals.len());
+        let rate = (max_rps * fraction).max(1.0);
+        let duration = self.opts.open_loop_duration;
+        // Enough for the schedule, and some for the chains a failed write cuts short.
+        let n = ((rate * duration.as_secs_f64() * 1.1) as usize).div_ceil(c) + 20;
+        let jobs = self
+            .prepare(kind, c, n)
+            .await?
+            .into_iter()
+            .map(|source| match source {
+                Source::Jobs(jobs) => jobs,
+                Source::Repeat(job) => vec![job],
+            })
+            .collect();
+        let mut stats = load::run_open_loop(
+            self.addr,
+            jobs,
+            expected,
+            rate,
+            duration,
+            kind == Kind::Write,
+        )
+        .await?;
+        stats.fraction = fraction;
+        stats.max_rps = max_rps;
+        Ok(stats)
+    }
+
+    fn open_loop_note(kind: &str, s: &OpenLoopStats) {
+        eprintln!(
+            "  {kind:<7} open loop {:>3.0}%: target {:>7.0} req/s, achieved {:>7.0}  p50 {:>7.2} ms  p99 {:>7.2} ms  p99.9 {:>7.2} ms  max {:>8.2} ms  conns {}  errors {}{}",
+            s.fraction * 100.0,
+            s.target_rps,
+            s.achieved_rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.max_ms,
+            s.connections,
+            s.errors,
+            s.error_sample
+                .as_deref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default()
+        );
+    }
+
     fn window_note(kind: &str, c: usize, s: &WindowStats) {
         eprintln!(
             "  {kind:<7} c={c:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {}{}",
@@ -687,12 +750,49 @@ pub async fn backend(opts: &Options, backend: Backend) -> anyhow::Result<Backend
         levels.push(Level::new(c, samples));
     }
 
+    // Peak memory of the closed loop, as before the open loop existed (its connections are more).
     let server_peak = peak_memory(server.pid());
-    let memory = Memory {
+    let mut memory = Memory {
         server_peak_bytes: server_peak,
         server_peak_mib: server_peak as f64 / 1048576.0,
         ceiling_peak_mib: peak_memory(ceiling.pid()) as f64 / 1048576.0,
+        server_peak_mib_after_open_loop: None,
     };
+
+    // The open loop: each scenario at fixed arrival rates, shares of its best closed-loop rate.
+    let best = |pick: fn(&Level) -> f64| levels.iter().map(pick).fold(0.0, f64::max);
+    let max_rps = [
+        best(|l| l.read.rps),
+        best(|l| l.write.rps),
+        best(|l| l.sync.rps),
+    ];
+    let mut open_loop = Vec::new();
+    for &fraction in &opts.open_loop_fractions {
+        let mut results = Vec::new();
+        for (i, (kind, label)) in [
+            (Kind::Read, "read"),
+            (Kind::Write, "write"),
+            (Kind::Sync, "sync"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let stats = bench.open_loop(kind, fraction, max_rps[i]).await?;
+            Bench::open_loop_note(label, &stats);
+            results.push(stats);
+        }
+        let [read, write, sync] = <[OpenLoopStats; 3]>::try_from(results)
+            .map_err(|_| anyhow::anyhow!("three open-loop scenarios"))?;
+        open_loop.push(OpenLoopLevel {
+            fraction,
+            read,
+            write,
+            sync,
+        });
+    }
+    if !open_loop.is_empty() {
+        memory.server_peak_mib_after_open_loop = Some(peak_memory(server.pid()) as f64 / 1048576.0);
+    }
     drop(ceiling);
     bench.store.close().await;
     drop(server);
@@ -702,6 +802,7 @@ pub async fn backend(opts: &Options, backend: Backend) -> anyhow::Result<Backend
         seed: seeded.stats.clone(),
         typical_read_bytes,
         levels,
+        open_loop,
         memory,
         sync_bytes: sync,
         unit_costs,

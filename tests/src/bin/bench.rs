@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Results go to `tests/bench/latest.{json,md}`. `--smoke` runs a tiny data set for half a second per
-//! window (the test suite runs it: `tests/tests/bench_smoke.rs`).
+//! window (the test suite runs it: `tests/tests/bench_smoke.rs`). After the closed loop, an open loop
+//! (`--open-loop 0.25,0.5,0.75`) sends each scenario at fixed arrival rates, shares of its best
+//! closed-loop throughput, and measures latency from each request's intended send time.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -62,6 +64,14 @@ struct Args {
     /// Records of the passport whose full fetch is compared with an incremental sync.
     #[arg(long)]
     sync_records: Option<usize>,
+    /// Open-loop windows after the closed loop: each scenario at a fixed arrival rate, these
+    /// shares of its best closed-loop req/s (default 0.25,0.5,0.75; 0.5 in smoke mode; `none`
+    /// skips them). Latency runs from each request's intended send time.
+    #[arg(long, value_delimiter = ',')]
+    open_loop: Option<Vec<String>>,
+    /// Seconds per open-loop window (default: --duration; 0.25 in smoke mode).
+    #[arg(long)]
+    open_loop_duration: Option<f64>,
     /// Where latest.json and latest.md go (default: tests/bench in the source tree).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -110,6 +120,26 @@ async fn main() -> anyhow::Result<()> {
     let passports = args.passports.unwrap_or(if smoke { 16 } else { 10_000 });
     if passports < max_c {
         bail!("--passports must be at least the highest concurrency ({max_c})");
+    }
+    let open_loop_fractions = match &args.open_loop {
+        None if smoke => vec![0.5],
+        None => vec![0.25, 0.5, 0.75],
+        Some(list) if list.len() == 1 && list[0].trim() == "none" => Vec::new(),
+        Some(list) => list
+            .iter()
+            .map(|f| match f.trim().parse::<f64>() {
+                Ok(f) if f > 0.0 && f <= 2.0 => Ok(f),
+                _ => bail!(
+                    "--open-loop takes shares of the best throughput, e.g. 0.25,0.5,0.75 (or none)"
+                ),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    let open_loop_duration = args
+        .open_loop_duration
+        .unwrap_or(if smoke { 0.25 } else { duration });
+    if !(0.1..=90.0).contains(&open_loop_duration) {
+        bail!("--open-loop-duration must be between 0.1 and 90 seconds");
     }
     let repeat = args.repeat.unwrap_or(if smoke { 1 } else { 3 }).max(1);
     let sync_records = args.sync_records.unwrap_or(if smoke { 100 } else { 1000 });
@@ -189,6 +219,8 @@ async fn main() -> anyhow::Result<()> {
         passports_per_worker,
         server_bin,
         unit_cost_iterations: if smoke { 20 } else { 300 },
+        open_loop_fractions: open_loop_fractions.clone(),
+        open_loop_duration: Duration::from_secs_f64(open_loop_duration),
     };
     let mut results = Vec::new();
     for backend in backends {
@@ -227,6 +259,8 @@ async fn main() -> anyhow::Result<()> {
             sync_records,
             server_db_connections: "4 on SQLite, 16 on PostgreSQL".into(),
             server_binary_built: server_built,
+            open_loop_fractions,
+            open_loop_duration_s: open_loop_duration,
         },
         method: vec![
             "Load generator: its own (tests/src/bench/load.rs), one keep-alive HTTP/1.1 connection per worker (hyper), all workers starting together for a fixed window; latencies in an HDR histogram (µs, 3 significant digits), from sending the request to the last byte of the body; req/s counts the expected answers (200, or 201 for writes) over the window.".into(),
@@ -235,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
             "(a) GET /v1/passports/{pid} with a consent token (summary + adjustments). (b) POST /v1/passports/{pid}/records/{rid}/versions: a version signed by the therapist, chained to the record's head, sealed and logged by the server. (c) GET /v1/passports/{pid}/changes?since=<cursor before the latest change>: one changed version and a signed checkpoint.".into(),
             "Ceilings: a separate axum process (the bench with --serve-ceiling, multi-thread runtime like the server) answering /bare with a body of the size of a typical read, and /verify doing the same after verifying one Ed25519 signature (ring) from the DPoP header; the requests carry a token and a proof like the real ones.".into(),
             "Seeding writes straight into the database (multi-row inserts, one transaction per 100 passports) what the API would have stored: versions signed by their authors, chained, sealed with each passport's data key, every write and grant in the hash-chained access log.".into(),
+            "Open loop (after the closed loop): each scenario again at fixed arrival rates, shares of its best closed-loop req/s at any concurrency. The schedule fixes every request's intended send time (one every 1/rate s); each is sent at its time on its own task, over an idle keep-alive connection or a new one when all are busy, so a slow answer never delays the next send. Latency runs from the intended send time to the last byte of the body (the coordinated-omission correction of wrk2), in an HDR histogram; achieved req/s counts the expected answers from the window's start to its last answer. The requests are prepared before the window, taken in turn from every worker's; a write chain that fails is not continued.".into(),
             "Peak memory: VmHWM of the server process from /proc after the last window. CPU per request: user + system time from /proc of the server process (the ceiling server's for the ceilings), of every PostgreSQL process (SQLite runs inside the server), and of the bench itself (the load generator), over each window, divided by the successful requests.".into(),
         ],
         skipped,
