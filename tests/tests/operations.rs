@@ -108,6 +108,15 @@ fn subcommand_help_shows_the_global_flags() {
     }
 }
 
+/// An address on this machine that nothing listens on (just now): for a server process to take.
+fn free_address() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string()
+}
+
 // ---------------------------------------------------------------------------------------------
 // An installation under test: a data directory and a database that outlive server runs.
 
@@ -631,11 +640,7 @@ async fn wait_for_database_retries_until_postgres_answers() {
         .unwrap()
         .port();
     let proxied = url.replacen(&target, &format!("127.0.0.1:{port}"), 1);
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let listen = free_address();
     let data_dir = install.data_dir().display().to_string();
     let mut child = tokio::process::Command::new(SERVER)
         .args(["serve", "--listen", &listen, "--data-dir", &data_dir])
@@ -684,11 +689,7 @@ async fn wait_for_database_retries_until_postgres_answers() {
 async fn the_log_carries_the_callers_trace() {
     use tokio::io::AsyncBufReadExt;
     let install = Install::new(Backend::Sqlite).await;
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let listen = free_address();
     let mut child = tokio::process::Command::new(SERVER)
         .args(["serve", "--listen", &listen, "--log-json"])
         .args(install.flags())

@@ -46,6 +46,17 @@ enum Kind {
     Sync,
 }
 
+impl Kind {
+    /// The status of a successful answer: a write creates a version.
+    fn expected_status(self) -> StatusCode {
+        if self == Kind::Write {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        }
+    }
+}
+
 /// A worker's party and the passports it works on.
 struct Worker<'a> {
     actor: &'a Actor,
@@ -331,11 +342,7 @@ impl<'a> Bench<'a> {
         c: usize,
         floor_rps: f64,
     ) -> anyhow::Result<WindowStats> {
-        let expected = if kind == Kind::Write {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
+        let expected = kind.expected_status();
         let secs = self.opts.duration.as_secs_f64();
         // Nothing signed per request can outrun the floor; keep a margin for its noise.
         let cap = ((floor_rps * 1.5 * secs) as usize / c).max(50);
@@ -382,11 +389,7 @@ impl<'a> Bench<'a> {
         fraction: f64,
         max_rps: f64,
     ) -> anyhow::Result<OpenLoopStats> {
-        let expected = if kind == Kind::Write {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
+        let expected = kind.expected_status();
         let c = self.employers.len().min(self.professionals.len());
         let rate = (max_rps * fraction).max(1.0);
         let duration = self.opts.open_loop_duration;

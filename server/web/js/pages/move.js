@@ -7,8 +7,7 @@ import { Verifier, verifyLog } from "../verify.js";
 import { button, choices, clearErrors, h, page, para, submit, warning } from "../ui.js";
 import { busy, explain, go, refuse } from "../flow.js";
 import { state } from "../session.js";
-import { withNewDeviceKey } from "./start.js";
-import { lockFields, readLock } from "./unlock.js";
+import { lockFields, readLock, withNewDeviceKey } from "./unlock.js";
 import * as paths from "../endpoints.js";
 
 const FORMAT = "work-passport-bundle/2";

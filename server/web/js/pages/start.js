@@ -8,8 +8,8 @@ import * as recoveryCode from "../recovery.js";
 import * as words from "../words.js";
 import { button, checkedValues, choices, clearErrors, h, link, page, para, submit, textField, warning } from "../ui.js";
 import { busy, codeProblem, go, label, refuse } from "../flow.js";
-import { adopt, home, lockNow, resume, state, thisDevice } from "../session.js";
-import { lockFields, lockOldDevice, lockRefused, readLock, unlockPage } from "./unlock.js";
+import { home, lockNow, resume, state, thisDevice } from "../session.js";
+import { lockFields, lockOldDevice, readLock, unlockPage, withNewDeviceKey } from "./unlock.js";
 import * as paths from "../endpoints.js";
 
 export async function landing() {
@@ -29,24 +29,6 @@ export async function landing() {
         para(link("#/move", "Move a passport here from another Work Passport server")),
       ],
   );
-}
-
-/** Makes a device key locked as the lock fields of `form` say, then runs `register` with it
- * (which answers the party the key now belongs to, and optionally the recovery key's id). False
- * when a passkey could not lock (the form shows why). */
-export async function withNewDeviceKey(form, name, register) {
-  const { make } = readLock(form);
-  let choice;
-  try {
-    choice = await make(name);
-  } catch (e) {
-    if (lockRefused(e)) return false;
-    throw e;
-  }
-  const device = await jose.generateKey(true);
-  const { party, recoveryKid } = await register(device);
-  await adopt(device, party, choice, recoveryKid);
-  return true;
 }
 
 export async function signUp() {

@@ -56,13 +56,31 @@ export function readLock(form) {
   return { errors, make: () => lock.newPassphraseLock(passphrase) };
 }
 
-/** A passkey that could not lock shows at the radios; other failures as they are. */
-export function lockRefused(e) {
+// A passkey that could not lock shows at the radios; other failures as they are.
+function lockRefused(e) {
   if (e instanceof lock.UnlockFailed) {
     refuse([{ id: "unlock", text: e.message }]);
     return true;
   }
   return false;
+}
+
+/** Makes a device key locked as the lock fields of `form` say, then runs `register` with it
+ * (which answers the party the key now belongs to, and optionally the recovery key's id). False
+ * when a passkey could not lock (the form shows why). */
+export async function withNewDeviceKey(form, name, register) {
+  const { make } = readLock(form);
+  let choice;
+  try {
+    choice = await make(name);
+  } catch (e) {
+    if (lockRefused(e)) return false;
+    throw e;
+  }
+  const device = await jose.generateKey(true);
+  const { party, recoveryKid } = await register(device);
+  await adopt(device, party, choice, recoveryKid);
+  return true;
 }
 
 // After unlocking, the address the person asked for, or their start.
@@ -123,21 +141,14 @@ export function lockOldDevice(device) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const { errors, make } = readLock(form);
+    const { errors } = readLock(form);
     if (errors.length) return refuse(errors);
     await busy(form, "Locking this device", async () => {
-      let choice;
-      try {
-        choice = await make(device.name);
-      } catch (e) {
-        if (lockRefused(e)) return;
-        throw e;
-      }
       const old = new api.Session(device.partyId, { privateKey: device.privateKey, publicKey: device.publicKey }, device.jwk);
-      const fresh = await jose.generateKey(true);
-      const party = await old.addKey(fresh);
-      await adopt(fresh, party, choice, device.recoveryKid);
-      await state.session.call("POST", paths.partyKeyRevoke(party.id, device.jwk.kid));
+      const locked = await withNewDeviceKey(form, device.name, async (fresh) =>
+        ({ party: await old.addKey(fresh), recoveryKid: device.recoveryKid }));
+      if (!locked) return;
+      await state.session.call("POST", paths.partyKeyRevoke(device.partyId, device.jwk.kid));
       go(home(), "This device is locked. It locks again when you sign out, and after some time without use.");
     });
   });
