@@ -120,7 +120,7 @@ impl Client {
     // -----------------------------------------------------------------------------------------
     // Plumbing
 
-    async fn problem(response: reqwest::Response) -> ClientError {
+    pub(crate) async fn problem(response: reqwest::Response) -> ClientError {
         let status = response.status().as_u16();
         match response.json::<Problem>().await {
             Ok(problem) => ClientError::from_problem(problem),
@@ -285,7 +285,7 @@ impl Client {
 
     /// Sends `body` to `url` without a token (registration, joining): the caller proves
     /// possession of its key inside the body instead.
-    async fn post_anonymous<T: DeserializeOwned>(
+    pub(crate) async fn post_anonymous<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &(impl Serialize + ?Sized),

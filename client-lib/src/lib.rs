@@ -7,6 +7,7 @@ pub mod client;
 pub mod consent;
 pub mod error;
 pub mod keys;
+pub mod notifications;
 pub mod passport;
 pub mod proofs;
 pub mod replica;

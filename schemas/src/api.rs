@@ -1028,3 +1028,248 @@ pub struct AccessLogPage {
 pub struct Health {
     pub status: String,
 }
+
+/// What a notification is about (docs/PROTOCOL.md section 16). Security alerts
+/// ([`NotificationKind::is_security`]) always go by email to a verified address.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// Employee: an organisation asked to see parts of the passport.
+    AccessRequested,
+    /// Employee: a consent they gave ends in 14 or 3 days.
+    GrantEnding,
+    /// Employee: a consent they gave has ended.
+    GrantEnded,
+    /// Employee: an adjustment's review is due in 30 or 7 days.
+    ReviewDue,
+    /// Employee: an adjustment's review date has passed.
+    ReviewOverdue,
+    /// Employee: someone else (a professional, under their consent) wrote a version.
+    VersionWritten,
+    /// Employee: an employer agreed an adjustment.
+    AdjustmentAgreed,
+    /// Security: a device or key was added to the account (a recovery key's use adds one).
+    KeyAdded,
+    /// Security: a device or key was removed.
+    KeyRevoked,
+    /// Security: the passport was exported.
+    PassportExported,
+    /// Security: the passport was imported here.
+    PassportImported,
+    /// Security: the passport was erased.
+    PassportErased,
+    /// Member: an access request they sent was approved (with the sections and end date).
+    RequestApproved,
+    /// Member: an access request they sent was declined.
+    RequestDeclined,
+    /// Member: a consent they use ends in 14 or 3 days.
+    ConsentEnding,
+    /// Member: a consent they used has ended.
+    ConsentEnded,
+    /// Member: a review of an adjustment their organisation agreed is due (while the consent lasts).
+    AgreedReviewDue,
+    /// Organisation admin: a member joined.
+    MemberJoined,
+    /// Organisation admin: a member left or was removed.
+    MemberLeft,
+    /// Service admin: notification emails are failing and parked.
+    DeliveriesFailing,
+    /// The email that verifies an address (never listed).
+    EmailVerification,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 21] = [
+        Self::AccessRequested,
+        Self::GrantEnding,
+        Self::GrantEnded,
+        Self::ReviewDue,
+        Self::ReviewOverdue,
+        Self::VersionWritten,
+        Self::AdjustmentAgreed,
+        Self::KeyAdded,
+        Self::KeyRevoked,
+        Self::PassportExported,
+        Self::PassportImported,
+        Self::PassportErased,
+        Self::RequestApproved,
+        Self::RequestDeclined,
+        Self::ConsentEnding,
+        Self::ConsentEnded,
+        Self::AgreedReviewDue,
+        Self::MemberJoined,
+        Self::MemberLeft,
+        Self::DeliveriesFailing,
+        Self::EmailVerification,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessRequested => "access_requested",
+            Self::GrantEnding => "grant_ending",
+            Self::GrantEnded => "grant_ended",
+            Self::ReviewDue => "review_due",
+            Self::ReviewOverdue => "review_overdue",
+            Self::VersionWritten => "version_written",
+            Self::AdjustmentAgreed => "adjustment_agreed",
+            Self::KeyAdded => "key_added",
+            Self::KeyRevoked => "key_revoked",
+            Self::PassportExported => "passport_exported",
+            Self::PassportImported => "passport_imported",
+            Self::PassportErased => "passport_erased",
+            Self::RequestApproved => "request_approved",
+            Self::RequestDeclined => "request_declined",
+            Self::ConsentEnding => "consent_ending",
+            Self::ConsentEnded => "consent_ended",
+            Self::AgreedReviewDue => "agreed_review_due",
+            Self::MemberJoined => "member_joined",
+            Self::MemberLeft => "member_left",
+            Self::DeliveriesFailing => "deliveries_failing",
+            Self::EmailVerification => "email_verification",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Security alerts and the service's own: sent to a verified address whatever the
+    /// person's choices, and without an unsubscribe link.
+    pub fn is_security(self) -> bool {
+        matches!(
+            self,
+            Self::KeyAdded
+                | Self::KeyRevoked
+                | Self::PassportExported
+                | Self::PassportImported
+                | Self::PassportErased
+                | Self::EmailVerification
+        )
+    }
+
+    /// The kinds a party of `kind` can receive (for its settings page); `member` for a member
+    /// of an organisation, `org_admin` for its admins.
+    pub fn for_party(kind: PartyKind, member: bool, org_admin: bool) -> Vec<NotificationKind> {
+        use NotificationKind as K;
+        let mut kinds = vec![K::KeyAdded, K::KeyRevoked];
+        match kind {
+            PartyKind::Employee => kinds.extend([
+                K::AccessRequested,
+                K::GrantEnding,
+                K::GrantEnded,
+                K::ReviewDue,
+                K::ReviewOverdue,
+                K::VersionWritten,
+                K::AdjustmentAgreed,
+                K::PassportExported,
+                K::PassportImported,
+                K::PassportErased,
+            ]),
+            PartyKind::Admin => kinds.push(K::DeliveriesFailing),
+            _ => {
+                kinds.extend([K::ConsentEnding, K::ConsentEnded]);
+                if member {
+                    kinds.extend([K::RequestApproved, K::RequestDeclined, K::AgreedReviewDue]);
+                }
+                if org_admin {
+                    kinds.extend([K::MemberJoined, K::MemberLeft]);
+                }
+            }
+        }
+        kinds.sort();
+        kinds
+    }
+}
+
+/// One notification, in words without health data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Notification {
+    pub id: String,
+    pub kind: NotificationKind,
+    /// A security alert (cannot be turned off by email).
+    pub security: bool,
+    /// A short title (an email's subject).
+    pub title: String,
+    /// What happened, in a sentence.
+    pub text: String,
+    /// Where in the pages to act: an address of the pages (`#/grants`), relative to the server.
+    pub link: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/notifications`: the caller's notifications, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotificationPage {
+    pub notifications: Vec<Notification>,
+    /// How many of the caller's notifications are unread (all of them, not only this page's).
+    pub unread: i64,
+    /// Pass as `before` for the next (older) page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
+}
+
+/// The caller's email address for notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotificationEmail {
+    pub address: String,
+    /// False until the link sent to the address is opened; nothing else is sent before.
+    pub verified: bool,
+}
+
+/// One kind of notification and whether it comes by email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EmailChoice {
+    pub kind: NotificationKind,
+    /// The kind in words, for a settings page.
+    pub title: String,
+    /// Security alerts always come by email (`email` is true and cannot be set false).
+    pub security: bool,
+    pub email: bool,
+}
+
+/// `GET /v1/notifications/settings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotificationSettings {
+    /// Whether this server sends email at all (its operator configured a mail server).
+    pub email_enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<NotificationEmail>,
+    /// The kinds this caller can receive.
+    pub choices: Vec<EmailChoice>,
+    /// Whether the caller has a calendar feed (its URL is shown only when made).
+    pub calendar: bool,
+}
+
+/// `PUT /v1/notifications/email`: the address to send to; a verification link goes there.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetNotificationEmail {
+    /// An email address (at most 254 characters, one `@`, no spaces).
+    pub address: String,
+}
+
+/// `PUT /v1/notifications/settings`: which kinds come by email (kinds not named keep their
+/// choice; a security alert cannot be set false).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetEmailChoices {
+    pub email: std::collections::BTreeMap<NotificationKind, bool>,
+}
+
+/// `POST /v1/email/verify`: the code from the verification link (no sign-in needed).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmail {
+    pub code: String,
+}
+
+/// `POST /v1/notifications/calendar`: the new secret address of the caller's calendar feed
+/// (any earlier one stops working). Shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CalendarFeed {
+    pub url: String,
+}

@@ -57,7 +57,17 @@ listed in `x-problem-types`):
 ";
 
 /// Path parameters, by name.
-const PATH_PARAMS: [(&str, &str, &str); 9] = [
+const PATH_PARAMS: [(&str, &str, &str); 11] = [
+    (
+        "nid",
+        "A notification's id (a lower-case UUID).",
+        UUID_PATTERN,
+    ),
+    (
+        "token",
+        "The secret an email's unsubscribe link or a calendar feed's address carries.",
+        "^[A-Za-z0-9_.-]{1,200}$",
+    ),
     (
         "party_id",
         "A party's id (a lower-case UUID).",
@@ -98,7 +108,7 @@ const PATH_PARAMS: [(&str, &str, &str); 9] = [
     ),
 ];
 
-const TAGS: [(&str, &str); 8] = [
+const TAGS: [(&str, &str); 9] = [
     (
         "meta",
         "Liveness, readiness, the server's keys and this document.",
@@ -118,6 +128,10 @@ const TAGS: [(&str, &str); 8] = [
     (
         "access requests",
         "An organisation asks an employee for access; the employee approves, narrows or declines.",
+    ),
+    (
+        "notifications",
+        "What happened, in words without health data: in the pages, by email to a verified address, and as a calendar feed of review and consent end dates.",
     ),
 ];
 

@@ -128,6 +128,24 @@ paths! {
     ACCESS_REQUESTS_APPROVE, access_requests_approve = "/v1/access-requests/approve";
     /// The employee declines an access request.
     ACCESS_REQUESTS_DECLINE, access_requests_decline = "/v1/access-requests/decline";
+    /// The caller's notifications.
+    NOTIFICATIONS, notifications = "/v1/notifications";
+    /// Marks one notification read.
+    NOTIFICATION_READ, notification_read(nid) = "/v1/notifications/{nid}/read";
+    /// Marks every notification read.
+    NOTIFICATIONS_READ_ALL, notifications_read_all = "/v1/notifications/read-all";
+    /// The caller's email address and choices.
+    NOTIFICATION_SETTINGS, notification_settings = "/v1/notifications/settings";
+    /// The caller's email address for notifications.
+    NOTIFICATION_EMAIL, notification_email = "/v1/notifications/email";
+    /// The caller's calendar feed (a new secret address, or none).
+    NOTIFICATION_CALENDAR, notification_calendar = "/v1/notifications/calendar";
+    /// An email address is verified by the code its link carries.
+    EMAIL_VERIFY, email_verify = "/v1/email/verify";
+    /// One-click unsubscribe from one kind of email (RFC 8058), without signing in.
+    UNSUBSCRIBE, unsubscribe(token) = "/v1/unsubscribe/{token}";
+    /// A calendar feed (iCalendar), at its secret address.
+    CALENDAR, calendar(token) = "/v1/calendar/{token}";
 }
 
 /// `server/web/js/endpoints.js`: [`ALL`] as an ES module for the web pages, one export per

@@ -213,9 +213,41 @@ pub struct Settings {
     )]
     pub trusted_proxies: Vec<IpNetwork>,
 
+    /// The SMTP server that sends email notifications; without it, no email is sent.
+    /// `smtp://host[:587]` requires STARTTLS, `smtps://host[:465]` is TLS from the start,
+    /// `smtp://user:password@host` signs in (percent-encode `@`, `:` and `/` in them), and
+    /// plain unencrypted SMTP takes an explicit `?tls=none` (`?tls=opportunistic`: STARTTLS only
+    /// when offered); both warn at start unless the server is this machine.
+    #[arg(long, global = true, env = "WP_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of email notifications, e.g. `Work Passport <passport@example.org>`. Required
+    /// with `--smtp-url`.
+    #[arg(long, global = true, env = "WP_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
+    /// The longest one email may take to send, in seconds, from connecting to the SMTP server's
+    /// last answer; then it is tried again later.
+    #[arg(long, global = true, env = "WP_SMTP_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub smtp_timeout: u64,
+
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+
+    /// How often each instance looks for reminders come due and emails to send, in seconds
+    /// (a notification written on this instance is emailed at once, without waiting).
+    #[arg(long, global = true, env = "WP_NOTIFY_INTERVAL", default_value = "60", value_parser = parse_seconds)]
+    pub notify_interval: u64,
+
+    /// How long an instance holds an email it is sending before another instance may send it
+    /// (after a crash), in seconds: longer than the mail server takes to answer.
+    #[arg(long, global = true, env = "WP_EMAIL_LEASE", default_value = "300", value_parser = parse_seconds)]
+    pub email_lease: u64,
+
+    /// The notification scheduler's clock: the system's, or a test's that it moves forward.
+    #[arg(skip)]
+    pub clock: crate::clock::Clock,
 }
 
 /// An address block: an address and how many leading bits of it count (`10.0.0.0/8`,
@@ -326,7 +358,13 @@ impl Settings {
             rate_limit_per_address: 120,
             rate_limit_global: 6000,
             trusted_proxies: Vec::new(),
+            smtp_url: None,
+            smtp_from: None,
+            smtp_timeout: 30,
             log_json: false,
+            notify_interval: 60,
+            email_lease: 300,
+            clock: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod service;
 pub mod tls;
 
@@ -56,6 +57,8 @@ pub async fn run(
     let purge = tokio::spawn(purge_jtis(state.clone()));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, %issuer, backend = state.backend(), "work passport listening");
+    // Reminders and emails: every instance runs both (docs/PROTOCOL.md section 16).
+    service::notifications::spawn(&state);
     // The peer's address, for the rate limits and the logs (`http::transport`).
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let result = match tls {
@@ -81,6 +84,7 @@ pub async fn run(
         }
     };
     purge.abort();
+    state.notifications.stop();
     state.close().await;
     result.context("serving HTTP")
 }

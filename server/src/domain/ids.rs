@@ -152,6 +152,11 @@ uuid_id!(
     InvitationId,
     "an invitation id (a lower-case UUID)"
 );
+uuid_id!(
+    /// A notification to one person.
+    NotificationId,
+    "a notification id (a lower-case UUID)"
+);
 id_type!(
     /// A public key, named by its RFC 7638 thumbprint.
     Kid,

@@ -23,6 +23,7 @@ pub mod extract;
 mod grants;
 mod limit;
 mod meta;
+mod notifications;
 mod organisations;
 mod parties;
 mod passports;

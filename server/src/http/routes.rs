@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use wp_schemas::api::{
     AccessRequestCode, AddKey, ApproveAccessRequest, Changes, CreateAccessRequest, CreateGrant,
     CreateInvitation, CreateOrganisation, EnrolParty, JoinAsAdmin, RedeemInvitation,
-    RegisterEmployee, SetListing, SubmitVersion, UUID_PATTERN,
+    RegisterEmployee, SetEmailChoices, SetListing, SetNotificationEmail, SubmitVersion,
+    UUID_PATTERN, VerifyEmail,
 };
 use wp_schemas::bundle::Bundle;
 use wp_schemas::openapi::{self, Endpoint, Operation, Schemas};
@@ -19,7 +20,10 @@ use wp_schemas::paths;
 use wp_schemas::problem::ProblemType;
 
 use super::reply::{Answers, Documented};
-use super::{AppState, access_requests, grants, meta, organisations, parties, passports, token};
+use super::{
+    AppState, access_requests, grants, meta, notifications, organisations, parties, passports,
+    token,
+};
 
 /// One route: a method and path, the handler that answers it, its operation, and how it is
 /// logged.
@@ -142,6 +146,7 @@ pub fn table() -> Vec<Route> {
         ("grants", grant_routes()),
         ("organisations", organisation_routes()),
         ("access requests", access_request_routes()),
+        ("notifications", notification_routes()),
     ]
     .into_iter()
     .flat_map(|(tag, routes)| routes.into_iter().map(move |r| Route { tag, ..r }))
@@ -808,6 +813,153 @@ fn access_request_routes() -> Vec<Route> {
                 .problems(decide),
         )
 .audit(Audit::None),
+    ]
+}
+
+/// Notifications, the email address and choices, the calendar feed; the links in emails.
+fn notification_routes() -> Vec<Route> {
+    use ProblemType as P;
+    let op = Operation::new;
+    let own: &[ProblemType] = &[P::Forbidden];
+    vec![
+        get(
+            paths::NOTIFICATIONS,
+            notifications::list,
+            op("listNotifications")
+                .summary("The caller's notifications, newest first, 50 at a time, with the unread count")
+                .about(
+                    "In words without health data: each says what happened and links to the \
+                    page where to act (docs/PROTOCOL.md section 16). An access token only (a \
+                    consent token is refused, 403).",
+                )
+                .query(
+                    "before",
+                    json!({"type": "string", "pattern": UUID_PATTERN}),
+                    "A notification id (the page's `next_before`): only older ones.",
+                )
+                .problems(&[P::InvalidBody, P::Forbidden]),
+        )
+        .audit(Audit::None),
+        post(
+            paths::NOTIFICATION_READ,
+            notifications::read,
+            op("readNotification")
+                .summary("Mark one of the caller's notifications read")
+                .reply(204, "Marked read (again: no change).")
+                .problems(&[P::Forbidden, P::NotFound]),
+        )
+        .audit(Audit::None),
+        post(
+            paths::NOTIFICATIONS_READ_ALL,
+            notifications::read_all,
+            op("readAllNotifications")
+                .summary("Mark all of the caller's notifications read")
+                .reply(204, "Marked read.")
+                .problems(own),
+        )
+        .audit(Audit::None),
+        get(
+            paths::NOTIFICATION_SETTINGS,
+            notifications::settings,
+            op("getNotificationSettings")
+                .summary("The caller's email address, which kinds come by email, and whether a calendar feed exists")
+                .problems(own),
+        )
+        .audit(Audit::None),
+        put(
+            paths::NOTIFICATION_SETTINGS,
+            notifications::set_choices,
+            op("setNotificationChoices")
+                .summary("Choose which kinds come by email (security alerts cannot be turned off: 400)")
+                .json_body(Schemas::of::<SetEmailChoices>)
+                .problems(&[P::InvalidBody, P::Forbidden]),
+        )
+        .audit(Audit::None),
+        put(
+            paths::NOTIFICATION_EMAIL,
+            notifications::set_email,
+            op("setNotificationEmail")
+                .summary("Set the address notifications are emailed to: a one-time verification link goes there, and nothing else until it is opened")
+                .about(
+                    "Replaces any earlier address (its pending emails stop, its unsubscribe \
+                    links end). 409 `conflict` when the server sends no email (no \
+                    `--smtp-url`).",
+                )
+                .json_body(Schemas::of::<SetNotificationEmail>)
+                .problems(&[P::InvalidBody, P::Forbidden, P::Conflict]),
+        )
+        .audit(Audit::None),
+        delete(
+            paths::NOTIFICATION_EMAIL,
+            notifications::remove_email,
+            op("removeNotificationEmail")
+                .summary("Remove the address: no more email, pending ones included")
+                .reply(204, "Removed.")
+                .problems(&[P::Forbidden, P::NotFound]),
+        )
+        .audit(Audit::None),
+        post(
+            paths::NOTIFICATION_CALENDAR,
+            notifications::new_calendar,
+            op("newCalendarFeed")
+                .summary("A new secret address for the caller's calendar feed of review dates and consent end dates (any earlier address stops working)")
+                .problems(own),
+        )
+        .audit(Audit::None),
+        delete(
+            paths::NOTIFICATION_CALENDAR,
+            notifications::remove_calendar,
+            op("removeCalendarFeed")
+                .summary("Stop the caller's calendar feed")
+                .reply(204, "Stopped.")
+                .problems(own),
+        )
+        .audit(Audit::None),
+        post(
+            paths::EMAIL_VERIFY,
+            notifications::verify_email,
+            op("verifyNotificationEmail")
+                .summary("Verify an address by the code its link carries (no sign-in: the code is the proof)")
+                .public()
+                .json_body(Schemas::of::<VerifyEmail>)
+                .reply(204, "Verified: notifications are emailed there from now on.")
+                .rate_limited()
+                .problems(&[P::NotFound]),
+        )
+        .audit(Audit::None),
+        get(
+            paths::CALENDAR,
+            notifications::calendar,
+            op("calendarFeed")
+                .summary("A calendar feed (iCalendar, RFC 5545) of its owner's review dates and consent end dates, at its secret address")
+                .about(
+                    "For calendar apps, without signing in: the address is the secret (made by \
+                    `POST /v1/notifications/calendar`, which replaces it). All-day events in \
+                    words without health data, each linking to the page where to act.",
+                )
+                .public()
+                .reply(200, "The calendar, `text/calendar; charset=utf-8`.")
+                .rate_limited()
+                .problems(&[P::NotFound]),
+        )
+        .audit(Audit::None),
+        post(
+            paths::UNSUBSCRIBE,
+            notifications::unsubscribe,
+            op("unsubscribe")
+                .summary("One-click unsubscribe from one kind of email (RFC 8058), without signing in")
+                .about(
+                    "The URL of an email's `List-Unsubscribe` header: mail clients post \
+                    `List-Unsubscribe=One-Click` to it (any body is ignored). The token names \
+                    the person and the kind and is proven by an HMAC under the person's \
+                    unsubscribe secret, which a new address replaces.",
+                )
+                .public()
+                .reply(204, "Unsubscribed from that kind of email.")
+                .rate_limited()
+                .problems(&[P::NotFound]),
+        )
+        .audit(Audit::None),
     ]
 }
 

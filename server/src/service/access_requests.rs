@@ -16,9 +16,11 @@ use crate::domain::access_request::{self, AccessRequestRecord, RequestRefusal};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant;
 use crate::domain::ids::{AccessRequestId, PartyId};
+use crate::domain::notification::{Facts, Notice, day_of};
 use crate::domain::organisation::{OrganisationRefusal, check_role, code_hash};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
+use wp_schemas::api::NotificationKind as Kind;
 
 /// A member of organisation `oid` asks for access; the code for the employee is in this
 /// answer only.
@@ -78,7 +80,21 @@ pub async fn create(
         decision: None,
         grant_id: None,
     };
-    state.store.create_access_request(&record).await?;
+    // The employee it names hears of it (the organisation's name only; the code is the
+    // member's to give).
+    let notices: Vec<Notice> = record
+        .employee
+        .iter()
+        .map(|e| {
+            Notice::new(
+                e,
+                Kind::AccessRequested,
+                Facts::who(&record.organisation_name),
+            )
+        })
+        .collect();
+    state.store.create_access_request(&record, &notices).await?;
+    state.notifications.written();
     tracing::info!(organisation = %oid, request = %record.id, by = %caller.party_id, "access request created");
     Ok(record.to_wire(Some(code), now))
 }
@@ -121,9 +137,20 @@ pub async fn open(state: &AppState, caller: &Caller, code: &str) -> Result<Acces
 pub async fn decline(state: &AppState, caller: &Caller, code: &str) -> Result<AccessRequest> {
     let now = clock::now();
     let request = pending(state, caller, code, now).await?;
-    if !state.store.decline_access_request(&request.id, now).await? {
+    let employee = party_or_404(state, &caller.party_id).await?;
+    let told = Notice::new(
+        &request.requested_by,
+        Kind::RequestDeclined,
+        Facts::who(employee.display_name),
+    );
+    if !state
+        .store
+        .decline_access_request(&request.id, &[told], now)
+        .await?
+    {
         return Err(decided_meanwhile(state, &request).await);
     }
+    state.notifications.written();
     tracing::info!(request = %request.id, "access request declined");
     let declined = AccessRequestRecord {
         decided_at: Some(now),
@@ -167,13 +194,28 @@ pub async fn approve(
         sections,
         "owner approved an access request",
     );
+    // The member who asked hears what was approved: the sections' names and the end date.
+    let employee = party_or_404(state, &caller.party_id).await?;
+    let told = Notice::new(
+        &request.requested_by,
+        Kind::RequestApproved,
+        Facts {
+            sections: record
+                .scopes
+                .iter()
+                .map(|s| s.section.as_str().to_owned())
+                .collect(),
+            ..Facts::who_on(employee.display_name, &day_of(record.ends_at))
+        },
+    );
     if !state
         .store
-        .approve_access_request(&request.id, &record, event, now)
+        .approve_access_request(&request.id, &record, event, &[told], now)
         .await?
     {
         return Err(decided_meanwhile(state, &request).await);
     }
+    state.notifications.written();
     tracing::info!(request = %request.id, grant = %record.id, "access request approved");
     Ok(record.to_wire(now))
 }

@@ -14,7 +14,9 @@ use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{Kid, PartyId, PassportId};
 use crate::domain::import::{self, ImportRefusal};
+use crate::domain::notification::{Facts, Notice};
 use crate::error::{Error, Result};
+use wp_schemas::api::NotificationKind as Kind;
 
 /// The owner's passport as one bundle, without the owner's signature (their client adds it).
 /// The export is logged after it is read, like every owner read; the bundle's log ends just
@@ -89,6 +91,11 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
         owner_signature: None,
     };
     let receipt = guard.allowed(Section::ALL.to_vec(), "owner").await?;
+    // The owner's security alert follows the export's log entry, in a transaction of its own
+    // (the entry goes through the group commit, which writes no notifications).
+    let alert = Notice::new(&caller.party_id, Kind::PassportExported, Facts::default());
+    state.store.notify(&[alert], now).await?;
+    state.notifications.written();
     tracing::info!(passport = %pid, "passport exported");
     Ok(receipt.answer(bundle))
 }
@@ -233,9 +240,15 @@ pub async fn import(
             &master_kid,
             &wrapped,
             event,
+            &[Notice::new(
+                &caller.party_id,
+                Kind::PassportImported,
+                Facts::default(),
+            )],
             now,
         )
         .await?;
+    state.notifications.written();
     tracing::info!(
         passport = %plan.passport_id,
         versions = plan.versions.len(),

@@ -18,6 +18,7 @@ pub mod guard;
 pub mod heads;
 pub mod install;
 pub mod limits;
+pub mod notifications;
 pub mod organisations;
 pub mod origins;
 pub mod parties;

@@ -349,6 +349,7 @@ pub async fn redeem(state: &AppState, request: RedeemInvitation) -> Result<Party
         let why = now_seen.map_or(Ok(()), |i| i.check_redeemable(now));
         return Err(why.err().unwrap_or(OrganisationRefusal::Used).into());
     }
+    state.notifications.written();
     tracing::info!(party = %id, organisation = %invitation.organisation, role = invitation.role.as_str(), "invitation redeemed");
     party_or_404(state, &id).await
 }
@@ -380,6 +381,7 @@ pub async fn remove_member(
     let now = clock::now();
     let removed = state.store.remove_member(id, member, now).await?;
     let removed = removed.ok_or_else(|| Error::not_found("no such member of this organisation"))?;
+    state.notifications.written();
     let name = party_or_404(state, member).await?.display_name;
     tracing::info!(organisation = %id, member = %member, by = %caller.party_id, "member removed");
     Ok(removed.to_member(name))

@@ -10,10 +10,12 @@ use super::store::KeyRevocation;
 use super::{AppState, Caller};
 use crate::clock;
 use crate::domain::ids::{Kid, PartyId};
+use crate::domain::notification::{Facts, Notice};
 use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::time::Timestamp;
 use crate::domain::{auth, party};
 use crate::error::{Error, Result};
+use wp_schemas::api::NotificationKind;
 
 /// An employee registers with a key they prove they hold.
 pub async fn register(state: &AppState, request: RegisterEmployee) -> Result<Party> {
@@ -92,7 +94,9 @@ pub async fn add_key(
     let jwk = party::public_key(&request.jwk)?;
     let path = paths::party_keys(party_id);
     check_key_proof(state, &jwk, &request.proof, &path, now).await?;
-    state.store.add_key(party_id, &jwk, now).await?;
+    let alert = Notice::new(party_id, NotificationKind::KeyAdded, Facts::default());
+    state.store.add_key(party_id, &jwk, &[alert], now).await?;
+    state.notifications.written();
     party_or_404(state, party_id).await
 }
 
@@ -105,8 +109,16 @@ pub async fn revoke_key(
     kid: &Kid,
 ) -> Result<Party> {
     require_self(caller, party_id)?;
-    match state.store.revoke_key(party_id, kid, clock::now()).await? {
-        KeyRevocation::Revoked => party_or_404(state, party_id).await,
+    let alert = Notice::new(party_id, NotificationKind::KeyRevoked, Facts::default());
+    match state
+        .store
+        .revoke_key(party_id, kid, &[alert], clock::now())
+        .await?
+    {
+        KeyRevocation::Revoked => {
+            state.notifications.written();
+            party_or_404(state, party_id).await
+        }
         KeyRevocation::NotFound => Err(Error::not_found("no such active key")),
         KeyRevocation::LastActiveKey => Err(Error::client(
             ProblemType::Conflict,

@@ -18,6 +18,7 @@ use super::{heads, vault};
 use crate::clock;
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{PartyId, PassportId, RecordId};
+use crate::domain::notification::{Facts, Notice};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
@@ -54,7 +55,13 @@ pub async fn erase(state: &AppState, caller: &Caller, pid: &PassportId) -> Resul
     let action = LogAction::PassportErased;
     let guard = AuthorizedPassport::authorize(state, caller, pid, action, &[]).await?;
     guard.require_owner("erase the passport").await?;
-    state.store.erase_passport(pid, guard.now).await?;
+    let alert = Notice::new(
+        &caller.party_id,
+        wp_schemas::api::NotificationKind::PassportErased,
+        Facts::default(),
+    );
+    state.store.erase_passport(pid, &[alert], guard.now).await?;
+    state.notifications.written();
     state.heads.evict(pid);
     tracing::info!(passport = %pid, "passport erased");
     Ok(())

@@ -51,6 +51,8 @@ pub struct Inner {
     pub https: bool,
     /// `Strict-Transport-Security: max-age`, for answers given over HTTPS.
     pub hsts_max_age: u64,
+    /// The notification scheduler and email dispatcher's clock, mail server and signals.
+    pub notifications: super::notifications::Notifier,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
@@ -124,6 +126,12 @@ impl AppState {
             limits,
             https: settings.tls_cert.is_some() || issuer_is_https,
             hsts_max_age: settings.hsts_max_age,
+            notifications: super::notifications::Notifier::new(
+                settings.clock.clone(),
+                crate::mail::Mailer::from_settings(settings)?,
+                Duration::from_secs(settings.notify_interval.max(1)),
+                settings.email_lease.max(1) as i64,
+            ),
         })))
     }
 

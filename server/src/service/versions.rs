@@ -3,16 +3,18 @@
 //! verified), place it after the record's head, seal it and append it with its log entry.
 //! Every refused or conflicting write by a known caller is in the passport's access log.
 
+use wp_schemas::api::NotificationKind as Kind;
 use wp_schemas::api::{Action, LogAction, VersionEnvelope, VersionPayload, agreed_by};
 use wp_schemas::jose::CompactJws;
-use wp_schemas::sections::Section;
+use wp_schemas::sections::{AdjustmentStatus, AdjustmentsBody, Section, SectionBody};
 
 use super::AppState;
 use super::AuthorizedPassport;
 use super::Caller;
-use super::store::{AppendError, VersionAppend};
+use super::store::{AppendError, ReviewChange, VersionAppend};
 use super::vault;
-use crate::domain::ids::{Kid, PassportId, RecordId};
+use crate::domain::ids::{Kid, PartyId, PassportId, RecordId};
+use crate::domain::notification::{Facts, Notice};
 use crate::domain::party::RegisteredKey;
 use crate::domain::version::{self, AcceptedVersion, Head, VersionRefusal};
 use crate::error::{Error, Result};
@@ -165,7 +167,7 @@ impl WriteAttempt<'_, '_> {
             g.reason()
         };
         let seq = self
-            .append(&accepted, head.as_ref(), why)
+            .append(&accepted, head.as_ref(), why, agreeing)
             .await
             .naming(section)?;
         Ok(VersionEnvelope {
@@ -188,8 +190,10 @@ impl WriteAttempt<'_, '_> {
         accepted: &AcceptedVersion,
         head: Option<&Head>,
         why: &str,
+        agreeing: bool,
     ) -> Result<i64, WriteFailure> {
         let g = self.guard;
+        let notices = self.notices(agreeing).await?;
         let (section, record_id) = (accepted.section(), accepted.record());
         let key = self.key()?;
         let sealed = vault::seal(
@@ -208,16 +212,43 @@ impl WriteAttempt<'_, '_> {
             max_records: g.state.max_records_per_passport,
             event: g.allowed_event(vec![section], why),
             now: g.now,
+            notices,
+            review: review_change(
+                accepted,
+                agreeing
+                    .then(|| g.on_behalf_of.as_ref().map(|(o, _)| o.clone()))
+                    .flatten(),
+            ),
         };
         let limit = version.max_records;
         match g.state.writer.append_version(version).await {
-            Ok(seq) => Ok(seq),
+            Ok(seq) => {
+                g.state.notifications.written();
+                Ok(seq)
+            }
             Err(AppendError::Stale) => {
                 Err(self.not_successor(record_id, VersionRefusal::Stale).await)
             }
             Err(AppendError::Full) => Err(VersionRefusal::PassportFull(limit).into()),
             Err(AppendError::Other(e)) => Err(e.into()),
         }
+    }
+
+    /// What the owner is told of a version written by someone else: an agreement (by the
+    /// organisation) or an update (by the person). Nothing of what it says.
+    async fn notices(&self, agreeing: bool) -> Result<Vec<Notice>, WriteFailure> {
+        let g = self.guard;
+        if g.access.is_owner() {
+            return Ok(Vec::new());
+        }
+        let owner = &g.passport.owner_id;
+        let who = match (&g.on_behalf_of, agreeing) {
+            (Some((organisation, _)), true) => (organisation, Kind::AdjustmentAgreed),
+            _ => (&g.caller.party_id, Kind::VersionWritten),
+        };
+        let party = g.state.store.party(who.0).await?;
+        let name = party.map(|p| p.display_name).unwrap_or_default();
+        Ok(vec![Notice::new(owner, who.1, Facts::who(name))])
     }
 
     /// The passport's data key; a passport without one was erased.
@@ -320,4 +351,31 @@ impl WriteAttempt<'_, '_> {
             .membership
             .map(|m| agreed_by(&party.display_name, m.role, &m.organisation_name)))
     }
+}
+
+/// What a version does to its record's review date: an adjustment under review keeps (or
+/// gets) its date; one ended, declined, removed or without a date has none. `agreed_by` is the
+/// organisation whose member's agreement this version is.
+fn review_change(accepted: &AcceptedVersion, agreed_by: Option<PartyId>) -> Option<ReviewChange> {
+    if accepted.section() != Section::Adjustments {
+        return None;
+    }
+    let live = |b: &AdjustmentsBody| {
+        !matches!(
+            b.status,
+            AdjustmentStatus::Ended | AdjustmentStatus::Declined
+        )
+    };
+    Some(match accepted.body() {
+        Some(SectionBody::Adjustments(body)) if !accepted.deleted() && live(body) => {
+            match &body.review_date {
+                Some(date) => ReviewChange::Set {
+                    on: date.to_string(),
+                    agreed_by,
+                },
+                None => ReviewChange::Cleared,
+            }
+        }
+        _ => ReviewChange::Cleared,
+    })
 }

@@ -9,6 +9,7 @@ use crate::domain::access_request::{AccessRequestRecord, Decision};
 use crate::domain::audit::LogEvent;
 use crate::domain::grant::GrantRecord;
 use crate::domain::ids::{AccessRequestId, GrantId, PartyId};
+use crate::domain::notification::Notice;
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
@@ -87,10 +88,16 @@ const REQUEST_COLUMNS: &str = "SELECT r.id, r.organisation_id, o.display_name AS
      JOIN parties p ON p.id = r.requested_by";
 
 impl Store {
-    pub async fn create_access_request(&self, request: &AccessRequestRecord) -> Result<()> {
+    /// Stores a request, and writes `notices` (the employee's, when it names one) with it.
+    pub async fn create_access_request(
+        &self,
+        request: &AccessRequestRecord,
+        notices: &[Notice],
+    ) -> Result<()> {
         let scopes = serde_json::to_string(&request.scopes).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO access_requests (id, organisation_id, requested_by, roles, scopes, purpose, \
                  duration_days, employee_id, code_hash, created_at, expires_at) \
@@ -107,8 +114,10 @@ impl Store {
             .bind(&request.code_hash)
             .bind(request.created_at)
             .bind(request.expires_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            super::insert_notices_in!(tx, notices, request.created_at);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -142,25 +151,33 @@ impl Store {
         rows.into_iter().map(RequestRow::into_record).collect()
     }
 
-    /// Declines a pending request; false if it was decided meanwhile.
+    /// Declines a pending request, writing `notices` (the requester's) with the decision;
+    /// false if it was decided meanwhile.
     pub async fn decline_access_request(
         &self,
         id: &AccessRequestId,
+        notices: &[Notice],
         now: Timestamp,
     ) -> Result<bool> {
-        Ok(with_pool!(self, pool => {
+        with_pool!(self, pool => {
             let _writing = self.write_guard().await;
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let declined = sqlx::query(
                 "UPDATE access_requests SET decided_at = $2, decision = 'declined' \
                  WHERE id = $1 AND decided_at IS NULL",
             )
             .bind(id)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
-                == 1
-        }))
+            .rows_affected();
+            if declined != 1 {
+                return Ok(false);
+            }
+            super::insert_notices_in!(tx, notices, now);
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Approves a pending request by making `grant` (and logging it), in one transaction: a
@@ -170,6 +187,7 @@ impl Store {
         id: &AccessRequestId,
         grant: &GrantRecord,
         event: LogEvent,
+        notices: &[Notice],
         now: Timestamp,
     ) -> Result<bool> {
         with_pool!(self, pool => {
@@ -189,6 +207,7 @@ impl Store {
                 return Ok(false);
             }
             insert_grant_in!(tx, grant, event, now);
+            super::insert_notices_in!(tx, notices, now);
             tx.commit().await?;
             Ok(true)
         })

@@ -90,6 +90,7 @@ impl Store {
         master_kid: &str,
         wrapped_key: &[u8],
         event: LogEvent,
+        notices: &[crate::domain::notification::Notice],
         now: Timestamp,
     ) -> Result<()> {
         let pid = &plan.passport_id;
@@ -235,6 +236,7 @@ impl Store {
             }
             crate::insert_log_entries!(tx, plan.log);
             super::log::append_log_in!(tx, pid, event, now);
+            super::insert_notices_in!(tx, notices, now);
             tx.commit().await?;
         });
         Ok(())

@@ -117,6 +117,7 @@ macro_rules! select_grants {
         )
     };
 }
+pub(super) use select_grants;
 
 fn all(rows: Vec<GrantRow>) -> Result<Vec<GrantRecord>> {
     rows.into_iter().map(GrantRow::into_grant).collect()

@@ -24,6 +24,7 @@ mod access_requests;
 mod bundles;
 mod grants;
 pub mod log;
+mod notifications;
 mod organisations;
 mod parties;
 mod passports;
@@ -33,6 +34,8 @@ mod writer;
 
 #[cfg(feature = "testing")]
 pub use bundles::PassportHeads;
+pub(crate) use notifications::insert_notices_in;
+pub use notifications::{ClaimedEmail, DueReview, StoredNotification};
 pub use organisations::{Joiner, ListingChange};
 pub use parties::*;
 pub use passports::*;

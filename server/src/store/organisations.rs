@@ -7,9 +7,11 @@ use super::parties::{insert_party_in, parse_kind};
 use super::types::from_row;
 use super::{NewParty, Store, with_pool};
 use crate::domain::ids::{InvitationId, PartyId};
+use crate::domain::notification::{Facts, Notice};
 use crate::domain::organisation::{InvitationRecord, ListingRecord, MembershipRecord};
 use crate::domain::time::Timestamp;
 use crate::error::{Result, ResultExt};
+use wp_schemas::api::NotificationKind as Kind;
 
 /// A membership joined with its organisation's kind and name.
 pub(super) struct MembershipRow {
@@ -408,7 +410,7 @@ impl Store {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
-            sqlx::query(
+            let removed = sqlx::query(
                 "UPDATE memberships SET removed_at = $3 \
                  WHERE organisation_id = $1 AND member_id = $2 AND removed_at IS NULL",
             )
@@ -416,7 +418,8 @@ impl Store {
             .bind(member)
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
             sqlx::query(
                 "UPDATE invitations SET revoked_at = $3 \
                  WHERE organisation_id = $1 AND created_by = $2 \
@@ -427,6 +430,15 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            // The admins hear of a member who just left (not of a removal made before).
+            if removed == 1 {
+                let (name,): (String,) = sqlx::query_as("SELECT display_name FROM parties WHERE id = $1")
+                    .bind(member)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let notices = tell_admins_in!(tx, organisation, member, Kind::MemberLeft, &name);
+                super::insert_notices_in!(tx, &notices, now);
+            }
             tx.commit().await?;
         });
         Ok(self
@@ -548,11 +560,33 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            let notices = tell_admins_in!(tx, &organisation, joiner.id, Kind::MemberJoined, joiner.display_name);
+            super::insert_notices_in!(tx, &notices, now);
             tx.commit().await?;
             Ok(Some(parse_role(&role)?))
         })
     }
 }
+
+/// The notices telling organisation `$org`'s active admins (but `$member`) that `$name` came or
+/// went, read in transaction `$tx`.
+macro_rules! tell_admins_in {
+    ($tx:expr, $org:expr, $member:expr, $kind:expr, $name:expr) => {{
+        let admins: Vec<(PartyId,)> = sqlx::query_as(
+            "SELECT member_id FROM memberships WHERE organisation_id = $1 AND role = 'org_admin' \
+             AND removed_at IS NULL AND member_id <> $2 ORDER BY member_id",
+        )
+        .bind($org)
+        .bind($member)
+        .fetch_all(&mut *$tx)
+        .await?;
+        admins
+            .into_iter()
+            .map(|(admin,)| Notice::new(&admin, $kind, Facts::who($name)))
+            .collect::<Vec<_>>()
+    }};
+}
+use tell_admins_in;
 
 /// `text` with LIKE's wildcards escaped (the escape character is `\`).
 fn like_escaped(text: &str) -> String {

@@ -10,6 +10,7 @@ use super::organisations::MembershipRow;
 use super::types::from_row;
 use super::{Store, with_pool};
 use crate::domain::ids::{Kid, PartyId};
+use crate::domain::notification::Notice;
 use crate::domain::organisation::MembershipRecord;
 use crate::domain::party::RegisteredKey;
 use crate::domain::time::Timestamp;
@@ -267,27 +268,39 @@ impl Store {
         row.map(KeyRow::into_key).transpose()
     }
 
-    pub async fn add_key(&self, party_id: &PartyId, jwk: &PublicJwk, now: Timestamp) -> Result<()> {
+    /// Adds a key, and writes `notices` (the party's security alert) with it.
+    pub async fn add_key(
+        &self,
+        party_id: &PartyId,
+        jwk: &PublicJwk,
+        notices: &[Notice],
+        now: Timestamp,
+    ) -> Result<()> {
         let jwk_json = serde_json::to_string(jwk).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
+            let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO party_keys (kid, party_id, jwk, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(jwk.thumbprint())
                 .bind(party_id)
                 .bind(&jwk_json)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .on_unique_violation(key_conflict)?;
+            super::insert_notices_in!(tx, notices, now);
+            tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Revokes a key unless it is the party's last active one (which would lock the party out).
+    /// Revokes a key unless it is the party's last active one (which would lock the party out),
+    /// and writes `notices` (the party's security alert) with the revocation.
     pub async fn revoke_key(
         &self,
         party_id: &PartyId,
         kid: &Kid,
+        notices: &[Notice],
         now: Timestamp,
     ) -> Result<KeyRevocation> {
         with_pool!(self, pool => {
@@ -321,6 +334,7 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(KeyRevocation::LastActiveKey);
             }
+            super::insert_notices_in!(tx, notices, now);
             tx.commit().await?;
         });
         Ok(KeyRevocation::Revoked)

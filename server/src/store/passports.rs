@@ -132,6 +132,21 @@ pub struct VersionAppend {
     pub max_records: i64,
     pub event: LogEvent,
     pub now: Timestamp,
+    /// Notifications the version causes, written with it.
+    pub notices: Vec<crate::domain::notification::Notice>,
+    /// What the version does to its record's review date (adjustments only).
+    pub review: Option<ReviewChange>,
+}
+
+/// A record's review date after a version: set (with the organisation whose member agreed the
+/// adjustment, if one did) or gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewChange {
+    Set {
+        on: String,
+        agreed_by: Option<PartyId>,
+    },
+    Cleared,
 }
 
 /// Why a version was not appended.
@@ -452,8 +467,14 @@ impl Store {
     }
 
     /// Erases a passport: destroys its data key (crypto-shredding), then deletes its records,
-    /// grants and log. The passport row stays, marked erased, so that later requests get 410.
-    pub async fn erase_passport(&self, passport_id: &PassportId, now: Timestamp) -> Result<bool> {
+    /// grants, log and review dates. The passport row stays, marked erased, so that later
+    /// requests get 410. `notices` (the owner's alert) are written with the erasure.
+    pub async fn erase_passport(
+        &self,
+        passport_id: &PassportId,
+        notices: &[crate::domain::notification::Notice],
+        now: Timestamp,
+    ) -> Result<bool> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
@@ -466,12 +487,13 @@ impl Store {
             if erased == 0 {
                 return Ok(false);
             }
-            for table in ["passport_keys", "record_versions", "records", "grants", "access_log"] {
+            for table in ["passport_keys", "record_versions", "records", "grants", "access_log", "review_dates"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE passport_id = $1"))
                     .bind(passport_id)
                     .execute(&mut *tx)
                     .await?;
             }
+            super::insert_notices_in!(tx, notices, now);
             tx.commit().await?;
         });
         Ok(true)
@@ -591,6 +613,35 @@ macro_rules! append_version_in {
                 .bind(&entries[0].hash)
                 .execute(&mut *$tx)
                 .await?;
+            match &job.review {
+                None => {}
+                Some($crate::service::store::ReviewChange::Cleared) => {
+                    sqlx::query("DELETE FROM review_dates WHERE passport_id = $1 AND record_id = $2")
+                        .bind(passport_id)
+                        .bind(v.record())
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                // An agreement is remembered until a later version that is not one: the
+                // organisation that agreed stays the one reminded while its consent lasts.
+                Some($crate::service::store::ReviewChange::Set { on, agreed_by }) => {
+                    sqlx::query(
+                        "INSERT INTO review_dates (passport_id, record_id, review_on, set_at, agreed_by) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (passport_id, record_id) DO UPDATE \
+                         SET review_on = $3, set_at = CASE WHEN review_dates.review_on = $3 \
+                         THEN review_dates.set_at ELSE $4 END, \
+                         agreed_by = COALESCE($5, review_dates.agreed_by)",
+                    )
+                    .bind(passport_id)
+                    .bind(v.record())
+                    .bind(on)
+                    .bind(job.now)
+                    .bind(agreed_by)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+            }
+            $crate::service::store::insert_notices_in!($tx, &job.notices, job.now);
             Ok(seq)
         }
     }};

@@ -7,7 +7,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::domain::ids::{
-    AccessRequestId, GrantId, InvitationId, Kid, PartyId, PassportId, RecordId,
+    AccessRequestId, GrantId, InvitationId, Kid, NotificationId, PartyId, PassportId, RecordId,
 };
 use crate::domain::time::Timestamp;
 
@@ -49,7 +49,7 @@ macro_rules! stored_as {
     )+};
 }
 
-stored_as!(String: PartyId, PassportId, RecordId, GrantId, InvitationId, AccessRequestId, Kid);
+stored_as!(String: PartyId, PassportId, RecordId, GrantId, InvitationId, AccessRequestId, NotificationId, Kid);
 stored_as!(i64: Timestamp);
 
 /// `sqlx::FromRow` for a row struct, on SQLite and on PostgreSQL: each field read from the

@@ -39,3 +39,12 @@ export const organisationAccessRequests = (oid) => `/v1/organisations/${oid}/acc
 export const accessRequestsOpen = "/v1/access-requests/open";
 export const accessRequestsApprove = "/v1/access-requests/approve";
 export const accessRequestsDecline = "/v1/access-requests/decline";
+export const notifications = "/v1/notifications";
+export const notificationRead = (nid) => `/v1/notifications/${nid}/read`;
+export const notificationsReadAll = "/v1/notifications/read-all";
+export const notificationSettings = "/v1/notifications/settings";
+export const notificationEmail = "/v1/notifications/email";
+export const notificationCalendar = "/v1/notifications/calendar";
+export const emailVerify = "/v1/email/verify";
+export const unsubscribe = (token) => `/v1/unsubscribe/${token}`;
+export const calendar = (token) => `/v1/calendar/${token}`;

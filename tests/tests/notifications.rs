@@ -1,0 +1,372 @@
+//! Notifications through the real server, on both databases: every event reaches the people it
+//! concerns once, in words without health data (a canary written into the passport never shows
+//! in one); reminders come due under the test clock, once each however often the scheduler
+//! scans; a person's notifications are theirs alone.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use wp_client::Client;
+use wp_schemas::api::{
+    Action, ApproveAccessRequest, CreateAccessRequest, NotificationKind as Kind, PartyKind, Role,
+    Scope,
+};
+use wp_schemas::jose::SigningKey;
+use wp_schemas::problem::ProblemType;
+use wp_schemas::sections::{Section, example_body};
+use wp_server::clock::Clock;
+use wp_tests::{Backend, TestServer, backend_tests, grant_to};
+
+backend_tests!(
+    events_reach_each_person_once,
+    reminders_come_due_once_under_the_test_clock,
+    notifications_are_their_recipients_alone,
+);
+
+/// Written into the passport; must never appear in a notification, an email or a feed.
+const CANARY: &str = "CANARY-7f3a-migraine-aura";
+
+fn scope(section: Section, actions: &[Action]) -> Scope {
+    Scope {
+        section,
+        actions: actions.to_vec(),
+    }
+}
+
+/// The kinds of `client`'s notifications, counted; and a check that none carries the canary.
+async fn kinds(client: &Client) -> BTreeMap<Kind, usize> {
+    let page = client.notifications(None).await.expect("notifications");
+    let mut kinds = BTreeMap::new();
+    for n in &page.notifications {
+        let text = serde_json::to_string(n).unwrap();
+        assert!(
+            !text.contains("CANARY"),
+            "health data in a notification: {text}"
+        );
+        *kinds.entry(n.kind).or_insert(0) += 1;
+    }
+    kinds
+}
+
+fn counted(list: &[(Kind, usize)]) -> BTreeMap<Kind, usize> {
+    list.iter().copied().collect()
+}
+
+/// Polls until `client` has `want`, or fails after a generous bound (reminders are written by
+/// the scheduler's task, woken by the test clock).
+async fn wait_for(client: &Client, want: &[(Kind, usize)]) {
+    let want = counted(want);
+    let mut got = BTreeMap::new();
+    for _ in 0..200 {
+        got = kinds(client).await;
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("expected {want:?}, got {got:?}");
+}
+
+async fn events_reach_each_person_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let acme = server.organisation(PartyKind::Employer, "Acme Ltd").await;
+    let olu = server.member(&acme.id, Role::OrgAdmin, "Olu Adeyemi").await;
+    let priya = server.member(&acme.id, Role::Hr, "Priya Shah").await;
+    let ot = server.professional("Dana Okafor").await;
+    let alice = server.employee("Alice Jones").await;
+    let info = alice.create_passport().await.unwrap();
+    let own = alice.own_passport(&info.id);
+    let mut body = example_body(Section::Adjustments);
+    body["title"] = json!(CANARY);
+    body["notes"] = json!(format!("{CANARY} in the notes"));
+    let rid = own
+        .create_record(Section::Adjustments, body)
+        .await
+        .unwrap()
+        .envelope
+        .record_id;
+
+    // An organisation's member asks Alice for access, naming her; she approves.
+    let asked = CreateAccessRequest {
+        scopes: vec![scope(Section::Adjustments, &[Action::Read, Action::Agree])],
+        roles: Vec::new(),
+        purpose: "workplace adjustments in your new job".into(),
+        duration_days: 365,
+        employee: Some(alice.party_id().unwrap().to_owned()),
+        expires_in_days: None,
+    };
+    let request = priya.request_access(&acme.id, &asked).await.unwrap();
+    let grant = alice
+        .approve_access_request(&ApproveAccessRequest {
+            code: request.code.unwrap(),
+            scopes: None,
+            ends_at: None,
+            consent_text: "I agree.".into(),
+        })
+        .await
+        .unwrap();
+    // She declines a second request.
+    let second = priya.request_access(&acme.id, &asked).await.unwrap();
+    alice
+        .decline_access_request(&second.code.unwrap())
+        .await
+        .unwrap();
+    // Acme's HR agrees her adjustment; an occupational therapist writes one.
+    let as_priya = priya.granted_passport(&grant.id).await.unwrap();
+    as_priya.agree_adjustment_as_member(&rid).await.unwrap();
+    let to_ot = grant_to(
+        &ot,
+        &[(Section::Adjustments, &[Action::Read, Action::Write])],
+        86_400 * 60,
+    );
+    let ot_grant = own.grant(&to_ot).await.unwrap();
+    let as_ot = ot.granted_passport(&ot_grant.id).await.unwrap();
+    as_ot
+        .create_record(Section::Adjustments, example_body(Section::Adjustments))
+        .await
+        .unwrap();
+    // Alice writes herself: nobody is told of that.
+    own.create_record(Section::Summary, example_body(Section::Summary))
+        .await
+        .unwrap();
+    // Security: a device added and removed, the passport downloaded.
+    let device = SigningKey::generate();
+    alice.add_key(&device).await.unwrap();
+    alice.revoke_key(device.kid()).await.unwrap();
+    own.export().await.unwrap();
+    // Priya leaves Acme.
+    priya
+        .remove_member(&acme.id, priya.party_id().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        kinds(&alice).await,
+        counted(&[
+            (Kind::AccessRequested, 2),
+            (Kind::AdjustmentAgreed, 1),
+            (Kind::VersionWritten, 1),
+            (Kind::KeyAdded, 1),
+            (Kind::KeyRevoked, 1),
+            (Kind::PassportExported, 1),
+        ])
+    );
+    assert_eq!(
+        kinds(&priya).await,
+        counted(&[(Kind::RequestApproved, 1), (Kind::RequestDeclined, 1)])
+    );
+    // Olu saw Priya join and leave (not himself join: he was first).
+    assert_eq!(
+        kinds(&olu).await,
+        counted(&[(Kind::MemberJoined, 1), (Kind::MemberLeft, 1)])
+    );
+    assert_eq!(kinds(&ot).await, counted(&[]));
+
+    // The words: names and dates, where to act.
+    let page = priya.notifications(None).await.unwrap();
+    let approved = page
+        .notifications
+        .iter()
+        .find(|n| n.kind == Kind::RequestApproved)
+        .unwrap();
+    assert!(
+        approved.text.starts_with("Alice Jones approved"),
+        "{}",
+        approved.text
+    );
+    assert!(approved.text.contains("adjustments"), "{}", approved.text);
+    assert_eq!(approved.link, "#/shared");
+    let page = alice.notifications(None).await.unwrap();
+    assert!(
+        page.notifications
+            .iter()
+            .any(|n| n.text == "Acme Ltd agreed one of your adjustments.")
+    );
+    assert!(page.notifications.iter().all(|n| n.read_at.is_none()));
+    assert_eq!(page.unread, 7);
+
+    // Read one, then all.
+    let first = page.notifications[0].id.clone();
+    alice.mark_notifications_read(Some(&first)).await.unwrap();
+    assert_eq!(alice.notifications(None).await.unwrap().unread, 6);
+    alice.mark_notifications_read(None).await.unwrap();
+    let page = alice.notifications(None).await.unwrap();
+    assert_eq!(page.unread, 0);
+    assert!(page.notifications.iter().all(|n| n.read_at.is_some()));
+    server.stop().await;
+}
+
+async fn reminders_come_due_once_under_the_test_clock(backend: Backend) {
+    const DAY: i64 = 86_400;
+    let clock = Clock::manual();
+    let server = TestServer::start_with(backend, |s| {
+        s.clock = clock.clone();
+        // Scans run when the clock moves; a short tick makes them also run on their own, so
+        // that several scans meet every reminder.
+        s.notify_interval = 1;
+    })
+    .await;
+    let acme = server.organisation(PartyKind::Employer, "Acme Ltd").await;
+    let priya = server.member(&acme.id, Role::Hr, "Priya Shah").await;
+    let alice = server.employee("Alice Jones").await;
+    let info = alice.create_passport().await.unwrap();
+    let own = alice.own_passport(&info.id);
+
+    // A consent to Acme's HR ending in 20 days, and an adjustment reviewed in 40 days, which
+    // Priya agrees for Acme.
+    let review_on = (chrono::Utc::now() + chrono::Duration::days(40))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut body = example_body(Section::Adjustments);
+    body["review_date"] = json!(review_on);
+    body["title"] = json!(CANARY);
+    let rid = own
+        .create_record(Section::Adjustments, body)
+        .await
+        .unwrap()
+        .envelope
+        .record_id;
+    let mut to_acme = grant_to(
+        &priya,
+        &[(Section::Adjustments, &[Action::Read, Action::Agree])],
+        20 * DAY + 3600,
+    );
+    to_acme.grantee = acme.id.clone();
+    to_acme.roles = vec![Role::Hr];
+    let grant = own.grant(&to_acme).await.unwrap();
+    let as_priya = priya.granted_passport(&grant.id).await.unwrap();
+    as_priya.agree_adjustment_as_member(&rid).await.unwrap();
+    wait_for(&alice, &[(Kind::AdjustmentAgreed, 1)]).await;
+    wait_for(&priya, &[]).await;
+
+    // Day 7: 14 days before the consent ends.
+    clock.advance(7 * DAY);
+    wait_for(
+        &alice,
+        &[(Kind::AdjustmentAgreed, 1), (Kind::GrantEnding, 1)],
+    )
+    .await;
+    wait_for(&priya, &[(Kind::ConsentEnding, 1)]).await;
+    // Day 11: 30 days before the review (Priya is reminded too: Acme agreed it).
+    clock.advance(4 * DAY);
+    wait_for(
+        &alice,
+        &[
+            (Kind::AdjustmentAgreed, 1),
+            (Kind::GrantEnding, 1),
+            (Kind::ReviewDue, 1),
+        ],
+    )
+    .await;
+    wait_for(
+        &priya,
+        &[(Kind::ConsentEnding, 1), (Kind::AgreedReviewDue, 1)],
+    )
+    .await;
+    // Day 18: 3 days before; day 21: ended. Nothing is written twice however often it scans.
+    clock.advance(7 * DAY);
+    clock.advance(3 * DAY);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    wait_for(
+        &alice,
+        &[
+            (Kind::AdjustmentAgreed, 1),
+            (Kind::GrantEnding, 2),
+            (Kind::GrantEnded, 1),
+            (Kind::ReviewDue, 1),
+        ],
+    )
+    .await;
+    wait_for(
+        &priya,
+        &[
+            (Kind::ConsentEnding, 2),
+            (Kind::ConsentEnded, 1),
+            (Kind::AgreedReviewDue, 1),
+        ],
+    )
+    .await;
+    // Day 34: 7 days before the review. The consent has ended, so Acme is not reminded.
+    clock.advance(13 * DAY);
+    wait_for(
+        &alice,
+        &[
+            (Kind::AdjustmentAgreed, 1),
+            (Kind::GrantEnding, 2),
+            (Kind::GrantEnded, 1),
+            (Kind::ReviewDue, 2),
+        ],
+    )
+    .await;
+    // Day 42: overdue.
+    clock.advance(8 * DAY);
+    wait_for(
+        &alice,
+        &[
+            (Kind::AdjustmentAgreed, 1),
+            (Kind::GrantEnding, 2),
+            (Kind::GrantEnded, 1),
+            (Kind::ReviewDue, 2),
+            (Kind::ReviewOverdue, 1),
+        ],
+    )
+    .await;
+    wait_for(
+        &priya,
+        &[
+            (Kind::ConsentEnding, 2),
+            (Kind::ConsentEnded, 1),
+            (Kind::AgreedReviewDue, 1),
+        ],
+    )
+    .await;
+    let page = alice.notifications(None).await.unwrap();
+    let overdue = page
+        .notifications
+        .iter()
+        .find(|n| n.kind == Kind::ReviewOverdue)
+        .unwrap();
+    let spoken = wp_server::domain::notification::spoken_date(&review_on);
+    assert_eq!(
+        overdue.text,
+        format!("A review of one of your adjustments was due on {spoken}.")
+    );
+    server.stop().await;
+}
+
+async fn notifications_are_their_recipients_alone(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alice = server.employee("Alice Jones").await;
+    let mallory = server.employee("Mallory").await;
+    let device = SigningKey::generate();
+    alice.add_key(&device).await.unwrap();
+    let page = alice.notifications(None).await.unwrap();
+    assert_eq!(page.notifications.len(), 1);
+    let id = page.notifications[0].id.clone();
+    // Another person neither sees it nor marks it read.
+    assert!(
+        mallory
+            .notifications(None)
+            .await
+            .unwrap()
+            .notifications
+            .is_empty()
+    );
+    let refused = mallory
+        .mark_notifications_read(Some(&id))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.problem_type(), Some(ProblemType::NotFound));
+    assert_eq!(alice.notifications(None).await.unwrap().unread, 1);
+    // Without a token, nothing.
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/notifications", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // A bad cursor is a clear 400.
+    let refused = alice.notifications(Some("not-an-id")).await.unwrap_err();
+    assert_eq!(refused.problem_type(), Some(ProblemType::InvalidBody));
+    server.stop().await;
+}
