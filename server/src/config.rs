@@ -213,6 +213,12 @@ pub struct Settings {
     )]
     pub trusted_proxies: Vec<IpNetwork>,
 
+    /// Serve Prometheus metrics (`GET /metrics`, nothing else) on this address, e.g.
+    /// `127.0.0.1:9090`: a listener of its own, apart from the API, for the monitoring network
+    /// only. Off unless given.
+    #[arg(long, global = true, env = "WP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -326,6 +332,7 @@ impl Settings {
             rate_limit_per_address: 120,
             rate_limit_global: 6000,
             trusted_proxies: Vec::new(),
+            metrics_listen: None,
             log_json: false,
         }
     }

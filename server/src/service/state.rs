@@ -16,6 +16,7 @@ use crate::domain::ids::PassportId;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
+use crate::metrics::{Cache, Metrics, Scraped};
 
 /// Everything a handler needs, shared by every request.
 #[derive(Clone)]
@@ -51,6 +52,8 @@ pub struct Inner {
     pub https: bool,
     /// `Strict-Transport-Security: max-age`, for answers given over HTTPS.
     pub hsts_max_age: u64,
+    /// What this instance counts and times, for `--metrics-listen` (`crate::metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
@@ -105,8 +108,9 @@ impl AppState {
             master,
             ..
         } = super::install::open(settings, super::install::Mode::Serve).await?;
+        let metrics = Arc::new(Metrics::new());
         Ok(AppState(Arc::new(Inner {
-            writer: Writer::spawn(store.clone()),
+            writer: Writer::spawn(store.clone(), metrics.clone()),
             store,
             keys,
             master,
@@ -124,6 +128,7 @@ impl AppState {
             limits,
             https: settings.tls_cert.is_some() || issuer_is_https,
             hsts_max_age: settings.hsts_max_age,
+            metrics,
         })))
     }
 
@@ -135,6 +140,21 @@ impl AppState {
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<()> {
         self.store.ping().await
+    }
+
+    /// The metrics' text for a scrape, with the pool and the replay table's size read now. A
+    /// database that does not answer leaves the replay table out, not the scrape.
+    pub async fn metrics_text(&self) -> String {
+        // The pool first: the count's own connection is not the service's.
+        let pool = self.store.pool_stats();
+        let replay_jtis = match self.store.count_jtis().await {
+            Ok(count) => Some(count),
+            Err(e) => {
+                tracing::warn!(error = ?e, "counting the replay table for a metrics scrape failed");
+                None
+            }
+        };
+        self.metrics.render(&Scraped { pool, replay_jtis })
     }
 
     /// Forgets used `jti`s that could no longer be replayed anyway (expired before `now`).
@@ -170,7 +190,9 @@ impl AppState {
         token: &str,
         now: Timestamp,
     ) -> Result<std::sync::Arc<AccessTokenClaims>> {
-        if let Some(claims) = self.verified_tokens.get(token, now) {
+        let cached = self.verified_tokens.get(token, now);
+        self.metrics.cache(Cache::VerifiedTokens, cached.is_some());
+        if let Some(claims) = cached {
             return Ok(claims);
         }
         let claims = auth::verify_token(token, &self.keys, &self.issuer, now)?;
