@@ -230,6 +230,11 @@ pub struct Settings {
     /// last answer; then it is tried again later.
     #[arg(long, global = true, env = "WP_SMTP_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
     pub smtp_timeout: u64,
+    /// Serve Prometheus metrics (`GET /metrics`, nothing else) on this address, e.g.
+    /// `127.0.0.1:9090`: a listener of its own, apart from the API, for the monitoring network
+    /// only. Off unless given.
+    #[arg(long, global = true, env = "WP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
@@ -361,6 +366,7 @@ impl Settings {
             smtp_url: None,
             smtp_from: None,
             smtp_timeout: 30,
+            metrics_listen: None,
             log_json: false,
             notify_interval: 60,
             email_lease: 300,

@@ -3,7 +3,7 @@
 //!
 //! `main.rs` is a thin front end; [`run`] starts the same service for tests and embedders.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod service;
 pub mod tls;
 
@@ -50,11 +51,37 @@ pub async fn run(
         Some(files) => Some(Arc::new(tls::Tls::new(files)?)),
         None => None,
     };
+    // Before the database too: an address that cannot be had stops the start at once.
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics (--metrics-listen) on {addr}"))?,
+        ),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     let issuer = settings.issuer(addr);
     warn_if_plain_http(&issuer);
     let state = build_state(&settings, issuer.clone()).await?;
     let purge = tokio::spawn(purge_jtis(state.clone()));
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = match metrics_listener {
+        Some(listener) => {
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening at /metrics");
+            let app = axum::Router::new()
+                .route("/metrics", axum::routing::get(http::scrape_metrics))
+                .with_state(state.clone());
+            Some(tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = metrics_stopped.await;
+                    })
+                    .into_future(),
+            ))
+        }
+        None => None,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, %issuer, backend = state.backend(), "work passport listening");
     // Reminders and emails: every instance runs both (docs/PROTOCOL.md section 16).
@@ -83,6 +110,15 @@ pub async fn run(
             result
         }
     };
+    // The metrics stop with the API: after its last request, before the database closes.
+    let _ = stop_metrics.send(());
+    if let Some(metrics) = metrics {
+        match metrics.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "serving metrics failed"),
+            Err(e) => tracing::warn!(error = %e, "the metrics server stopped abnormally"),
+        }
+    }
     purge.abort();
     state.notifications.stop();
     state.close().await;

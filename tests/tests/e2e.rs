@@ -24,6 +24,7 @@ mod finding;
 mod https;
 mod interop;
 mod limits;
+mod metrics;
 mod notifications;
 mod operations;
 mod organisations;

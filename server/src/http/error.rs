@@ -2,7 +2,9 @@
 //! with their full chain and answered with a generic 500 that leaks nothing.
 
 use axum::body::Body;
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +19,7 @@ use crate::domain::organisation::OrganisationRefusal;
 use crate::domain::party::PartyRefusal;
 use crate::domain::version::VersionRefusal;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::service::limits::RateLimited;
 use crate::service::versions::WriteFailure;
 
@@ -58,14 +61,26 @@ pub fn problem_response(problem: Problem) -> Response {
 
 /// Middleware: sets `instance` (RFC 9457 section 3.1.5) on every problem answer to the request
 /// id, the one in the `x-request-id` header and the server's log lines, wherever in the stack
-/// the problem was made (handlers, extractors, fallbacks, the panic handler).
-pub async fn with_instance(request: Request, next: Next) -> Response {
+/// the problem was made (handlers, extractors, fallbacks, the panic handler); and counts every
+/// problem by its type, there for the same reason (`wp_problems_total`, `wp_auth_refusals_total`).
+pub async fn with_instance(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut response = next.run(request).await;
+    if let Some(kind) = response
+        .extensions()
+        .get::<Problem>()
+        .and_then(Problem::kind)
+    {
+        metrics.problem(kind);
+    }
     let (Some(id), Some(mut problem)) = (id, response.extensions_mut().remove::<Problem>()) else {
         return response;
     };

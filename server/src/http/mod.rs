@@ -39,8 +39,11 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.max_body_bytes;
     let request_timeout = state.request_timeout;
     let identify = axum::middleware::from_fn_with_state(state.clone(), transport::identify);
+    let metrics = state.metrics.clone();
+    let mut templates: Vec<&'static str> = web::PATHS.to_vec();
     let mut router = Router::new();
     for route in routes::table() {
+        templates.push(route.path);
         let declared: Arc<[String]> = route.operation.query_names().map(str::to_owned).collect();
         let handler = route.handler.route_layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -63,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(route.path, handler);
     }
+    let templates: Arc<[&'static str]> = templates.into();
     router
         .merge(web::routes())
         .fallback(not_found)
@@ -74,7 +78,7 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit))
         // Inside the request-id layer, outside everything that makes a problem.
-        .layer(axum::middleware::from_fn(error::with_instance))
+        .layer(axum::middleware::from_fn_with_state(metrics.clone(), error::with_instance))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         // Spans carry method, path, request id, the caller's W3C trace id and the client's
         // address; never bodies, tokens or query strings.
@@ -98,6 +102,61 @@ pub fn router(state: AppState) -> Router {
         // Outside the span, which names the client it finds.
         .layer(identify)
         .layer(SetRequestIdLayer::new(request_id, trace_context::MakeTraceRequestId))
+        // Outermost: the time counted is the whole answer's. Every layer of a Router runs
+        // after routing, so the matched route is known here.
+        .layer(axum::middleware::from_fn(move |request, next| {
+            observe(metrics.clone(), templates.clone(), request, next)
+        }))
+}
+
+/// Counts and times a request by its method and route template (`route="unmatched"` when no
+/// route matched), never by the path it names: a path holds ids.
+async fn observe(
+    metrics: Arc<crate::metrics::Metrics>,
+    templates: Arc<[&'static str]>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    // The template as the route table's own static text: so a label can only be that.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|matched| templates.iter().find(|t| **t == matched.as_str()))
+        .copied()
+        .unwrap_or("unmatched");
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    metrics.request(method, route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The method as a metric label: one of HTTP's own, or `other` (a client may send any token).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics` on the metrics listener (`--metrics-listen`), never on the API's.
+pub async fn scrape_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        state.metrics_text().await,
+    )
+        .into_response()
 }
 
 /// A query the route's operation does not allow: a parameter it does not declare, or a query

@@ -222,10 +222,13 @@ static ASSETS: std::sync::LazyLock<std::collections::HashMap<String, Asset>> =
             .collect()
     });
 
+/// The pages' route templates (for the metrics' `route` label too).
+pub const PATHS: [&str; 2] = ["/", "/web/{*path}"];
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
-        .route("/web/{*path}", get(asset))
+        .route(PATHS[0], get(index))
+        .route(PATHS[1], get(asset))
 }
 
 /// The shell, naming the server's public base URL: the pages sign DPoP proofs and assertions

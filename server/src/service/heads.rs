@@ -22,6 +22,7 @@ use super::AppState;
 use super::store::{PassportRow, VersionRow};
 use crate::domain::ids::PassportId;
 use crate::error::Result;
+use crate::metrics;
 
 /// Bytes of sealed rows the cache holds at most: the benchmark's 512 hot passports (two
 /// sections each) fit, and the server stays under its 64 MiB memory budget.
@@ -89,7 +90,9 @@ pub async fn live_heads(
     sections: &[Section],
 ) -> Result<Vec<VersionRow>> {
     let key = mask(sections);
-    let rows = match state.heads.get(passport, key) {
+    let cached = state.heads.get(passport, key);
+    state.metrics.cache(metrics::Cache::Heads, cached.is_some());
+    let rows = match cached {
         Some(rows) => rows,
         None => {
             let rows: Arc<[VersionRow]> = state

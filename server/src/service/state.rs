@@ -16,6 +16,7 @@ use crate::domain::ids::PassportId;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::keys::{MasterKeys, ServerKeys};
+use crate::metrics::{Cache, Metrics, Scraped};
 
 /// Everything a handler needs, shared by every request.
 #[derive(Clone)]
@@ -53,6 +54,8 @@ pub struct Inner {
     pub hsts_max_age: u64,
     /// The notification scheduler and email dispatcher's clock, mail server and signals.
     pub notifications: super::notifications::Notifier,
+    /// What this instance counts and times, for `--metrics-listen` (`crate::metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Verified access tokens. A token is immutable, so its signature needs checking once, not on
@@ -107,8 +110,9 @@ impl AppState {
             master,
             ..
         } = super::install::open(settings, super::install::Mode::Serve).await?;
+        let metrics = Arc::new(Metrics::new());
         Ok(AppState(Arc::new(Inner {
-            writer: Writer::spawn(store.clone()),
+            writer: Writer::spawn(store.clone(), metrics.clone()),
             store,
             keys,
             master,
@@ -132,6 +136,7 @@ impl AppState {
                 Duration::from_secs(settings.notify_interval.max(1)),
                 settings.email_lease.max(1) as i64,
             ),
+            metrics,
         })))
     }
 
@@ -143,6 +148,21 @@ impl AppState {
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<()> {
         self.store.ping().await
+    }
+
+    /// The metrics' text for a scrape, with the pool and the replay table's size read now. A
+    /// database that does not answer leaves the replay table out, not the scrape.
+    pub async fn metrics_text(&self) -> String {
+        // The pool first: the count's own connection is not the service's.
+        let pool = self.store.pool_stats();
+        let replay_jtis = match self.store.count_jtis().await {
+            Ok(count) => Some(count),
+            Err(e) => {
+                tracing::warn!(error = ?e, "counting the replay table for a metrics scrape failed");
+                None
+            }
+        };
+        self.metrics.render(&Scraped { pool, replay_jtis })
     }
 
     /// Forgets used `jti`s that could no longer be replayed anyway (expired before `now`).
@@ -178,7 +198,9 @@ impl AppState {
         token: &str,
         now: Timestamp,
     ) -> Result<std::sync::Arc<AccessTokenClaims>> {
-        if let Some(claims) = self.verified_tokens.get(token, now) {
+        let cached = self.verified_tokens.get(token, now);
+        self.metrics.cache(Cache::VerifiedTokens, cached.is_some());
+        if let Some(claims) = cached {
             return Ok(claims);
         }
         let claims = auth::verify_token(token, &self.keys, &self.issuer, now)?;

@@ -309,6 +309,15 @@ impl Store {
         }
     }
 
+    /// The pool's connections now: open, idle, and the most it opens.
+    pub fn pool_stats(&self) -> crate::metrics::PoolStats {
+        with_pool!(self, pool => crate::metrics::PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
+    }
+
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, pool => {

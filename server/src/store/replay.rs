@@ -50,6 +50,14 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// How many used ids are remembered (the metrics' `wp_replay_jtis`).
+    pub async fn count_jtis(&self) -> Result<i64> {
+        let (count,): (i64,) = with_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM used_jtis").fetch_one(pool).await?
+        });
+        Ok(count)
+    }
+
     /// Forgets ids that could no longer be accepted anyway (their proof or assertion expired).
     pub async fn purge_expired_jtis(&self, now: Timestamp) -> Result<u64> {
         Ok(with_pool!(self, pool => {

@@ -7,6 +7,8 @@
 //! both commit together or neither does.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use wp_schemas::api::AccessLogEntry;
@@ -16,6 +18,7 @@ use crate::domain::audit::LogEvent;
 use crate::domain::ids::{Kid, PartyId, PassportId};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 
 /// Most requests in one batch (SQLite allows 32766 parameters; a log entry takes 13).
 const MAX_BATCH: usize = 256;
@@ -84,15 +87,15 @@ impl Writer {
     /// writer at a time, so one task; PostgreSQL commits several batches at once (each locks
     /// its passports in id order, as batches of several instances do), so that version writes,
     /// which take most of a batch's time, use more than one connection.
-    pub fn spawn(store: Store) -> Self {
+    pub fn spawn(store: Store, metrics: Arc<Metrics>) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let tasks = match store {
             Store::Sqlite(..) => 1,
             Store::Postgres(_) => POSTGRES_WRITERS,
         };
-        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..tasks {
-            tokio::spawn(run(store.clone(), rx.clone()));
+            tokio::spawn(run(store.clone(), rx.clone(), metrics.clone()));
         }
         Writer { jobs }
     }
@@ -170,7 +173,11 @@ impl Writer {
 }
 
 /// Takes what has arrived (up to a batch) while no other task is taking, then writes it.
-async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<(Item, Reply)>>>) {
+async fn run(
+    store: Store,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<(Item, Reply)>>>,
+    metrics: Arc<Metrics>,
+) {
     loop {
         let (items, replies) = {
             let mut rx = rx.lock().await;
@@ -187,7 +194,9 @@ async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<
             }
             (items, replies)
         };
-        let results = store.write_batch(&items).await;
+        let started = Instant::now();
+        let results = store.write_batch_metered(&items, Some(&metrics)).await;
+        metrics.batch(items.len(), started.elapsed());
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
@@ -233,13 +242,28 @@ where
 }
 
 impl Store {
-    /// Writes a batch in one transaction; each item gets its own outcome (a refused proof, an
-    /// erased or unknown passport), even if another item makes the transaction fail.
+    /// [`Store::write_batch_metered`] without metrics, for the tests.
+    #[cfg(feature = "testing")]
     pub async fn write_batch(&self, items: &[Item]) -> Vec<Result<Written>> {
-        isolated(items, |batch| self.batch_transaction(batch)).await
+        self.write_batch_metered(items, None).await
     }
 
-    async fn batch_transaction(&self, items: &[Item]) -> Result<Vec<Result<Written>>> {
+    /// Writes a batch in one transaction; each item gets its own outcome (a refused proof, an
+    /// erased or unknown passport), even if another item makes the transaction fail. Its waits
+    /// for a pooled connection are timed into `metrics`.
+    async fn write_batch_metered(
+        &self,
+        items: &[Item],
+        metrics: Option<&Metrics>,
+    ) -> Vec<Result<Written>> {
+        isolated(items, |batch| self.batch_transaction(batch, metrics)).await
+    }
+
+    async fn batch_transaction(
+        &self,
+        items: &[Item],
+        metrics: Option<&Metrics>,
+    ) -> Result<Vec<Result<Written>>> {
         // A jti twice in one batch: the second is a replay of the first. In jti order, so that
         // two batches meet the jtis they share in the same order.
         let mut seen = HashSet::new();
@@ -254,12 +278,19 @@ impl Store {
         let mut appended = Vec::new();
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
+            // Acquired here, not inside sqlx, so that the wait can be timed: every request's
+            // writes come through this one place (the other queries' waits go unmeasured).
+            let waiting = Instant::now();
+            let mut conn = pool.acquire().await?;
+            if let Some(metrics) = metrics {
+                metrics.acquired(waiting.elapsed());
+            }
             if items.iter().all(|i| i.append.is_none() && i.version.is_none()) {
                 // Proofs alone: one statement, its own transaction.
-                admitted = super::replay::admit_proofs!(pool, firsts);
+                admitted = super::replay::admit_proofs!(&mut *conn, firsts);
                 return Ok(outcomes(items, &admitted, BTreeMap::new(), Vec::new()));
             }
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             // Proofs first, before any passport row is locked: a transaction waiting here on
             // another instance's insert of the same jti holds no lock that instance could need.
             admitted = super::replay::admit_proofs!(&mut *tx, firsts);
