@@ -393,8 +393,10 @@ mod tests {
         };
         assert!(at(85).is_empty());
         assert_eq!(at(86).len(), 1, "14 days before");
-        assert_eq!(at(97).len(), 2, "and 3 days before");
-        assert_eq!(at(100).len(), 3, "and at the end");
+        assert_eq!(at(93).len(), 1, "still news a week later");
+        assert!(at(94).is_empty(), "not news any more");
+        assert_eq!(at(97).len(), 1, "3 days before");
+        assert_eq!(at(100).len(), 2, "and at the end");
         assert_eq!(at(107).len(), 1, "a week later only the end is still news");
         assert!(at(108).is_empty());
         // A consent given 5 days before its end: no 14-day reminder.
