@@ -5,6 +5,7 @@ pub mod access;
 pub mod access_request;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod grant;
 pub mod ids;
 pub mod import;
