@@ -213,6 +213,24 @@ pub struct Settings {
     )]
     pub trusted_proxies: Vec<IpNetwork>,
 
+    /// The SMTP server that sends email notifications; without it, no email is sent.
+    /// `smtp://host[:587]` requires STARTTLS, `smtps://host[:465]` is TLS from the start,
+    /// `smtp://user:password@host` signs in (percent-encode `@`, `:` and `/` in them), and
+    /// plain unencrypted SMTP takes an explicit `?tls=none` (`?tls=opportunistic`: STARTTLS only
+    /// when offered); both warn at start unless the server is this machine.
+    #[arg(long, global = true, env = "WP_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of email notifications, e.g. `Work Passport <passport@example.org>`. Required
+    /// with `--smtp-url`.
+    #[arg(long, global = true, env = "WP_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
+    /// The longest one email may take to send, in seconds, from connecting to the SMTP server's
+    /// last answer; then it is tried again later.
+    #[arg(long, global = true, env = "WP_SMTP_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub smtp_timeout: u64,
+
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "WP_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -326,6 +344,9 @@ impl Settings {
             rate_limit_per_address: 120,
             rate_limit_global: 6000,
             trusted_proxies: Vec::new(),
+            smtp_url: None,
+            smtp_from: None,
+            smtp_timeout: 30,
             log_json: false,
         }
     }

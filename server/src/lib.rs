@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod service;
 pub mod tls;
 
@@ -49,6 +50,9 @@ pub async fn run(
         Some(files) => Some(Arc::new(tls::Tls::new(files)?)),
         None => None,
     };
+    // Likewise a bad --smtp-url or --smtp-from. The notifications dispatcher (issue 26) is to
+    // take this mailer; until then it is only checked.
+    let _mailer = mail::Mailer::from_settings(&settings)?;
     let addr = listener.local_addr()?;
     let issuer = settings.issuer(addr);
     warn_if_plain_http(&issuer);
