@@ -24,6 +24,7 @@ mod finding;
 mod https;
 mod interop;
 mod limits;
+mod mail;
 mod operations;
 mod organisations;
 mod pages;
