@@ -11,6 +11,9 @@ use wp_client::{Client, SigningKey};
 use wp_schemas::api::{Party, PartyKind, ProfessionalRegistration, Role};
 use wp_server::{Settings, Store, clock};
 
+/// The notification tests' SMTP server and iCalendar parser (Python, in the tests' venv).
+pub mod mail;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

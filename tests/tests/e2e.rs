@@ -24,6 +24,7 @@ mod finding;
 mod https;
 mod interop;
 mod limits;
+mod mail;
 mod metrics;
 mod notifications;
 mod operations;
