@@ -15,9 +15,11 @@ use wp_schemas::jose::SigningKey;
 use wp_schemas::problem::ProblemType;
 use wp_schemas::sections::{Section, example_body};
 use wp_server::clock::Clock;
+use wp_tests::mail::{ReceivedEmail, SmtpSink, parse_ics};
 use wp_tests::{Backend, TestServer, backend_tests, grant_to};
 
 backend_tests!(
+    email_and_calendar_reach_a_real_mail_server_and_parser,
     events_reach_each_person_once,
     reminders_come_due_once_under_the_test_clock,
     notifications_are_their_recipients_alone,
@@ -368,5 +370,160 @@ async fn notifications_are_their_recipients_alone(backend: Backend) {
     // A bad cursor is a clear 400.
     let refused = alice.notifications(Some("not-an-id")).await.unwrap_err();
     assert_eq!(refused.problem_type(), Some(ProblemType::InvalidBody));
+    server.stop().await;
+}
+
+fn header<'a>(email: &'a ReceivedEmail, name: &str) -> Option<&'a str> {
+    email
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Waits for the sink's `n`th message and checks that no message so far carries the canary.
+async fn nth_email(sink: &SmtpSink, n: usize) -> ReceivedEmail {
+    let all = sink.wait_for(n, std::time::Duration::from_secs(30)).await;
+    for email in &all {
+        assert!(
+            !email.raw.contains("CANARY"),
+            "health data in an email: {}",
+            email.raw
+        );
+    }
+    all[n - 1].clone()
+}
+
+async fn email_and_calendar_reach_a_real_mail_server_and_parser(backend: Backend) {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let server = TestServer::start_with(backend, |s| {
+        s.smtp_url = Some(sink.url());
+        s.smtp_from = Some("Work Passport <passport@example.org>".into());
+    })
+    .await;
+    let acme = server.organisation(PartyKind::Employer, "Acme Ltd").await;
+    let priya = server.member(&acme.id, Role::Hr, "Priya Shah").await;
+    let alice = server.employee("Alice Jones").await;
+    let info = alice.create_passport().await.unwrap();
+    let own = alice.own_passport(&info.id);
+    let review_on = (chrono::Utc::now() + chrono::Duration::days(40))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut body = example_body(Section::Adjustments);
+    body["review_date"] = json!(review_on);
+    body["title"] = json!(CANARY);
+    own.create_record(Section::Adjustments, body).await.unwrap();
+
+    // The address is verified by the link sent to it; nothing else goes there before.
+    let settings = alice
+        .set_notification_email("alice@example.org")
+        .await
+        .unwrap();
+    assert!(settings.email_enabled);
+    assert!(!settings.email.as_ref().unwrap().verified);
+    let verification = nth_email(&sink, 1).await;
+    assert_eq!(verification.rcpt_tos, ["alice@example.org"]);
+    assert_eq!(
+        header(&verification, "Subject"),
+        Some("Confirm your email address")
+    );
+    let text = verification.text.clone().unwrap();
+    let code = text
+        .split("#/email/verify/")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a verification link");
+    alice.verify_notification_email(code).await.unwrap();
+    let used = alice.verify_notification_email(code).await.unwrap_err();
+    assert_eq!(
+        used.problem_type(),
+        Some(ProblemType::NotFound),
+        "a link works once"
+    );
+    assert!(
+        alice
+            .notification_settings()
+            .await
+            .unwrap()
+            .email
+            .unwrap()
+            .verified
+    );
+
+    // An access request: in the pages and by email, with a one-click unsubscribe.
+    let asked = CreateAccessRequest {
+        scopes: vec![scope(Section::Adjustments, &[Action::Read])],
+        roles: Vec::new(),
+        purpose: "workplace adjustments".into(),
+        duration_days: 30,
+        employee: Some(alice.party_id().unwrap().to_owned()),
+        expires_in_days: None,
+    };
+    priya.request_access(&acme.id, &asked).await.unwrap();
+    let request = nth_email(&sink, 2).await;
+    assert_eq!(
+        header(&request, "Subject"),
+        Some("A request to see your passport")
+    );
+    assert!(
+        request
+            .text
+            .as_ref()
+            .unwrap()
+            .contains("Acme Ltd asked to see parts of your passport.")
+    );
+    assert_eq!(
+        header(&request, "List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let unsubscribe = header(&request, "List-Unsubscribe").unwrap();
+    let url = unsubscribe.trim_start_matches('<').trim_end_matches('>');
+    alice.unsubscribe(url).await.unwrap();
+    let choices = alice.notification_settings().await.unwrap().choices;
+    let choice = choices
+        .iter()
+        .find(|c| c.kind == Kind::AccessRequested)
+        .unwrap();
+    assert!(!choice.email);
+    // A forged token is refused.
+    let forged = format!("{}x", &url[..url.len() - 1]);
+    assert!(alice.unsubscribe(&forged).await.is_err());
+    // Security alerts cannot be turned off.
+    let refused = alice
+        .set_email_choices(BTreeMap::from([(Kind::KeyAdded, false)]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.problem_type(), Some(ProblemType::InvalidBody));
+
+    // Another request reaches the pages only; a device added reaches the inbox too.
+    priya.request_access(&acme.id, &asked).await.unwrap();
+    let device = SigningKey::generate();
+    alice.add_key(&device).await.unwrap();
+    let alert = nth_email(&sink, 3).await;
+    assert_eq!(
+        header(&alert, "Subject"),
+        Some("A device was added to your account")
+    );
+    assert_eq!(header(&alert, "List-Unsubscribe"), None);
+    assert_eq!(kinds(&alice).await[&Kind::AccessRequested], 2);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 3, "nothing else was emailed");
+
+    // The calendar feed, read by an independent iCalendar parser.
+    let feed = alice.new_calendar_feed().await.unwrap();
+    let text = alice.calendar(&feed.url).await.unwrap();
+    assert!(!text.contains("CANARY"));
+    let parsed = parse_ics(&text);
+    let events = parsed["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{parsed}");
+    assert_eq!(events[0]["summary"], "Adjustment review due");
+    assert_eq!(events[0]["dtstart"], review_on);
+    // A new address replaces the old one.
+    let again = alice.new_calendar_feed().await.unwrap();
+    let gone = alice.calendar(&feed.url).await.unwrap_err();
+    assert_eq!(gone.problem_type(), Some(ProblemType::NotFound));
+    assert!(alice.calendar(&again.url).await.is_ok());
     server.stop().await;
 }
