@@ -308,23 +308,33 @@ impl Names {
     }
 }
 
-fn reminders(
-    steps: &[Step],
-    subject: &str,
+/// Something with a due time that reminders are about: a consent's end, a review date.
+struct Subject {
+    /// Names it in the reminders' keys: a grant id, or a passport and record.
+    key: String,
     due: Timestamp,
+    /// When it came to be (a reminder whose moment came before is not sent).
     since: Timestamp,
-    now: Timestamp,
-    recipient: &PartyId,
-    facts: &Facts,
-    out: &mut Vec<Notice>,
-) {
-    for step in rules::due_steps(steps, due, since, now) {
-        out.push(Notice {
-            recipient: recipient.clone(),
-            kind: step.kind,
-            facts: facts.clone(),
-            dedupe_key: Some(rules::dedupe_key(step, subject, due, recipient)),
-        });
+}
+
+impl Subject {
+    /// The reminders of `steps` due at `now` to `recipient`, with `facts`.
+    fn remind(
+        &self,
+        steps: &[Step],
+        now: Timestamp,
+        recipient: &PartyId,
+        facts: &Facts,
+        out: &mut Vec<Notice>,
+    ) {
+        for step in rules::due_steps(steps, self.due, self.since, now) {
+            out.push(Notice {
+                recipient: recipient.clone(),
+                kind: step.kind,
+                facts: facts.clone(),
+                dedupe_key: Some(rules::dedupe_key(step, &self.key, self.due, recipient)),
+            });
+        }
     }
 }
 
@@ -335,17 +345,17 @@ async fn grant_reminders(
     names: &mut Names,
     out: &mut Vec<Notice>,
 ) -> Result<()> {
-    let (due, since, subject) = (grant.ends_at, grant.created_at, grant.id.as_str());
-    let ends_on = rules::day_of(due);
+    let subject = Subject {
+        key: grant.id.to_string(),
+        due: grant.ends_at,
+        since: grant.created_at,
+    };
+    let ends_on = rules::day_of(grant.ends_at);
     let (grantee_name, grantee_kind) = names.of(state, &grant.grantee).await?;
     let (owner_name, _) = names.of(state, &grant.grantor).await?;
     let to_owner = Facts::who_on(grantee_name, &ends_on);
-    let steps = rules::GRANT_OWNER_STEPS;
-    reminders(
-        steps,
-        subject,
-        due,
-        since,
+    subject.remind(
+        rules::GRANT_OWNER_STEPS,
         now,
         &grant.grantor,
         &to_owner,
@@ -353,8 +363,7 @@ async fn grant_reminders(
     );
     let to_grantee = Facts::who_on(owner_name, &ends_on);
     for member in covered(state, grant, grantee_kind, now).await? {
-        let steps = rules::GRANT_GRANTEE_STEPS;
-        reminders(steps, subject, due, since, now, &member, &to_grantee, out);
+        subject.remind(rules::GRANT_GRANTEE_STEPS, now, &member, &to_grantee, out);
     }
     Ok(())
 }
@@ -388,14 +397,14 @@ async fn review_reminders(
     let Some(due) = rules::date_moment(&review.review_on) else {
         return Ok(());
     };
-    let subject = format!("{}/{}", review.passport_id, review.record_id);
-    let facts = Facts::on(&review.review_on);
-    let steps = rules::REVIEW_OWNER_STEPS;
-    reminders(
-        steps,
-        &subject,
+    let subject = Subject {
+        key: format!("{}/{}", review.passport_id, review.record_id),
         due,
-        review.set_at,
+        since: review.set_at,
+    };
+    let facts = Facts::on(&review.review_on);
+    subject.remind(
+        rules::REVIEW_OWNER_STEPS,
         now,
         &review.owner_id,
         &facts,
@@ -411,17 +420,7 @@ async fn review_reminders(
         g.grantee == *organisation && g.status(now) == wp_schemas::api::GrantStatus::Active
     }) {
         for member in covered(state, grant, PartyKind::Employer, now).await? {
-            let steps = rules::REVIEW_AGREED_STEPS;
-            reminders(
-                steps,
-                &subject,
-                due,
-                review.set_at,
-                now,
-                &member,
-                &facts,
-                out,
-            );
+            subject.remind(rules::REVIEW_AGREED_STEPS, now, &member, &facts, out);
         }
     }
     Ok(())

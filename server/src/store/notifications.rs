@@ -249,6 +249,7 @@ impl Store {
     /// Sets a party's address, unverified, with the hash of its verification code, and writes
     /// the verification email in the same transaction. Emails not yet sent to an earlier address
     /// stop.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set_email_address(
         &self,
         party: &PartyId,
