@@ -18,6 +18,16 @@ use wp_server::clock::Clock;
 use wp_tests::mail::{ReceivedEmail, SmtpSink, parse_ics};
 use wp_tests::{Backend, TestServer, backend_tests, grant_to};
 
+/// Two instances on one PostgreSQL: each email is sent by one of them, and when one is killed
+/// (`kill -9`) while sending, the other sends the rest: none lost, at most one sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_send_each_email_once_and_survive_a_kill() {
+    if wp_tests::postgres_url().is_none() {
+        return;
+    }
+    two_instances(Backend::Postgres).await;
+}
+
 backend_tests!(
     email_and_calendar_reach_a_real_mail_server_and_parser,
     events_reach_each_person_once,
@@ -526,4 +536,116 @@ async fn email_and_calendar_reach_a_real_mail_server_and_parser(backend: Backend
     assert_eq!(gone.problem_type(), Some(ProblemType::NotFound));
     assert!(alice.calendar(&again.url).await.is_ok());
     server.stop().await;
+}
+
+/// The Message-IDs the sink received, each with how many copies.
+fn copies(sink: &SmtpSink) -> BTreeMap<String, usize> {
+    let mut copies = BTreeMap::new();
+    for email in sink.messages() {
+        let id = header(&email, "Message-ID").expect("a Message-ID").to_owned();
+        *copies.entry(id).or_insert(0) += 1;
+    }
+    copies
+}
+
+/// Polls until the sink holds `n` distinct messages (a generous bound, no timing asserted).
+async fn distinct(sink: &SmtpSink, n: usize) -> BTreeMap<String, usize> {
+    for _ in 0..1200 {
+        let seen = copies(sink);
+        if seen.len() >= n {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the sink received {} distinct messages, expected {n}", copies(sink).len());
+}
+
+/// A process's CPU time so far (user and system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+async fn two_instances(backend: Backend) {
+    use wp_server::domain::notification::{Facts, Notice};
+    const EMAILS: usize = 200;
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let binary = env!("CARGO_BIN_EXE_wp-test-server");
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _database) = wp_tests::process_database(backend, dir.path()).await;
+    let port = wp_tests::free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let smtp = sink.url();
+    let args = [
+        "--public-url",
+        public.as_str(),
+        "--smtp-url",
+        smtp.as_str(),
+        "--smtp-from",
+        "passport@example.org",
+        "--notify-interval",
+        "1",
+        "--email-lease",
+        "3",
+    ];
+    let a = wp_tests::ServerProcess::spawn_on(binary, dir.path(), &database_url, port, &args).await;
+    let b = wp_tests::ServerProcess::spawn(binary, dir.path(), &database_url, &args).await;
+
+    // An employee with a verified address, and a backlog of notifications written straight into
+    // the outbox (as any instance's changes would), which both dispatchers race to claim.
+    let mut alice = Client::new(&public, SigningKey::generate());
+    alice.register_employee("Alice Jones").await.unwrap();
+    let alice_id: wp_tests::PartyId = wp_tests::id(alice.party_id().unwrap());
+    let store = wp_server::Store::connect(&database_url, 2).await.unwrap();
+    let now = wp_server::clock::now();
+    let verification = Notice::new(&alice_id, Kind::EmailVerification, Facts::default());
+    store
+        .set_email_address(&alice_id, "alice@example.org", "h", now + 3600, "s", &verification, now)
+        .await
+        .unwrap();
+    assert!(store.verify_email_address("h", now).await.unwrap().is_some());
+    let backlog = |n: usize| -> Vec<Notice> {
+        (0..n)
+            .map(|_| Notice::new(&alice_id, Kind::GrantEnded, Facts::who("Acme Ltd")))
+            .collect()
+    };
+    let cpu_before = cpu_seconds(a.pid()) + cpu_seconds(b.pid());
+    let started = std::time::Instant::now();
+    store.notify(&backlog(EMAILS), wp_server::clock::now()).await.unwrap();
+    let first = distinct(&sink, EMAILS + 1).await;
+    let elapsed = started.elapsed();
+    let cpu = cpu_seconds(a.pid()) + cpu_seconds(b.pid()) - cpu_before;
+    assert_eq!(first.len(), EMAILS + 1);
+    assert!(first.values().all(|&n| n == 1), "an email sent twice: {first:?}");
+    assert_eq!(sink.messages().len(), EMAILS + 1);
+    eprintln!(
+        "dispatch, two instances: {EMAILS} emails in {:.2} s ({:.0}/s), {:.2} ms of server CPU each",
+        elapsed.as_secs_f64(),
+        EMAILS as f64 / elapsed.as_secs_f64(),
+        cpu * 1000.0 / EMAILS as f64
+    );
+
+    // Another backlog; instance A is killed (SIGKILL) once it is sending, mid-batch.
+    store.notify(&backlog(EMAILS), wp_server::clock::now()).await.unwrap();
+    distinct(&sink, EMAILS + 1 + 5).await;
+    drop(a);
+    let after = distinct(&sink, 2 * EMAILS + 1).await;
+    assert_eq!(after.len(), 2 * EMAILS + 1, "every email delivered");
+    let twice: Vec<_> = after.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.len() <= 1 && twice.iter().all(|(_, n)| **n == 2),
+        "at most one email sent twice (the one in flight when A died): {twice:?}"
+    );
+    let (pending, parked) = store.email_counts().await.unwrap();
+    assert_eq!((pending, parked), (0, 0));
+    store.close().await;
+    drop(b);
 }
