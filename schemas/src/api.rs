@@ -957,6 +957,10 @@ pub enum LogAction {
     /// The passport arrived here in a bundle from another server; the entries before this one
     /// were written there.
     PassportImported,
+    /// The owner set or removed the email address notifications go to.
+    NotificationEmailChanged,
+    /// The owner made a new calendar feed address, or stopped the feed.
+    CalendarFeedChanged,
 }
 
 impl LogAction {
@@ -975,6 +979,8 @@ impl LogAction {
             Self::Exported => "exported",
             Self::PassportErased => "passport_erased",
             Self::PassportImported => "passport_imported",
+            Self::NotificationEmailChanged => "notification_email_changed",
+            Self::CalendarFeedChanged => "calendar_feed_changed",
         }
     }
 

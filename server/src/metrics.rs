@@ -294,6 +294,20 @@ impl Metrics {
                 gauge,
             );
         }
+        if let Some((pending, parked)) = scraped.email_outbox {
+            let outbox = Family::<StateLabels, Gauge<i64>>::default();
+            outbox
+                .get_or_create(&StateLabels { state: "pending" })
+                .set(pending);
+            outbox
+                .get_or_create(&StateLabels { state: "parked" })
+                .set(parked);
+            now.register(
+                "wp_email_outbox",
+                "Notification emails not sent yet (all instances): pending, or parked after failing",
+                outbox,
+            );
+        }
         if let Some(process) = process() {
             let rss = Gauge::<i64>::default();
             rss.set(process.resident_bytes);
@@ -330,6 +344,8 @@ pub struct Scraped {
     pub pool: PoolStats,
     /// The rows of the replay table; None when the database did not answer.
     pub replay_jtis: Option<i64>,
+    /// Notification emails pending and parked; None when the database did not answer.
+    pub email_outbox: Option<(i64, i64)>,
 }
 
 struct Process {
@@ -380,6 +396,7 @@ mod tests {
                 max: 4,
             },
             replay_jtis: Some(7),
+            email_outbox: Some((2, 1)),
         });
         for line in [
             "wp_http_requests_total{method=\"GET\",route=\"/v1/passports/{pid}\",status=\"200\"} 1",
@@ -391,6 +408,7 @@ mod tests {
             "wp_db_connections{state=\"in_use\"} 2",
             "wp_db_connections_max 4",
             "wp_replay_jtis 7",
+            "wp_email_outbox{state=\"parked\"} 1",
             "wp_build_info{version=\"",
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");

@@ -455,6 +455,7 @@ async fn store_batch_isolates_a_failing_item(backend: Backend) {
         passport_id: pid.clone(),
         event: event(reason),
         now,
+        notices: Vec::new(),
     };
     let log = |pid: &PassportId, reason: &str| Item {
         append: Some(append(pid, reason)),

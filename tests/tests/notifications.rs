@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use wp_client::Client;
 use wp_schemas::api::{
-    Action, ApproveAccessRequest, CreateAccessRequest, NotificationKind as Kind, PartyKind, Role,
-    Scope,
+    Action, ApproveAccessRequest, CreateAccessRequest, LogAction, NotificationKind as Kind,
+    PartyKind, Role, Scope,
 };
 use wp_schemas::jose::SigningKey;
 use wp_schemas::problem::ProblemType;
@@ -535,6 +535,11 @@ async fn email_and_calendar_reach_a_real_mail_server_and_parser(backend: Backend
     let gone = alice.calendar(&feed.url).await.unwrap_err();
     assert_eq!(gone.problem_type(), Some(ProblemType::NotFound));
     assert!(alice.calendar(&again.url).await.is_ok());
+    // Where her notifications go is in her access log, chained with the rest.
+    let log = own.verified_access_log().await.unwrap();
+    let changes = |action| log.iter().filter(|e| e.action == action).count();
+    assert_eq!(changes(LogAction::NotificationEmailChanged), 1);
+    assert_eq!(changes(LogAction::CalendarFeedChanged), 2);
     server.stop().await;
 }
 
@@ -542,7 +547,9 @@ async fn email_and_calendar_reach_a_real_mail_server_and_parser(backend: Backend
 fn copies(sink: &SmtpSink) -> BTreeMap<String, usize> {
     let mut copies = BTreeMap::new();
     for email in sink.messages() {
-        let id = header(&email, "Message-ID").expect("a Message-ID").to_owned();
+        let id = header(&email, "Message-ID")
+            .expect("a Message-ID")
+            .to_owned();
         *copies.entry(id).or_insert(0) += 1;
     }
     copies
@@ -557,7 +564,10 @@ async fn distinct(sink: &SmtpSink, n: usize) -> BTreeMap<String, usize> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("the sink received {} distinct messages, expected {n}", copies(sink).len());
+    panic!(
+        "the sink received {} distinct messages, expected {n}",
+        copies(sink).len()
+    );
 }
 
 /// A process's CPU time so far (user and system), in seconds.
@@ -568,7 +578,12 @@ fn cpu_seconds(pid: u32) -> f64 {
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (tick(11) + tick(12)) / 100.0
 }
 
@@ -608,10 +623,24 @@ async fn two_instances(backend: Backend) {
     let now = wp_server::clock::now();
     let verification = Notice::new(&alice_id, Kind::EmailVerification, Facts::default());
     store
-        .set_email_address(&alice_id, "alice@example.org", "h", now + 3600, "s", &verification, now)
+        .set_email_address(
+            &alice_id,
+            "alice@example.org",
+            "h",
+            now + 3600,
+            "s",
+            &verification,
+            now,
+        )
         .await
         .unwrap();
-    assert!(store.verify_email_address("h", now).await.unwrap().is_some());
+    assert!(
+        store
+            .verify_email_address("h", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let backlog = |n: usize| -> Vec<Notice> {
         (0..n)
             .map(|_| Notice::new(&alice_id, Kind::GrantEnded, Facts::who("Acme Ltd")))
@@ -619,12 +648,18 @@ async fn two_instances(backend: Backend) {
     };
     let cpu_before = cpu_seconds(a.pid()) + cpu_seconds(b.pid());
     let started = std::time::Instant::now();
-    store.notify(&backlog(EMAILS), wp_server::clock::now()).await.unwrap();
+    store
+        .notify(&backlog(EMAILS), wp_server::clock::now())
+        .await
+        .unwrap();
     let first = distinct(&sink, EMAILS + 1).await;
     let elapsed = started.elapsed();
     let cpu = cpu_seconds(a.pid()) + cpu_seconds(b.pid()) - cpu_before;
     assert_eq!(first.len(), EMAILS + 1);
-    assert!(first.values().all(|&n| n == 1), "an email sent twice: {first:?}");
+    assert!(
+        first.values().all(|&n| n == 1),
+        "an email sent twice: {first:?}"
+    );
     assert_eq!(sink.messages().len(), EMAILS + 1);
     eprintln!(
         "dispatch, two instances: {EMAILS} emails in {:.2} s ({:.0}/s), {:.2} ms of server CPU each",
@@ -634,7 +669,10 @@ async fn two_instances(backend: Backend) {
     );
 
     // Another backlog; instance A is killed (SIGKILL) once it is sending, mid-batch.
-    store.notify(&backlog(EMAILS), wp_server::clock::now()).await.unwrap();
+    store
+        .notify(&backlog(EMAILS), wp_server::clock::now())
+        .await
+        .unwrap();
     distinct(&sink, EMAILS + 1 + 5).await;
     drop(a);
     let after = distinct(&sink, 2 * EMAILS + 1).await;

@@ -888,7 +888,7 @@ fn notification_routes() -> Vec<Route> {
                 .json_body(Schemas::of::<SetNotificationEmail>)
                 .problems(&[P::InvalidBody, P::Forbidden, P::Conflict]),
         )
-        .audit(Audit::None),
+        .audit(Audit::Elsewhere),
         delete(
             paths::NOTIFICATION_EMAIL,
             notifications::remove_email,
@@ -897,7 +897,7 @@ fn notification_routes() -> Vec<Route> {
                 .reply(204, "Removed.")
                 .problems(&[P::Forbidden, P::NotFound]),
         )
-        .audit(Audit::None),
+        .audit(Audit::Elsewhere),
         post(
             paths::NOTIFICATION_CALENDAR,
             notifications::new_calendar,
@@ -905,7 +905,7 @@ fn notification_routes() -> Vec<Route> {
                 .summary("A new secret address for the caller's calendar feed of review dates and consent end dates (any earlier address stops working)")
                 .problems(own),
         )
-        .audit(Audit::None),
+        .audit(Audit::Elsewhere),
         delete(
             paths::NOTIFICATION_CALENDAR,
             notifications::remove_calendar,
@@ -914,7 +914,7 @@ fn notification_routes() -> Vec<Route> {
                 .reply(204, "Stopped.")
                 .problems(own),
         )
-        .audit(Audit::None),
+        .audit(Audit::Elsewhere),
         post(
             paths::EMAIL_VERIFY,
             notifications::verify_email,

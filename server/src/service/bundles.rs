@@ -90,12 +90,11 @@ pub async fn export(state: &AppState, caller: &Caller, pid: &PassportId) -> Resu
         attestation: Some(attestation),
         owner_signature: None,
     };
-    let receipt = guard.allowed(Section::ALL.to_vec(), "owner").await?;
-    // The owner's security alert follows the export's log entry, in a transaction of its own
-    // (the entry goes through the group commit, which writes no notifications).
+    // The owner's security alert is written with the export's log entry.
     let alert = Notice::new(&caller.party_id, Kind::PassportExported, Facts::default());
-    state.store.notify(&[alert], now).await?;
-    state.notifications.written();
+    let receipt = guard
+        .allowed_notifying(Section::ALL.to_vec(), "owner", vec![alert])
+        .await?;
     tracing::info!(passport = %pid, "passport exported");
     Ok(receipt.answer(bundle))
 }

@@ -273,6 +273,21 @@ impl<'a> AuthorizedPassport<'a> {
         Ok(Receipt(()))
     }
 
+    /// Logs the action as allowed and writes `notices` (say, the owner's security alert) in
+    /// the same transaction.
+    pub async fn allowed_notifying(
+        &self,
+        sections: Vec<Section>,
+        reason: &str,
+        notices: Vec<crate::domain::notification::Notice>,
+    ) -> Result<Receipt> {
+        let event = self.event_allowed(sections, reason);
+        self.state
+            .log_notifying(self.pid(), event, self.now, notices)
+            .await?;
+        Ok(Receipt(()))
+    }
+
     /// The entry that records the action as allowed, for a store call that commits it with
     /// the change it allows.
     pub fn allowed_event(&self, sections: Vec<Section>, reason: &str) -> LogEvent {

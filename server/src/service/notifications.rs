@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use ring::hmac;
 use wp_schemas::api::{
-    CalendarFeed, EmailChoice, Notification, NotificationEmail, NotificationKind as Kind,
-    NotificationPage, NotificationSettings, PartyKind, Role, SetEmailChoices, SetNotificationEmail,
-    VerifyEmail,
+    CalendarFeed, EmailChoice, LogAction, Notification, NotificationEmail,
+    NotificationKind as Kind, NotificationPage, NotificationSettings, PartyKind, Role,
+    SetEmailChoices, SetNotificationEmail, VerifyEmail,
 };
 use wp_schemas::jose::b64;
 use wp_schemas::problem::ProblemType;
@@ -22,6 +22,7 @@ use wp_schemas::problem::ProblemType;
 use super::store::{ClaimedEmail, DueReview, StoredNotification};
 use super::{AppState, Caller};
 use crate::clock::Clock;
+use crate::domain::audit::LogEvent;
 use crate::domain::calendar::{CalendarEvent, calendar as calendar_text};
 use crate::domain::grant::GrantRecord;
 use crate::domain::ids::{NotificationId, PartyId};
@@ -428,6 +429,24 @@ async fn review_reminders(
 
 // ---- A person's notifications and settings ------------------------------------------------
 
+/// Records in an employee's access log that they changed where their notifications go (their
+/// address, their calendar feed): who can learn of their passport's events is the owner's to
+/// see. Written before the change, so that no change goes unrecorded.
+async fn log_change(
+    state: &AppState,
+    caller: &Caller,
+    action: LogAction,
+    what: &str,
+) -> Result<()> {
+    let Some(pid) = state.store.passport_of_owner(&caller.party_id).await? else {
+        return Ok(());
+    };
+    let event = LogEvent::allowed(&caller.party_id, None, action, vec![], what);
+    state
+        .log_notifying(&pid, event, crate::clock::now(), Vec::new())
+        .await
+}
+
 /// Notifications are a party's own: a consent token (for one passport) does not reach them.
 fn require_own(caller: &Caller) -> Result<()> {
     if caller.consent.is_some() {
@@ -569,6 +588,13 @@ pub async fn set_email(
             "must be an email address: one @, no spaces, at most 254 characters",
         ));
     }
+    log_change(
+        state,
+        caller,
+        LogAction::NotificationEmailChanged,
+        "owner set an address",
+    )
+    .await?;
     let now = crate::clock::now();
     let code = format!("wpe_{}", b64(&state.random_secret()?));
     let secret = b64(&state.random_secret()?);
@@ -616,6 +642,16 @@ fn plausible_address(address: &str) -> bool {
 
 pub async fn remove_email(state: &AppState, caller: &Caller) -> Result<()> {
     require_own(caller)?;
+    if state.store.email_address(&caller.party_id).await?.is_none() {
+        return Err(Error::not_found("no email address is set"));
+    }
+    log_change(
+        state,
+        caller,
+        LogAction::NotificationEmailChanged,
+        "owner removed the address",
+    )
+    .await?;
     if !state.store.remove_email_address(&caller.party_id).await? {
         return Err(Error::not_found("no email address is set"));
     }
@@ -681,6 +717,13 @@ pub async fn unsubscribe(state: &AppState, token: &str) -> Result<Kind> {
 /// Makes the caller a new calendar feed address (any earlier one stops working).
 pub async fn new_calendar(state: &AppState, caller: &Caller) -> Result<CalendarFeed> {
     require_own(caller)?;
+    log_change(
+        state,
+        caller,
+        LogAction::CalendarFeedChanged,
+        "owner made a new calendar address",
+    )
+    .await?;
     let token = format!("wpc_{}", b64(&state.random_secret()?));
     let now = crate::clock::now();
     state
@@ -695,6 +738,13 @@ pub async fn new_calendar(state: &AppState, caller: &Caller) -> Result<CalendarF
 
 pub async fn remove_calendar(state: &AppState, caller: &Caller) -> Result<()> {
     require_own(caller)?;
+    log_change(
+        state,
+        caller,
+        LogAction::CalendarFeedChanged,
+        "owner stopped the calendar",
+    )
+    .await?;
     let now = crate::clock::now();
     state
         .store

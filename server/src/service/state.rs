@@ -162,7 +162,12 @@ impl AppState {
                 None
             }
         };
-        self.metrics.render(&Scraped { pool, replay_jtis })
+        let email_outbox = self.store.email_counts().await.ok();
+        self.metrics.render(&Scraped {
+            pool,
+            replay_jtis,
+            email_outbox,
+        })
     }
 
     /// Forgets used `jti`s that could no longer be replayed anyway (expired before `now`).
@@ -226,7 +231,7 @@ impl AppState {
         proof: Option<Admission>,
     ) -> Result<()> {
         let Some(proof) = proof else {
-            self.writer.log(pid, event, now).await?;
+            self.writer.log(pid, event, now, Vec::new()).await?;
             return Ok(());
         };
         match self
@@ -237,6 +242,19 @@ impl AppState {
             Some(_) => Ok(()),
             None => Err(self.refused_proof(&proof).await),
         }
+    }
+
+    /// Appends `event` to passport `pid`'s log and writes `notices` in the same transaction.
+    pub async fn log_notifying(
+        &self,
+        pid: &PassportId,
+        event: LogEvent,
+        now: Timestamp,
+        notices: Vec<crate::domain::notification::Notice>,
+    ) -> Result<()> {
+        self.writer.log(pid, event, now, notices).await?;
+        self.notifications.written();
+        Ok(())
     }
 
     /// Why a proof was not admitted: its key is revoked (or was never this party's), or the

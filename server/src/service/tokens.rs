@@ -183,6 +183,9 @@ async fn consent_token(
         ),
     };
     let event = event.acting_for(on_behalf_of);
-    state.writer.log(&grant.passport_id, event, now).await?;
+    state
+        .writer
+        .log(&grant.passport_id, event, now, Vec::new())
+        .await?;
     answer
 }

@@ -16,6 +16,7 @@ use wp_schemas::api::AccessLogEntry;
 use super::{AppendError, Store, VersionAppend, with_pool};
 use crate::domain::audit::LogEvent;
 use crate::domain::ids::{Kid, PartyId, PassportId};
+use crate::domain::notification::Notice;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -42,6 +43,8 @@ pub struct Append {
     pub passport_id: PassportId,
     pub event: LogEvent,
     pub now: Timestamp,
+    /// Notifications written with the entry (none if it is not: the passport was erased).
+    pub notices: Vec<Notice>,
 }
 
 /// One request's writes: a proof to admit, an entry to append, or both, in which case the
@@ -117,18 +120,21 @@ impl Writer {
         Ok(self.submit(item).await?.admitted)
     }
 
-    /// Appends an event to a passport's access log; answers once it is committed.
+    /// Appends an event to a passport's access log, and writes `notices` with it; answers once
+    /// it is committed.
     pub async fn log(
         &self,
         passport_id: &PassportId,
         event: LogEvent,
         now: Timestamp,
+        notices: Vec<Notice>,
     ) -> Result<AccessLogEntry> {
         let item = Item {
             append: Some(Append {
                 passport_id: passport_id.clone(),
                 event,
                 now,
+                notices,
             }),
             ..Item::default()
         };
@@ -151,6 +157,7 @@ impl Writer {
                 passport_id: passport_id.clone(),
                 event,
                 now,
+                notices: Vec::new(),
             }),
             version: None,
         };
@@ -362,6 +369,14 @@ impl Store {
                 heads.build().execute(&mut *tx).await?;
                 let all: Vec<&AccessLogEntry> = written.values().flatten().collect();
                 crate::insert_log_entries!(tx, all);
+                // The notifications of the entries written (an erased passport's got none).
+                for (pid, appends) in &by_passport {
+                    if written.contains_key(*pid) {
+                        for append in appends.iter().filter(|a| !a.notices.is_empty()) {
+                            super::insert_notices_in!(tx, &append.notices, append.now);
+                        }
+                    }
+                }
             }
             tx.commit().await?;
         });

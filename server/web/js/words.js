@@ -121,6 +121,8 @@ const ACTIONS = {
   exported: ["downloaded", "download", "passport"],
   passport_erased: ["erased", "erase", "passport"],
   passport_imported: ["moved", "move", "passport"],
+  notification_email_changed: ["changed the email address for notifications", "change the email address for notifications"],
+  calendar_feed_changed: ["changed the calendar link", "change the calendar link"],
 };
 
 // Why someone was refused, in the owner's words (the server's reasons, domain/access.rs).
