@@ -29,6 +29,7 @@ async fn two_instances_send_each_email_once_and_survive_a_kill() {
 }
 
 backend_tests!(
+    a_failing_email_is_retried_then_parked_and_the_admins_told,
     email_and_calendar_reach_a_real_mail_server_and_parser,
     events_reach_each_person_once,
     reminders_come_due_once_under_the_test_clock,
@@ -377,6 +378,25 @@ async fn notifications_are_their_recipients_alone(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // A consent token (for one passport) does not reach its holder's notifications.
+    let ot = server.professional("Dana Okafor").await;
+    let pid = alice.create_passport().await.unwrap().id;
+    let to_ot = grant_to(&ot, &[(Section::Summary, &[Action::Read])], 3600);
+    let grant = alice.own_passport(&pid).grant(&to_ot).await.unwrap();
+    let consent = ot.consent_token(&grant.id).await.unwrap();
+    let response = wp_tests::raw_request(
+        &ot,
+        reqwest::Method::GET,
+        "/v1/notifications",
+        &consent,
+        None,
+    )
+    .await;
+    let (status, problem) = wp_tests::problem_of(response).await;
+    assert_eq!(
+        (status, problem.kind()),
+        (403, Some(ProblemType::Forbidden))
+    );
     // A bad cursor is a clear 400.
     let refused = alice.notifications(Some("not-an-id")).await.unwrap_err();
     assert_eq!(refused.problem_type(), Some(ProblemType::InvalidBody));
@@ -686,4 +706,90 @@ async fn two_instances(backend: Backend) {
     assert_eq!((pending, parked), (0, 0));
     store.close().await;
     drop(b);
+}
+
+/// A mail server that says "try later" gets the email again after the backoff; one that says
+/// "never" gets it parked at once, and the service admins are told.
+async fn a_failing_email_is_retried_then_parked_and_the_admins_told(backend: Backend) {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let clock = Clock::manual();
+    let server = TestServer::start_with(backend, |s| {
+        s.smtp_url = Some(sink.url());
+        s.smtp_from = Some("passport@example.org".into());
+        s.clock = clock.clone();
+    })
+    .await;
+    let alice = server.employee("Alice Jones").await;
+    alice
+        .set_notification_email("alice@example.org")
+        .await
+        .unwrap();
+    let verification = nth_email(&sink, 1).await;
+    let text = verification.text.unwrap();
+    let code = text
+        .split("#/email/verify/")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    alice.verify_notification_email(code).await.unwrap();
+
+    // 451: tried again after a minute (the test clock's), then delivered.
+    sink.refuse_with(Some(451));
+    alice.add_key(&SigningKey::generate()).await.unwrap();
+    let store = server.store().await;
+    // Until the refused attempt is recorded: one attempt, its error, the email still pending.
+    let mut tried = (0i64, None::<String>);
+    for _ in 0..200 {
+        tried = wp_tests::on_db!(&store, pool => sqlx::query_as(
+            "SELECT email_attempts, email_error FROM notifications WHERE kind = 'key_added'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        if tried.1.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(tried.0, 1);
+    assert!(tried.1.as_deref().unwrap().contains("451"), "{tried:?}");
+    assert_eq!(store.email_counts().await.unwrap(), (1, 0));
+    assert_eq!(sink.messages().len(), 1, "nothing delivered while refused");
+    sink.refuse_with(None);
+    clock.advance(61);
+    let retried = nth_email(&sink, 2).await;
+    assert_eq!(
+        header(&retried, "Subject"),
+        Some("A device was added to your account")
+    );
+    assert_eq!(store.email_counts().await.unwrap(), (0, 0));
+
+    // 550: parked at once, the admin told in their notifications.
+    sink.refuse_with(Some(550));
+    alice.add_key(&SigningKey::generate()).await.unwrap();
+    let admin = server.admin();
+    wait_for(&admin, &[(Kind::DeliveriesFailing, 1)]).await;
+    assert_eq!(store.email_counts().await.unwrap(), (0, 1));
+    let page = admin.notifications(None).await.unwrap();
+    assert!(
+        page.notifications[0]
+            .text
+            .starts_with("1 notification emails could not be delivered")
+    );
+    // Another parked email the same day: the admin is not told twice.
+    alice.add_key(&SigningKey::generate()).await.unwrap();
+    for _ in 0..200 {
+        if store.email_counts().await.unwrap() == (0, 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.email_counts().await.unwrap(), (0, 2));
+    wait_for(&admin, &[(Kind::DeliveriesFailing, 1)]).await;
+    store.close().await;
+    server.stop().await;
 }
