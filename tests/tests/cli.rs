@@ -1066,6 +1066,125 @@ async fn a_passport_moves_with_three_commands() {
     b.stop().await;
 }
 
+/// `wp notifications`: a key rotation (a device added, the old one removed) is listed and marked
+/// read; the settings say this server sends no email; a choice is saved and a security alert
+/// cannot be turned off; the calendar feed's address serves iCalendar until it is stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_from_the_command_line() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let alex = Party::new(root.path(), "alex", &server);
+    alex.run(&["keygen"]).await.ok();
+    alex.run(&["register", "--name", "Alex Smith"]).await.ok();
+    alex.run(&["keys", "rotate"]).await.ok();
+
+    let page = alex.run(&["--json", "notifications"]).await.json();
+    assert_eq!(page["unread"], 2, "{page}");
+    let listed = page["notifications"].as_array().expect("notifications");
+    let mut kinds: Vec<&str> = listed.iter().map(|n| text(&n["kind"])).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["key_added", "key_revoked"]);
+    let shown = alex.run(&["notifications"]).await.ok();
+    assert!(shown.starts_with("2 unread notifications"), "{shown}");
+    assert!(
+        shown.contains("* ") && shown.contains("A device was added to your account: "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{}/#/devices", server.url)),
+        "{shown}"
+    );
+
+    // One read by its id, then the rest.
+    let first = text(&listed[0]["id"]);
+    let read = alex.run(&["-q", "notifications", "read", first]).await.ok();
+    assert_eq!(read.trim(), first);
+    let unread = alex
+        .run(&["--json", "notifications", "--unread"])
+        .await
+        .json();
+    assert_eq!(unread["unread"], 1);
+    assert_eq!(unread["notifications"].as_array().unwrap().len(), 1);
+    alex.run(&["notifications", "read", "--all"]).await.ok();
+    let page = alex.run(&["--json", "notifications", "list"]).await.json();
+    assert_eq!(page["unread"], 0);
+    assert!(
+        page["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.get("read_at").is_some()),
+        "{page}"
+    );
+
+    // The test server has no mail server: it says so, and refuses an address.
+    let settings = alex.run(&["notifications", "settings"]).await.ok();
+    assert!(
+        settings.contains("this server sends no email"),
+        "{settings}"
+    );
+    assert!(
+        settings
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["key_added", "always"])),
+        "{settings}"
+    );
+    let stderr = alex
+        .run(&["notifications", "email", "alex@example.org"])
+        .await
+        .fails(1);
+    assert!(stderr.contains("sends no email"), "{stderr}");
+
+    // Choices: saved for a kind of theirs; a security alert or another's kind refused, saying
+    // which kinds there are.
+    let chosen = alex
+        .run(&["--json", "notifications", "choose", "access_requested=off"])
+        .await
+        .json();
+    let choice = chosen["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "access_requested")
+        .expect("an employee's kind");
+    assert_eq!(choice["email"], false);
+    let stderr = alex
+        .run(&["notifications", "choose", "key_added=off"])
+        .await
+        .fails(1);
+    assert!(
+        stderr.contains("key_added is a security alert") && stderr.contains("access_requested"),
+        "{stderr}"
+    );
+    let stderr = alex
+        .run(&["notifications", "choose", "member_joined=off"])
+        .await
+        .fails(1);
+    assert!(stderr.contains("choose from access_requested"), "{stderr}");
+
+    // The calendar feed: shown once with a warning, served as iCalendar, stopped.
+    let made = alex.run(&["notifications", "calendar"]).await.ok();
+    assert!(made.contains("ANYONE WITH THIS ADDRESS"), "{made}");
+    let url = made.lines().nth(1).expect("the address").trim();
+    assert!(url.starts_with(&server.url), "{made}");
+    let response = reqwest::get(url).await.expect("GET the feed");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/calendar"), "{content_type}");
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .starts_with("BEGIN:VCALENDAR")
+    );
+    alex.run(&["notifications", "calendar", "--stop"])
+        .await
+        .ok();
+    assert_eq!(reqwest::get(url).await.unwrap().status(), 404);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_are_valid_bodies() {
     for section in Section::ALL {
@@ -1128,6 +1247,14 @@ async fn help_on_every_command() {
         &["fetch"],
         &["sync"],
         &["agree"],
+        &["notifications"],
+        &["notifications", "list"],
+        &["notifications", "read"],
+        &["notifications", "settings"],
+        &["notifications", "email"],
+        &["notifications", "verify"],
+        &["notifications", "choose"],
+        &["notifications", "calendar"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -24,6 +24,8 @@ Journeys:
   organisation:  an admin runs org create and org invite; each person runs join CODE --name ...;
                  the employee runs grant add --to ORG --role ROLE (or --member ID); members then
                  use grants, fetch, agree, record edit --grant like any grantee
+  everyone:      notifications (read --all), notifications settings, email ADDRESS, verify CODE,
+                 choose KIND=on|off, calendar
 
 Exit codes:
   0 success, 1 error, 2 bad command line, 3 consent has ended (revoked, expired or not started),
@@ -207,6 +209,12 @@ pub enum Command {
         #[arg(long, value_name = "GRANT_ID")]
         grant: String,
     },
+
+    /// Your notifications: list them and mark them read; email, which kinds come by email, and a
+    /// calendar feed of the dates that concern you.
+    ///
+    /// With no subcommand, lists them as `wp notifications list` does.
+    Notifications(NotificationsArgs),
 
     /// Keep a local, verified copy of a passport shared with you, while consent lasts.
     ///
@@ -682,6 +690,93 @@ pub enum KeysCommand {
     },
 }
 
+/// `wp notifications [list options] | wp notifications SUBCOMMAND`: the list's options are
+/// accepted without `list` too, so the bare command is the list.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct NotificationsArgs {
+    #[command(subcommand)]
+    pub command: Option<NotificationsCommand>,
+    #[command(flatten)]
+    pub list: NotificationListArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NotificationListArgs {
+    /// Older ones: those before this notification id (the list's last line gives it).
+    #[arg(long, value_name = "ID")]
+    pub before: Option<String>,
+    /// Only the unread ones (of these 50).
+    #[arg(long)]
+    pub unread: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// List your notifications, newest first, 50 at a time; * marks the unread.
+    List(NotificationListArgs),
+    /// Mark a notification read, or every one with --all.
+    #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
+    Read {
+        /// The notification id (see `wp notifications`).
+        id: Option<String>,
+        /// Every notification.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Your email address and whether it is verified, whether this server sends email, which
+    /// kinds come by email, and whether you have a calendar feed.
+    Settings,
+    /// Set the address notifications go to, or --remove it.
+    ///
+    /// A verification link is sent there first; nothing else is, until it is opened (or its code
+    /// given to `wp notifications verify`).
+    #[command(group(ArgGroup::new("what").required(true).args(["address", "remove"])))]
+    Email {
+        /// The address, e.g. alex@example.org.
+        address: Option<String>,
+        /// Remove the address: no more email.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Verify your address with the code from the link sent to it (the part after
+    /// `#/email/verify/`, or the whole link). Needs only the server, not a profile.
+    Verify {
+        /// The code (wpe_...), or the link.
+        code: String,
+    },
+    /// Choose which kinds of notification come by email, e.g. `access_requested=off`.
+    ///
+    /// Kinds not named keep their choice. Security alerts (a device added or removed, the
+    /// passport downloaded, moved or erased) always come to a verified address.
+    /// `wp notifications settings` lists your kinds.
+    Choose {
+        /// A kind and on or off (repeatable).
+        #[arg(required = true, value_name = "KIND=on|off", value_parser = email_choice)]
+        choices: Vec<(String, bool)>,
+    },
+    /// Make a new secret address for your calendar feed (review and consent end dates), shown
+    /// once; any earlier one stops working. Or --stop it.
+    Calendar {
+        /// Stop the feed: its address no longer works.
+        #[arg(long)]
+        stop: bool,
+    },
+}
+
+/// `KIND=on|off`. The kind is checked against the caller's own kinds when the command runs,
+/// since which kinds there are depends on who asks.
+fn email_choice(text: &str) -> Result<(String, bool), String> {
+    let (kind, value) = text
+        .split_once('=')
+        .ok_or_else(|| "expected KIND=on or KIND=off, e.g. access_requested=off".to_owned())?;
+    match value {
+        "on" => Ok((kind.to_owned(), true)),
+        "off" => Ok((kind.to_owned(), false)),
+        _ => Err(format!("{kind}: say on or off, not {value:?}")),
+    }
+}
+
 /// Section names as possible values, so `--help` lists them.
 fn section_parser() -> impl TypedValueParser<Value = Section> {
     PossibleValuesParser::new(Section::ALL.map(|s| s.as_str()))
@@ -736,5 +831,17 @@ mod tests {
             assert_eq!(refusal(&format!("bundle verify b {pair}")), conflict);
         }
         assert_eq!(refusal("bundle verify b --server-key k"), None);
+        // The bare command is the list; a subcommand takes no list options.
+        assert_eq!(refusal("notifications --unread"), None);
+        assert_eq!(refusal("notifications --before n1 read --all"), conflict);
+        assert_eq!(refusal("notifications read"), missing);
+        assert_eq!(refusal("notifications read n1 --all"), conflict);
+        assert_eq!(refusal("notifications email"), missing);
+        assert_eq!(refusal("notifications choose"), missing);
+        assert_eq!(
+            refusal("notifications choose access_requested=maybe"),
+            Some(ErrorKind::ValueValidation)
+        );
+        assert_eq!(refusal("notifications choose access_requested=off"), None);
     }
 }

@@ -1,7 +1,7 @@
 //! What each command does: parse its input, call the library, and hand the result to
 //! [`output::show`] (what it looks like is in `views`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -9,15 +9,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use wp_schemas::api::{
-    ApproveAccessRequest, CreateAccessRequest, Grant, Party, PartyKind, ProfessionalRegistration,
-    Role, SetListing,
+    ApproveAccessRequest, CreateAccessRequest, Grant, NotificationKind, Party, PartyKind,
+    ProfessionalRegistration, Role, SetListing,
 };
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::{Section, example_body, parse_body};
 
 use super::args::{
     AdminCommand, BodyArgs, BundleCommand, Cli, Command, EnrolKind, GrantAdd, GrantCommand,
-    KeysCommand, OrgCommand, OrgKind, PassportCommand, RecordCommand, RequestCommand,
+    KeysCommand, NotificationListArgs, NotificationsArgs, NotificationsCommand, OrgCommand,
+    OrgKind, PassportCommand, RecordCommand, RequestCommand,
 };
 use super::output::{self, Mode, Render};
 use super::profile::Profile;
@@ -25,14 +26,15 @@ use super::profile::write_atomic;
 use super::views::{
     AccessLog, BundleChecked, Change, Enrolled, Exported, FhirWritten, GrantList, GrantMade,
     GrantRevoked, History, Imported, InvitationList, InvitationRevoked, Invited, Joined,
-    KeyCreated, KeyRevoked, KeyRotated, ListingShown, MemberList, MemberRemoved, Names, OrgCreated,
+    KeyCreated, KeyRevoked, KeyRotated, ListingShown, MemberList, MemberRemoved, Names,
+    NotificationChange, NotificationList, NotificationSettingsShown, NotificationsDone, OrgCreated,
     OrgList, OrgSummaries, OwnPassport, PassportCreated, PassportErased, RecordShown, Registered,
     RequestApproved, RequestDeclined, RequestList, RequestMade, RequestShown, SharedPassport, Side,
     SignedIn, Synced, WhoAmI, Written,
 };
 use wp_client::consent::{self, GrantTerms};
 use wp_client::{
-    Client, ClientError, LocalRecord, PassportClient, Replica, SyncReport, bundle, keys,
+    Client, ClientError, LocalRecord, PassportClient, Replica, SigningKey, SyncReport, bundle, keys,
 };
 
 struct Ctx {
@@ -164,6 +166,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Keys(KeysCommand::Revoke { kid }) => keys_revoke(&ctx, &kid).await,
         Command::Grants => grants_to_me(&ctx).await,
         Command::Fetch { grant } => fetch(&ctx, &grant).await,
+        Command::Notifications(args) => notifications(&ctx, args).await,
         Command::Sync { grant, db } => sync(&ctx, &grant, db.as_deref()).await,
         Command::Agree {
             grant,
@@ -1387,6 +1390,119 @@ async fn sync_into(
     Ok((report, records))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Notifications
+
+async fn notifications(ctx: &Ctx, args: NotificationsArgs) -> Result<()> {
+    let command = args
+        .command
+        .unwrap_or(NotificationsCommand::List(args.list));
+    if let NotificationsCommand::Verify { code } = command {
+        // The link is the proof and the request is not signed: no profile is needed, so a
+        // throwaway key stands in for the one a client is built with.
+        let client = Client::new(&ctx.profile.server(), SigningKey::generate());
+        let code = code.rsplit("#/email/verify/").next().unwrap_or(&code);
+        client
+            .verify_notification_email(code.trim())
+            .await
+            .context("verifying the email address")?;
+        ctx.show(&NotificationsDone::Verified);
+        return Ok(());
+    }
+    let client = ctx.profile.client()?;
+    match command {
+        NotificationsCommand::List(NotificationListArgs { before, unread }) => {
+            let mut page = client.notifications(before.as_deref()).await?;
+            if unread {
+                page.notifications.retain(|n| n.read_at.is_none());
+            }
+            ctx.show(&NotificationList {
+                page,
+                server: client.base_url().to_owned(),
+                unread_only: unread,
+            });
+        }
+        NotificationsCommand::Read { id, .. } => {
+            client.mark_notifications_read(id.as_deref()).await?;
+            ctx.show(&NotificationsDone::Read(id));
+        }
+        NotificationsCommand::Settings => {
+            let settings = client.notification_settings().await?;
+            ctx.show(&NotificationSettingsShown {
+                settings,
+                change: NotificationChange::None,
+            });
+        }
+        NotificationsCommand::Email {
+            address: Some(address),
+            ..
+        } => {
+            let settings = client.set_notification_email(&address).await?;
+            ctx.show(&NotificationSettingsShown {
+                settings,
+                change: NotificationChange::EmailSet,
+            });
+        }
+        NotificationsCommand::Email { address: None, .. } => {
+            client.remove_notification_email().await?;
+            ctx.show(&NotificationsDone::EmailRemoved);
+        }
+        NotificationsCommand::Choose { choices } => {
+            let current = client.notification_settings().await?;
+            let own: Vec<NotificationKind> = current.choices.iter().map(|c| c.kind).collect();
+            let email = email_choices(&own, &choices)?;
+            let settings = client.set_email_choices(email.clone()).await?;
+            ctx.show(&NotificationSettingsShown {
+                settings,
+                change: NotificationChange::Chosen(email),
+            });
+        }
+        NotificationsCommand::Calendar { stop: false } => {
+            let feed = client.new_calendar_feed().await?;
+            ctx.show(&NotificationsDone::CalendarMade(feed.url));
+        }
+        NotificationsCommand::Calendar { stop: true } => {
+            client.remove_calendar_feed().await?;
+            ctx.show(&NotificationsDone::CalendarStopped);
+        }
+        NotificationsCommand::Verify { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// `KIND=on|off` choices checked against the kinds the caller receives (`own`), before anything
+/// is sent: the server would refuse a security alert turned off, but not say which kinds exist.
+fn email_choices(
+    own: &[NotificationKind],
+    choices: &[(String, bool)],
+) -> Result<BTreeMap<NotificationKind, bool>> {
+    let choosable = || {
+        own.iter()
+            .filter(|k| !k.is_security())
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut email = BTreeMap::new();
+    for (name, on) in choices {
+        match NotificationKind::parse(name).filter(|k| own.contains(k)) {
+            None => bail!(
+                "{name:?} is not a kind of notification you receive: choose from {}",
+                choosable()
+            ),
+            Some(kind) if kind.is_security() && !on => bail!(
+                "{name} is a security alert: it always comes by email to a verified address and \
+                 cannot be turned off. The kinds you can turn off are: {}",
+                choosable()
+            ),
+            Some(kind) => {
+                email.insert(kind, *on);
+            }
+        }
+    }
+    Ok(email)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -1403,6 +1519,40 @@ mod tests {
             json!({ "title": "Desk", "status": "agreed", "n": { "a": 1, "b": 2 } })
         );
         assert_eq!(merge_patch(json!({ "a": 1 }), &json!([1])), json!([1]));
+    }
+
+    #[test]
+    fn email_choices_name_own_kinds_and_keep_security_alerts() {
+        use NotificationKind as K;
+        let own = [K::AccessRequested, K::GrantEnding, K::KeyAdded];
+        let choice = |name: &str, on| vec![(name.to_owned(), on)];
+        assert_eq!(
+            email_choices(&own, &choice("access_requested", false)).unwrap(),
+            BTreeMap::from([(K::AccessRequested, false)])
+        );
+        assert_eq!(
+            email_choices(&own, &choice("key_added", true)).unwrap(),
+            BTreeMap::from([(K::KeyAdded, true)])
+        );
+        let refused = |name, on| {
+            email_choices(&own, &choice(name, on))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused("key_added", false).starts_with("key_added is a security alert"));
+        assert!(
+            refused("key_added", false).ends_with("turn off are: access_requested, grant_ending")
+        );
+        // A kind of someone else's (an organisation admin's) is unknown here, as a typo is.
+        for name in ["member_joined", "acces_requested"] {
+            assert_eq!(
+                refused(name, true),
+                format!(
+                    "{name:?} is not a kind of notification you receive: choose from \
+                     access_requested, grant_ending"
+                )
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use wp_schemas::api::{
     AccessLogEntry, AccessRequest, AccessRequestStatus, Action, Grant, Invitation,
-    InvitationStatus, Me, Member, OrganisationEntry, OrganisationListing, OrganisationSummary,
-    Party, PartyKind, PassportInfo, Scope,
+    InvitationStatus, Me, Member, NotificationKind, NotificationPage, NotificationSettings,
+    OrganisationEntry, OrganisationListing, OrganisationSummary, Party, PartyKind, PassportInfo,
+    Scope,
 };
 use wp_schemas::jose::PublicJwk;
 use wp_schemas::sections::Section;
@@ -1408,6 +1409,218 @@ impl Render for RequestDeclined {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Notifications
+
+/// A notification's link (`#/grants`, relative to the server) as an address of the pages to open.
+fn page_url(server: &str, link: &str) -> String {
+    format!(
+        "{}/{}",
+        server.trim_end_matches('/'),
+        link.trim_start_matches('/')
+    )
+}
+
+/// A page of notifications, newest first.
+pub struct NotificationList {
+    pub page: NotificationPage,
+    /// The server's URL, which the links are relative to.
+    pub server: String,
+    /// Only the page's unread ones are in it (`--unread`).
+    pub unread_only: bool,
+}
+
+impl Render for NotificationList {
+    fn human(&self) -> String {
+        let page = &self.page;
+        let mut out = match page.unread {
+            0 => "No unread notifications.\n".to_owned(),
+            1 => "1 unread notification (marked *).\n".to_owned(),
+            n => format!("{n} unread notifications (marked *).\n"),
+        };
+        if page.notifications.is_empty() && !(self.unread_only && page.unread == 0) {
+            out.push_str("  (none)\n");
+        }
+        for n in &page.notifications {
+            let marker = if n.read_at.is_none() { '*' } else { ' ' };
+            out.push_str(&format!(
+                "{marker} {}  {}: {}\n    {}  (id {})\n",
+                output::time(&n.created_at),
+                n.title,
+                n.text,
+                page_url(&self.server, &n.link),
+                n.id
+            ));
+        }
+        if let Some(before) = &page.next_before {
+            out.push_str(&format!("Older ones: wp notifications --before {before}\n"));
+        }
+        if page.unread > 0 {
+            out.push_str("Mark them read: wp notifications read ID, or read --all\n");
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.page)
+    }
+}
+
+/// What a settings command changed, said before the settings.
+pub enum NotificationChange {
+    None,
+    EmailSet,
+    Chosen(BTreeMap<NotificationKind, bool>),
+}
+
+pub struct NotificationSettingsShown {
+    pub settings: NotificationSettings,
+    pub change: NotificationChange,
+}
+
+impl NotificationSettingsShown {
+    fn headline(&self) -> String {
+        match (&self.change, &self.settings.email) {
+            (NotificationChange::EmailSet, Some(email)) => format!(
+                "A verification link was sent to {}. Open it, or run `wp notifications verify \
+                 CODE` with the code from it; nothing else is sent there until then.\n\n",
+                email.address
+            ),
+            (NotificationChange::Chosen(chosen), _) => {
+                let said: Vec<String> = chosen
+                    .iter()
+                    .map(|(kind, on)| format!("{} {}", kind.as_str(), on_off(*on)))
+                    .collect();
+                format!("Saved: {} by email.\n\n", said.join(", "))
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let s = &self.settings;
+        let address = match &s.email {
+            None => "none (`wp notifications email ADDRESS` sets one)".to_owned(),
+            Some(e) if e.verified => format!("{} (verified)", e.address),
+            Some(e) => format!(
+                "{} (not verified yet: open the link sent to it, or `wp notifications verify CODE`)",
+                e.address
+            ),
+        };
+        let sending = if s.email_enabled {
+            "this server sends email"
+        } else {
+            "off: this server sends no email (its operator has set up no mail server)"
+        };
+        let calendar = if s.calendar {
+            "yes (`wp notifications calendar` replaces its address, `--stop` stops it)"
+        } else {
+            "none (`wp notifications calendar` makes one)"
+        };
+        vec![
+            ("Email address", address),
+            ("Email", sending.to_owned()),
+            ("Calendar feed", calendar.to_owned()),
+        ]
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+impl Render for NotificationSettingsShown {
+    fn human(&self) -> String {
+        let mut table = Table::new(&["kind", "by email", "about"]);
+        for c in &self.settings.choices {
+            let email = if c.security {
+                "always"
+            } else {
+                on_off(c.email)
+            };
+            table.row(vec![
+                c.kind.as_str().to_owned(),
+                email.to_owned(),
+                c.title.clone(),
+            ]);
+        }
+        format!(
+            "{}{}By email:\n{}Change with `wp notifications choose KIND=on|off`; security alerts \
+             (always) come to a verified address whatever you choose.\n",
+            self.headline(),
+            output::fields(&self.fields()),
+            table.render()
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.settings)
+    }
+
+    /// The address just set.
+    fn quiet(&self) -> Option<String> {
+        match (&self.change, &self.settings.email) {
+            (NotificationChange::EmailSet, Some(email)) => Some(email.address.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The notification commands that change one thing and say so.
+pub enum NotificationsDone {
+    /// One notification (its id), or every one.
+    Read(Option<String>),
+    EmailRemoved,
+    Verified,
+    /// The calendar feed's new secret address.
+    CalendarMade(String),
+    CalendarStopped,
+}
+
+impl Render for NotificationsDone {
+    fn human(&self) -> String {
+        match self {
+            Self::Read(Some(id)) => format!("Notification {id} marked read.\n"),
+            Self::Read(None) => "Every notification marked read.\n".to_owned(),
+            Self::EmailRemoved => "Email address removed: no more email is sent.\n".to_owned(),
+            Self::Verified => "Email address verified: the notifications you chose by email, \
+                               and security alerts, now go there.\n"
+                .to_owned(),
+            Self::CalendarMade(url) => format!(
+                "Your calendar feed, shown only this once:\n  {url}\nSubscribe to it in a \
+                 calendar app. It has your adjustment review dates and the dates consents end, \
+                 without health data, but ANYONE WITH THIS ADDRESS SEES THOSE DATES: keep it to \
+                 yourself. Any earlier address stopped working; `wp notifications calendar \
+                 --stop` stops this one.\n"
+            ),
+            Self::CalendarStopped => {
+                "Calendar feed stopped: its address no longer works.\n".to_owned()
+            }
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Self::Read(Some(id)) => json!({ "read": id }),
+            Self::Read(None) => json!({ "read": "all" }),
+            Self::EmailRemoved => json!({ "email": null }),
+            Self::Verified => json!({ "verified": true }),
+            Self::CalendarMade(url) => json!({ "url": url }),
+            Self::CalendarStopped => json!({ "calendar": false }),
+        }
+    }
+
+    /// The notification marked read, or the feed's address (`URL=$(wp -q notifications
+    /// calendar)`).
+    fn quiet(&self) -> Option<String> {
+        match self {
+            Self::Read(id) => id.clone(),
+            Self::CalendarMade(url) => Some(url.clone()),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1510,6 +1723,50 @@ mod tests {
             left: true,
         };
         assert!(left.human().starts_with("You left Acme Ltd:"));
+    }
+
+    #[test]
+    fn notifications_mark_the_unread_and_link_to_the_pages() {
+        let page: NotificationPage = serde_json::from_value(json!({
+            "notifications": [{
+                "id": "n2",
+                "kind": "key_added",
+                "security": true,
+                "title": "A device was added to your account",
+                "text": "A new device or key was added to your account.",
+                "link": "#/devices",
+                "created_at": "2026-12-06T10:45:00Z",
+            }, {
+                "id": "n1",
+                "kind": "access_requested",
+                "security": false,
+                "title": "A request to see your passport",
+                "text": "Acme Ltd asked to see parts of your passport.",
+                "link": "#/request",
+                "created_at": "2026-12-05T09:00:00Z",
+                "read_at": "2026-12-05T10:00:00Z",
+            }],
+            "unread": 1,
+            "next_before": "n1",
+        }))
+        .unwrap();
+        let list = NotificationList {
+            page,
+            server: "https://passport.example.org/".into(),
+            unread_only: false,
+        };
+        assert_eq!(
+            list.human(),
+            "1 unread notification (marked *).\n\
+             * 2026-12-06 10:45 UTC  A device was added to your account: A new device or key \
+             was added to your account.\n    https://passport.example.org/#/devices  (id n2)\n\
+             \x20 2026-12-05 09:00 UTC  A request to see your passport: Acme Ltd asked to see \
+             parts of your passport.\n    https://passport.example.org/#/request  (id n1)\n\
+             Older ones: wp notifications --before n1\n\
+             Mark them read: wp notifications read ID, or read --all\n"
+        );
+        assert_eq!(list.json()["unread"], 1);
+        assert_eq!(list.quiet(), None);
     }
 
     #[test]
