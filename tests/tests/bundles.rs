@@ -64,7 +64,7 @@ async fn passport_with_history(server: &TestServer) -> (Client, String, String, 
             json!({"title": "Noise-cancelling headphones",
                    "category": "equipment_assistive_technology",
                    "addresses": "Concentration in the open-plan office.",
-                   "status": "requested"}),
+                   "status": "requested", "review_date": "2031-03-03"}),
         )
         .await
         .unwrap();
@@ -445,6 +445,20 @@ async fn a_passport_moves(from: Backend, to: Backend) {
         refused(alex_b.import_passport(&bundle, false).await.unwrap_err()),
         ProblemType::PassportExists,
         "the same bundle twice"
+    );
+
+    // The move is a security alert at B; the adjustment's review date is reminded there.
+    let told = alex_b.notifications(None).await.unwrap().notifications;
+    assert_eq!(told.len(), 1);
+    assert_eq!(
+        told[0].kind,
+        wp_schemas::api::NotificationKind::PassportImported
+    );
+    let feed = alex_b.new_calendar_feed().await.unwrap();
+    let calendar = alex_b.calendar(&feed.url).await.unwrap();
+    assert!(
+        calendar.contains("DTSTART;VALUE=DATE:20310303"),
+        "{calendar}"
     );
 
     // At B, every version keeps its original JWS and author, verified by B's party lookups.

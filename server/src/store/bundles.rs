@@ -236,6 +236,18 @@ impl Store {
             }
             crate::insert_log_entries!(tx, plan.log);
             super::log::append_log_in!(tx, pid, event, now);
+            // The review dates of its adjustments, reminded from now on.
+            for (record, on) in crate::domain::import::review_dates(plan) {
+                sqlx::query(
+                    "INSERT INTO review_dates (passport_id, record_id, review_on, set_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(pid)
+                .bind(&record)
+                .bind(&on)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             super::insert_notices_in!(tx, notices, now);
             tx.commit().await?;
         });
