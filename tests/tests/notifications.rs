@@ -666,6 +666,21 @@ async fn two_instances(backend: Backend) {
             .map(|_| Notice::new(&alice_id, Kind::GrantEnded, Facts::who("Acme Ltd")))
             .collect()
     };
+    // Latency, one event at a time: from the change's answer to the mail server's receipt.
+    let mut latencies = Vec::new();
+    for n in 0..10 {
+        let started = std::time::Instant::now();
+        alice.add_key(&SigningKey::generate()).await.unwrap();
+        distinct(&sink, n + 2).await;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    eprintln!(
+        "dispatch latency (add a key, email received), 10 events: median {:.1} ms, max {:.1} ms",
+        latencies[5].as_secs_f64() * 1000.0,
+        latencies[9].as_secs_f64() * 1000.0
+    );
+    let base = copies(&sink).len();
     let cpu_before = cpu_seconds(a.pid()) + cpu_seconds(b.pid());
     let started = std::time::Instant::now();
     store
@@ -693,10 +708,10 @@ async fn two_instances(backend: Backend) {
         .notify(&backlog(EMAILS), wp_server::clock::now())
         .await
         .unwrap();
-    distinct(&sink, EMAILS + 1 + 5).await;
+    distinct(&sink, base + EMAILS + 5).await;
     drop(a);
-    let after = distinct(&sink, 2 * EMAILS + 1).await;
-    assert_eq!(after.len(), 2 * EMAILS + 1, "every email delivered");
+    let after = distinct(&sink, base + 2 * EMAILS).await;
+    assert_eq!(after.len(), base + 2 * EMAILS, "every email delivered");
     let twice: Vec<_> = after.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         twice.len() <= 1 && twice.iter().all(|(_, n)| **n == 2),
