@@ -484,6 +484,25 @@ impl Client {
         let body = CreateInvitation {
             role,
             expires_in_days: days,
+            email: None,
+        };
+        let path = paths::organisation_invitations(organisation);
+        self.call(Method::POST, &path, None, Some(&body)).await
+    }
+
+    /// As [`Client::invite`], and the server emails the link to join to `email` (a server
+    /// that sends no email refuses, 409).
+    pub async fn invite_by_email(
+        &self,
+        organisation: &str,
+        role: Role,
+        days: Option<i64>,
+        email: &str,
+    ) -> Result<Invitation> {
+        let body = CreateInvitation {
+            role,
+            expires_in_days: days,
+            email: Some(email.to_owned()),
         };
         let path = paths::organisation_invitations(organisation);
         self.call(Method::POST, &path, None, Some(&body)).await

@@ -7,10 +7,11 @@
 -- The email of a notification is decided when it is written (`email_to`: the recipient's
 -- verified address, if they take this kind by email) and is pending until sent or parked. An
 -- instance claims a pending email by setting `email_lease_until` (on PostgreSQL with FOR UPDATE
--- SKIP LOCKED); an email whose lease ran out while unsent is claimed again.
+-- SKIP LOCKED); an email whose lease ran out while unsent is claimed again. A notification with no
+-- recipient is an email to an address alone (an invitation to someone not yet here).
 CREATE TABLE notifications (
     id                TEXT PRIMARY KEY,
-    recipient_id      TEXT NOT NULL REFERENCES parties (id),
+    recipient_id      TEXT REFERENCES parties (id),
     kind              TEXT NOT NULL,
     facts             TEXT NOT NULL,
     dedupe_key        TEXT UNIQUE,

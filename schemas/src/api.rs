@@ -318,6 +318,10 @@ pub struct CreateInvitation {
     )]
     #[schemars(range(min = 1, max = MAX_INVITATION_DAYS))]
     pub expires_in_days: Option<i64>,
+    /// Email the invitation to this address (when the server sends email): the person gets
+    /// the link to join, and the answer still holds the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1084,10 +1088,12 @@ pub enum NotificationKind {
     DeliveriesFailing,
     /// The email that verifies an address (never listed).
     EmailVerification,
+    /// An invitation to join an organisation, emailed to the person invited (never listed).
+    Invitation,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 21] = [
+    pub const ALL: [NotificationKind; 22] = [
         Self::AccessRequested,
         Self::GrantEnding,
         Self::GrantEnded,
@@ -1109,6 +1115,7 @@ impl NotificationKind {
         Self::MemberLeft,
         Self::DeliveriesFailing,
         Self::EmailVerification,
+        Self::Invitation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -1134,6 +1141,7 @@ impl NotificationKind {
             Self::MemberLeft => "member_left",
             Self::DeliveriesFailing => "deliveries_failing",
             Self::EmailVerification => "email_verification",
+            Self::Invitation => "invitation",
         }
     }
 
@@ -1152,6 +1160,7 @@ impl NotificationKind {
                 | Self::PassportImported
                 | Self::PassportErased
                 | Self::EmailVerification
+                | Self::Invitation
         )
     }
 

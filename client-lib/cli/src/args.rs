@@ -343,6 +343,9 @@ pub enum OrgCommand {
         /// Days until the code expires (1 to 30) [default: 7].
         #[arg(long, value_name = "N")]
         days: Option<i64>,
+        /// Also email the link to join to this address (on a server that sends email).
+        #[arg(long, value_name = "ADDRESS")]
+        email: Option<String>,
     },
     /// List an organisation's invitations and whether each is pending, redeemed, expired or
     /// revoked (codes are never shown again).

@@ -430,9 +430,17 @@ async fn org(ctx: &Ctx, command: OrgCommand) -> Result<()> {
                 changed: change,
             });
         }
-        OrgCommand::Invite { org, role, days } => {
+        OrgCommand::Invite {
+            org,
+            role,
+            days,
+            email,
+        } => {
             let (oid, org_name) = organisation(&client, &org).await?;
-            let invitation = client.invite(&oid, role, days).await?;
+            let invitation = match email {
+                Some(address) => client.invite_by_email(&oid, role, days, &address).await?,
+                None => client.invite(&oid, role, days).await?,
+            };
             ctx.show(&Invited {
                 invitation,
                 org_name,

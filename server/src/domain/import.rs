@@ -281,6 +281,39 @@ fn same_key(a: &PartyKey, b: &PartyKey) -> bool {
     a.kid == b.kid && a.jwk.x == b.jwk.x
 }
 
+/// The review dates of the plan's live adjustments (record, `YYYY-MM-DD`), read from their head
+/// versions, so that an imported passport's reviews are reminded here too. A version that does
+/// not parse has none (the import checked every signature already).
+pub fn review_dates(plan: &ImportPlan) -> Vec<(RecordId, String)> {
+    use wp_schemas::api::VersionPayload;
+    use wp_schemas::sections::{AdjustmentStatus, SectionBody, parse_body};
+    plan.records
+        .iter()
+        .filter(|r| r.section == Section::Adjustments && !r.deleted)
+        .filter_map(|r| {
+            let head = plan
+                .versions
+                .iter()
+                .find(|v| v.record_id == r.id && v.version == r.version)?;
+            let payload: VersionPayload = wp_schemas::jose::CompactJws::parse(&head.jws)
+                .ok()?
+                .claims()
+                .ok()?;
+            match parse_body(Section::Adjustments, payload.body.as_ref()?).ok()? {
+                SectionBody::Adjustments(body)
+                    if !matches!(
+                        body.status,
+                        AdjustmentStatus::Ended | AdjustmentStatus::Declined
+                    ) =>
+                {
+                    Some((r.id.clone(), body.review_date?.to_string()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,37 +498,4 @@ mod tests {
         assert!(check_known(&moved, &member, a).is_err());
         assert!(check_known(&member.clone(), &member, a).is_ok());
     }
-}
-
-/// The review dates of the plan's live adjustments (record, `YYYY-MM-DD`), read from their head
-/// versions, so that an imported passport's reviews are reminded here too. A version that does
-/// not parse has none (the import checked every signature already).
-pub fn review_dates(plan: &ImportPlan) -> Vec<(RecordId, String)> {
-    use wp_schemas::api::VersionPayload;
-    use wp_schemas::sections::{AdjustmentStatus, SectionBody, parse_body};
-    plan.records
-        .iter()
-        .filter(|r| r.section == Section::Adjustments && !r.deleted)
-        .filter_map(|r| {
-            let head = plan
-                .versions
-                .iter()
-                .find(|v| v.record_id == r.id && v.version == r.version)?;
-            let payload: VersionPayload = wp_schemas::jose::CompactJws::parse(&head.jws)
-                .ok()?
-                .claims()
-                .ok()?;
-            match parse_body(Section::Adjustments, payload.body.as_ref()?).ok()? {
-                SectionBody::Adjustments(body)
-                    if !matches!(
-                        body.status,
-                        AdjustmentStatus::Ended | AdjustmentStatus::Declined
-                    ) =>
-                {
-                    Some((r.id.clone(), body.review_date?.to_string()))
-                }
-                _ => None,
-            }
-        })
-        .collect()
 }

@@ -33,7 +33,11 @@ pub struct Facts {
     /// A number: emails parked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
-    /// The one-time code of an address verification, kept only until its email is sent.
+    /// A role, in words (an invitation's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The one-time code of an address verification or an invitation, kept only until its
+    /// email is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
@@ -239,6 +243,16 @@ pub fn words(kind: Kind, facts: &Facts) -> Words {
                 .to_owned(),
             "#/email/verify",
         ),
+        Kind::Invitation => (
+            "You are invited to join Work Passport",
+            format!(
+                "{who} invited you to join them on Work Passport, as {}. Work Passport keeps \
+                 the workplace adjustments people share with their employer. Open the link \
+                 below to join; it works until {on}. If you did not expect this, ignore it.",
+                facts.role.as_deref().unwrap_or("a member")
+            ),
+            "#/join",
+        ),
     };
     Words {
         title: title.to_owned(),
@@ -271,6 +285,7 @@ pub fn kind_title(kind: Kind) -> &'static str {
         Kind::MemberLeft => "Someone left your organisation",
         Kind::DeliveriesFailing => "Emails are not being delivered",
         Kind::EmailVerification => "Confirm your email address",
+        Kind::Invitation => "An invitation to join an organisation",
     }
 }
 

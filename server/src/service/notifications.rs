@@ -211,23 +211,25 @@ async fn compose(state: &AppState, claimed: &ClaimedEmail) -> Result<Email> {
     let base = state.issuer.trim_end_matches('/');
     let mut text = format!("{}\n\n", words.text);
     let mut unsubscribe = None;
+    let code = n.facts.code.as_deref().unwrap_or_default();
     if n.kind == Kind::EmailVerification {
-        let code = n.facts.code.as_deref().unwrap_or_default();
         text.push_str(&format!(
             "{base}/#/email/verify/{code}\n\nThe link works for 2 days.\n"
         ));
-    } else {
+    } else if n.kind == Kind::Invitation {
+        text.push_str(&format!("{base}/#/join/{code}\n"));
+    } else if let Some(recipient) = &n.recipient {
         text.push_str(&format!(
             "Sign in to Work Passport to see more: {base}/{}\n",
             words.link
         ));
-        let address = state.store.email_address(&n.recipient).await?;
+        let address = state.store.email_address(recipient).await?;
         if n.kind.is_security() {
             text.push_str(
                 "\nThis is a security alert: they are always sent to your verified address.\n",
             );
         } else if let Some(address) = address {
-            let token = unsubscribe_token(&address.unsubscribe_secret, &n.recipient, n.kind);
+            let token = unsubscribe_token(&address.unsubscribe_secret, recipient, n.kind);
             text.push_str(&format!(
                 "\nTo stop emails like this one: {base}/#/unsubscribe/{token}\n\
                  Choose which emails you get in your notification settings: {base}/#/notifications/settings\n"
@@ -575,12 +577,7 @@ pub async fn set_email(
     request: SetNotificationEmail,
 ) -> Result<NotificationSettings> {
     require_own(caller)?;
-    if !state.notifications.email_enabled() {
-        return Err(Error::client(
-            ProblemType::Conflict,
-            "this server sends no email: its operator has not configured a mail server",
-        ));
-    }
+    require_email(state)?;
     let address = request.address.trim();
     if !plausible_address(address) {
         return Err(Error::invalid_field(
@@ -623,9 +620,20 @@ pub async fn set_email(
     settings(state, caller).await
 }
 
+/// Refuses what needs email on a server that sends none.
+pub(super) fn require_email(state: &AppState) -> Result<()> {
+    if !state.notifications.email_enabled() {
+        return Err(Error::client(
+            ProblemType::Conflict,
+            "this server sends no email: its operator has not configured a mail server",
+        ));
+    }
+    Ok(())
+}
+
 /// An address as mail servers take it, roughly: one `@` with something either side, no
 /// spaces or control characters. The verification link proves the rest.
-fn plausible_address(address: &str) -> bool {
+pub(super) fn plausible_address(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };

@@ -16,6 +16,7 @@ use super::{AppState, Caller};
 use crate::clock;
 use crate::domain::grant::GrantRecord;
 use crate::domain::ids::{InvitationId, PartyId};
+use crate::domain::notification::Facts;
 use crate::domain::organisation::{
     self, InvitationRecord, ListingRecord, MembershipRecord, OrganisationRefusal, check_manager,
     check_member_or_admin, check_role,
@@ -264,6 +265,19 @@ pub async fn invite(
     if !(1..=MAX_INVITATION_DAYS).contains(&days) {
         return Err(Error::invalid_field("expires_in_days", "1 to 30 days"));
     }
+    let email = match request.email.as_deref().map(str::trim) {
+        None => None,
+        Some(address) => {
+            super::notifications::require_email(state)?;
+            if !super::notifications::plausible_address(address) {
+                return Err(Error::invalid_field(
+                    "email",
+                    "must be an email address: one @, no spaces, at most 254 characters",
+                ));
+            }
+            Some(address)
+        }
+    };
     let code = organisation::code_of(&state.random_secret()?);
     let now = clock::now();
     let invitation = InvitationRecord {
@@ -278,7 +292,20 @@ pub async fn invite(
         redeemed_by: None,
         revoked_at: None,
     };
-    state.store.create_invitation(&invitation).await?;
+    // The person invited gets the link by email: the organisation's name, the role, the
+    // code until it is sent.
+    let facts = Facts {
+        who: Some(org.display_name.clone()),
+        role: Some(request.role.title().to_owned()),
+        on: Some(crate::domain::notification::day_of(invitation.expires_at)),
+        code: Some(code.clone()),
+        ..Facts::default()
+    };
+    let emailed = email.map(|address| (address, &facts));
+    state.store.create_invitation(&invitation, emailed).await?;
+    if emailed.is_some() {
+        state.notifications.written();
+    }
     tracing::info!(organisation = %id, invitation = %invitation.id, role = request.role.as_str(), by = %caller.party_id, "invitation created");
     Ok(invitation.to_wire(Some(code), now))
 }

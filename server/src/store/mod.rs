@@ -34,8 +34,8 @@ mod writer;
 
 #[cfg(feature = "testing")]
 pub use bundles::PassportHeads;
-pub(crate) use notifications::insert_notices_in;
 pub use notifications::{ClaimedEmail, DueReview, StoredNotification};
+pub(crate) use notifications::{insert_email_in, insert_notices_in};
 pub use organisations::{Joiner, ListingChange};
 pub use parties::*;
 pub use passports::*;

@@ -47,7 +47,7 @@ pub(crate) use insert_notices_in;
 /// A notification as stored.
 pub struct NotificationRow {
     pub id: NotificationId,
-    pub recipient_id: PartyId,
+    pub recipient_id: Option<PartyId>,
     pub kind: String,
     pub facts: String,
     pub created_at: Timestamp,
@@ -66,7 +66,8 @@ from_row!(NotificationRow {
 #[derive(Debug, Clone)]
 pub struct StoredNotification {
     pub id: NotificationId,
-    pub recipient: PartyId,
+    /// None for an email to an address alone (an invitation).
+    pub recipient: Option<PartyId>,
     pub kind: NotificationKind,
     pub facts: Facts,
     pub created_at: Timestamp,
@@ -173,7 +174,7 @@ impl Store {
         let rows: Vec<NotificationRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT n.id, n.recipient_id, n.kind, n.facts, n.created_at, n.read_at \
-                 FROM notifications n WHERE n.recipient_id = $1 AND n.kind <> 'email_verification' \
+                 FROM notifications n WHERE n.recipient_id = $1 AND n.kind NOT IN ('email_verification', 'invitation') \
                  AND ($2 IS NULL OR (n.created_at, n.id) < \
                    (SELECT b.created_at, b.id FROM notifications b WHERE b.id = $2 AND b.recipient_id = $1)) \
                  ORDER BY n.created_at DESC, n.id DESC LIMIT $3",
@@ -197,7 +198,7 @@ impl Store {
         let (n,): (i64,) = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT COUNT(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL \
-                 AND kind <> 'email_verification'",
+                 AND kind NOT IN ('email_verification', 'invitation')",
             )
             .bind(recipient)
             .fetch_one(pool)
@@ -260,7 +261,6 @@ impl Store {
         verification: &Notice,
         now: Timestamp,
     ) -> Result<()> {
-        let facts = serde_json::to_string(&verification.facts).map_err(anyhow::Error::from)?;
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             let mut tx = pool.begin().await?;
@@ -279,18 +279,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             forget_pending_emails_in!(tx, party);
-            sqlx::query(
-                "INSERT INTO notifications (id, recipient_id, kind, facts, created_at, email_to, \
-                 email_next_at) VALUES ($1, $2, $3, $4, $5, $6, $5)",
-            )
-            .bind(NotificationId::random())
-            .bind(party)
-            .bind(verification.kind.as_str())
-            .bind(&facts)
-            .bind(now)
-            .bind(address)
-            .execute(&mut *tx)
-            .await?;
+            insert_email_in!(tx, Some(party), verification.kind, &verification.facts, address, now);
             tx.commit().await?;
         });
         Ok(())
@@ -514,14 +503,14 @@ impl Store {
             .collect()
     }
 
-    /// Records an email as sent; a verification email's code is forgotten with it.
+    /// Records an email as sent; a verification's or an invitation's code is forgotten with it.
     pub async fn email_sent(&self, id: &NotificationId, now: Timestamp) -> Result<()> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
             sqlx::query(
                 "UPDATE notifications SET email_sent_at = $2, email_lease_until = NULL, \
                  email_error = NULL, \
-                 facts = CASE WHEN kind = 'email_verification' THEN '{}' ELSE facts END \
+                 facts = CASE WHEN kind IN ('email_verification', 'invitation') THEN '{}' ELSE facts END \
                  WHERE id = $1",
             )
             .bind(id)
@@ -583,6 +572,28 @@ impl Store {
         Ok(row)
     }
 }
+
+/// Writes, in transaction `$tx` at `$now`, an email of `$kind` with `$facts` to `$address`
+/// alone: to someone who is no party here (an invitation), or not yet verified.
+macro_rules! insert_email_in {
+    ($tx:expr, $recipient:expr, $kind:expr, $facts:expr, $address:expr, $now:expr) => {{
+        let facts = serde_json::to_string($facts).map_err(anyhow::Error::from)?;
+        let recipient: Option<&$crate::domain::ids::PartyId> = $recipient;
+        sqlx::query(
+            "INSERT INTO notifications (id, recipient_id, kind, facts, created_at, email_to, \
+             email_next_at) VALUES ($1, $2, $3, $4, $5, $6, $5)",
+        )
+        .bind($crate::domain::ids::NotificationId::random())
+        .bind(recipient)
+        .bind($kind.as_str())
+        .bind(&facts)
+        .bind($now)
+        .bind($address)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use insert_email_in;
 
 /// Stops the emails not yet sent to party `$party` (its address changed or went), in `$tx`.
 macro_rules! forget_pending_emails_in {

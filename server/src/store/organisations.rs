@@ -447,9 +447,16 @@ impl Store {
             .filter(|m| m.organisation == *organisation))
     }
 
-    pub async fn create_invitation(&self, invitation: &InvitationRecord) -> Result<()> {
+    /// Stores an invitation and, with `email` (an address and the words to send it), writes
+    /// the email that carries its code in the same transaction.
+    pub async fn create_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        email: Option<(&str, &Facts)>,
+    ) -> Result<()> {
         with_pool!(self, pool => {
             let _writing = self.write_guard().await;
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO invitations (id, organisation_id, role, code_hash, created_by, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -461,8 +468,12 @@ impl Store {
             .bind(&invitation.created_by)
             .bind(invitation.created_at)
             .bind(invitation.expires_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            if let Some((address, facts)) = email {
+                super::insert_email_in!(tx, None, Kind::Invitation, facts, address, invitation.created_at);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
