@@ -41,8 +41,10 @@ export function refreshUnread() {
   if (!session || state.recovery) return;
   if (unread.session === session && (unread.reading || Date.now() - unread.at < FRESH_MS)) return;
   if (unread.session !== session) Object.assign(unread, { session, count: null, at: 0 });
+  const started = Date.now();
+  // A count set here meanwhile (a notification just marked read) is newer than this answer.
   unread.reading = session.call("GET", paths.notifications)
-    .then((answer) => state.session === session && setUnread(answer.unread))
+    .then((answer) => state.session === session && started >= unread.at && setUnread(answer.unread))
     .catch(() => {})
     .finally(() => (unread.reading = null));
 }
@@ -110,6 +112,8 @@ export async function notifications() {
 // A notification's link marks it read, then goes where it leads: there even if marking
 // failed, as the notification stays listed to come back to.
 async function follow(event, n) {
+  // Opened in another tab or window (Ctrl, Shift, Cmd, the middle button): the browser's own.
+  if (event.button !== 0 || event.ctrlKey || event.shiftKey || event.metaKey || event.altKey) return;
   event.preventDefault();
   if (!n.read_at) {
     try {
