@@ -21,8 +21,10 @@
 // 8. two devices: sign-in with the downloaded recovery key on a fresh browser, an edit conflict
 //    saved on top, a version's signature altered in transit shown as "Not verified", the
 //    passport downloaded (the file checked) and moved to another server;
-// and, in the tour, text at 200%; in the line manager's journey, an access request made in the
-// pages and approved, narrowed, by a new employee.
+// and, in the tour, text at 200%, and the notifications (their unread count in the menu, the
+// settings, a calendar link, and the pages an email's links open); in the line manager's
+// journey, an access request made in the pages and approved, narrowed, by a new employee, and
+// the approval's notification followed with the keyboard.
 //
 // Environment: WP_EMPLOYER_ID and WP_EMPLOYER_NAME name an enrolled employer to share with,
 // listed in the directory (found by name); WP_ORGANISATION_ID, WP_ORGANISATION_NAME,
@@ -680,6 +682,103 @@ async function tour() {
       }],
     ]);
 
+    // Notifications (issue 26): the recovery key made at sign-up and removed above are two
+    // security alerts, unread. The server sends no email here (no --smtp-url).
+    let unread = 0;
+    await chain(page, [
+      ['notifications', async () => {
+        await measure('notifications', '/notifications', 'Notifications');
+        unread = await page.locator('.notice--unread').count();
+        const shown = await page.locator('main').innerText();
+        for (const words of ['A device was added to your account', 'A device was removed from your account']) {
+          if (!shown.includes(words)) throw new Error(`the notifications do not say "${words}":\n${shown}`);
+        }
+        if (unread < 2 || !shown.includes(`You have ${unread} unread notifications.`)) throw new Error(`${unread} notifications are marked unread, not the two alerts at least (opening the page must not mark them read):\n${shown}`);
+        if ((await page.locator('.notice--unread .tag').allInnerTexts()).some((t) => t.trim() !== 'Unread')) throw new Error('an unread notification is not marked "Unread" in words');
+        if (await page.locator('.notice time[datetime]').count() !== await page.locator('.notice').count()) throw new Error('a notification has no <time datetime>');
+        // The menu: "Notifications (2)" to the eye, "Notifications (2 unread)" to a screen reader.
+        const item = page.locator('#nav [aria-current="page"]');
+        const seen = await item.evaluate((el) => {
+          const shown = el.cloneNode(true);
+          shown.querySelectorAll('.visually-hidden').forEach((x) => x.remove());
+          return shown.textContent;
+        });
+        const said = await item.evaluate((el) => el.querySelector('.visually-hidden')?.textContent);
+        if (seen.trim() !== `Notifications (${unread})` || said !== `(${unread} unread)`) throw new Error(`the menu shows "${seen}" and says "${said}", not the ${unread} unread`);
+      }],
+      // Following a notification's link marks that one read; "Mark all as read" the rest.
+      ['notifications-read', async () => {
+        await page.locator('.notice--unread').first().getByRole('link').click();
+        await expectHeading(page, 'Your devices');
+        await linkTo(page, `Notifications (${unread - 1} unread)`).click();
+        await expectHeading(page, 'Notifications');
+        await button(page, 'Mark all as read').click();
+        await page.locator('#status', { hasText: 'All your notifications are marked as read.' }).waitFor();
+        // The status is said as the page is asked for: the page itself comes after.
+        await page.getByText('You have no unread notifications.', { exact: true }).waitFor();
+        if (await page.locator('.notice--unread').count()) throw new Error('notifications are still marked unread');
+        if ((await page.locator('#nav [aria-current="page"]').textContent()).trim() !== 'Notifications') throw new Error('the menu still counts unread notifications');
+      }],
+      ['notification-settings', async () => {
+        await measure('notification-settings', '/notifications/settings', 'Notification settings');
+        if (!(await page.locator('main').innerText()).includes('This service does not send email')) throw new Error('the settings do not say that this server sends no email');
+        if (await page.locator('main input[type="email"]').count()) throw new Error('an email form is offered by a server that sends no email');
+      }],
+      // The same page where the server sends email (its answer changed on the way: this
+      // server has no --smtp-url): the address, unverified, and which kinds are emailed, the
+      // security alerts ticked for good.
+      ['notification-settings-email', async () => {
+        await page.route((url) => url.pathname === '/v1/notifications/settings', async (r) => {
+          if (r.request().method() !== 'GET') return r.continue();
+          const response = await r.fetch(viaFetchOrigin(r.request().url()));
+          const settings = await response.json();
+          await r.fulfill({ response, json: { ...settings, email_enabled: true, email: { address: 'tess@example.org', verified: false } } });
+        });
+        await page.reload();
+        await expectHeading(page, 'Notification settings');
+        await page.getByText('Not verified yet', { exact: true }).waitFor();
+        const security = page.getByRole('checkbox', { name: 'A device was added to your account', exact: true });
+        if (!(await security.isChecked()) || !(await security.isDisabled())) throw new Error('a security alert can be turned off');
+        if (!(await page.getByRole('checkbox', { name: 'Requests to see your passport', exact: true }).isEnabled())) throw new Error('requests to see the passport cannot be turned off');
+        const input = page.getByLabel('New email address', { exact: true });
+        if (await input.getAttribute('type') !== 'email' || await input.getAttribute('autocomplete') !== 'email') throw new Error('the address is not asked for as type=email autocomplete=email');
+      }],
+      ['notification-email-error', async () => {
+        await page.getByLabel('New email address', { exact: true }).fill('tess at example');
+        await button(page, 'Change email address').click();
+        await errorSummaryShown(page);
+        await page.locator('.error-summary', { hasText: 'Enter an email address in the correct format' }).waitFor();
+        await page.unrouteAll({ behavior: 'wait' });
+      }],
+      ['notification-calendar', async () => {
+        await button(page, 'Get a calendar link').click();
+        await expectHeading(page, 'Your calendar link');
+        const url = await page.getByLabel('Calendar link', { exact: true }).inputValue();
+        if (!url.startsWith(`${BASE}/v1/calendar/wpc_`)) throw new Error(`the calendar link is "${url}"`);
+        const feed = await page.evaluate(async (u) => (await fetch(u)).text(), url);
+        if (!feed.startsWith('BEGIN:VCALENDAR')) throw new Error(`the calendar link does not give a calendar: ${feed.slice(0, 80)}`);
+      }],
+      ['notification-calendar-stop', async () => {
+        await linkTo(page, 'Back to notification settings').click();
+        await expectHeading(page, 'Notification settings');
+        await linkTo(page, 'Stop the calendar').click();
+        await expectHeading(page, 'Stop your calendar link?');
+      }],
+      // The links emails carry, opened with a token or code nobody made: nothing is done on
+      // opening, and what went wrong is said in words.
+      ['unsubscribe', async () => {
+        await button(page, 'Yes, stop the calendar').click();
+        await page.locator('#status', { hasText: 'Your calendar link was stopped.' }).waitFor();
+        await page.getByText('You have no calendar link.', { exact: true }).waitFor();
+        await measure('unsubscribe', `/unsubscribe/${crypto.randomUUID()}.access_requested.${'A'.repeat(22)}`, 'Stop these emails');
+      }],
+      ['unsubscribe-invalid', async () => {
+        await button(page, 'Stop these emails').click();
+        await expectHeading(page, 'This unsubscribe link does not work');
+      }],
+      view('email-verify-invalid', `/email/verify/wpe_${'A'.repeat(43)}`, 'This link does not work'),
+    ]);
+
     // The layout checks below depend on the pages alone, not on the database: a driver that
     // runs this script twice (tests/tests/browser.rs) sets WP_LAYOUT_CHECKS=0 for one run.
     if (process.env.WP_LAYOUT_CHECKS === '0') {
@@ -1264,6 +1363,13 @@ step('ask an employee for access (the pages), who opens it, narrows it and appro
     await expectHeading(m, 'Your access to this passport has ended');
     if ((await mainText()).includes(HEALTH.memberAboutMe)) fail('member journey: the ended page still shows the passport');
     await audit(m, 'consent-ended');
+
+    step('the approval in the notifications, followed');
+    await press(m, /^Notifications \(\d+\)/, 'link', true);
+    await focusOnHeading(m, 'Notifications');
+    if (!(await mainText()).includes('A request was approved')) throw new Error(`the line manager's notifications do not say the request was approved:\n${await mainText()}`);
+    await press(m, 'See passports shared with you', 'link');
+    await focusOnHeading(m, 'Passports shared with you');
     step('done');
   } catch (error) {
     fail(`member journey: ${error.message}`);

@@ -73,6 +73,12 @@ export async function joinAsAdmin(invitation, displayName, keyPair) {
   return send("POST", paths.adminJoin, { body: { invitation, display_name: displayName, jwk, proof } });
 }
 
+/** A request made without signing in: the links an email carries (verify an address,
+ * unsubscribe), whose code or token is the proof. */
+export function publicCall(method, path, body) {
+  return send(method, path, { body });
+}
+
 /** One party signed in with one key: obtains tokens and signs each request. */
 export class Session {
   constructor(partyId, keyPair, jwk) {

@@ -13,6 +13,7 @@ import { confirmAgree, sharedPassport, sharedWithMe } from "./pages/shared.js";
 import { accessLog, checkShare, confirmStop, grants, respondToRequest, share, shareByCode, shareLinkSignedOut, shareWith } from "./pages/sharing.js";
 import { adminJoin, join, landing, recover, recoveryKey, signOut, signUp } from "./pages/start.js";
 import { insecure, secure } from "./pages/insecure.js";
+import { calendarMade, confirmRemoveEmail, confirmStopCalendar, navLabel, notificationSettings, notifications, refreshUnread, unsubscribe, verifyEmail } from "./pages/notifications.js";
 
 const ROUTES = [
   [/^\/?$/, landing],
@@ -54,6 +55,14 @@ const ROUTES = [
   [/^\/log$/, signedIn(accessLog)],
   [/^\/devices$/, signedIn(devices)],
   [/^\/devices\/remove\/([A-Za-z0-9_-]+)$/, signedIn(confirmRemoveKey)],
+  [/^\/notifications$/, signedIn(notifications)],
+  [/^\/notifications\/settings$/, signedIn(notificationSettings)],
+  [/^\/notifications\/calendar$/, signedIn(calendarMade)],
+  [/^\/notifications\/calendar\/stop$/, signedIn(confirmStopCalendar)],
+  [/^\/notifications\/email\/remove$/, signedIn(confirmRemoveEmail)],
+  // The links emails carry: they work signed in or not (the code or token is the proof).
+  [/^\/email\/verify\/([A-Za-z0-9_-]+)$/, verifyEmail],
+  [/^\/unsubscribe\/([A-Za-z0-9_.-]+)$/, unsubscribe],
   [/^\/erase$/, signedIn(erase)],
   [/^\/download$/, signedIn(download)],
   [/^\/move$/, moveHere],
@@ -97,18 +106,21 @@ function nav() {
   const member = state.me?.membership?.removed_at ? null : state.me?.membership;
   // The employee's promise in the footer is not about admins and organisations' members.
   document.querySelector(".footer").hidden = Boolean(state.session && !employee);
+  // With the unread count known so far; read again after drawing, never before.
+  const notices = ["#/notifications", navLabel()];
   const links = state.recovery
     ? []
     : !state.session
     ? [["#/signup", "Create a passport"], ["#/recover", "Sign in with a recovery key"], ["#/join", "Join an organisation"]]
     : employee
-      ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+      ? [["#/passport", "Your passport"], ["#/share", "Share"], ["#/grants", "Who can see it"], ["#/log", "Access log"], notices, ["#/devices", "Devices"], ["#/signout", "Sign out"]]
       : state.me?.kind === "admin"
-        ? [["#/admin", "Organisations"], ["#/devices", "Devices"], ["#/signout", "Sign out"]]
+        ? [["#/admin", "Organisations"], notices, ["#/devices", "Devices"], ["#/signout", "Sign out"]]
         : [
           ["#/shared", "Shared with you"],
           member && ["#/requests", "Access requests"],
           member && ["#/organisation", "Your organisation"],
+          notices,
           ["#/devices", "Devices"],
           ["#/signout", "Sign out"],
         ].filter(Boolean);
@@ -123,6 +135,7 @@ function nav() {
         ? h("span", { class: "nav__link nav__link--current", "aria-current": "page" }, text)
         : h("a", { href, class: "nav__link" }, text)))),
   );
+  if (state.session) refreshUnread();
 }
 
 document.querySelector(".skip-link").addEventListener("click", (event) => {

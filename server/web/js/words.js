@@ -69,6 +69,47 @@ export function organisationDetails(o) {
   return o.about ? `${where}: ${o.about}` : where;
 }
 
+// Each kind of notification as its settings name it (the server's `kind_title`): the
+// unsubscribe page says which emails it stops before anyone signs in, so it cannot ask.
+export const NOTIFICATION_KINDS = {
+  access_requested: "Requests to see your passport",
+  grant_ending: "A consent you gave ends soon",
+  grant_ended: "A consent you gave has ended",
+  review_due: "An adjustment review is due",
+  review_overdue: "An adjustment review is overdue",
+  version_written: "Someone else updated your passport",
+  adjustment_agreed: "An employer agreed an adjustment",
+  request_approved: "A request you sent was approved",
+  request_declined: "A request you sent was declined",
+  consent_ending: "Your access to a passport ends soon",
+  consent_ended: "Your access to a passport has ended",
+  agreed_review_due: "A review of an adjustment you agreed is due",
+  member_joined: "Someone joined your organisation",
+  member_left: "Someone left your organisation",
+  deliveries_failing: "Emails are not being delivered",
+};
+
+// Where a notification's link goes, said as what to do there: a link's words say where it
+// leads (WCAG 2.4.4), and "Open" ten times over says nothing.
+const DESTINATIONS = {
+  "#/request": "Respond to the request",
+  "#/grants": "See who can see your passport",
+  "#/section/adjustments": "See your adjustments",
+  "#/passport": "See your passport",
+  "#/devices": "Check your devices",
+  "#/log": "See your access log",
+  "#/shared": "See passports shared with you",
+  "#/requests": "See your access requests",
+  "#/organisation": "See your organisation",
+  "#/admin": "See organisations",
+  "#/": "Go to the start",
+};
+
+/** A notification's link in words: "Check your devices". */
+export function destination(link) {
+  return DESTINATIONS[link] || "Go to the page";
+}
+
 /** A party in plain words: "Sam Patel (line manager, Acme Ltd)". */
 export function party(p, me) {
   if (!p) return "someone unknown";
