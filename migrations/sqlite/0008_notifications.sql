@@ -6,8 +6,9 @@
 --
 -- The email of a notification is decided when it is written (`email_to`: the recipient's
 -- verified address, if they take this kind by email) and is pending until sent or parked. An
--- instance claims a pending email by setting `email_lease_until` (on PostgreSQL with FOR UPDATE
--- SKIP LOCKED); an email whose lease ran out while unsent is claimed again. A notification with no
+-- instance claims a pending email by setting `email_lease_until` and its own `email_claim` (on
+-- PostgreSQL with FOR UPDATE SKIP LOCKED); an email whose lease ran out while unsent is claimed
+-- again, and an instance sends an email only after renewing the lease under its own claim. A notification with no
 -- recipient is an email to an address alone (an invitation to someone not yet here).
 CREATE TABLE notifications (
     id                TEXT PRIMARY KEY,
@@ -21,6 +22,7 @@ CREATE TABLE notifications (
     email_attempts    INTEGER NOT NULL DEFAULT 0,
     email_next_at     INTEGER,
     email_lease_until INTEGER,
+    email_claim       TEXT,
     email_sent_at     INTEGER,
     email_parked_at   INTEGER,
     email_error       TEXT

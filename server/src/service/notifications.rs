@@ -136,13 +136,15 @@ pub async fn dispatch(state: &AppState, now: Timestamp) -> Result<usize> {
     let Some(mailer) = &n.mailer else {
         return Ok(0);
     };
+    // This batch's own token: an email is sent only under the claim that still holds it.
+    let claim = uuid::Uuid::new_v4().to_string();
     let claimed = state
         .store
-        .claim_emails(now, now + n.lease_secs, CLAIM_BATCH)
+        .claim_emails(now, now + n.lease_secs, CLAIM_BATCH, &claim)
         .await?;
     let count = claimed.len();
     for email in claimed {
-        deliver(state, mailer, email).await?;
+        deliver(state, mailer, email, &claim).await?;
     }
     Ok(count)
 }
@@ -150,8 +152,19 @@ pub async fn dispatch(state: &AppState, now: Timestamp) -> Result<usize> {
 /// Sends one claimed email and records what became of it. A crash between the mail server's
 /// acceptance and the record below leaves the claim to run out, and another instance sends the
 /// email again, with the same Message-ID: at most one duplicate per such crash, never a loss.
-async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedEmail) -> Result<()> {
+async fn deliver(
+    state: &AppState,
+    mailer: &Mailer,
+    claimed: ClaimedEmail,
+    claim: &str,
+) -> Result<()> {
     let id = claimed.notification.id.clone();
+    // The lease is renewed for this one email: a batch that took longer than its lease has
+    // lost the emails another instance claimed since, and sends none of them.
+    let lease_until = state.notifications.clock.now() + state.notifications.lease_secs;
+    let Some(attempts) = state.store.renew_claim(&id, claim, lease_until).await? else {
+        return Ok(());
+    };
     let email = compose(state, &claimed).await?;
     let outcome = mailer.send(&email).await;
     let now = state.notifications.clock.now();
@@ -165,12 +178,12 @@ async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedEmail) -> Re
                 SendError::Permanent(r) => (true, r.as_str()),
                 SendError::Transient(r) => (false, r.as_str()),
             };
-            let retry = (!permanent && claimed.attempts < MAX_ATTEMPTS).then(|| {
-                let backoff = (60i64 << (claimed.attempts - 1).clamp(0, 20)).min(MAX_BACKOFF_SECS);
+            let retry = (!permanent && attempts < MAX_ATTEMPTS).then(|| {
+                let backoff = (60i64 << (attempts - 1).clamp(0, 20)).min(MAX_BACKOFF_SECS);
                 now + backoff
             });
             state.store.email_failed(&id, retry, reason, now).await?;
-            tracing::warn!(notification = %id, attempts = claimed.attempts, permanent, parked = retry.is_none(), reason, "email not sent");
+            tracing::warn!(notification = %id, attempts, permanent, parked = retry.is_none(), reason, "email not sent");
             if retry.is_none() {
                 alert_admins(state, now).await?;
             }

@@ -89,21 +89,18 @@ impl NotificationRow {
     }
 }
 
-/// An email claimed for sending: the notification, the address and the attempts so far (this
-/// one included).
+/// An email claimed for sending: the notification and the address.
 #[derive(Debug, Clone)]
 pub struct ClaimedEmail {
     pub notification: StoredNotification,
     pub to: String,
-    pub attempts: i64,
 }
 
 struct ClaimedRow {
     notification: NotificationRow,
     email_to: String,
-    email_attempts: i64,
 }
-from_row!(ClaimedRow { email_to, email_attempts } |row| {
+from_row!(ClaimedRow { email_to } |row| {
     notification: sqlx::FromRow::from_row(row)?
 });
 
@@ -474,6 +471,7 @@ impl Store {
         now: Timestamp,
         lease_until: Timestamp,
         limit: i64,
+        claim: &str,
     ) -> Result<Vec<ClaimedEmail>> {
         const DUE: &str = "SELECT id FROM notifications WHERE email_to IS NOT NULL \
              AND email_sent_at IS NULL AND email_parked_at IS NULL AND email_next_at <= $1 \
@@ -484,23 +482,54 @@ impl Store {
             Store::Sqlite(..) => "",
         };
         let sql = format!(
-            "UPDATE notifications SET email_lease_until = $2, email_attempts = email_attempts + 1 \
+            "UPDATE notifications SET email_lease_until = $2, email_claim = $4 \
              WHERE id IN ({DUE}{lock}) \
-             RETURNING id, recipient_id, kind, facts, created_at, read_at, email_to, email_attempts"
+             RETURNING id, recipient_id, kind, facts, created_at, read_at, email_to"
         );
         let rows: Vec<ClaimedRow> = with_pool!(self, pool => {
             let _writing = self.write_guard().await;
-            sqlx::query_as(&sql).bind(now).bind(lease_until).bind(limit).fetch_all(pool).await?
+            sqlx::query_as(&sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .bind(claim)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter()
             .map(|r| {
                 Ok(ClaimedEmail {
                     notification: r.notification.decode()?,
                     to: r.email_to,
-                    attempts: r.email_attempts,
                 })
             })
             .collect()
+    }
+
+    /// Renews the lease of an email claimed under `claim` just before it is sent, and counts
+    /// the attempt: the attempts so far, or None if the email is no longer this claim's (its
+    /// lease ran out and another instance claimed it, or it was sent or parked meanwhile). So an
+    /// instance slower than its lease never sends an email another has claimed.
+    pub async fn renew_claim(
+        &self,
+        id: &NotificationId,
+        claim: &str,
+        lease_until: Timestamp,
+    ) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = with_pool!(self, pool => {
+            let _writing = self.write_guard().await;
+            sqlx::query_as(
+                "UPDATE notifications SET email_lease_until = $3, email_attempts = email_attempts + 1 \
+                 WHERE id = $1 AND email_claim = $2 AND email_sent_at IS NULL \
+                 AND email_parked_at IS NULL AND email_to IS NOT NULL RETURNING email_attempts",
+            )
+            .bind(id)
+            .bind(claim)
+            .bind(lease_until)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(n,)| n))
     }
 
     /// Records an email as sent; a verification's or an invitation's code is forgotten with it.
