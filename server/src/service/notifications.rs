@@ -378,22 +378,22 @@ async fn grant_reminders(
         out,
     );
     let to_grantee = Facts::who_on(owner_name, &ends_on);
-    for member in covered(state, grant, grantee_kind, now).await? {
+    let grantees = match grantee_kind.is_organisation() {
+        true => covered_members(state, grant, now).await?,
+        false => vec![grant.grantee.clone()],
+    };
+    for member in grantees {
         subject.remind(rules::GRANT_GRANTEE_STEPS, now, &member, &to_grantee, out);
     }
     Ok(())
 }
 
-/// Who a grant reaches: an organisation's active members it covers, or the grantee itself.
-async fn covered(
+/// The active members of the organisation a grant is made to whom it covers.
+async fn covered_members(
     state: &AppState,
     grant: &GrantRecord,
-    grantee_kind: PartyKind,
     now: Timestamp,
 ) -> Result<Vec<PartyId>> {
-    if !grantee_kind.is_organisation() {
-        return Ok(vec![grant.grantee.clone()]);
-    }
     Ok(state
         .store
         .members(&grant.grantee)
@@ -435,7 +435,7 @@ async fn review_reminders(
     for grant in grants.iter().filter(|g| {
         g.grantee == *organisation && g.status(now) == wp_schemas::api::GrantStatus::Active
     }) {
-        for member in covered(state, grant, PartyKind::Employer, now).await? {
+        for member in covered_members(state, grant, now).await? {
             subject.remind(rules::REVIEW_AGREED_STEPS, now, &member, &facts, out);
         }
     }

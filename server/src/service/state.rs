@@ -252,8 +252,11 @@ impl AppState {
         now: Timestamp,
         notices: Vec<crate::domain::notification::Notice>,
     ) -> Result<()> {
+        let tells = !notices.is_empty();
         self.writer.log(pid, event, now, notices).await?;
-        self.notifications.written();
+        if tells {
+            self.notifications.written();
+        }
         Ok(())
     }
 

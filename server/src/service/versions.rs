@@ -194,6 +194,7 @@ impl WriteAttempt<'_, '_> {
     ) -> Result<i64, WriteFailure> {
         let g = self.guard;
         let notices = self.notices(agreeing).await?;
+        let tells = !notices.is_empty();
         let (section, record_id) = (accepted.section(), accepted.record());
         let key = self.key()?;
         let sealed = vault::seal(
@@ -223,7 +224,11 @@ impl WriteAttempt<'_, '_> {
         let limit = version.max_records;
         match g.state.writer.append_version(version).await {
             Ok(seq) => {
-                g.state.notifications.written();
+                // Only a version that tells someone wakes the dispatcher (an owner's own
+                // writes, most of them, tell no one).
+                if tells {
+                    g.state.notifications.written();
+                }
                 Ok(seq)
             }
             Err(AppendError::Stale) => {

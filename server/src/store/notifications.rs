@@ -404,23 +404,24 @@ impl Store {
 
     /// Review dates from `from` to `to` (days, `YYYY-MM-DD`, inclusive) of live passports.
     pub async fn reviews_between(&self, from: &str, to: &str) -> Result<Vec<DueReview>> {
-        self.reviews_where("r.review_on >= $1 AND r.review_on <= $2", from, to)
+        self.reviews_where("r.review_on >= $1 AND r.review_on <= $2", &[from, to])
             .await
     }
 
-    /// The review dates of one owner's passport (`from` is the owner's id, `to` unused).
+    /// The review dates of one owner's passport.
     pub async fn reviews_of_owner(&self, owner: &PartyId) -> Result<Vec<DueReview>> {
-        self.reviews_where("p.owner_id = $1 AND $2 = $2", owner.as_str(), "")
+        self.reviews_where("p.owner_id = $1", &[owner.as_str()])
             .await
     }
 
     /// The review dates of passports agreed by `organisation`.
     pub async fn reviews_agreed_by(&self, organisation: &PartyId) -> Result<Vec<DueReview>> {
-        self.reviews_where("r.agreed_by = $1 AND $2 = $2", organisation.as_str(), "")
+        self.reviews_where("r.agreed_by = $1", &[organisation.as_str()])
             .await
     }
 
-    async fn reviews_where(&self, filter: &str, a: &str, b: &str) -> Result<Vec<DueReview>> {
+    /// The review dates that `filter` keeps, its `$1`, `$2`... bound to `binds`.
+    async fn reviews_where(&self, filter: &str, binds: &[&str]) -> Result<Vec<DueReview>> {
         let sql = format!(
             "SELECT r.passport_id, r.record_id, r.review_on, r.set_at, p.owner_id, \
              o.display_name AS owner_name, r.agreed_by FROM review_dates r \
@@ -428,7 +429,11 @@ impl Store {
              WHERE p.erased_at IS NULL AND {filter} ORDER BY r.review_on, r.record_id"
         );
         let rows: Vec<DueReviewRow> = with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(a).bind(b).fetch_all(pool).await?
+            let mut query = sqlx::query_as(&sql);
+            for bind in binds {
+                query = query.bind(*bind);
+            }
+            query.fetch_all(pool).await?
         });
         Ok(rows
             .into_iter()
